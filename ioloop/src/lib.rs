@@ -1,1 +1,109 @@
-//! Placeholder.
+//! # tornado-ioloop: the event loop and its executor
+//!
+//! Tornado's `IOLoop`, rebuilt on [`mio`]. One [`IoLoop`] per thread owns a `mio::Poll`,
+//! a slab of I/O handlers, a timer heap and a FIFO of callbacks, and it drives
+//! `std::future::Future`s as tasks. Everything but [`LoopHandle`] stays on the loop's
+//! thread, so the hot path takes no lock; futures need not be `Send`.
+//!
+//! * I/O: [`IoLoop::add_handler`], [`IoLoop::update_handler`], [`IoLoop::remove_handler`]
+//!   call a closure with the [`Ready`]ness of any `mio::event::Source`.
+//! * Time: [`IoLoop::call_later`], [`IoLoop::call_at`], [`IoLoop::add_timeout`],
+//!   [`IoLoop::remove_timeout`], [`PeriodicCallback`], and the cached clock
+//!   [`IoLoop::time`].
+//! * Callbacks: [`IoLoop::add_callback`] on the loop thread, [`LoopHandle::add_callback`]
+//!   and [`LoopHandle::stop`] from any thread (they wake a blocked poll at once).
+//! * Tasks: [`spawn`] / [`IoLoop::spawn`] give a [`JoinHandle`] (a future; it can
+//!   [`abort`](JoinHandle::abort)); [`IoLoop::spawn_callback`] runs one detached;
+//!   [`IoLoop::run_sync`] runs the loop until a future completes.
+//! * Blocking work: [`run_in_executor`] runs a function on a small thread pool and gives
+//!   its result as a future.
+//!
+//! A panic in a callback, handler or task is caught and logged, and the loop goes on; a
+//! panicked task's `JoinHandle` reports [`JoinError::Panicked`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use tornado_ioloop::{IoLoop, spawn};
+//!
+//! let io_loop = IoLoop::new().unwrap();
+//! let total = io_loop.run_sync(async {
+//!     let io_loop = IoLoop::current();
+//!     let (tx, rx) = std::sync::mpsc::channel();
+//!     io_loop.call_later(Duration::from_millis(5), move || tx.send(40).unwrap());
+//!     let worker = spawn(async { 2 });
+//!     let two = worker.await.unwrap();
+//!     // Wait for the timer by polling the loop from a task.
+//!     loop {
+//!         if let Ok(v) = rx.try_recv() {
+//!             break v + two;
+//!         }
+//!         tornado_ioloop::yield_now().await;
+//!     }
+//! });
+//! assert_eq!(total, 42);
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+mod executor;
+mod ioloop;
+mod periodic;
+mod task;
+mod timer;
+
+pub use crate::executor::{ExecutorFuture, MAX_WORKERS, run_in_executor};
+pub use crate::ioloop::{Deadline, EVENTS_CAPACITY, HandlerId, IoLoop, LoopHandle, Ready};
+pub use crate::periodic::PeriodicCallback;
+pub use crate::task::{JoinError, JoinHandle};
+pub use crate::timer::TimeoutHandle;
+
+pub use mio::Interest;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A callback the loop owns and runs once.
+pub(crate) type Callback = Box<dyn FnOnce()>;
+
+/// Spawns `future` on the current loop; see [`IoLoop::spawn`].
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    IoLoop::current().spawn(future)
+}
+
+/// Spawns a detached future on the current loop; see [`IoLoop::spawn_callback`].
+pub fn spawn_callback<F>(future: F)
+where
+    F: Future + 'static,
+{
+    IoLoop::current().spawn_callback(future)
+}
+
+/// Yields to the loop once: the task is polled again on the next iteration, after the
+/// I/O and timers that are ready (Tornado's `gen.moment`).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,188 @@
+//! `PeriodicCallback`: call a function every `period`, skipping ticks it missed.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::{IoLoop, TimeoutHandle};
+
+struct State {
+    callback: Option<Box<dyn FnMut()>>,
+    period: Duration,
+    jitter: f64,
+    running: bool,
+    next: Instant,
+    timeout: Option<TimeoutHandle>,
+    rng: u64,
+    io_loop: IoLoop,
+}
+
+/// Calls a function every `period` on the current loop (Tornado's `PeriodicCallback`).
+///
+/// When the loop falls behind (a callback ran long, the machine slept), missed ticks are
+/// skipped rather than run in a burst: the next call is the next multiple of `period`
+/// after now. With jitter `j`, each period is scaled by a random factor in
+/// `[1 - j/2, 1 + j/2]` to spread the load of many timers.
+///
+/// The callback keeps running until [`stop`](PeriodicCallback::stop) is called, even if
+/// this handle is dropped.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use tornado_ioloop::{IoLoop, PeriodicCallback};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.make_current();
+/// let ticks = Rc::new(Cell::new(0));
+/// let t = ticks.clone();
+/// let pc = PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(5)).unwrap();
+/// pc.start();
+/// let l = io_loop.clone();
+/// io_loop.call_later(Duration::from_millis(60), move || l.stop());
+/// io_loop.start();
+/// pc.stop();
+/// assert!(ticks.get() >= 2);
+/// ```
+#[derive(Clone)]
+pub struct PeriodicCallback {
+    state: Rc<RefCell<State>>,
+}
+
+impl fmt::Debug for PeriodicCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.borrow();
+        f.debug_struct("PeriodicCallback")
+            .field("period", &st.period)
+            .field("jitter", &st.jitter)
+            .field("running", &st.running)
+            .finish()
+    }
+}
+
+impl PeriodicCallback {
+    /// A periodic callback on the current loop; not started. Errs if `period` is zero.
+    pub fn new<F: FnMut() + 'static>(callback: F, period: Duration) -> io::Result<Self> {
+        if period.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "PeriodicCallback period must be greater than zero",
+            ));
+        }
+        let io_loop = IoLoop::current();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x9e37_79b9, |d| d.subsec_nanos() as u64);
+        Ok(PeriodicCallback {
+            state: Rc::new(RefCell::new(State {
+                callback: Some(Box::new(callback)),
+                period,
+                jitter: 0.0,
+                running: false,
+                next: io_loop.time(),
+                timeout: None,
+                rng: seed | 1,
+                io_loop,
+            })),
+        })
+    }
+
+    /// Sets the jitter, a fraction of the period in `[0, 1]` (clamped).
+    pub fn with_jitter(self, jitter: f64) -> Self {
+        let j = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.state.borrow_mut().jitter = j;
+        self
+    }
+
+    /// Starts calling; the first call comes one period from now.
+    pub fn start(&self) {
+        {
+            let mut st = self.state.borrow_mut();
+            if st.running {
+                return;
+            }
+            st.running = true;
+            st.next = st.io_loop.time();
+        }
+        Self::schedule_next(&self.state);
+    }
+
+    /// Stops calling; a call already due will not happen.
+    pub fn stop(&self) {
+        let (io_loop, timeout) = {
+            let mut st = self.state.borrow_mut();
+            st.running = false;
+            (st.io_loop.clone(), st.timeout.take())
+        };
+        if let Some(t) = timeout {
+            io_loop.remove_timeout(t);
+        }
+    }
+
+    /// True between `start` and `stop`.
+    pub fn is_running(&self) -> bool {
+        self.state.borrow().running
+    }
+
+    fn schedule_next(state: &Rc<RefCell<State>>) {
+        let mut st = state.borrow_mut();
+        if !st.running {
+            return;
+        }
+        let now = st.io_loop.time();
+        let period = st.jittered_period();
+        if st.next <= now {
+            let behind = (now - st.next).as_secs_f64();
+            let skipped = (behind / period.as_secs_f64()).floor() + 1.0;
+            st.next += period.mul_f64(skipped);
+        }
+        let s = state.clone();
+        let at = st.next;
+        st.timeout = Some(st.io_loop.call_at(at, move || Self::run(&s)));
+    }
+
+    fn run(state: &Rc<RefCell<State>>) {
+        let callback = {
+            let mut st = state.borrow_mut();
+            st.timeout = None;
+            if !st.running {
+                return;
+            }
+            st.callback.take()
+        };
+        if let Some(mut cb) = callback {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut cb));
+            state.borrow_mut().callback = Some(cb);
+            if let Err(p) = r {
+                log::error!(
+                    "exception in PeriodicCallback: {}",
+                    crate::task::panic_message(&*p)
+                );
+            }
+        }
+        Self::schedule_next(state);
+    }
+}
+
+impl State {
+    fn jittered_period(&mut self) -> Duration {
+        if self.jitter == 0.0 {
+            return self.period;
+        }
+        // xorshift64: plenty for spreading timers.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+        self.period.mul_f64(1.0 + self.jitter * (unit - 0.5))
+    }
+}
