@@ -25,6 +25,7 @@
 pub use tornado_ioloop as ioloop;
 
 pub use tornado_iostream as iostream;
+pub use tornado_iostream::{netutil, tcpclient, tcpserver};
 
 pub use tornado_gen as coroutine;
 pub use tornado_gen::locks;

@@ -1,1 +1,8 @@
-//! Placeholder: filled in by its issue.
+//! # tornado-iostream (being written)
+//!
+//! `IoStream`, TLS, TCP server and client, netutil.
+#![forbid(unsafe_code)]
+
+pub mod netutil;
+pub mod tcpclient;
+pub mod tcpserver;

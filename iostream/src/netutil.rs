@@ -1,0 +1,1 @@
+//! netutil (being written).

@@ -1,0 +1,1 @@
+//! tcpclient (being written).

@@ -1,0 +1,1 @@
+//! tcpserver (being written).
