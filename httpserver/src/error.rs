@@ -11,7 +11,7 @@ use http::StatusCode;
 ///
 /// Every parse error knows the status the server should answer with (400,
 /// 413, 414, 431, 501 or 505) before it closes the connection; see
-/// [`status`](ParseError::status) and the predicates. The [`Display`]
+/// [`status`](ParseError::status) and the predicates. The `Display`
 /// message says what was wrong, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {

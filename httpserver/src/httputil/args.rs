@@ -116,7 +116,10 @@ pub fn percent_decode(input: &[u8]) -> Vec<u8> {
     while i < input.len() {
         match input[i] {
             b'+' => out.push(b' '),
-            b'%' => match (input.get(i + 1).and_then(hex_val), input.get(i + 2).and_then(hex_val)) {
+            b'%' => match (
+                input.get(i + 1).and_then(hex_val),
+                input.get(i + 2).and_then(hex_val),
+            ) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
@@ -204,7 +207,11 @@ where
         push(&mut out, &percent_decode(name), &percent_decode(value));
     }
     for (name, value) in args {
-        push(&mut out, name.as_ref().as_bytes(), value.as_ref().as_bytes());
+        push(
+            &mut out,
+            name.as_ref().as_bytes(),
+            value.as_ref().as_bytes(),
+        );
     }
     if let Some(fragment) = fragment {
         out.push('#');
@@ -226,7 +233,14 @@ pub fn parse_body_arguments(
     files: &mut Files,
     headers: &HttpHeaders,
 ) -> Result<(), ParseError> {
-    parse_body_arguments_with(&ParseBodyConfig::default(), content_type, body, arguments, files, headers)
+    parse_body_arguments_with(
+        &ParseBodyConfig::default(),
+        content_type,
+        body,
+        arguments,
+        files,
+        headers,
+    )
 }
 
 /// [`parse_body_arguments`] with explicit limits.
@@ -251,7 +265,10 @@ pub fn parse_body_arguments_with(
     if urlencoded {
         let mut parsed = Arguments::new();
         parse_qs_into(body, &mut parsed, config.max_arguments).map_err(|e| {
-            ParseError::bad_request(format!("Invalid x-www-form-urlencoded body: {}", e.reason()))
+            ParseError::bad_request(format!(
+                "Invalid x-www-form-urlencoded body: {}",
+                e.reason()
+            ))
         })?;
         for (name, values) in parsed {
             arguments.entry(name).or_default().extend(values);
@@ -273,39 +290,91 @@ pub fn parse_body_arguments_with(
             "Invalid multipart/form-data: multipart boundary not found",
         ));
     };
-    parse_multipart_form_data(config, boundary.as_bytes(), body, arguments, files)
-        .map_err(|e| ParseError::bad_request(format!("Invalid multipart/form-data: {}", e.reason())))
+    parse_multipart_form_data(config, boundary.as_bytes(), body, arguments, files).map_err(|e| {
+        ParseError::bad_request(format!("Invalid multipart/form-data: {}", e.reason()))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
     #[test]
     fn url_concat_rows() {
         let p = [("y", "y"), ("z", "z")];
-        let rows: &[(&str, &[(&str, &str)], &str)] = &[
-            ("https://localhost/path", &p, "https://localhost/path?y=y&z=z"),
-            ("https://localhost/path", &[("y", "/y"), ("z", "z")], "https://localhost/path?y=%2Fy&z=z"),
-            ("https://localhost/path?", &p, "https://localhost/path?y=y&z=z"),
-            ("https://localhost/path?x", &p, "https://localhost/path?x=&y=y&z=z"),
-            ("https://localhost/path?x&", &p, "https://localhost/path?x=&y=y&z=z"),
-            ("https://localhost/path?a=1&b=2", &p, "https://localhost/path?a=1&b=2&y=y&z=z"),
-            ("https://localhost/path?r=1&t=2", &[], "https://localhost/path?r=1&t=2"),
-            ("https://localhost/path#tab", &[("y", "y")], "https://localhost/path?y=y#tab"),
-            ("https://localhost/path", &[("y", "y1"), ("y", "y2")], "https://localhost/path?y=y1&y=y2"),
-            ("https://localhost/path?r=1&r=2", &[("y", "y")], "https://localhost/path?r=1&r=2&y=y"),
+        let rows: &[(&str, Pairs<'_>, &str)] = &[
+            (
+                "https://localhost/path",
+                &p,
+                "https://localhost/path?y=y&z=z",
+            ),
+            (
+                "https://localhost/path",
+                &[("y", "/y"), ("z", "z")],
+                "https://localhost/path?y=%2Fy&z=z",
+            ),
+            (
+                "https://localhost/path?",
+                &p,
+                "https://localhost/path?y=y&z=z",
+            ),
+            (
+                "https://localhost/path?x",
+                &p,
+                "https://localhost/path?x=&y=y&z=z",
+            ),
+            (
+                "https://localhost/path?x&",
+                &p,
+                "https://localhost/path?x=&y=y&z=z",
+            ),
+            (
+                "https://localhost/path?a=1&b=2",
+                &p,
+                "https://localhost/path?a=1&b=2&y=y&z=z",
+            ),
+            (
+                "https://localhost/path?r=1&t=2",
+                &[],
+                "https://localhost/path?r=1&t=2",
+            ),
+            (
+                "https://localhost/path#tab",
+                &[("y", "y")],
+                "https://localhost/path?y=y#tab",
+            ),
+            (
+                "https://localhost/path",
+                &[("y", "y1"), ("y", "y2")],
+                "https://localhost/path?y=y1&y=y2",
+            ),
+            (
+                "https://localhost/path?r=1&r=2",
+                &[("y", "y")],
+                "https://localhost/path?r=1&r=2&y=y",
+            ),
             ("/p", &[("a b", "é&")], "/p?a+b=%C3%A9%26"),
         ];
         for (url, args, expected) in rows {
-            assert_eq!(url_concat(url, args.iter().copied()), *expected, "{url} {args:?}");
+            assert_eq!(
+                url_concat(url, args.iter().copied()),
+                *expected,
+                "{url} {args:?}"
+            );
         }
     }
 
     #[test]
     fn qs_parsing() {
         let mut args = Arguments::new();
-        parse_qs_into(b"a=1&b=2&a=3&&e=&f&g=%zz%4&h=%41%2b+", &mut args, MAX_ARGUMENTS).unwrap();
+        parse_qs_into(
+            b"a=1&b=2&a=3&&e=&f&g=%zz%4&h=%41%2b+",
+            &mut args,
+            MAX_ARGUMENTS,
+        )
+        .unwrap();
         assert_eq!(args["a"], ["1", "3"]);
         assert_eq!(args["b"], ["2"]);
         assert_eq!(args["e"], [""]);
@@ -322,12 +391,17 @@ mod tests {
         parse_qs_into(ok.join("&").as_bytes(), &mut args, MAX_ARGUMENTS).unwrap();
         assert_eq!(args["a"].len(), MAX_ARGUMENTS);
         let too_many = format!("{}&a=x", ok.join("&"));
-        let err = parse_qs_into(too_many.as_bytes(), &mut Arguments::new(), MAX_ARGUMENTS).unwrap_err();
+        let err =
+            parse_qs_into(too_many.as_bytes(), &mut Arguments::new(), MAX_ARGUMENTS).unwrap_err();
         assert!(err.is_bad_request());
         assert!(err.reason().contains("Max number of fields exceeded"));
     }
 
-    fn parse(ct: &str, body: &[u8], headers: &HttpHeaders) -> Result<(Arguments, Files), ParseError> {
+    fn parse(
+        ct: &str,
+        body: &[u8],
+        headers: &HttpHeaders,
+    ) -> Result<(Arguments, Files), ParseError> {
         let (mut a, mut f) = (Arguments::new(), Files::new());
         parse_body_arguments(ct, &Bytes::copy_from_slice(body), &mut a, &mut f, headers)?;
         Ok((a, f))
@@ -335,12 +409,22 @@ mod tests {
 
     #[test]
     fn urlencoded_body() {
-        let (args, files) = parse("application/x-www-form-urlencoded", b"a=1&b=2&a=3", &HttpHeaders::new()).unwrap();
+        let (args, files) = parse(
+            "application/x-www-form-urlencoded",
+            b"a=1&b=2&a=3",
+            &HttpHeaders::new(),
+        )
+        .unwrap();
         assert_eq!(args["a"], ["1", "3"]);
         assert_eq!(args["b"], ["2"]);
         assert!(files.is_empty());
         let many = b"a=1&".repeat(1001);
-        let err = parse("application/x-www-form-urlencoded", &many, &HttpHeaders::new()).unwrap_err();
+        let err = parse(
+            "application/x-www-form-urlencoded",
+            &many,
+            &HttpHeaders::new(),
+        )
+        .unwrap_err();
         assert!(err.reason().contains("Max number of fields exceeded"));
         let gz: HttpHeaders = [("Content-Encoding", "gzip")].into_iter().collect();
         assert!(parse("application/x-www-form-urlencoded", b"a=1", &gz).is_err());

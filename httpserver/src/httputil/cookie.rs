@@ -49,7 +49,9 @@ fn unquote_cookie(s: &str) -> String {
         }
         out.push_str(&inner[plain_start..i]);
         let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            matches!(d[0], b'0'..=b'3') && matches!(d[1], b'0'..=b'7') && matches!(d[2], b'0'..=b'7')
+            matches!(d[0], b'0'..=b'3')
+                && matches!(d[1], b'0'..=b'7')
+                && matches!(d[2], b'0'..=b'7')
         });
         if let Some(d) = octal {
             let code = (d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0');
@@ -111,16 +113,18 @@ mod tests {
             parse_cookie("a=b; Domain=example.com"),
             map(&[("a", "b"), ("Domain", "example.com")])
         );
-        assert_eq!(parse_cookie("a=b; h=i; a=c"), map(&[("a", "c"), ("h", "i")]));
+        assert_eq!(
+            parse_cookie("a=b; h=i; a=c"),
+            map(&[("a", "c"), ("h", "i")])
+        );
     }
 
     #[test]
     fn invalid_cookies() {
-        assert!(parse_cookie("abc=def; unnamed; django_language=en").contains_key("django_language"));
-        assert_eq!(
-            parse_cookie("abc=def; unnamed; x=y")[""],
-            "unnamed"
+        assert!(
+            parse_cookie("abc=def; unnamed; django_language=en").contains_key("django_language")
         );
+        assert_eq!(parse_cookie("abc=def; unnamed; x=y")[""], "unnamed");
         assert_eq!(
             parse_cookie(r#"a=b; "; c=d"#),
             map(&[("a", "b"), ("", "\""), ("c", "d")])

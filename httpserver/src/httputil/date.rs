@@ -66,7 +66,11 @@ fn format_unix_secs(secs: i64) -> [u8; HTTP_DATE_LEN] {
     let (year, month, day) = civil_from_days(days);
     // Four-digit years only; clamp the far past and future.
     let year = year.clamp(0, 9999) as u32;
-    let (hour, minute, second) = ((rem / 3600) as u32, (rem / 60 % 60) as u32, (rem % 60) as u32);
+    let (hour, minute, second) = (
+        (rem / 3600) as u32,
+        (rem / 60 % 60) as u32,
+        (rem % 60) as u32,
+    );
     let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     out[..3].copy_from_slice(WEEKDAYS[days.rem_euclid(7) as usize]);
     put2(&mut out[5..7], day);
@@ -179,7 +183,20 @@ mod tests {
         for days in 0..(400 * 366) {
             assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-            let len = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+            let len = [
+                31,
+                if leap { 29 } else { 28 },
+                31,
+                30,
+                31,
+                30,
+                31,
+                31,
+                30,
+                31,
+                30,
+                31,
+            ];
             d += 1;
             if d > len[(m - 1) as usize] {
                 d = 1;

@@ -159,7 +159,10 @@ impl HttpHeaders {
     /// Tornado's `headers[name]` joins repeated values with `,`; that is
     /// [`get_joined`](Self::get_joined).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.get_all(name).next()
+        self.entries
+            .iter()
+            .find(|e| self.name_of(e).eq_ignore_ascii_case(name))
+            .map(|e| self.value_of(e))
     }
 
     /// Every value of `name`, in order (Tornado's `get_list`).
@@ -173,19 +176,23 @@ impl HttpHeaders {
     /// All values of `name` joined with `,` (Tornado's `headers[name]`);
     /// borrows when there is only one.
     pub fn get_joined(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut values = self.get_all(name);
-        let first = values.next()?;
-        match values.next() {
-            None => Some(Cow::Borrowed(first)),
-            Some(second) => {
-                let mut joined = String::from(first);
-                for v in std::iter::once(second).chain(values) {
-                    joined.push(',');
-                    joined.push_str(v);
-                }
-                Some(Cow::Owned(joined))
+        let mut joined: Option<Cow<'_, str>> = None;
+        for e in &self.entries {
+            if !self.name_of(e).eq_ignore_ascii_case(name) {
+                continue;
             }
+            let value = self.value_of(e);
+            joined = Some(match joined {
+                None => Cow::Borrowed(value),
+                Some(prev) => {
+                    let mut s = prev.into_owned();
+                    s.push(',');
+                    s.push_str(value);
+                    Cow::Owned(s)
+                }
+            });
         }
+        joined
     }
 
     /// Whether `name` has at least one value.
@@ -243,12 +250,10 @@ impl HttpHeaders {
     pub fn to_header_map(&self) -> Result<HeaderMap, ParseError> {
         let mut map = HeaderMap::with_capacity(self.len());
         for (name, value) in self.iter() {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                ParseError::bad_request(format!("invalid header name {name:?}"))
-            })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                ParseError::bad_request(format!("invalid header value {value:?}"))
-            })?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ParseError::bad_request(format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ParseError::bad_request(format!("invalid header value {value:?}")))?;
             map.append(name, value);
         }
         Ok(map)
@@ -300,8 +305,7 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// A field value: no control character but tab (non-ASCII text allowed).
 pub(crate) fn is_field_value(s: &str) -> bool {
-    !s.bytes()
-        .any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    !s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 impl fmt::Debug for HttpHeaders {
@@ -382,7 +386,10 @@ mod tests {
         h.add("Content-Type", "text/html");
         assert_eq!(h.get("SET-COOKIE"), Some("A=B"));
         assert_eq!(h.get_joined("set-cookie").as_deref(), Some("A=B,C=D"));
-        assert!(matches!(h.get_joined("content-type"), Some(Cow::Borrowed("text/html"))));
+        assert!(matches!(
+            h.get_joined("content-type"),
+            Some(Cow::Borrowed("text/html"))
+        ));
         assert_eq!(h.len(), 3);
         assert!(h.contains("content-TYPE"));
         h.set("SET-cookie", "E=F");
@@ -447,7 +454,12 @@ mod tests {
 
     #[test]
     fn only_space_and_tab_are_trimmed() {
-        for (c, stripped) in [(" ", true), ("\t", true), ("\u{a0}", false), ("\u{85}", false)] {
+        for (c, stripped) in [
+            (" ", true),
+            ("\t", true),
+            ("\u{a0}", false),
+            ("\u{85}", false),
+        ] {
             let h = HttpHeaders::parse(&format!("Transfer-Encoding: {c}chunked")).unwrap();
             let expected = if stripped {
                 "chunked".to_string()
@@ -468,7 +480,9 @@ mod tests {
 
     #[test]
     fn invalid_header_names() {
-        for name in ["", "foo bar", "foo\tbar", "foo\nbar", "foo\0bar", "foo ", " foo", "é"] {
+        for name in [
+            "", "foo bar", "foo\tbar", "foo\nbar", "foo\0bar", "foo ", " foo", "é",
+        ] {
             let mut h = HttpHeaders::new();
             assert!(h.try_add(name, "bar").is_err(), "{name:?} accepted");
             assert!(h.is_empty());

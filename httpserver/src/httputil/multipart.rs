@@ -25,7 +25,9 @@ pub(crate) fn parse_multipart_form_data(
     files: &mut Files,
 ) -> Result<(), ParseError> {
     if !config.multipart_enabled {
-        return Err(ParseError::bad_request("multipart/form-data parsing is disabled"));
+        return Err(ParseError::bad_request(
+            "multipart/form-data parsing is disabled",
+        ));
     }
     let boundary = match boundary {
         [b'"', inner @ .., b'"'] => inner,
@@ -53,7 +55,9 @@ pub(crate) fn parse_multipart_form_data(
         let part_end = next.unwrap_or(end);
         parts += 1;
         if parts > config.max_parts {
-            return Err(ParseError::bad_request("multipart/form-data has too many parts"));
+            return Err(ParseError::bad_request(
+                "multipart/form-data has too many parts",
+            ));
         }
         if part_end > rest {
             parsed.push(parse_part(config, &data.slice(rest..part_end))?);
@@ -72,12 +76,19 @@ pub(crate) fn parse_multipart_form_data(
     Ok(())
 }
 
-fn parse_part(config: &ParseBodyConfig, part: &Bytes) -> Result<(String, Result<HttpFile, Bytes>), ParseError> {
+fn parse_part(
+    config: &ParseBodyConfig,
+    part: &Bytes,
+) -> Result<(String, Result<HttpFile, Bytes>), ParseError> {
     let Some(eoh) = find(part, b"\r\n\r\n") else {
-        return Err(ParseError::bad_request("multipart/form-data missing headers"));
+        return Err(ParseError::bad_request(
+            "multipart/form-data missing headers",
+        ));
     };
     if eoh > config.max_part_header_size {
-        return Err(ParseError::bad_request("multipart/form-data part header too large"));
+        return Err(ParseError::bad_request(
+            "multipart/form-data part header too large",
+        ));
     }
     let header_text = std::str::from_utf8(&part[..eoh])
         .map_err(|_| ParseError::bad_request("multipart/form-data part headers are not UTF-8"))?;
@@ -130,12 +141,13 @@ pub fn parse_header(line: &str) -> (String, HashMap<String, String>) {
         if let Some(base) = name.strip_suffix('*') {
             let (base, section) = split_section(base);
             extended.push((base.to_string(), section, true, unquote(value)));
-        } else if let (base, section) = split_section(&name)
-            && base.len() != name.len()
-        {
-            extended.push((base.to_string(), section, false, unquote(value)));
         } else {
-            params.insert(name, unquote(value));
+            let (base, section) = split_section(&name);
+            if base.len() != name.len() {
+                extended.push((base.to_string(), section, false, unquote(value)));
+            } else {
+                params.insert(name, unquote(value));
+            }
         }
     }
     extended.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -251,7 +263,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut i = 0;
     while i + needle.len() <= haystack.len() {
-        let pos = haystack[i..=haystack.len() - needle.len()].iter().position(|&b| b == first)?;
+        let pos = haystack[i..=haystack.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)?;
         let at = i + pos;
         if &haystack[at..at + needle.len()] == needle {
             return Some(at);
@@ -265,12 +279,15 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || haystack.len() < needle.len() {
         return None;
     }
-    (0..=haystack.len() - needle.len()).rev().find(|&i| &haystack[i..i + needle.len()] == needle)
+    (0..=haystack.len() - needle.len())
+        .rev()
+        .find(|&i| &haystack[i..i + needle.len()] == needle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::httputil::MAX_PART_HEADER_SIZE;
 
     fn form(body: &str) -> Bytes {
         Bytes::from(body.replace('\n', "\r\n"))
@@ -278,7 +295,13 @@ mod tests {
 
     fn parse(boundary: &str, body: &Bytes) -> Result<(Arguments, Files), ParseError> {
         let (mut a, mut f) = (Arguments::new(), Files::new());
-        parse_multipart_form_data(&ParseBodyConfig::default(), boundary.as_bytes(), body, &mut a, &mut f)?;
+        parse_multipart_form_data(
+            &ParseBodyConfig::default(),
+            boundary.as_bytes(),
+            body,
+            &mut a,
+            &mut f,
+        )?;
         Ok((a, f))
     }
 
@@ -310,7 +333,17 @@ mod tests {
 
     #[test]
     fn special_filenames() {
-        for filename in ["a;b.txt", "a\"b.txt", "a\";b.txt", "a;\"b.txt", "a\";\";.txt", "a\\\"b.txt", "a\\b.txt", "a b.txt", "a\tb.txt"] {
+        for filename in [
+            "a;b.txt",
+            "a\"b.txt",
+            "a\";b.txt",
+            "a;\"b.txt",
+            "a\";\";.txt",
+            "a\\\"b.txt",
+            "a\\b.txt",
+            "a b.txt",
+            "a\tb.txt",
+        ] {
             let quoted = filename.replace('\\', "\\\\").replace('"', "\\\"");
             let body = format!(
                 "--1234\nContent-Disposition: form-data; name=\"files\"; filename=\"{quoted}\"\n\nFoo\n--1234--"
@@ -372,7 +405,7 @@ mod tests {
     #[test]
     fn fields_and_files_together() {
         let body = form(
-            "--b\nContent-Disposition: form-data; name=\"a\"\n\n1\n--b\nContent-Disposition: form-data; name=\"a\"\n\n2\n--b\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\n\n\0\xff\n--b--\n",
+            "--b\nContent-Disposition: form-data; name=\"a\"\n\n1\n--b\nContent-Disposition: form-data; name=\"a\"\n\n2\n--b\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\n\n\0\u{ff}\n--b--\n",
         );
         let (args, files) = parse("b", &body).unwrap();
         assert_eq!(args["a"], ["1", "2"]);
@@ -383,10 +416,22 @@ mod tests {
     fn invalid_bodies() {
         let rows: &[(&str, &str)] = &[
             ("--1234\n\nFoo\n--1234--", "missing headers"),
-            ("--1234\nContent-Disposition: invalid; name=\"files\"; filename=\"ab.txt\"\n\nFoo\n--1234--", "Invalid"),
-            ("--1234\nContent-Disposition: form-data; name=\"files\"; filename=\"ab.txt\"\n\nFoo--1234--", "Invalid"),
-            ("--1234\nContent-Disposition: form-data; filename=\"ab.txt\"\n\nFoo\n--1234--", "missing name"),
-            ("--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n--1234", "no final boundary"),
+            (
+                "--1234\nContent-Disposition: invalid; name=\"files\"; filename=\"ab.txt\"\n\nFoo\n--1234--",
+                "Invalid",
+            ),
+            (
+                "--1234\nContent-Disposition: form-data; name=\"files\"; filename=\"ab.txt\"\n\nFoo--1234--",
+                "Invalid",
+            ),
+            (
+                "--1234\nContent-Disposition: form-data; filename=\"ab.txt\"\n\nFoo\n--1234--",
+                "missing name",
+            ),
+            (
+                "--1234\nContent-Disposition: form-data; name=\"a\"\n\nFoo\n--1234",
+                "no final boundary",
+            ),
             ("--1234\nX: y\n\nFoo\n--1234--", "Invalid"),
             ("--1234\n X: y\n\nFoo\n--1234--", "folded"),
         ];
@@ -401,7 +446,10 @@ mod tests {
     fn invalid_part_leaves_maps_untouched() {
         let body = form("--b\nContent-Disposition: form-data; name=\"a\"\n\n1\n--b\n\nFoo\n--b--");
         let (mut a, mut f) = (Arguments::new(), Files::new());
-        assert!(parse_multipart_form_data(&ParseBodyConfig::default(), b"b", &body, &mut a, &mut f).is_err());
+        assert!(
+            parse_multipart_form_data(&ParseBodyConfig::default(), b"b", &body, &mut a, &mut f)
+                .is_err()
+        );
         assert!(a.is_empty());
     }
 
@@ -411,20 +459,34 @@ mod tests {
         let ok = form(&format!("{}--b--", part.repeat(99)));
         assert_eq!(parse("b", &ok).unwrap().0["a"].len(), 99);
         let too_many = form(&format!("{}--b--", part.repeat(100)));
-        assert!(parse("b", &too_many).unwrap_err().reason().contains("too many parts"));
+        assert!(
+            parse("b", &too_many)
+                .unwrap_err()
+                .reason()
+                .contains("too many parts")
+        );
         let big = form(&format!(
             "--b\nContent-Disposition: form-data; name=\"a\"\nX-Pad: {}\n\n1\n--b--",
             "p".repeat(MAX_PART_HEADER_SIZE)
         ));
-        assert!(parse("b", &big).unwrap_err().reason().contains("header too large"));
-        let config = ParseBodyConfig { multipart_enabled: false, ..Default::default() };
+        assert!(
+            parse("b", &big)
+                .unwrap_err()
+                .reason()
+                .contains("header too large")
+        );
+        let config = ParseBodyConfig {
+            multipart_enabled: false,
+            ..Default::default()
+        };
         let (mut a, mut f) = (Arguments::new(), Files::new());
         assert!(parse_multipart_form_data(&config, b"b", &ok, &mut a, &mut f).is_err());
     }
 
     #[test]
     fn parse_header_params() {
-        let (key, params) = parse_header("form-data; foo=\"b\\\\a\\\"r\"; file*=utf-8''T%C3%A4st; Bare; N=v");
+        let (key, params) =
+            parse_header("form-data; foo=\"b\\\\a\\\"r\"; file*=utf-8''T%C3%A4st; Bare; N=v");
         assert_eq!(key, "form-data");
         assert_eq!(params["foo"], "b\\a\"r");
         assert_eq!(params["file"], "Täst");

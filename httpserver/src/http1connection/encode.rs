@@ -1,0 +1,340 @@
+//! Encoding responses: status line, headers and body framing, appended to
+//! the connection's output buffer.
+
+use bytes::BytesMut;
+use http::{StatusCode, Version};
+
+use crate::error::{OutputError, OutputErrorKind};
+use crate::httputil::{HttpHeaders, is_token};
+
+/// The `Server` header added when a response has none.
+pub const DEFAULT_SERVER: &str = concat!("TornadoRs/", env!("CARGO_PKG_VERSION"));
+
+/// The interim response sent to a client that asked for
+/// `Expect: 100-continue`, before reading its body.
+pub const CONTINUE_RESPONSE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// What the encoder needs to know about the request being answered; see
+/// [`RequestHead::response_context`](super::RequestHead::response_context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseContext {
+    /// The request was a `HEAD`: the response has no body.
+    pub head_request: bool,
+    /// The request's version.
+    pub version: Version,
+    /// Whether the connection may stay open after this response (the
+    /// request's decision, possibly overridden by the server, e.g. during
+    /// shutdown).
+    pub keep_alive: bool,
+}
+
+/// How a response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body may follow (HEAD, 1xx, 204, 304).
+    None,
+    /// Exactly this many bytes, from the `Content-Length` the handler set.
+    Length(u64),
+    /// `Transfer-Encoding: chunked` (HTTP/1.1 without a length).
+    Chunked,
+    /// Until the connection closes (HTTP/1.0 without a length).
+    CloseDelimited,
+}
+
+/// Appends the status line and headers of a response to `dst` and returns
+/// the [`BodyEncoder`] for its body.
+///
+/// Framing, as Tornado decides it: a HEAD request or a 1xx, 204 or 304
+/// status gets no body ([`BodyFraming::None`]; `Content-Length` and
+/// `Transfer-Encoding` are dropped for 1xx and 204, kept for HEAD and 304
+/// where they describe the representation). Otherwise a `Content-Length`
+/// set by the handler is used; without one an HTTP/1.1 response is chunked
+/// and an HTTP/1.0 one is delimited by closing the connection. A
+/// `Transfer-Encoding` set by the handler is replaced by this decision.
+///
+/// `Connection: close` is written when an HTTP/1.1 connection will close,
+/// `Connection: Keep-Alive` when an HTTP/1.0 one stays open; a `Date`
+/// header (pass [`DateCache::get`](crate::httputil::DateCache::get)) and
+/// `Server: `[`DEFAULT_SERVER`] are added unless the handler set them.
+///
+/// On error (a name that is not a token, a CR, LF or NUL in a value, a
+/// `Content-Length` that is not one number) nothing is appended.
+pub fn encode_response_head(
+    dst: &mut BytesMut,
+    ctx: &ResponseContext,
+    status: StatusCode,
+    headers: &HttpHeaders,
+    date: &str,
+) -> Result<BodyEncoder, OutputError> {
+    let start = dst.len();
+    let result = encode_head(dst, ctx, status, headers, date);
+    if result.is_err() {
+        dst.truncate(start);
+    }
+    result
+}
+
+fn encode_head(
+    dst: &mut BytesMut,
+    ctx: &ResponseContext,
+    status: StatusCode,
+    headers: &HttpHeaders,
+    date: &str,
+) -> Result<BodyEncoder, OutputError> {
+    let code = status.as_u16();
+    let informational = (100..200).contains(&code);
+    let drops_length = informational || code == 204;
+    let no_body = ctx.head_request || drops_length || code == 304;
+    let length = if drops_length {
+        None
+    } else {
+        declared_length(headers)?
+    };
+    let framing = if no_body {
+        BodyFraming::None
+    } else if let Some(n) = length {
+        BodyFraming::Length(n)
+    } else if ctx.version == Version::HTTP_11 {
+        BodyFraming::Chunked
+    } else {
+        BodyFraming::CloseDelimited
+    };
+    let handler_closes = headers
+        .get_all("Connection")
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
+    let keep_alive = ctx.keep_alive && !handler_closes && framing != BodyFraming::CloseDelimited;
+
+    dst.reserve(
+        64 + headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>(),
+    );
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    dst.extend_from_slice(status.as_str().as_bytes());
+    dst.extend_from_slice(b" ");
+    dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    for (name, value) in headers.iter() {
+        if !is_token(name.as_bytes()) {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                format!("invalid header name {name:?}"),
+            ));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
+            ));
+        }
+        let framing_header = name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("connection")
+            || (drops_length && name.eq_ignore_ascii_case("content-length"));
+        if framing_header {
+            continue;
+        }
+        put_header(dst, name, value);
+    }
+    if framing == BodyFraming::Chunked {
+        put_header(dst, "Transfer-Encoding", "chunked");
+    }
+    if !keep_alive && ctx.version == Version::HTTP_11 {
+        put_header(dst, "Connection", "close");
+    } else if keep_alive && ctx.version == Version::HTTP_10 {
+        put_header(dst, "Connection", "Keep-Alive");
+    }
+    if !headers.contains("Date") {
+        put_header(dst, "Date", date);
+    }
+    if !headers.contains("Server") {
+        put_header(dst, "Server", DEFAULT_SERVER);
+    }
+    dst.extend_from_slice(b"\r\n");
+    Ok(BodyEncoder {
+        framing,
+        remaining: match framing {
+            BodyFraming::Length(n) => n,
+            _ => 0,
+        },
+        keep_alive,
+        finished: false,
+    })
+}
+
+fn put_header(dst: &mut BytesMut, name: &str, value: &str) {
+    dst.extend_from_slice(name.as_bytes());
+    dst.extend_from_slice(b": ");
+    dst.extend_from_slice(value.as_bytes());
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// The `Content-Length` the handler set: one number (repeats must agree).
+fn declared_length(headers: &HttpHeaders) -> Result<Option<u64>, OutputError> {
+    let mut length = None;
+    for value in headers.get_all("Content-Length") {
+        let n = value
+            .trim_matches([' ', '\t'])
+            .parse::<u64>()
+            .ok()
+            .filter(|_| {
+                value
+                    .trim_matches([' ', '\t'])
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .ok_or_else(|| {
+                OutputError::new(
+                    OutputErrorKind::InvalidHeader,
+                    format!("invalid Content-Length {value:?}"),
+                )
+            })?;
+        if length.is_some_and(|l| l != n) {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                "several different Content-Length headers",
+            ));
+        }
+        length = Some(n);
+    }
+    Ok(length)
+}
+
+/// Frames a response body written in pieces, and holds the response to the
+/// framing its head promised.
+///
+/// With a declared `Content-Length`, writing more than declared fails with
+/// [`OutputErrorKind::TooMuchData`] and finishing with less with
+/// [`OutputErrorKind::TooLittleData`]; either way the connection must close
+/// instead of putting bad framing on the wire. A failed write appends
+/// nothing.
+#[derive(Debug, Clone)]
+pub struct BodyEncoder {
+    framing: BodyFraming,
+    remaining: u64,
+    keep_alive: bool,
+    finished: bool,
+}
+
+impl BodyEncoder {
+    /// How the body is delimited.
+    pub fn framing(&self) -> BodyFraming {
+        self.framing
+    }
+
+    /// Whether the connection may carry another request once this response
+    /// is finished.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// Whether [`finish`](Self::finish) has succeeded.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Appends `data` to `dst`, framed: a chunk (`{len:x}\r\n…\r\n`) when
+    /// chunked, as it is otherwise. An empty write appends nothing (an empty
+    /// chunk would end the body).
+    pub fn write(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<(), OutputError> {
+        if self.finished {
+            return Err(OutputError::new(
+                OutputErrorKind::BodyNotAllowed,
+                "write after finish",
+            ));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        match self.framing {
+            BodyFraming::None => {
+                return Err(OutputError::new(
+                    OutputErrorKind::BodyNotAllowed,
+                    "this response cannot have a body",
+                ));
+            }
+            BodyFraming::Length(_) => {
+                if data.len() as u64 > self.remaining {
+                    self.keep_alive = false;
+                    return Err(OutputError::new(
+                        OutputErrorKind::TooMuchData,
+                        "Tried to write more data than Content-Length",
+                    ));
+                }
+                self.remaining -= data.len() as u64;
+                dst.extend_from_slice(data);
+            }
+            BodyFraming::Chunked => {
+                write_chunk_size(dst, data.len());
+                dst.extend_from_slice(data);
+                dst.extend_from_slice(b"\r\n");
+            }
+            BodyFraming::CloseDelimited => dst.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
+    /// Ends the body: appends `0\r\n\r\n` when chunked; fails if fewer bytes
+    /// than the declared `Content-Length` were written.
+    pub fn finish(&mut self, dst: &mut BytesMut) -> Result<(), OutputError> {
+        if self.finished {
+            return Ok(());
+        }
+        if let BodyFraming::Length(_) = self.framing
+            && self.remaining > 0
+        {
+            self.keep_alive = false;
+            return Err(OutputError::new(
+                OutputErrorKind::TooLittleData,
+                format!(
+                    "Tried to write {} bytes less than Content-Length",
+                    self.remaining
+                ),
+            ));
+        }
+        if self.framing == BodyFraming::Chunked {
+            dst.extend_from_slice(b"0\r\n\r\n");
+        }
+        self.finished = true;
+        Ok(())
+    }
+}
+
+fn write_chunk_size(dst: &mut BytesMut, len: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[i..]);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends a minimal error response (`Content-Length: 0`,
+/// `Connection: close`) for a request that could not be parsed; the
+/// connection should close once it is written.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use http::StatusCode;
+/// use tornado_httpserver::http1connection::encode_error_response;
+///
+/// let mut out = BytesMut::new();
+/// encode_error_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, &mut out);
+/// assert!(out.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+/// ```
+pub fn encode_error_response(status: StatusCode, dst: &mut BytesMut) {
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    dst.extend_from_slice(status.as_str().as_bytes());
+    dst.extend_from_slice(b" ");
+    dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    dst.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}

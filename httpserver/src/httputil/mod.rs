@@ -1,0 +1,24 @@
+//! HTTP utilities shared by the server and the client: headers, the request
+//! object, query and form arguments, multipart bodies, cookies, dates and
+//! URLs (Tornado's `tornado.httputil`).
+
+mod args;
+mod cookie;
+mod date;
+mod headers;
+mod multipart;
+mod request;
+
+pub use args::{
+    Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_MULTIPART_PARTS, MAX_PART_HEADER_SIZE,
+    ParseBodyConfig, parse_body_arguments, parse_body_arguments_with, parse_qs_into,
+    percent_decode, url_concat, url_escape_into,
+};
+pub use cookie::parse_cookie;
+pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp};
+pub use headers::HttpHeaders;
+pub use multipart::parse_header;
+pub use request::{HttpServerRequest, split_host_and_port, validate_host};
+
+pub(crate) use headers::{bytes_to_str, is_token};
+pub(crate) use request::request_host;

@@ -1,0 +1,452 @@
+//! [`HttpServerRequest`]: one request as a handler sees it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Version};
+
+use super::args::{Arguments, Files, MAX_ARGUMENTS, parse_body_arguments, parse_qs_into};
+use super::cookie::parse_cookie;
+use super::headers::HttpHeaders;
+use crate::error::ParseError;
+use crate::http1connection::RequestHead;
+
+/// A single HTTP request: start line, headers, body and what is parsed from
+/// them (Tornado's `HTTPServerRequest`).
+///
+/// Built from a parsed [`RequestHead`] and the body by
+/// [`new`](Self::new), which splits the URI, checks `Host` and parses the
+/// query arguments. Form arguments and files are parsed from the body by
+/// [`parse_body`](Self::parse_body); cookies on first use. The connection
+/// layer fills in [`remote_ip`](Self::remote_ip) and
+/// [`protocol`](Self::protocol).
+///
+/// The `Debug` output leaves the headers out, so cookies and credentials do
+/// not end up in logs.
+///
+/// ```
+/// use std::time::Instant;
+/// use tornado_httpserver::http1connection::{parse_request_head, Http1ConnectionParameters, Parsed};
+/// use tornado_httpserver::httputil::HttpServerRequest;
+///
+/// let raw = b"GET /search?q=tornado&lang=rs HTTP/1.1\r\nHost: Example.com:8888\r\nCookie: a=1\r\n\r\n";
+/// let Parsed::Complete(head) = parse_request_head(raw, &Http1ConnectionParameters::default()).unwrap() else {
+///     unreachable!()
+/// };
+/// let req = HttpServerRequest::new(head, bytes::Bytes::new(), Instant::now()).unwrap();
+/// assert_eq!(req.path, "/search");
+/// assert_eq!(req.query_arguments["q"], ["tornado"]);
+/// assert_eq!(req.host_name, "example.com");
+/// assert_eq!(req.cookies()["a"], "1");
+/// assert_eq!(req.full_url(), "http://Example.com:8888/search?q=tornado&lang=rs");
+/// ```
+#[derive(Clone)]
+pub struct HttpServerRequest {
+    /// The method, e.g. `GET`.
+    pub method: Method,
+    /// The request target as sent, e.g. `/search?q=tornado`.
+    pub uri: String,
+    /// The part of `uri` before the first `?`.
+    pub path: String,
+    /// The part of `uri` after the first `?` (empty when there is none).
+    pub query: String,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The request headers.
+    pub headers: HttpHeaders,
+    /// The request body (already gzip-decoded when the server decompresses).
+    pub body: Bytes,
+    /// The client's address; behind a proxy with `xheaders`, the one it
+    /// reports. `None` when unknown (e.g. a Unix socket).
+    pub remote_ip: Option<String>,
+    /// `http` or `https`.
+    pub protocol: String,
+    /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one).
+    pub host: String,
+    /// `host` lowercased, without the port.
+    pub host_name: String,
+    /// Query and body arguments together.
+    pub arguments: Arguments,
+    /// Arguments from the query string.
+    pub query_arguments: Arguments,
+    /// Arguments from a form body (after [`parse_body`](Self::parse_body)).
+    pub body_arguments: Arguments,
+    /// Files from a multipart body (after [`parse_body`](Self::parse_body)).
+    pub files: Files,
+    start_time: Instant,
+    finish_time: Option<Instant>,
+    cookies: OnceLock<HashMap<String, String>>,
+}
+
+impl HttpServerRequest {
+    /// Builds a request from its head and body; `start` is when its first
+    /// byte arrived (the connection reads the clock once per loop
+    /// iteration, so it passes the time in).
+    ///
+    /// Fails with 400 on a missing `Host` in HTTP/1.1, a `Host` that is not
+    /// a valid host (whitespace, a comma, several `Host` lines) or a query
+    /// with more than [`MAX_ARGUMENTS`] fields.
+    pub fn new(head: RequestHead, body: Bytes, start: Instant) -> Result<Self, ParseError> {
+        let RequestHead {
+            method,
+            uri,
+            version,
+            headers,
+            ..
+        } = head;
+        let host = request_host(&headers, version)?.to_string();
+        let host_name = split_host_and_port(&host).0.to_ascii_lowercase();
+        let (path, query) = match uri.split_once('?') {
+            Some((path, query)) => (path.to_string(), query.to_string()),
+            None => (uri.clone(), String::new()),
+        };
+        let mut query_arguments = Arguments::new();
+        parse_qs_into(query.as_bytes(), &mut query_arguments, MAX_ARGUMENTS).map_err(|e| {
+            ParseError::bad_request(format!("Invalid query string: {}", e.reason()))
+        })?;
+        Ok(HttpServerRequest {
+            method,
+            uri,
+            path,
+            query,
+            version,
+            headers,
+            body,
+            remote_ip: None,
+            protocol: "http".to_string(),
+            host,
+            host_name,
+            arguments: query_arguments.clone(),
+            query_arguments,
+            body_arguments: Arguments::new(),
+            files: Files::new(),
+            start_time: start,
+            finish_time: None,
+            cookies: OnceLock::new(),
+        })
+    }
+
+    /// Parses a urlencoded or multipart body into
+    /// [`body_arguments`](Self::body_arguments) and
+    /// [`files`](Self::files), and adds the body arguments to
+    /// [`arguments`](Self::arguments). Other content types are left alone.
+    pub fn parse_body(&mut self) -> Result<(), ParseError> {
+        let content_type = self.headers.get("Content-Type").unwrap_or("");
+        let mut body_arguments = Arguments::new();
+        parse_body_arguments(
+            content_type,
+            &self.body,
+            &mut body_arguments,
+            &mut self.files,
+            &self.headers,
+        )?;
+        for (name, values) in &body_arguments {
+            self.arguments
+                .entry(name.clone())
+                .or_default()
+                .extend(values.iter().cloned());
+        }
+        for (name, values) in body_arguments {
+            self.body_arguments.entry(name).or_default().extend(values);
+        }
+        Ok(())
+    }
+
+    /// The cookies of the `Cookie` header(s), parsed on first use with
+    /// [`parse_cookie`]; several `Cookie` lines are joined with `; `.
+    pub fn cookies(&self) -> &HashMap<String, String> {
+        self.cookies.get_or_init(|| {
+            let mut lines = self.headers.get_all("Cookie");
+            match (lines.next(), lines.next()) {
+                (None, _) => HashMap::new(),
+                (Some(one), None) => parse_cookie(one),
+                (Some(first), Some(second)) => {
+                    let mut joined = format!("{first}; {second}");
+                    for more in lines {
+                        joined.push_str("; ");
+                        joined.push_str(more);
+                    }
+                    parse_cookie(&joined)
+                }
+            }
+        })
+    }
+
+    /// The URL the client asked for: `protocol://host/uri`.
+    pub fn full_url(&self) -> String {
+        format!("{}://{}{}", self.protocol, self.host, self.uri)
+    }
+
+    /// How long the request took: until [`set_finish_time`](Self::set_finish_time)
+    /// if it has finished, until now otherwise.
+    pub fn request_time(&self) -> Duration {
+        self.finish_time
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(self.start_time)
+    }
+
+    /// When the request's first byte arrived.
+    pub fn start_time(&self) -> Instant {
+        self.start_time
+    }
+
+    /// Records when the response was finished.
+    pub fn set_finish_time(&mut self, at: Instant) {
+        self.finish_time = Some(at);
+    }
+}
+
+impl fmt::Debug for HttpServerRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpServerRequest")
+            .field("protocol", &self.protocol)
+            .field("host", &self.host)
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("version", &self.version)
+            .field("remote_ip", &self.remote_ip)
+            .finish()
+    }
+}
+
+/// The request's host, checked the way Tornado checks it: required in
+/// HTTP/1.1 (HTTP/1.0 defaults to `127.0.0.1`), one `Host` line only, made
+/// of URI host characters and an optional port, without a comma.
+pub(crate) fn request_host(headers: &HttpHeaders, version: Version) -> Result<&str, ParseError> {
+    let mut hosts = headers.get_all("Host");
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::HTTP_10 => return Ok("127.0.0.1"),
+        (None, _) => return Err(ParseError::bad_request("Missing Host header")),
+        (Some(_), Some(_)) => {
+            return Err(ParseError::bad_request("Multiple host headers not allowed"));
+        }
+        (Some(host), None) => host,
+    };
+    validate_host(host)?;
+    Ok(host)
+}
+
+/// Checks a `Host` value: URI host characters (letters, digits,
+/// `-._~!$&'()*+;=`, `%XX`, and `[`, `]`, `:` anywhere) and no comma.
+pub fn validate_host(host: &str) -> Result<(), ParseError> {
+    let b = host.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b';'
+            | b'='
+            | b'['
+            | b']'
+            | b':' => {}
+            b',' => {
+                return Err(ParseError::bad_request(format!(
+                    "Multiple host headers not allowed: {host:?}"
+                )));
+            }
+            b'%' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
+            {
+                i += 2
+            }
+            _ => {
+                return Err(ParseError::bad_request(format!(
+                    "Invalid Host header: {host:?}"
+                )));
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Splits `host:port` into the host and the port, if there is a numeric
+/// one.
+///
+/// ```
+/// use tornado_httpserver::httputil::split_host_and_port;
+///
+/// assert_eq!(split_host_and_port("example.com:8888"), ("example.com", Some(8888)));
+/// assert_eq!(split_host_and_port("[::1]:80"), ("[::1]", Some(80)));
+/// assert_eq!(split_host_and_port("example.com"), ("example.com", None));
+/// ```
+pub fn split_host_and_port(netloc: &str) -> (&str, Option<u16>) {
+    if let Some((host, port)) = netloc.rsplit_once(':')
+        && !host.is_empty()
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(port) = port.parse()
+    {
+        return (host, Some(port));
+    }
+    (netloc, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    fn head(uri: &str, version: Version, headers: &[(&str, &str)]) -> RequestHead {
+        RequestHead::new(
+            Method::GET,
+            uri.to_string(),
+            version,
+            headers.iter().copied().collect(),
+        )
+    }
+
+    fn request(
+        uri: &str,
+        version: Version,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpServerRequest, ParseError> {
+        HttpServerRequest::new(head(uri, version, headers), Bytes::new(), Instant::now())
+    }
+
+    #[test]
+    fn defaults_for_http10_without_host() {
+        let req = request("/", Version::HTTP_10, &[]).unwrap();
+        assert_eq!(req.host, "127.0.0.1");
+        assert_eq!(req.host_name, "127.0.0.1");
+        assert_eq!(req.protocol, "http");
+        assert_eq!(req.body, Bytes::new());
+        assert!(req.files.is_empty());
+        assert!(req.cookies().is_empty());
+        assert_eq!(req.full_url(), "http://127.0.0.1/");
+    }
+
+    #[test]
+    fn host_rows() {
+        let rows: &[(Version, Pairs<'_>, bool)] = &[
+            (Version::HTTP_11, &[], false),
+            (Version::HTTP_11, &[("Host", "foo bar")], false),
+            (Version::HTTP_10, &[("Host", "foo bar")], false),
+            (Version::HTTP_11, &[("Host", "a,b")], false),
+            (Version::HTTP_11, &[("Host", "a"), ("host", "b")], false),
+            (Version::HTTP_11, &[("Host", "a\tb")], false),
+            (Version::HTTP_11, &[("Host", "a/b")], false),
+            (Version::HTTP_11, &[("Host", "ex%zz")], false),
+            (Version::HTTP_11, &[("Host", "")], true),
+            (Version::HTTP_11, &[("Host", "example.com")], true),
+            (Version::HTTP_11, &[("Host", "[::1]:8080")], true),
+            (Version::HTTP_11, &[("Host", "ex%41mple.com")], true),
+        ];
+        for (version, headers, ok) in rows {
+            let result = request("/", *version, headers);
+            assert_eq!(result.is_ok(), *ok, "{version:?} {headers:?}");
+            if let Err(e) = result {
+                assert!(e.is_bad_request());
+            }
+        }
+    }
+
+    #[test]
+    fn splits_uri_and_parses_query() {
+        let req = request(
+            "/a/b?x=1&x=2&y=%20&z",
+            Version::HTTP_11,
+            &[("Host", "EXAMPLE.com:80")],
+        )
+        .unwrap();
+        assert_eq!(req.path, "/a/b");
+        assert_eq!(req.query, "x=1&x=2&y=%20&z");
+        assert_eq!(req.query_arguments["x"], ["1", "2"]);
+        assert_eq!(req.arguments["y"], [" "]);
+        assert_eq!(req.arguments["z"], [""]);
+        assert_eq!(req.host_name, "example.com");
+        let req = request("/plain", Version::HTTP_11, &[("Host", "h")]).unwrap();
+        assert_eq!((req.path.as_str(), req.query.as_str()), ("/plain", ""));
+    }
+
+    #[test]
+    fn query_argument_limit() {
+        let fields: Vec<String> = (0..MAX_ARGUMENTS).map(|i| format!("a={i}")).collect();
+        let req = request(&format!("/?{}", fields.join("&")), Version::HTTP_10, &[]).unwrap();
+        assert_eq!(req.arguments["a"].len(), MAX_ARGUMENTS);
+        let err = request(
+            &format!("/?{}&b=1", fields.join("&")),
+            Version::HTTP_10,
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.reason().contains("Max number of fields exceeded"));
+    }
+
+    #[test]
+    fn parse_body_merges_arguments() {
+        let mut h = head(
+            "/?a=q",
+            Version::HTTP_11,
+            &[
+                ("Host", "h"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+        );
+        h.method = Method::POST;
+        let mut req =
+            HttpServerRequest::new(h, Bytes::from_static(b"a=b&c=d"), Instant::now()).unwrap();
+        req.parse_body().unwrap();
+        assert_eq!(req.arguments["a"], ["q", "b"]);
+        assert_eq!(req.body_arguments["a"], ["b"]);
+        assert_eq!(req.query_arguments["a"], ["q"]);
+        assert_eq!(req.arguments["c"], ["d"]);
+    }
+
+    #[test]
+    fn cookies_and_debug() {
+        let req = request(
+            "/",
+            Version::HTTP_11,
+            &[
+                ("Host", "h"),
+                ("Cookie", "a=1; b=\"x\""),
+                ("Cookie", "c=3"),
+                ("Authorization", "secret"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(req.cookies()["a"], "1");
+        assert_eq!(req.cookies()["b"], "x");
+        assert_eq!(req.cookies()["c"], "3");
+        let debug = format!("{req:?}");
+        assert!(debug.contains("uri"));
+        assert!(!debug.contains("secret"));
+    }
+
+    #[test]
+    fn request_time() {
+        let start = Instant::now();
+        let mut req =
+            HttpServerRequest::new(head("/", Version::HTTP_10, &[]), Bytes::new(), start).unwrap();
+        req.set_finish_time(start + Duration::from_millis(250));
+        assert_eq!(req.request_time(), Duration::from_millis(250));
+        assert_eq!(req.start_time(), start);
+    }
+
+    #[test]
+    fn split_host_and_port_rows() {
+        assert_eq!(split_host_and_port("h:99999"), ("h:99999", None));
+        assert_eq!(split_host_and_port(":80"), (":80", None));
+        assert_eq!(split_host_and_port("h:"), ("h:", None));
+        assert_eq!(split_host_and_port("::1"), (":", Some(1)));
+    }
+}
