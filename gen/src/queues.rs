@@ -1,0 +1,653 @@
+//! Tornado's `queues` for tasks on one loop: [`Queue`] (FIFO), [`PriorityQueue`]
+//! (lowest first) and [`LifoQueue`] (newest first).
+//!
+//! A queue is a cheap clonable handle (`Rc` inside) for producers and consumers on one
+//! [`IoLoop`](tornado_ioloop::IoLoop) thread; no mutex is involved.
+//!
+//! * [`put`](Queue::put) waits while the queue holds `maxsize` items (`0`: unbounded);
+//!   [`put_nowait`](Queue::put_nowait) refuses with [`QueueFull`], handing the item back.
+//! * [`get`](Queue::get) waits for an item; [`get_nowait`](Queue::get_nowait) fails
+//!   with an error whose `is_queue_empty()` is true.
+//! * Every item put counts as an unfinished task until a consumer calls
+//!   [`task_done`](Queue::task_done); [`join`](Queue::join) waits until none is left.
+//! * `put_timeout`, `get_timeout` and `join_timeout` take a deadline, as the locks'
+//!   `*_timeout` methods do.
+//! * [`stream`](Queue::stream) consumes the queue as a `futures_core::Stream`
+//!   (Tornado's `async for item in queue`).
+//!
+//! # Hand-off and cancellation
+//!
+//! As in Tornado, an item put while a task waits in `get` goes straight to the oldest
+//! such task, and a slot freed while a task waits in `put` is filled at once with that
+//! task's item. Dropping a waiting `get` is safe: an item it had been handed but not
+//! yet returned goes to the next waiting getter, or back to the head of the queue.
+//! Dropping a waiting `put` withdraws its item (it is dropped, never half-put).
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tornado_ioloop::Deadline;
+
+use crate::locks::{Event, EventWait};
+use crate::waiters::{Node, NodeState, WaitQueue};
+use crate::{Error, QueueFull, WithTimeout, with_timeout};
+
+/// How a queue orders its items.
+trait Store<T> {
+    fn push(&mut self, item: T);
+    fn pop(&mut self) -> Option<T>;
+    /// Adds an item older than every item queued now: one handed to a getter that was
+    /// dropped before taking it.
+    fn restore(&mut self, item: T);
+    fn len(&self) -> usize;
+}
+
+struct Fifo<T>(VecDeque<T>);
+
+impl<T> Store<T> for Fifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push_back(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop_front()
+    }
+    fn restore(&mut self, item: T) {
+        self.0.push_front(item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Lifo<T>(Vec<T>);
+
+impl<T> Store<T> for Lifo<T> {
+    fn push(&mut self, item: T) {
+        self.0.push(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+    fn restore(&mut self, item: T) {
+        self.0.insert(0, item);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// An item with its insertion number, so equal priorities come out first-in first-out.
+struct Ranked<T> {
+    item: T,
+    seq: u64,
+}
+
+impl<T: Ord> PartialEq for Ranked<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<T: Ord> Eq for Ranked<T> {}
+impl<T: Ord> PartialOrd for Ranked<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T: Ord> Ord for Ranked<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.item.cmp(&other.item).then(self.seq.cmp(&other.seq))
+    }
+}
+
+/// Sequence numbers of pushed items count up from here; restored (older) items count
+/// down from just below it, so they sort before equal items pushed later.
+const PRIORITY_SEQ_START: u64 = 1 << 63;
+
+struct Priority<T> {
+    heap: BinaryHeap<Reverse<Ranked<T>>>,
+    next_seq: u64,
+    restore_seq: u64,
+}
+
+impl<T: Ord> Store<T> for Priority<T> {
+    fn push(&mut self, item: T) {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        self.heap.push(Reverse(Ranked { item, seq }));
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.heap.pop().map(|Reverse(r)| r.item)
+    }
+    fn restore(&mut self, item: T) {
+        self.restore_seq = self.restore_seq.saturating_sub(1);
+        let seq = self.restore_seq;
+        self.heap.push(Reverse(Ranked { item, seq }));
+    }
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+struct State<T> {
+    items: Box<dyn Store<T>>,
+    getters: WaitQueue<T>,
+    putters: WaitQueue<T>,
+    unfinished: usize,
+}
+
+struct Inner<T> {
+    state: RefCell<State<T>>,
+    maxsize: usize,
+    finished: Event,
+    kind: &'static str,
+}
+
+/// A first-in first-out queue for tasks (Tornado's `queues.Queue`).
+///
+/// ```
+/// use tornado_gen::queues::Queue;
+/// use tornado_ioloop::{IoLoop, spawn};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let seen = io_loop.run_sync(async {
+///     let q = Queue::new(2);
+///     let consumer = {
+///         let q = q.clone();
+///         spawn(async move {
+///             let mut seen = Vec::new();
+///             for _ in 0..5 {
+///                 seen.push(q.get().await);
+///                 q.task_done().unwrap();
+///             }
+///             seen
+///         })
+///     };
+///     for i in 0..5 {
+///         q.put(i).await; // waits while two items are queued
+///     }
+///     q.join().await; // every item has been task_done()
+///     consumer.await.unwrap()
+/// });
+/// assert_eq!(seen, [0, 1, 2, 3, 4]);
+/// ```
+pub struct Queue<T> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: 'static> Default for Queue<T> {
+    /// An unbounded FIFO queue.
+    fn default() -> Self {
+        Queue::new(0)
+    }
+}
+
+impl<T: 'static> Queue<T> {
+    /// A FIFO queue holding at most `maxsize` items; `0` means unbounded.
+    pub fn new(maxsize: usize) -> Queue<T> {
+        Queue::with_store(maxsize, Box::new(Fifo(VecDeque::new())), "Queue")
+    }
+}
+
+impl<T> Queue<T> {
+    fn with_store(maxsize: usize, items: Box<dyn Store<T>>, kind: &'static str) -> Queue<T> {
+        let finished = Event::new();
+        finished.set();
+        Queue {
+            inner: Rc::new(Inner {
+                state: RefCell::new(State {
+                    items,
+                    getters: WaitQueue::default(),
+                    putters: WaitQueue::default(),
+                    unfinished: 0,
+                }),
+                maxsize,
+                finished,
+                kind,
+            }),
+        }
+    }
+
+    /// The most items the queue holds; `0` means unbounded.
+    pub fn maxsize(&self) -> usize {
+        self.inner.maxsize
+    }
+
+    /// Items in the queue now.
+    pub fn qsize(&self) -> usize {
+        self.inner.state.borrow().items.len()
+    }
+
+    /// True if the queue holds no items.
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// True if the queue holds `maxsize` items (never, if unbounded).
+    pub fn full(&self) -> bool {
+        self.inner.maxsize > 0 && self.qsize() >= self.inner.maxsize
+    }
+
+    /// Items put and not yet marked [`task_done`](Self::task_done).
+    pub fn unfinished_tasks(&self) -> usize {
+        self.inner.state.borrow().unfinished
+    }
+
+    fn add_task(&self, st: &mut State<T>) {
+        st.unfinished += 1;
+        self.inner.finished.clear();
+    }
+
+    /// Puts `item` if there is room now; else hands it back in [`QueueFull`].
+    pub fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
+        let mut st = self.inner.state.borrow_mut();
+        if let Some(getter) = st.getters.pop_waiting() {
+            // A getter waits, so the queue is empty: the item goes straight to it.
+            self.add_task(&mut st);
+            let waker = getter.notify(Some(item));
+            drop(st);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            return Ok(());
+        }
+        if self.inner.maxsize > 0 && st.items.len() >= self.inner.maxsize {
+            return Err(QueueFull(item));
+        }
+        st.items.push(item);
+        self.add_task(&mut st);
+        Ok(())
+    }
+
+    /// Puts `item`, waiting while the queue is full. Dropping the future before it
+    /// completes withdraws the item.
+    pub fn put(&self, item: T) -> Put<T> {
+        Put {
+            queue: self.clone(),
+            item: Some(item),
+            node: None,
+        }
+    }
+
+    /// [`put`](Self::put) with a deadline: `Err` with `is_timeout()` (and the item
+    /// dropped) if no room came in time.
+    pub fn put_timeout(&self, item: T, timeout: impl Into<Deadline>) -> WithTimeout<Put<T>> {
+        with_timeout(timeout, self.put(item))
+    }
+
+    /// Removes and returns an item if there is one now; else `Err` with
+    /// `is_queue_empty()`.
+    pub fn get_nowait(&self) -> Result<T, Error> {
+        let (item, waker) = {
+            let mut st = self.inner.state.borrow_mut();
+            // A putter waits, so the queue is full: its item goes in first (Tornado's
+            // order, which matters for LIFO and priority queues).
+            let waker = match st.putters.pop_waiting() {
+                Some(putter) => {
+                    if let Some(it) = putter.take_value() {
+                        st.items.push(it);
+                        self.add_task(&mut st);
+                    }
+                    putter.notify(None)
+                }
+                None => None,
+            };
+            (st.items.pop(), waker)
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        item.ok_or_else(Error::queue_empty)
+    }
+
+    /// Removes and returns an item, waiting until there is one. Cancel-safe: see the
+    /// [module docs](self).
+    pub fn get(&self) -> Get<T> {
+        Get {
+            queue: self.clone(),
+            node: None,
+        }
+    }
+
+    /// [`get`](Self::get) with a deadline: `Err` with `is_timeout()` if no item came in
+    /// time.
+    pub fn get_timeout(&self, timeout: impl Into<Deadline>) -> WithTimeout<Get<T>> {
+        with_timeout(timeout, self.get())
+    }
+
+    /// Marks one item as processed; when none is left unfinished, [`join`](Self::join)
+    /// returns. Calling it more times than items were put is an error
+    /// (`is_too_many_task_done()`).
+    pub fn task_done(&self) -> Result<(), Error> {
+        let left = {
+            let mut st = self.inner.state.borrow_mut();
+            if st.unfinished == 0 {
+                return Err(Error::too_many_task_done());
+            }
+            st.unfinished -= 1;
+            st.unfinished
+        };
+        if left == 0 {
+            self.inner.finished.set();
+        }
+        Ok(())
+    }
+
+    /// Waits until every item put has been marked [`task_done`](Self::task_done).
+    pub fn join(&self) -> EventWait {
+        self.inner.finished.wait()
+    }
+
+    /// [`join`](Self::join) with a deadline.
+    pub fn join_timeout(&self, timeout: impl Into<Deadline>) -> WithTimeout<EventWait> {
+        with_timeout(timeout, self.join())
+    }
+
+    /// The queue as an endless `Stream` of items, each got as by [`get`](Self::get)
+    /// (Tornado's `async for`). Remember to call `task_done` if anyone `join`s.
+    pub fn stream(&self) -> QueueStream<T> {
+        QueueStream {
+            queue: self.clone(),
+            get: None,
+        }
+    }
+
+    /// Gives back an item a dropped getter had been handed but never returned.
+    fn redeliver(&self, item: T) {
+        let mut st = self.inner.state.borrow_mut();
+        match st.getters.pop_waiting() {
+            Some(getter) => {
+                let waker = getter.notify(Some(item));
+                drop(st);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+            None => st.items.restore(item),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.borrow();
+        f.debug_struct(self.inner.kind)
+            .field("maxsize", &self.inner.maxsize)
+            .field("qsize", &st.items.len())
+            .field("getters", &st.getters.len())
+            .field("putters", &st.putters.len())
+            .field("tasks", &st.unfinished)
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::put`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Put<T> {
+    queue: Queue<T>,
+    item: Option<T>,
+    node: Option<Rc<Node<T>>>,
+}
+
+// The item is only moved, never pinned.
+impl<T> Unpin for Put<T> {}
+
+impl<T> Future for Put<T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if let Some(node) = &this.node {
+            if node.state() == NodeState::Notified {
+                this.node = None;
+                return Poll::Ready(());
+            }
+            node.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        let Some(item) = this.item.take() else {
+            return Poll::Ready(());
+        };
+        match this.queue.put_nowait(item) {
+            Ok(()) => Poll::Ready(()),
+            Err(QueueFull(item)) => {
+                let node = this
+                    .queue
+                    .inner
+                    .state
+                    .borrow_mut()
+                    .putters
+                    .push(cx.waker(), Some(item));
+                this.node = Some(node);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Put<T> {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            let withdrawn = self.queue.inner.state.borrow_mut().putters.cancel(&node);
+            drop(withdrawn);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Put<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put")
+            .field("waiting", &self.node.is_some())
+            .finish()
+    }
+}
+
+/// The future returned by [`Queue::get`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Get<T> {
+    queue: Queue<T>,
+    node: Option<Rc<Node<T>>>,
+}
+
+impl<T> Unpin for Get<T> {}
+
+impl<T> Future for Get<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = &mut *self;
+        if let Some(node) = &this.node {
+            if node.state() == NodeState::Notified
+                && let Some(item) = node.take_value()
+            {
+                this.node = None;
+                return Poll::Ready(item);
+            }
+            node.set_waker(cx.waker());
+            return Poll::Pending;
+        }
+        match this.queue.get_nowait() {
+            Ok(item) => Poll::Ready(item),
+            Err(_) => {
+                let node = this
+                    .queue
+                    .inner
+                    .state
+                    .borrow_mut()
+                    .getters
+                    .push(cx.waker(), None);
+                this.node = Some(node);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Get<T> {
+    fn drop(&mut self) {
+        let Some(node) = self.node.take() else { return };
+        if node.state() == NodeState::Notified {
+            if let Some(item) = node.take_value() {
+                self.queue.redeliver(item);
+            }
+        } else {
+            self.queue.inner.state.borrow_mut().getters.cancel(&node);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Get<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get")
+            .field("waiting", &self.node.is_some())
+            .finish()
+    }
+}
+
+/// A [`Queue`] consumed as a `futures_core::Stream`; from [`Queue::stream`].
+///
+/// It never ends (a queue has no "closed" state, as in Tornado). Dropping it while it
+/// waits is as safe as dropping a [`Get`].
+#[must_use = "streams do nothing unless polled"]
+pub struct QueueStream<T> {
+    queue: Queue<T>,
+    get: Option<Get<T>>,
+}
+
+impl<T> Stream for QueueStream<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        let get = this.get.get_or_insert_with(|| this.queue.get());
+        match Pin::new(get).poll(cx) {
+            Poll::Ready(item) => {
+                this.get = None;
+                Poll::Ready(Some(item))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Unpin for QueueStream<T> {}
+
+impl<T> fmt::Debug for QueueStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueStream")
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+/// A queue that gives its smallest item first (Tornado's `queues.PriorityQueue`);
+/// equal items come out in the order they were put. Put `(priority, value)` tuples to
+/// rank values.
+///
+/// It is a [`Queue`] in every other way (it derefs to one).
+///
+/// ```
+/// use tornado_gen::queues::PriorityQueue;
+///
+/// let q = PriorityQueue::new(0);
+/// for item in [(1, "medium"), (0, "high"), (10, "low")] {
+///     q.put_nowait(item).unwrap();
+/// }
+/// assert_eq!(q.get_nowait().unwrap(), (0, "high"));
+/// assert_eq!(q.get_nowait().unwrap(), (1, "medium"));
+/// assert_eq!(q.get_nowait().unwrap(), (10, "low"));
+/// ```
+pub struct PriorityQueue<T> {
+    queue: Queue<T>,
+}
+
+impl<T: Ord + 'static> PriorityQueue<T> {
+    /// A priority queue holding at most `maxsize` items; `0` means unbounded.
+    pub fn new(maxsize: usize) -> PriorityQueue<T> {
+        let store = Priority {
+            heap: BinaryHeap::new(),
+            next_seq: PRIORITY_SEQ_START,
+            restore_seq: PRIORITY_SEQ_START,
+        };
+        PriorityQueue {
+            queue: Queue::with_store(maxsize, Box::new(store), "PriorityQueue"),
+        }
+    }
+}
+
+/// A queue that gives its newest item first (Tornado's `queues.LifoQueue`).
+///
+/// It is a [`Queue`] in every other way (it derefs to one).
+///
+/// ```
+/// use tornado_gen::queues::LifoQueue;
+///
+/// let q = LifoQueue::new(0);
+/// for item in [3, 2, 1] {
+///     q.put_nowait(item).unwrap();
+/// }
+/// assert_eq!(q.get_nowait().unwrap(), 1);
+/// assert_eq!(q.get_nowait().unwrap(), 2);
+/// assert_eq!(q.get_nowait().unwrap(), 3);
+/// ```
+pub struct LifoQueue<T> {
+    queue: Queue<T>,
+}
+
+impl<T: 'static> LifoQueue<T> {
+    /// A LIFO queue holding at most `maxsize` items; `0` means unbounded.
+    pub fn new(maxsize: usize) -> LifoQueue<T> {
+        LifoQueue {
+            queue: Queue::with_store(maxsize, Box::new(Lifo(Vec::new())), "LifoQueue"),
+        }
+    }
+}
+
+macro_rules! queue_flavour {
+    ($name:ident) => {
+        impl<T> Deref for $name<T> {
+            type Target = Queue<T>;
+            fn deref(&self) -> &Queue<T> {
+                &self.queue
+            }
+        }
+
+        impl<T> Clone for $name<T> {
+            fn clone(&self) -> Self {
+                $name {
+                    queue: self.queue.clone(),
+                }
+            }
+        }
+
+        impl<T> From<$name<T>> for Queue<T> {
+            fn from(q: $name<T>) -> Queue<T> {
+                q.queue
+            }
+        }
+
+        impl<T> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.queue.fmt(f)
+            }
+        }
+    };
+}
+
+queue_flavour!(PriorityQueue);
+queue_flavour!(LifoQueue);

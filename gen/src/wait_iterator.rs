@@ -1,0 +1,171 @@
+//! `WaitIterator`: results of many futures in the order they finish.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+/// Gives the output of each of a set of futures as soon as it is ready, with the index
+/// (or key) of the future it came from (Tornado's `gen.WaitIterator`).
+///
+/// Await [`next`](WaitIterator::next) until it gives `None`, or use the iterator as a
+/// [`futures_core::Stream`] of `(key, output)` pairs. Tornado's `current_index` is the
+/// key in each pair.
+///
+/// # Order
+///
+/// Results come in completion order. When several futures are found ready in the same
+/// wake-up (they completed "at once"), they are buffered and given one by one in input
+/// order: none is lost or given twice.
+///
+/// # The same future twice
+///
+/// A Rust future has one owner, so it cannot be passed twice as a Tornado future can.
+/// What corresponds is several handles on one computation: clones of a
+/// [`Shared`](crate::Shared). Each clone is a separate input with its own index, and
+/// each yields the computation's output once it is ready, so
+/// `WaitIterator::new([s.clone(), s.clone(), s])` gives three results, under
+/// indices 0, 1 and 2.
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_gen::{WaitIterator, sleep};
+/// use tornado_ioloop::IoLoop;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let order = io_loop.run_sync(async {
+///     let mut it = WaitIterator::new([30u64, 10, 20].map(|ms| async move {
+///         sleep(Duration::from_millis(ms)).await;
+///         ms
+///     }));
+///     let mut order = Vec::new();
+///     while let Some((index, ms)) = it.next().await {
+///         order.push((index, ms));
+///     }
+///     order
+/// });
+/// assert_eq!(order, vec![(1, 10), (2, 20), (0, 30)]);
+/// ```
+pub struct WaitIterator<K, F: Future> {
+    running: Vec<Option<(K, Pin<Box<F>>)>>,
+    remaining: usize,
+    ready: VecDeque<(K, F::Output)>,
+}
+
+impl<F: Future> WaitIterator<usize, F> {
+    /// Waits on `futures`, keyed by their position.
+    pub fn new<I: IntoIterator<Item = F>>(futures: I) -> Self {
+        Self::from_map(futures.into_iter().enumerate())
+    }
+}
+
+impl<K, F: Future> WaitIterator<K, F> {
+    /// Waits on keyed futures (Tornado's `WaitIterator(**futures)`): any iterator of
+    /// `(key, future)` pairs, such as a map.
+    pub fn from_map<I: IntoIterator<Item = (K, F)>>(futures: I) -> Self {
+        let running: Vec<_> = futures
+            .into_iter()
+            .map(|(k, f)| Some((k, Box::pin(f))))
+            .collect();
+        WaitIterator {
+            remaining: running.len(),
+            running,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// True when every result has been given out (Tornado's `done()`).
+    pub fn done(&self) -> bool {
+        self.remaining == 0 && self.ready.is_empty()
+    }
+
+    /// How many results are still to come.
+    pub fn len(&self) -> usize {
+        self.remaining + self.ready.len()
+    }
+
+    /// True when no results are still to come (the same as [`done`](Self::done)).
+    pub fn is_empty(&self) -> bool {
+        self.done()
+    }
+
+    /// Waits for the next result: `Some((key, output))`, or `None` once all are given.
+    // Tornado's name; it returns a future, so `Iterator` does not fit (`Stream` does).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Next<'_, K, F> {
+        Next { iter: self }
+    }
+
+    /// The poll behind [`next`](Self::next) and the `Stream` impl.
+    pub fn poll_next_result(&mut self, cx: &mut Context<'_>) -> Poll<Option<(K, F::Output)>> {
+        if let Some(r) = self.ready.pop_front() {
+            return Poll::Ready(Some(r));
+        }
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        for slot in self.running.iter_mut() {
+            let Some((_, f)) = slot else { continue };
+            if let Poll::Ready(v) = f.as_mut().poll(cx)
+                && let Some((k, _)) = slot.take()
+            {
+                self.remaining -= 1;
+                self.ready.push_back((k, v));
+            }
+        }
+        if self.remaining == 0 {
+            self.running = Vec::new();
+        }
+        match self.ready.pop_front() {
+            Some(r) => Poll::Ready(Some(r)),
+            None => Poll::Pending,
+        }
+    }
+}
+
+// The futures are boxed and outputs are never pinned, so moving the iterator is fine.
+impl<K, F: Future> Unpin for WaitIterator<K, F> {}
+
+impl<K, F: Future> Stream for WaitIterator<K, F> {
+    type Item = (K, F::Output);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_result(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len(), Some(self.len()))
+    }
+}
+
+impl<K, F: Future> fmt::Debug for WaitIterator<K, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitIterator")
+            .field("running", &self.remaining)
+            .field("ready", &self.ready.len())
+            .finish()
+    }
+}
+
+/// The future returned by [`WaitIterator::next`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Next<'a, K, F: Future> {
+    iter: &'a mut WaitIterator<K, F>,
+}
+
+impl<K, F: Future> Future for Next<'_, K, F> {
+    type Output = Option<(K, F::Output)>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.iter.poll_next_result(cx)
+    }
+}
+
+impl<K, F: Future> fmt::Debug for Next<'_, K, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Next").field("iter", &self.iter).finish()
+    }
+}
