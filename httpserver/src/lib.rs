@@ -59,3 +59,7 @@ pub mod http1connection;
 pub mod httputil;
 
 pub use error::{OutputError, OutputErrorKind, ParseError};
+
+/// The `http` crate, whose `Method`, `StatusCode` and `Version` this crate's
+/// API uses, re-exported so users need not depend on it separately.
+pub use http;
