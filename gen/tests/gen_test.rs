@@ -1,0 +1,380 @@
+//! `sleep`, `moment`, `with_timeout`, `multi` and `WaitIterator`, after Tornado's
+//! `gen_test.py`.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use common::{ms, poll_once, run};
+use futures_core::Stream;
+use tornado_gen::queues::Queue;
+use tornado_gen::{
+    WaitIterator, moment, multi, multi_map, shared, sleep, sleep_until, try_multi, try_multi_all,
+    with_timeout,
+};
+use tornado_ioloop::{IoLoop, spawn};
+
+#[test]
+fn sleep_waits_at_least_its_duration() {
+    run(async {
+        let start = Instant::now();
+        sleep(ms(30)).await;
+        assert!(start.elapsed() >= ms(30));
+    });
+}
+
+#[test]
+fn sleep_until_a_past_instant_completes() {
+    run(async {
+        sleep_until(Instant::now() - ms(5)).await;
+        sleep(Duration::ZERO).await;
+    });
+}
+
+#[test]
+fn sleep_of_an_absurd_duration_never_completes_and_never_panics() {
+    run(async {
+        let err = with_timeout(ms(10), sleep(Duration::MAX))
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout());
+    });
+}
+
+#[test]
+fn dropped_sleep_cancels_its_timer() {
+    run(async {
+        let mut s = sleep(Duration::from_secs(3600));
+        assert!(poll_once(&mut s).await.is_pending());
+        drop(s);
+        let io_loop = IoLoop::current();
+        // The loop's Debug shows its pending timeouts; only the run_sync guard remains.
+        let dbg = format!("{io_loop:?}");
+        assert!(dbg.contains("timeouts: 1"), "{dbg}");
+    });
+}
+
+#[test]
+fn moment_interleaves_two_tasks() {
+    // Tornado's test_moment: two coroutines that yield gen.moment alternate.
+    run(async {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|name| {
+                let calls = calls.clone();
+                spawn(async move {
+                    for i in 0..3 {
+                        calls.borrow_mut().push(format!("{name}{i}"));
+                        moment().await;
+                    }
+                })
+            })
+            .collect();
+        for t in multi(tasks).await {
+            t.unwrap();
+        }
+        assert_eq!(*calls.borrow(), ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    });
+}
+
+#[test]
+fn with_timeout_fails_with_a_clear_error() {
+    run(async {
+        let start = Instant::now();
+        let err = with_timeout(ms(50), std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        assert!(start.elapsed() >= ms(50), "timed out early");
+        assert!(err.is_timeout());
+        assert!(!err.is_queue_empty());
+        assert_eq!(err.timeout_duration(), Some(ms(50)));
+        assert_eq!(err.to_string(), "operation timed out after 50ms");
+    });
+}
+
+#[test]
+fn with_timeout_gives_the_value_when_the_future_wins() {
+    run(async {
+        let v = with_timeout(Duration::from_secs(5), async {
+            sleep(ms(5)).await;
+            7
+        })
+        .await;
+        assert_eq!(v, Ok(7));
+    });
+}
+
+#[test]
+fn with_timeout_accepts_an_instant() {
+    run(async {
+        let deadline = Instant::now() + ms(20);
+        let err = with_timeout(deadline, sleep(Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert!(Instant::now() >= deadline);
+        assert!(err.is_timeout());
+        // A deadline already passed still lets a ready future through.
+        let v = with_timeout(Instant::now() - ms(1), async { 3 }).await;
+        assert_eq!(v, Ok(3));
+    });
+}
+
+#[test]
+fn with_timeout_drops_the_inner_future_on_timeout() {
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    run(async {
+        let dropped = Rc::new(Cell::new(false));
+        let flag = Flag(dropped.clone());
+        let mut fut = with_timeout(ms(10), async move {
+            let _flag = flag;
+            std::future::pending::<()>().await
+        });
+        assert!(poll_once(&mut fut).await.is_pending());
+        sleep(ms(20)).await;
+        let r = poll_once(&mut fut).await;
+        assert!(matches!(r, Poll::Ready(Err(ref e)) if e.is_timeout()));
+        assert!(dropped.get(), "inner future kept alive after the timeout");
+    });
+}
+
+#[test]
+fn multi_keeps_input_order() {
+    run(async {
+        let out = multi([30u64, 10, 20].map(|d| async move {
+            sleep(ms(d)).await;
+            d
+        }))
+        .await;
+        assert_eq!(out, [30, 10, 20]);
+    });
+}
+
+#[test]
+fn multi_of_nothing_is_empty() {
+    run(async {
+        let out: Vec<()> = multi(Vec::<std::future::Ready<()>>::new()).await;
+        assert!(out.is_empty());
+        let map: HashMap<u8, ()> = multi_map(Vec::<(u8, std::future::Ready<()>)>::new()).await;
+        assert!(map.is_empty());
+    });
+}
+
+#[test]
+fn multi_map_keys_results() {
+    run(async {
+        let jobs = [("slow", 20u64), ("fast", 1)].into_iter().map(|(k, d)| {
+            (k, async move {
+                sleep(ms(d)).await;
+                d * 2
+            })
+        });
+        let out: HashMap<&str, u64> = multi_map(jobs).await;
+        assert_eq!(out.len(), 2);
+        assert_eq!(out["slow"], 40);
+        assert_eq!(out["fast"], 2);
+        let sorted: BTreeMap<i32, i32> = multi_map((0..5).map(|i| (i, async move { i * i }))).await;
+        assert_eq!(
+            sorted.values().copied().collect::<Vec<_>>(),
+            [0, 1, 4, 9, 16]
+        );
+    });
+}
+
+#[test]
+fn multi_runs_concurrently() {
+    run(async {
+        let start = Instant::now();
+        multi((0..20).map(|_| sleep(ms(100)))).await;
+        // Sequential would take 2 s; allow a slow machine plenty.
+        assert!(start.elapsed() < Duration::from_millis(1900));
+    });
+}
+
+#[test]
+fn multi_handles_many_futures() {
+    // Tornado's test_multi_performance.
+    run(async {
+        let out = multi((0..2000).map(|i| async move {
+            moment().await;
+            i
+        }))
+        .await;
+        assert_eq!(out.len(), 2000);
+        assert_eq!(out[1999], 1999);
+    });
+}
+
+#[test]
+fn try_multi_gives_the_first_error() {
+    run(async {
+        let out = try_multi(
+            [(1u64, false), (30, true), (5, true)].map(|(d, fail)| async move {
+                sleep(ms(d)).await;
+                if fail { Err(d) } else { Ok(d) }
+            }),
+        )
+        .await;
+        assert_eq!(out, Err(5));
+        let ok = try_multi((0..3).map(|i| async move { Ok::<_, ()>(i) })).await;
+        assert_eq!(ok, Ok(vec![0, 1, 2]));
+    });
+}
+
+#[test]
+fn try_multi_all_collects_every_error() {
+    run(async {
+        let out = try_multi_all([(1u64, true), (30, false), (5, true)].map(
+            |(d, fail)| async move {
+                sleep(ms(d)).await;
+                if fail { Err(format!("e{d}")) } else { Ok(d) }
+            },
+        ))
+        .await;
+        assert_eq!(out, Err(vec![(0, "e1".to_string()), (2, "e5".to_string())]));
+        let ok = try_multi_all((0..3).map(|i| async move { Ok::<_, ()>(i) })).await;
+        assert_eq!(ok, Ok(vec![0, 1, 2]));
+    });
+}
+
+#[test]
+fn wait_iterator_gives_completion_order_with_indices() {
+    // Tornado's test_iterator: futures finished from callbacks, one with an error.
+    run(async {
+        let slots: Vec<Queue<Result<i32, String>>> = (0..4).map(|_| Queue::new(0)).collect();
+        let io_loop = IoLoop::current();
+        let s = slots.clone();
+        io_loop.call_later(ms(3), move || s[2].put_nowait(Ok(24)).unwrap());
+        let s = slots.clone();
+        io_loop.call_later(ms(6), move || s[0].put_nowait(Err("boom".into())).unwrap());
+        let s = slots.clone();
+        io_loop.call_later(ms(12), move || {
+            s[1].put_nowait(Ok(42)).unwrap();
+            s[3].put_nowait(Ok(84)).unwrap();
+        });
+        let mut it = WaitIterator::new(slots.iter().map(|q| q.get()));
+        assert!(!it.done());
+        let mut got = Vec::new();
+        while let Some((i, r)) = it.next().await {
+            got.push((i, r));
+        }
+        assert!(it.done());
+        assert_eq!(
+            got,
+            [
+                (2, Ok(24)),
+                (0, Err("boom".to_string())),
+                (1, Ok(42)),
+                (3, Ok(84))
+            ]
+        );
+        assert_eq!(it.next().await, None);
+    });
+}
+
+#[test]
+fn wait_iterator_over_a_map_gives_keys() {
+    run(async {
+        let mut it = WaitIterator::from_map([("f1", 20u64), ("f2", 1)].map(|(k, d)| {
+            (k, async move {
+                sleep(ms(d)).await;
+                d
+            })
+        }));
+        assert_eq!(it.len(), 2);
+        assert_eq!(it.next().await, Some(("f2", 1)));
+        assert_eq!(it.next().await, Some(("f1", 20)));
+        assert_eq!(it.next().await, None);
+    });
+}
+
+#[test]
+fn wait_iterator_gives_simultaneous_results_one_by_one() {
+    run(async {
+        let q = Queue::new(0);
+        let mut it = WaitIterator::new((0..3).map(|_| q.get()));
+        assert!(poll_once(&mut it.next()).await.is_pending());
+        // All three complete "at once", before the iterator is polled again.
+        for v in [10, 11, 12] {
+            q.put_nowait(v).unwrap();
+        }
+        let mut got = Vec::new();
+        while let Some(r) = it.next().await {
+            got.push(r);
+        }
+        assert_eq!(got, [(0, 10), (1, 11), (2, 12)]);
+    });
+}
+
+#[test]
+fn wait_iterator_takes_the_same_shared_future_twice() {
+    // Tornado's test_duplicate_futures.
+    run(async {
+        let answer = shared(async { 42 });
+        let mut it = WaitIterator::new([answer.clone(), answer.clone(), answer.clone()]);
+        let mut got = Vec::new();
+        while let Some((i, r)) = it.next().await {
+            got.push((i, r.unwrap()));
+        }
+        assert_eq!(got, [(0, 42), (1, 42), (2, 42)]);
+
+        let mut keyed = WaitIterator::from_map([("first", answer.clone()), ("second", answer)]);
+        let mut keys = Vec::new();
+        while let Some((k, r)) = keyed.next().await {
+            assert_eq!(r, Ok(42));
+            keys.push(k);
+        }
+        assert_eq!(keys, ["first", "second"]);
+    });
+}
+
+#[test]
+fn wait_iterator_is_a_stream() {
+    run(async {
+        let mut it = WaitIterator::new([3u64, 1, 2].map(|d| async move {
+            sleep(ms(d * 5)).await;
+            d
+        }));
+        assert_eq!(Stream::size_hint(&it), (3, Some(3)));
+        let mut got = Vec::new();
+        while let Some(item) = std::future::poll_fn(|cx| Pin::new(&mut it).poll_next(cx)).await {
+            got.push(item);
+        }
+        assert_eq!(got, [(1, 1), (2, 2), (0, 3)]);
+    });
+}
+
+#[test]
+fn empty_wait_iterator_is_done() {
+    run(async {
+        let mut it = WaitIterator::new(Vec::<std::future::Ready<u8>>::new());
+        assert!(it.done());
+        assert!(it.is_empty());
+        assert_eq!(it.next().await, None);
+    });
+}
+
+#[test]
+fn shared_reports_a_panicking_future() {
+    run(async {
+        let s = shared(async {
+            if Instant::now().elapsed() < Duration::from_secs(3600) {
+                panic!("deliberate");
+            }
+            1
+        });
+        let err = s.clone().await.unwrap_err();
+        assert!(err.is_panic());
+        assert!(s.is_done());
+    });
+}
