@@ -39,7 +39,8 @@ impl Write for LimitedSink {
 /// Decompressed bytes count against `max_body_size` (413 when exceeded,
 /// checked before they are buffered); corrupt, truncated or trailing data
 /// is a 400. Several concatenated gzip members decode one after the other,
-/// as `gzip` and Python's decompressor do.
+/// as `gzip` and Python's decompressor do. After an error the decoder is
+/// spent: drop it (the connection answers the error and closes).
 ///
 /// ```
 /// use std::io::Write;

@@ -61,6 +61,14 @@ fn skips_blank_lines_before_the_request_line() {
 }
 
 #[test]
+fn bare_lf_line_endings_are_accepted_in_the_head() {
+    let raw = b"GET / HTTP/1.1\nHost: h\nX-A: 1\n\nNEXT";
+    let head = complete(raw);
+    assert_eq!(head.headers.get("x-a"), Some("1"));
+    assert_eq!(head.head_len, raw.len() - 4);
+}
+
+#[test]
 fn pipelined_heads_parse_one_after_another() {
     let one = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
     let buf = one.repeat(16);

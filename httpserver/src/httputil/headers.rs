@@ -12,9 +12,9 @@ use crate::error::ParseError;
 /// `buf[name_end..end]` the value.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    start: u32,
-    name_end: u32,
-    end: u32,
+    start: usize,
+    name_end: usize,
+    end: usize,
 }
 
 /// HTTP headers: a multi-map from case-insensitive names to values, in the
@@ -141,9 +141,9 @@ impl HttpHeaders {
         let end = self.buf.len();
         self.live += end - start;
         self.entries.push(Entry {
-            start: to_u32(start),
-            name_end: to_u32(name_end),
-            end: to_u32(end),
+            start,
+            name_end,
+            end,
         });
     }
 
@@ -208,9 +208,9 @@ impl HttpHeaders {
         let buf = &self.buf;
         let mut freed = 0;
         self.entries.retain(|e| {
-            let keep = !buf[e.start as usize..e.name_end as usize].eq_ignore_ascii_case(name);
+            let keep = !buf[e.start..e.name_end].eq_ignore_ascii_case(name);
             if !keep {
-                freed += (e.end - e.start) as usize;
+                freed += e.end - e.start;
             }
             keep
         });
@@ -260,11 +260,11 @@ impl HttpHeaders {
     }
 
     fn name_of(&self, e: &Entry) -> &str {
-        &self.buf[e.start as usize..e.name_end as usize]
+        &self.buf[e.start..e.name_end]
     }
 
     fn value_of(&self, e: &Entry) -> &str {
-        &self.buf[e.name_end as usize..e.end as usize]
+        &self.buf[e.name_end..e.end]
     }
 
     fn compact(&mut self) {
@@ -274,13 +274,6 @@ impl HttpHeaders {
         }
         *self = fresh;
     }
-}
-
-fn to_u32(n: usize) -> u32 {
-    // A header block is bounded by max_header_size long before 4 GiB; a
-    // handler building one that large has bigger problems, so saturating
-    // (which garbles lookups) beats panicking.
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Decodes header bytes: as UTF-8 when valid, else as Latin-1.

@@ -97,7 +97,10 @@ fn parse_part(
     if disposition != "form-data" || !part.ends_with(b"\r\n") {
         return Err(ParseError::bad_request("Invalid multipart/form-data"));
     }
-    let value = part.slice(eoh + 4..part.len() - 2);
+    // A part that ends right after its headers has an empty value (the
+    // CRLF ending the headers doubles as the one before the boundary).
+    let value_start = (eoh + 4).min(part.len() - 2);
+    let value = part.slice(value_start..part.len() - 2);
     let name = match params.get("name") {
         Some(name) if !name.is_empty() => name.clone(),
         _ => return Err(ParseError::bad_request("multipart/form-data missing name")),
@@ -440,6 +443,14 @@ mod tests {
             assert!(err.is_bad_request());
             assert!(err.reason().contains(expected), "{body:?}: {err}");
         }
+    }
+
+    #[test]
+    fn part_without_a_value() {
+        let body = form("--b\nContent-Disposition: form-data; name=\"a\"\n\n--b--");
+        assert_eq!(parse("b", &body).unwrap().0["a"], [""]);
+        let body = form("--b\nContent-Disposition: form-data; name=\"a\"\n\n\n--b--");
+        assert_eq!(parse("b", &body).unwrap().0["a"], [""]);
     }
 
     #[test]
