@@ -523,6 +523,29 @@ impl<T> fmt::Debug for Get<T> {
 ///
 /// It never ends (a queue has no "closed" state, as in Tornado). Dropping it while it
 /// waits is as safe as dropping a [`Get`].
+///
+/// ```
+/// use std::pin::Pin;
+/// use futures_core::Stream;
+/// use tornado_gen::queues::Queue;
+/// use tornado_ioloop::IoLoop;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let got = io_loop.run_sync(async {
+///     let q = Queue::new(0);
+///     for word in ["a", "b", "c"] {
+///         q.put_nowait(word).unwrap();
+///     }
+///     let mut stream = q.stream();
+///     let mut got = String::new();
+///     while got.len() < 3 {
+///         let next = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+///         got.extend(next);
+///     }
+///     got
+/// });
+/// assert_eq!(got, "abc");
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct QueueStream<T> {
     queue: Queue<T>,

@@ -124,3 +124,36 @@ pub(crate) fn wake_all(wakers: Vec<Waker>) {
         w.wake();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    #[test]
+    fn cancelled_nodes_are_swept_and_skipped() {
+        let mut q: WaitQueue<u32> = WaitQueue::default();
+        let nodes: Vec<_> = (0..100).map(|i| q.push(Waker::noop(), Some(i))).collect();
+        let keep = q.push(Waker::noop(), Some(100));
+        for n in &nodes {
+            assert!(q.cancel(n).is_some(), "cancel hands back the value");
+        }
+        assert_eq!(q.len(), 1);
+        assert!(q.queue.len() < 50, "cancelled nodes were never swept");
+        let front = q.pop_waiting().expect("the live waiter");
+        assert!(Rc::ptr_eq(&front, &keep));
+        assert!(q.pop_waiting().is_none());
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn cancel_after_notify_does_nothing() {
+        let mut q: WaitQueue<u32> = WaitQueue::default();
+        let n = q.push(Waker::noop(), None);
+        let popped = q.pop_waiting().unwrap();
+        assert!(popped.notify(Some(7)).is_some());
+        assert_eq!(q.cancel(&n), None);
+        assert_eq!(n.state(), NodeState::Notified);
+        assert_eq!(n.take_value(), Some(7));
+    }
+}
