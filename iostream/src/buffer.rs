@@ -1,0 +1,217 @@
+//! The read and write buffers of an [`IoStream`](crate::IoStream).
+//!
+//! Both give their memory back when they are empty, so an idle stream holds no heap
+//! buffer. The read buffer reads into zeroed spare space (no `unsafe`): `buf.len()` is
+//! the initialised part and `filled` the part that holds data, so zeroing happens once
+//! per allocation, not once per read.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Size of the first read buffer a stream allocates.
+pub const INITIAL_READ_SIZE: usize = 4 * 1024;
+
+/// The most a single read asks the socket for (Tornado's `read_chunk_size`).
+pub const MAX_READ_SIZE: usize = 64 * 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuffer {
+    /// `buf[..filled]` is data; `buf[filled..]` is zeroed or stale spare space.
+    buf: BytesMut,
+    filled: usize,
+}
+
+impl ReadBuffer {
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.filled
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Spare space to read into: at most `limit` bytes, at least one byte if `limit > 0`.
+    /// `want` is how much the next read should ask for.
+    pub(crate) fn spare(&mut self, want: usize, limit: usize) -> &mut [u8] {
+        let want = want.min(limit).max(1);
+        if self.buf.len() - self.filled < want {
+            if self.buf.capacity() == 0 {
+                self.buf = BytesMut::zeroed(want);
+                self.filled = 0;
+            } else {
+                let extra = want - (self.buf.len() - self.filled);
+                self.buf.reserve(extra);
+                let cap = self.buf.capacity();
+                // Zero what reserve gave us (up to the chunk we want, beyond it if the
+                // allocation already has the room), so later reads need no zeroing.
+                let new_len = (self.filled + want).max(cap.min(self.filled + MAX_READ_SIZE));
+                self.buf.resize(new_len, 0);
+            }
+        }
+        let end = self.buf.len().min(self.filled.saturating_add(limit));
+        &mut self.buf[self.filled..end]
+    }
+
+    pub(crate) fn commit(&mut self, n: usize) {
+        self.filled = (self.filled + n).min(self.buf.len());
+    }
+
+    /// Removes and returns the first `n` buffered bytes (without copying).
+    pub(crate) fn take(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.filled);
+        self.filled -= n;
+        self.buf.split_to(n).freeze()
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.filled);
+        self.filled -= n;
+        self.buf.advance(n);
+    }
+
+    /// Copies up to `out.len()` buffered bytes into `out`; returns how many.
+    pub(crate) fn copy_to(&mut self, out: &mut [u8]) -> usize {
+        let n = out.len().min(self.filled);
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.consume(n);
+        n
+    }
+
+    /// Frees the memory if no data is buffered.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.filled == 0 && self.buf.capacity() != 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+}
+
+/// Queued output: whole `Bytes` chunks handed over by the caller, then a tail into which
+/// small writes are copied (so a burst of small writes becomes one `write` call).
+#[derive(Debug, Default)]
+pub(crate) struct WriteBuffer {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    len: usize,
+}
+
+impl WriteBuffer {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.tail.capacity() + self.chunks.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    pub(crate) fn push_slice(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+        self.len += data.len();
+    }
+
+    pub(crate) fn push_bytes(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if !self.tail.is_empty() {
+            let tail = self.tail.split().freeze();
+            self.chunks.push_back(tail);
+        }
+        self.len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// The next contiguous bytes to write.
+    pub(crate) fn front(&self) -> &[u8] {
+        match self.chunks.front() {
+            Some(c) => c,
+            None => &self.tail,
+        }
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.len -= n;
+        match self.chunks.front_mut() {
+            Some(c) => {
+                c.advance(n);
+                if c.is_empty() {
+                    self.chunks.pop_front();
+                }
+            }
+            None => self.tail.advance(n),
+        }
+        if self.len == 0 {
+            self.release();
+        }
+    }
+
+    /// Frees all memory (and drops any queued data).
+    pub(crate) fn release(&mut self) {
+        *self = WriteBuffer::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_buffer_grows_takes_and_releases() {
+        let mut b = ReadBuffer::default();
+        assert_eq!(b.capacity(), 0);
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), INITIAL_READ_SIZE);
+        s[..5].copy_from_slice(b"hello");
+        b.commit(5);
+        assert_eq!(b.data(), b"hello");
+        let s = b.spare(10, 3);
+        assert_eq!(s.len(), 3);
+        s.copy_from_slice(b" wo");
+        b.commit(3);
+        assert_eq!(&b.take(2)[..], b"he");
+        let mut out = [0u8; 2];
+        assert_eq!(b.copy_to(&mut out), 2);
+        assert_eq!(&out, b"ll");
+        b.consume(1);
+        assert_eq!(b.data(), b" wo");
+        b.consume(100);
+        assert_eq!(b.len(), 0);
+        b.release_if_empty();
+        assert_eq!(b.capacity(), 0);
+    }
+
+    #[test]
+    fn read_buffer_spare_after_full() {
+        let mut b = ReadBuffer::default();
+        let n = b.spare(8, usize::MAX).len();
+        b.commit(n);
+        let s = b.spare(16, usize::MAX);
+        assert!(s.len() >= 16);
+        assert_eq!(b.len(), 8);
+    }
+
+    #[test]
+    fn write_buffer_keeps_order() {
+        let mut w = WriteBuffer::default();
+        w.push_slice(b"ab");
+        w.push_bytes(Bytes::from_static(b"cd"));
+        w.push_slice(b"ef");
+        let mut out = Vec::new();
+        while !w.is_empty() {
+            let f = w.front().to_vec();
+            out.extend_from_slice(&f[..1]);
+            w.advance(1);
+        }
+        assert_eq!(out, b"abcdef");
+        assert_eq!(w.capacity(), 0);
+    }
+}

@@ -1,0 +1,149 @@
+//! [`Transport`]: what an [`IoStream`](crate::IoStream) reads from and writes to.
+//!
+//! A transport is a non-blocking mio [`Source`] with `read` and `write`. It is
+//! implemented here for `mio::net::TcpStream`, `mio::net::UnixStream`, [`Pipe`](crate::Pipe)
+//! and the TLS layer; implement it for any other source to run an `IoStream` over it.
+//! The stream calls it through one `Box<dyn Transport>`: a virtual call costs far less
+//! than the syscall behind it.
+
+use std::any::Any;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+
+/// A non-blocking byte source and sink that an [`IoStream`](crate::IoStream) drives.
+///
+/// `read` and `write` follow `std::io`: `Ok(0)` from `read` is end of file, and
+/// `WouldBlock` means "wait for the next readiness event". The stream registers the
+/// transport once, for `READABLE | WRITABLE`, edge-triggered.
+pub trait Transport: Source + fmt::Debug + 'static {
+    /// Reads into `buf` (see [`Read::read`]).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Writes from `buf` (see [`Write::write`]).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Converts the boxed transport into `Box<dyn Any>` so that
+    /// [`Detached::downcast`](crate::Detached::downcast) can give the concrete type back.
+    /// Implement it as `self`.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+
+    /// True if a `read` that returned fewer bytes than asked proves the source drained,
+    /// so the stream can skip the read that would only say `WouldBlock` (true for
+    /// sockets and pipes; false for layers such as TLS that return part of what they hold).
+    fn short_read_means_drained(&self) -> bool {
+        true
+    }
+
+    /// Writes out output the transport holds itself (TLS records); `WouldBlock` if the
+    /// source is full.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// True while the transport holds output that [`flush_pending`](Transport::flush_pending)
+    /// has yet to write.
+    fn has_pending_output(&self) -> bool {
+        false
+    }
+
+    /// True while a handshake (TLS) is in progress and needs reads to advance.
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+
+    /// False for a write-only transport (one end of a pipe); reads then fail at once.
+    fn can_read(&self) -> bool {
+        true
+    }
+
+    /// False for a read-only transport; writes then fail at once.
+    fn can_write(&self) -> bool {
+        true
+    }
+
+    /// Sets `TCP_NODELAY` where that means something; a no-op elsewhere (as in Tornado).
+    fn set_nodelay(&self, _nodelay: bool) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The address of the peer, for sockets that have one.
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport has no peer address",
+        ))
+    }
+
+    /// The local address, for sockets that have one.
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport has no local address",
+        ))
+    }
+
+    /// The pending socket error (`SO_ERROR`), used to finish a non-blocking connect.
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(None)
+    }
+
+    /// Called once when the stream closes, before the transport is dropped: a place to
+    /// send a TLS `close_notify`. Best effort; errors are ignored.
+    fn on_close(&mut self) {}
+
+    /// The TLS session, if this transport is one.
+    fn tls(&self) -> Option<&rustls::CommonState> {
+        None
+    }
+
+    /// The server name the client asked for (SNI), on the server side of a TLS stream.
+    fn tls_server_name(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Transport for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        TcpStream::set_nodelay(self, nodelay)
+    }
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::peer_addr(self)
+    }
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::local_addr(self)
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        TcpStream::take_error(self)
+    }
+    fn on_close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Transport for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        UnixStream::take_error(self)
+    }
+}
