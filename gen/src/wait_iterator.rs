@@ -37,8 +37,10 @@ use futures_core::Stream;
 ///
 /// let io_loop = IoLoop::new().unwrap();
 /// let order = io_loop.run_sync(async {
-///     let mut it = WaitIterator::new([30u64, 10, 20].map(|ms| async move {
-///         sleep(Duration::from_millis(ms)).await;
+///     let mut it = WaitIterator::new([20u64, 0].map(|ms| async move {
+///         if ms > 0 {
+///             sleep(Duration::from_millis(ms)).await;
+///         }
 ///         ms
 ///     }));
 ///     let mut order = Vec::new();
@@ -47,7 +49,8 @@ use futures_core::Stream;
 ///     }
 ///     order
 /// });
-/// assert_eq!(order, vec![(1, 10), (2, 20), (0, 30)]);
+/// // The future that needed no timer finished first.
+/// assert_eq!(order, vec![(1, 0), (0, 20)]);
 /// ```
 pub struct WaitIterator<K, F: Future> {
     running: Vec<Option<(K, Pin<Box<F>>)>>,

@@ -5,12 +5,11 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{ms, poll_once, run};
+use common::{ms, poll_next_once, poll_once, run};
 use futures_core::Stream;
 use tornado_gen::queues::Queue;
 use tornado_gen::{
@@ -219,14 +218,18 @@ fn multi_handles_many_futures() {
 #[test]
 fn try_multi_gives_the_first_error() {
     run(async {
-        let out = try_multi(
-            [(1u64, false), (30, true), (5, true)].map(|(d, fail)| async move {
-                sleep(ms(d)).await;
-                if fail { Err(d) } else { Ok(d) }
-            }),
-        )
-        .await;
-        assert_eq!(out, Err(5));
+        let qs: Vec<Queue<Result<u32, String>>> = (0..3).map(|_| Queue::new(0)).collect();
+        let gets: Vec<_> = qs.iter().map(|q| q.get()).collect();
+        let joined = spawn(try_multi(gets));
+        qs[0].put_nowait(Ok(0)).unwrap();
+        moment().await;
+        qs[2].put_nowait(Err("third".into())).unwrap();
+        moment().await;
+        qs[1].put_nowait(Err("second".into())).unwrap();
+        assert_eq!(joined.await.unwrap(), Err("third".to_string()));
+        // It stopped waiting at the first error: the later one is still queued.
+        assert_eq!(qs[1].qsize(), 1);
+
         let ok = try_multi((0..3).map(|i| async move { Ok::<_, ()>(i) })).await;
         assert_eq!(ok, Ok(vec![0, 1, 2]));
     });
@@ -250,35 +253,23 @@ fn try_multi_all_collects_every_error() {
 
 #[test]
 fn wait_iterator_gives_completion_order_with_indices() {
-    // Tornado's test_iterator: futures finished from callbacks, one with an error.
+    // Tornado's test_iterator, with the test deciding when each future completes.
     run(async {
         let slots: Vec<Queue<Result<i32, String>>> = (0..4).map(|_| Queue::new(0)).collect();
-        let io_loop = IoLoop::current();
-        let s = slots.clone();
-        io_loop.call_later(ms(3), move || s[2].put_nowait(Ok(24)).unwrap());
-        let s = slots.clone();
-        io_loop.call_later(ms(6), move || s[0].put_nowait(Err("boom".into())).unwrap());
-        let s = slots.clone();
-        io_loop.call_later(ms(12), move || {
-            s[1].put_nowait(Ok(42)).unwrap();
-            s[3].put_nowait(Ok(84)).unwrap();
-        });
         let mut it = WaitIterator::new(slots.iter().map(|q| q.get()));
         assert!(!it.done());
-        let mut got = Vec::new();
-        while let Some((i, r)) = it.next().await {
-            got.push((i, r));
-        }
+        assert!(poll_once(&mut it.next()).await.is_pending());
+        slots[2].put_nowait(Ok(24)).unwrap();
+        assert_eq!(it.next().await, Some((2, Ok(24))));
+        let s = slots.clone();
+        IoLoop::current().call_later(ms(5), move || s[0].put_nowait(Err("boom".into())).unwrap());
+        assert_eq!(it.next().await, Some((0, Err("boom".to_string()))));
+        slots[3].put_nowait(Ok(84)).unwrap();
+        assert_eq!(it.next().await, Some((3, Ok(84))));
+        assert_eq!(it.len(), 1);
+        slots[1].put_nowait(Ok(42)).unwrap();
+        assert_eq!(it.next().await, Some((1, Ok(42))));
         assert!(it.done());
-        assert_eq!(
-            got,
-            [
-                (2, Ok(24)),
-                (0, Err("boom".to_string())),
-                (1, Ok(42)),
-                (3, Ok(84))
-            ]
-        );
         assert_eq!(it.next().await, None);
     });
 }
@@ -286,15 +277,30 @@ fn wait_iterator_gives_completion_order_with_indices() {
 #[test]
 fn wait_iterator_over_a_map_gives_keys() {
     run(async {
-        let mut it = WaitIterator::from_map([("f1", 20u64), ("f2", 1)].map(|(k, d)| {
-            (k, async move {
-                sleep(ms(d)).await;
-                d
-            })
-        }));
+        let (q1, q2) = (Queue::new(0), Queue::new(0));
+        let mut it = WaitIterator::from_map([("f1", q1.get()), ("f2", q2.get())]);
         assert_eq!(it.len(), 2);
-        assert_eq!(it.next().await, Some(("f2", 1)));
-        assert_eq!(it.next().await, Some(("f1", 20)));
+        assert!(poll_once(&mut it.next()).await.is_pending());
+        q2.put_nowait(42).unwrap();
+        assert_eq!(it.next().await, Some(("f2", 42)));
+        q1.put_nowait(24).unwrap();
+        assert_eq!(it.next().await, Some(("f1", 24)));
+        assert_eq!(it.next().await, None);
+    });
+}
+
+#[test]
+fn wait_iterator_with_timers() {
+    run(async {
+        // A ready future comes before one that needs a timer, whatever the machine's speed.
+        let mut it = WaitIterator::new([20u64, 0].map(|d| async move {
+            if d > 0 {
+                sleep(ms(d)).await;
+            }
+            d
+        }));
+        assert_eq!(it.next().await, Some((1, 0)));
+        assert_eq!(it.next().await, Some((0, 20)));
         assert_eq!(it.next().await, None);
     });
 }
@@ -342,16 +348,18 @@ fn wait_iterator_takes_the_same_shared_future_twice() {
 #[test]
 fn wait_iterator_is_a_stream() {
     run(async {
-        let mut it = WaitIterator::new([3u64, 1, 2].map(|d| async move {
-            sleep(ms(d * 5)).await;
-            d
-        }));
+        let qs: Vec<Queue<u32>> = (0..3).map(|_| Queue::new(0)).collect();
+        let mut it = WaitIterator::new(qs.iter().map(|q| q.get()));
         assert_eq!(Stream::size_hint(&it), (3, Some(3)));
-        let mut got = Vec::new();
-        while let Some(item) = std::future::poll_fn(|cx| Pin::new(&mut it).poll_next(cx)).await {
-            got.push(item);
-        }
-        assert_eq!(got, [(1, 1), (2, 2), (0, 3)]);
+        assert!(poll_next_once(&mut it).await.is_pending());
+        qs[1].put_nowait(1).unwrap();
+        qs[2].put_nowait(2).unwrap();
+        assert_eq!(poll_next_once(&mut it).await, Poll::Ready(Some((1, 1))));
+        assert_eq!(poll_next_once(&mut it).await, Poll::Ready(Some((2, 2))));
+        assert!(poll_next_once(&mut it).await.is_pending());
+        qs[0].put_nowait(0).unwrap();
+        assert_eq!(poll_next_once(&mut it).await, Poll::Ready(Some((0, 0))));
+        assert_eq!(poll_next_once(&mut it).await, Poll::Ready(None));
     });
 }
 

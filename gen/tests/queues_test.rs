@@ -168,6 +168,7 @@ fn get_clears_timed_out_putters() {
                 spawn(async move { q.put_timeout(i, ms(10)).await })
             })
             .collect();
+        settle().await; // the timed putters queue up first
         let mut put = q.put(100);
         assert!(poll_once(&mut put).await.is_pending());
         sleep(ms(40)).await;
@@ -192,6 +193,7 @@ fn get_clears_timed_out_getters() {
                 spawn(async move { q.get_timeout(ms(10)).await })
             })
             .collect();
+        settle().await; // the timed getters queue up first
         let mut get = q.get();
         assert!(poll_once(&mut get).await.is_pending());
         sleep(ms(40)).await;
@@ -363,6 +365,7 @@ fn put_clears_timed_out_getters() {
                 let _ = q.get_timeout(ms(10)).await;
             });
         }
+        settle().await;
         let mut get = q.get();
         assert!(poll_once(&mut get).await.is_pending());
         sleep(ms(40)).await;

@@ -31,3 +31,8 @@ pub async fn settle() {
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
+
+/// Polls a stream once from the current task.
+pub async fn poll_next_once<S: futures_core::Stream + Unpin>(s: &mut S) -> Poll<Option<S::Item>> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *s).poll_next(cx))).await
+}
