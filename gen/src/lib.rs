@@ -26,7 +26,7 @@
 //! drop (by a timeout, or by losing a race): it never takes a permit, an item or a
 //! notification with it — those pass on to the next waiter. A deadline is a
 //! [`Duration`](std::time::Duration) from now or an [`Instant`](std::time::Instant)
-//! (anything `Into<`[`Deadline`](tornado_ioloop::Deadline)`>`), and each waiting method
+//! (anything `Into<`[`Deadline`]`>`), and each waiting method
 //! has a `*_timeout` twin that is [`with_timeout`] around it.
 //!
 //! Errors are one type, [`Error`], with predicates; `put_nowait` on a full queue gives
