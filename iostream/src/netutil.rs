@@ -248,7 +248,8 @@ fn bind_one(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<std:
 /// (Tornado's default is `0o600`).
 ///
 /// A stale socket file at `path` is removed first; any other kind of file there is an
-/// error (`AlreadyExists`), so a typo cannot delete a user's data.
+/// error (`AlreadyExists`), so a typo cannot delete a user's data. A path that starts
+/// with a NUL byte names a socket in Linux's abstract namespace (no file, no mode).
 ///
 /// ```
 /// use tornado_iostream::netutil::{DEFAULT_BACKLOG, bind_unix_socket};
@@ -268,6 +269,14 @@ pub fn bind_unix_socket(
     backlog: i32,
 ) -> io::Result<std::os::unix::net::UnixListener> {
     let path = path.as_ref();
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    if path.as_os_str().as_encoded_bytes().first() == Some(&0) {
+        // Linux's abstract namespace: no file to remove or chmod.
+        socket.bind(&SockAddr::unix(path)?)?;
+        socket.listen(backlog)?;
+        return Ok(socket.into());
+    }
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
         Ok(_) => {
@@ -279,8 +288,6 @@ pub fn bind_unix_socket(
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-    socket.set_nonblocking(true)?;
     socket.bind(&SockAddr::unix(path)?)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     socket.listen(backlog)?;
@@ -410,6 +417,8 @@ impl<L: Listener> AcceptState<L> {
                     Outcome::Drained => return,
                     Outcome::Retry => {}
                     Outcome::Skip => {
+                        // Counted, so a flood of aborted connections still yields.
+                        accepted += 1;
                         log::debug!("accept: skipping an aborted connection: {e}");
                     }
                     Outcome::Pause => {

@@ -448,3 +448,14 @@ fn override_resolver_maps_and_falls_back() {
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     });
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn unix_socket_in_the_abstract_namespace() {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("tornado-netutil-abstract-{}", std::process::id());
+    let path = format!("\0{name}");
+    let _listener = bind_unix_socket(&path, 0o600, DEFAULT_BACKLOG).unwrap();
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    std::os::unix::net::UnixStream::connect_addr(&addr).unwrap();
+}
