@@ -236,6 +236,10 @@ impl<H: StreamHandler> TcpServer<H> {
     /// Binds `port` on `address` for [`start`](TcpServer::start). The sockets get
     /// `SO_REUSEPORT` so that `start(n)` can give every thread a socket of its own on the
     /// same port. May be called more than once; after `start` it accepts at once.
+    ///
+    /// As with any `SO_REUSEPORT` socket, a port that another such socket of the same
+    /// user already holds is shared rather than refused; use
+    /// [`listen`](TcpServer::listen) for a single thread if that matters.
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<()> {
         let sockets = bind_sockets(port, address, AddressFamily::Unspec, DEFAULT_BACKLOG, true)?;
         if self.inner.started.get() {
