@@ -37,6 +37,17 @@ use crate::Callback;
 use crate::task::{self, JoinHandle, TaskFuture, TaskWaker, panic_message};
 use crate::timer::{TimeoutHandle, Timers};
 
+/// How far in the future a delay too large for `Instant` is taken to be: it never fires
+/// in practice, and it cannot overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `base + delay`, saturating at [`FAR_FUTURE`] instead of panicking on overflow.
+pub(crate) fn deadline_after(base: Instant, delay: Duration) -> Instant {
+    base.checked_add(delay.min(FAR_FUTURE))
+        .or_else(|| base.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(base)
+}
+
 /// How many events one `poll` call may return.
 pub const EVENTS_CAPACITY: usize = 1024;
 
@@ -498,8 +509,8 @@ impl IoLoop {
 
     /// The loop's clock: read once per iteration, right after polling for I/O.
     ///
-    /// Timeouts are measured against this clock, so a callback that schedules
-    /// `call_later(d)` gets a deadline of `time() + d`.
+    /// Timers fire when this clock passes their deadline. Reading it costs no syscall,
+    /// which makes it the clock for hot paths (`call_at(io_loop.time() + d, ..)`).
     pub fn time(&self) -> Instant {
         self.inner.now.get()
     }
@@ -591,16 +602,22 @@ impl IoLoop {
         future: F,
         timeout: Option<Duration>,
     ) -> io::Result<F::Output> {
-        let this = self.clone();
+        /// Stops the loop when the future ends, by finishing or by panicking.
+        struct StopOnDrop(IoLoop);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        let guard = StopOnDrop(self.clone());
         let mut handle = self.spawn(async move {
-            let out = future.await;
-            this.stop();
-            out
+            let _guard = guard;
+            future.await
         });
         let timer = timeout.map(|t| {
             let this = self.clone();
             // Measured from the real clock: the loop's cached clock may be stale here.
-            self.call_at(Instant::now() + t, move || this.stop())
+            self.call_at(deadline_after(Instant::now(), t), move || this.stop())
         });
         self.start();
         if let Some(t) = timer {
@@ -745,9 +762,14 @@ impl IoLoop {
         self.inner.callbacks.borrow_mut().push_back(Box::new(f));
     }
 
-    /// Runs `f` once `deadline` has passed (an [`Instant`] or a [`Duration`] from
-    /// [`time`](IoLoop::time)). Timeouts with the same deadline run in the order they
-    /// were added.
+    /// Runs `f` once `deadline` has passed: an [`Instant`], or a [`Duration`] from now.
+    /// Timeouts with the same deadline run in the order they were added.
+    ///
+    /// A delay is measured from a fresh read of the clock, not from the cached
+    /// [`time`](IoLoop::time), so a timeout never fires early even when the code that
+    /// set it ran long; hot paths that want to skip that clock read can pass
+    /// `io_loop.time() + delay` as an instant. A delay too large to represent is taken
+    /// as "never" (a century).
     pub fn add_timeout<F: FnOnce() + 'static>(
         &self,
         deadline: impl Into<Deadline>,
@@ -755,12 +777,12 @@ impl IoLoop {
     ) -> TimeoutHandle {
         let at = match deadline.into() {
             Deadline::At(i) => i,
-            Deadline::After(d) => self.time() + d,
+            Deadline::After(d) => deadline_after(Instant::now(), d),
         };
         self.inner.timers.borrow_mut().insert(at, Box::new(f))
     }
 
-    /// Runs `f` after `delay` (measured from [`time`](IoLoop::time)).
+    /// Runs `f` after `delay`, measured from now (see [`add_timeout`](IoLoop::add_timeout)).
     ///
     /// ```
     /// use std::time::Duration;

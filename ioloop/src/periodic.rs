@@ -109,7 +109,7 @@ impl PeriodicCallback {
                 return;
             }
             st.running = true;
-            st.next = st.io_loop.time();
+            st.next = Instant::now();
         }
         Self::schedule_next(&self.state);
     }
@@ -136,7 +136,9 @@ impl PeriodicCallback {
         if !st.running {
             return;
         }
-        let now = st.io_loop.time();
+        // The real clock, not the loop's cached one: the callback may have run long, and
+        // deciding which ticks were missed needs the time it returned.
+        let now = Instant::now();
         let period = st.jittered_period();
         if st.next <= now {
             let behind = (now - st.next).as_secs_f64();

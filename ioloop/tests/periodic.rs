@@ -1,0 +1,107 @@
+//! PeriodicCallback: regular ticks, stop, and skipping missed ticks instead of bursting.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tornado_ioloop::{IoLoop, PeriodicCallback};
+
+use common::start_with_watchdog;
+
+#[test]
+fn ticks_regularly_until_stopped() {
+    let io_loop = IoLoop::new().unwrap();
+    io_loop.make_current();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let pc = PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(10)).unwrap();
+    pc.start();
+    assert!(pc.is_running());
+    let (l, pc2) = (io_loop.clone(), pc.clone());
+    io_loop.call_later(Duration::from_millis(100), move || {
+        pc2.stop();
+        l.stop();
+    });
+    start_with_watchdog(&io_loop);
+    let n = ticks.get();
+    // At most one per period (plus rounding); at least a few even on a slow machine.
+    assert!((1..=11).contains(&n), "{n} ticks");
+    assert!(!pc.is_running());
+    // Stopped: no more ticks.
+    let l = io_loop.clone();
+    io_loop.call_later(Duration::from_millis(40), move || l.stop());
+    start_with_watchdog(&io_loop);
+    assert_eq!(ticks.get(), n);
+    io_loop.close();
+}
+
+#[test]
+fn missed_ticks_are_skipped_not_burst() {
+    let io_loop = IoLoop::new().unwrap();
+    io_loop.make_current();
+    let period = Duration::from_millis(20);
+    let calls = Rc::new(RefCell::new(Vec::<Instant>::new()));
+    let slow_end = Rc::new(Cell::new(None::<Instant>));
+    let (c, se) = (calls.clone(), slow_end.clone());
+    let pc = PeriodicCallback::new(
+        move || {
+            let first = c.borrow().is_empty();
+            c.borrow_mut().push(Instant::now());
+            if first {
+                // Fall ten periods behind.
+                std::thread::sleep(Duration::from_millis(200));
+                se.set(Some(Instant::now()));
+            }
+        },
+        period,
+    )
+    .unwrap();
+    pc.start();
+    let l = io_loop.clone();
+    io_loop.call_later(Duration::from_millis(350), move || l.stop());
+    start_with_watchdog(&io_loop);
+    pc.stop();
+    let end = slow_end.get().expect("the slow tick ran");
+    let calls = calls.borrow();
+    let soon_after = calls
+        .iter()
+        .filter(|t| **t >= end && **t < end + period)
+        .count();
+    assert!(
+        soon_after <= 1,
+        "{soon_after} calls within one period of catching up: a burst"
+    );
+    io_loop.close();
+}
+
+#[test]
+fn zero_period_is_an_error() {
+    let io_loop = IoLoop::new().unwrap();
+    io_loop.make_current();
+    let err = PeriodicCallback::new(|| {}, Duration::ZERO).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    io_loop.close();
+}
+
+#[test]
+fn jitter_keeps_ticks_near_the_period() {
+    let io_loop = IoLoop::new().unwrap();
+    io_loop.make_current();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let pc = PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(10))
+        .unwrap()
+        .with_jitter(0.5);
+    pc.start();
+    let (l, pc2) = (io_loop.clone(), pc.clone());
+    io_loop.call_later(Duration::from_millis(100), move || {
+        pc2.stop();
+        l.stop();
+    });
+    start_with_watchdog(&io_loop);
+    // Periods lie in [7.5 ms, 12.5 ms]: at most 13 ticks in 100 ms.
+    assert!((1..=14).contains(&ticks.get()), "{} ticks", ticks.get());
+    io_loop.close();
+}
