@@ -41,6 +41,7 @@ mod buffer;
 mod error;
 mod pipe;
 pub mod stream;
+pub mod tls;
 mod transport;
 
 pub mod netutil;
@@ -53,6 +54,7 @@ pub use crate::pipe::Pipe;
 pub use crate::stream::{
     DEFAULT_MAX_BUFFER_SIZE, Detached, FillReadBuffer, IoStream, ReadFuture, ReadInto, WriteFuture,
 };
+pub use crate::tls::{Handshake, SslIoStream, TlsConfig, TlsTransport};
 pub use crate::transport::Transport;
 
 /// Tornado's `PipeIOStream`: an [`IoStream`] over a [`Pipe`]

@@ -127,7 +127,12 @@ fn set_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
     }
 }
 
+/// A copy of `e` for a second caller: the same kind and message, and the same inner
+/// error when it can be cloned (a TLS error stays a `rustls::Error`).
 fn copy_error(e: &io::Error) -> io::Error {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return io::Error::new(e.kind(), tls.clone());
+    }
     io::Error::new(e.kind(), e.to_string())
 }
 
@@ -225,6 +230,17 @@ impl State {
             self.rbuf.commit(n);
         }
         self.after_read(res, asked, hint);
+        // A TLS read may have finished the handshake or produced records to send, and
+        // writes may be waiting on either.
+        if !self.wbuf.is_empty()
+            || self.confirmed != self.written
+            || self
+                .transport
+                .as_ref()
+                .is_some_and(|t| t.has_pending_output())
+        {
+            self.flush();
+        }
     }
 
     /// One transport read straight into `out` (the read buffer being empty).
@@ -918,6 +934,68 @@ impl IoStream {
         Ref::filter_map(self.shared.state.borrow(), |st| st.transport.as_deref()).ok()
     }
 
+    /// Replaces the transport with a layer over it (TLS), keeping the registration.
+    pub(crate) fn wrap_transport(
+        &self,
+        wrap: impl FnOnce(Box<dyn Transport>) -> Box<dyn Transport>,
+    ) -> io::Result<()> {
+        let mut st = self.shared.state.borrow_mut();
+        if st.closed {
+            return Err(st.closed_error());
+        }
+        if st.reader.is_some() || st.rbuf.len() > 0 || !st.wbuf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the stream is not idle (pending read, buffered input or queued output); \
+                 cannot start TLS",
+            ));
+        }
+        let Some(inner) = st.transport.take() else {
+            return Err(st.closed_error());
+        };
+        st.transport = Some(wrap(inner));
+        st.flush();
+        Ok(())
+    }
+
+    /// Drives a TLS handshake; ready when there is none in progress.
+    pub(crate) fn poll_handshake(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.shared.state.borrow_mut();
+        let mut budget = READ_BUDGET;
+        loop {
+            if st.closed {
+                return Poll::Ready(Err(match &st.error {
+                    Some(e) => copy_error(e),
+                    None => st.closed_error(),
+                }));
+            }
+            if !st.transport.as_ref().is_some_and(|t| t.is_handshaking()) {
+                return Poll::Ready(Ok(()));
+            }
+            if st.write_ready
+                && st
+                    .transport
+                    .as_ref()
+                    .is_some_and(|t| t.has_pending_output())
+            {
+                // Ends with the records written or the socket full.
+                st.flush();
+                if st.closed {
+                    continue;
+                }
+            }
+            if !st.read_ready || budget == 0 {
+                if budget == 0 {
+                    cx.waker().wake_by_ref();
+                }
+                set_waker(&mut st.aux_waker, cx);
+                return Poll::Pending;
+            }
+            budget -= 1;
+            st.fill_once();
+        }
+    }
+
     /// Takes the transport back (for a protocol upgrade): deregisters it and leaves this
     /// stream closed, without running the close callback. Fails if a read is pending or
     /// output is still queued. Data already buffered comes along in
@@ -1264,6 +1342,9 @@ impl Future for WriteFuture {
             WriteState::Waiting(shared, end) => {
                 let end = *end;
                 let mut st = shared.state.borrow_mut();
+                if st.confirmed < end {
+                    st.update_confirmed();
+                }
                 if st.confirmed >= end {
                     return Poll::Ready(Ok(()));
                 }

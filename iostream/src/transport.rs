@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
@@ -127,9 +127,6 @@ impl Transport for TcpStream {
     }
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         TcpStream::take_error(self)
-    }
-    fn on_close(&mut self) {
-        let _ = self.shutdown(Shutdown::Both);
     }
 }
 

@@ -1,0 +1,485 @@
+//! TLS over any [`Transport`] with rustls (ring provider): Tornado's `SSLIOStream`.
+//!
+//! A TLS stream is an ordinary [`IoStream`] whose transport is a [`TlsTransport`]; make
+//! one with [`IoStream::start_tls`] on a connected stream (client or server side, chosen
+//! by the [`TlsConfig`]) and await the returned [`Handshake`], or call
+//! [`IoStream::wait_for_handshake`]. Reads and writes may start before the handshake
+//! ends: they wait for it. Clients verify the server's certificate and host name by
+//! default (the webpki roots, or the [`RootCertStore`] given to [`client_config`]).
+//!
+//! ```no_run
+//! use tornado_iostream::IoStream;
+//! use tornado_iostream::tls::{TlsConfig, client_config};
+//!
+//! # async fn f(addr: std::net::SocketAddr) -> std::io::Result<()> {
+//! let stream = IoStream::connect(addr).await?;
+//! let config = client_config(None, &[b"http/1.1"])?;
+//! stream.start_tls(TlsConfig::client(config, "example.com")?).await?;
+//! assert_eq!(stream.selected_alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+//! stream.write(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n").await?;
+//! # Ok(()) }
+//! ```
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
+use rustls::crypto::CryptoProvider;
+use rustls::{
+    ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig, ServerConnection,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use crate::stream::IoStream;
+use crate::transport::Transport;
+
+/// Which side of a TLS session to start, with its configuration.
+#[derive(Debug, Clone)]
+pub enum TlsConfig {
+    /// Accept a TLS session (server side).
+    Server(Arc<ServerConfig>),
+    /// Open a TLS session to `server_name` (client side; the name is sent as SNI and
+    /// checked against the server's certificate).
+    Client {
+        /// The client configuration (roots, ALPN, …).
+        config: Arc<ClientConfig>,
+        /// The name the server's certificate must be valid for.
+        server_name: ServerName<'static>,
+    },
+}
+
+impl TlsConfig {
+    /// The server side with `config`.
+    pub fn server(config: Arc<ServerConfig>) -> TlsConfig {
+        TlsConfig::Server(config)
+    }
+
+    /// The client side, for the server called `server_hostname` (a DNS name or an IP
+    /// address).
+    pub fn client(config: Arc<ClientConfig>, server_hostname: &str) -> io::Result<TlsConfig> {
+        let server_name = ServerName::try_from(server_hostname.to_owned()).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid TLS server name {server_hostname:?}: {e}"),
+            )
+        })?;
+        Ok(TlsConfig::Client {
+            config,
+            server_name,
+        })
+    }
+
+    fn connection(self) -> io::Result<Connection> {
+        let conn: Connection = match self {
+            TlsConfig::Server(config) => ServerConnection::new(config).map_err(tls_error)?.into(),
+            TlsConfig::Client {
+                config,
+                server_name,
+            } => ClientConnection::new(config, server_name)
+                .map_err(tls_error)?
+                .into(),
+        };
+        Ok(conn)
+    }
+}
+
+fn tls_error(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// The crypto provider used by the helpers here: rustls' `ring` provider.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A server configuration from a certificate chain and its private key, offering the
+/// given ALPN protocols (most preferred first; empty for none).
+pub fn server_config(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    alpn_protocols: &[&[u8]],
+) -> io::Result<Arc<ServerConfig>> {
+    let mut config = ServerConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)
+        .map_err(tls_error)?;
+    config.alpn_protocols = alpn_protocols.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// A client configuration that verifies servers against `roots` (the Mozilla roots
+/// from `webpki-roots` when `None`) and offers the given ALPN protocols.
+pub fn client_config(
+    roots: Option<RootCertStore>,
+    alpn_protocols: &[&[u8]],
+) -> io::Result<Arc<ClientConfig>> {
+    let roots = roots.unwrap_or_else(|| RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    });
+    let mut config = ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn_protocols.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+fn pem_error(what: &str, e: rustls_pki_types::pem::Error) -> io::Error {
+    match e {
+        rustls_pki_types::pem::Error::Io(e) => e,
+        e => io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}")),
+    }
+}
+
+/// Loads every certificate from a PEM file (a chain: leaf first).
+pub fn load_certs(path: impl AsRef<Path>) -> io::Result<Vec<CertificateDer<'static>>> {
+    let what = path.as_ref().display().to_string();
+    let certs = CertificateDer::pem_file_iter(path.as_ref())
+        .map_err(|e| pem_error(&what, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(&what, e))?;
+    if certs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{what}: no certificate found"),
+        ));
+    }
+    Ok(certs)
+}
+
+/// Loads the first private key (PKCS#8, PKCS#1 or SEC1) from a PEM file.
+pub fn load_private_key(path: impl AsRef<Path>) -> io::Result<PrivateKeyDer<'static>> {
+    let what = path.as_ref().display().to_string();
+    PrivateKeyDer::from_pem_file(path.as_ref()).map_err(|e| pem_error(&what, e))
+}
+
+/// Parses every certificate in PEM text.
+pub fn certs_from_pem(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error("PEM certificates", e))?;
+    if certs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no certificate found in the PEM text",
+        ));
+    }
+    Ok(certs)
+}
+
+/// Parses the first private key in PEM text.
+pub fn private_key_from_pem(pem: &[u8]) -> io::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| pem_error("PEM private key", e))
+}
+
+/// A TLS session over another transport.
+///
+/// Reading decrypts (and moves the handshake along); writing encrypts into rustls and
+/// sends what the socket takes; records the socket did not take are sent by
+/// [`Transport::flush_pending`] when it becomes writable again.
+pub struct TlsTransport {
+    inner: Box<dyn Transport>,
+    conn: Connection,
+    eof: bool,
+    /// Plaintext was written before the handshake finished and is held by rustls.
+    early_plaintext: bool,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport")
+            .field("inner", &self.inner)
+            .field("server_side", &matches!(self.conn, Connection::Server(_)))
+            .field("handshaking", &self.conn.is_handshaking())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `std::io` views of the inner transport, for rustls' `read_tls`/`write_tls`.
+struct Io<'a>(&'a mut dyn Transport);
+
+impl Read for Io<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TlsTransport {
+    /// Starts a TLS session over `inner`.
+    pub fn new(inner: Box<dyn Transport>, config: TlsConfig) -> io::Result<TlsTransport> {
+        Ok(TlsTransport::from_parts(inner, config.connection()?))
+    }
+
+    fn from_parts(inner: Box<dyn Transport>, mut conn: Connection) -> TlsTransport {
+        // Backpressure comes from the socket (see `write`), not from a rustls limit.
+        conn.set_buffer_limit(None);
+        TlsTransport {
+            inner,
+            conn,
+            eof: false,
+            early_plaintext: false,
+        }
+    }
+
+    /// The rustls session.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The transport under the TLS layer.
+    pub fn get_ref(&self) -> &dyn Transport {
+        &*self.inner
+    }
+
+    fn write_records(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut Io(&mut *self.inner)) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the socket accepted no TLS data",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.conn.is_handshaking() {
+            self.early_plaintext = false;
+        }
+        Ok(())
+    }
+
+    /// Sends what can be sent now; `WouldBlock` is not an error here.
+    fn write_records_now(&mut self) -> io::Result<()> {
+        match self.write_records() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Source for TlsTransport {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.inner.register(registry, token, interest)
+    }
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.inner.reregister(registry, token, interest)
+    }
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.inner.deregister(registry)
+    }
+}
+
+impl Transport for TlsTransport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The peer closed the socket without close_notify: treat it as the end.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            if self.eof {
+                return Ok(0);
+            }
+            match self.conn.read_tls(&mut Io(&mut *self.inner)) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+            if let Err(e) = self.conn.process_new_packets() {
+                // Best effort: tell the peer why (the alert rustls queued).
+                let _ = self.write_records();
+                return Err(tls_error(e));
+            }
+            // Handshake messages, key updates, alerts.
+            self.write_records_now()?;
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Records the socket has not taken yet come first; if it still cannot take them
+        // it is full, and its next writable event will bring us back.
+        self.write_records()?;
+        let n = self.conn.writer().write(buf)?;
+        if self.conn.is_handshaking() && n > 0 {
+            self.early_plaintext = true;
+        }
+        self.write_records_now()?;
+        Ok(n)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+
+    fn short_read_means_drained(&self) -> bool {
+        false
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        self.write_records()
+    }
+
+    fn has_pending_output(&self) -> bool {
+        self.conn.wants_write() || (self.early_plaintext && self.conn.is_handshaking())
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    fn can_read(&self) -> bool {
+        self.inner.can_read()
+    }
+
+    fn can_write(&self) -> bool {
+        self.inner.can_write()
+    }
+
+    fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.inner.set_nodelay(nodelay)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
+    }
+
+    fn on_close(&mut self) {
+        if !self.conn.is_handshaking() {
+            self.conn.send_close_notify();
+            let _ = self.write_records();
+        }
+        self.inner.on_close();
+    }
+
+    fn tls(&self) -> Option<&rustls::CommonState> {
+        Some(&self.conn)
+    }
+
+    fn tls_server_name(&self) -> Option<&str> {
+        match &self.conn {
+            Connection::Server(s) => s.server_name(),
+            Connection::Client(_) => None,
+        }
+    }
+}
+
+/// The future of [`IoStream::start_tls`] and [`IoStream::wait_for_handshake`]: resolves
+/// when the TLS handshake is complete (at once for a stream without TLS), or fails with
+/// the handshake's error (kind `InvalidData`, a [`rustls::Error`] inside: a certificate
+/// that does not verify, a name mismatch, an alert from the peer).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Handshake {
+    stream: IoStream,
+    error: Option<io::Error>,
+}
+
+impl Future for Handshake {
+    type Output = io::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        this.stream.poll_handshake(cx)
+    }
+}
+
+impl IoStream {
+    /// Starts TLS on this connected stream, as a server or a client depending on
+    /// `config` (Tornado's `start_tls`). The stream must be idle: no pending read, no
+    /// buffered input or queued output. The returned future resolves when the handshake
+    /// is done; reads and writes may be started before that and wait for it.
+    pub fn start_tls(&self, config: TlsConfig) -> Handshake {
+        let error = config
+            .connection()
+            .and_then(|conn| {
+                self.wrap_transport(|inner| Box::new(TlsTransport::from_parts(inner, conn)))
+            })
+            .err();
+        Handshake {
+            stream: self.clone(),
+            error,
+        }
+    }
+
+    /// Resolves when the TLS handshake has completed (at once if the stream has no TLS).
+    pub fn wait_for_handshake(&self) -> Handshake {
+        Handshake {
+            stream: self.clone(),
+            error: None,
+        }
+    }
+
+    /// The ALPN protocol the TLS peers agreed on, if any.
+    pub fn selected_alpn_protocol(&self) -> Option<Vec<u8>> {
+        let t = self.transport()?;
+        t.tls()?.alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// The server name (SNI) the TLS client asked for, on the server side.
+    pub fn tls_server_name(&self) -> Option<String> {
+        let t = self.transport()?;
+        t.tls_server_name().map(str::to_owned)
+    }
+
+    /// The certificate chain the TLS peer presented, if any.
+    pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        let t = self.transport()?;
+        t.tls()?.peer_certificates().map(<[_]>::to_vec)
+    }
+
+    /// The negotiated TLS protocol version, once the handshake is done.
+    pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
+        let t = self.transport()?;
+        t.tls()?.protocol_version()
+    }
+}
+
+/// Tornado's `SSLIOStream`: an [`IoStream`] whose transport is a [`TlsTransport`].
+pub type SslIoStream = IoStream;

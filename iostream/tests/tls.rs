@@ -1,0 +1,381 @@
+//! TLS streams over loopback TCP: handshakes that succeed and fail, SNI and ALPN, data
+//! transfer. Certificates are made at test time with rcgen.
+
+use std::future::Future;
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::RootCertStore;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tornado_ioloop::IoLoop;
+use tornado_iostream::IoStream;
+use tornado_iostream::tls::{self, TlsConfig};
+
+fn run<F: Future + 'static>(f: F) -> F::Output {
+    IoLoop::new()
+        .unwrap()
+        .run_sync_timeout(f, Duration::from_secs(10))
+        .expect("test timed out")
+}
+
+/// A CA and a leaf certificate for `names`, signed by it.
+struct Pki {
+    ca: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    key_pem: String,
+    chain_pem: String,
+}
+
+fn pki(names: &[&str]) -> Pki {
+    static SERIAL: AtomicUsize = AtomicUsize::new(0);
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let n = SERIAL.fetch_add(1, Ordering::Relaxed);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("Tornado test CA {n}"));
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+    Pki {
+        ca: ca.der().clone(),
+        chain: vec![leaf.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        key_pem: leaf_key.serialize_pem(),
+        chain_pem: leaf.pem(),
+    }
+}
+
+fn roots(ca: &CertificateDer<'static>) -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    roots
+}
+
+async fn tcp_pair() -> (IoStream, IoStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = IoStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
+    (client, server)
+}
+
+/// Starts TLS on both ends; returns both handshake results.
+async fn handshake(
+    client: &IoStream,
+    server: &IoStream,
+    client_config: TlsConfig,
+    server_config: TlsConfig,
+) -> (io::Result<()>, io::Result<()>) {
+    let s = server.start_tls(server_config);
+    let server_side = tornado_ioloop::spawn(s);
+    let c = client.start_tls(client_config).await;
+    let s = server_side.await.unwrap();
+    (c, s)
+}
+
+fn rustls_error(e: &io::Error) -> &rustls::Error {
+    e.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .unwrap_or_else(|| panic!("not a rustls error: {e:?}"))
+}
+
+#[test]
+fn handshake_then_data_both_ways() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        c.unwrap();
+        s.unwrap();
+        assert!(client.tls_version().is_some());
+        assert_eq!(client.peer_certificates().unwrap(), pki.chain);
+        assert!(client.selected_alpn_protocol().is_none());
+
+        client.write(b"hello over tls\r\n").await.unwrap();
+        let line = server.read_until(b"\r\n", Some(100)).await.unwrap();
+        assert_eq!(&line[..], b"hello over tls\r\n");
+        server.write(b"pong").await.unwrap();
+        assert_eq!(&client.read_bytes(4, false).await.unwrap()[..], b"pong");
+
+        // A large transfer through many TLS records and writable events.
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let w = client.write(&big);
+        let got = server.read_bytes(big.len(), false).await.unwrap();
+        w.await.unwrap();
+        assert!(got[..] == big[..]);
+
+        // close_notify reaches the peer as a clean end of stream.
+        client.close();
+        assert!(server.read_until_close().await.unwrap().is_empty());
+        assert!(server.error().is_none());
+    });
+}
+
+#[test]
+fn reads_and_writes_started_before_the_handshake_wait_for_it() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        drop(server.start_tls(TlsConfig::server(server_cfg)));
+        drop(client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap()));
+        let sent = client.write(b"early data\n");
+        let line = server.read_until(b"\n", None).await.unwrap();
+        assert_eq!(&line[..], b"early data\n");
+        sent.await.unwrap();
+        server.wait_for_handshake().await.unwrap();
+        client.wait_for_handshake().await.unwrap();
+    });
+}
+
+#[test]
+fn unknown_ca_fails_the_handshake() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let other = self::pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&other.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        let c = c.unwrap_err();
+        assert!(
+            matches!(
+                rustls_error(&c),
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            ),
+            "{c:?}"
+        );
+        assert!(client.closed());
+        assert!(
+            s.is_err(),
+            "the server sees the client's alert or the close"
+        );
+        assert!(server.closed());
+        // The closed stream's error is the handshake failure.
+        let e = client.read_bytes(1, false).await.unwrap_err();
+        assert!(tornado_iostream::is_stream_closed(&e));
+        assert!(client.error().unwrap().to_string().contains("certificate"));
+    });
+}
+
+#[test]
+fn default_roots_reject_a_private_ca() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(None, &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, _) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        let c = c.unwrap_err();
+        assert!(matches!(
+            rustls_error(&c),
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+        ));
+    });
+}
+
+#[test]
+fn wrong_host_name_fails_the_handshake() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, _) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "example.com").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        let c = c.unwrap_err();
+        assert!(
+            matches!(
+                rustls_error(&c),
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                )
+            ),
+            "{c:?}"
+        );
+    });
+}
+
+#[test]
+fn sni_and_alpn() {
+    run(async {
+        let pki = pki(&["api.example.test"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[b"h2", b"http/1.1"]).unwrap();
+        let client_cfg =
+            tls::client_config(Some(roots(&pki.ca)), &[b"http/1.1", b"spdy/3"]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "api.example.test").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        c.unwrap();
+        s.unwrap();
+        assert_eq!(
+            server.tls_server_name().as_deref(),
+            Some("api.example.test")
+        );
+        assert_eq!(client.tls_server_name(), None);
+        assert_eq!(
+            client.selected_alpn_protocol().as_deref(),
+            Some(&b"http/1.1"[..])
+        );
+        assert_eq!(
+            server.selected_alpn_protocol().as_deref(),
+            Some(&b"http/1.1"[..])
+        );
+    });
+}
+
+#[test]
+fn alpn_without_overlap_fails() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[b"h2"]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[b"http/1.1"]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        assert!(c.is_err());
+        let s = s.unwrap_err();
+        assert!(
+            matches!(rustls_error(&s), rustls::Error::NoApplicationProtocol),
+            "{s:?}"
+        );
+    });
+}
+
+#[test]
+fn plaintext_client_against_tls_server_fails_cleanly() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let hs = tornado_ioloop::spawn(server.start_tls(TlsConfig::server(server_cfg)));
+        client
+            .write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let err = hs.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(server.closed());
+    });
+}
+
+#[test]
+fn start_tls_needs_an_idle_stream() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        client.write(b"x\ny").await.unwrap();
+        server.read_until(b"\n", None).await.unwrap();
+        let err = server
+            .start_tls(TlsConfig::server(server_cfg))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        // A stream without TLS has no handshake to wait for.
+        client.wait_for_handshake().await.unwrap();
+    });
+}
+
+#[test]
+fn pem_loading_helpers() {
+    let pki = pki(&["localhost"]);
+    let dir = std::env::temp_dir().join(format!("tornado-iostream-pem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, &pki.chain_pem).unwrap();
+    std::fs::write(&key_path, &pki.key_pem).unwrap();
+    let certs = tls::load_certs(&cert_path).unwrap();
+    assert_eq!(certs, pki.chain);
+    let key = tls::load_private_key(&key_path).unwrap();
+    assert_eq!(key.secret_der(), pki.key.secret_der());
+    assert_eq!(
+        tls::certs_from_pem(pki.chain_pem.as_bytes()).unwrap(),
+        pki.chain
+    );
+    assert!(tls::private_key_from_pem(pki.key_pem.as_bytes()).is_ok());
+    // Errors, not panics, for missing files and bad content.
+    let missing = tls::load_certs(dir.join("missing.pem")).unwrap_err();
+    assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    assert!(tls::certs_from_pem(b"not pem").is_err());
+    assert!(tls::load_private_key(&cert_path).is_err());
+    tls::server_config(certs, key, &[]).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let _ = Arc::strong_count(&tls::crypto_provider());
+}
+
+#[test]
+fn server_writes_first_then_closes_many_times_with_resumption() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        for i in 0..16 {
+            let (client, server) = tcp_pair().await;
+            drop(server.start_tls(TlsConfig::server(server_cfg.clone())));
+            let handler = tornado_ioloop::spawn(async move {
+                let r = server.write(format!("hello {i}\n").as_bytes()).await;
+                (r, server)
+            });
+            client
+                .start_tls(TlsConfig::client(client_cfg.clone(), "localhost").unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("handshake {i}: {e:?}"));
+            let (r, server) = handler.await.unwrap();
+            r.unwrap();
+            drop(server);
+            let line = client.read_until(b"\n", None).await.unwrap();
+            assert_eq!(line, format!("hello {i}\n").as_bytes());
+            assert!(client.read_until_close().await.unwrap().is_empty());
+        }
+    });
+}
