@@ -9,6 +9,11 @@
 //! eager queued writes ([`write`](IoStream::write)), a close callback and the error that
 //! closed the stream.
 //!
+//! [`IoStream`] also implements `futures-io`'s `AsyncRead` and `AsyncWrite` (see
+//! [`async_io`]), TLS comes from [`IoStream::start_tls`] (see [`tls`]), and protocol code
+//! can parse the read buffer in place with [`IoStream::fill_read_buffer`],
+//! [`IoStream::with_read_buffer`] and [`IoStream::consume`].
+//!
 //! The stream registers its socket once, edge-triggered, for reading and writing; reads
 //! go on until the socket is drained (a short read counts as drained); an idle stream
 //! holds no buffer. See the [`stream`] module for the model.
@@ -37,6 +42,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod async_io;
 mod buffer;
 mod error;
 mod pipe;

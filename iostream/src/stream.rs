@@ -403,6 +403,14 @@ impl State {
         self.update_confirmed();
     }
 
+    fn add_write_waiter(&mut self, end: u64, cx: &Context<'_>) {
+        match self.write_waiters.iter_mut().find(|(e, _)| *e == end) {
+            Some((_, w)) if w.will_wake(cx.waker()) => {}
+            Some((_, w)) => *w = cx.waker().clone(),
+            None => self.write_waiters.push((end, cx.waker().clone())),
+        }
+    }
+
     fn update_confirmed(&mut self) {
         let pending = self
             .transport
@@ -422,9 +430,15 @@ impl State {
         }
     }
 
-    /// Queues `data` (writing what the transport takes now); returns the position that
-    /// marks its end, or the error.
-    fn queue_write(&mut self, data: &[u8], owned: Option<&Bytes>) -> io::Result<u64> {
+    /// Queues `data` (writing what the transport takes now, and buffering at most
+    /// `buffer_cap` bytes in all of the rest); returns the position that marks the end
+    /// of what was accepted, and how many bytes that is.
+    fn queue_write(
+        &mut self,
+        data: &[u8],
+        owned: Option<&Bytes>,
+        buffer_cap: usize,
+    ) -> io::Result<(u64, usize)> {
         if self.closed {
             return Err(self.closed_error());
         }
@@ -439,8 +453,6 @@ impl State {
         {
             return Err(write_buffer_full(max));
         }
-        self.queued += data.len() as u64;
-        let end = self.queued;
         let mut off = 0;
         if self.wbuf.is_empty() {
             while off < data.len() {
@@ -453,16 +465,19 @@ impl State {
                 return Err(self.closed_error());
             }
         }
-        if off < data.len() {
+        let take = (data.len() - off).min(buffer_cap.saturating_sub(self.wbuf.len()));
+        if take > 0 {
             match owned {
-                Some(b) => self.wbuf.push_bytes(b.slice(off..)),
-                None => self.wbuf.push_slice(&data[off..]),
+                Some(b) => self.wbuf.push_bytes(b.slice(off..off + take)),
+                None => self.wbuf.push_slice(&data[off..off + take]),
             }
         }
+        let accepted = off + take;
+        self.queued += accepted as u64;
         if off > 0 {
             self.update_confirmed();
         }
-        Ok(end)
+        Ok((self.queued, accepted))
     }
 
     /// The loop's handler: readiness for the transport.
@@ -810,7 +825,11 @@ impl IoStream {
     /// (kind `WouldBlock`; the stream stays open). Only the part the socket does not take
     /// right away is copied.
     pub fn write(&self, data: &[u8]) -> WriteFuture {
-        let res = self.shared.state.borrow_mut().queue_write(data, None);
+        let res = self
+            .shared
+            .state
+            .borrow_mut()
+            .queue_write(data, None, usize::MAX);
         self.write_future(res)
     }
 
@@ -821,19 +840,23 @@ impl IoStream {
             .shared
             .state
             .borrow_mut()
-            .queue_write(&data, Some(&data));
+            .queue_write(&data, Some(&data), usize::MAX);
         self.write_future(res)
     }
 
     /// Resolves when everything queued so far has been written.
     pub fn flush(&self) -> WriteFuture {
-        let res = self.shared.state.borrow_mut().queue_write(&[], None);
+        let res = self
+            .shared
+            .state
+            .borrow_mut()
+            .queue_write(&[], None, usize::MAX);
         self.write_future(res)
     }
 
-    fn write_future(&self, res: io::Result<u64>) -> WriteFuture {
+    fn write_future(&self, res: io::Result<(u64, usize)>) -> WriteFuture {
         match res {
-            Ok(end) => WriteFuture {
+            Ok((end, _)) => WriteFuture {
                 state: WriteState::Waiting(self.shared.clone(), end),
             },
             Err(e) => WriteFuture {
@@ -932,6 +955,91 @@ impl IoStream {
     /// read or write through it.
     pub fn transport(&self) -> Option<Ref<'_, dyn Transport>> {
         Ref::filter_map(self.shared.state.borrow(), |st| st.transport.as_deref()).ok()
+    }
+
+    /// `AsyncRead::poll_read`: buffered data first, then the transport straight into
+    /// `out`. `Ok(0)` at a clean end of stream.
+    pub(crate) fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut st = self.shared.state.borrow_mut();
+        if st.reader.is_some() {
+            return Poll::Ready(Err(already_reading()));
+        }
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut budget = READ_BUDGET;
+        loop {
+            if st.rbuf.len() > 0 {
+                let n = st.rbuf.copy_to(out);
+                st.rbuf.release_if_empty();
+                return Poll::Ready(Ok(n));
+            }
+            if st.closed {
+                return Poll::Ready(match st.error {
+                    None => Ok(0),
+                    Some(_) => Err(st.closed_error()),
+                });
+            }
+            if !st.read_ready {
+                set_waker(&mut st.read_waker, cx);
+                return Poll::Pending;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            let n = st.read_direct(out);
+            if n > 0 {
+                return Poll::Ready(Ok(n));
+            }
+        }
+    }
+
+    /// `AsyncWrite::poll_write`: queues `data` unless more than `high_water` bytes wait.
+    pub(crate) fn poll_write_from(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        high_water: usize,
+    ) -> Poll<io::Result<usize>> {
+        let mut st = self.shared.state.borrow_mut();
+        if st.closed {
+            return Poll::Ready(Err(st.closed_error()));
+        }
+        if st.wbuf.len() >= high_water {
+            st.flush();
+            if st.wbuf.len() >= high_water && !st.closed {
+                // Wake once half of the backlog has gone out.
+                let end = st.queued - (st.wbuf.len() / 2) as u64;
+                st.add_write_waiter(end, cx);
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(st.queue_write(data, None, high_water).map(|(_, n)| n))
+    }
+
+    /// `AsyncWrite::poll_flush`: ready when everything queued has been written.
+    pub(crate) fn poll_flush_all(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut st = self.shared.state.borrow_mut();
+        st.update_confirmed();
+        if st.confirmed >= st.queued {
+            return Poll::Ready(Ok(()));
+        }
+        if st.closed {
+            return Poll::Ready(Err(st.closed_error()));
+        }
+        st.flush();
+        if st.confirmed >= st.queued {
+            return Poll::Ready(Ok(()));
+        }
+        let end = st.queued;
+        st.add_write_waiter(end, cx);
+        Poll::Pending
     }
 
     /// Replaces the transport with a layer over it (TLS), keeping the registration.
@@ -1351,11 +1459,7 @@ impl Future for WriteFuture {
                 if st.closed {
                     return Poll::Ready(Err(st.closed_error()));
                 }
-                match st.write_waiters.iter_mut().find(|(e, _)| *e == end) {
-                    Some((_, w)) if w.will_wake(cx.waker()) => {}
-                    Some((_, w)) => *w = cx.waker().clone(),
-                    None => st.write_waiters.push((end, cx.waker().clone())),
-                }
+                st.add_write_waiter(end, cx);
                 Poll::Pending
             }
         }
