@@ -48,11 +48,13 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::IoStream;
 use crate::netutil::{AddressFamily, DefaultResolver, Resolver};
+use crate::tls::TlsConfig;
 
 use self::connector::Connector;
 use self::sleep::Sleep;
@@ -205,7 +207,7 @@ impl Error for ConnectError {
 
 /// Options for [`TcpClient::connect_with`]; `Default` is no timeout, any family, no
 /// source address, no TLS.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ConnectOptions {
     /// Restrict the resolved addresses to one family.
     pub family: AddressFamily,
@@ -217,6 +219,13 @@ pub struct ConnectOptions {
     /// The local port to connect from. Without `source_ip` the socket binds the
     /// unspecified address of the target's family (Tornado binds the loopback address).
     pub source_port: Option<u16>,
+    /// Start TLS with this client configuration once connected (Tornado's
+    /// `ssl_options`), e.g. from [`tls::client_config`](crate::tls::client_config).
+    /// `connect` resolves once the handshake is done.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The name to send as SNI and to verify the server's certificate against; the
+    /// `host` given to `connect` when `None`.
+    pub server_hostname: Option<String>,
     /// The stream's [`max_buffer_size`](IoStream::set_max_buffer_size); `None` keeps the
     /// stream's default.
     pub max_buffer_size: Option<usize>,
@@ -246,6 +255,18 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets [`tls`](ConnectOptions::tls).
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`server_hostname`](ConnectOptions::server_hostname).
+    pub fn server_hostname(mut self, name: &str) -> Self {
+        self.server_hostname = Some(name.to_owned());
+        self
+    }
+
     /// Sets [`max_buffer_size`](ConnectOptions::max_buffer_size).
     pub fn max_buffer_size(mut self, max: usize) -> Self {
         self.max_buffer_size = Some(max);
@@ -256,6 +277,20 @@ impl ConnectOptions {
     pub fn source_port(mut self, port: u16) -> Self {
         self.source_port = Some(port);
         self
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("family", &self.family)
+            .field("timeout", &self.timeout)
+            .field("source_ip", &self.source_ip)
+            .field("source_port", &self.source_port)
+            .field("tls", &self.tls.is_some())
+            .field("server_hostname", &self.server_hostname)
+            .field("max_buffer_size", &self.max_buffer_size)
+            .finish()
     }
 }
 
@@ -356,6 +391,26 @@ impl TcpClient {
         })?;
         if let Some(max) = options.max_buffer_size {
             stream.set_max_buffer_size(max);
+        }
+        if let Some(config) = &options.tls {
+            let name = options.server_hostname.as_deref().unwrap_or(host);
+            let tls_error = |e: io::Error| {
+                stream.close();
+                ConnectError::new(ConnectPhase::Tls, host, port, e)
+                    .at(vec![addr])
+                    .into_io()
+            };
+            let tls = TlsConfig::client(config.clone(), name).map_err(tls_error)?;
+            match before(deadline, stream.start_tls(tls)).await {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(tls_error(e)),
+                None => {
+                    stream.close();
+                    return Err(ConnectError::timeout(ConnectPhase::Tls, host, port)
+                        .at(vec![addr])
+                        .into_io());
+                }
+            }
         }
         Ok(stream)
     }

@@ -65,6 +65,7 @@ use crate::IoStream;
 use crate::netutil::{
     AcceptHandle, AddressFamily, DEFAULT_BACKLOG, add_accept_handler, bind_sockets,
 };
+use crate::tls::TlsConfig;
 
 /// How often a stopped worker thread checks whether its last connection has finished,
 /// so it can end: 100 ms.
@@ -133,6 +134,7 @@ struct Inner<H> {
     handler: Rc<H>,
     factory: Option<Factory<H>>,
     max_buffer_size: Cell<Option<usize>>,
+    tls: RefCell<Option<Arc<rustls::ServerConfig>>>,
     accepting: RefCell<Vec<AcceptHandle<mio::net::TcpListener>>>,
     pending: RefCell<Vec<std::net::TcpListener>>,
     started: Cell<bool>,
@@ -164,6 +166,7 @@ impl<H: StreamHandler> fmt::Debug for TcpServer<H> {
             .field("started", &self.inner.started.get())
             .field("stopped", &self.inner.stopped.get())
             .field("threads", &(self.inner.workers.borrow().len() + 1))
+            .field("tls", &self.inner.tls.borrow().is_some())
             .finish()
     }
 }
@@ -188,6 +191,7 @@ impl<H: StreamHandler> TcpServer<H> {
                 handler: Rc::new(handler),
                 factory,
                 max_buffer_size: Cell::new(None),
+                tls: RefCell::new(None),
                 accepting: RefCell::new(Vec::new()),
                 pending: RefCell::new(Vec::new()),
                 started: Cell::new(false),
@@ -201,6 +205,18 @@ impl<H: StreamHandler> TcpServer<H> {
     /// (`None`: the stream's default, [`DEFAULT_MAX_BUFFER_SIZE`](crate::DEFAULT_MAX_BUFFER_SIZE)).
     pub fn set_max_buffer_size(&self, max: Option<usize>) {
         self.inner.max_buffer_size.set(max);
+    }
+
+    /// Serves TLS with `config` (Tornado's `ssl_options`): every accepted stream starts
+    /// a server-side TLS session (see [`IoStream::start_tls`]) before it reaches the
+    /// handler. As in Tornado, the handler gets the stream while the handshake may still
+    /// be under way: its reads and writes wait for it, and
+    /// [`IoStream::wait_for_handshake`] waits for it explicitly (to look at the ALPN
+    /// protocol or the SNI name). Set it before accepting starts; worker threads of
+    /// [`start`](TcpServer::start) share it.
+    pub fn with_tls(self, config: Arc<rustls::ServerConfig>) -> Self {
+        *self.inner.tls.borrow_mut() = Some(config);
+        self
     }
 
     /// Binds `port` on `address` (see [`bind_sockets`]; `None` is every interface) and
@@ -317,10 +333,11 @@ impl<H: StreamHandler> TcpServer<H> {
             )?);
         }
         let max_buffer_size = self.inner.max_buffer_size.get();
+        let tls = self.inner.tls.borrow().clone();
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<LoopHandle>>();
         let thread = std::thread::Builder::new()
             .name(format!("tornado-tcpserver-{index}"))
-            .spawn(move || worker_main(listeners, factory, max_buffer_size, ready_tx))?;
+            .spawn(move || worker_main(listeners, factory, max_buffer_size, tls, ready_tx))?;
         match ready_rx.recv_timeout(WORKER_START_TIMEOUT) {
             Ok(Ok(handle)) => {
                 self.inner.workers.borrow_mut().push(Worker {
@@ -431,6 +448,19 @@ impl<H: StreamHandler> Inner<H> {
         if let Some(max) = self.max_buffer_size.get() {
             stream.set_max_buffer_size(max);
         }
+        if let Some(config) = self.tls.borrow().clone() {
+            let mut handshake = stream.start_tls(TlsConfig::server(config));
+            // The handshake itself goes on without this future; polling it once only
+            // catches a session that could not even start, which must not leave the
+            // stream in plain text.
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(Err(e)) = std::pin::Pin::new(&mut handshake).poll(&mut cx)
+            {
+                log::error!("cannot start TLS for the connection from {address}: {e}");
+                stream.close();
+                return;
+            }
+        }
         let fut = self.handler.clone().handle_stream(stream, address);
         IoLoop::current().spawn_callback(fut);
     }
@@ -448,6 +478,7 @@ fn worker_main<H: StreamHandler>(
     listeners: Vec<std::net::TcpListener>,
     factory: Factory<H>,
     max_buffer_size: Option<usize>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     ready: mpsc::Sender<io::Result<LoopHandle>>,
 ) {
     let io_loop = match IoLoop::new() {
@@ -460,6 +491,7 @@ fn worker_main<H: StreamHandler>(
     io_loop.make_current();
     let server = TcpServer::build(factory(), Some(factory));
     server.set_max_buffer_size(max_buffer_size);
+    *server.inner.tls.borrow_mut() = tls;
     if let Err(e) = server.add_sockets(listeners) {
         let _ = ready.send(Err(e));
         return;
