@@ -109,6 +109,8 @@ pub(crate) struct State {
     max_buffer_size: usize,
     max_write_buffer_size: Option<usize>,
     pub(crate) closed: bool,
+    /// At close: the transport had no handshake in progress (TLS done, or no TLS).
+    handshake_done: bool,
     overflowed: bool,
     error: Option<Arc<io::Error>>,
     close_callback: Option<Box<dyn FnOnce()>>,
@@ -153,6 +155,7 @@ impl State {
             self.error = Some(Arc::new(e));
         }
         if let Some(mut t) = self.transport.take() {
+            self.handshake_done = !t.is_handshaking();
             if let Some(id) = self.handler.take()
                 && let Err(e) = self.io_loop.remove_handler(id, &mut *t)
             {
@@ -511,8 +514,9 @@ impl State {
             return;
         };
         // Nobody is reading: read anyway to notice the peer closing (so the close
-        // callback runs) or to move a TLS handshake along.
-        if !(hup || t.is_handshaking()) {
+        // callback runs) or to move a TLS handshake along. `read_closed` is sticky, so
+        // a hang-up seen while output was queued is acted on once it has drained.
+        if !(self.read_closed || t.is_handshaking()) {
             return;
         }
         if !t.can_read() {
@@ -603,6 +607,7 @@ impl IoStream {
                 max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
                 max_write_buffer_size: None,
                 closed: false,
+                handshake_done: false,
                 overflowed: false,
                 error: None,
                 close_callback: None,
@@ -1072,6 +1077,11 @@ impl IoStream {
         let mut budget = READ_BUDGET;
         loop {
             if st.closed {
+                // The handshake may have completed in the same read that met the end
+                // of the stream: then the data that came with it is still readable.
+                if st.handshake_done {
+                    return Poll::Ready(Ok(()));
+                }
                 return Poll::Ready(Err(match &st.error {
                     Some(e) => copy_error(e),
                     None => st.closed_error(),

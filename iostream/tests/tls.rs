@@ -379,3 +379,32 @@ fn server_writes_first_then_closes_many_times_with_resumption() {
         }
     });
 }
+
+/// Regression: the client's handshake completed, and the server's data and close
+/// arrived, all before anyone polled the client's handshake future. The handshake must
+/// report success and the data must stay readable.
+#[test]
+fn handshake_awaited_after_the_peer_already_sent_data_and_closed() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
+        server
+            .start_tls(TlsConfig::server(server_cfg))
+            .await
+            .unwrap();
+        server.write(b"bye\n").await.unwrap();
+        server.close();
+        // Let the client's loop handler read the rest of the handshake, the data and
+        // the end of the stream with nobody waiting.
+        let t = std::time::Instant::now();
+        while !client.closed() && t.elapsed() < Duration::from_secs(5) {
+            tornado_ioloop::yield_now().await;
+        }
+        assert!(client.closed());
+        handshake.await.unwrap();
+        assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"bye\n");
+    });
+}
