@@ -408,3 +408,58 @@ fn handshake_awaited_after_the_peer_already_sent_data_and_closed() {
         assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"bye\n");
     });
 }
+
+#[test]
+fn tls_over_a_unix_socket_with_async_read_and_write() {
+    use futures_io::{AsyncRead, AsyncWrite};
+    use std::pin::Pin;
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (a, b) = mio::net::UnixStream::pair().unwrap();
+        let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        c.unwrap();
+        s.unwrap();
+        let total = 1_000_000;
+        let writer = tornado_ioloop::spawn({
+            let client = client.clone();
+            async move {
+                let data = vec![9u8; total];
+                let mut rest = &data[..];
+                let mut w = &client;
+                while !rest.is_empty() {
+                    let n = std::future::poll_fn(|cx| Pin::new(&mut w).poll_write(cx, rest))
+                        .await
+                        .unwrap();
+                    rest = &rest[n..];
+                }
+                std::future::poll_fn(|cx| Pin::new(&mut w).poll_close(cx))
+                    .await
+                    .unwrap();
+            }
+        });
+        let mut got = 0;
+        let mut buf = vec![0u8; 40_000];
+        let mut r = &server;
+        loop {
+            let n = std::future::poll_fn(|cx| Pin::new(&mut r).poll_read(cx, &mut buf))
+                .await
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(buf[..n].iter().all(|&c| c == 9));
+            got += n;
+        }
+        writer.await.unwrap();
+        assert_eq!(got, total);
+    });
+}
