@@ -54,11 +54,21 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod connection;
+mod delegate;
 mod error;
 pub mod http1connection;
 pub mod httputil;
+mod server;
 
+pub use delegate::{
+    HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture, RequestContext, Response,
+    ResponseWriter,
+};
 pub use error::{OutputError, OutputErrorKind, ParseError};
+pub use server::{
+    DEFAULT_IDLE_CONNECTION_TIMEOUT, HttpServer, HttpServerSettings, SHUTDOWN_POLL_INTERVAL,
+};
 
 /// The `http` crate, whose `Method`, `StatusCode` and `Version` this crate's
 /// API uses, re-exported so users need not depend on it separately.

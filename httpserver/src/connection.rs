@@ -1,0 +1,787 @@
+//! One HTTP/1.x server connection: a task that reads request heads, streams bodies to a
+//! delegate and writes the responses, over an [`IoStream`].
+//!
+//! # Model
+//!
+//! The task parses every complete request already in the read buffer before it reads
+//! again, and responses accumulate in one output buffer that goes to the socket when the
+//! task is about to wait for input: the responses to pipelined requests leave in one
+//! write. Requests on a connection are handled one after another; the next is parsed
+//! only once the previous response is finished.
+//!
+//! Timeouts cost no timer per request: the connection keeps one deadline (header,
+//! idle or body, by the loop's cached clock) and at most one armed timer; when the
+//! timer fires before a deadline that was pushed back, it re-arms itself.
+//!
+//! An idle connection holds no buffer: the output buffer goes back to a per-thread pool
+//! when the connection waits for a request with nothing buffered, and the stream
+//! frees its own buffers when drained.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::rc::{Rc, Weak};
+use std::task::Poll;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use tornado_ioloop::{IoLoop, TimeoutHandle};
+use tornado_iostream::IoStream;
+
+use crate::delegate::{HttpMessageDelegate, RequestContext, Response, ResponseWriter};
+use crate::error::{OutputError, OutputErrorKind, ParseError};
+use crate::http1connection::{
+    BodyEncoder, BodyKind, CONTINUE_RESPONSE, ChunkedDecoder, GzipDecoder, Parsed, ResponseContext,
+    encode_error_response, encode_response_head, parse_request_head,
+};
+use crate::httputil::{DateCache, HttpHeaders};
+use crate::server::ServerShared;
+
+/// Output buffers kept per thread for connections to borrow while they answer.
+const POOL_BUFFERS: usize = 256;
+/// A pooled output buffer starts this large (one typical batch of responses).
+const POOL_BUFFER_SIZE: usize = 8 * 1024;
+/// Larger buffers are not pooled, so one big response does not pin memory.
+const POOL_MAX_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    static DATES: RefCell<DateCache> = RefCell::new(DateCache::new());
+    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_buffer() -> BytesMut {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| BytesMut::with_capacity(POOL_BUFFER_SIZE))
+}
+
+fn return_buffer(mut buf: BytesMut) {
+    if buf.capacity() == 0 || buf.capacity() > POOL_MAX_BUFFER {
+        return;
+    }
+    buf.clear();
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_BUFFERS {
+            p.push(buf);
+        }
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Awaits `fut`, turning a panic into `Err(message)`.
+async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&*p))),
+        },
+    )
+    .await
+}
+
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
+/// Why reading a body stopped.
+enum BodyError {
+    /// Bad framing or a limit: answer with its status and close.
+    Parse(ParseError),
+    /// The stream closed (peer gone, timeout, shutdown).
+    Closed,
+    /// The delegate panicked in `data_received`.
+    Panicked(String),
+}
+
+/// State of the response being written.
+#[derive(Default)]
+struct ResponseState {
+    ctx: Option<ResponseContext>,
+    encoder: Option<BodyEncoder>,
+    status: u16,
+    headers_written: bool,
+    finished: bool,
+    /// Framing went wrong (a handler wrote too much or too little): close afterwards.
+    must_close: bool,
+}
+
+pub(crate) struct Conn {
+    io_loop: IoLoop,
+    stream: IoStream,
+    server: Rc<ServerShared>,
+    peer: Option<SocketAddr>,
+    tls: bool,
+    response: RefCell<ResponseState>,
+    context: RefCell<Option<RequestContext>>,
+    out: RefCell<BytesMut>,
+    deadline: Cell<Option<Instant>>,
+    timer: Cell<Option<(Instant, TimeoutHandle)>>,
+    timed_out: Cell<bool>,
+    /// When the current request's first byte arrived (loop clock).
+    request_start: Cell<Instant>,
+    /// Waiting for a request with nothing buffered: shutdown may close it at once.
+    idle: Cell<bool>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        stream: IoStream,
+        server: Rc<ServerShared>,
+        peer: Option<SocketAddr>,
+        tls: bool,
+    ) -> Rc<Conn> {
+        Rc::new(Conn {
+            io_loop: IoLoop::current(),
+            stream,
+            server,
+            peer,
+            tls,
+            response: RefCell::new(ResponseState::default()),
+            context: RefCell::new(None),
+            out: RefCell::new(BytesMut::new()),
+            deadline: Cell::new(None),
+            timer: Cell::new(None),
+            timed_out: Cell::new(false),
+            request_start: Cell::new(Instant::now()),
+            idle: Cell::new(false),
+        })
+    }
+
+    /// Serves the connection until it closes.
+    pub(crate) async fn serve(self: Rc<Self>) {
+        let key = self.server.register(Rc::downgrade(&self));
+        if let Err(e) = self.stream.set_nodelay(true) {
+            log::debug!("set_nodelay: {e}");
+        }
+        self.run().await;
+        self.server.unregister(key);
+        self.set_deadline(None);
+        if let Some((_, h)) = self.timer.take() {
+            self.io_loop.remove_timeout(h);
+        }
+        return_buffer(std::mem::take(&mut *self.out.borrow_mut()));
+        self.stream.close();
+    }
+
+    async fn run(self: &Rc<Self>) {
+        while let Some(head) = self.read_head().await {
+            if !self.handle_request(head).await {
+                let _ = self.flush_output().await;
+                return;
+            }
+        }
+    }
+
+    /// Closes the connection now (forced shutdown, `close_all_connections`).
+    pub(crate) fn close(&self) {
+        self.stream.close();
+    }
+
+    /// Closes the connection if it is waiting for a request with nothing buffered.
+    pub(crate) fn close_if_idle(&self) -> bool {
+        if self.idle.get() {
+            self.stream.close();
+            true
+        } else {
+            false
+        }
+    }
+
+    // ---- timeouts -------------------------------------------------------------------
+
+    fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
+        let Some(at) = deadline else { return };
+        match self.timer.get() {
+            // An armed timer that fires no later re-arms itself for the new deadline.
+            Some((armed, _)) if armed <= at => {}
+            other => {
+                if let Some((_, h)) = other {
+                    self.io_loop.remove_timeout(h);
+                }
+                self.arm(at);
+            }
+        }
+    }
+
+    fn arm(self: &Rc<Self>, at: Instant) {
+        let weak: Weak<Conn> = Rc::downgrade(self);
+        let h = self.io_loop.call_at(at, move || {
+            if let Some(conn) = weak.upgrade() {
+                conn.on_timer();
+            }
+        });
+        self.timer.set(Some((at, h)));
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        self.timer.set(None);
+        match self.deadline.get() {
+            None => {}
+            Some(d) if d > self.io_loop.time() => self.arm(d),
+            Some(_) => {
+                self.timed_out.set(true);
+                self.stream.close();
+            }
+        }
+    }
+
+    // ---- reading --------------------------------------------------------------------
+
+    /// Reads the next request head; `None` when the connection should close.
+    async fn read_head(self: &Rc<Self>) -> Option<crate::http1connection::RequestHead> {
+        let settings = &self.server.settings;
+        let params = &settings.params;
+        let mut started = false;
+        loop {
+            let parsed = self
+                .stream
+                .with_read_buffer(|buf| (!buf.is_empty()).then(|| parse_request_head(buf, params)));
+            match parsed {
+                Some(Ok(Parsed::Complete(head))) => {
+                    if !started {
+                        self.begin_request();
+                    }
+                    self.stream.consume(head.head_len);
+                    self.deadline.set(None);
+                    return Some(head);
+                }
+                Some(Ok(Parsed::Partial)) => {
+                    if !started {
+                        started = true;
+                        self.begin_request();
+                        let now = self.io_loop.time();
+                        self.set_deadline(params.header_timeout.map(|t| now + t));
+                    }
+                }
+                None => {
+                    if self.server.shutting_down() {
+                        return None;
+                    }
+                    let now = self.io_loop.time();
+                    self.set_deadline(settings.idle_connection_timeout.map(|t| now + t));
+                }
+                Some(Err(e)) => {
+                    self.reject(&e).await;
+                    return None;
+                }
+            }
+            if self.flush_before_wait().await.is_err() {
+                return None;
+            }
+            self.idle.set(!started);
+            if !started {
+                return_buffer(std::mem::take(&mut *self.out.borrow_mut()));
+            }
+            let filled = self.stream.fill_read_buffer().await;
+            self.idle.set(false);
+            if filled.is_err() {
+                if started && self.timed_out.get() {
+                    log::info!("{}: timed out reading a request head", self.peer_name());
+                }
+                return None;
+            }
+        }
+    }
+
+    fn begin_request(&self) {
+        *self.response.borrow_mut() = ResponseState::default();
+        *self.context.borrow_mut() = None;
+        self.request_start.set(self.io_loop.time());
+    }
+
+    /// Answers a request that could not be parsed with its status, then closes.
+    async fn reject(self: &Rc<Self>, e: &ParseError) {
+        log::info!("Malformed HTTP message from {}: {e}", self.peer_name());
+        self.with_out(|out| encode_error_response(e.status(), out));
+        let _ = self.flush_output().await;
+    }
+
+    fn peer_name(&self) -> String {
+        match self.peer {
+            Some(a) => a.ip().to_string(),
+            None => "unix socket".to_string(),
+        }
+    }
+
+    /// The client address and scheme for this request, with `xheaders` applied (reset
+    /// for every request).
+    fn request_context(&self, headers: &HttpHeaders) -> RequestContext {
+        let settings = &self.server.settings;
+        let mut remote_ip = self.peer.map(|a| a.ip());
+        let mut protocol = if self.tls { "https" } else { "http" };
+        if settings.xheaders {
+            let forwarded = headers.get_joined("X-Forwarded-For");
+            let mut candidate = None;
+            if let Some(list) = forwarded.as_deref() {
+                for part in list.rsplit(',') {
+                    let part = part.trim();
+                    candidate = Some(part);
+                    let trusted = part
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| settings.trusted_downstream.contains(&ip));
+                    if !trusted {
+                        break;
+                    }
+                }
+            }
+            let chosen = headers.get("X-Real-Ip").map(str::trim).or(candidate);
+            if let Some(ip) = chosen.and_then(|s| s.parse::<IpAddr>().ok()) {
+                remote_ip = Some(ip);
+            }
+            let scheme = headers
+                .get("X-Scheme")
+                .or_else(|| headers.get("X-Forwarded-Proto"));
+            if let Some(s) = scheme {
+                match s.rsplit(',').next().map(str::trim) {
+                    Some("http") => protocol = "http",
+                    Some("https") => protocol = "https",
+                    _ => {}
+                }
+            }
+        }
+        RequestContext {
+            remote_ip,
+            protocol,
+            address: self.peer,
+            start: self.request_start.get(),
+        }
+    }
+
+    /// Handles one request; returns whether the connection may carry another.
+    async fn handle_request(
+        self: &Rc<Self>,
+        mut head: crate::http1connection::RequestHead,
+    ) -> bool {
+        let settings = &self.server.settings;
+        let params = &settings.params;
+        let context = self.request_context(&head.headers);
+        *self.context.borrow_mut() = Some(context.clone());
+        self.response.borrow_mut().ctx = Some(head.response_context());
+        let body = head.body;
+        let expect_continue = head.expect_continue && body != BodyKind::Empty;
+        let gzip = params.decompress && head.is_gzip_body();
+        if gzip {
+            // The delegate sees the decoded body, as Tornado's _GzipMessageDelegate does.
+            let coding = head
+                .headers
+                .get("Content-Encoding")
+                .unwrap_or("gzip")
+                .to_string();
+            head.headers.remove("Content-Encoding");
+            head.headers.remove("Content-Length");
+            head.headers.add("X-Consumed-Content-Encoding", &coding);
+        }
+        let summary = log::log_enabled!(target: "tornado.access", log::Level::Error)
+            .then(|| format!("{} {}", head.method, head.uri));
+
+        let delegate = catch(|| self.server.delegate.clone().start_request(&context));
+        let mut delegate = match delegate {
+            Ok(d) => d,
+            Err(msg) => {
+                log::error!("panic in start_request: {msg}");
+                self.send_internal_error();
+                return false;
+            }
+        };
+        if let Err(msg) = catch(|| delegate.headers_received(head, &context)) {
+            log::error!("panic in headers_received: {msg}");
+            self.send_internal_error();
+            return false;
+        }
+        if expect_continue {
+            self.with_out(|out| out.extend_from_slice(CONTINUE_RESPONSE));
+            if self.flush_output().await.is_err() {
+                let _ = catch(|| delegate.on_connection_close());
+                return false;
+            }
+        }
+        if body != BodyKind::Empty {
+            let now = self.io_loop.time();
+            self.set_deadline(params.body_timeout.map(|t| now + t));
+            match self.read_body(body, gzip, &mut *delegate).await {
+                Ok(()) => self.deadline.set(None),
+                Err(BodyError::Parse(e)) => {
+                    let _ = catch(|| delegate.on_connection_close());
+                    self.reject(&e).await;
+                    return false;
+                }
+                Err(BodyError::Closed) => {
+                    let _ = catch(|| delegate.on_connection_close());
+                    return false;
+                }
+                Err(BodyError::Panicked(msg)) => {
+                    log::error!("panic in data_received: {msg}");
+                    self.send_internal_error();
+                    return false;
+                }
+            }
+        }
+
+        let writer = ResponseWriter { conn: self.clone() };
+        let outcome = match catch(|| delegate.finish(writer)) {
+            Ok(fut) => catch_panic(fut).await,
+            Err(msg) => Err(msg),
+        };
+        if let Err(msg) = outcome {
+            log::error!(
+                "Uncaught panic in handler for {}: {msg}",
+                summary.as_deref().unwrap_or("request")
+            );
+            if self.headers_written() {
+                self.response.borrow_mut().must_close = true;
+            } else {
+                self.send_internal_error();
+            }
+        } else if !self.response_finished() {
+            if self.headers_written() {
+                log::error!("handler returned without finishing its response; closing");
+                self.response.borrow_mut().must_close = true;
+            } else {
+                log::error!("handler returned without a response; answering 500");
+                self.send_internal_error();
+            }
+        }
+        self.access_log(summary.as_deref(), &context);
+        let st = self.response.borrow();
+        st.finished
+            && !st.must_close
+            && st.encoder.as_ref().is_some_and(|e| e.keep_alive())
+            && !self.server.shutting_down()
+            && !self.stream.closed()
+    }
+
+    fn access_log(&self, summary: Option<&str>, context: &RequestContext) {
+        let Some(summary) = summary else { return };
+        let status = self.response.borrow().status;
+        let level = match status {
+            0..=399 => log::Level::Info,
+            400..=499 => log::Level::Warn,
+            _ => log::Level::Error,
+        };
+        if !log::log_enabled!(target: "tornado.access", level) {
+            return;
+        }
+        let elapsed = Instant::now().saturating_duration_since(context.start);
+        let ip = context
+            .remote_ip
+            .map_or_else(|| "unix".to_string(), |ip| ip.to_string());
+        log::log!(
+            target: "tornado.access",
+            level,
+            "{status} {summary} ({ip}) {:.2}ms",
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
+
+    async fn read_body(
+        self: &Rc<Self>,
+        kind: BodyKind,
+        gzip: bool,
+        delegate: &mut dyn HttpMessageDelegate,
+    ) -> Result<(), BodyError> {
+        let params = &self.server.settings.params;
+        let mut gz = gzip.then(|| GzipDecoder::new(params.max_body_size));
+        match kind {
+            BodyKind::Empty => {}
+            BodyKind::Length(n) => {
+                let mut remaining = n;
+                while remaining > 0 {
+                    let available = self.stream.read_buffer_len();
+                    if available == 0 {
+                        self.fill().await?;
+                        continue;
+                    }
+                    let take = remaining
+                        .min(available as u64)
+                        .min(params.chunk_size as u64) as usize;
+                    let chunk = self.stream.take_read_buffer(take);
+                    remaining -= take as u64;
+                    self.deliver(chunk, &mut gz, delegate).await?;
+                }
+            }
+            BodyKind::Chunked => {
+                let mut decoder = ChunkedDecoder::new(params.max_body_size);
+                loop {
+                    let step = self
+                        .stream
+                        .with_read_buffer(|buf| decoder.decode(buf))
+                        .map_err(BodyError::Parse)?;
+                    if step.consumed > 0 {
+                        let taken = self.stream.take_read_buffer(step.consumed);
+                        if !step.data.is_empty() {
+                            let data = taken.slice(step.data.clone());
+                            let mut start = 0;
+                            while start < data.len() {
+                                let end = (start + params.chunk_size.max(1)).min(data.len());
+                                self.deliver(data.slice(start..end), &mut gz, delegate)
+                                    .await?;
+                                start = end;
+                            }
+                        }
+                    }
+                    if step.done {
+                        break;
+                    }
+                    if step.consumed == 0 {
+                        self.fill().await?;
+                    }
+                }
+            }
+        }
+        if let Some(gz) = gz {
+            let mut rest = Vec::new();
+            gz.finish(&mut rest).map_err(BodyError::Parse)?;
+            if !rest.is_empty() {
+                self.hand_over(Bytes::from(rest), delegate).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fill(&self) -> Result<(), BodyError> {
+        self.stream
+            .fill_read_buffer()
+            .await
+            .map(|_| ())
+            .map_err(|_| BodyError::Closed)
+    }
+
+    async fn deliver(
+        &self,
+        chunk: Bytes,
+        gz: &mut Option<GzipDecoder>,
+        delegate: &mut dyn HttpMessageDelegate,
+    ) -> Result<(), BodyError> {
+        match gz {
+            None => self.hand_over(chunk, delegate).await,
+            Some(gz) => {
+                let mut out = Vec::new();
+                gz.decompress(&chunk, &mut out).map_err(BodyError::Parse)?;
+                if out.is_empty() {
+                    return Ok(());
+                }
+                self.hand_over(Bytes::from(out), delegate).await
+            }
+        }
+    }
+
+    async fn hand_over(
+        &self,
+        chunk: Bytes,
+        delegate: &mut dyn HttpMessageDelegate,
+    ) -> Result<(), BodyError> {
+        match catch(|| delegate.data_received(chunk)) {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => catch_panic(wait).await.map_err(BodyError::Panicked),
+            Err(msg) => Err(BodyError::Panicked(msg)),
+        }
+    }
+
+    // ---- writing --------------------------------------------------------------------
+
+    fn with_out<R>(&self, f: impl FnOnce(&mut BytesMut) -> R) -> R {
+        let mut out = self.out.borrow_mut();
+        if out.capacity() == 0 {
+            *out = take_buffer();
+        }
+        f(&mut out)
+    }
+
+    /// Hands the output buffer to the stream (which writes at once what the socket
+    /// takes); the buffer is kept for reuse.
+    fn queue_output(&self) -> Option<tornado_iostream::WriteFuture> {
+        let mut out = self.out.borrow_mut();
+        if out.is_empty() {
+            return None;
+        }
+        let fut = self.stream.write(&out);
+        out.clear();
+        Some(fut)
+    }
+
+    /// Sends the output before waiting for input; waits for the socket only when it did
+    /// not take everything (a slow reader), so output never piles up unbounded.
+    async fn flush_before_wait(&self) -> io::Result<()> {
+        let fut = self.queue_output();
+        if self.stream.write_buffer_len() > 0 {
+            match fut {
+                Some(f) => f.await?,
+                None => self.stream.flush().await?,
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn flush_output(&self) -> io::Result<()> {
+        match self.queue_output() {
+            Some(f) => f.await,
+            None => self.stream.flush().await,
+        }
+    }
+
+    pub(crate) fn write_headers(
+        &self,
+        status: StatusCode,
+        headers: &HttpHeaders,
+    ) -> Result<(), OutputError> {
+        let mut st = self.response.borrow_mut();
+        if st.headers_written {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                "the response headers were already written",
+            ));
+        }
+        let Some(mut ctx) = st.ctx else {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                "no request to answer",
+            ));
+        };
+        if self.server.shutting_down() {
+            ctx.keep_alive = false;
+        }
+        let encoder = self.with_out(|out| {
+            DATES.with(|d| {
+                let mut dates = d.borrow_mut();
+                encode_response_head(out, &ctx, status, headers, dates.get(SystemTime::now()))
+            })
+        })?;
+        st.encoder = Some(encoder);
+        st.headers_written = true;
+        st.status = status.as_u16();
+        Ok(())
+    }
+
+    pub(crate) fn write_body(&self, chunk: &[u8]) -> Result<(), OutputError> {
+        let mut st = self.response.borrow_mut();
+        let Some(encoder) = st.encoder.as_mut() else {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                "write before write_headers",
+            ));
+        };
+        let result = self.with_out(|out| encoder.write(chunk, out));
+        if let Err(e) = &result
+            && matches!(e.kind(), OutputErrorKind::TooMuchData)
+        {
+            st.must_close = true;
+        }
+        drop(st);
+        if self.out.borrow().len() >= self.server.settings.params.chunk_size {
+            // Dropping the future does not cancel the write.
+            drop(self.queue_output());
+        }
+        result
+    }
+
+    pub(crate) fn finish_response(&self) -> Result<(), OutputError> {
+        let mut st = self.response.borrow_mut();
+        let Some(encoder) = st.encoder.as_mut() else {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                "finish before write_headers",
+            ));
+        };
+        let result = self.with_out(|out| encoder.finish(out));
+        match &result {
+            Ok(()) => st.finished = true,
+            Err(_) => {
+                st.must_close = true;
+                st.finished = true;
+            }
+        }
+        result
+    }
+
+    pub(crate) fn send_response(&self, mut response: Response) -> Result<(), OutputError> {
+        let (head_request, bodyless) = {
+            let st = self.response.borrow();
+            let head = st.ctx.is_some_and(|c| c.head_request);
+            let code = response.status.as_u16();
+            (head, code < 200 || code == 204 || code == 304)
+        };
+        if !bodyless && !response.headers.contains("Content-Length") {
+            let digits = itoa_buf(response.body.len() as u64);
+            response.headers.set("Content-Length", digits.as_str());
+        }
+        self.write_headers(response.status, &response.headers)?;
+        if !head_request && !bodyless && !response.body.is_empty() {
+            self.write_body(&response.body)?;
+        }
+        self.finish_response()
+    }
+
+    fn send_internal_error(&self) {
+        if self.headers_written() {
+            self.response.borrow_mut().must_close = true;
+            return;
+        }
+        if let Err(e) = self.send_response(Response::new(StatusCode::INTERNAL_SERVER_ERROR)) {
+            log::error!("cannot send 500: {e}");
+            self.response.borrow_mut().must_close = true;
+        }
+    }
+
+    pub(crate) fn headers_written(&self) -> bool {
+        self.response.borrow().headers_written
+    }
+
+    pub(crate) fn response_finished(&self) -> bool {
+        self.response.borrow().finished
+    }
+
+    pub(crate) fn stream_closed(&self) -> bool {
+        self.stream.closed()
+    }
+
+    pub(crate) fn context(&self) -> RequestContext {
+        self.context.borrow().clone().unwrap_or(RequestContext {
+            remote_ip: self.peer.map(|a| a.ip()),
+            protocol: if self.tls { "https" } else { "http" },
+            address: self.peer,
+            start: self.request_start.get(),
+        })
+    }
+}
+
+/// A small decimal formatter for `Content-Length` (no allocation).
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+fn itoa_buf(mut n: u64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    Digits { buf, start: i }
+}
