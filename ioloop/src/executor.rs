@@ -78,8 +78,15 @@ fn submit(job: Job) {
         match spawned {
             Ok(_) => st.workers += 1,
             Err(e) if st.workers == 0 => {
-                // No worker can run it: fail the job's future rather than hang.
-                log::error!("run_in_executor: cannot start a worker thread: {e}");
+                // No worker exists to run it: run it here rather than leave its future
+                // pending forever. This blocks the caller, which beats a hang.
+                log::error!("run_in_executor: cannot start a worker thread ({e}); running inline");
+                let job = st.jobs.pop_back();
+                drop(st);
+                if let Some(job) = job {
+                    job();
+                }
+                return;
             }
             Err(e) => log::warn!("run_in_executor: cannot start another worker: {e}"),
         }
