@@ -89,7 +89,9 @@ pub async fn echo(req: HttpServerRequest) -> Response {
     out.push_str(&format!("version={:?}\n", req.version));
     out.push_str(&format!(
         "remote_ip={}\n",
-        req.remote_ip.as_deref().unwrap_or("-")
+        req.remote_ip
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |ip| ip.to_string())
     ));
     out.push_str(&format!("protocol={}\n", req.protocol));
     out.push_str(&format!("host={}\n", req.host));
