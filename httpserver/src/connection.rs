@@ -36,7 +36,8 @@ use crate::delegate::{HttpMessageDelegate, RequestContext, Response, ResponseWri
 use crate::error::{OutputError, OutputErrorKind, ParseError};
 use crate::http1connection::{
     BodyEncoder, BodyKind, CONTINUE_RESPONSE, ChunkedDecoder, GzipDecoder, Parsed, ResponseContext,
-    encode_error_response, encode_response_head, parse_request_head,
+    encode_error_response, encode_response_head, encode_response_head_with_length,
+    parse_request_head,
 };
 use crate::httputil::{DateCache, HttpHeaders};
 use crate::server::ServerShared;
@@ -387,7 +388,10 @@ impl Conn {
             head.headers.remove("Content-Length");
             head.headers.add("X-Consumed-Content-Encoding", &coding);
         }
-        let summary = log::log_enabled!(target: "tornado.access", log::Level::Error)
+        // The access log line needs the target after the head has gone to the delegate;
+        // copy it only when someone will read the line.
+        let method = head.method.clone();
+        let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
             .then(|| format!("{} {}", head.method, head.uri));
 
         let delegate = catch(|| self.server.delegate.clone().start_request(&context));
@@ -441,7 +445,7 @@ impl Conn {
         if let Err(msg) = outcome {
             log::error!(
                 "Uncaught panic in handler for {}: {msg}",
-                summary.as_deref().unwrap_or("request")
+                summary.as_deref().unwrap_or(method.as_str())
             );
             if self.headers_written() {
                 self.response.borrow_mut().must_close = true;
@@ -467,8 +471,14 @@ impl Conn {
     }
 
     fn access_log(&self, summary: Option<&str>, context: &RequestContext) {
-        let Some(summary) = summary else { return };
         let status = self.response.borrow().status;
+        let Some(summary) = summary else {
+            // Info is off: errors are still worth a line, without the target.
+            if status >= 500 && log::log_enabled!(target: "tornado.access", log::Level::Error) {
+                log::error!(target: "tornado.access", "{status} ({:?})", context.remote_ip);
+            }
+            return;
+        };
         let level = match status {
             0..=399 => log::Level::Info,
             400..=499 => log::Level::Warn,
@@ -640,6 +650,17 @@ impl Conn {
         status: StatusCode,
         headers: &HttpHeaders,
     ) -> Result<(), OutputError> {
+        self.write_head(status, headers, None)
+    }
+
+    /// Writes the head; `body_len` is the length of a whole body given at once (its
+    /// `Content-Length` is written unless the headers carry one).
+    fn write_head(
+        &self,
+        status: StatusCode,
+        headers: &HttpHeaders,
+        body_len: Option<u64>,
+    ) -> Result<(), OutputError> {
         let mut st = self.response.borrow_mut();
         if st.headers_written {
             return Err(OutputError::new(
@@ -659,7 +680,13 @@ impl Conn {
         let encoder = self.with_out(|out| {
             DATES.with(|d| {
                 let mut dates = d.borrow_mut();
-                encode_response_head(out, &ctx, status, headers, dates.get(SystemTime::now()))
+                let date = dates.get(SystemTime::now());
+                match body_len {
+                    Some(n) => {
+                        encode_response_head_with_length(out, &ctx, status, headers, date, n)
+                    }
+                    None => encode_response_head(out, &ctx, status, headers, date),
+                }
             })
         })?;
         st.encoder = Some(encoder);
@@ -709,18 +736,15 @@ impl Conn {
         result
     }
 
-    pub(crate) fn send_response(&self, mut response: Response) -> Result<(), OutputError> {
-        let (head_request, bodyless) = {
-            let st = self.response.borrow();
-            let head = st.ctx.is_some_and(|c| c.head_request);
-            let code = response.status.as_u16();
-            (head, code < 200 || code == 204 || code == 304)
-        };
-        if !bodyless && !response.headers.contains("Content-Length") {
-            let digits = itoa_buf(response.body.len() as u64);
-            response.headers.set("Content-Length", digits.as_str());
-        }
-        self.write_headers(response.status, &response.headers)?;
+    pub(crate) fn send_response(&self, response: Response) -> Result<(), OutputError> {
+        let head_request = self.response.borrow().ctx.is_some_and(|c| c.head_request);
+        let code = response.status.as_u16();
+        let bodyless = code < 200 || code == 204 || code == 304;
+        self.write_head(
+            response.status,
+            &response.headers,
+            Some(response.body.len() as u64),
+        )?;
         if !head_request && !bodyless && !response.body.is_empty() {
             self.write_body(&response.body)?;
         }
@@ -758,30 +782,4 @@ impl Conn {
             start: self.request_start.get(),
         })
     }
-}
-
-/// A small decimal formatter for `Content-Length` (no allocation).
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
-    }
-}
-
-fn itoa_buf(mut n: u64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    Digits { buf, start: i }
 }

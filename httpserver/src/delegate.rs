@@ -138,11 +138,11 @@ where
                     return;
                 }
             };
-            request.remote_ip = this.remote_ip.map(|ip| ip.to_string());
-            if this.protocol != "http" {
-                request.protocol = this.protocol.to_string();
-            }
-            if let Err(e) = request.parse_body() {
+            request.remote_ip = this.remote_ip;
+            request.protocol = this.protocol;
+            if !request.body.is_empty()
+                && let Err(e) = request.parse_body()
+            {
                 log::info!("bad request body: {e}");
                 writer.send_error(e.status());
                 return;
@@ -166,8 +166,8 @@ where
 pub struct Response {
     /// The status code.
     pub status: StatusCode,
-    /// The headers; `Content-Length` is added from the body when missing, `Date` and
-    /// `Server` when the handler did not set them.
+    /// The headers; `Content-Length` is written from the body when missing (not for
+    /// 1xx, 204 and 304), `Date` and `Server` when the handler did not set them.
     pub headers: HttpHeaders,
     /// The body.
     pub body: Bytes,
@@ -192,6 +192,7 @@ impl Response {
     /// A `200 OK` `text/plain` response.
     pub fn text(body: impl Into<Bytes>) -> Self {
         let mut r = Response::new(StatusCode::OK);
+        r.headers = HttpHeaders::with_capacity(4, 64);
         r.headers.set("Content-Type", "text/plain");
         r.body = body.into();
         r
@@ -200,6 +201,7 @@ impl Response {
     /// A `200 OK` `text/html; charset=UTF-8` response.
     pub fn html(body: impl Into<Bytes>) -> Self {
         let mut r = Response::new(StatusCode::OK);
+        r.headers = HttpHeaders::with_capacity(4, 64);
         r.headers.set("Content-Type", "text/html; charset=UTF-8");
         r.body = body.into();
         r

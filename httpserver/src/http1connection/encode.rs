@@ -66,8 +66,50 @@ pub fn encode_response_head(
     headers: &HttpHeaders,
     date: &str,
 ) -> Result<BodyEncoder, OutputError> {
+    encode_response_head_inner(dst, ctx, status, headers, date, None)
+}
+
+/// [`encode_response_head`] for a whole body of `body_len` bytes: unless the handler
+/// set a `Content-Length`, one is written for `body_len` (not for 1xx, 204 and 304
+/// responses), without the caller adding it to `headers`.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use http::{StatusCode, Version};
+/// use tornado_httpserver::http1connection::{encode_response_head_with_length, ResponseContext};
+/// use tornado_httpserver::httputil::HttpHeaders;
+///
+/// let ctx = ResponseContext { head_request: false, version: Version::HTTP_11, keep_alive: true };
+/// let mut out = BytesMut::new();
+/// let mut body = encode_response_head_with_length(
+///     &mut out, &ctx, StatusCode::OK, &HttpHeaders::new(), "Thu, 01 Jan 1970 00:00:00 GMT", 2,
+/// ).unwrap();
+/// body.write(b"hi", &mut out).unwrap();
+/// body.finish(&mut out).unwrap();
+/// assert!(out.starts_with(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"));
+/// assert!(out.ends_with(b"\r\n\r\nhi"));
+/// ```
+pub fn encode_response_head_with_length(
+    dst: &mut BytesMut,
+    ctx: &ResponseContext,
+    status: StatusCode,
+    headers: &HttpHeaders,
+    date: &str,
+    body_len: u64,
+) -> Result<BodyEncoder, OutputError> {
+    encode_response_head_inner(dst, ctx, status, headers, date, Some(body_len))
+}
+
+fn encode_response_head_inner(
+    dst: &mut BytesMut,
+    ctx: &ResponseContext,
+    status: StatusCode,
+    headers: &HttpHeaders,
+    date: &str,
+    implicit_length: Option<u64>,
+) -> Result<BodyEncoder, OutputError> {
     let start = dst.len();
-    let result = encode_head(dst, ctx, status, headers, date);
+    let result = encode_head(dst, ctx, status, headers, date, implicit_length);
     if result.is_err() {
         dst.truncate(start);
     }
@@ -80,16 +122,23 @@ fn encode_head(
     status: StatusCode,
     headers: &HttpHeaders,
     date: &str,
+    implicit_length: Option<u64>,
 ) -> Result<BodyEncoder, OutputError> {
     let code = status.as_u16();
     let informational = (100..200).contains(&code);
     let drops_length = informational || code == 204;
     let no_body = ctx.head_request || drops_length || code == 304;
-    let length = if drops_length {
+    let declared = if drops_length {
         None
     } else {
         declared_length(headers)?
     };
+    // A length we write ourselves: for a whole body whose length the handler did not set.
+    let implicit = match (declared, implicit_length) {
+        (None, Some(n)) if !drops_length && code != 304 => Some(n),
+        _ => None,
+    };
+    let length = declared.or(implicit);
     let framing = if no_body {
         BodyFraming::None
     } else if let Some(n) = length {
@@ -137,6 +186,9 @@ fn encode_head(
         }
         put_header(dst, name, value);
     }
+    if let Some(n) = implicit {
+        put_length(dst, n);
+    }
     if framing == BodyFraming::Chunked {
         put_header(dst, "Transfer-Encoding", "chunked");
     }
@@ -161,6 +213,22 @@ fn encode_head(
         keep_alive,
         finished: false,
     })
+}
+
+fn put_length(dst: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(b"Content-Length: ");
+    dst.extend_from_slice(&digits[i..]);
+    dst.extend_from_slice(b"\r\n");
 }
 
 fn put_header(dst: &mut BytesMut, name: &str, value: &str) {

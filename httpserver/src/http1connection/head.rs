@@ -6,7 +6,7 @@ use http::{Method, StatusCode, Version};
 
 use super::params::{Http1ConnectionParameters, MAX_HEADERS};
 use crate::error::ParseError;
-use crate::httputil::{HttpHeaders, bytes_to_str, request_host};
+use crate::httputil::{HttpHeaders, bytes_to_str, request_host, validate_host};
 
 /// How a request's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,9 @@ pub struct RequestHead {
     /// Whether an HTTP/1.1 client sent `Expect: 100-continue` and waits for
     /// [`CONTINUE_RESPONSE`](super::CONTINUE_RESPONSE) before its body.
     pub expect_continue: bool,
+    /// The parser already checked the `Host` header (so building an
+    /// `HttpServerRequest` need not check it again).
+    pub(crate) host_checked: bool,
 }
 
 impl RequestHead {
@@ -72,6 +75,7 @@ impl RequestHead {
             body: BodyKind::Empty,
             keep_alive: version == Version::HTTP_11,
             expect_continue: false,
+            host_checked: false,
         }
     }
 
@@ -193,7 +197,15 @@ pub fn parse_request_head(
         framing.note(h.name, value);
         headers.add(h.name, value);
     }
-    request_host(&headers, version)?;
+    // The usual case, one Host line, is checked here without searching the headers.
+    if framing.hosts == 1 {
+        let host = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host"));
+        if let Some((_, value)) = host {
+            validate_host(value)?;
+        }
+    } else {
+        request_host(&headers, version)?;
+    }
     let body = framing.body_kind(&headers, params.max_body_size)?;
     let keep_alive = !params.no_keep_alive
         && match version {
@@ -213,6 +225,7 @@ pub fn parse_request_head(
         body,
         keep_alive,
         expect_continue,
+        host_checked: true,
     }))
 }
 
@@ -227,6 +240,7 @@ fn header_too_large(params: &Http1ConnectionParameters) -> ParseError {
 /// the one pass that copies them.
 #[derive(Default)]
 struct Framing {
+    hosts: usize,
     content_length: bool,
     transfer_encoding: bool,
     connection_close: bool,
@@ -236,7 +250,9 @@ struct Framing {
 
 impl Framing {
     fn note(&mut self, name: &str, value: &str) {
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.eq_ignore_ascii_case("host") {
+            self.hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
             self.content_length = true;
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             self.transfer_encoding = true;

@@ -28,7 +28,7 @@ mod params;
 pub use chunked::{ChunkedDecoder, ChunkedStep};
 pub use encode::{
     BodyEncoder, BodyFraming, CONTINUE_RESPONSE, DEFAULT_SERVER, ResponseContext,
-    encode_error_response, encode_response_head,
+    encode_error_response, encode_response_head, encode_response_head_with_length,
 };
 pub use gzip::GzipDecoder;
 pub use head::{BodyKind, Parsed, RequestHead, parse_request_head};

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,7 @@ use crate::http1connection::RequestHead;
 /// let req = HttpServerRequest::new(head, bytes::Bytes::new(), Instant::now()).unwrap();
 /// assert_eq!(req.path, "/search");
 /// assert_eq!(req.query_arguments["q"], ["tornado"]);
-/// assert_eq!(req.host_name, "example.com");
+/// assert_eq!(req.host_name(), "example.com");
 /// assert_eq!(req.cookies()["a"], "1");
 /// assert_eq!(req.full_url(), "http://Example.com:8888/search?q=tornado&lang=rs");
 /// ```
@@ -61,13 +62,11 @@ pub struct HttpServerRequest {
     pub body: Bytes,
     /// The client's address; behind a proxy with `xheaders`, the one it
     /// reports. `None` when unknown (e.g. a Unix socket).
-    pub remote_ip: Option<String>,
-    /// `http` or `https`.
-    pub protocol: String,
+    pub remote_ip: Option<IpAddr>,
+    /// `"http"` or `"https"`.
+    pub protocol: &'static str,
     /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one).
     pub host: String,
-    /// `host` lowercased, without the port.
-    pub host_name: String,
     /// Query and body arguments together.
     pub arguments: Arguments,
     /// Arguments from the query string.
@@ -95,10 +94,17 @@ impl HttpServerRequest {
             uri,
             version,
             headers,
+            host_checked,
             ..
         } = head;
-        let host = request_host(&headers, version)?.to_string();
-        let host_name = split_host_and_port(&host).0.to_ascii_lowercase();
+        let host = if host_checked {
+            match headers.get("Host") {
+                Some(h) => h.to_string(),
+                None => "127.0.0.1".to_string(),
+            }
+        } else {
+            request_host(&headers, version)?.to_string()
+        };
         let (path, query) = match uri.split_once('?') {
             Some((path, query)) => (path.to_string(), query.to_string()),
             None => (uri.clone(), String::new()),
@@ -116,9 +122,8 @@ impl HttpServerRequest {
             headers,
             body,
             remote_ip: None,
-            protocol: "http".to_string(),
+            protocol: "http",
             host,
-            host_name,
             arguments: query_arguments.clone(),
             query_arguments,
             body_arguments: Arguments::new(),
@@ -173,6 +178,11 @@ impl HttpServerRequest {
                 }
             }
         })
+    }
+
+    /// [`host`](Self::host) lowercased, without the port.
+    pub fn host_name(&self) -> String {
+        split_host_and_port(&self.host).0.to_ascii_lowercase()
     }
 
     /// The URL the client asked for: `protocol://host/uri`.
@@ -326,7 +336,7 @@ mod tests {
     fn defaults_for_http10_without_host() {
         let req = request("/", Version::HTTP_10, &[]).unwrap();
         assert_eq!(req.host, "127.0.0.1");
-        assert_eq!(req.host_name, "127.0.0.1");
+        assert_eq!(req.host_name(), "127.0.0.1");
         assert_eq!(req.protocol, "http");
         assert_eq!(req.body, Bytes::new());
         assert!(req.files.is_empty());
@@ -372,7 +382,7 @@ mod tests {
         assert_eq!(req.query_arguments["x"], ["1", "2"]);
         assert_eq!(req.arguments["y"], [" "]);
         assert_eq!(req.arguments["z"], [""]);
-        assert_eq!(req.host_name, "example.com");
+        assert_eq!(req.host_name(), "example.com");
         let req = request("/plain", Version::HTTP_11, &[("Host", "h")]).unwrap();
         assert_eq!((req.path.as_str(), req.query.as_str()), ("/plain", ""));
     }
