@@ -24,7 +24,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::{Rc, Weak};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -137,6 +137,9 @@ pub(crate) struct Conn {
     request_start: Cell<Instant>,
     /// Waiting for a request with nothing buffered: shutdown may close it at once.
     idle: Cell<bool>,
+    /// Set by [`close`](Conn::close); wakes the task if it waits on the delegate.
+    force_closed: Cell<bool>,
+    close_waker: Cell<Option<Waker>>,
 }
 
 impl Conn {
@@ -160,6 +163,8 @@ impl Conn {
             timed_out: Cell::new(false),
             request_start: Cell::new(Instant::now()),
             idle: Cell::new(false),
+            force_closed: Cell::new(false),
+            close_waker: Cell::new(None),
         })
     }
 
@@ -191,6 +196,29 @@ impl Conn {
     /// Closes the connection now (forced shutdown, `close_all_connections`).
     pub(crate) fn close(&self) {
         self.stream.close();
+        self.force_closed.set(true);
+        if let Some(w) = self.close_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Awaits `fut` unless [`close`](Conn::close) is called first (`None`): a
+    /// delegate's future does not watch the stream, so without this a forced close
+    /// would wait for the handler and `shutdown` / `close_all_connections` would hang.
+    async fn unless_closed<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let mut fut = pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                self.close_waker.set(None);
+                return Poll::Ready(Some(v));
+            }
+            if self.force_closed.get() {
+                return Poll::Ready(None);
+            }
+            self.close_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
     }
 
     /// Closes the connection if it is waiting for a request with nothing buffered.
@@ -439,7 +467,11 @@ impl Conn {
 
         let writer = ResponseWriter { conn: self.clone() };
         let outcome = match catch(|| delegate.finish(writer)) {
-            Ok(fut) => catch_panic(fut).await,
+            Ok(fut) => match self.unless_closed(catch_panic(fut)).await {
+                Some(outcome) => outcome,
+                // Force-closed while the handler ran: drop it, the connection is gone.
+                None => return false,
+            },
             Err(msg) => Err(msg),
         };
         if let Err(msg) = outcome {
@@ -598,7 +630,10 @@ impl Conn {
     ) -> Result<(), BodyError> {
         match catch(|| delegate.data_received(chunk)) {
             Ok(None) => Ok(()),
-            Ok(Some(wait)) => catch_panic(wait).await.map_err(BodyError::Panicked),
+            Ok(Some(wait)) => match self.unless_closed(catch_panic(wait)).await {
+                Some(r) => r.map_err(BodyError::Panicked),
+                None => Err(BodyError::Closed),
+            },
             Err(msg) => Err(BodyError::Panicked(msg)),
         }
     }
