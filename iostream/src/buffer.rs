@@ -4,7 +4,14 @@
 //! buffer. The read buffer reads into zeroed spare space (no `unsafe`): `buf.len()` is
 //! the initialised part and `filled` the part that holds data, so zeroing happens once
 //! per allocation, not once per read.
+//!
+//! A stream that drains its read buffer after every message (a keep-alive HTTP
+//! connection does, once per request) would allocate and zero a buffer per message.
+//! Instead an emptied buffer goes to a small per-thread pool and the next stream that
+//! needs one takes it, already initialised: idle streams still hold nothing, and a busy
+//! thread neither allocates nor zeroes per message.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -15,20 +22,50 @@ pub const INITIAL_READ_SIZE: usize = 4 * 1024;
 /// The most a single read asks the socket for (Tornado's `read_chunk_size`).
 pub const MAX_READ_SIZE: usize = 64 * 1024;
 
+/// How many emptied read buffers each thread keeps for reuse.
+const POOL_BUFFERS: usize = 64;
+/// Buffers with less room than this are not worth keeping.
+const POOL_MIN_CAPACITY: usize = 1024;
+/// Nor are buffers that grew past this (a large transfer), so the pool stays small.
+const POOL_MAX_CAPACITY: usize = 2 * MAX_READ_SIZE;
+
+thread_local! {
+    static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+fn pooled() -> Option<BytesMut> {
+    POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten()
+}
+
+fn give_back(buf: BytesMut) {
+    let cap = buf.capacity();
+    if !(POOL_MIN_CAPACITY..=POOL_MAX_CAPACITY).contains(&cap) {
+        return;
+    }
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_BUFFERS {
+            p.push(buf);
+        }
+    });
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
-    /// `buf[..filled]` is data; `buf[filled..]` is zeroed or stale spare space.
+    /// `buf[start..filled]` is data; `buf[..start]` was consumed; `buf[filled..]` is
+    /// zeroed or stale spare space. All of `buf[..buf.len()]` is initialised.
     buf: BytesMut,
+    start: usize,
     filled: usize,
 }
 
 impl ReadBuffer {
     pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[..self.filled]
+        &self.buf[self.start..self.filled]
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.filled
+        self.filled - self.start
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -39,10 +76,27 @@ impl ReadBuffer {
     /// `want` is how much the next read should ask for.
     pub(crate) fn spare(&mut self, want: usize, limit: usize) -> &mut [u8] {
         let want = want.min(limit).max(1);
+        if self.start == self.filled {
+            // Everything was consumed: read from the front again.
+            self.start = 0;
+            self.filled = 0;
+        }
+        if self.buf.len() - self.filled < want && self.start > 0 {
+            // Move the unconsumed tail to the front (usually a few bytes of a partial
+            // message) rather than grow.
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
         if self.buf.len() - self.filled < want {
             if self.buf.capacity() == 0 {
-                self.buf = BytesMut::zeroed(want);
+                // A pooled buffer is initialised (stale bytes, not uninitialised memory),
+                // so it is used as it is, even if a little smaller than asked.
+                self.buf = pooled().unwrap_or_default();
                 self.filled = 0;
+                if self.buf.len() < POOL_MIN_CAPACITY {
+                    self.buf = BytesMut::zeroed(want);
+                }
             } else {
                 let extra = want - (self.buf.len() - self.filled);
                 self.buf.reserve(extra);
@@ -63,30 +117,38 @@ impl ReadBuffer {
 
     /// Removes and returns the first `n` buffered bytes (without copying).
     pub(crate) fn take(&mut self, n: usize) -> Bytes {
-        let n = n.min(self.filled);
+        let n = n.min(self.len());
+        self.buf.advance(self.start);
+        self.filled -= self.start;
+        self.start = 0;
         self.filled -= n;
         self.buf.split_to(n).freeze()
     }
 
     /// Drops the first `n` buffered bytes.
     pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.filled);
-        self.filled -= n;
-        self.buf.advance(n);
+        let n = n.min(self.len());
+        self.start += n;
+        if self.start == self.filled {
+            self.start = 0;
+            self.filled = 0;
+        }
     }
 
     /// Copies up to `out.len()` buffered bytes into `out`; returns how many.
     pub(crate) fn copy_to(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.filled);
-        out[..n].copy_from_slice(&self.buf[..n]);
+        let n = out.len().min(self.len());
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
         self.consume(n);
         n
     }
 
-    /// Frees the memory if no data is buffered.
+    /// Gives the memory back (to this thread's pool) if no data is buffered.
     pub(crate) fn release_if_empty(&mut self) {
-        if self.filled == 0 && self.buf.capacity() != 0 {
-            self.buf = BytesMut::new();
+        if self.len() == 0 && self.buf.capacity() != 0 {
+            self.start = 0;
+            self.filled = 0;
+            give_back(std::mem::take(&mut self.buf));
         }
     }
 }
