@@ -186,7 +186,9 @@ impl Conn {
 
     async fn run(self: &Rc<Self>) {
         while let Some(head) = self.read_head().await {
-            if !self.handle_request(head).await {
+            // Boxed so that an idle connection's task holds only the small state of
+            // waiting for a head, not the larger one of handling a request.
+            if !Box::pin(self.handle_request(head)).await {
                 let _ = self.flush_output().await;
                 return;
             }
@@ -306,7 +308,7 @@ impl Conn {
                     self.set_deadline(settings.idle_connection_timeout.map(|t| now + t));
                 }
                 Some(Err(e)) => {
-                    self.reject(&e).await;
+                    Box::pin(self.reject(&e)).await;
                     return None;
                 }
             }
@@ -446,11 +448,13 @@ impl Conn {
         if body != BodyKind::Empty {
             let now = self.io_loop.time();
             self.set_deadline(params.body_timeout.map(|t| now + t));
-            match self.read_body(body, gzip, &mut *delegate).await {
+            // Boxed: reading a body needs a large state (decoders, gzip) that would
+            // otherwise sit in every connection's task, idle or not.
+            match Box::pin(self.read_body(body, gzip, &mut *delegate)).await {
                 Ok(()) => self.deadline.set(None),
                 Err(BodyError::Parse(e)) => {
                     let _ = catch(|| delegate.on_connection_close());
-                    self.reject(&e).await;
+                    Box::pin(self.reject(&e)).await;
                     return false;
                 }
                 Err(BodyError::Closed) => {

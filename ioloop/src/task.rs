@@ -153,9 +153,11 @@ where
     let completion = Completion {
         state: state.clone(),
     };
+    // Boxed before the async block captures it: an async block keeps its captures apart
+    // from its locals, so pinning a captured future inside would hold it twice.
+    let mut future = Box::pin(future);
     let task = Box::pin(async move {
         let completion = completion;
-        let mut future = std::pin::pin!(future);
         let outcome = std::future::poll_fn(|cx| poll_catching(future.as_mut(), cx)).await;
         match outcome {
             Ok(v) => completion.complete(Ok(v)),
@@ -173,8 +175,9 @@ pub(crate) fn detached<F>(future: F, name: &'static str) -> TaskFuture
 where
     F: Future + 'static,
 {
+    // See `joined`: boxed first so the task holds the future once.
+    let mut future = Box::pin(future);
     Box::pin(async move {
-        let mut future = std::pin::pin!(future);
         if let Err(msg) = std::future::poll_fn(|cx| poll_catching(future.as_mut(), cx)).await {
             log::error!("task {name} panicked: {msg}");
         }

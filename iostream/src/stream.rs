@@ -283,6 +283,9 @@ impl State {
                 return Poll::Ready(Err(self.closed_error()));
             }
             if !self.read_ready {
+                // Waiting with nothing buffered holds no buffer: thousands of idle
+                // connections each waiting for a request cost no read memory.
+                self.rbuf.release_if_empty();
                 set_waker(&mut self.read_waker, cx);
                 return Poll::Pending;
             }
