@@ -19,7 +19,7 @@ fn main() -> std::io::Result<()> {
 
     // A periodic callback: every 100 ms.
     let ticks = Rc::new(RefCell::new(0));
-    let (t, s) = (ticks.clone(), stamp.clone());
+    let (t, s) = (ticks.clone(), stamp);
     let heartbeat = PeriodicCallback::new(
         move || {
             *t.borrow_mut() += 1;
@@ -32,7 +32,7 @@ fn main() -> std::io::Result<()> {
     // A handler on a pipe: print what arrives, stop reading at end-of-file.
     let (tx, rx) = pipe::new()?;
     let rx = Rc::new(RefCell::new(rx));
-    let (r, s) = (rx.clone(), stamp.clone());
+    let (r, s) = (rx.clone(), stamp);
     io_loop.add_handler(&mut *rx.borrow_mut(), Interest::READABLE, move |_ready| {
         let mut buf = [0u8; 256];
         loop {
@@ -76,7 +76,7 @@ fn main() -> std::io::Result<()> {
     });
 
     // A task: blocking work on the executor, then a summary, then stop.
-    let (l, s) = (io_loop.clone(), stamp.clone());
+    let (l, s) = (io_loop.clone(), stamp);
     let task = spawn(async move {
         let sum = run_in_executor(|| {
             std::thread::sleep(Duration::from_millis(80));
