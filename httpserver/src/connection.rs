@@ -109,6 +109,14 @@ enum BodyError {
     Panicked(String),
 }
 
+/// What [`Conn::next_head`] found in the read buffer.
+enum HeadStep {
+    Head(crate::http1connection::RequestHead),
+    Wait,
+    Close,
+    Reject(Box<ParseError>),
+}
+
 /// State of the response being written.
 #[derive(Default)]
 struct ResponseState {
@@ -276,38 +284,15 @@ impl Conn {
 
     /// Reads the next request head; `None` when the connection should close.
     async fn read_head(self: &Rc<Self>) -> Option<crate::http1connection::RequestHead> {
-        let settings = &self.server.settings;
-        let params = &settings.params;
         let mut started = false;
         loop {
-            let parsed = self
-                .stream
-                .with_read_buffer(|buf| (!buf.is_empty()).then(|| parse_request_head(buf, params)));
-            match parsed {
-                Some(Ok(Parsed::Complete(head))) => {
-                    if !started {
-                        self.begin_request();
-                    }
-                    self.stream.consume(head.head_len);
-                    self.deadline.set(None);
-                    return Some(head);
-                }
-                Some(Ok(Parsed::Partial)) => {
-                    if !started {
-                        started = true;
-                        self.begin_request();
-                        let now = self.io_loop.time();
-                        self.set_deadline(params.header_timeout.map(|t| now + t));
-                    }
-                }
-                None => {
-                    if self.server.shutting_down() {
-                        return None;
-                    }
-                    let now = self.io_loop.time();
-                    self.set_deadline(settings.idle_connection_timeout.map(|t| now + t));
-                }
-                Some(Err(e)) => {
+            // The parse happens in a plain function so that its large result never
+            // lives across an await: this future is what an idle connection holds.
+            match self.next_head(&mut started) {
+                HeadStep::Head(head) => return Some(head),
+                HeadStep::Close => return None,
+                HeadStep::Wait => {}
+                HeadStep::Reject(e) => {
                     Box::pin(self.reject(&e)).await;
                     return None;
                 }
@@ -327,6 +312,44 @@ impl Conn {
                 }
                 return None;
             }
+        }
+    }
+
+    /// Parses the buffered input: a whole head, an error, or wait for more (setting the
+    /// header or idle deadline).
+    fn next_head(self: &Rc<Self>, started: &mut bool) -> HeadStep {
+        let settings = &self.server.settings;
+        let params = &settings.params;
+        let parsed = self
+            .stream
+            .with_read_buffer(|buf| (!buf.is_empty()).then(|| parse_request_head(buf, params)));
+        match parsed {
+            Some(Ok(Parsed::Complete(head))) => {
+                if !*started {
+                    self.begin_request();
+                }
+                self.stream.consume(head.head_len);
+                self.deadline.set(None);
+                HeadStep::Head(head)
+            }
+            Some(Ok(Parsed::Partial)) => {
+                if !*started {
+                    *started = true;
+                    self.begin_request();
+                    let now = self.io_loop.time();
+                    self.set_deadline(params.header_timeout.map(|t| now + t));
+                }
+                HeadStep::Wait
+            }
+            None => {
+                if self.server.shutting_down() {
+                    return HeadStep::Close;
+                }
+                let now = self.io_loop.time();
+                self.set_deadline(settings.idle_connection_timeout.map(|t| now + t));
+                HeadStep::Wait
+            }
+            Some(Err(e)) => HeadStep::Reject(Box::new(e)),
         }
     }
 

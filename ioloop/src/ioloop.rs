@@ -471,6 +471,14 @@ impl IoLoop {
     /// The current loop of this thread, created (and made current) on first use, as
     /// Tornado's `IOLoop.current()` does.
     ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let a = IoLoop::current();
+    /// a.add_callback(|| IoLoop::current().stop());
+    /// a.start(); // the callback found the same loop and stopped it
+    /// ```
+    ///
     /// # Panics
     ///
     /// If no loop exists yet and the OS refuses to create one (no file descriptors left).
@@ -508,6 +516,14 @@ impl IoLoop {
     }
 
     /// The loop's clock: read once per iteration, right after polling for I/O.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let t = io_loop.time();
+    /// assert_eq!(t, io_loop.time(), "no iteration ran in between");
+    /// ```
     ///
     /// Timers fire when this clock passes their deadline. Reading it costs no syscall,
     /// which makes it the clock for hot paths (`call_at(io_loop.time() + d, ..)`).
@@ -711,6 +727,18 @@ impl IoLoop {
     }
 
     /// Changes the interest of a registered source.
+    ///
+    /// ```
+    /// use mio::net::UnixStream;
+    /// use tornado_ioloop::{Interest, IoLoop};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let (mut a, _b) = UnixStream::pair().unwrap();
+    /// let id = io_loop.add_handler(&mut a, Interest::READABLE, |_| {}).unwrap();
+    /// io_loop
+    ///     .update_handler(id, &mut a, Interest::READABLE | Interest::WRITABLE)
+    ///     .unwrap();
+    /// ```
     pub fn update_handler<S>(
         &self,
         id: HandlerId,
@@ -730,7 +758,19 @@ impl IoLoop {
     }
 
     /// Deregisters `source` and drops its handler. Events already queued for it are
-    /// discarded. Removing a handler from inside itself is allowed.
+    /// discarded. Removing a handler from inside itself is allowed; removing one that is
+    /// gone is an error of kind `NotFound`.
+    ///
+    /// ```
+    /// use mio::net::UnixStream;
+    /// use tornado_ioloop::{Interest, IoLoop};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let (mut a, _b) = UnixStream::pair().unwrap();
+    /// let id = io_loop.add_handler(&mut a, Interest::READABLE, |_| {}).unwrap();
+    /// io_loop.remove_handler(id, &mut a).unwrap();
+    /// assert!(io_loop.remove_handler(id, &mut a).is_err());
+    /// ```
     pub fn remove_handler<S>(&self, id: HandlerId, source: &mut S) -> io::Result<()>
     where
         S: Source + ?Sized,
@@ -770,6 +810,17 @@ impl IoLoop {
     /// set it ran long; hot paths that want to skip that clock read can pass
     /// `io_loop.time() + delay` as an instant. A delay too large to represent is taken
     /// as "never" (a century).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let l = io_loop.clone();
+    /// io_loop.add_timeout(Duration::from_millis(5), || println!("after a delay"));
+    /// io_loop.add_timeout(Instant::now() + Duration::from_millis(10), move || l.stop());
+    /// io_loop.start();
+    /// ```
     pub fn add_timeout<F: FnOnce() + 'static>(
         &self,
         deadline: impl Into<Deadline>,
@@ -800,6 +851,17 @@ impl IoLoop {
     }
 
     /// Runs `f` at `when`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let l = io_loop.clone();
+    /// // The loop's cached clock is the cheap base for deadlines on a hot path.
+    /// io_loop.call_at(io_loop.time() + Duration::from_millis(5), move || l.stop());
+    /// io_loop.start();
+    /// ```
     pub fn call_at<F: FnOnce() + 'static>(&self, when: Instant, f: F) -> TimeoutHandle {
         self.add_timeout(Deadline::At(when), f)
     }
@@ -824,6 +886,19 @@ impl IoLoop {
 
     /// Spawns a future whose output nobody awaits (Tornado's `spawn_callback`). A panic
     /// is logged with the future's type name; the loop carries on.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::{IoLoop, yield_now};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let done = Rc::new(Cell::new(false));
+    /// let d = done.clone();
+    /// io_loop.spawn_callback(async move { d.set(true) });
+    /// io_loop.run_sync(yield_now());
+    /// assert!(done.get());
+    /// ```
     pub fn spawn_callback<F>(&self, future: F)
     where
         F: Future + 'static,

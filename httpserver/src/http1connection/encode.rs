@@ -128,11 +128,71 @@ fn encode_head(
     let informational = (100..200).contains(&code);
     let drops_length = informational || code == 204;
     let no_body = ctx.head_request || drops_length || code == 304;
-    let declared = if drops_length {
-        None
-    } else {
-        declared_length(headers)?
-    };
+
+    dst.reserve(128 + headers.byte_len());
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    dst.extend_from_slice(status.as_str().as_bytes());
+    dst.extend_from_slice(b" ");
+    dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    dst.extend_from_slice(b"\r\n");
+
+    // One pass over the handler's headers: check each, write the ones that are not
+    // framing headers, and note what the framing decision below needs.
+    let mut declared: Option<u64> = None;
+    let mut handler_closes = false;
+    let mut has_date = false;
+    let mut has_server = false;
+    for (name, value) in headers.iter() {
+        if !is_token(name.as_bytes()) {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                format!("invalid header name {name:?}"),
+            ));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(OutputError::new(
+                OutputErrorKind::InvalidHeader,
+                format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
+            ));
+        }
+        let skip = match name.len() {
+            4 => {
+                has_date |= name.eq_ignore_ascii_case("date");
+                false
+            }
+            6 => {
+                has_server |= name.eq_ignore_ascii_case("server");
+                false
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                handler_closes |= value
+                    .split(',')
+                    .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
+                true
+            }
+            14 if name.eq_ignore_ascii_case("content-length") => {
+                if drops_length {
+                    true
+                } else {
+                    let n = parse_length(value)?;
+                    if declared.is_some_and(|l| l != n) {
+                        return Err(OutputError::new(
+                            OutputErrorKind::InvalidHeader,
+                            "several different Content-Length headers",
+                        ));
+                    }
+                    declared = Some(n);
+                    false
+                }
+            }
+            17 => name.eq_ignore_ascii_case("transfer-encoding"),
+            _ => false,
+        };
+        if !skip {
+            put_header(dst, name, value);
+        }
+    }
+
     // A length we write ourselves: for a whole body whose length the handler did not set.
     let implicit = match (declared, implicit_length) {
         (None, Some(n)) if !drops_length && code != 304 => Some(n),
@@ -148,44 +208,8 @@ fn encode_head(
     } else {
         BodyFraming::CloseDelimited
     };
-    let handler_closes = headers
-        .get_all("Connection")
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
     let keep_alive = ctx.keep_alive && !handler_closes && framing != BodyFraming::CloseDelimited;
 
-    dst.reserve(
-        64 + headers
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 4)
-            .sum::<usize>(),
-    );
-    dst.extend_from_slice(b"HTTP/1.1 ");
-    dst.extend_from_slice(status.as_str().as_bytes());
-    dst.extend_from_slice(b" ");
-    dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    dst.extend_from_slice(b"\r\n");
-    for (name, value) in headers.iter() {
-        if !is_token(name.as_bytes()) {
-            return Err(OutputError::new(
-                OutputErrorKind::InvalidHeader,
-                format!("invalid header name {name:?}"),
-            ));
-        }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(OutputError::new(
-                OutputErrorKind::InvalidHeader,
-                format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
-            ));
-        }
-        let framing_header = name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("connection")
-            || (drops_length && name.eq_ignore_ascii_case("content-length"));
-        if framing_header {
-            continue;
-        }
-        put_header(dst, name, value);
-    }
     if let Some(n) = implicit {
         put_length(dst, n);
     }
@@ -197,10 +221,10 @@ fn encode_head(
     } else if keep_alive && ctx.version == Version::HTTP_10 {
         put_header(dst, "Connection", "Keep-Alive");
     }
-    if !headers.contains("Date") {
+    if !has_date {
         put_header(dst, "Date", date);
     }
-    if !headers.contains("Server") {
+    if !has_server {
         put_header(dst, "Server", DEFAULT_SERVER);
     }
     dst.extend_from_slice(b"\r\n");
@@ -238,35 +262,20 @@ fn put_header(dst: &mut BytesMut, name: &str, value: &str) {
     dst.extend_from_slice(b"\r\n");
 }
 
-/// The `Content-Length` the handler set: one number (repeats must agree).
-fn declared_length(headers: &HttpHeaders) -> Result<Option<u64>, OutputError> {
-    let mut length = None;
-    for value in headers.get_all("Content-Length") {
-        let n = value
-            .trim_matches([' ', '\t'])
-            .parse::<u64>()
-            .ok()
-            .filter(|_| {
-                value
-                    .trim_matches([' ', '\t'])
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-            })
-            .ok_or_else(|| {
-                OutputError::new(
-                    OutputErrorKind::InvalidHeader,
-                    format!("invalid Content-Length {value:?}"),
-                )
-            })?;
-        if length.is_some_and(|l| l != n) {
-            return Err(OutputError::new(
-                OutputErrorKind::InvalidHeader,
-                "several different Content-Length headers",
-            ));
-        }
-        length = Some(n);
+/// One `Content-Length` value the handler set: digits only.
+fn parse_length(value: &str) -> Result<u64, OutputError> {
+    let v = value.trim_matches([' ', '\t']);
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid_length(value));
     }
-    Ok(length)
+    v.parse::<u64>().map_err(|_| invalid_length(value))
+}
+
+fn invalid_length(value: &str) -> OutputError {
+    OutputError::new(
+        OutputErrorKind::InvalidHeader,
+        format!("invalid Content-Length {value:?}"),
+    )
 }
 
 /// Frames a response body written in pieces, and holds the response to the

@@ -250,22 +250,26 @@ struct Framing {
 
 impl Framing {
     fn note(&mut self, name: &str, value: &str) {
-        if name.eq_ignore_ascii_case("host") {
-            self.hosts += 1;
-        } else if name.eq_ignore_ascii_case("content-length") {
-            self.content_length = true;
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            self.transfer_encoding = true;
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
-                if token.eq_ignore_ascii_case("close") {
-                    self.connection_close = true;
-                } else if token.eq_ignore_ascii_case("keep-alive") {
-                    self.connection_keep_alive = true;
+        // Dispatch on the length first: most headers match none of these names.
+        match name.len() {
+            4 if name.eq_ignore_ascii_case("host") => self.hosts += 1,
+            14 if name.eq_ignore_ascii_case("content-length") => self.content_length = true,
+            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                self.transfer_encoding = true;
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+                    if token.eq_ignore_ascii_case("close") {
+                        self.connection_close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                        self.connection_keep_alive = true;
+                    }
                 }
             }
-        } else if name.eq_ignore_ascii_case("expect") {
-            self.expect_continue |= value.eq_ignore_ascii_case("100-continue");
+            6 if name.eq_ignore_ascii_case("expect") => {
+                self.expect_continue |= value.eq_ignore_ascii_case("100-continue");
+            }
+            _ => {}
         }
     }
 

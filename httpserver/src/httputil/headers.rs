@@ -147,6 +147,12 @@ impl HttpHeaders {
         });
     }
 
+    /// The bytes of all names and values together (what encoding them needs, less
+    /// separators).
+    pub fn byte_len(&self) -> usize {
+        self.live
+    }
+
     /// Replaces every value of `name` with `value` (Tornado's
     /// `headers[name] = value`).
     pub fn set(&mut self, name: &str, value: &str) {
