@@ -70,7 +70,9 @@ fn submit(job: Job) {
     let pool = pool();
     let mut st = pool.state.lock().unwrap_or_else(|e| e.into_inner());
     st.jobs.push_back(job);
-    if st.idle == 0 && st.workers < max_workers() {
+    // More queued jobs than idle workers (an idle worker counts as idle until it wakes,
+    // so several jobs in a row would otherwise all wait for the same one).
+    if st.jobs.len() > st.idle && st.workers < max_workers() {
         let p = pool.clone();
         let spawned = std::thread::Builder::new()
             .name("tornado-executor".into())

@@ -234,7 +234,7 @@ pub(crate) struct Inner {
     now: Cell<Instant>,
     pub(crate) running: Cell<bool>,
     stopping: Cell<bool>,
-    due: RefCell<Vec<Callback>>,
+    due: RefCell<Vec<TimeoutHandle>>,
     remote_scratch: RefCell<RemoteScratch>,
 }
 
@@ -336,7 +336,10 @@ impl Inner {
     fn iterate(&self) {
         self.drain_remote();
 
+        // Both counts are taken before anything runs: work that callbacks or tasks add
+        // waits for the next iteration.
         let n = self.callbacks.borrow().len();
+        let ready = self.ready.borrow().len();
         for _ in 0..n {
             let cb = self.callbacks.borrow_mut().pop_front();
             match cb {
@@ -345,8 +348,7 @@ impl Inner {
             }
         }
 
-        let n = self.ready.borrow().len();
-        for _ in 0..n {
+        for _ in 0..ready {
             let next = self.ready.borrow_mut().pop_front();
             match next {
                 Some((key, generation)) => self.poll_task(key, generation),
@@ -356,8 +358,12 @@ impl Inner {
 
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers.borrow_mut().pop_due(self.now.get(), &mut due);
-        for cb in due.drain(..) {
-            Self::run_callback("timeout", cb);
+        for handle in due.drain(..) {
+            // Taken one at a time: an earlier timeout may have cancelled this one.
+            let cb = self.timers.borrow_mut().take(handle);
+            if let Some(cb) = cb {
+                Self::run_callback("timeout", cb);
+            }
         }
         *self.due.borrow_mut() = due;
 
@@ -499,7 +505,10 @@ impl IoLoop {
 
     /// Makes this loop the current one of this thread.
     pub fn make_current(&self) {
-        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+        // The previous loop is dropped outside the borrow: dropping its last handle
+        // drops its tasks, whose wakers look at this cell.
+        let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+        drop(previous);
     }
 
     /// Makes this loop current; returns the previous one so it can be restored.
@@ -618,6 +627,11 @@ impl IoLoop {
         future: F,
         timeout: Option<Duration>,
     ) -> io::Result<F::Output> {
+        // Checked before anything is spawned, so a nested call leaves no task behind.
+        assert!(
+            !self.inner.running.get(),
+            "IoLoop::run_sync: this loop is already running"
+        );
         /// Stops the loop when the future ends, by finishing or by panicking.
         struct StopOnDrop(IoLoop);
         impl Drop for StopOnDrop {
@@ -630,16 +644,27 @@ impl IoLoop {
             let _guard = guard;
             future.await
         });
+        let timed_out = Rc::new(Cell::new(false));
         let timer = timeout.map(|t| {
-            let this = self.clone();
+            let (this, flag) = (self.clone(), timed_out.clone());
             // Measured from the real clock: the loop's cached clock may be stale here.
-            self.call_at(deadline_after(Instant::now(), t), move || this.stop())
+            self.call_at(deadline_after(Instant::now(), t), move || {
+                flag.set(true);
+                this.stop();
+            })
         });
         self.start();
         if let Some(t) = timer {
             self.remove_timeout(t);
         }
-        match handle.try_take() {
+        let result = handle.try_take();
+        if result.is_none() {
+            handle.abort();
+        }
+        // Dropping the task (or its guard) asked a loop that is no longer running to
+        // stop; that request must not end the next `start` early.
+        self.inner.stopping.set(false);
+        match result {
             Some(Ok(v)) => Ok(v),
             Some(Err(task::JoinError::Panicked(msg))) => {
                 std::panic::resume_unwind(Box::new(format!("future panicked: {msg}")))
@@ -647,18 +672,15 @@ impl IoLoop {
             Some(Err(task::JoinError::Cancelled)) => Err(io::Error::other(
                 "the future was cancelled before it completed",
             )),
-            None => {
-                handle.abort();
-                match timeout {
-                    Some(t) => Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("operation did not complete within {t:?}"),
-                    )),
-                    None => Err(io::Error::other(
-                        "event loop stopped before the future completed",
-                    )),
-                }
-            }
+            None => match timeout {
+                Some(t) if timed_out.get() => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("operation did not complete within {t:?}"),
+                )),
+                _ => Err(io::Error::other(
+                    "event loop stopped before the future completed",
+                )),
+            },
         }
     }
 
@@ -952,14 +974,17 @@ impl IoLoop {
         let tasks: Vec<_> = self.inner.tasks.borrow_mut().drain().collect();
         self.inner.ready.borrow_mut().clear();
         drop((handlers, timers, callbacks, tasks));
-        CURRENT.with(|c| {
+        let previous = CURRENT.with(|c| {
             let mut c = c.borrow_mut();
             if c.as_ref()
                 .is_some_and(|l| Rc::ptr_eq(&l.inner, &self.inner))
             {
-                *c = None;
+                c.take()
+            } else {
+                None
             }
         });
+        drop(previous);
     }
 
     /// Number of live tasks (spawned and not finished).

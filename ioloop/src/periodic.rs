@@ -143,11 +143,18 @@ impl PeriodicCallback {
         if st.next <= now {
             let behind = (now - st.next).as_secs_f64();
             let skipped = (behind / period.as_secs_f64()).floor() + 1.0;
-            st.next += period.mul_f64(skipped);
+            let step = Duration::try_from_secs_f64(period.as_secs_f64() * skipped)
+                .unwrap_or(Duration::MAX);
+            st.next = crate::ioloop::deadline_after(st.next, step);
         }
         let s = state.clone();
         let at = st.next;
-        st.timeout = Some(st.io_loop.call_at(at, move || Self::run(&s)));
+        let io_loop = st.io_loop.clone();
+        let new = io_loop.call_at(at, move || Self::run(&s));
+        // Only one timer at a time, even after stop() and start() inside the callback.
+        if let Some(old) = st.timeout.replace(new) {
+            io_loop.remove_timeout(old);
+        }
     }
 
     fn run(state: &Rc<RefCell<State>>) {

@@ -57,6 +57,8 @@ impl Timers {
             _ => return None,
         }
         let entry = self.entries.remove(handle.key);
+        // If the timer was already popped as due, no heap entry is left to go stale;
+        // the count is only a hint for compaction, so a rare overcount is harmless.
         self.stale += 1;
         if self.stale > REBUILD_MIN_STALE && self.stale > self.heap.len() / 2 {
             let entries = &self.entries;
@@ -67,18 +69,27 @@ impl Timers {
         Some(entry.callback)
     }
 
-    /// Moves the callbacks of every live timer due at `now` into `out`, in
-    /// (deadline, insertion) order.
-    pub(crate) fn pop_due(&mut self, now: Instant, out: &mut Vec<Callback>) {
+    /// Moves the handles of every live timer due at `now` into `out`, in
+    /// (deadline, insertion) order. The callbacks stay until [`take`](Self::take), so a
+    /// timer that runs first can still cancel a later one due in the same batch.
+    pub(crate) fn pop_due(&mut self, now: Instant, out: &mut Vec<TimeoutHandle>) {
         while let Some(Reverse((deadline, seq, key))) = self.heap.peek().copied() {
             if deadline > now {
                 break;
             }
             self.heap.pop();
             match self.entries.get(key) {
-                Some(e) if e.seq == seq => out.push(self.entries.remove(key).callback),
+                Some(e) if e.seq == seq => out.push(TimeoutHandle { key, seq }),
                 _ => self.stale = self.stale.saturating_sub(1),
             }
+        }
+    }
+
+    /// Removes a due timer's callback to run it; `None` if it was cancelled meanwhile.
+    pub(crate) fn take(&mut self, handle: TimeoutHandle) -> Option<Callback> {
+        match self.entries.get(handle.key) {
+            Some(e) if e.seq == handle.seq => Some(self.entries.remove(handle.key).callback),
+            _ => None,
         }
     }
 
@@ -121,6 +132,16 @@ mod tests {
         })
     }
 
+    fn run_due(t: &mut Timers, now: Instant) {
+        let mut due = Vec::new();
+        t.pop_due(now, &mut due);
+        for h in due {
+            if let Some(cb) = t.take(h) {
+                cb();
+            }
+        }
+    }
+
     #[test]
     fn same_deadline_runs_in_insertion_order() {
         let (log, cb) = recorder();
@@ -131,9 +152,7 @@ mod tests {
         for i in 0..3 {
             t.insert(now, cb(i));
         }
-        let mut out = Vec::new();
-        t.pop_due(later, &mut out);
-        out.into_iter().for_each(|c| c());
+        run_due(&mut t, later);
         assert_eq!(*log.borrow(), vec![0, 1, 2, 3]);
     }
 
@@ -149,9 +168,7 @@ mod tests {
         }
         assert!(t.heap.len() < 2000, "stale entries were compacted");
         assert_eq!(t.len(), 1);
-        let mut out = Vec::new();
-        t.pop_due(now, &mut out);
-        out.into_iter().for_each(|c| c());
+        run_due(&mut t, now);
         assert_eq!(*log.borrow(), vec![1999]);
         assert_eq!(t.next_deadline(), None);
     }
@@ -165,9 +182,7 @@ mod tests {
         t.cancel(old);
         let _new = t.insert(now, cb(2));
         assert!(t.cancel(old).is_none());
-        let mut out = Vec::new();
-        t.pop_due(now, &mut out);
-        out.into_iter().for_each(|c| c());
+        run_due(&mut t, now);
         assert_eq!(*log.borrow(), vec![2]);
     }
 }
