@@ -148,6 +148,15 @@ pub(crate) struct Conn {
     /// Set by [`close`](Conn::close); wakes the task if it waits on the delegate.
     force_closed: Cell<bool>,
     close_waker: Cell<Option<Waker>>,
+    /// Numbers the request being answered (0: none); a [`ResponseWriter`] holds the
+    /// number of its request and is refused once that request is over.
+    request_seq: Cell<u64>,
+    next_seq: Cell<u64>,
+    /// How much of a partial head was already searched for its end, and whether its
+    /// request line was complete: a head arriving in pieces is not re-parsed from
+    /// the start for every piece.
+    head_scan: Cell<usize>,
+    head_line_seen: Cell<bool>,
 }
 
 impl Conn {
@@ -173,32 +182,61 @@ impl Conn {
             idle: Cell::new(false),
             force_closed: Cell::new(false),
             close_waker: Cell::new(None),
+            request_seq: Cell::new(0),
+            next_seq: Cell::new(1),
+            head_scan: Cell::new(0),
+            head_line_seen: Cell::new(false),
         })
     }
 
     /// Serves the connection until it closes.
     pub(crate) async fn serve(self: Rc<Self>) {
+        /// Cleans up however the task ends: returning, or dropped with the loop.
+        struct Cleanup(Rc<Conn>, usize);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let conn = &self.0;
+                conn.server.unregister(self.1);
+                conn.deadline.set(None);
+                if let Some((_, h)) = conn.timer.take() {
+                    conn.io_loop.remove_timeout(h);
+                }
+                if let Ok(mut out) = conn.out.try_borrow_mut() {
+                    return_buffer(std::mem::take(&mut *out));
+                }
+                conn.stream.close();
+            }
+        }
         let key = self.server.register(Rc::downgrade(&self));
+        let _cleanup = Cleanup(self.clone(), key);
         if let Err(e) = self.stream.set_nodelay(true) {
             log::debug!("set_nodelay: {e}");
         }
         self.run().await;
-        self.server.unregister(key);
-        self.set_deadline(None);
-        if let Some((_, h)) = self.timer.take() {
-            self.io_loop.remove_timeout(h);
-        }
-        return_buffer(std::mem::take(&mut *self.out.borrow_mut()));
-        self.stream.close();
     }
 
     async fn run(self: &Rc<Self>) {
+        let chunk_size = self.server.settings.params.chunk_size.max(1);
         while let Some(head) = self.read_head().await {
             // Boxed so that an idle connection's task holds only the small state of
             // waiting for a head, not the larger one of handling a request.
             if !Box::pin(self.handle_request(head)).await {
+                // The last write gets a deadline too: a peer that never reads must not
+                // keep the connection forever.
+                self.set_idle_deadline();
                 let _ = self.flush_output().await;
                 return;
+            }
+            // Pipelined requests wait while the peer is not reading what we already
+            // answered, so a few bytes in cannot make us buffer unbounded output.
+            if self.out.borrow().len() >= chunk_size {
+                drop(self.queue_output());
+            }
+            if self.stream.write_buffer_len() >= chunk_size {
+                self.set_idle_deadline();
+                if self.flush_output().await.is_err() {
+                    return;
+                }
             }
         }
     }
@@ -215,8 +253,12 @@ impl Conn {
     /// Awaits `fut` unless [`close`](Conn::close) is called first (`None`): a
     /// delegate's future does not watch the stream, so without this a forced close
     /// would wait for the handler and `shutdown` / `close_all_connections` would hang.
+    ///
+    /// The first time `fut` has to wait, the responses already finished go out: a
+    /// pipelined response is not held back by a slow handler after it.
     async fn unless_closed<F: Future>(&self, fut: F) -> Option<F::Output> {
         let mut fut = pin!(fut);
+        let mut flushed = false;
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 self.close_waker.set(None);
@@ -225,10 +267,20 @@ impl Conn {
             if self.force_closed.get() {
                 return Poll::Ready(None);
             }
+            if !flushed {
+                flushed = true;
+                drop(self.queue_output());
+            }
             self.close_waker.set(Some(cx.waker().clone()));
             Poll::Pending
         })
         .await
+    }
+
+    fn set_idle_deadline(self: &Rc<Self>) {
+        let now = self.io_loop.time();
+        let timeout = self.server.settings.idle_connection_timeout;
+        self.set_deadline(timeout.map(|t| now + t));
     }
 
     /// Closes the connection if it is waiting for a request with nothing buffered.
@@ -320,9 +372,15 @@ impl Conn {
     fn next_head(self: &Rc<Self>, started: &mut bool) -> HeadStep {
         let settings = &self.server.settings;
         let params = &settings.params;
-        let parsed = self
-            .stream
-            .with_read_buffer(|buf| (!buf.is_empty()).then(|| parse_request_head(buf, params)));
+        let parsed = self.stream.with_read_buffer(|buf| {
+            if buf.is_empty() {
+                return None;
+            }
+            if !self.head_may_be_complete(buf, params.max_header_size) {
+                return Some(Ok(Parsed::Partial));
+            }
+            Some(parse_request_head(buf, params))
+        });
         match parsed {
             Some(Ok(Parsed::Complete(head))) => {
                 if !*started {
@@ -330,6 +388,8 @@ impl Conn {
                 }
                 self.stream.consume(head.head_len);
                 self.deadline.set(None);
+                self.head_scan.set(0);
+                self.head_line_seen.set(false);
                 HeadStep::Head(head)
             }
             Some(Ok(Parsed::Partial)) => {
@@ -353,7 +413,34 @@ impl Conn {
         }
     }
 
+    /// Whether the buffer (a partial head the last time we looked) may now hold a
+    /// whole head or break a limit, judged from the new bytes only; false means
+    /// parsing again would only say "partial".
+    fn head_may_be_complete(&self, buf: &[u8], max_header_size: usize) -> bool {
+        let scanned = self.head_scan.get();
+        self.head_scan.set(buf.len());
+        if scanned == 0 || scanned > buf.len() || buf.len() > max_header_size {
+            return true;
+        }
+        // Blank lines before a request are skipped by the parser; let it see them.
+        if buf.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
+            return true;
+        }
+        let fresh = &buf[scanned.saturating_sub(3)..];
+        if !self.head_line_seen.get() {
+            // The request line's own limit (414) is checked by the parser until the
+            // line is complete.
+            if fresh.contains(&b'\n') {
+                self.head_line_seen.set(true);
+            }
+            return true;
+        }
+        fresh.windows(2).any(|w| w == b"\n\n" || w == b"\n\r")
+    }
+
     fn begin_request(&self) {
+        self.head_scan.set(0);
+        self.head_line_seen.set(false);
         *self.response.borrow_mut() = ResponseState::default();
         *self.context.borrow_mut() = None;
         self.request_start.set(self.io_loop.time());
@@ -492,7 +579,13 @@ impl Conn {
             }
         }
 
-        let writer = ResponseWriter { conn: self.clone() };
+        let seq = self.next_seq.get();
+        self.next_seq.set(seq + 1);
+        self.request_seq.set(seq);
+        let writer = ResponseWriter {
+            conn: self.clone(),
+            seq,
+        };
         let outcome = match catch(|| delegate.finish(writer)) {
             Ok(fut) => match self.unless_closed(catch_panic(fut)).await {
                 Some(outcome) => outcome,
@@ -520,6 +613,8 @@ impl Conn {
                 self.send_internal_error();
             }
         }
+        // Writers kept past this point are refused: the next request is not theirs.
+        self.request_seq.set(0);
         self.access_log(summary.as_deref(), &context);
         let st = self.response.borrow();
         st.finished
@@ -578,7 +673,8 @@ impl Conn {
                     }
                     let take = remaining
                         .min(available as u64)
-                        .min(params.chunk_size as u64) as usize;
+                        .min(params.chunk_size.max(1) as u64)
+                        as usize;
                     let chunk = self.stream.take_read_buffer(take);
                     remaining -= take as u64;
                     self.deliver(chunk, &mut gz, delegate).await?;
@@ -822,6 +918,11 @@ impl Conn {
             log::error!("cannot send 500: {e}");
             self.response.borrow_mut().must_close = true;
         }
+    }
+
+    /// Whether a writer for request `seq` may still write.
+    pub(crate) fn answering(&self, seq: u64) -> bool {
+        seq != 0 && self.request_seq.get() == seq
     }
 
     pub(crate) fn headers_written(&self) -> bool {

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 
 use crate::connection::Conn;
-use crate::error::OutputError;
+use crate::error::{OutputError, OutputErrorKind};
 use crate::http1connection::RequestHead;
 use crate::httputil::{HttpHeaders, HttpServerRequest};
 
@@ -57,10 +57,12 @@ pub trait HttpMessageDelegate {
         None
     }
 
-    /// The whole request has arrived: answer it through `writer`. The response may be
-    /// written after the returned future completes (the writer is a cheap handle), but
-    /// the connection reads the next request only once the response is finished or
-    /// the future is done.
+    /// The whole request has arrived: answer it through `writer` before the returned
+    /// future completes. The connection waits for that future (a slow or long-polling
+    /// handler simply stays pending); when it completes, a response that was not
+    /// finished is ended for it (500, or a close if headers went out), and the writer
+    /// is refused from then on, so it can never write into the next request's
+    /// response.
     fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()>;
 
     /// The connection closed before the request was complete.
@@ -236,6 +238,8 @@ impl Response {
 #[derive(Clone)]
 pub struct ResponseWriter {
     pub(crate) conn: Rc<Conn>,
+    /// The request this writer answers; once it is over the writer is refused.
+    pub(crate) seq: u64,
 }
 
 impl fmt::Debug for ResponseWriter {
@@ -245,35 +249,55 @@ impl fmt::Debug for ResponseWriter {
 }
 
 impl ResponseWriter {
+    fn check(&self) -> Result<(), OutputError> {
+        if self.conn.answering(self.seq) {
+            Ok(())
+        } else {
+            Err(OutputError::new(
+                OutputErrorKind::BodyNotAllowed,
+                "the request this writer answered is over",
+            ))
+        }
+    }
+
     /// Writes the status line and headers. A second call fails.
     pub fn write_headers(
         &self,
         status: StatusCode,
         headers: &HttpHeaders,
     ) -> Result<(), OutputError> {
+        self.check()?;
         self.conn.write_headers(status, headers)
     }
 
     /// Writes a piece of the body (chunked unless a `Content-Length` was set).
     pub fn write(&self, chunk: &[u8]) -> Result<(), OutputError> {
+        self.check()?;
         self.conn.write_body(chunk)
     }
 
     /// Sends what was written so far to the socket and waits until the socket took it.
     pub async fn flush(&self) -> std::io::Result<()> {
+        if self.check().is_err() {
+            return Ok(());
+        }
         self.conn.flush_output().await
     }
 
     /// Ends the response. Fails if fewer bytes than the declared `Content-Length` were
     /// written (the connection will close).
     pub fn finish(&self) -> Result<(), OutputError> {
+        self.check()?;
         self.conn.finish_response()
     }
 
     /// Writes a whole [`Response`]: headers (with `Content-Length` from the body unless
     /// set), body, finish. Errors are logged and close the connection.
     pub fn send(&self, response: Response) {
-        if let Err(e) = self.conn.send_response(response) {
+        let sent = self
+            .check()
+            .and_then(|()| self.conn.send_response(response));
+        if let Err(e) = sent {
             log::error!("cannot send response: {e}");
         }
     }
@@ -283,14 +307,14 @@ impl ResponseWriter {
         self.send(Response::new(status));
     }
 
-    /// Whether the headers have been written.
+    /// Whether the headers have been written (true once the request is over).
     pub fn headers_written(&self) -> bool {
-        self.conn.headers_written()
+        !self.conn.answering(self.seq) || self.conn.headers_written()
     }
 
-    /// Whether the response is finished.
+    /// Whether the response is finished (true once the request is over).
     pub fn is_finished(&self) -> bool {
-        self.conn.response_finished()
+        !self.conn.answering(self.seq) || self.conn.response_finished()
     }
 
     /// Whether the client's connection has closed (a long-polling handler can stop

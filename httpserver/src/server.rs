@@ -143,7 +143,11 @@ impl ServerShared {
     }
 
     fn connection_count(&self) -> usize {
-        self.conns.borrow().len()
+        self.conns
+            .borrow()
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .count()
     }
 
     /// Starts a graceful shutdown on this thread: idle connections close now, busy ones
@@ -391,7 +395,10 @@ impl HttpServer {
     /// thread's connections are gone (worker threads end on their own).
     pub async fn shutdown(&self, grace: Duration) {
         self.stop();
-        let deadline = Instant::now() + grace;
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(grace)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let id = self.id;
         if let Ok(loops) = self.worker_loops.lock() {
             for handle in loops.iter() {

@@ -384,9 +384,12 @@ fn parse_error(err: httparse::Error, data: &[u8]) -> ParseError {
             let line = head[..line_end]
                 .strip_suffix(b"\r")
                 .unwrap_or(&head[..line_end]);
+            // Only a well-formed line (method, target, version: two spaces) with an
+            // unsupported version is a 505; `GET /a b HTTP/1.1` is a bad line, a 400.
+            let well_formed = line.iter().filter(|&&b| b == b' ').count() == 2;
             match line.rsplit(|&b| b == b' ').next() {
                 Some([b'H', b'T', b'T', b'P', b'/', major, b'.', minor])
-                    if major.is_ascii_digit() && minor.is_ascii_digit() =>
+                    if well_formed && major.is_ascii_digit() && minor.is_ascii_digit() =>
                 {
                     ParseError::new(
                         StatusCode::HTTP_VERSION_NOT_SUPPORTED,

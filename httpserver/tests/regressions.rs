@@ -1,0 +1,134 @@
+//! Reproductions of bugs found in review, named after the bug.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tornado_httpserver::http1connection::RequestHead;
+use tornado_httpserver::httputil::HttpServerRequest;
+use tornado_httpserver::{
+    HttpMessageDelegate, HttpServerConnectionDelegate, HttpServerSettings, LocalBoxFuture,
+    RequestContext, Response, ResponseWriter,
+};
+
+use common::{Client, serve};
+
+/// A delegate whose `/first` handler keeps its writer and returns without answering;
+/// the kept writer tries to answer later, while `/second` is being handled.
+#[derive(Default)]
+struct KeepsWriter {
+    kept: RefCell<Option<ResponseWriter>>,
+}
+
+struct Req {
+    owner: Rc<KeepsWriter>,
+    path: String,
+}
+
+impl HttpServerConnectionDelegate for KeepsWriter {
+    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
+        Box::new(Req {
+            owner: self,
+            path: String::new(),
+        })
+    }
+}
+
+impl HttpMessageDelegate for Req {
+    fn headers_received(&mut self, head: RequestHead, _context: &RequestContext) {
+        self.path = head.uri;
+    }
+
+    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
+        Box::pin(async move {
+            if self.path == "/first" {
+                *self.owner.kept.borrow_mut() = Some(writer);
+                return;
+            }
+            // While /second waits, the writer kept from /first tries to answer.
+            tornado_gen::sleep(Duration::from_millis(50)).await;
+            if let Some(stale) = self.owner.kept.borrow_mut().take() {
+                let err = stale
+                    .write_headers(http::StatusCode::OK, &Default::default())
+                    .unwrap_err();
+                assert!(err.to_string().contains("is over"), "{err}");
+                stale.send(Response::text("answer to /first"));
+            }
+            writer.send(Response::text("answer to /second"));
+        })
+    }
+}
+
+#[test]
+fn a_writer_kept_from_an_earlier_request_cannot_answer_a_later_one() {
+    let replies = serve(
+        KeepsWriter::default(),
+        HttpServerSettings::default(),
+        |addr| {
+            let mut c = Client::connect(addr);
+            c.send(
+                b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+            );
+            (c.read_response(), c.read_response())
+        },
+    );
+    assert_eq!(replies.0.status, 500, "/first returned without answering");
+    assert_eq!(replies.1.status, 200);
+    assert_eq!(replies.1.body, b"answer to /second");
+}
+
+#[test]
+fn a_finished_pipelined_response_is_not_held_back_by_a_slow_one_after_it() {
+    let handler = |req: HttpServerRequest| async move {
+        if req.path == "/slow" {
+            tornado_gen::sleep(Duration::from_secs(2)).await;
+        }
+        Response::text(req.path.clone())
+    };
+    let first_after = serve(handler, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        let sent = Instant::now();
+        c.send(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+        let fast = c.read_response();
+        let waited = sent.elapsed();
+        let slow = c.read_response();
+        assert_eq!(fast.body, b"/fast");
+        assert_eq!(slow.body, b"/slow");
+        waited
+    });
+    // The slow handler takes 2 s; the fast answer must not wait for it.
+    assert!(first_after < Duration::from_millis(1500), "{first_after:?}");
+}
+
+#[test]
+fn pipelined_requests_wait_while_the_client_does_not_read() {
+    // 300 pipelined requests for 1 MiB each, and a client that reads nothing at first:
+    // the server must stop handling requests while its output is not taken, instead of
+    // queueing 300 MiB.
+    let big = Bytes::from(vec![b'x'; 1024 * 1024]);
+    let handled = Rc::new(std::cell::Cell::new(0usize));
+    let h = handled.clone();
+    let handler = move |_req: HttpServerRequest| {
+        let (big, h) = (big.clone(), h.clone());
+        async move {
+            h.set(h.get() + 1);
+            Response::text(big)
+        }
+    };
+    let count = handled.clone();
+    serve(handler, HttpServerSettings::default(), move |addr| {
+        let mut c = Client::connect(addr);
+        let one = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        c.send(&one.repeat(300));
+        std::thread::sleep(Duration::from_millis(300));
+        // Read three responses so the server can go on a little, then stop.
+        for _ in 0..3 {
+            assert_eq!(c.read_response().body.len(), 1024 * 1024);
+        }
+    });
+    // Socket buffers hold a few MiB at most: far fewer than 300 were handled.
+    assert!(count.get() < 100, "{} requests handled", count.get());
+}
