@@ -32,13 +32,16 @@ use http::StatusCode;
 use tornado_ioloop::{IoLoop, TimeoutHandle};
 use tornado_iostream::IoStream;
 
-use crate::delegate::{HttpMessageDelegate, RequestContext, Response, ResponseWriter};
+use crate::delegate::{
+    HttpMessageDelegate, LocalBoxFuture, RequestContext, Response, ResponseWriter,
+};
 use crate::error::{OutputError, OutputErrorKind, ParseError};
 use crate::http1connection::{
     BodyEncoder, BodyKind, CONTINUE_RESPONSE, ChunkedDecoder, GzipDecoder, Parsed, ResponseContext,
     encode_error_response, encode_response_head, encode_response_head_with_length,
     parse_request_head,
 };
+use crate::httputil::HttpServerRequest;
 use crate::httputil::{DateCache, HttpHeaders};
 use crate::server::ServerShared;
 
@@ -107,6 +110,51 @@ enum BodyError {
     Closed,
     /// The delegate panicked in `data_received`.
     Panicked(String),
+}
+
+/// Who receives the request being handled.
+enum Target {
+    /// A streaming delegate.
+    Delegate(Box<dyn HttpMessageDelegate>),
+    /// A whole-request handler: the head, and the body collected here.
+    Whole {
+        head: Option<crate::http1connection::RequestHead>,
+        body: BytesMut,
+    },
+}
+
+impl Target {
+    fn connection_closed(self) {
+        if let Target::Delegate(delegate) = self
+            && let Err(msg) = catch(|| delegate.on_connection_close())
+        {
+            log::error!("panic in on_connection_close: {msg}");
+        }
+    }
+}
+
+/// What answers the request once it has arrived.
+enum Handler {
+    Steps(LocalBoxFuture<()>),
+    Whole(LocalBoxFuture<Response>, ResponseWriter),
+    Done,
+}
+
+/// Collects a body for a whole-request handler.
+struct Collect<'a>(&'a mut BytesMut);
+
+impl HttpMessageDelegate for Collect<'_> {
+    fn headers_received(&mut self, _head: crate::http1connection::RequestHead, _: &RequestContext) {
+    }
+
+    fn data_received(&mut self, chunk: Bytes) -> Option<LocalBoxFuture<()>> {
+        self.0.extend_from_slice(&chunk);
+        None
+    }
+
+    fn finish(self: Box<Self>, _writer: ResponseWriter) -> LocalBoxFuture<()> {
+        Box::pin(async {})
+    }
 }
 
 /// What [`Conn::next_head`] found in the read buffer.
@@ -534,24 +582,34 @@ impl Conn {
         let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
             .then(|| format!("{} {}", head.method, head.uri));
 
-        let delegate = catch(|| self.server.delegate.clone().start_request(&context));
-        let mut delegate = match delegate {
-            Ok(d) => d,
-            Err(msg) => {
-                log::error!("panic in start_request: {msg}");
+        // A handler of whole requests (a closure) gets the request straight from here;
+        // a streaming delegate gets it in steps.
+        let mut target = if self.server.delegate.takes_whole_requests() {
+            Target::Whole {
+                head: Some(head),
+                body: BytesMut::new(),
+            }
+        } else {
+            let delegate = catch(|| self.server.delegate.clone().start_request(&context));
+            let mut delegate = match delegate {
+                Ok(d) => d,
+                Err(msg) => {
+                    log::error!("panic in start_request: {msg}");
+                    self.send_internal_error();
+                    return false;
+                }
+            };
+            if let Err(msg) = catch(|| delegate.headers_received(head, &context)) {
+                log::error!("panic in headers_received: {msg}");
                 self.send_internal_error();
                 return false;
             }
+            Target::Delegate(delegate)
         };
-        if let Err(msg) = catch(|| delegate.headers_received(head, &context)) {
-            log::error!("panic in headers_received: {msg}");
-            self.send_internal_error();
-            return false;
-        }
         if expect_continue {
             self.with_out(|out| out.extend_from_slice(CONTINUE_RESPONSE));
             if self.flush_output().await.is_err() {
-                let _ = catch(|| delegate.on_connection_close());
+                target.connection_closed();
                 return false;
             }
         }
@@ -560,15 +618,24 @@ impl Conn {
             self.set_deadline(params.body_timeout.map(|t| now + t));
             // Boxed: reading a body needs a large state (decoders, gzip) that would
             // otherwise sit in every connection's task, idle or not.
-            match Box::pin(self.read_body(body, gzip, &mut *delegate)).await {
+            let read = match &mut target {
+                Target::Delegate(delegate) => {
+                    Box::pin(self.read_body(body, gzip, &mut **delegate)).await
+                }
+                Target::Whole { body: buf, .. } => {
+                    let mut sink = Collect(buf);
+                    Box::pin(self.read_body(body, gzip, &mut sink)).await
+                }
+            };
+            match read {
                 Ok(()) => self.deadline.set(None),
                 Err(BodyError::Parse(e)) => {
-                    let _ = catch(|| delegate.on_connection_close());
+                    target.connection_closed();
                     Box::pin(self.reject(&e)).await;
                     return false;
                 }
                 Err(BodyError::Closed) => {
-                    let _ = catch(|| delegate.on_connection_close());
+                    target.connection_closed();
                     return false;
                 }
                 Err(BodyError::Panicked(msg)) => {
@@ -586,13 +653,33 @@ impl Conn {
             conn: self.clone(),
             seq,
         };
-        let outcome = match catch(|| delegate.finish(writer)) {
-            Ok(fut) => match self.unless_closed(catch_panic(fut)).await {
-                Some(outcome) => outcome,
-                // Force-closed while the handler ran: drop it, the connection is gone.
-                None => return false,
+        let handler = match target {
+            Target::Delegate(delegate) => catch(|| delegate.finish(writer)).map(Handler::Steps),
+            Target::Whole { head, body } => match self.whole_request(head, body, &context) {
+                Ok(request) => {
+                    let server = &self.server;
+                    catch(|| server.delegate.clone().handle_whole(request))
+                        .map(|fut| Handler::Whole(fut, writer))
+                }
+                Err(e) => {
+                    log::info!("bad request from {}: {e}", self.peer_name());
+                    writer.send_error(e.status());
+                    Ok(Handler::Done)
+                }
             },
-            Err(msg) => Err(msg),
+        };
+        let outcome = match handler {
+            Ok(Handler::Steps(fut)) => self.unless_closed(catch_panic(fut)).await,
+            Ok(Handler::Whole(fut, writer)) => {
+                let answered = self.unless_closed(catch_panic(fut)).await;
+                answered.map(|r| r.map(|response| writer.send(response)))
+            }
+            Ok(Handler::Done) => Some(Ok(())),
+            Err(msg) => Some(Err(msg)),
+        };
+        // Force-closed while the handler ran: it was dropped, the connection is gone.
+        let Some(outcome) = outcome else {
+            return false;
         };
         if let Err(msg) = outcome {
             log::error!(
@@ -622,6 +709,23 @@ impl Conn {
             && st.encoder.as_ref().is_some_and(|e| e.keep_alive())
             && !self.server.shutting_down()
             && !self.stream.closed()
+    }
+
+    /// Builds the request a whole-request handler gets.
+    fn whole_request(
+        &self,
+        head: Option<crate::http1connection::RequestHead>,
+        body: BytesMut,
+        context: &RequestContext,
+    ) -> Result<HttpServerRequest, ParseError> {
+        let head = head.ok_or_else(|| ParseError::bad_request("no request head"))?;
+        let mut request = HttpServerRequest::new(head, body.freeze(), context.start)?;
+        request.remote_ip = context.remote_ip;
+        request.protocol = context.protocol;
+        if !request.body.is_empty() {
+            request.parse_body()?;
+        }
+        Ok(request)
     }
 
     fn access_log(&self, summary: Option<&str>, context: &RequestContext) {

@@ -78,6 +78,22 @@ pub trait HttpMessageDelegate {
 pub trait HttpServerConnectionDelegate: 'static {
     /// A request is starting on a connection; return the delegate that receives it.
     fn start_request(self: Rc<Self>, context: &RequestContext) -> Box<dyn HttpMessageDelegate>;
+
+    /// Whether the server should collect each request (body included, up to
+    /// `max_body_size`) and call [`handle_whole`](Self::handle_whole) instead of
+    /// streaming it to [`start_request`](Self::start_request)'s delegate. True for
+    /// closures; a type that returns true must implement `handle_whole`.
+    fn takes_whole_requests(&self) -> bool {
+        false
+    }
+
+    /// Answers a whole request; called only when
+    /// [`takes_whole_requests`](Self::takes_whole_requests) is true. The default
+    /// answers 501 Not Implemented.
+    fn handle_whole(self: Rc<Self>, request: HttpServerRequest) -> LocalBoxFuture<Response> {
+        let _ = request;
+        Box::pin(async { Response::new(StatusCode::NOT_IMPLEMENTED) })
+    }
 }
 
 impl<F, Fut> HttpServerConnectionDelegate for F
@@ -85,6 +101,14 @@ where
     F: Fn(HttpServerRequest) -> Fut + 'static,
     Fut: Future<Output = Response> + 'static,
 {
+    fn takes_whole_requests(&self) -> bool {
+        true
+    }
+
+    fn handle_whole(self: Rc<Self>, request: HttpServerRequest) -> LocalBoxFuture<Response> {
+        Box::pin((*self)(request))
+    }
+
     fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
         Box::new(BufferingDelegate {
             handler: self,
