@@ -184,7 +184,6 @@ pub(crate) struct Conn {
     peer: Option<SocketAddr>,
     tls: bool,
     response: RefCell<ResponseState>,
-    context: RefCell<Option<RequestContext>>,
     out: RefCell<BytesMut>,
     deadline: Cell<Option<Instant>>,
     timer: Cell<Option<(Instant, TimeoutHandle)>>,
@@ -221,7 +220,6 @@ impl Conn {
             peer,
             tls,
             response: RefCell::new(ResponseState::default()),
-            context: RefCell::new(None),
             out: RefCell::new(BytesMut::new()),
             deadline: Cell::new(None),
             timer: Cell::new(None),
@@ -490,7 +488,6 @@ impl Conn {
         self.head_scan.set(0);
         self.head_line_seen.set(false);
         *self.response.borrow_mut() = ResponseState::default();
-        *self.context.borrow_mut() = None;
         self.request_start.set(self.io_loop.time());
     }
 
@@ -560,7 +557,6 @@ impl Conn {
         let settings = &self.server.settings;
         let params = &settings.params;
         let context = self.request_context(&head.headers);
-        *self.context.borrow_mut() = Some(context.clone());
         self.response.borrow_mut().ctx = Some(head.response_context());
         let body = head.body;
         let expect_continue = head.expect_continue && body != BodyKind::Empty;
@@ -652,6 +648,7 @@ impl Conn {
         let writer = ResponseWriter {
             conn: self.clone(),
             seq,
+            context: context.clone(),
         };
         let handler = match target {
             Target::Delegate(delegate) => catch(|| delegate.finish(writer)).map(Handler::Steps),
@@ -1039,14 +1036,5 @@ impl Conn {
 
     pub(crate) fn stream_closed(&self) -> bool {
         self.stream.closed()
-    }
-
-    pub(crate) fn context(&self) -> RequestContext {
-        self.context.borrow().clone().unwrap_or(RequestContext {
-            remote_ip: self.peer.map(|a| a.ip()),
-            protocol: if self.tls { "https" } else { "http" },
-            address: self.peer,
-            start: self.request_start.get(),
-        })
     }
 }

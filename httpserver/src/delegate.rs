@@ -264,6 +264,7 @@ pub struct ResponseWriter {
     pub(crate) conn: Rc<Conn>,
     /// The request this writer answers; once it is over the writer is refused.
     pub(crate) seq: u64,
+    pub(crate) context: RequestContext,
 }
 
 impl fmt::Debug for ResponseWriter {
@@ -349,6 +350,6 @@ impl ResponseWriter {
 
     /// The request's context (client IP, protocol).
     pub fn context(&self) -> RequestContext {
-        self.conn.context()
+        self.context.clone()
     }
 }
