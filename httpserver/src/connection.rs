@@ -192,6 +192,8 @@ pub(crate) struct Conn {
     request_start: Cell<Instant>,
     /// Waiting for a request with nothing buffered: shutdown may close it at once.
     idle: Cell<bool>,
+    /// The deadline is the idle one, watched by the server's sweep instead of a timer.
+    swept: Cell<bool>,
     /// Set by [`close`](Conn::close); wakes the task if it waits on the delegate.
     force_closed: Cell<bool>,
     close_waker: Cell<Option<Waker>>,
@@ -226,6 +228,7 @@ impl Conn {
             timed_out: Cell::new(false),
             request_start: Cell::new(Instant::now()),
             idle: Cell::new(false),
+            swept: Cell::new(false),
             force_closed: Cell::new(false),
             close_waker: Cell::new(None),
             request_seq: Cell::new(0),
@@ -263,10 +266,15 @@ impl Conn {
 
     async fn run(self: &Rc<Self>) {
         let chunk_size = self.server.settings.params.chunk_size.max(1);
-        while let Some(head) = self.read_head().await {
+        loop {
             // Boxed so that an idle connection's task holds only the small state of
-            // waiting for a head, not the larger one of handling a request.
-            if !Box::pin(self.handle_request(head)).await {
+            // waiting for a head, not the larger one of handling a request (nor the
+            // head itself: it is moved into the box within this statement).
+            let handling = match self.read_head().await {
+                Some(head) => Box::pin(self.handle_request(head)),
+                None => return,
+            };
+            if !handling.await {
                 // The last write gets a deadline too: a peer that never reads must not
                 // keep the connection forever.
                 self.set_idle_deadline();
@@ -343,6 +351,7 @@ impl Conn {
 
     fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
         self.deadline.set(deadline);
+        self.swept.set(false);
         let Some(at) = deadline else { return };
         match self.timer.get() {
             // An armed timer that fires no later re-arms itself for the new deadline.
@@ -370,11 +379,26 @@ impl Conn {
         self.timer.set(None);
         match self.deadline.get() {
             None => {}
-            Some(d) if d > self.io_loop.time() => self.arm(d),
-            Some(_) => {
-                self.timed_out.set(true);
-                self.stream.close();
+            // A later deadline: re-arm, unless the sweep watches it.
+            Some(d) if d > self.io_loop.time() => {
+                if !self.swept.get() {
+                    self.arm(d);
+                }
             }
+            Some(_) => self.time_out(),
+        }
+    }
+
+    fn time_out(&self) {
+        self.timed_out.set(true);
+        self.stream.close();
+    }
+
+    /// Called by the server's periodic sweep: closes the connection if its idle
+    /// deadline has passed.
+    pub(crate) fn sweep(&self, now: Instant) {
+        if self.swept.get() && self.deadline.get().is_some_and(|d| d <= now) {
+            self.time_out();
         }
     }
 
@@ -386,14 +410,17 @@ impl Conn {
         loop {
             // The parse happens in a plain function so that its large result never
             // lives across an await: this future is what an idle connection holds.
-            match self.next_head(&mut started) {
+            let rejected = match self.next_head(&mut started) {
                 HeadStep::Head(head) => return Some(head),
                 HeadStep::Close => return None,
-                HeadStep::Wait => {}
-                HeadStep::Reject(e) => {
-                    Box::pin(self.reject(&e)).await;
-                    return None;
-                }
+                HeadStep::Wait => None,
+                HeadStep::Reject(e) => Some(e),
+            };
+            // Awaited outside the match, whose scrutinee (a whole head) would otherwise
+            // be kept in this future's state.
+            if let Some(e) = rejected {
+                Box::pin(self.reject(&e)).await;
+                return None;
             }
             if self.flush_before_wait().await.is_err() {
                 return None;
@@ -452,7 +479,11 @@ impl Conn {
                     return HeadStep::Close;
                 }
                 let now = self.io_loop.time();
-                self.set_deadline(settings.idle_connection_timeout.map(|t| now + t));
+                // Waiting between requests: the server's sweep watches this deadline, so
+                // an idle connection owns no timer.
+                self.deadline
+                    .set(settings.idle_connection_timeout.map(|t| now + t));
+                self.swept.set(true);
                 HeadStep::Wait
             }
             Some(Err(e)) => HeadStep::Reject(Box::new(e)),
