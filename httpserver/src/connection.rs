@@ -380,11 +380,8 @@ impl Conn {
         match self.deadline.get() {
             None => {}
             // A later deadline: re-arm, unless the sweep watches it.
-            Some(d) if d > self.io_loop.time() => {
-                if !self.swept.get() {
-                    self.arm(d);
-                }
-            }
+            Some(d) if d > self.io_loop.time() && !self.swept.get() => self.arm(d),
+            Some(d) if d > self.io_loop.time() => {}
             Some(_) => self.time_out(),
         }
     }
