@@ -199,12 +199,12 @@ pub(crate) struct Conn {
     close_waker: Cell<Option<Waker>>,
     /// Numbers the request being answered (0: none); a [`ResponseWriter`] holds the
     /// number of its request and is refused once that request is over.
-    request_seq: Cell<u64>,
-    next_seq: Cell<u64>,
+    request_seq: Cell<u32>,
+    next_seq: Cell<u32>,
     /// How much of a partial head was already searched for its end, and whether its
     /// request line was complete: a head arriving in pieces is not re-parsed from
     /// the start for every piece.
-    head_scan: Cell<usize>,
+    head_scan: Cell<u32>,
     head_line_seen: Cell<bool>,
 }
 
@@ -491,8 +491,9 @@ impl Conn {
     /// whole head or break a limit, judged from the new bytes only; false means
     /// parsing again would only say "partial".
     fn head_may_be_complete(&self, buf: &[u8], max_header_size: usize) -> bool {
-        let scanned = self.head_scan.get();
-        self.head_scan.set(buf.len());
+        let scanned = self.head_scan.get() as usize;
+        self.head_scan
+            .set(u32::try_from(buf.len()).unwrap_or(u32::MAX));
         if scanned == 0 || scanned > buf.len() || buf.len() > max_header_size {
             return true;
         }
@@ -671,7 +672,8 @@ impl Conn {
         }
 
         let seq = self.next_seq.get();
-        self.next_seq.set(seq + 1);
+        // Never 0 (which means "no request"), even after wrapping.
+        self.next_seq.set(seq.checked_add(1).unwrap_or(1));
         self.request_seq.set(seq);
         let writer = ResponseWriter {
             conn: self.clone(),
@@ -1050,7 +1052,7 @@ impl Conn {
     }
 
     /// Whether a writer for request `seq` may still write.
-    pub(crate) fn answering(&self, seq: u64) -> bool {
+    pub(crate) fn answering(&self, seq: u32) -> bool {
         seq != 0 && self.request_seq.get() == seq
     }
 

@@ -263,7 +263,7 @@ impl Response {
 pub struct ResponseWriter {
     pub(crate) conn: Rc<Conn>,
     /// The request this writer answers; once it is over the writer is refused.
-    pub(crate) seq: u64,
+    pub(crate) seq: u32,
     pub(crate) context: RequestContext,
 }
 

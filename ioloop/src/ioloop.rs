@@ -54,6 +54,8 @@ pub const EVENTS_CAPACITY: usize = 1024;
 const WAKER_TOKEN: Token = Token(usize::MAX);
 const KEY_BITS: u32 = usize::BITS / 2;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
+// Handler keys and generations are stored as u32 (half a 64-bit token each).
+const _: () = assert!(KEY_BITS <= u32::BITS);
 
 static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -138,13 +140,13 @@ impl fmt::Debug for Ready {
 /// Identifies a registered I/O handler; returned by [`IoLoop::add_handler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HandlerId {
-    key: usize,
-    generation: usize,
+    key: u32,
+    generation: u32,
 }
 
 impl HandlerId {
     fn token(self) -> Token {
-        Token(self.key | (self.generation << KEY_BITS))
+        Token(self.key as usize | ((self.generation as usize) << KEY_BITS))
     }
 }
 
@@ -178,14 +180,14 @@ type SendCallback = Box<dyn FnOnce() + Send>;
 type RemoteScratch = (Vec<SendCallback>, Vec<(usize, u64)>);
 
 struct HandlerSlot {
-    generation: usize,
+    generation: u32,
     handler: Option<Handler>,
 }
 
 struct TaskSlot {
     generation: u64,
     future: Option<TaskFuture>,
-    waker: Waker,
+    /// The task's waker data; a `Waker` is made from it (an `Arc` clone) for each poll.
     flag: Arc<TaskWaker>,
 }
 
@@ -224,7 +226,7 @@ pub(crate) struct Inner {
     events: RefCell<Events>,
     registry: Registry,
     handlers: RefCell<Slab<HandlerSlot>>,
-    handler_generation: Cell<usize>,
+    handler_generation: Cell<u32>,
     timers: RefCell<Timers>,
     callbacks: RefCell<VecDeque<Callback>>,
     tasks: RefCell<Slab<TaskSlot>>,
@@ -264,7 +266,7 @@ impl Inner {
                 Some(slot) if slot.generation == generation => {
                     slot.flag.queued.store(false, Ordering::Release);
                     match slot.future.take() {
-                        Some(f) => (f, slot.waker.clone()),
+                        Some(f) => (f, Waker::from(slot.flag.clone())),
                         None => return,
                     }
                 }
@@ -289,7 +291,7 @@ impl Inner {
 
     fn dispatch(&self, token: Token, ready: Ready) {
         let key = token.0 & KEY_MASK;
-        let generation = token.0 >> KEY_BITS;
+        let generation = (token.0 >> KEY_BITS) as u32;
         let handler = {
             let mut handlers = self.handlers.borrow_mut();
             match handlers.get_mut(key) {
@@ -729,7 +731,7 @@ impl IoLoop {
         S: Source + ?Sized,
         H: FnMut(Ready) + 'static,
     {
-        let generation = self.inner.handler_generation.get().wrapping_add(1) & KEY_MASK;
+        let generation = self.inner.handler_generation.get().wrapping_add(1) & (KEY_MASK as u32);
         self.inner.handler_generation.set(generation);
         let key = self.inner.handlers.borrow_mut().insert(HandlerSlot {
             generation,
@@ -739,7 +741,10 @@ impl IoLoop {
             self.inner.handlers.borrow_mut().remove(key);
             return Err(io::Error::other("too many handlers registered"));
         }
-        let id = HandlerId { key, generation };
+        let id = HandlerId {
+            key: key as u32,
+            generation,
+        };
         if let Err(e) = self.inner.registry.register(source, id.token(), interest) {
             let slot = self.inner.handlers.borrow_mut().remove(key);
             drop(slot);
@@ -799,8 +804,8 @@ impl IoLoop {
     {
         let slot = {
             let mut handlers = self.inner.handlers.borrow_mut();
-            match handlers.get(id.key) {
-                Some(s) if s.generation == id.generation => Some(handlers.remove(id.key)),
+            match handlers.get(id.key as usize) {
+                Some(s) if s.generation == id.generation => Some(handlers.remove(id.key as usize)),
                 _ => None,
             }
         };
@@ -815,7 +820,7 @@ impl IoLoop {
     }
 
     fn handler_exists(&self, id: HandlerId) -> bool {
-        matches!(self.inner.handlers.borrow().get(id.key), Some(s) if s.generation == id.generation)
+        matches!(self.inner.handlers.borrow().get(id.key as usize), Some(s) if s.generation == id.generation)
     }
 
     /// Runs `f` on the next iteration of the loop (loop thread only; other threads use
@@ -945,7 +950,6 @@ impl IoLoop {
         entry.insert(TaskSlot {
             generation,
             future: Some(task),
-            waker: Waker::from(flag.clone()),
             flag,
         });
         drop(tasks);

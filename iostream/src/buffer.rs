@@ -155,8 +155,16 @@ impl ReadBuffer {
 
 /// Queued output: whole `Bytes` chunks handed over by the caller, then a tail into which
 /// small writes are copied (so a burst of small writes becomes one `write` call).
+///
+/// Boxed and allocated only while output is queued: most writes go straight to the
+/// socket, and an idle stream then carries one pointer instead of the queue.
 #[derive(Debug, Default)]
 pub(crate) struct WriteBuffer {
+    queue: Option<Box<WriteQueue>>,
+}
+
+#[derive(Debug, Default)]
+struct WriteQueue {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     len: usize,
@@ -164,61 +172,78 @@ pub(crate) struct WriteBuffer {
 
 impl WriteBuffer {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.queue.as_ref().map_or(0, |q| q.len)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.tail.capacity() + self.chunks.iter().map(Bytes::len).sum::<usize>()
+        self.queue.as_ref().map_or(0, |q| {
+            q.tail.capacity() + q.chunks.iter().map(Bytes::len).sum::<usize>()
+        })
+    }
+
+    fn queue(&mut self) -> &mut WriteQueue {
+        self.queue.get_or_insert_with(Box::default)
     }
 
     pub(crate) fn push_slice(&mut self, data: &[u8]) {
-        self.tail.extend_from_slice(data);
-        self.len += data.len();
+        if data.is_empty() {
+            return;
+        }
+        let q = self.queue();
+        q.tail.extend_from_slice(data);
+        q.len += data.len();
     }
 
     pub(crate) fn push_bytes(&mut self, data: Bytes) {
         if data.is_empty() {
             return;
         }
-        if !self.tail.is_empty() {
-            let tail = self.tail.split().freeze();
-            self.chunks.push_back(tail);
+        let q = self.queue();
+        if !q.tail.is_empty() {
+            let tail = q.tail.split().freeze();
+            q.chunks.push_back(tail);
         }
-        self.len += data.len();
-        self.chunks.push_back(data);
+        q.len += data.len();
+        q.chunks.push_back(data);
     }
 
     /// The next contiguous bytes to write.
     pub(crate) fn front(&self) -> &[u8] {
-        match self.chunks.front() {
-            Some(c) => c,
-            None => &self.tail,
+        match &self.queue {
+            None => &[],
+            Some(q) => match q.chunks.front() {
+                Some(c) => c,
+                None => &q.tail,
+            },
         }
     }
 
     pub(crate) fn advance(&mut self, n: usize) {
-        self.len -= n;
-        match self.chunks.front_mut() {
+        let Some(q) = self.queue.as_mut() else {
+            return;
+        };
+        q.len -= n;
+        match q.chunks.front_mut() {
             Some(c) => {
                 c.advance(n);
                 if c.is_empty() {
-                    self.chunks.pop_front();
+                    q.chunks.pop_front();
                 }
             }
-            None => self.tail.advance(n),
+            None => q.tail.advance(n),
         }
-        if self.len == 0 {
+        if q.len == 0 {
             self.release();
         }
     }
 
     /// Frees all memory (and drops any queued data).
     pub(crate) fn release(&mut self) {
-        *self = WriteBuffer::default();
+        self.queue = None;
     }
 }
 

@@ -107,7 +107,8 @@ pub(crate) struct State {
     confirmed: u64,
     write_waiters: Vec<(u64, Waker)>,
     max_buffer_size: usize,
-    max_write_buffer_size: Option<usize>,
+    /// `usize::MAX`: no limit.
+    max_write_buffer_size: usize,
     pub(crate) closed: bool,
     /// At close: the transport had no handshake in progress (TLS done, or no TLS).
     handshake_done: bool,
@@ -454,9 +455,8 @@ impl State {
                 "this stream cannot be written (read-only pipe)",
             ));
         }
-        if let Some(max) = self.max_write_buffer_size
-            && self.wbuf.len() + data.len() > max
-        {
+        let max = self.max_write_buffer_size;
+        if self.wbuf.len().saturating_add(data.len()) > max {
             return Err(write_buffer_full(max));
         }
         let mut off = 0;
@@ -608,7 +608,7 @@ impl IoStream {
                 confirmed: 0,
                 write_waiters: Vec::new(),
                 max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
-                max_write_buffer_size: None,
+                max_write_buffer_size: usize::MAX,
                 closed: false,
                 handshake_done: false,
                 overflowed: false,
@@ -938,7 +938,7 @@ impl IoStream {
 
     /// Sets the limit on queued outgoing data (`None`, the default, for no limit).
     pub fn set_max_write_buffer_size(&self, max: Option<usize>) {
-        self.shared.state.borrow_mut().max_write_buffer_size = max;
+        self.shared.state.borrow_mut().max_write_buffer_size = max.unwrap_or(usize::MAX);
     }
 
     /// The peer's address (TCP, TLS over TCP).
