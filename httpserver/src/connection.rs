@@ -194,6 +194,9 @@ pub(crate) struct Conn {
     idle: Cell<bool>,
     /// The deadline is the idle one, watched by the server's sweep instead of a timer.
     swept: Cell<bool>,
+    /// A handler took the stream over ([`ResponseWriter::detach`]): stop serving and
+    /// leave the stream open.
+    detached: Cell<bool>,
     /// Set by [`close`](Conn::close); wakes the task if it waits on the delegate.
     force_closed: Cell<bool>,
     close_waker: Cell<Option<Waker>>,
@@ -229,6 +232,7 @@ impl Conn {
             request_start: Cell::new(Instant::now()),
             idle: Cell::new(false),
             swept: Cell::new(false),
+            detached: Cell::new(false),
             force_closed: Cell::new(false),
             close_waker: Cell::new(None),
             request_seq: Cell::new(0),
@@ -253,7 +257,9 @@ impl Conn {
                 if let Ok(mut out) = conn.out.try_borrow_mut() {
                     return_buffer(std::mem::take(&mut *out));
                 }
-                conn.stream.close();
+                if !conn.detached.get() {
+                    conn.stream.close();
+                }
             }
         }
         let key = self.server.register(Rc::downgrade(&self));
@@ -275,6 +281,9 @@ impl Conn {
                 None => return,
             };
             if !handling.await {
+                if self.detached.get() {
+                    return;
+                }
                 // The last write gets a deadline too: a peer that never reads must not
                 // keep the connection forever.
                 self.set_idle_deadline();
@@ -708,6 +717,13 @@ impl Conn {
         let Some(outcome) = outcome else {
             return false;
         };
+        if self.detached.get() {
+            // The stream belongs to the handler now (an upgrade): no 500, no more
+            // requests, and cleanup leaves the stream open.
+            self.request_seq.set(0);
+            self.access_log(summary.as_deref(), &context);
+            return false;
+        }
         if let Err(msg) = outcome {
             log::error!(
                 "Uncaught panic in handler for {}: {msg}",
@@ -1049,6 +1065,19 @@ impl Conn {
             log::error!("cannot send 500: {e}");
             self.response.borrow_mut().must_close = true;
         }
+    }
+
+    /// Hands the stream to the handler answering request `seq`: what was written so far
+    /// is queued on the stream first, and the connection stops serving once the
+    /// handler's future completes.
+    pub(crate) fn detach(&self, seq: u32) -> Option<IoStream> {
+        if !self.answering(seq) || self.detached.get() || self.stream.closed() {
+            return None;
+        }
+        drop(self.queue_output());
+        self.detached.set(true);
+        self.deadline.set(None);
+        Some(self.stream.clone())
     }
 
     /// Whether a writer for request `seq` may still write.

@@ -342,6 +342,32 @@ impl ResponseWriter {
         !self.conn.answering(self.seq) || self.conn.response_finished()
     }
 
+    /// Takes the connection's stream over, for a protocol upgrade (WebSocket; Tornado's
+    /// `HTTP1Connection.detach`). Whatever the writer wrote (typically a `101 Switching
+    /// Protocols` head) is queued on the stream first; once the handler's future
+    /// completes, the server stops reading requests from this connection and leaves
+    /// the stream open to its new owner. `None` if the request is over, the stream is
+    /// closed or was already taken. Bytes the client sent after this request's head
+    /// and body stay in the stream's read buffer.
+    ///
+    /// ```no_run
+    /// # use tornado_httpserver::{ResponseWriter};
+    /// # use tornado_httpserver::httputil::HttpHeaders;
+    /// # async fn upgrade(writer: ResponseWriter) {
+    /// let mut headers = HttpHeaders::new();
+    /// headers.set("Upgrade", "echo");
+    /// headers.set("Connection", "Upgrade");
+    /// writer.write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers).unwrap();
+    /// let stream = writer.detach().expect("the connection is still open");
+    /// while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///     let _ = stream.write(&line).await;
+    /// }
+    /// # }
+    /// ```
+    pub fn detach(&self) -> Option<tornado_iostream::IoStream> {
+        self.conn.detach(self.seq)
+    }
+
     /// Whether the client's connection has closed (a long-polling handler can stop
     /// waiting).
     pub fn connection_closed(&self) -> bool {

@@ -132,3 +132,57 @@ fn pipelined_requests_wait_while_the_client_does_not_read() {
     // Socket buffers hold a few MiB at most: far fewer than 300 were handled.
     assert!(count.get() < 100, "{} requests handled", count.get());
 }
+
+/// Upgrades `/echo` to a line-echo protocol with `ResponseWriter::detach`.
+struct Upgrader;
+
+struct UpgradeReq;
+
+impl HttpServerConnectionDelegate for Upgrader {
+    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
+        Box::new(UpgradeReq)
+    }
+}
+
+impl HttpMessageDelegate for UpgradeReq {
+    fn headers_received(&mut self, _head: RequestHead, _context: &RequestContext) {}
+
+    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
+        Box::pin(async move {
+            let mut headers = tornado_httpserver::httputil::HttpHeaders::new();
+            headers.set("Upgrade", "echo");
+            headers.set("Connection", "Upgrade");
+            writer
+                .write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers)
+                .unwrap();
+            let stream = writer.detach().expect("detach");
+            assert!(writer.detach().is_none(), "only once");
+            // The new protocol: echo lines until the client closes.
+            while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+                if stream.write(&line).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
+
+#[test]
+fn detach_hands_the_stream_to_an_upgraded_protocol() {
+    let got = serve(Upgrader, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        // The first line of the new protocol travels with the upgrade request.
+        c.send(
+            b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello\n",
+        );
+        let head = c.read_head();
+        c.send(b"again\n");
+        c.shutdown_write();
+        (head, c.read_to_close())
+    });
+    let (head, rest) = got;
+    assert_eq!(head.status, 101);
+    assert_eq!(head.header("Connection"), Some("Upgrade"));
+    assert_eq!(head.header("Upgrade"), Some("echo"));
+    assert_eq!(rest, b"hello\nagain\n");
+}

@@ -53,7 +53,9 @@ pub enum BodyFraming {
 /// `Transfer-Encoding` set by the handler is replaced by this decision.
 ///
 /// `Connection: close` is written when an HTTP/1.1 connection will close,
-/// `Connection: Keep-Alive` when an HTTP/1.0 one stays open; a `Date`
+/// `Connection: Keep-Alive` when an HTTP/1.0 one stays open; a handler's own
+/// `Connection` header is replaced by that, except on a `101 Switching
+/// Protocols`, which keeps it (`Connection: Upgrade`); a `Date`
 /// header (pass [`DateCache::get`](crate::httputil::DateCache::get)) and
 /// `Server: `[`DEFAULT_SERVER`] are added unless the handler set them.
 ///
@@ -128,6 +130,7 @@ fn encode_head(
     let informational = (100..200).contains(&code);
     let drops_length = informational || code == 204;
     let no_body = ctx.head_request || drops_length || code == 304;
+    let switching = code == 101;
 
     dst.reserve(128 + headers.byte_len());
     dst.extend_from_slice(b"HTTP/1.1 ");
@@ -168,7 +171,9 @@ fn encode_head(
                 handler_closes |= value
                     .split(',')
                     .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
-                true
+                // A 101 keeps the handler's `Connection: Upgrade`; the connection then
+                // belongs to the new protocol.
+                !switching
             }
             14 if name.eq_ignore_ascii_case("content-length") => {
                 if drops_length {
@@ -216,7 +221,9 @@ fn encode_head(
     if framing == BodyFraming::Chunked {
         put_header(dst, "Transfer-Encoding", "chunked");
     }
-    if !keep_alive && ctx.version == Version::HTTP_11 {
+    if switching {
+        // The handler's own Connection header was written above.
+    } else if !keep_alive && ctx.version == Version::HTTP_11 {
         put_header(dst, "Connection", "close");
     } else if keep_alive && ctx.version == Version::HTTP_10 {
         put_header(dst, "Connection", "Keep-Alive");
