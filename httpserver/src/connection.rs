@@ -431,6 +431,10 @@ impl Conn {
             if self.flush_before_wait().await.is_err() {
                 return None;
             }
+            // A shutdown that began while we flushed closes an idle connection now.
+            if !started && self.server.shutting_down() {
+                return None;
+            }
             self.idle.set(!started);
             if !started {
                 return_buffer(std::mem::take(&mut *self.out.borrow_mut()));
