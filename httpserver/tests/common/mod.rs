@@ -229,7 +229,7 @@ impl Client {
     }
 
     /// Reads until `delim`, which must arrive; returns everything up to and including it.
-    fn read_until(&mut self, delim: &[u8]) -> Vec<u8> {
+    pub fn read_until(&mut self, delim: &[u8]) -> Vec<u8> {
         loop {
             if let Some(i) = find(&self.buf, delim) {
                 return self.take(i + delim.len());
