@@ -91,12 +91,13 @@ impl ReadBuffer {
         if self.buf.len() - self.filled < want {
             if self.buf.capacity() == 0 {
                 // A pooled buffer is initialised (stale bytes, not uninitialised memory),
-                // so it is used as it is, even if a little smaller than asked.
-                self.buf = pooled().unwrap_or_default();
+                // so it is used as it is when it is big enough for the read we want; a
+                // smaller one (split by earlier takes) would only cost extra reads.
+                self.buf = match pooled() {
+                    Some(b) if b.len() >= want => b,
+                    _ => BytesMut::zeroed(want),
+                };
                 self.filled = 0;
-                if self.buf.len() < POOL_MIN_CAPACITY {
-                    self.buf = BytesMut::zeroed(want);
-                }
             } else {
                 let extra = want - (self.buf.len() - self.filled);
                 self.buf.reserve(extra);
