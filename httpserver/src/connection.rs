@@ -25,7 +25,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
@@ -53,7 +53,9 @@ const POOL_BUFFER_SIZE: usize = 8 * 1024;
 const POOL_MAX_BUFFER: usize = 64 * 1024;
 
 thread_local! {
-    static DATES: RefCell<DateCache> = RefCell::new(DateCache::new());
+    /// The `Date` header text, and until when (by the loop's clock) it is current.
+    static DATES: RefCell<(DateCache, Option<Instant>)> =
+        RefCell::new((DateCache::new(), None));
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -986,10 +988,23 @@ impl Conn {
         if self.server.shutting_down() {
             ctx.keep_alive = false;
         }
+        let loop_now = self.io_loop.time();
         let encoder = self.with_out(|out| {
             DATES.with(|d| {
-                let mut dates = d.borrow_mut();
-                let date = dates.get(SystemTime::now());
+                let (dates, valid_until) = &mut *d.borrow_mut();
+                // The wall clock is read at most once a second: until the second ends
+                // (judged by the loop's cached clock, which never runs ahead of it) the
+                // cached text is current.
+                if valid_until.is_none_or(|v| loop_now >= v) {
+                    let now = SystemTime::now();
+                    dates.get(now);
+                    let into_second = now
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos());
+                    let left = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
+                    *valid_until = Some(loop_now + left);
+                }
+                let date = dates.text();
                 match body_len {
                     Some(n) => {
                         encode_response_head_with_length(out, &ctx, status, headers, date, n)

@@ -191,3 +191,25 @@ fn detach_hands_the_stream_to_an_upgraded_protocol() {
     assert_eq!(second, b"again\n");
     assert!(rest.is_empty());
 }
+
+#[test]
+fn the_date_header_moves_on_with_the_clock() {
+    // The Date text is cached for the rest of its second; the cache must not outlive it.
+    let dates = serve(
+        |_req: HttpServerRequest| async { Response::text("ok") },
+        HttpServerSettings::default(),
+        |addr| {
+            let mut c = Client::connect(addr);
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let first = c.read_response().header("Date").unwrap().to_string();
+            std::thread::sleep(Duration::from_millis(1100));
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let second = c.read_response().header("Date").unwrap().to_string();
+            (first, second)
+        },
+    );
+    assert_ne!(dates.0, dates.1);
+    let now = tornado_httpserver::httputil::format_timestamp(std::time::SystemTime::now());
+    // Same day as now (at midnight this could see the day turn: a one-second window).
+    assert_eq!(dates.1[..16], now[..16], "{} vs {now}", dates.1);
+}

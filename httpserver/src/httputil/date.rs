@@ -131,6 +131,12 @@ impl DateCache {
         std::str::from_utf8(&self.text).unwrap_or("Thu, 01 Jan 1970 00:00:00 GMT")
     }
 
+    /// The text formatted last (the epoch before the first [`get`](Self::get)).
+    pub fn text(&self) -> &str {
+        // The buffer only ever holds ASCII.
+        std::str::from_utf8(&self.text).unwrap_or("Thu, 01 Jan 1970 00:00:00 GMT")
+    }
+
     /// [`get`](Self::get) as bytes, ready to append to an output buffer.
     pub fn get_bytes(&mut self, now: SystemTime) -> &[u8; HTTP_DATE_LEN] {
         let secs = unix_secs(now);
