@@ -740,6 +740,9 @@ impl Conn {
             } else {
                 self.send_internal_error();
             }
+        } else if !self.response_finished() && self.stream.closed() {
+            // The client left (a long poll that gave up): nobody to answer.
+            self.response.borrow_mut().must_close = true;
         } else if !self.response_finished() {
             if self.headers_written() {
                 log::error!("handler returned without finishing its response; closing");
@@ -1110,6 +1113,10 @@ impl Conn {
 
     pub(crate) fn response_finished(&self) -> bool {
         self.response.borrow().finished
+    }
+
+    pub(crate) fn stream(&self) -> &IoStream {
+        &self.stream
     }
 
     pub(crate) fn stream_closed(&self) -> bool {

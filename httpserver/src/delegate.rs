@@ -368,6 +368,23 @@ impl ResponseWriter {
         self.conn.detach(self.seq)
     }
 
+    /// Resolves when the client's connection closes: a long-polling handler can stop
+    /// waiting (Tornado's `on_connection_close`). The stream notices a peer that goes
+    /// away even while nothing reads from it. One waiter per connection at a time: a
+    /// later call takes over the wake-up of an earlier one.
+    pub async fn closed(&self) {
+        let stream = self.conn.stream().clone();
+        std::future::poll_fn(|cx| {
+            if stream.closed() {
+                return std::task::Poll::Ready(());
+            }
+            let waker = cx.waker().clone();
+            stream.set_close_callback(move || waker.wake());
+            std::task::Poll::Pending
+        })
+        .await
+    }
+
     /// Whether the client's connection has closed (a long-polling handler can stop
     /// waiting).
     pub fn connection_closed(&self) -> bool {

@@ -213,3 +213,66 @@ fn the_date_header_moves_on_with_the_clock() {
     // Same day as now (at midnight this could see the day turn: a one-second window).
     assert_eq!(dates.1[..16], now[..16], "{} vs {now}", dates.1);
 }
+
+/// A long-polling handler that waits for the client to go away.
+struct LongPoll {
+    saw_close: Rc<std::cell::Cell<bool>>,
+}
+
+struct LongPollReq {
+    saw_close: Rc<std::cell::Cell<bool>>,
+}
+
+impl HttpServerConnectionDelegate for LongPoll {
+    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
+        Box::new(LongPollReq {
+            saw_close: self.saw_close.clone(),
+        })
+    }
+}
+
+impl HttpMessageDelegate for LongPollReq {
+    fn headers_received(&mut self, _head: RequestHead, _context: &RequestContext) {}
+
+    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
+        Box::pin(async move {
+            // Nothing to answer yet: wait for news or for the client to leave.
+            writer.closed().await;
+            assert!(writer.connection_closed());
+            self.saw_close.set(true);
+        })
+    }
+}
+
+#[test]
+fn a_long_polling_handler_learns_that_its_client_left() {
+    let saw_close = Rc::new(std::cell::Cell::new(false));
+    let delegate = LongPoll {
+        saw_close: saw_close.clone(),
+    };
+    let outcome = common::run(async move {
+        let server = tornado_httpserver::HttpServer::new(delegate);
+        server.listen(0, Some("127.0.0.1")).unwrap();
+        let addr = server.local_addrs()[0];
+        let client = common::in_thread(move || {
+            let mut c = Client::connect(addr);
+            c.send(b"GET /poll HTTP/1.1\r\nHost: x\r\n\r\n");
+            std::thread::sleep(Duration::from_millis(100));
+            drop(c);
+        })
+        .await;
+        // The handler ends once it sees the close; the connection then goes away.
+        for _ in 0..200 {
+            if server.connection_count() == 0 {
+                break;
+            }
+            tornado_gen::sleep(Duration::from_millis(10)).await;
+        }
+        let left = server.connection_count();
+        server.stop();
+        (client, left)
+    });
+    common::unwrap_thread(outcome.0);
+    assert_eq!(outcome.1, 0, "the connection ended");
+    assert!(saw_close.get(), "the handler saw the client leave");
+}
