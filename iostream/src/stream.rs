@@ -1178,6 +1178,20 @@ impl ReadState {
     fn finish(&mut self) {
         *self = ReadState::Done;
     }
+
+    /// The stream of an active read; the error of a read that could not start (once),
+    /// or of a read polled after it completed.
+    fn shared(&mut self) -> io::Result<Rc<Shared>> {
+        match self {
+            ReadState::Active(shared, _) => Ok(shared.clone()),
+            ReadState::Failed(e) => {
+                let e = e.take();
+                *self = ReadState::Done;
+                Err(e.unwrap_or_else(already_polled))
+            }
+            ReadState::Done => Err(already_polled()),
+        }
+    }
 }
 
 impl Drop for ReadState {
@@ -1309,14 +1323,9 @@ impl Future for ReadFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Bytes>> {
         let this = self.get_mut();
-        let shared = match &mut this.state {
-            ReadState::Active(shared, _) => shared.clone(),
-            ReadState::Failed(e) => {
-                let e = e.take();
-                this.state = ReadState::Done;
-                return Poll::Ready(Err(e.unwrap_or_else(already_polled)));
-            }
-            ReadState::Done => return Poll::Ready(Err(already_polled())),
+        let shared = match this.state.shared() {
+            Ok(shared) => shared,
+            Err(e) => return Poll::Ready(Err(e)),
         };
         let mut st = shared.state.borrow_mut();
         let op = &mut this.op;
@@ -1350,14 +1359,9 @@ impl Future for ReadInto<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let shared = match &mut this.state {
-            ReadState::Active(shared, _) => shared.clone(),
-            ReadState::Failed(e) => {
-                let e = e.take();
-                this.state = ReadState::Done;
-                return Poll::Ready(Err(e.unwrap_or_else(already_polled)));
-            }
-            ReadState::Done => return Poll::Ready(Err(already_polled())),
+        let shared = match this.state.shared() {
+            Ok(shared) => shared,
+            Err(e) => return Poll::Ready(Err(e)),
         };
         let mut st = shared.state.borrow_mut();
         let mut budget = READ_BUDGET;
@@ -1399,14 +1403,9 @@ impl Future for FillReadBuffer {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let shared = match &mut this.state {
-            ReadState::Active(shared, _) => shared.clone(),
-            ReadState::Failed(e) => {
-                let e = e.take();
-                this.state = ReadState::Done;
-                return Poll::Ready(Err(e.unwrap_or_else(already_polled)));
-            }
-            ReadState::Done => return Poll::Ready(Err(already_polled())),
+        let shared = match this.state.shared() {
+            Ok(shared) => shared,
+            Err(e) => return Poll::Ready(Err(e)),
         };
         let mut st = shared.state.borrow_mut();
         let before = this.before;
