@@ -206,7 +206,9 @@ pub(crate) struct JoinHandleState<T> {
 /// ```
 pub struct JoinHandle<T> {
     state: Rc<RefCell<JoinState<T>>>,
-    task: Option<(Weak<Inner>, usize, u64)>,
+    owner: Weak<Inner>,
+    key: usize,
+    generation: u64,
 }
 
 impl<T> JoinHandle<T> {
@@ -218,7 +220,9 @@ impl<T> JoinHandle<T> {
     ) -> Self {
         JoinHandle {
             state: st.state,
-            task: Some((owner, key, generation)),
+            owner,
+            key,
+            generation,
         }
     }
 
@@ -226,10 +230,8 @@ impl<T> JoinHandle<T> {
     /// if it aborts itself) and awaiting this handle gives `Err(JoinError::Cancelled)`.
     /// Aborting a finished task does nothing.
     pub fn abort(&self) {
-        if let Some((owner, key, generation)) = &self.task
-            && let Some(inner) = owner.upgrade()
-        {
-            inner.abort_task(*key, *generation);
+        if let Some(inner) = self.owner.upgrade() {
+            inner.abort_task(self.key, self.generation);
         }
     }
 

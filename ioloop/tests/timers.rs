@@ -71,7 +71,7 @@ fn cancelled_timers_do_not_run_and_cancel_reports_pending() {
 }
 
 #[test]
-fn a_timer_can_cancel_another_due_in_the_same_iteration() {
+fn a_timer_can_cancel_one_due_just_after_it() {
     let io_loop = IoLoop::new().unwrap();
     let ran = Rc::new(Cell::new(false));
     let at = Instant::now() + Duration::from_millis(10);
