@@ -41,7 +41,6 @@ use crate::http1connection::{
     encode_error_response, encode_response_head, encode_response_head_with_length,
     parse_request_head,
 };
-use crate::httputil::HttpServerRequest;
 use crate::httputil::{DateCache, HttpHeaders};
 use crate::server::ServerShared;
 
@@ -697,18 +696,20 @@ impl Conn {
         };
         let handler = match target {
             Target::Delegate(delegate) => catch(|| delegate.finish(writer)).map(Handler::Steps),
-            Target::Whole { head, body } => match self.whole_request(head, body, &context) {
-                Ok(request) => {
-                    let server = &self.server;
-                    catch(|| server.delegate.clone().handle_whole(request))
-                        .map(|fut| Handler::Whole(fut, writer))
+            Target::Whole { head, body } => {
+                match crate::delegate::whole_request(head, body, &context) {
+                    Ok(request) => {
+                        let server = &self.server;
+                        catch(|| server.delegate.clone().handle_whole(request))
+                            .map(|fut| Handler::Whole(fut, writer))
+                    }
+                    Err(e) => {
+                        log::info!("bad request from {}: {e}", self.peer_name());
+                        writer.send_error(e.status());
+                        Ok(Handler::Done)
+                    }
                 }
-                Err(e) => {
-                    log::info!("bad request from {}: {e}", self.peer_name());
-                    writer.send_error(e.status());
-                    Ok(Handler::Done)
-                }
-            },
+            }
         };
         let outcome = match handler {
             Ok(Handler::Steps(fut)) => self.unless_closed(catch_panic(fut)).await,
@@ -761,23 +762,6 @@ impl Conn {
             && st.encoder.as_ref().is_some_and(|e| e.keep_alive())
             && !self.server.shutting_down()
             && !self.stream.closed()
-    }
-
-    /// Builds the request a whole-request handler gets.
-    fn whole_request(
-        &self,
-        head: Option<crate::http1connection::RequestHead>,
-        body: BytesMut,
-        context: &RequestContext,
-    ) -> Result<HttpServerRequest, ParseError> {
-        let head = head.ok_or_else(|| ParseError::bad_request("no request head"))?;
-        let mut request = HttpServerRequest::new(head, body.freeze(), context.start)?;
-        request.remote_ip = context.remote_ip;
-        request.protocol = context.protocol;
-        if !request.body.is_empty() {
-            request.parse_body()?;
-        }
-        Ok(request)
     }
 
     fn access_log(&self, summary: Option<&str>, context: &RequestContext) {

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 
 use crate::connection::Conn;
-use crate::error::{OutputError, OutputErrorKind};
+use crate::error::{OutputError, OutputErrorKind, ParseError};
 use crate::http1connection::RequestHead;
 use crate::httputil::{HttpHeaders, HttpServerRequest};
 
@@ -113,9 +113,7 @@ where
         Box::new(BufferingDelegate {
             handler: self,
             head: None,
-            remote_ip: None,
-            protocol: "http",
-            start: None,
+            context: None,
             body: BytesMut::new(),
         })
     }
@@ -125,10 +123,25 @@ where
 struct BufferingDelegate<F> {
     handler: Rc<F>,
     head: Option<RequestHead>,
-    remote_ip: Option<IpAddr>,
-    protocol: &'static str,
-    start: Option<Instant>,
+    context: Option<RequestContext>,
     body: BytesMut,
+}
+
+/// Builds the request a whole-request handler gets: head and body, the client's address
+/// and scheme, and the parsed body arguments.
+pub(crate) fn whole_request(
+    head: Option<RequestHead>,
+    body: BytesMut,
+    context: &RequestContext,
+) -> Result<HttpServerRequest, ParseError> {
+    let head = head.ok_or_else(|| ParseError::bad_request("no request head"))?;
+    let mut request = HttpServerRequest::new(head, body.freeze(), context.start)?;
+    request.remote_ip = context.remote_ip;
+    request.protocol = context.protocol;
+    if !request.body.is_empty() {
+        request.parse_body()?;
+    }
+    Ok(request)
 }
 
 impl<F, Fut> HttpMessageDelegate for BufferingDelegate<F>
@@ -138,9 +151,7 @@ where
 {
     fn headers_received(&mut self, head: RequestHead, context: &RequestContext) {
         self.head = Some(head);
-        self.remote_ip = context.remote_ip;
-        self.protocol = context.protocol;
-        self.start = Some(context.start);
+        self.context = Some(context.clone());
     }
 
     fn data_received(&mut self, chunk: Bytes) -> Option<LocalBoxFuture<()>> {
@@ -151,30 +162,14 @@ where
     fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
         let this = *self;
         Box::pin(async move {
-            let Some(head) = this.head else {
-                writer.send_error(StatusCode::BAD_REQUEST);
-                return;
-            };
-            let start = this.start.unwrap_or_else(Instant::now);
-            let mut request = match HttpServerRequest::new(head, this.body.freeze(), start) {
-                Ok(r) => r,
+            let context = this.context.unwrap_or_else(|| writer.context());
+            match whole_request(this.head, this.body, &context) {
+                Ok(request) => writer.send((this.handler)(request).await),
                 Err(e) => {
                     log::info!("bad request: {e}");
                     writer.send_error(e.status());
-                    return;
                 }
-            };
-            request.remote_ip = this.remote_ip;
-            request.protocol = this.protocol;
-            if !request.body.is_empty()
-                && let Err(e) = request.parse_body()
-            {
-                log::info!("bad request body: {e}");
-                writer.send_error(e.status());
-                return;
             }
-            let response = (this.handler)(request).await;
-            writer.send(response);
         })
     }
 }
