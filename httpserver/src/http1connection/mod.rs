@@ -24,6 +24,7 @@ mod encode;
 mod gzip;
 mod head;
 mod params;
+mod server;
 
 pub use chunked::{ChunkedDecoder, ChunkedStep};
 pub use encode::{
@@ -37,6 +38,9 @@ pub use params::{
     DEFAULT_MAX_REQUEST_TARGET, Http1ConnectionParameters, MAX_CHUNK_LINE, MAX_HEADERS,
     MAX_TRAILER_SIZE,
 };
+pub use server::{Parse, ServerConnection, ServerEvent};
 
+#[cfg(test)]
+mod server_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,673 @@
+//! The server role of one HTTP/1.x connection, as a state machine without sockets.
+//!
+//! A [`ServerConnection`] reads requests and writes their responses in turn. The driver
+//! (the socket code, or a test) feeds it the bytes it has buffered and gets
+//! [`ServerEvent`]s back: a request head, pieces of the decoded body, the end of the
+//! request. It answers through [`write_head`](ServerConnection::write_head),
+//! [`write_body`](ServerConnection::write_body) and
+//! [`finish`](ServerConnection::finish), which append to the driver's output buffer.
+//! Every protocol rule lives here, so it is tested and fuzzed on bytes alone:
+//!
+//! - requests are handled one at a time, in order: after a request's end nothing more
+//!   is parsed until its response is finished, so the responses to pipelined requests
+//!   go out in order, and a response never starts before its request's head;
+//! - keep-alive: the next request is read only if the request and the response allow
+//!   it (`Connection: close`, HTTP/1.0 rules, close-delimited bodies, framing errors,
+//!   [`close_after_response`](ServerConnection::close_after_response));
+//! - `Expect: 100-continue`: [`accept_body`](ServerConnection::accept_body) writes the
+//!   interim response; a response started before that closes the connection after it,
+//!   since the client may or may not send the body;
+//! - body framing from `Content-Length` or chunked coding, gzip bodies (with
+//!   `decompress`) counted against `max_body_size`, pieces of at most `chunk_size`;
+//! - HEAD, 1xx, 204 and 304 responses have no body, and a declared response length is
+//!   held to (see [`BodyEncoder`]);
+//! - every bad input is a [`ParseError`] carrying the status to answer with:
+//!   [`write_error`](ServerConnection::write_error) writes that response, after which
+//!   the connection reads nothing more.
+//!
+//! # Two steps, without copies
+//!
+//! The driver's read buffer may live where only a `&[u8]` can be had (inside an
+//! `IoStream`). So reading is split: [`parse`](ServerConnection::parse) looks at the
+//! buffered bytes and says how many it used; the driver removes that many bytes from
+//! its buffer as a [`Bytes`] (a split, no copy) and hands them to
+//! [`complete`](ServerConnection::complete), which returns the event, with body data
+//! as slices of those bytes. With a `BytesMut`, [`poll`](ServerConnection::poll) does
+//! both.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use http::StatusCode;
+//! use tornado_httpserver::http1connection::{Http1ConnectionParameters, ServerConnection, ServerEvent};
+//! use tornado_httpserver::httputil::HttpHeaders;
+//!
+//! let params = Http1ConnectionParameters::default();
+//! let mut conn = ServerConnection::new();
+//! let mut input = BytesMut::from(&b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"[..]);
+//! let mut out = BytesMut::new();
+//!
+//! let Some(ServerEvent::Head(head)) = conn.poll(&mut input, &params)? else { unreachable!() };
+//! assert_eq!(head.uri, "/echo");
+//! conn.accept_body(&mut out);
+//! let Some(ServerEvent::Data(body)) = conn.poll(&mut input, &params)? else { unreachable!() };
+//! assert_eq!(conn.poll(&mut input, &params)?, Some(ServerEvent::End));
+//!
+//! conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(body.len() as u64), "Thu, 01 Jan 1970 00:00:00 GMT", &mut out)?;
+//! conn.write_body(&body, &mut out)?;
+//! conn.finish(&mut out)?;
+//! assert!(out.ends_with(b"\r\n\r\nhello"));
+//! assert!(conn.reads_next_request());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+
+use super::chunked::ChunkedDecoder;
+use super::encode::{
+    BodyEncoder, CONTINUE_RESPONSE, ResponseContext, encode_error_response, encode_response_head,
+    encode_response_head_with_length,
+};
+use super::gzip::GzipDecoder;
+use super::head::{BodyKind, Parsed, RequestHead, parse_request_head};
+use super::params::Http1ConnectionParameters;
+use crate::error::{OutputError, OutputErrorKind, ParseError};
+use crate::httputil::HttpHeaders;
+
+/// What a [`ServerConnection`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A request head. Its body (if any) follows as [`Data`](ServerEvent::Data), then
+    /// [`End`](ServerEvent::End). With `decompress` on and a gzip body, the head's
+    /// `Content-Encoding` and `Content-Length` are replaced by
+    /// `X-Consumed-Content-Encoding`, since the data will be decoded.
+    Head(RequestHead),
+    /// A piece of the body (decoded from chunked coding and gzip), at most
+    /// `chunk_size` bytes.
+    Data(Bytes),
+    /// The request is complete. Nothing more is read until its response is finished.
+    End,
+}
+
+/// What [`ServerConnection::parse`] found; hand it to
+/// [`ServerConnection::complete`] with the first [`consumed`](Parse::consumed) bytes.
+#[derive(Debug)]
+#[must_use = "a Parse does nothing until it is completed"]
+pub struct Parse {
+    consumed: usize,
+    found: Found,
+}
+
+#[derive(Debug)]
+enum Found {
+    /// Nothing to report until more bytes arrive (or the response is finished).
+    Nothing,
+    /// A head (already parsed from the slice).
+    Head(Box<RequestHead>),
+    /// Raw body bytes: this range of the consumed bytes.
+    Data(Range<usize>),
+    /// Body bytes decoded earlier and not yet handed out.
+    Pending,
+    /// The end of the request.
+    End,
+}
+
+impl Parse {
+    /// How many bytes from the front of the buffer this step used: remove them and pass
+    /// them to [`ServerConnection::complete`].
+    pub fn consumed(&self) -> usize {
+        self.consumed
+    }
+
+    /// Whether this step found nothing: wait for more input (or for the response to
+    /// finish, see [`ServerConnection::wants_input`]).
+    pub fn is_empty(&self) -> bool {
+        self.consumed == 0 && matches!(self.found, Found::Nothing)
+    }
+}
+
+/// How a request body is being read.
+#[derive(Debug)]
+struct BodyReader {
+    framing: Framing,
+    gzip: Option<Box<GzipDecoder>>,
+    /// Decoded bytes not yet handed out (a chunk larger than `chunk_size`, gzip output).
+    pending: Bytes,
+}
+
+#[derive(Debug)]
+enum Framing {
+    Length(u64),
+    Chunked(Box<ChunkedDecoder>),
+}
+
+#[derive(Debug)]
+enum Reading {
+    /// Waiting for a head. `scanned` is how much of a partial head was already searched
+    /// for its end (so a head arriving in pieces is not re-parsed for every piece);
+    /// `line_seen` whether its request line is complete.
+    Head { scanned: u32, line_seen: bool },
+    /// Reading a body.
+    Body(Box<BodyReader>),
+    /// The body is read; [`ServerEvent::End`] is next.
+    End,
+    /// The request is read; the next one waits for the response to finish.
+    Done,
+    /// Nothing more is read (an error, a close, an upgrade).
+    Closed,
+}
+
+#[derive(Debug)]
+enum Writing {
+    /// No request is being answered.
+    Idle,
+    /// A head arrived; its response has not started.
+    Waiting(ResponseContext),
+    /// The response head is written; its body is being written.
+    Body(BodyEncoder),
+    /// The response is finished.
+    Done { keep_alive: bool },
+}
+
+/// One HTTP/1.x connection's protocol state, server side (the sans-IO half of
+/// Tornado's `HTTP1ServerConnection`); see the [module docs](self).
+#[derive(Debug)]
+pub struct ServerConnection {
+    reading: Reading,
+    writing: Writing,
+    /// The status of the response being written (0 before its head).
+    status: u16,
+    /// The client waits for `100 Continue` before sending its body.
+    continue_pending: bool,
+    /// Close once the current response is finished.
+    close_after: bool,
+}
+
+impl Default for ServerConnection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerConnection {
+    /// A connection waiting for its first request.
+    pub fn new() -> Self {
+        ServerConnection {
+            reading: Reading::Head {
+                scanned: 0,
+                line_seen: false,
+            },
+            writing: Writing::Idle,
+            status: 0,
+            continue_pending: false,
+            close_after: false,
+        }
+    }
+
+    // ---- reading --------------------------------------------------------------------
+
+    /// Looks at the buffered input `buf` (everything not yet consumed, from its start)
+    /// and says what it holds; see [`complete`](Self::complete).
+    pub fn parse(
+        &mut self,
+        buf: &[u8],
+        params: &Http1ConnectionParameters,
+    ) -> Result<Parse, ParseError> {
+        let nothing = Parse {
+            consumed: 0,
+            found: Found::Nothing,
+        };
+        match &mut self.reading {
+            Reading::Head { scanned, line_seen } => {
+                if buf.is_empty() || !head_may_be_complete(buf, scanned, line_seen, params) {
+                    return Ok(nothing);
+                }
+                match parse_request_head(buf, params) {
+                    Ok(Parsed::Partial) => Ok(nothing),
+                    Ok(Parsed::Complete(head)) => Ok(Parse {
+                        consumed: head.head_len,
+                        found: Found::Head(Box::new(head)),
+                    }),
+                    Err(e) => {
+                        self.reading = Reading::Closed;
+                        Err(e)
+                    }
+                }
+            }
+            Reading::Body(body) => {
+                if !body.pending.is_empty() {
+                    return Ok(Parse {
+                        consumed: 0,
+                        found: Found::Pending,
+                    });
+                }
+                let found = match &mut body.framing {
+                    Framing::Length(0) => {
+                        return Ok(Parse {
+                            consumed: 0,
+                            found: Found::End,
+                        });
+                    }
+                    Framing::Length(remaining) => {
+                        let take =
+                            (*remaining).min(buf.len() as u64).min(chunk(params) as u64) as usize;
+                        if take == 0 {
+                            return Ok(nothing);
+                        }
+                        *remaining -= take as u64;
+                        Parse {
+                            consumed: take,
+                            found: Found::Data(0..take),
+                        }
+                    }
+                    Framing::Chunked(decoder) => {
+                        if decoder.is_done() {
+                            return Ok(Parse {
+                                consumed: 0,
+                                found: Found::End,
+                            });
+                        }
+                        let step = match decoder.decode(buf) {
+                            Ok(step) => step,
+                            Err(e) => {
+                                self.reading = Reading::Closed;
+                                return Err(e);
+                            }
+                        };
+                        Parse {
+                            consumed: step.consumed,
+                            found: if step.data.is_empty() {
+                                Found::Nothing
+                            } else {
+                                Found::Data(step.data)
+                            },
+                        }
+                    }
+                };
+                Ok(found)
+            }
+            Reading::End => Ok(Parse {
+                consumed: 0,
+                found: Found::End,
+            }),
+            Reading::Done | Reading::Closed => Ok(nothing),
+        }
+    }
+
+    /// Applies a [`Parse`]: `taken` must be the first [`Parse::consumed`] bytes of the
+    /// buffer that was parsed, now removed from it. Returns the event, or `None` when
+    /// there is nothing to report yet (for instance a chunk-size line, or gzip input
+    /// that has produced no output so far): parse again, after reading more input if
+    /// that parse is [empty](Parse::is_empty).
+    pub fn complete(
+        &mut self,
+        parse: Parse,
+        taken: Bytes,
+        params: &Http1ConnectionParameters,
+    ) -> Result<Option<ServerEvent>, ParseError> {
+        debug_assert_eq!(taken.len(), parse.consumed);
+        match parse.found {
+            Found::Nothing => Ok(None),
+            Found::Head(head) => Ok(Some(ServerEvent::Head(self.start_request(*head, params)))),
+            Found::Data(range) => {
+                let data = taken.slice(range);
+                let Reading::Body(body) = &mut self.reading else {
+                    return Ok(None);
+                };
+                let data = match &mut body.gzip {
+                    None => data,
+                    Some(gz) => {
+                        let mut out = Vec::new();
+                        if let Err(e) = gz.decompress(&data, &mut out) {
+                            self.reading = Reading::Closed;
+                            return Err(e);
+                        }
+                        Bytes::from(out)
+                    }
+                };
+                body.pending = data;
+                Ok(self.take_pending(params))
+            }
+            Found::Pending => Ok(self.take_pending(params)),
+            Found::End => self.end_body(params),
+        }
+    }
+
+    /// [`parse`](Self::parse) and [`complete`](Self::complete) over a `BytesMut`: the
+    /// bytes used are split off its front without copying. `None`: read more input
+    /// (or, when [`wants_input`](Self::wants_input) is false, finish the response).
+    pub fn poll(
+        &mut self,
+        buf: &mut BytesMut,
+        params: &Http1ConnectionParameters,
+    ) -> Result<Option<ServerEvent>, ParseError> {
+        loop {
+            let parse = self.parse(buf, params)?;
+            let empty = parse.is_empty();
+            let taken = buf.split_to(parse.consumed()).freeze();
+            if let Some(event) = self.complete(parse, taken, params)? {
+                return Ok(Some(event));
+            }
+            if empty {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn start_request(
+        &mut self,
+        mut head: RequestHead,
+        params: &Http1ConnectionParameters,
+    ) -> RequestHead {
+        let gzip = params.decompress && head.is_gzip_body() && head.body != BodyKind::Empty;
+        if gzip {
+            // The delegate sees the decoded body, as behind Tornado's _GzipMessageDelegate.
+            let coding = head
+                .headers
+                .get("Content-Encoding")
+                .unwrap_or("gzip")
+                .to_string();
+            head.headers.remove("Content-Encoding");
+            head.headers.remove("Content-Length");
+            head.headers.add("X-Consumed-Content-Encoding", &coding);
+        }
+        let framing = match head.body {
+            BodyKind::Empty => None,
+            BodyKind::Length(n) => Some(Framing::Length(n)),
+            BodyKind::Chunked => Some(Framing::Chunked(Box::new(ChunkedDecoder::new(
+                params.max_body_size,
+            )))),
+        };
+        self.reading = match framing {
+            None => Reading::End,
+            Some(framing) => Reading::Body(Box::new(BodyReader {
+                framing,
+                gzip: gzip.then(|| Box::new(GzipDecoder::new(params.max_body_size))),
+                pending: Bytes::new(),
+            })),
+        };
+        self.continue_pending = head.expect_continue && head.body != BodyKind::Empty;
+        self.writing = Writing::Waiting(head.response_context());
+        self.status = 0;
+        head
+    }
+
+    fn take_pending(&mut self, params: &Http1ConnectionParameters) -> Option<ServerEvent> {
+        let Reading::Body(body) = &mut self.reading else {
+            return None;
+        };
+        if body.pending.is_empty() {
+            return None;
+        }
+        let n = body.pending.len().min(chunk(params));
+        Some(ServerEvent::Data(body.pending.split_to(n)))
+    }
+
+    fn end_body(
+        &mut self,
+        params: &Http1ConnectionParameters,
+    ) -> Result<Option<ServerEvent>, ParseError> {
+        let reading = std::mem::replace(&mut self.reading, Reading::Done);
+        if let Reading::Body(body) = reading
+            && let Some(gz) = body.gzip
+        {
+            let mut rest = Vec::new();
+            if let Err(e) = gz.finish(&mut rest) {
+                self.reading = Reading::Closed;
+                return Err(e);
+            }
+            if !rest.is_empty() {
+                // The decoder's last output: hand it out, then end.
+                self.reading = Reading::Body(Box::new(BodyReader {
+                    framing: Framing::Length(0),
+                    gzip: None,
+                    pending: Bytes::from(rest),
+                }));
+                return Ok(self.take_pending(params));
+            }
+        }
+        self.continue_pending = false;
+        Ok(Some(ServerEvent::End))
+    }
+
+    /// Whether the connection is reading (a head or a body): false while a request
+    /// waits for its response, and after an error, a close or an upgrade.
+    pub fn wants_input(&self) -> bool {
+        matches!(
+            self.reading,
+            Reading::Head { .. } | Reading::Body(_) | Reading::End
+        )
+    }
+
+    /// Whether the connection waits for a request with nothing of it received yet
+    /// (so it may be closed without losing anything).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.reading, Reading::Head { scanned: 0, .. })
+            && matches!(self.writing, Writing::Idle | Writing::Done { .. })
+    }
+
+    /// Whether a request's body is being read.
+    pub fn reading_body(&self) -> bool {
+        matches!(self.reading, Reading::Body(_))
+    }
+
+    /// Writes `100 Continue` if the client asked for it (`Expect: 100-continue`) and
+    /// its body has not arrived yet. Call once the handler is ready for the body.
+    pub fn accept_body(&mut self, out: &mut BytesMut) {
+        if self.continue_pending {
+            self.continue_pending = false;
+            out.extend_from_slice(CONTINUE_RESPONSE);
+        }
+    }
+
+    // ---- writing --------------------------------------------------------------------
+
+    /// Writes the response head for the current request: `body_len` is the length of a
+    /// whole body given at once (its `Content-Length` is written unless `headers` carry
+    /// one), `None` for a body written in pieces. `date` is the `Date` header's text
+    /// (see [`DateCache`](crate::httputil::DateCache)). Nothing is appended on error.
+    pub fn write_head(
+        &mut self,
+        status: StatusCode,
+        headers: &HttpHeaders,
+        body_len: Option<u64>,
+        date: &str,
+        out: &mut BytesMut,
+    ) -> Result<(), OutputError> {
+        let mut ctx = match &self.writing {
+            Writing::Waiting(ctx) => *ctx,
+            Writing::Idle => {
+                return Err(OutputError::new(
+                    OutputErrorKind::InvalidHeader,
+                    "no request to answer",
+                ));
+            }
+            Writing::Body(_) | Writing::Done { .. } => {
+                return Err(OutputError::new(
+                    OutputErrorKind::InvalidHeader,
+                    "the response headers were already written",
+                ));
+            }
+        };
+        if self.continue_pending || matches!(self.reading, Reading::Body(_)) {
+            // Answered before its body was read: the rest of the body may or may not
+            // come, so this connection cannot carry another request.
+            self.close_after = true;
+        }
+        if self.close_after {
+            ctx.keep_alive = false;
+        }
+        let encoder = match body_len {
+            Some(n) => encode_response_head_with_length(out, &ctx, status, headers, date, n)?,
+            None => encode_response_head(out, &ctx, status, headers, date)?,
+        };
+        self.status = status.as_u16();
+        self.writing = Writing::Body(encoder);
+        Ok(())
+    }
+
+    /// Writes a piece of the response body (framed as the head said). Writing more
+    /// than a declared `Content-Length` fails and closes the connection after the
+    /// response.
+    pub fn write_body(&mut self, data: &[u8], out: &mut BytesMut) -> Result<(), OutputError> {
+        let Writing::Body(encoder) = &mut self.writing else {
+            return Err(self.not_writing("write"));
+        };
+        let result = encoder.write(data, out);
+        if result.is_err() {
+            self.close_after = true;
+        }
+        result
+    }
+
+    /// Ends the response. Fails (and closes the connection after it) if fewer bytes
+    /// than a declared `Content-Length` were written.
+    pub fn finish(&mut self, out: &mut BytesMut) -> Result<(), OutputError> {
+        let Writing::Body(encoder) = &mut self.writing else {
+            return match self.writing {
+                Writing::Done { .. } => Ok(()),
+                _ => Err(self.not_writing("finish")),
+            };
+        };
+        let result = encoder.finish(out);
+        let keep_alive = result.is_ok() && encoder.keep_alive() && !self.close_after;
+        self.writing = Writing::Done { keep_alive };
+        if !keep_alive {
+            self.close_after = true;
+        }
+        match self.reading {
+            // Pipelining: the next request may now be read.
+            Reading::Done if keep_alive => {
+                self.reading = Reading::Head {
+                    scanned: 0,
+                    line_seen: false,
+                };
+            }
+            Reading::Closed => {}
+            _ if !keep_alive => self.reading = Reading::Closed,
+            _ => {}
+        }
+        result
+    }
+
+    fn not_writing(&self, what: &str) -> OutputError {
+        let message = match self.writing {
+            Writing::Done { .. } => format!("{what} after the response was finished"),
+            _ => format!("{what} before the response headers were written"),
+        };
+        OutputError::new(OutputErrorKind::BodyNotAllowed, message)
+    }
+
+    /// Answers a request that could not be read (or could not be answered) with an
+    /// empty response of `status` and `Connection: close`, unless a response head was
+    /// already written. Either way the connection reads nothing more and closes once
+    /// the output is written.
+    pub fn write_error(&mut self, status: StatusCode, out: &mut BytesMut) {
+        self.reading = Reading::Closed;
+        self.close_after = true;
+        self.continue_pending = false;
+        if matches!(self.writing, Writing::Body(_) | Writing::Done { .. }) {
+            self.writing = Writing::Done { keep_alive: false };
+            return;
+        }
+        encode_error_response(status, out);
+        self.status = status.as_u16();
+        self.writing = Writing::Done { keep_alive: false };
+    }
+
+    /// Closes the connection once the current response is finished (a graceful
+    /// shutdown; the response then says `Connection: close` if its head is not written
+    /// yet). An idle connection reads nothing more.
+    pub fn close_after_response(&mut self) {
+        self.close_after = true;
+        if self.is_idle() {
+            self.reading = Reading::Closed;
+        }
+    }
+
+    /// Stops reading for good: the connection was closed or handed over (an upgrade).
+    pub fn stop_reading(&mut self) {
+        self.reading = Reading::Closed;
+        self.close_after = true;
+    }
+
+    /// Whether the response head has been written.
+    pub fn headers_written(&self) -> bool {
+        matches!(self.writing, Writing::Body(_) | Writing::Done { .. }) && self.status != 0
+    }
+
+    /// Whether the response is finished (or no request is being answered).
+    pub fn response_finished(&self) -> bool {
+        matches!(self.writing, Writing::Done { .. } | Writing::Idle)
+    }
+
+    /// The status of the current (or last) response; 0 before its head is written.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Whether the connection goes on to another request: the last response is
+    /// finished, and it and its request allowed keep-alive.
+    pub fn reads_next_request(&self) -> bool {
+        matches!(self.writing, Writing::Done { keep_alive: true })
+            && !self.close_after
+            && !matches!(self.reading, Reading::Closed)
+    }
+
+    /// Whether the connection must close (once its output is written): an error, a
+    /// response that did not allow keep-alive, or [`stop_reading`](Self::stop_reading).
+    pub fn must_close(&self) -> bool {
+        matches!(self.reading, Reading::Closed)
+    }
+
+    /// The response must not be ended normally (a handler left it unfinished, or its
+    /// framing broke): close the connection after whatever was written.
+    pub fn abort_response(&mut self) {
+        self.close_after = true;
+        self.reading = Reading::Closed;
+        self.writing = Writing::Done { keep_alive: false };
+    }
+}
+
+fn chunk(params: &Http1ConnectionParameters) -> usize {
+    params.chunk_size.max(1)
+}
+
+/// Whether the buffer (a partial head the last time it was looked at) may now hold a
+/// whole head or break a limit, judged from the new bytes only; false means parsing
+/// again would only say "partial".
+fn head_may_be_complete(
+    buf: &[u8],
+    scanned: &mut u32,
+    line_seen: &mut bool,
+    params: &Http1ConnectionParameters,
+) -> bool {
+    let before = *scanned as usize;
+    *scanned = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    if before == 0 || before > buf.len() || buf.len() > params.max_header_size {
+        if before == 0 {
+            *line_seen = buf.contains(&b'\n');
+            if !*line_seen && buf.len() <= params.max_request_target + 32 {
+                return false;
+            }
+        }
+        return true;
+    }
+    // Blank lines before a request are skipped by the parser; let it see them.
+    if buf.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
+        return true;
+    }
+    let fresh = &buf[before.saturating_sub(3)..];
+    if !*line_seen {
+        if fresh.contains(&b'\n') {
+            *line_seen = true;
+            return true;
+        }
+        // Until the request line is complete the parser sees it only to check its
+        // length (414): a version cut short (`HTTP/2`) must not be judged early.
+        return buf.len() > params.max_request_target + 32;
+    }
+    fresh.windows(2).any(|w| w == b"\n\n" || w == b"\n\r")
+}

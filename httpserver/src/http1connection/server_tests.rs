@@ -1,0 +1,508 @@
+//! Table-driven tests of the server role ([`ServerConnection`]) over bytes alone.
+
+use std::io::Write;
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+
+use super::*;
+use crate::OutputErrorKind;
+use crate::httputil::HttpHeaders;
+
+const DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+fn params() -> Http1ConnectionParameters {
+    Http1ConnectionParameters::default()
+}
+
+/// What a request looked like to the delegate.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Seen {
+    uri: String,
+    body: Vec<u8>,
+    pieces: usize,
+}
+
+/// Feeds `input` in pieces of `step` bytes and answers every request with `reply`
+/// (status, body); returns what was seen, the output, and whether the connection
+/// goes on.
+fn run(
+    input: &[u8],
+    step: usize,
+    params: &Http1ConnectionParameters,
+    reply: (StatusCode, &[u8]),
+) -> (Result<Vec<Seen>, crate::ParseError>, BytesMut, bool) {
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::new();
+    let mut out = BytesMut::new();
+    let mut seen = Vec::new();
+    let mut fed = 0;
+    loop {
+        match conn.poll(&mut buf, params) {
+            Ok(Some(ServerEvent::Head(head))) => {
+                conn.accept_body(&mut out);
+                seen.push(Seen {
+                    uri: head.uri.clone(),
+                    ..Seen::default()
+                });
+            }
+            Ok(Some(ServerEvent::Data(d))) => {
+                assert!(d.len() <= params.chunk_size, "piece larger than chunk_size");
+                let s = seen.last_mut().expect("data after a head");
+                s.body.extend_from_slice(&d);
+                s.pieces += 1;
+            }
+            Ok(Some(ServerEvent::End)) => {
+                assert!(!conn.wants_input(), "nothing is read before the response");
+                conn.write_head(
+                    reply.0,
+                    &HttpHeaders::new(),
+                    Some(reply.1.len() as u64),
+                    DATE,
+                    &mut out,
+                )
+                .unwrap();
+                if !reply.1.is_empty() {
+                    conn.write_body(reply.1, &mut out).unwrap();
+                }
+                conn.finish(&mut out).unwrap();
+                if !conn.reads_next_request() {
+                    return (Ok(seen), out, false);
+                }
+            }
+            Ok(None) => {
+                if fed >= input.len() {
+                    return (Ok(seen), out, conn.reads_next_request() || conn.is_idle());
+                }
+                let end = (fed + step).min(input.len());
+                buf.extend_from_slice(&input[fed..end]);
+                fed = end;
+            }
+            Err(e) => {
+                conn.write_error(e.status(), &mut out);
+                assert!(!conn.wants_input());
+                return (Err(e), out, false);
+            }
+        }
+    }
+}
+
+fn uris(seen: &[Seen]) -> Vec<&str> {
+    seen.iter().map(|s| s.uri.as_str()).collect()
+}
+
+#[test]
+fn reading_rows_give_the_same_events_whole_and_byte_by_byte() {
+    // (input, uris seen, bodies, connection goes on)
+    let rows: &[(&[u8], &[&str], &[&[u8]], bool)] = &[
+        (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &["/"], &[b""], true),
+        (
+            b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+            &["/a", "/b"],
+            &[b"", b""],
+            true,
+        ),
+        (
+            b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /n HTTP/1.1\r\nHost: h\r\n\r\n",
+            &["/p", "/n"],
+            &[b"hello", b""],
+            true,
+        ),
+        (
+            b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nTrailer: 1\r\n\r\n",
+            &["/c"],
+            &[b"abcde"],
+            true,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n", &["/"], &[b""], false),
+        (b"GET / HTTP/1.0\r\n\r\n", &["/"], &[b""], false),
+        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /2 HTTP/1.0\r\n\r\n", &["/", "/2"], &[b"", b""], false),
+        (b"\r\n\r\nGET /blank HTTP/1.1\r\nHost: h\r\n\r\n", &["/blank"], &[b""], true),
+    ];
+    for (input, want_uris, bodies, goes_on) in rows {
+        for step in [input.len(), 1, 7] {
+            let (seen, _, on) = run(input, step, &params(), (StatusCode::OK, b"ok"));
+            let seen = seen.unwrap();
+            let name = String::from_utf8_lossy(input);
+            assert_eq!(uris(&seen), *want_uris, "{name} step {step}");
+            let got: Vec<&[u8]> = seen.iter().map(|s| s.body.as_slice()).collect();
+            assert_eq!(got, *bodies, "{name} step {step}");
+            assert_eq!(on, *goes_on, "{name} step {step}");
+        }
+    }
+}
+
+#[test]
+fn bad_input_rows_answer_with_their_status_and_stop_reading() {
+    let small = Http1ConnectionParameters {
+        max_body_size: 4,
+        max_header_size: 90,
+        ..params()
+    };
+    let rows: &[(&[u8], u16)] = &[
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", 413),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n123456789\r\n0\r\n\r\n", 413),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", 431),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400),
+    ];
+    for (input, status) in rows {
+        for step in [input.len(), 1] {
+            let (seen, out, on) = run(input, step, &small, (StatusCode::OK, b""));
+            let name = String::from_utf8_lossy(input);
+            let err = seen.expect_err(&name);
+            assert_eq!(err.status().as_u16(), *status, "{name} step {step}");
+            assert!(!on);
+            let line = format!("HTTP/1.1 {status} ");
+            assert!(out.starts_with(line.as_bytes()), "{name}: {out:?}");
+            assert!(out.ends_with(b"Connection: close\r\n\r\n"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn body_pieces_are_at_most_chunk_size() {
+    let p = Http1ConnectionParameters {
+        chunk_size: 4,
+        ..params()
+    };
+    let input = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789";
+    let (seen, _, _) = run(input, input.len(), &p, (StatusCode::OK, b""));
+    let seen = seen.unwrap();
+    assert_eq!(seen[0].body, b"0123456789");
+    assert_eq!(seen[0].pieces, 3);
+    let input = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n";
+    let (seen, _, _) = run(input, input.len(), &p, (StatusCode::OK, b""));
+    let seen = seen.unwrap();
+    assert_eq!(seen[0].body, b"0123456789");
+    assert_eq!(seen[0].pieces, 3);
+}
+
+#[test]
+fn body_data_is_a_slice_of_the_input_without_copy() {
+    let mut conn = ServerConnection::new();
+    let p = params();
+    let mut buf =
+        BytesMut::from(&b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"[..]);
+    let start = buf.as_ptr() as usize;
+    let Some(ServerEvent::Head(head)) = conn.poll(&mut buf, &p).unwrap() else {
+        panic!("no head")
+    };
+    let Some(ServerEvent::Data(d)) = conn.poll(&mut buf, &p).unwrap() else {
+        panic!("no data")
+    };
+    assert_eq!(d.as_ptr() as usize, start + head.head_len);
+}
+
+#[test]
+fn gzip_bodies_are_decoded_when_asked_and_counted_against_the_limit() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&[b'x'; 1000]).unwrap();
+    let compressed = gz.finish().unwrap();
+    let mut input = format!(
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        compressed.len()
+    )
+    .into_bytes();
+    input.extend_from_slice(&compressed);
+    let on = Http1ConnectionParameters {
+        decompress: true,
+        ..params()
+    };
+    for step in [input.len(), 3] {
+        let (seen, _, _) = run(&input, step, &on, (StatusCode::OK, b""));
+        assert_eq!(seen.unwrap()[0].body, vec![b'x'; 1000]);
+    }
+    // Without decompress the delegate gets the bytes as sent.
+    let (seen, _, _) = run(&input, input.len(), &params(), (StatusCode::OK, b""));
+    assert_eq!(seen.unwrap()[0].body, compressed);
+    // Decompressed bytes count against max_body_size: a bomb is a 413.
+    let tight = Http1ConnectionParameters {
+        decompress: true,
+        max_body_size: 500,
+        ..params()
+    };
+    let (seen, _, _) = run(&input, input.len(), &tight, (StatusCode::OK, b""));
+    assert!(seen.unwrap_err().is_body_too_large());
+}
+
+#[test]
+fn decompressed_heads_say_what_was_consumed() {
+    let p = Http1ConnectionParameters {
+        decompress: true,
+        ..params()
+    };
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(
+        &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\n"[..],
+    );
+    let Some(ServerEvent::Head(head)) = conn.poll(&mut buf, &p).unwrap() else {
+        panic!("no head")
+    };
+    assert_eq!(
+        head.headers.get("X-Consumed-Content-Encoding"),
+        Some("gzip")
+    );
+    assert!(!head.headers.contains("Content-Encoding"));
+    assert!(!head.headers.contains("Content-Length"));
+}
+
+#[test]
+fn pipelined_requests_wait_for_the_response_before_them() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(
+        &b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+    );
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    // The second head is buffered but not parsed until the first response is done.
+    assert_eq!(conn.poll(&mut buf, &p), Ok(None));
+    assert!(!conn.wants_input());
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), None, DATE, &mut out)
+        .unwrap();
+    assert_eq!(conn.poll(&mut buf, &p), Ok(None));
+    conn.write_body(b"one", &mut out).unwrap();
+    conn.finish(&mut out).unwrap();
+    let Ok(Some(ServerEvent::Head(second))) = conn.poll(&mut buf, &p) else {
+        panic!("second head")
+    };
+    assert_eq!(second.uri, "/2");
+    // A response cannot be started twice, nor before a request.
+    let mut fresh = ServerConnection::new();
+    let err = fresh
+        .write_head(StatusCode::OK, &HttpHeaders::new(), None, DATE, &mut out)
+        .unwrap_err();
+    assert_eq!(err.kind(), OutputErrorKind::InvalidHeader);
+}
+
+#[test]
+fn expect_continue_rows() {
+    let p = params();
+    let head = b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+    // Accepted: the interim response goes out, the body is read, keep-alive holds.
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&head[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    conn.accept_body(&mut out);
+    assert_eq!(&out[..], CONTINUE_RESPONSE);
+    conn.accept_body(&mut out);
+    assert_eq!(&out[..], CONTINUE_RESPONSE, "sent once");
+    buf.extend_from_slice(b"hi");
+    assert_eq!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Data(Bytes::from_static(b"hi"))))
+    );
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+    assert!(conn.reads_next_request());
+
+    // Answered before accepting: no 100, and the connection closes after the answer.
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&head[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    conn.write_head(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &HttpHeaders::new(),
+        Some(0),
+        DATE,
+        &mut out,
+    )
+    .unwrap();
+    conn.finish(&mut out).unwrap();
+    assert!(!out.starts_with(b"HTTP/1.1 100"));
+    assert!(out.windows(17).any(|w| w == b"Connection: close"));
+    assert!(!conn.reads_next_request());
+    assert!(conn.must_close());
+
+    // Without a body there is nothing to continue.
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    conn.accept_body(&mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn response_rules() {
+    // (request, status, body written, the response ends with, connection goes on)
+    let rows: &[(&[u8], u16, &[u8], &[u8], bool)] = &[
+        (
+            b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n",
+            200,
+            b"",
+            b"Content-Length: 5\r\nDate",
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            204,
+            b"",
+            b"\r\n\r\n",
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            304,
+            b"",
+            b"\r\n\r\n",
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            200,
+            b"hello",
+            b"\r\n\r\nhello",
+            true,
+        ),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            200,
+            b"hello",
+            b"\r\n\r\nhello",
+            true,
+        ),
+    ];
+    for (request, status, body, tail, goes_on) in rows {
+        let p = params();
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(&request[..]);
+        let mut out = BytesMut::new();
+        assert!(matches!(
+            conn.poll(&mut buf, &p),
+            Ok(Some(ServerEvent::Head(_)))
+        ));
+        assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+        let status = StatusCode::from_u16(*status).unwrap();
+        let mut headers = HttpHeaders::new();
+        if request.starts_with(b"HEAD") {
+            headers.set("Content-Length", "5");
+        }
+        conn.write_head(status, &headers, Some(body.len() as u64), DATE, &mut out)
+            .unwrap();
+        if status == StatusCode::OK && !request.starts_with(b"HEAD") {
+            conn.write_body(body, &mut out).unwrap();
+        } else {
+            let err = conn.write_body(b"x", &mut out).unwrap_err();
+            assert_eq!(err.kind(), OutputErrorKind::BodyNotAllowed);
+        }
+        conn.finish(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(
+            out.ends_with(tail) || text.contains(std::str::from_utf8(tail).unwrap()),
+            "{text}"
+        );
+        assert!(conn.status() == status.as_u16());
+        // HEAD, 204 and 304 failed writes close; the others go on.
+        let expect_on = *goes_on && (status == StatusCode::OK && !request.starts_with(b"HEAD"));
+        assert_eq!(conn.reads_next_request(), expect_on, "{text}");
+    }
+}
+
+#[test]
+fn declared_lengths_are_held_to() {
+    let p = params();
+    let start = |conn: &mut ServerConnection, out: &mut BytesMut| {
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+        assert!(matches!(
+            conn.poll(&mut buf, &p),
+            Ok(Some(ServerEvent::Head(_)))
+        ));
+        assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+        let mut headers = HttpHeaders::new();
+        headers.set("Content-Length", "3");
+        conn.write_head(StatusCode::OK, &headers, None, DATE, out)
+            .unwrap();
+    };
+    let mut conn = ServerConnection::new();
+    let mut out = BytesMut::new();
+    start(&mut conn, &mut out);
+    let err = conn.write_body(b"toolong", &mut out).unwrap_err();
+    assert_eq!(err.kind(), OutputErrorKind::TooMuchData);
+    let _ = conn.finish(&mut out);
+    assert!(!conn.reads_next_request());
+
+    let mut conn = ServerConnection::new();
+    let mut out = BytesMut::new();
+    start(&mut conn, &mut out);
+    conn.write_body(b"ab", &mut out).unwrap();
+    let err = conn.finish(&mut out).unwrap_err();
+    assert_eq!(err.kind(), OutputErrorKind::TooLittleData);
+    assert!(conn.response_finished());
+    assert!(!conn.reads_next_request());
+    assert!(conn.must_close());
+}
+
+#[test]
+fn close_after_response_and_idle() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    assert!(conn.is_idle());
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    assert!(!conn.is_idle());
+    conn.close_after_response();
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+    assert!(out.windows(17).any(|w| w == b"Connection: close"));
+    assert!(!conn.reads_next_request());
+
+    // A partial head is not idle; an idle connection told to close reads nothing.
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&b"GET / HT"[..]);
+    assert_eq!(conn.poll(&mut buf, &p), Ok(None));
+    assert!(!conn.is_idle());
+    let mut conn = ServerConnection::new();
+    conn.close_after_response();
+    assert!(!conn.wants_input());
+}
+
+#[test]
+fn write_error_after_a_head_only_closes() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), None, DATE, &mut out)
+        .unwrap();
+    let len = out.len();
+    conn.write_error(StatusCode::INTERNAL_SERVER_ERROR, &mut out);
+    assert_eq!(out.len(), len, "no second head");
+    assert!(conn.must_close());
+    assert_eq!(conn.status(), 200);
+}
