@@ -94,7 +94,8 @@ fn uris(seen: &[Seen]) -> Vec<&str> {
 #[test]
 fn reading_rows_give_the_same_events_whole_and_byte_by_byte() {
     // (input, uris seen, bodies, connection goes on)
-    let rows: &[(&[u8], &[&str], &[&[u8]], bool)] = &[
+    type Row<'a> = (&'a [u8], &'a [&'a str], &'a [&'a [u8]], bool);
+    let rows: &[Row<'_>] = &[
         (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &["/"], &[b""], true),
         (
             b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n",
@@ -350,7 +351,8 @@ fn expect_continue_rows() {
 #[test]
 fn response_rules() {
     // (request, status, body written, the response ends with, connection goes on)
-    let rows: &[(&[u8], u16, &[u8], &[u8], bool)] = &[
+    type Row<'a> = (&'a [u8], u16, &'a [u8], &'a [u8], bool);
+    let rows: &[Row<'_>] = &[
         (
             b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n",
             200,
