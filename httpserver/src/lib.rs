@@ -56,19 +56,26 @@
 
 mod connection;
 mod delegate;
+mod dispatch;
 mod error;
 pub mod http1connection;
 pub mod httputil;
+mod registry;
+mod response;
 mod server;
+mod settings;
 
+pub use connection::{
+    ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT, RequestContext, ResponseWriter, ZERO_COPY_BODY_MIN,
+};
 pub use delegate::{
-    HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture, RequestContext, Response,
-    ResponseWriter,
+    BodyMode, CallHandler, HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture,
 };
 pub use error::{OutputError, OutputErrorKind, ParseError};
-pub use server::{
-    DEFAULT_IDLE_CONNECTION_TIMEOUT, HttpServer, HttpServerSettings, SHUTDOWN_POLL_INTERVAL,
-};
+pub use registry::SHUTDOWN_POLL_INTERVAL;
+pub use response::Response;
+pub use server::HttpServer;
+pub use settings::{DEFAULT_IDLE_CONNECTION_TIMEOUT, HttpServerSettings};
 
 /// The `http` crate, whose `Method`, `StatusCode` and `Version` this crate's
 /// API uses, re-exported so users need not depend on it separately.

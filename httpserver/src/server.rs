@@ -1,228 +1,68 @@
 //! [`HttpServer`]: accepts connections with a [`TcpServer`] (or on a Unix socket) and
 //! serves HTTP/1.1 on each (Tornado's `tornado.httpserver`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slab::Slab;
-use tornado_ioloop::{IoLoop, LoopHandle, PeriodicCallback};
+use tornado_ioloop::{IoLoop, LoopHandle};
 use tornado_iostream::IoStream;
 use tornado_iostream::netutil::{AcceptHandle, add_accept_handler, bind_unix_socket};
 use tornado_iostream::tcpserver::{StreamHandler, TcpServer};
 
-use crate::connection::Conn;
+use crate::connection::{Conn, ServeRequest};
 use crate::delegate::HttpServerConnectionDelegate;
-use crate::http1connection::Http1ConnectionParameters;
-
-/// Default [`HttpServerSettings::idle_connection_timeout`]: an hour, as Tornado's.
-///
-/// Idle deadlines are checked by one sweep per thread every quarter of the timeout
-/// (between 10 ms and 1 s), so an idle connection closes at most that late and owns no
-/// timer of its own.
-pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
-
-/// How often a graceful [`HttpServer::shutdown`] checks whether the last connection
-/// has finished.
-pub const SHUTDOWN_POLL_INTERVAL: Duration = Duration::from_millis(10);
-
-/// Options of an [`HttpServer`] (Tornado's `HTTPServer` keyword arguments). `Default`
-/// gives the documented defaults.
-///
-/// ```
-/// use std::time::Duration;
-/// use tornado_httpserver::HttpServerSettings;
-///
-/// let mut settings = HttpServerSettings::default();
-/// settings.xheaders = true;
-/// settings.params.max_body_size = 1024 * 1024;
-/// settings.idle_connection_timeout = Some(Duration::from_secs(60));
-/// ```
-#[derive(Clone)]
-pub struct HttpServerSettings {
-    /// Protocol limits and options: `no_keep_alive`, `chunk_size`, `max_header_size`,
-    /// `max_body_size`, `header_timeout`, `body_timeout`, `decompress` (Tornado's
-    /// `decompress_request`).
-    pub params: Http1ConnectionParameters,
-    /// Trust `X-Real-Ip` / `X-Forwarded-For` and `X-Scheme` / `X-Forwarded-Proto` (run
-    /// behind a proxy such as nginx). Read afresh for every request.
-    pub xheaders: bool,
-    /// Proxies to skip from the right of `X-Forwarded-For` when looking for the client.
-    pub trusted_downstream: Vec<IpAddr>,
-    /// Close a keep-alive connection that sends nothing for this long
-    /// ([`DEFAULT_IDLE_CONNECTION_TIMEOUT`]); `None` never.
-    pub idle_connection_timeout: Option<Duration>,
-    /// Each stream's read-buffer limit (`None`: the stream's default, 100 MiB).
-    pub max_buffer_size: Option<usize>,
-    /// Serve HTTPS with this configuration (Tornado's `ssl_options`).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-impl Default for HttpServerSettings {
-    fn default() -> Self {
-        HttpServerSettings {
-            params: Http1ConnectionParameters::default(),
-            xheaders: false,
-            trusted_downstream: Vec::new(),
-            idle_connection_timeout: Some(DEFAULT_IDLE_CONNECTION_TIMEOUT),
-            max_buffer_size: None,
-            tls: None,
-        }
-    }
-}
-
-impl fmt::Debug for HttpServerSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpServerSettings")
-            .field("params", &self.params)
-            .field("xheaders", &self.xheaders)
-            .field("trusted_downstream", &self.trusted_downstream)
-            .field("idle_connection_timeout", &self.idle_connection_timeout)
-            .field("max_buffer_size", &self.max_buffer_size)
-            .field("tls", &self.tls.is_some())
-            .finish()
-    }
-}
+use crate::registry::{Registry, SHUTDOWN_POLL_INTERVAL};
+use crate::settings::HttpServerSettings;
 
 static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// This thread's part of each running server, for shutdown signals from other
-    /// threads.
-    static LOCAL_SERVERS: RefCell<Vec<(u64, Weak<ServerShared>)>> = const { RefCell::new(Vec::new()) };
+    /// threads. The registry, which the open connections keep alive, is what a
+    /// shutdown needs: the acceptor's handler may be gone already.
+    static LOCAL_SERVERS: RefCell<Vec<(u64, Weak<Registry>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One thread's part of a server: its delegate and its open connections.
+/// One thread's part of a server: its settings, its delegate (type-erased) and its
+/// open connections.
 pub(crate) struct ServerShared {
-    pub(crate) settings: Arc<HttpServerSettings>,
-    pub(crate) delegate: Rc<dyn HttpServerConnectionDelegate>,
-    conns: RefCell<Slab<Weak<Conn>>>,
-    shutting_down: Cell<bool>,
-    /// Closes connections idle past `idle_connection_timeout`; runs while there are
-    /// connections, so idle connections need no timer each.
-    sweeper: RefCell<Option<PeriodicCallback>>,
+    settings: Arc<HttpServerSettings>,
+    serve: Rc<dyn ServeRequest>,
+    registry: Rc<Registry>,
 }
 
 impl ServerShared {
-    fn new(
-        id: u64,
-        settings: Arc<HttpServerSettings>,
-        delegate: Rc<dyn HttpServerConnectionDelegate>,
-    ) -> Rc<Self> {
+    fn new(id: u64, settings: Arc<HttpServerSettings>, serve: Rc<dyn ServeRequest>) -> Rc<Self> {
+        let registry = Registry::new(settings.idle_connection_timeout);
         let shared = Rc::new(ServerShared {
             settings,
-            delegate,
-            conns: RefCell::new(Slab::new()),
-            shutting_down: Cell::new(false),
-            sweeper: RefCell::new(None),
+            serve,
+            registry,
         });
         LOCAL_SERVERS.with(|s| {
             let mut s = s.borrow_mut();
             s.retain(|(_, w)| w.strong_count() > 0);
-            s.push((id, Rc::downgrade(&shared)));
+            s.push((id, Rc::downgrade(&shared.registry)));
         });
         shared
     }
 
-    pub(crate) fn register(self: &Rc<Self>, conn: Weak<Conn>) -> usize {
-        let key = self.conns.borrow_mut().insert(conn);
-        self.start_sweeper();
-        key
-    }
-
-    pub(crate) fn unregister(&self, key: usize) {
-        let empty = {
-            let mut conns = self.conns.borrow_mut();
-            conns.try_remove(key);
-            conns.is_empty()
-        };
-        if empty && let Some(sweeper) = self.sweeper.borrow_mut().take() {
-            sweeper.stop();
-        }
-    }
-
-    fn start_sweeper(self: &Rc<Self>) {
-        let Some(idle) = self.settings.idle_connection_timeout else {
-            return;
-        };
-        if self.sweeper.borrow().is_some() {
-            return;
-        }
-        // A quarter of the timeout, within [10 ms, 1 s]: an idle connection closes at
-        // most that late.
-        let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let me = Rc::downgrade(self);
-        let sweep = move || {
-            if let Some(me) = me.upgrade() {
-                let now = Instant::now();
-                for conn in me.live() {
-                    conn.sweep(now);
-                }
-            }
-        };
-        match PeriodicCallback::new(sweep, period) {
-            Ok(pc) => {
-                pc.start();
-                *self.sweeper.borrow_mut() = Some(pc);
-            }
-            Err(e) => log::error!("cannot start the idle-connection sweep: {e}"),
-        }
-    }
-
-    pub(crate) fn shutting_down(&self) -> bool {
-        self.shutting_down.get()
-    }
-
-    fn live(&self) -> Vec<Rc<Conn>> {
-        self.conns
-            .borrow()
-            .iter()
-            .filter_map(|(_, w)| w.upgrade())
-            .collect()
-    }
-
-    fn connection_count(&self) -> usize {
-        self.conns
-            .borrow()
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .count()
-    }
-
-    /// Starts a graceful shutdown on this thread: idle connections close now, busy ones
-    /// after their response (sent with `Connection: close`), all by `deadline`.
-    fn begin_shutdown(self: &Rc<Self>, deadline: Instant) {
-        self.shutting_down.set(true);
-        for conn in self.live() {
-            conn.close_if_idle();
-        }
-        let me = self.clone();
-        IoLoop::current().spawn_callback(async move {
-            me.wait_closed(deadline).await;
-        });
-    }
-
-    async fn wait_closed(&self, deadline: Instant) {
-        while self.connection_count() > 0 {
-            if Instant::now() >= deadline {
-                for conn in self.live() {
-                    conn.close();
-                }
-                // Let the closed connections' tasks end.
-                tornado_gen::moment().await;
-                if self.connection_count() > 0 {
-                    tornado_gen::sleep(SHUTDOWN_POLL_INTERVAL).await;
-                }
-                continue;
-            }
-            tornado_gen::sleep(SHUTDOWN_POLL_INTERVAL).await;
-        }
+    fn connection(&self, stream: IoStream, peer: Option<SocketAddr>, tls: bool) -> Rc<Conn> {
+        Conn::new(
+            stream,
+            self.settings.clone(),
+            self.registry.clone(),
+            self.serve.clone(),
+            peer,
+            tls,
+        )
     }
 }
 
@@ -238,11 +78,11 @@ impl StreamHandler for ConnHandler {
         address: SocketAddr,
     ) -> impl std::future::Future<Output = ()> + 'static {
         let tls = self.shared.settings.tls.is_some();
-        Conn::new(stream, self.shared.clone(), Some(address), tls).serve()
+        self.shared.connection(stream, Some(address), tls).serve()
     }
 }
 
-type DelegateFactory = Arc<dyn Fn() -> Rc<dyn HttpServerConnectionDelegate> + Send + Sync>;
+type DelegateFactory = Arc<dyn Fn() -> Rc<dyn ServeRequest> + Send + Sync>;
 
 /// A non-blocking, single-threaded HTTP/1.1 server (Tornado's `HTTPServer`).
 ///
@@ -288,7 +128,7 @@ impl fmt::Debug for HttpServer {
         f.debug_struct("HttpServer")
             .field("tcp", &self.tcp)
             .field("settings", &self.shared.settings)
-            .field("connections", &self.shared.connection_count())
+            .field("connections", &self.shared.registry.connection_count())
             .finish()
     }
 }
@@ -322,7 +162,8 @@ impl HttpServer {
     {
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
         let settings = Arc::new(settings);
-        let factory: DelegateFactory = Arc::new(move || Rc::new(factory()));
+        let factory: DelegateFactory =
+            Arc::new(move || -> Rc<dyn ServeRequest> { Rc::new(factory()) });
         let worker_loops: Arc<Mutex<Vec<LoopHandle>>> = Arc::new(Mutex::new(Vec::new()));
         let (s, loops) = (settings.clone(), worker_loops.clone());
         let main_thread = std::thread::current().id();
@@ -396,7 +237,7 @@ impl HttpServer {
                     if let Some(max) = shared.settings.max_buffer_size {
                         stream.set_max_buffer_size(max);
                     }
-                    let conn = Conn::new(stream, shared.clone(), None, false);
+                    let conn = shared.connection(stream, None, false);
                     IoLoop::current().spawn_callback(conn.serve());
                 }
                 Err(e) => log::error!("cannot serve a Unix connection: {e}"),
@@ -412,7 +253,7 @@ impl HttpServer {
 
     /// Open connections on this thread.
     pub fn connection_count(&self) -> usize {
-        self.shared.connection_count()
+        self.shared.registry.connection_count()
     }
 
     /// Stops accepting new connections (on every thread); open connections go on.
@@ -426,10 +267,8 @@ impl HttpServer {
     /// Closes every open connection on this thread at once and waits for them to end
     /// (Tornado's `close_all_connections`). Use after [`stop`](HttpServer::stop).
     pub async fn close_all_connections(&self) {
-        for conn in self.shared.live() {
-            conn.close();
-        }
-        while self.shared.connection_count() > 0 {
+        self.shared.registry.close_all();
+        while self.shared.registry.connection_count() > 0 {
             tornado_gen::sleep(SHUTDOWN_POLL_INTERVAL).await;
         }
     }
@@ -455,17 +294,14 @@ impl HttpServer {
                             .filter_map(|(_, w)| w.upgrade())
                             .collect()
                     });
-                    for shared in servers {
-                        shared.begin_shutdown(deadline);
+                    for registry in servers {
+                        registry.shutdown_in_background(deadline);
                     }
                 });
             }
         }
-        self.shared.shutting_down.set(true);
-        for conn in self.shared.live() {
-            conn.close_if_idle();
-        }
-        self.shared.wait_closed(deadline).await;
+        self.shared.registry.begin_shutdown();
+        self.shared.registry.wait_closed(deadline).await;
     }
 
     /// Waits (blocking) up to `timeout` for worker threads to end after

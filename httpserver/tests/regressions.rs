@@ -7,11 +7,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tornado_httpserver::http1connection::RequestHead;
 use tornado_httpserver::httputil::HttpServerRequest;
 use tornado_httpserver::{
-    HttpMessageDelegate, HttpServerConnectionDelegate, HttpServerSettings, LocalBoxFuture,
-    RequestContext, Response, ResponseWriter,
+    HttpMessageDelegate, HttpServerConnectionDelegate, HttpServerSettings, Response, ResponseWriter,
 };
 
 use common::{Client, serve};
@@ -29,36 +27,32 @@ struct Req {
 }
 
 impl HttpServerConnectionDelegate for KeepsWriter {
-    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
-        Box::new(Req {
+    type Message = Req;
+
+    fn start_request(self: Rc<Self>, request: &HttpServerRequest) -> Req {
+        Req {
             owner: self,
-            path: String::new(),
-        })
+            path: request.path.clone(),
+        }
     }
 }
 
 impl HttpMessageDelegate for Req {
-    fn headers_received(&mut self, head: RequestHead, _context: &RequestContext) {
-        self.path = head.uri;
-    }
-
-    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
-        Box::pin(async move {
-            if self.path == "/first" {
-                *self.owner.kept.borrow_mut() = Some(writer);
-                return;
-            }
-            // While /second waits, the writer kept from /first tries to answer.
-            tornado_gen::sleep(Duration::from_millis(50)).await;
-            if let Some(stale) = self.owner.kept.borrow_mut().take() {
-                let err = stale
-                    .write_headers(http::StatusCode::OK, &Default::default())
-                    .unwrap_err();
-                assert!(err.to_string().contains("is over"), "{err}");
-                stale.send(Response::text("answer to /first"));
-            }
-            writer.send(Response::text("answer to /second"));
-        })
+    async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+        if self.path == "/first" {
+            *self.owner.kept.borrow_mut() = Some(writer);
+            return;
+        }
+        // While /second waits, the writer kept from /first tries to answer.
+        tornado_gen::sleep(Duration::from_millis(50)).await;
+        if let Some(stale) = self.owner.kept.borrow_mut().take() {
+            let err = stale
+                .write_headers(http::StatusCode::OK, &Default::default())
+                .unwrap_err();
+            assert!(err.to_string().contains("is over"), "{err}");
+            stale.send(Response::text("answer to /first"));
+        }
+        writer.send(Response::text("answer to /second"));
     }
 }
 
@@ -139,31 +133,29 @@ struct Upgrader;
 struct UpgradeReq;
 
 impl HttpServerConnectionDelegate for Upgrader {
-    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
-        Box::new(UpgradeReq)
+    type Message = UpgradeReq;
+
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> UpgradeReq {
+        UpgradeReq
     }
 }
 
 impl HttpMessageDelegate for UpgradeReq {
-    fn headers_received(&mut self, _head: RequestHead, _context: &RequestContext) {}
-
-    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
-        Box::pin(async move {
-            let mut headers = tornado_httpserver::httputil::HttpHeaders::new();
-            headers.set("Upgrade", "echo");
-            headers.set("Connection", "Upgrade");
-            writer
-                .write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers)
-                .unwrap();
-            let stream = writer.detach().expect("detach");
-            assert!(writer.detach().is_none(), "only once");
-            // The new protocol: echo lines until the client closes.
-            while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
-                if stream.write(&line).await.is_err() {
-                    break;
-                }
+    async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+        let mut headers = tornado_httpserver::httputil::HttpHeaders::new();
+        headers.set("Upgrade", "echo");
+        headers.set("Connection", "Upgrade");
+        writer
+            .write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers)
+            .unwrap();
+        let stream = writer.detach().expect("detach");
+        assert!(writer.detach().is_none(), "only once");
+        // The new protocol: echo lines until the client closes.
+        while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+            if stream.write(&line).await.is_err() {
+                break;
             }
-        })
+        }
     }
 }
 
@@ -224,23 +216,21 @@ struct LongPollReq {
 }
 
 impl HttpServerConnectionDelegate for LongPoll {
-    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
-        Box::new(LongPollReq {
+    type Message = LongPollReq;
+
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> LongPollReq {
+        LongPollReq {
             saw_close: self.saw_close.clone(),
-        })
+        }
     }
 }
 
 impl HttpMessageDelegate for LongPollReq {
-    fn headers_received(&mut self, _head: RequestHead, _context: &RequestContext) {}
-
-    fn finish(self: Box<Self>, writer: ResponseWriter) -> LocalBoxFuture<()> {
-        Box::pin(async move {
-            // Nothing to answer yet: wait for news or for the client to leave.
-            writer.closed().await;
-            assert!(writer.connection_closed());
-            self.saw_close.set(true);
-        })
+    async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+        // Nothing to answer yet: wait for news or for the client to leave.
+        writer.closed().await;
+        assert!(writer.connection_closed());
+        self.saw_close.set(true);
     }
 }
 

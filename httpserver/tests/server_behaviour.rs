@@ -5,16 +5,16 @@
 mod common;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use bytes::Bytes;
 use common::{Client, get, serve, serve_echo};
 use http::StatusCode;
-use tornado_httpserver::http1connection::RequestHead;
 use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
 use tornado_httpserver::{
-    HttpMessageDelegate, HttpServerConnectionDelegate, HttpServerSettings, LocalBoxFuture,
-    RequestContext, Response, ResponseWriter,
+    BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, HttpServerSettings, Response,
+    ResponseWriter,
 };
 
 thread_local! {
@@ -35,12 +35,17 @@ fn events() -> Vec<String> {
 struct Streamer;
 
 impl HttpServerConnectionDelegate for Streamer {
-    fn start_request(self: Rc<Self>, _context: &RequestContext) -> Box<dyn HttpMessageDelegate> {
-        Box::new(StreamMessage {
-            path: String::new(),
-            head: false,
+    type Message = StreamMessage;
+
+    fn start_request(self: Rc<Self>, request: &HttpServerRequest) -> StreamMessage {
+        if request.uri == "/panic-in-headers" {
+            panic!("boom in start_request");
+        }
+        StreamMessage {
+            path: request.uri.clone(),
+            head: request.method == http::Method::HEAD,
             body: Vec::new(),
-        })
+        }
     }
 }
 
@@ -66,78 +71,72 @@ fn kind(r: Result<(), tornado_httpserver::OutputError>) -> String {
 }
 
 impl HttpMessageDelegate for StreamMessage {
-    fn headers_received(&mut self, head: RequestHead, _context: &RequestContext) {
-        self.head = head.method == http::Method::HEAD;
-        self.path = head.uri;
-        if self.path == "/panic-in-headers" {
-            panic!("boom in headers_received");
-        }
+    fn body_mode(&self) -> BodyMode {
+        BodyMode::Stream
     }
 
-    fn data_received(&mut self, chunk: Bytes) -> Option<LocalBoxFuture<()>> {
+    fn data_received(&mut self, chunk: Bytes) -> impl Future<Output = ()> {
         event(format!("chunk {}", chunk.len()));
         self.body.extend_from_slice(&chunk);
-        None
+        std::future::ready(())
     }
 
-    fn finish(self: Box<Self>, w: ResponseWriter) -> LocalBoxFuture<()> {
-        Box::pin(async move {
-            match self.path.as_str() {
-                "/chunks" => {
-                    w.write_headers(StatusCode::OK, &headers(&[("X-Kind", "stream")]))
-                        .unwrap();
-                    if !self.head {
-                        w.write(b"abc").unwrap();
-                        w.flush().await.unwrap();
-                        tornado_gen::sleep(std::time::Duration::from_millis(20)).await;
-                        w.write(b"defg").unwrap();
-                    }
-                    w.finish().unwrap();
+    async fn finish(self, _request: HttpServerRequest, w: ResponseWriter) {
+        match self.path.as_str() {
+            "/chunks" => {
+                w.write_headers(StatusCode::OK, &headers(&[("X-Kind", "stream")]))
+                    .unwrap();
+                if !self.head {
+                    w.write(b"abc").unwrap();
+                    w.flush().await.unwrap();
+                    tornado_gen::sleep(std::time::Duration::from_millis(20)).await;
+                    w.write(b"defg").unwrap();
                 }
-                "/too-much" => {
-                    w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "3")]))
-                        .unwrap();
-                    event(format!("write {}", kind(w.write(b"hello"))));
-                    event(format!("finish {}", kind(w.finish())));
-                }
-                "/too-much-in-two" => {
-                    w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "3")]))
-                        .unwrap();
-                    event(format!("write {}", kind(w.write(b"ab"))));
-                    event(format!("write {}", kind(w.write(b"cd"))));
-                    event(format!("finish {}", kind(w.finish())));
-                }
-                "/too-little" => {
-                    w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "10")]))
-                        .unwrap();
-                    event(format!("write {}", kind(w.write(b"abc"))));
-                    event(format!("finish {}", kind(w.finish())));
-                }
-                "/unfinished" => {
-                    w.write_headers(StatusCode::OK, &headers(&[])).unwrap();
-                    w.write(b"partial").unwrap();
-                }
-                "/panic-after-headers" => {
-                    w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "5")]))
-                        .unwrap();
-                    w.write(b"he").unwrap();
-                    panic!("boom after headers");
-                }
-                "/no-content-with-body" => {
-                    w.write_headers(StatusCode::NO_CONTENT, &headers(&[]))
-                        .unwrap();
-                    event(format!("write {}", kind(w.write(b"nope"))));
-                    w.finish().unwrap();
-                }
-                _ => {
-                    let len = self.body.len().to_string();
-                    w.write_headers(StatusCode::OK, &headers(&[("Content-Length", &len)]))
-                        .unwrap();
-                    w.write(&self.body).unwrap();
-                    w.finish().unwrap();
-                }
+                w.finish().unwrap();
             }
-        })
+            "/too-much" => {
+                w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "3")]))
+                    .unwrap();
+                event(format!("write {}", kind(w.write(b"hello"))));
+                event(format!("finish {}", kind(w.finish())));
+            }
+            "/too-much-in-two" => {
+                w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "3")]))
+                    .unwrap();
+                event(format!("write {}", kind(w.write(b"ab"))));
+                event(format!("write {}", kind(w.write(b"cd"))));
+                event(format!("finish {}", kind(w.finish())));
+            }
+            "/too-little" => {
+                w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "10")]))
+                    .unwrap();
+                event(format!("write {}", kind(w.write(b"abc"))));
+                event(format!("finish {}", kind(w.finish())));
+            }
+            "/unfinished" => {
+                w.write_headers(StatusCode::OK, &headers(&[])).unwrap();
+                w.write(b"partial").unwrap();
+            }
+            "/panic-after-headers" => {
+                w.write_headers(StatusCode::OK, &headers(&[("Content-Length", "5")]))
+                    .unwrap();
+                w.write(b"he").unwrap();
+                panic!("boom after headers");
+            }
+            "/no-content-with-body" => {
+                w.write_headers(StatusCode::NO_CONTENT, &headers(&[]))
+                    .unwrap();
+                event(format!("write {}", kind(w.write(b"nope"))));
+                w.finish().unwrap();
+            }
+            _ => {
+                let len = self.body.len().to_string();
+                w.write_headers(StatusCode::OK, &headers(&[("Content-Length", &len)]))
+                    .unwrap();
+                w.write(&self.body).unwrap();
+                w.finish().unwrap();
+            }
+        }
     }
 }
 

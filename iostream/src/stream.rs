@@ -880,6 +880,26 @@ impl IoStream {
         self.shared.state.borrow_mut().close(None);
     }
 
+    /// Half-closes: stops sending (the peer reads an end of file) while reading goes on.
+    /// Fails if the stream is closed, if output is still queued (flush first), or if
+    /// the transport cannot half-close (`Unsupported`).
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        let mut st = self.shared.state.borrow_mut();
+        if st.closed {
+            return Err(st.closed_error());
+        }
+        if !st.wbuf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "output is still queued: flush before shutdown_write",
+            ));
+        }
+        match st.transport.as_mut() {
+            Some(t) => t.shutdown_write(),
+            None => Err(st.closed_error()),
+        }
+    }
+
     /// True once the stream is closed (by [`close`](IoStream::close), end of file or an
     /// error). Data received before that may still be buffered and readable.
     pub fn closed(&self) -> bool {

@@ -355,6 +355,13 @@ impl Transport for TlsTransport {
         self.write_records()
     }
 
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        // close_notify first, so the peer can tell this end from a truncation.
+        self.conn.send_close_notify();
+        self.write_records()?;
+        self.inner.shutdown_write()
+    }
+
     fn has_pending_output(&self) -> bool {
         self.conn.wants_write() || (self.early_plaintext && self.conn.is_handshaking())
     }

@@ -104,6 +104,15 @@ pub trait Transport: Source + fmt::Debug + 'static {
     fn tls_server_name(&self) -> Option<&str> {
         None
     }
+
+    /// Stops sending while reading goes on (a half-close: the peer reads an end of
+    /// file). Transports that cannot do this say `Unsupported`.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport cannot half-close",
+        ))
+    }
 }
 
 impl Transport for TcpStream {
@@ -128,6 +137,9 @@ impl Transport for TcpStream {
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         TcpStream::take_error(self)
     }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        TcpStream::shutdown(self, std::net::Shutdown::Write)
+    }
 }
 
 impl Transport for UnixStream {
@@ -142,5 +154,8 @@ impl Transport for UnixStream {
     }
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         UnixStream::take_error(self)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        UnixStream::shutdown(self, std::net::Shutdown::Write)
     }
 }

@@ -359,6 +359,30 @@ impl BodyEncoder {
         Ok(())
     }
 
+    /// Accounts for `data` as the next piece of the body without appending it, when
+    /// the framing allows the caller to send it as it is after `dst` (a declared
+    /// length or a close-delimited body): returns `true`, and the caller writes `dst`
+    /// and then `data`. Otherwise (chunked) it is written into `dst` as by
+    /// [`write`](Self::write) and the result is `false`.
+    pub fn write_external(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<bool, OutputError> {
+        match self.framing {
+            BodyFraming::Length(_) | BodyFraming::CloseDelimited if !self.finished => {
+                if let BodyFraming::Length(_) = self.framing {
+                    if data.len() as u64 > self.remaining {
+                        self.keep_alive = false;
+                        return Err(OutputError::new(
+                            OutputErrorKind::TooMuchData,
+                            "Tried to write more data than Content-Length",
+                        ));
+                    }
+                    self.remaining -= data.len() as u64;
+                }
+                Ok(true)
+            }
+            _ => self.write(data, dst).map(|()| false),
+        }
+    }
+
     /// Ends the body: appends `0\r\n\r\n` when chunked; fails if fewer bytes
     /// than the declared `Content-Length` were written.
     pub fn finish(&mut self, dst: &mut BytesMut) -> Result<(), OutputError> {

@@ -34,9 +34,9 @@ pub use encode::{
 pub use gzip::GzipDecoder;
 pub use head::{BodyKind, Parsed, RequestHead, parse_request_head};
 pub use params::{
-    DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE,
-    DEFAULT_MAX_REQUEST_TARGET, Http1ConnectionParameters, MAX_CHUNK_LINE, MAX_HEADERS,
-    MAX_TRAILER_SIZE,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_REQUEST_TARGET, Http1ConnectionParameters, MAX_CHUNK_LINE,
+    MAX_HEADERS, MAX_TRAILER_SIZE,
 };
 pub use server::{Parse, ServerConnection, ServerEvent};
 

@@ -26,6 +26,12 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 /// the first byte of a request head.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default [`Http1ConnectionParameters::body_timeout`]: a request body that makes no
+/// progress for 60 seconds is given up and the connection closed. (Tornado's
+/// `body_timeout` bounds the whole body and is off by default; a pause limit lets a
+/// large upload on a slow link go on while a stalled one is dropped.)
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The longest chunk-size line (size, extensions and CRLF) a chunked body
 /// may have, in bytes (4 KiB); longer is a 400.
 pub const MAX_CHUNK_LINE: usize = 4 * 1024;
@@ -55,8 +61,9 @@ pub struct Http1ConnectionParameters {
     /// How long a request head may take to arrive, from its first byte
     /// ([`DEFAULT_HEADER_TIMEOUT`]); `None` waits forever.
     pub header_timeout: Option<Duration>,
-    /// How long a body may take to arrive; `None` (the default) waits
-    /// forever.
+    /// The longest pause while a body arrives: a body that makes no progress for
+    /// this long is given up and the connection closed ([`DEFAULT_BODY_TIMEOUT`]);
+    /// `None` waits forever.
     pub body_timeout: Option<Duration>,
     /// Decode `Content-Encoding: gzip` request bodies.
     pub decompress: bool,
@@ -71,7 +78,7 @@ impl Default for Http1ConnectionParameters {
             max_request_target: DEFAULT_MAX_REQUEST_TARGET,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             header_timeout: Some(DEFAULT_HEADER_TIMEOUT),
-            body_timeout: None,
+            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             decompress: false,
         }
     }

@@ -155,6 +155,9 @@ enum Reading {
     End,
     /// The request is read; the next one waits for the response to finish.
     Done,
+    /// The input was bad (in a head, or in a body): nothing more is read, and the
+    /// error response is owed.
+    Failed { in_head: bool },
     /// Nothing more is read (an error, a close, an upgrade).
     Closed,
 }
@@ -231,7 +234,7 @@ impl ServerConnection {
                         found: Found::Head(Box::new(head)),
                     }),
                     Err(e) => {
-                        self.reading = Reading::Closed;
+                        self.reading = Reading::Failed { in_head: true };
                         Err(e)
                     }
                 }
@@ -272,7 +275,7 @@ impl ServerConnection {
                         let step = match decoder.decode(buf) {
                             Ok(step) => step,
                             Err(e) => {
-                                self.reading = Reading::Closed;
+                                self.reading = Reading::Failed { in_head: false };
                                 return Err(e);
                             }
                         };
@@ -292,12 +295,13 @@ impl ServerConnection {
                 consumed: 0,
                 found: Found::End,
             }),
-            Reading::Done | Reading::Closed => Ok(nothing),
+            Reading::Done | Reading::Failed { .. } | Reading::Closed => Ok(nothing),
         }
     }
 
     /// Applies a [`Parse`]: `taken` must be the first [`Parse::consumed`] bytes of the
-    /// buffer that was parsed, now removed from it. Returns the event, or `None` when
+    /// buffer that was parsed, now removed from it (for a head, which owns what it
+    /// parsed, they may be dropped instead and `taken` left empty). Returns the event, or `None` when
     /// there is nothing to report yet (for instance a chunk-size line, or gzip input
     /// that has produced no output so far): parse again, after reading more input if
     /// that parse is [empty](Parse::is_empty).
@@ -307,7 +311,6 @@ impl ServerConnection {
         taken: Bytes,
         params: &Http1ConnectionParameters,
     ) -> Result<Option<ServerEvent>, ParseError> {
-        debug_assert_eq!(taken.len(), parse.consumed);
         match parse.found {
             Found::Nothing => Ok(None),
             Found::Head(head) => Ok(Some(ServerEvent::Head(self.start_request(*head, params)))),
@@ -321,7 +324,7 @@ impl ServerConnection {
                     Some(gz) => {
                         let mut out = Vec::new();
                         if let Err(e) = gz.decompress(&data, &mut out) {
-                            self.reading = Reading::Closed;
+                            self.reading = Reading::Failed { in_head: false };
                             return Err(e);
                         }
                         Bytes::from(out)
@@ -415,7 +418,7 @@ impl ServerConnection {
         {
             let mut rest = Vec::new();
             if let Err(e) = gz.finish(&mut rest) {
-                self.reading = Reading::Closed;
+                self.reading = Reading::Failed { in_head: false };
                 return Err(e);
             }
             if !rest.is_empty() {
@@ -516,10 +519,43 @@ impl ServerConnection {
             return Err(self.not_writing("write"));
         };
         let result = encoder.write(data, out);
-        if result.is_err() {
+        if let Err(e) = &result
+            && e.kind() == OutputErrorKind::TooMuchData
+        {
+            // Part of the declared body may be out already: the framing is broken.
             self.close_after = true;
         }
         result
+    }
+
+    /// [`write_body`](Self::write_body) for data the caller will send itself, after
+    /// `out`, without copying it: returns `true` when the framing allows that (a
+    /// declared length, a close-delimited body), `false` when the data was framed into
+    /// `out` instead (chunked).
+    pub fn write_body_external(
+        &mut self,
+        data: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<bool, OutputError> {
+        let Writing::Body(encoder) = &mut self.writing else {
+            return Err(self.not_writing("write"));
+        };
+        let result = encoder.write_external(data, out);
+        if let Err(e) = &result
+            && e.kind() == OutputErrorKind::TooMuchData
+        {
+            // Part of the declared body may be out already: the framing is broken.
+            self.close_after = true;
+        }
+        result
+    }
+
+    /// Whether the response being written may carry a body (not HEAD, 1xx, 204, 304).
+    pub fn body_allowed(&self) -> bool {
+        match &self.writing {
+            Writing::Body(encoder) => encoder.framing() != super::encode::BodyFraming::None,
+            _ => false,
+        }
     }
 
     /// Ends the response. Fails (and closes the connection after it) if fewer bytes
@@ -545,7 +581,7 @@ impl ServerConnection {
                     line_seen: false,
                 };
             }
-            Reading::Closed => {}
+            Reading::Closed | Reading::Failed { .. } => {}
             _ if !keep_alive => self.reading = Reading::Closed,
             _ => {}
         }
@@ -565,10 +601,21 @@ impl ServerConnection {
     /// already written. Either way the connection reads nothing more and closes once
     /// the output is written.
     pub fn write_error(&mut self, status: StatusCode, out: &mut BytesMut) {
+        // Between requests the last response is done, but the error is about the next
+        // request, which has no response yet.
+        let new_request = matches!(
+            self.reading,
+            Reading::Head { .. } | Reading::Failed { in_head: true }
+        );
+        let started = match self.writing {
+            Writing::Body(_) => true,
+            Writing::Done { .. } => !new_request,
+            Writing::Idle | Writing::Waiting(_) => false,
+        };
         self.reading = Reading::Closed;
         self.close_after = true;
         self.continue_pending = false;
-        if matches!(self.writing, Writing::Body(_) | Writing::Done { .. }) {
+        if started {
             self.writing = Writing::Done { keep_alive: false };
             return;
         }
@@ -613,13 +660,13 @@ impl ServerConnection {
     pub fn reads_next_request(&self) -> bool {
         matches!(self.writing, Writing::Done { keep_alive: true })
             && !self.close_after
-            && !matches!(self.reading, Reading::Closed)
+            && !self.must_close()
     }
 
     /// Whether the connection must close (once its output is written): an error, a
     /// response that did not allow keep-alive, or [`stop_reading`](Self::stop_reading).
     pub fn must_close(&self) -> bool {
-        matches!(self.reading, Reading::Closed)
+        matches!(self.reading, Reading::Closed | Reading::Failed { .. })
     }
 
     /// The response must not be ended normally (a handler left it unfinished, or its

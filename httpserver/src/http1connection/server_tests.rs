@@ -419,9 +419,8 @@ fn response_rules() {
             "{text}"
         );
         assert!(conn.status() == status.as_u16());
-        // HEAD, 204 and 304 failed writes close; the others go on.
-        let expect_on = *goes_on && (status == StatusCode::OK && !request.starts_with(b"HEAD"));
-        assert_eq!(conn.reads_next_request(), expect_on, "{text}");
+        // A refused body write appends nothing, so the connection stays good.
+        assert_eq!(conn.reads_next_request(), *goes_on, "{text}");
     }
 }
 
@@ -507,4 +506,25 @@ fn write_error_after_a_head_only_closes() {
     assert_eq!(out.len(), len, "no second head");
     assert!(conn.must_close());
     assert_eq!(conn.status(), 200);
+}
+
+#[test]
+fn an_error_after_a_finished_response_is_answered() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\n\r\n"[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+    out.clear();
+    let err = conn.poll(&mut buf, &p).unwrap_err();
+    conn.write_error(err.status(), &mut out);
+    assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{out:?}");
+    assert!(conn.must_close());
 }

@@ -1,0 +1,344 @@
+//! One HTTP/1.x server connection: a task that drives a
+//! [`ServerConnection`](crate::http1connection::ServerConnection) over an
+//! [`IoStream`].
+//!
+//! # Model
+//!
+//! The protocol lives in the sans-IO state machine; this module only moves bytes and
+//! calls the request handler. The task reads into the stream's buffer, asks the state
+//! machine what the bytes mean, hands each request to the server's
+//! [`ServeRequest`] (one boxed future per request, so an idle connection holds only
+//! the small state of waiting for a head), and writes what the state machine encodes.
+//! Every complete request already in the buffer is handled before the task reads
+//! again, and responses accumulate in one output buffer that goes to the socket when
+//! the task is about to wait: the responses to pipelined requests leave in one write.
+//!
+//! Timeouts cost no timer per request: the connection keeps one deadline (header,
+//! idle, or body, by the loop's cached clock) and at most one armed timer; the idle
+//! deadline between requests is watched by the server's per-thread sweep instead.
+//!
+//! An idle connection holds no buffer: the output buffer goes back to a per-thread pool
+//! when the connection waits for a request with nothing buffered, and the stream
+//! frees its own buffers when drained.
+
+mod context;
+mod input;
+mod output;
+mod timeouts;
+mod writer;
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use tornado_ioloop::{IoLoop, TimeoutHandle};
+use tornado_iostream::IoStream;
+
+pub use context::RequestContext;
+pub(crate) use input::BodyError;
+pub use input::{ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT};
+pub use output::ZERO_COPY_BODY_MIN;
+pub use writer::ResponseWriter;
+
+use crate::http1connection::{RequestHead, ServerConnection};
+use crate::registry::{Registry, Tracked};
+use crate::settings::HttpServerSettings;
+
+/// What a connection calls for each request: the server's delegate, with its type
+/// erased. The returned future answers the request and says whether the connection
+/// may go on to the next one.
+pub(crate) trait ServeRequest {
+    fn serve(
+        self: Rc<Self>,
+        conn: Rc<Conn>,
+        head: RequestHead,
+    ) -> Pin<Box<dyn Future<Output = bool>>>;
+}
+
+/// What the connection is doing, for shutdown, timeouts and the close wake-ups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for a request with nothing of it received: shutdown may close it at
+    /// once, and the server's sweep watches its idle deadline.
+    Idle,
+    /// Reading a request, or waiting for its handler.
+    Busy,
+    /// A handler took the stream over ([`ResponseWriter::detach`]): stop serving and
+    /// leave the stream open.
+    Detached,
+    /// Closed by the server ([`Tracked::close`]: forced shutdown,
+    /// `close_all_connections`): a handler still running is dropped.
+    ForceClosed,
+    /// Closed because a deadline passed.
+    TimedOut,
+}
+
+pub(crate) struct Conn {
+    io_loop: IoLoop,
+    stream: IoStream,
+    settings: Arc<HttpServerSettings>,
+    registry: Rc<Registry>,
+    serve: Rc<dyn ServeRequest>,
+    peer: Option<SocketAddr>,
+    tls: bool,
+    phase: Cell<Phase>,
+    /// The protocol state: what has been read, what the response may still do.
+    proto: RefCell<ServerConnection>,
+    /// Output not yet handed to the stream (a pooled buffer while answering).
+    out: RefCell<BytesMut>,
+    deadline: Cell<Option<Instant>>,
+    timer: Cell<Option<(Instant, TimeoutHandle)>>,
+    /// When the current request's first byte arrived (loop clock).
+    request_start: Cell<Instant>,
+    /// Tasks waiting for the connection to close (the connection's own task while a
+    /// handler runs, handlers awaiting [`ResponseWriter::closed`]).
+    close_waiters: RefCell<Vec<Waker>>,
+    /// Whether the stream's close callback (which wakes `close_waiters`) is set.
+    watching_close: Cell<bool>,
+    /// Numbers the request being answered (0: none); a [`ResponseWriter`] holds the
+    /// number of its request and is refused once that request is over.
+    request_seq: Cell<u32>,
+    next_seq: Cell<u32>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        stream: IoStream,
+        settings: Arc<HttpServerSettings>,
+        registry: Rc<Registry>,
+        serve: Rc<dyn ServeRequest>,
+        peer: Option<SocketAddr>,
+        tls: bool,
+    ) -> Rc<Conn> {
+        Rc::new(Conn {
+            io_loop: IoLoop::current(),
+            stream,
+            settings,
+            registry,
+            serve,
+            peer,
+            tls,
+            phase: Cell::new(Phase::Busy),
+            proto: RefCell::new(ServerConnection::new()),
+            out: RefCell::new(BytesMut::new()),
+            deadline: Cell::new(None),
+            timer: Cell::new(None),
+            request_start: Cell::new(Instant::now()),
+            close_waiters: RefCell::new(Vec::new()),
+            watching_close: Cell::new(false),
+            request_seq: Cell::new(0),
+            next_seq: Cell::new(1),
+        })
+    }
+
+    /// Serves the connection until it closes.
+    pub(crate) async fn serve(self: Rc<Self>) {
+        /// Cleans up however the task ends: returning, or dropped with the loop.
+        struct Cleanup(Rc<Conn>, usize);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let conn = &self.0;
+                conn.registry.unregister(self.1);
+                conn.clear_deadline();
+                if let Ok(mut out) = conn.out.try_borrow_mut() {
+                    output::return_buffer(std::mem::take(&mut *out));
+                }
+                if conn.phase.get() != Phase::Detached {
+                    conn.stream.close();
+                }
+                conn.wake_close_waiters();
+            }
+        }
+        let tracked: Rc<dyn Tracked> = self.clone();
+        let key = self.registry.register(Rc::downgrade(&tracked));
+        drop(tracked);
+        let _cleanup = Cleanup(self.clone(), key);
+        if let Err(e) = self.stream.set_nodelay(true) {
+            log::debug!("set_nodelay: {e}");
+        }
+        self.run().await;
+    }
+
+    async fn run(self: &Rc<Self>) {
+        let chunk_size = self.settings.params.chunk_size.max(1);
+        loop {
+            // Boxed (by `serve`) so that an idle connection's task holds only the small
+            // state of waiting for a head, not the larger one of handling a request.
+            let handling = match self.read_head().await {
+                Some(head) => self.serve.clone().serve(self.clone(), head),
+                None => return,
+            };
+            if !handling.await {
+                if self.phase.get() == Phase::Detached {
+                    return;
+                }
+                self.finish_and_close().await;
+                return;
+            }
+            // Pipelined requests wait while the peer is not reading what we already
+            // answered, so a few bytes in cannot make us buffer unbounded output.
+            if self.out.borrow().len() >= chunk_size {
+                drop(self.queue_output());
+            }
+            if self.stream.write_buffer_len() >= chunk_size {
+                self.set_idle_deadline();
+                if self.flush_output().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Awaits `fut` unless the connection closes first (`None`): closed by the server
+    /// (shutdown, `close_all_connections`), or by the client while the handler waits
+    /// (a long poll whose client left is cancelled). The future is polled first, so a
+    /// handler that notices the close itself ends normally.
+    ///
+    /// The first time `fut` has to wait, the responses already finished go out: a
+    /// pipelined response is not held back by a slow handler after it.
+    pub(crate) async fn unless_closed<F: Future>(self: &Rc<Self>, fut: F) -> Option<F::Output> {
+        let mut fut = pin!(fut);
+        let mut flushed = false;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            match self.phase.get() {
+                Phase::ForceClosed | Phase::TimedOut => return Poll::Ready(None),
+                Phase::Busy if self.stream.closed() => return Poll::Ready(None),
+                _ => {}
+            }
+            if !flushed {
+                flushed = true;
+                drop(self.queue_output());
+            }
+            self.add_close_waiter(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Registers `waker` to be woken when the connection closes.
+    pub(crate) fn add_close_waiter(self: &Rc<Self>, waker: &Waker) {
+        {
+            let mut waiters = self.close_waiters.borrow_mut();
+            if !waiters.iter().any(|w| w.will_wake(waker)) {
+                waiters.push(waker.clone());
+            }
+        }
+        if !self.watching_close.replace(true) {
+            let weak = Rc::downgrade(self);
+            self.stream.set_close_callback(move || {
+                if let Some(conn) = weak.upgrade() {
+                    conn.wake_close_waiters();
+                }
+            });
+        }
+    }
+
+    fn wake_close_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.close_waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn stream(&self) -> &IoStream {
+        &self.stream
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.registry.shutting_down()
+    }
+
+    fn peer_name(&self) -> String {
+        match self.peer {
+            Some(a) => a.ip().to_string(),
+            None => "unix socket".to_string(),
+        }
+    }
+
+    /// Starts numbering a new request's answer; writers of earlier requests are refused
+    /// from now on.
+    pub(crate) fn begin_answer(&self) -> u32 {
+        let seq = self.next_seq.get();
+        // Never 0 (which means "no request"), even after wrapping.
+        self.next_seq.set(seq.checked_add(1).unwrap_or(1));
+        self.request_seq.set(seq);
+        seq
+    }
+
+    /// Ends the current request's answer: its writers are refused from now on.
+    pub(crate) fn end_answer(&self) {
+        self.request_seq.set(0);
+    }
+
+    /// Whether a writer for request `seq` may still write.
+    pub(crate) fn answering(&self, seq: u32) -> bool {
+        seq != 0 && self.request_seq.get() == seq
+    }
+
+    /// Writes `100 Continue` if the client waits for it; returns whether it did.
+    pub(crate) fn accept_body(&self) -> bool {
+        if !self.proto.borrow().reading_body() {
+            return false;
+        }
+        self.with_out(|out| {
+            let before = out.len();
+            self.proto.borrow_mut().accept_body(out);
+            out.len() > before
+        })
+    }
+
+    /// Whether the connection goes on to another request after the one just answered.
+    pub(crate) fn goes_on(&self) -> bool {
+        self.proto.borrow().reads_next_request() && !self.shutting_down() && !self.stream.closed()
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase.get()
+    }
+
+    /// Hands the stream to the handler answering request `seq`: what was written so far
+    /// is queued on the stream first, and the connection stops serving once the
+    /// handler's future completes.
+    pub(crate) fn detach(&self, seq: u32) -> Option<IoStream> {
+        if !self.answering(seq) || self.phase.get() != Phase::Busy || self.stream.closed() {
+            return None;
+        }
+        drop(self.queue_output());
+        self.phase.set(Phase::Detached);
+        self.proto.borrow_mut().stop_reading();
+        self.clear_deadline();
+        Some(self.stream.clone())
+    }
+}
+
+impl Tracked for Conn {
+    fn close(&self) {
+        if self.phase.get() != Phase::Detached {
+            self.phase.set(Phase::ForceClosed);
+        }
+        self.stream.close();
+        self.wake_close_waiters();
+    }
+
+    fn close_if_idle(&self) -> bool {
+        if self.phase.get() == Phase::Idle {
+            self.stream.close();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn sweep(&self, now: Instant) {
+        self.sweep_idle(now);
+    }
+}

@@ -1,0 +1,91 @@
+//! The connection's one deadline: header, body or idle, by the loop's cached clock.
+//!
+//! At most one timer is armed per connection; when it fires before a deadline that
+//! was pushed back since, it re-arms itself. The idle deadline between requests is left
+//! to the server's per-thread sweep, so an idle connection owns no timer.
+
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use super::{Conn, Phase};
+
+/// `now + d`, or `None` ("never") when that would overflow: a huge timeout means no
+/// timeout, never a panic.
+pub(crate) fn deadline_after(now: Instant, d: Option<Duration>) -> Option<Instant> {
+    d.and_then(|d| now.checked_add(d))
+}
+
+impl Conn {
+    /// Sets the deadline, arming the timer if it would fire too late (or not at all).
+    pub(super) fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
+        let Some(at) = deadline else { return };
+        match self.timer.get() {
+            // An armed timer that fires no later re-arms itself for the new deadline.
+            Some((armed, _)) if armed <= at => {}
+            other => {
+                if let Some((_, h)) = other {
+                    self.io_loop.remove_timeout(h);
+                }
+                self.arm(at);
+            }
+        }
+    }
+
+    /// The deadline between requests, watched by the server's sweep rather than a timer.
+    pub(super) fn set_swept_deadline(&self) {
+        let now = self.io_loop.time();
+        self.deadline
+            .set(deadline_after(now, self.settings.idle_connection_timeout));
+    }
+
+    /// The deadline for a peer that takes our output slowly.
+    pub(super) fn set_idle_deadline(self: &Rc<Self>) {
+        let now = self.io_loop.time();
+        self.set_deadline(deadline_after(now, self.settings.idle_connection_timeout));
+    }
+
+    pub(super) fn clear_deadline(&self) {
+        self.deadline.set(None);
+        if let Some((_, h)) = self.timer.take() {
+            self.io_loop.remove_timeout(h);
+        }
+    }
+
+    fn arm(self: &Rc<Self>, at: Instant) {
+        let weak: Weak<Conn> = Rc::downgrade(self);
+        let h = self.io_loop.call_at(at, move || {
+            if let Some(conn) = weak.upgrade() {
+                conn.on_timer();
+            }
+        });
+        self.timer.set(Some((at, h)));
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        self.timer.set(None);
+        match self.deadline.get() {
+            None => {}
+            // The idle deadline belongs to the sweep.
+            Some(_) if self.phase.get() == Phase::Idle => {}
+            Some(d) if d > self.io_loop.time() => self.arm(d),
+            Some(_) => self.time_out(),
+        }
+    }
+
+    fn time_out(&self) {
+        if matches!(self.phase.get(), Phase::Idle | Phase::Busy) {
+            self.phase.set(Phase::TimedOut);
+        }
+        self.stream.close();
+        self.wake_close_waiters();
+    }
+
+    /// Called by the server's periodic sweep: closes the connection if its idle
+    /// deadline has passed.
+    pub(super) fn sweep_idle(&self, now: Instant) {
+        if self.phase.get() == Phase::Idle && self.deadline.get().is_some_and(|d| d <= now) {
+            self.time_out();
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! [`ResponseWriter`]: how a handler answers its request (Tornado's `HTTP1Connection`
+//! as the request's `connection`).
+
+use std::fmt;
+use std::rc::Rc;
+use std::task::Poll;
+
+use http::StatusCode;
+use tornado_iostream::IoStream;
+
+use super::{Conn, Phase, RequestContext};
+use crate::error::OutputError;
+use crate::httputil::HttpHeaders;
+use crate::response::Response;
+
+/// Answers one request.
+///
+/// Output is appended to the connection's write buffer and goes to the socket when the
+/// connection next waits for input, when [`flush`](ResponseWriter::flush) is awaited,
+/// or when the buffer passes `chunk_size`; so the responses to pipelined requests leave
+/// in one write. Errors ([`OutputError`]) mean the response could not be framed as
+/// declared; the connection is then closed instead of sending bad framing.
+///
+/// A writer answers only its own request: once that request is over (the handler's
+/// future completed), every call is refused, so a writer kept around can never write
+/// into a later request's response.
+#[derive(Clone)]
+pub struct ResponseWriter {
+    pub(crate) conn: Rc<Conn>,
+    /// The request this writer answers; once it is over the writer is refused.
+    pub(crate) seq: u32,
+    pub(crate) context: RequestContext,
+}
+
+impl fmt::Debug for ResponseWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseWriter")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseWriter {
+    fn check(&self) -> Result<(), OutputError> {
+        if self.conn.answering(self.seq) {
+            Ok(())
+        } else {
+            Err(Conn::request_over())
+        }
+    }
+
+    /// Writes the status line and headers. A second call fails.
+    pub fn write_headers(
+        &self,
+        status: StatusCode,
+        headers: &HttpHeaders,
+    ) -> Result<(), OutputError> {
+        self.check()?;
+        self.conn.write_head(status, headers, None)
+    }
+
+    /// Writes a piece of the body (chunked unless a `Content-Length` was set).
+    pub fn write(&self, chunk: &[u8]) -> Result<(), OutputError> {
+        self.check()?;
+        self.conn.write_body(chunk)
+    }
+
+    /// Sends what was written so far to the socket and waits until the socket took it.
+    pub async fn flush(&self) -> std::io::Result<()> {
+        if self.check().is_err() {
+            return Ok(());
+        }
+        self.conn.flush_output().await
+    }
+
+    /// Ends the response. Fails if fewer bytes than the declared `Content-Length` were
+    /// written (the connection will close).
+    pub fn finish(&self) -> Result<(), OutputError> {
+        self.check()?;
+        self.conn.finish_response()
+    }
+
+    /// Writes a whole [`Response`]: headers (with `Content-Length` from the body unless
+    /// set), body (a large one without a copy), finish. Errors are logged and close the
+    /// connection.
+    pub fn send(&self, response: Response) {
+        let sent = self
+            .check()
+            .and_then(|()| self.conn.send_response(response));
+        if let Err(e) = sent {
+            log::error!("cannot send response: {e}");
+        }
+    }
+
+    /// Sends an empty response with `status` (used for errors before a handler ran).
+    pub fn send_error(&self, status: StatusCode) {
+        self.send(Response::new(status));
+    }
+
+    /// Whether the headers have been written (true once the request is over).
+    pub fn headers_written(&self) -> bool {
+        !self.conn.answering(self.seq) || self.conn.headers_written()
+    }
+
+    /// Whether the response is finished (true once the request is over).
+    pub fn is_finished(&self) -> bool {
+        !self.conn.answering(self.seq) || self.conn.response_finished()
+    }
+
+    /// Takes the connection's stream over, for a protocol upgrade (WebSocket; Tornado's
+    /// `HTTP1Connection.detach`). Whatever the writer wrote (typically a `101 Switching
+    /// Protocols` head) is queued on the stream first; once the handler's future
+    /// completes, the server stops reading requests from this connection and leaves
+    /// the stream open to its new owner. `None` if the request is over, the stream is
+    /// closed or was already taken. Bytes the client sent after this request's head
+    /// and body stay in the stream's read buffer.
+    ///
+    /// ```no_run
+    /// # use tornado_httpserver::{ResponseWriter};
+    /// # use tornado_httpserver::httputil::HttpHeaders;
+    /// # async fn upgrade(writer: ResponseWriter) {
+    /// let mut headers = HttpHeaders::new();
+    /// headers.set("Upgrade", "echo");
+    /// headers.set("Connection", "Upgrade");
+    /// writer.write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers).unwrap();
+    /// let stream = writer.detach().expect("the connection is still open");
+    /// while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///     let _ = stream.write(&line).await;
+    /// }
+    /// # }
+    /// ```
+    pub fn detach(&self) -> Option<IoStream> {
+        self.conn.detach(self.seq)
+    }
+
+    /// Resolves when the client's connection closes: a long-polling handler can stop
+    /// waiting (Tornado's `on_connection_close`). The stream notices a peer that goes
+    /// away even while nothing reads from it. Any number of tasks may wait at once.
+    ///
+    /// While the handler's own future waits, the server also watches: when the client
+    /// leaves, a handler that is still pending is dropped (a long poll is cancelled), so
+    /// a handler that must clean up should await this (or use a drop guard).
+    pub async fn closed(&self) {
+        let conn = self.conn.clone();
+        std::future::poll_fn(|cx| {
+            if conn.stream().closed() || conn.phase() == Phase::ForceClosed {
+                return Poll::Ready(());
+            }
+            conn.add_close_waiter(cx.waker());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Whether the client's connection has closed (a long-polling handler can stop
+    /// waiting).
+    pub fn connection_closed(&self) -> bool {
+        self.conn.stream().closed()
+    }
+
+    /// The request's context (client IP, protocol).
+    pub fn context(&self) -> RequestContext {
+        self.context.clone()
+    }
+}

@@ -1,0 +1,236 @@
+//! One request, from its head to the end of its answer: builds the
+//! [`HttpServerRequest`], asks the delegate for its [`HttpMessageDelegate`], reads the
+//! body the way that delegate chose (one path for buffering, closures and streaming
+//! delegates alike), runs `finish`, and decides whether the connection goes on.
+//!
+//! Generic over the delegate's type, so the delegate's futures live inside the one
+//! boxed future each request gets.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest};
+use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
+use crate::http1connection::{RequestHead, ServerEvent};
+use crate::httputil::HttpServerRequest;
+use crate::response::Response;
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Awaits `fut`, turning a panic into `Err(message)`.
+async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&*p))),
+        },
+    )
+    .await
+}
+
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
+impl<D: HttpServerConnectionDelegate> ServeRequest for D {
+    fn serve(
+        self: Rc<Self>,
+        conn: Rc<Conn>,
+        head: RequestHead,
+    ) -> Pin<Box<dyn Future<Output = bool>>> {
+        Box::pin(handle_request(conn, self, head))
+    }
+}
+
+/// A buffered body: most bodies arrive in one piece, which is kept as it is.
+enum Collected {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Collected {
+    fn push(&mut self, chunk: Bytes) {
+        *self = match std::mem::replace(self, Collected::Empty) {
+            Collected::Empty => Collected::One(chunk),
+            Collected::One(first) => {
+                let mut all = BytesMut::with_capacity(first.len() + chunk.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&chunk);
+                Collected::Many(all)
+            }
+            Collected::Many(mut all) => {
+                all.extend_from_slice(&chunk);
+                Collected::Many(all)
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Collected::Empty => Bytes::new(),
+            Collected::One(b) => b,
+            Collected::Many(all) => all.freeze(),
+        }
+    }
+}
+
+/// Handles one request; returns whether the connection may carry another.
+async fn handle_request<D: HttpServerConnectionDelegate>(
+    conn: Rc<Conn>,
+    delegate: Rc<D>,
+    head: RequestHead,
+) -> bool {
+    let context = conn.request_context(&head.headers);
+    // The access log line needs the target after the head has gone to the request;
+    // copy it only when someone will read the line.
+    let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
+        .then(|| format!("{} {}", head.method, head.uri));
+    let method = head.method.clone();
+    let mut request = match HttpServerRequest::new(head, Bytes::new(), context.start) {
+        Ok(r) => r,
+        Err(e) => {
+            Box::pin(conn.reject(&e)).await;
+            return false;
+        }
+    };
+    request.remote_ip = context.remote_ip;
+    request.protocol = context.protocol;
+
+    let mut message = match catch(|| delegate.start_request(&request)) {
+        Ok(m) => m,
+        Err(msg) => {
+            log::error!("panic in start_request: {msg}");
+            conn.send_internal_error();
+            return false;
+        }
+    };
+    let mode = match catch(|| message.body_mode()) {
+        Ok(mode) => mode,
+        Err(msg) => {
+            log::error!("panic in body_mode: {msg}");
+            conn.send_internal_error();
+            return false;
+        }
+    };
+    // The handler is ready for the body: a client waiting for `100 Continue` gets it.
+    if conn.accept_body() {
+        drop(conn.queue_output());
+    }
+
+    let mut body = Collected::Empty;
+    loop {
+        match conn.next_body_event().await {
+            Ok(ServerEvent::Data(chunk)) => match mode {
+                BodyMode::Buffer => body.push(chunk),
+                BodyMode::Stream => {
+                    let delivered = match catch(|| message.data_received(chunk)) {
+                        Ok(wait) => conn.unless_closed(catch_panic(wait)).await,
+                        Err(msg) => Some(Err(msg)),
+                    };
+                    match delivered {
+                        Some(Ok(())) => {}
+                        Some(Err(msg)) => {
+                            log::error!("panic in data_received: {msg}");
+                            conn.send_internal_error();
+                            return false;
+                        }
+                        None => {
+                            connection_closed(message);
+                            return false;
+                        }
+                    }
+                }
+            },
+            Ok(ServerEvent::End) => break,
+            Ok(ServerEvent::Head(_)) => {
+                // The state machine never yields a head inside a request.
+                connection_closed(message);
+                return false;
+            }
+            Err(BodyError::Parse(e)) => {
+                connection_closed(message);
+                Box::pin(conn.reject(&e)).await;
+                return false;
+            }
+            Err(BodyError::Closed) => {
+                connection_closed(message);
+                return false;
+            }
+        }
+    }
+
+    let seq = conn.begin_answer();
+    let writer = ResponseWriter {
+        conn: conn.clone(),
+        seq,
+        context: context.clone(),
+    };
+    request.body = body.into_bytes();
+    if mode == BodyMode::Buffer
+        && !request.body.is_empty()
+        && let Err(e) = request.parse_body()
+    {
+        log::info!("bad request body: {e}");
+        connection_closed(message);
+        writer.send(Response::new(e.status()));
+        conn.end_answer();
+        conn.access_log(summary.as_deref(), &context);
+        return conn.goes_on();
+    }
+    let outcome = match catch(|| message.finish(request, writer)) {
+        Ok(fut) => conn.unless_closed(catch_panic(fut)).await,
+        Err(msg) => Some(Err(msg)),
+    };
+    // Closed while the handler ran (forced, or the client left): it was dropped.
+    let Some(outcome) = outcome else {
+        conn.end_answer();
+        return false;
+    };
+    if conn.phase() == Phase::Detached {
+        // The stream belongs to the handler now (an upgrade): no 500, no more
+        // requests, and cleanup leaves the stream open.
+        conn.end_answer();
+        conn.access_log(summary.as_deref(), &context);
+        return false;
+    }
+    if let Err(msg) = outcome {
+        log::error!(
+            "Uncaught panic in handler for {}: {msg}",
+            summary.as_deref().unwrap_or(method.as_str())
+        );
+        conn.send_internal_error();
+    } else if !conn.response_finished() {
+        if conn.headers_written() {
+            log::error!("handler returned without finishing its response; closing");
+        } else {
+            log::error!("handler returned without a response; answering 500");
+        }
+        conn.send_internal_error();
+    }
+    // Writers kept past this point are refused: the next request is not theirs.
+    conn.end_answer();
+    conn.access_log(summary.as_deref(), &context);
+    conn.goes_on()
+}
+
+fn connection_closed<M: HttpMessageDelegate>(message: M) {
+    if let Err(msg) = catch(|| message.on_connection_close()) {
+        log::error!("panic in on_connection_close: {msg}");
+    }
+}

@@ -1,0 +1,156 @@
+//! One thread's open connections of a server, for shutdown, `close_all_connections`
+//! and the idle sweep.
+//!
+//! The registry knows connections only through the small [`Tracked`] trait, so it sits
+//! below the connection code: a connection registers itself when it starts and leaves
+//! when it ends.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+use tornado_ioloop::{IoLoop, PeriodicCallback};
+
+/// How often a graceful [`HttpServer::shutdown`](crate::HttpServer::shutdown) checks
+/// whether the last connection has finished.
+pub const SHUTDOWN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// What the registry can ask of a connection.
+pub(crate) trait Tracked {
+    /// Closes the connection now, whatever it is doing.
+    fn close(&self);
+    /// Closes the connection if it waits for a request with nothing received; returns
+    /// whether it did.
+    fn close_if_idle(&self) -> bool;
+    /// Closes the connection if its idle deadline has passed (`now` by the wall clock).
+    fn sweep(&self, now: Instant);
+}
+
+/// One thread's part of a server's state: its open connections and whether it is
+/// shutting down.
+pub(crate) struct Registry {
+    idle_timeout: Option<Duration>,
+    conns: RefCell<Slab<Weak<dyn Tracked>>>,
+    shutting_down: Cell<bool>,
+    /// Closes connections idle past `idle_connection_timeout`; runs while there are
+    /// connections, so idle connections need no timer each.
+    sweeper: RefCell<Option<PeriodicCallback>>,
+}
+
+impl Registry {
+    pub(crate) fn new(idle_timeout: Option<Duration>) -> Rc<Self> {
+        Rc::new(Registry {
+            idle_timeout,
+            conns: RefCell::new(Slab::new()),
+            shutting_down: Cell::new(false),
+            sweeper: RefCell::new(None),
+        })
+    }
+
+    pub(crate) fn register(self: &Rc<Self>, conn: Weak<dyn Tracked>) -> usize {
+        let key = self.conns.borrow_mut().insert(conn);
+        self.start_sweeper();
+        key
+    }
+
+    pub(crate) fn unregister(&self, key: usize) {
+        let empty = {
+            let mut conns = self.conns.borrow_mut();
+            conns.try_remove(key);
+            conns.is_empty()
+        };
+        if empty && let Some(sweeper) = self.sweeper.borrow_mut().take() {
+            sweeper.stop();
+        }
+    }
+
+    fn start_sweeper(self: &Rc<Self>) {
+        let Some(idle) = self.idle_timeout else {
+            return;
+        };
+        if self.sweeper.borrow().is_some() {
+            return;
+        }
+        // A quarter of the timeout, within [10 ms, 1 s]: an idle connection closes at
+        // most that late.
+        let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let me = Rc::downgrade(self);
+        let sweep = move || {
+            if let Some(me) = me.upgrade() {
+                let now = Instant::now();
+                for conn in me.live() {
+                    conn.sweep(now);
+                }
+            }
+        };
+        match PeriodicCallback::new(sweep, period) {
+            Ok(pc) => {
+                pc.start();
+                *self.sweeper.borrow_mut() = Some(pc);
+            }
+            Err(e) => log::error!("cannot start the idle-connection sweep: {e}"),
+        }
+    }
+
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutting_down.get()
+    }
+
+    pub(crate) fn live(&self) -> Vec<Rc<dyn Tracked>> {
+        self.conns
+            .borrow()
+            .iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .collect()
+    }
+
+    pub(crate) fn connection_count(&self) -> usize {
+        self.conns
+            .borrow()
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .count()
+    }
+
+    /// Closes every connection now.
+    pub(crate) fn close_all(&self) {
+        for conn in self.live() {
+            conn.close();
+        }
+    }
+
+    /// Starts a graceful shutdown on this thread: idle connections close now, busy ones
+    /// after their response (sent with `Connection: close`).
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.set(true);
+        for conn in self.live() {
+            conn.close_if_idle();
+        }
+    }
+
+    /// [`begin_shutdown`](Self::begin_shutdown), then waits in a task of its own until
+    /// every connection is gone, force-closing them at `deadline`.
+    pub(crate) fn shutdown_in_background(self: &Rc<Self>, deadline: Instant) {
+        self.begin_shutdown();
+        let me = self.clone();
+        IoLoop::current().spawn_callback(async move {
+            me.wait_closed(deadline).await;
+        });
+    }
+
+    pub(crate) async fn wait_closed(&self, deadline: Instant) {
+        while self.connection_count() > 0 {
+            if Instant::now() >= deadline {
+                self.close_all();
+                // Let the closed connections' tasks end.
+                tornado_gen::moment().await;
+                if self.connection_count() > 0 {
+                    tornado_gen::sleep(SHUTDOWN_POLL_INTERVAL).await;
+                }
+                continue;
+            }
+            tornado_gen::sleep(SHUTDOWN_POLL_INTERVAL).await;
+        }
+    }
+}
