@@ -47,6 +47,8 @@ pub use params::{
 pub use server::{Parse, ServerConnection, ServerEvent};
 
 #[cfg(test)]
+mod client_tests;
+#[cfg(test)]
 mod server_tests;
 #[cfg(test)]
 mod tests;
