@@ -20,13 +20,19 @@
 //!    [`BodyEncoder::keep_alive`].
 
 mod chunked;
+mod client;
 mod encode;
 mod gzip;
 mod head;
+mod inflate;
 mod params;
 mod server;
 
 pub use chunked::{ChunkedDecoder, ChunkedStep};
+pub use client::{
+    ClientConnection, ClientError, ClientErrorKind, ClientEvent, Http1ClientParameters,
+    MAX_INFORMATIONAL_RESPONSES, RequestBody, ResponseHead,
+};
 pub use encode::{
     BodyEncoder, BodyFraming, CONTINUE_RESPONSE, DEFAULT_SERVER, ResponseContext,
     encode_error_response, encode_response_head, encode_response_head_with_length,
@@ -40,6 +46,8 @@ pub use params::{
 };
 pub use server::{Parse, ServerConnection, ServerEvent};
 
+#[cfg(test)]
+mod client_tests;
 #[cfg(test)]
 mod server_tests;
 #[cfg(test)]

@@ -1,0 +1,222 @@
+//! Parsing a response head (status line and header block) strictly, and
+//! deciding how the body that follows is framed (RFC 9112 section 6.3).
+
+use std::mem::MaybeUninit;
+
+use http::{StatusCode, Version};
+
+use super::error::{ClientError, ClientErrorKind};
+use crate::http1connection::MAX_HEADERS;
+use crate::httputil::{HttpHeaders, bytes_to_str};
+
+/// A response's status line and headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The status code (three digits, 100 to 999).
+    pub status: StatusCode,
+    /// The reason phrase as sent (possibly empty), decoded as UTF-8 or else
+    /// Latin-1.
+    pub reason: String,
+    /// The header lines, in order. When the connection decompresses the
+    /// body, `Content-Encoding` is renamed `X-Consumed-Content-Encoding`,
+    /// as Tornado does, since the body handed out is no longer encoded.
+    pub headers: HttpHeaders,
+}
+
+impl ResponseHead {
+    /// Whether this is an interim response (1xx other than
+    /// `101 Switching Protocols`), to be followed by another head.
+    pub fn is_informational(&self) -> bool {
+        self.status.is_informational() && self.status != StatusCode::SWITCHING_PROTOCOLS
+    }
+}
+
+/// What the header lines say about framing and the connection, gathered in
+/// the one pass that copies them.
+#[derive(Debug, Default)]
+pub(super) struct HeadNotes {
+    pub(super) content_length: bool,
+    pub(super) transfer_encoding: bool,
+    pub(super) connection_close: bool,
+    pub(super) connection_keep_alive: bool,
+}
+
+impl HeadNotes {
+    fn note(&mut self, name: &str, value: &str) {
+        match name.len() {
+            14 if name.eq_ignore_ascii_case("content-length") => self.content_length = true,
+            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                self.transfer_encoding = true;
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+                    if token.eq_ignore_ascii_case("close") {
+                        self.connection_close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                        self.connection_keep_alive = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A parsed head and how many bytes of the buffer it took.
+#[derive(Debug)]
+pub(super) struct ParsedHead {
+    pub(super) head: ResponseHead,
+    pub(super) notes: HeadNotes,
+    pub(super) len: usize,
+}
+
+/// Parses the response head at the start of `buf`; `Ok(None)` until the
+/// blank line that ends it has arrived.
+///
+/// Blank lines before the status line are skipped, as Tornado does. Strict:
+///
+/// | input | error |
+/// |---|---|
+/// | head (blank lines included) longer than `max_header_size`, complete or not | header too large |
+/// | more than [`MAX_HEADERS`] header lines | header too large |
+/// | a version other than `HTTP/1.0` and `HTTP/1.1` | parse |
+/// | a status that is not three digits, or below 100 | parse |
+/// | no space between version and status, a control character in the reason | parse |
+/// | folded header line (obs-fold), a name that is not a token, space before the colon | parse |
+/// | a control character other than tab in a value (a bare CR included) | parse |
+///
+/// `HTTP/1.1 200\r\n` (no reason, no space) is accepted, as `httparse` and
+/// hyper do; Tornado wants the space. A bare LF ending a line is accepted,
+/// as RFC 9112 allows.
+pub(super) fn parse_response_head(
+    buf: &[u8],
+    max_header_size: usize,
+) -> Result<Option<ParsedHead>, ClientError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let status = httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
+        .map_err(|e| parse_error(e, buf))?;
+    let len = match status {
+        httparse::Status::Partial if buf.len() > max_header_size => {
+            return Err(header_too_large(max_header_size));
+        }
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(len) => len,
+    };
+    if len > max_header_size {
+        return Err(header_too_large(max_header_size));
+    }
+    let (Some(minor), Some(code)) = (resp.version, resp.code) else {
+        return Err(ClientError::parse("malformed response status line"));
+    };
+    let version = if minor == 0 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| ClientError::parse(format!("invalid response status code {code:03}")))?;
+    let reason = reason_phrase(buf);
+
+    let bytes: usize = resp
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    let mut headers = HttpHeaders::with_capacity(resp.headers.len(), bytes);
+    let mut notes = HeadNotes::default();
+    for h in resp.headers.iter() {
+        let value = bytes_to_str(h.value);
+        let value = value.trim_matches([' ', '\t']);
+        notes.note(h.name, value);
+        headers.add(h.name, value);
+    }
+    Ok(Some(ParsedHead {
+        head: ResponseHead {
+            version,
+            status,
+            reason,
+            headers,
+        },
+        notes,
+        len,
+    }))
+}
+
+/// The reason phrase of the (already validated) status line at the start
+/// of `buf`: what follows `HTTP/1.x NNN `. `httparse` gives an empty reason
+/// for one with non-ASCII bytes; this keeps it, decoded as Latin-1.
+fn reason_phrase(buf: &[u8]) -> String {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = buf.get(start..).unwrap_or_default();
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    let line = line.get(..end).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // `HTTP/1.1 200 ` is 13 bytes.
+    bytes_to_str(line.get(13..).unwrap_or_default()).into_owned()
+}
+
+fn header_too_large(max_header_size: usize) -> ClientError {
+    ClientError::new(
+        ClientErrorKind::HeaderTooLarge,
+        format!("response head larger than {max_header_size} bytes"),
+    )
+}
+
+fn parse_error(err: httparse::Error, buf: &[u8]) -> ClientError {
+    // A line that starts with whitespace inside the head is a folded one.
+    let folded = || {
+        let head_end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(buf.len());
+        buf.get(..head_end)
+            .unwrap_or_default()
+            .windows(2)
+            .any(|w| matches!(w, [b'\n', b' ' | b'\t']))
+    };
+    match err {
+        httparse::Error::TooManyHeaders => ClientError::new(
+            ClientErrorKind::HeaderTooLarge,
+            format!("more than {MAX_HEADERS} header lines in the response"),
+        ),
+        httparse::Error::Version => {
+            let start = buf
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(buf.len());
+            let version = buf.get(start..).unwrap_or_default();
+            let end = version
+                .iter()
+                .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
+                .unwrap_or(version.len())
+                .min(16);
+            ClientError::parse(format!(
+                "unsupported or malformed HTTP version {:?} in the response",
+                bytes_to_str(version.get(..end).unwrap_or_default())
+            ))
+        }
+        httparse::Error::Status => ClientError::parse("malformed response status line"),
+        httparse::Error::HeaderName | httparse::Error::HeaderValue | httparse::Error::NewLine
+            if folded() =>
+        {
+            ClientError::parse(
+                "response header line starts with whitespace: folded headers are not supported",
+            )
+        }
+        httparse::Error::HeaderName => ClientError::parse("invalid header name in the response"),
+        httparse::Error::HeaderValue => {
+            ClientError::parse("invalid character in a response header value")
+        }
+        httparse::Error::NewLine => {
+            ClientError::parse("malformed line ending in the response head")
+        }
+        other => ClientError::parse(format!("malformed response head: {other}")),
+    }
+}
