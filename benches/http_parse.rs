@@ -11,7 +11,7 @@ use tornado::httpserver::http::{StatusCode, Version};
 use tornado::httpserver::http1connection::{
     Http1ConnectionParameters, Parsed, ResponseContext, encode_response_head, parse_request_head,
 };
-use tornado::httpserver::httputil::{DateCache, HttpHeaders};
+use tornado::httputil::{DateCache, HttpHeaders};
 
 /// What `wrk -H 'Host: localhost'` sends to the plaintext benchmark.
 const WRK_REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\n\

@@ -5,8 +5,8 @@
 //! Answers `GET /` (any path) with `Hello, world` as `text/plain`. With `--threads N`
 //! it serves from N threads, each with its own IoLoop and `SO_REUSEPORT` socket.
 
-use tornado::httpserver::httputil::HttpServerRequest;
 use tornado::httpserver::{HttpServer, HttpServerSettings, Response};
+use tornado::httputil::HttpServerRequest;
 use tornado::ioloop::IoLoop;
 
 struct Args {

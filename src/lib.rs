@@ -3,7 +3,9 @@
 //! Python's [Tornado](https://www.tornadoweb.org/) rebuilt in Rust: a single-threaded
 //! event loop per thread ([`ioloop`]), buffered non-blocking streams with Tornado's read
 //! semantics ([`iostream`]), a coroutine toolkit ([`coroutine`], [`locks`], [`queues`]) and
-//! an HTTP/1.1 server ([`httpserver`]).
+//! an HTTP/1.1 server ([`httpserver`]) over the sans-IO protocol core
+//! ([`http1connection`], shared by server and client) and [`httputil`] (headers,
+//! requests, arguments, cookies).
 //!
 //! A user depends on this crate alone and writes `use tornado::ioloop::IoLoop`, just as a
 //! Tornado user writes `tornado.ioloop.IOLoop`.
@@ -32,3 +34,4 @@ pub use tornado_gen::locks;
 pub use tornado_gen::queues;
 
 pub use tornado_httpserver as httpserver;
+pub use tornado_httpserver::{http1connection, httputil};

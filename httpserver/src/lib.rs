@@ -1,9 +1,16 @@
-//! # Tornado's HTTP/1.1 protocol code, without sockets
+//! # Tornado's HTTP/1.1 server, over a sans-IO protocol core
 //!
-//! The pure half of Tornado's `httputil` and `http1connection`: everything
-//! about HTTP that can be decided from bytes alone. The socket-driven
-//! server (and later the client) reads into a buffer, asks this crate what
-//! the bytes mean, and writes what this crate encodes.
+//! Three layers, each usable alone:
+//!
+//! - [`HttpServer`]: accepts connections and drives one
+//!   [`ServerConnection`](http1connection::ServerConnection) per connection,
+//!   handing each request to a closure (`|request| async { Response }`) or to
+//!   an [`HttpServerConnectionDelegate`] that chooses per request whether to
+//!   stream or buffer the body ([`BodyMode`]).
+//! - [`http1connection`]: the protocol without sockets, for both roles: the
+//!   server's [`ServerConnection`](http1connection::ServerConnection) and the
+//!   client's [`ClientConnection`](http1connection::ClientConnection).
+//! - [`httputil`]: headers, the request object, arguments, cookies, dates.
 //!
 //! - [`httputil`]: [`HttpHeaders`](httputil::HttpHeaders) (a
 //!   case-insensitive multi-map keeping order),

@@ -15,7 +15,7 @@ use crate::http1connection::Http1ConnectionParameters;
 /// timer of its own.
 pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Options of an [`HttpServer`] (Tornado's `HTTPServer` keyword arguments). `Default`
+/// Options of an [`HttpServer`](crate::HttpServer) (Tornado's `HTTPServer` keyword arguments). `Default`
 /// gives the documented defaults.
 ///
 /// ```

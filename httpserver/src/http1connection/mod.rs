@@ -1,23 +1,23 @@
-//! The HTTP/1.x protocol without sockets: request heads, body framing,
-//! chunked coding, gzip bodies and response encoding (the pure part of
-//! Tornado's `tornado.http1connection`).
+//! The HTTP/1.x protocol without sockets (the sans-IO part of Tornado's
+//! `tornado.http1connection`), one state machine per connection for each role:
 //!
-//! Everything here works on byte slices and `BytesMut` buffers and keeps no
-//! I/O state, so the connection code (server now, client later) drives it
-//! and tests feed it bytes directly. One request on a connection goes:
+//! - [`ServerConnection`]: feed it the bytes a client sent and get
+//!   [`ServerEvent`]s (a request head, body pieces decoded from
+//!   `Content-Length`, chunked or gzip, the end); hand it a response and get
+//!   the bytes to write. Keep-alive, `100-continue`, pipelining order,
+//!   HEAD/1xx/204/304 framing, declared lengths and every limit live here.
+//!   The server's socket code is a thin driver over it.
+//! - [`ClientConnection`]: encode a request (fixed-length or chunked, with
+//!   `Expect: 100-continue`), feed it the bytes a server sent and get
+//!   [`ClientEvent`]s (interim 1xx responses, the head, body pieces, the
+//!   end), and learn whether the connection may be reused.
 //!
-//! 1. [`parse_request_head`] on the read buffer until it is
-//!    [`Parsed::Complete`]; on error, answer with
-//!    [`encode_error_response`] for [`ParseError::status`](crate::ParseError::status)
-//!    and close.
-//! 2. If [`RequestHead::expect_continue`], write [`CONTINUE_RESPONSE`].
-//! 3. Read the body by [`RequestHead::body`]: a [`BodyKind::Length`], or a
-//!    [`ChunkedDecoder`]; pass it through a [`GzipDecoder`] when
-//!    `decompress` is on and [`RequestHead::is_gzip_body`].
-//! 4. Answer with [`encode_response_head`] and the returned
-//!    [`BodyEncoder`], appending to the write buffer (so the responses to
-//!    pipelined requests go out in one write), and keep the connection if
-//!    [`BodyEncoder::keep_alive`].
+//! Both are built from the pure pieces below them, which the tests and the
+//! fuzz targets also drive directly: [`parse_request_head`] (strict, every
+//! bad input a [`ParseError`](crate::ParseError) with its status),
+//! [`ChunkedDecoder`], [`GzipDecoder`], and the response encoder
+//! ([`encode_response_head`], [`BodyEncoder`]). Nothing here touches a
+//! socket or a clock, so everything is tested on bytes alone.
 
 mod chunked;
 mod client;

@@ -1,64 +1,4 @@
-//! The server role of one HTTP/1.x connection, as a state machine without sockets.
-//!
-//! A [`ServerConnection`] reads requests and writes their responses in turn. The driver
-//! (the socket code, or a test) feeds it the bytes it has buffered and gets
-//! [`ServerEvent`]s back: a request head, pieces of the decoded body, the end of the
-//! request. It answers through [`write_head`](ServerConnection::write_head),
-//! [`write_body`](ServerConnection::write_body) and
-//! [`finish`](ServerConnection::finish), which append to the driver's output buffer.
-//! Every protocol rule lives here, so it is tested and fuzzed on bytes alone:
-//!
-//! - requests are handled one at a time, in order: after a request's end nothing more
-//!   is parsed until its response is finished, so the responses to pipelined requests
-//!   go out in order, and a response never starts before its request's head;
-//! - keep-alive: the next request is read only if the request and the response allow
-//!   it (`Connection: close`, HTTP/1.0 rules, close-delimited bodies, framing errors,
-//!   [`close_after_response`](ServerConnection::close_after_response));
-//! - `Expect: 100-continue`: [`accept_body`](ServerConnection::accept_body) writes the
-//!   interim response; a response started before that closes the connection after it,
-//!   since the client may or may not send the body;
-//! - body framing from `Content-Length` or chunked coding, gzip bodies (with
-//!   `decompress`) counted against `max_body_size`, pieces of at most `chunk_size`;
-//! - HEAD, 1xx, 204 and 304 responses have no body, and a declared response length is
-//!   held to (see [`BodyEncoder`]);
-//! - every bad input is a [`ParseError`] carrying the status to answer with:
-//!   [`write_error`](ServerConnection::write_error) writes that response, after which
-//!   the connection reads nothing more.
-//!
-//! # Two steps, without copies
-//!
-//! The driver's read buffer may live where only a `&[u8]` can be had (inside an
-//! `IoStream`). So reading is split: [`parse`](ServerConnection::parse) looks at the
-//! buffered bytes and says how many it used; the driver removes that many bytes from
-//! its buffer as a [`Bytes`] (a split, no copy) and hands them to
-//! [`complete`](ServerConnection::complete), which returns the event, with body data
-//! as slices of those bytes. With a `BytesMut`, [`poll`](ServerConnection::poll) does
-//! both.
-//!
-//! ```
-//! use bytes::BytesMut;
-//! use http::StatusCode;
-//! use tornado_httpserver::http1connection::{Http1ConnectionParameters, ServerConnection, ServerEvent};
-//! use tornado_httpserver::httputil::HttpHeaders;
-//!
-//! let params = Http1ConnectionParameters::default();
-//! let mut conn = ServerConnection::new();
-//! let mut input = BytesMut::from(&b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"[..]);
-//! let mut out = BytesMut::new();
-//!
-//! let Some(ServerEvent::Head(head)) = conn.poll(&mut input, &params)? else { unreachable!() };
-//! assert_eq!(head.uri, "/echo");
-//! conn.accept_body(&mut out);
-//! let Some(ServerEvent::Data(body)) = conn.poll(&mut input, &params)? else { unreachable!() };
-//! assert_eq!(conn.poll(&mut input, &params)?, Some(ServerEvent::End));
-//!
-//! conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(body.len() as u64), "Thu, 01 Jan 1970 00:00:00 GMT", &mut out)?;
-//! conn.write_body(&body, &mut out)?;
-//! conn.finish(&mut out)?;
-//! assert!(out.ends_with(b"\r\n\r\nhello"));
-//! assert!(conn.reads_next_request());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The server role of one HTTP/1.x connection: [`ServerConnection`].
 
 use std::ops::Range;
 
@@ -175,7 +115,67 @@ enum Writing {
 }
 
 /// One HTTP/1.x connection's protocol state, server side (the sans-IO half of
-/// Tornado's `HTTP1ServerConnection`); see the [module docs](self).
+/// Tornado's `HTTP1ServerConnection`).
+///
+/// A [`ServerConnection`] reads requests and writes their responses in turn. The driver
+/// (the socket code, or a test) feeds it the bytes it has buffered and gets
+/// [`ServerEvent`]s back: a request head, pieces of the decoded body, the end of the
+/// request. It answers through [`write_head`](ServerConnection::write_head),
+/// [`write_body`](ServerConnection::write_body) and
+/// [`finish`](ServerConnection::finish), which append to the driver's output buffer.
+/// Every protocol rule lives here, so it is tested and fuzzed on bytes alone:
+///
+/// - requests are handled one at a time, in order: after a request's end nothing more
+///   is parsed until its response is finished, so the responses to pipelined requests
+///   go out in order, and a response never starts before its request's head;
+/// - keep-alive: the next request is read only if the request and the response allow
+///   it (`Connection: close`, HTTP/1.0 rules, close-delimited bodies, framing errors,
+///   [`close_after_response`](ServerConnection::close_after_response));
+/// - `Expect: 100-continue`: [`accept_body`](ServerConnection::accept_body) writes the
+///   interim response; a response started before that closes the connection after it,
+///   since the client may or may not send the body;
+/// - body framing from `Content-Length` or chunked coding, gzip bodies (with
+///   `decompress`) counted against `max_body_size`, pieces of at most `chunk_size`;
+/// - HEAD, 1xx, 204 and 304 responses have no body, and a declared response length is
+///   held to (see [`BodyEncoder`]);
+/// - every bad input is a [`ParseError`] carrying the status to answer with:
+///   [`write_error`](ServerConnection::write_error) writes that response, after which
+///   the connection reads nothing more.
+///
+/// # Two steps, without copies
+///
+/// The driver's read buffer may live where only a `&[u8]` can be had (inside an
+/// `IoStream`). So reading is split: [`parse`](ServerConnection::parse) looks at the
+/// buffered bytes and says how many it used; the driver removes that many bytes from
+/// its buffer as a [`Bytes`] (a split, no copy) and hands them to
+/// [`complete`](ServerConnection::complete), which returns the event, with body data
+/// as slices of those bytes. With a `BytesMut`, [`poll`](ServerConnection::poll) does
+/// both.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use http::StatusCode;
+/// use tornado_httpserver::http1connection::{Http1ConnectionParameters, ServerConnection, ServerEvent};
+/// use tornado_httpserver::httputil::HttpHeaders;
+///
+/// let params = Http1ConnectionParameters::default();
+/// let mut conn = ServerConnection::new();
+/// let mut input = BytesMut::from(&b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"[..]);
+/// let mut out = BytesMut::new();
+///
+/// let Some(ServerEvent::Head(head)) = conn.poll(&mut input, &params)? else { unreachable!() };
+/// assert_eq!(head.uri, "/echo");
+/// conn.accept_body(&mut out);
+/// let Some(ServerEvent::Data(body)) = conn.poll(&mut input, &params)? else { unreachable!() };
+/// assert_eq!(conn.poll(&mut input, &params)?, Some(ServerEvent::End));
+///
+/// conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(body.len() as u64), "Thu, 01 Jan 1970 00:00:00 GMT", &mut out)?;
+/// conn.write_body(&body, &mut out)?;
+/// conn.finish(&mut out)?;
+/// assert!(out.ends_with(b"\r\n\r\nhello"));
+/// assert!(conn.reads_next_request());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ServerConnection {
     reading: Reading,
