@@ -111,6 +111,27 @@ fn body_timeout_closes_a_slow_body() {
 }
 
 #[test]
+fn the_body_timeout_counts_pauses_not_the_whole_body() {
+    assert_eq!(
+        tornado_httpserver::http1connection::Http1ConnectionParameters::default().body_timeout,
+        Some(tornado_httpserver::http1connection::DEFAULT_BODY_TIMEOUT),
+        "a stalled body is not held forever by default"
+    );
+    let timeout = Duration::from_secs(1);
+    let s = settings(|s| s.params.body_timeout = Some(timeout));
+    serve(common::echo, s, |addr| {
+        let mut c = Client::connect(addr);
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n");
+        // Each pause is a quarter of the timeout; the whole body takes longer than it.
+        for piece in [b"a", b"b", b"c", b"d", b"e", b"f"] {
+            std::thread::sleep(timeout / 4);
+            c.send(piece);
+        }
+        assert_eq!(c.read_response().field("body").unwrap(), "abcdef");
+    });
+}
+
+#[test]
 fn timeouts_do_not_cut_a_slow_handler() {
     let s = settings(|s| {
         s.params.header_timeout = Some(SHORT);
