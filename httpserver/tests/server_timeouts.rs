@@ -119,7 +119,7 @@ fn the_body_timeout_counts_pauses_not_the_whole_body() {
     );
     let timeout = Duration::from_secs(1);
     let s = settings(|s| s.params.body_timeout = Some(timeout));
-    serve(common::echo, s, |addr| {
+    serve(common::echo, s, move |addr| {
         let mut c = Client::connect(addr);
         c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n");
         // Each pause is a quarter of the timeout; the whole body takes longer than it.
