@@ -45,14 +45,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod callbacks;
+mod deadline;
 mod executor;
+mod handler;
 mod ioloop;
 mod periodic;
+mod registration;
+mod run;
+mod schedule;
+mod spawn;
 mod task;
 mod timer;
 
+pub use crate::callbacks::LoopHandle;
+pub use crate::deadline::Deadline;
 pub use crate::executor::{ExecutorFuture, MAX_WORKERS, run_in_executor};
-pub use crate::ioloop::{Deadline, EVENTS_CAPACITY, HandlerId, IoLoop, LoopHandle, Ready};
+pub use crate::handler::{HandlerId, Ready};
+pub use crate::ioloop::{EVENTS_CAPACITY, IoLoop};
 pub use crate::periodic::PeriodicCallback;
 pub use crate::task::{JoinError, JoinHandle};
 pub use crate::timer::TimeoutHandle;

@@ -145,7 +145,7 @@ impl PeriodicCallback {
             let skipped = (behind / period.as_secs_f64()).floor() + 1.0;
             let step = Duration::try_from_secs_f64(period.as_secs_f64() * skipped)
                 .unwrap_or(Duration::MAX);
-            st.next = crate::ioloop::deadline_after(st.next, step);
+            st.next = crate::deadline::deadline_after(st.next, step);
         }
         let s = state.clone();
         let at = st.next;

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::ioloop::{Inner, Remote, with_running_loop};
+use crate::callbacks::Remote;
+use crate::ioloop::{Inner, with_running_loop};
 
 /// Why a task did not produce its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
