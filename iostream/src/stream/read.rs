@@ -1,0 +1,337 @@
+//! The read side: filling the read buffer from the transport, and the read methods.
+
+use std::io;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use regex::bytes::Regex;
+
+use super::io_stream::IoStream;
+use super::read_future::{FillReadBuffer, Op, ReadFuture, ReadInto, ReadState};
+use super::state::{READ_BUDGET, State, copy_error, set_waker};
+use crate::buffer::{INITIAL_READ_SIZE, MAX_READ_SIZE};
+use crate::error::{already_reading, read_buffer_full};
+
+impl State {
+    /// Books the result of one transport read of `asked` bytes; returns the byte count.
+    fn after_read(&mut self, res: io::Result<usize>, asked: usize, drained_hint: bool) -> usize {
+        match res {
+            Ok(0) => {
+                self.close(None);
+                0
+            }
+            Ok(n) => {
+                if n < asked {
+                    if drained_hint && !self.read_closed {
+                        self.read_ready = false;
+                    }
+                    if n < asked / 8 && self.read_size > INITIAL_READ_SIZE {
+                        self.read_size /= 2;
+                    }
+                } else if self.read_size < MAX_READ_SIZE {
+                    self.read_size *= 2;
+                }
+                n
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.read_ready = false;
+                0
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => {
+                self.close(Some(e));
+                0
+            }
+        }
+    }
+
+    /// One transport read into the read buffer.
+    pub(crate) fn fill_once(&mut self) {
+        let Some(t) = self.transport.as_mut() else {
+            self.read_ready = false;
+            return;
+        };
+        let room = self.max_buffer_size.saturating_sub(self.rbuf.len());
+        if room == 0 {
+            self.overflowed = true;
+            self.rbuf.consume(self.rbuf.len());
+            let e = read_buffer_full(self.max_buffer_size);
+            self.close(Some(e));
+            return;
+        }
+        let hint = t.short_read_means_drained();
+        let spare = self.rbuf.spare(self.read_size, room);
+        let asked = spare.len();
+        let res = t.read(spare);
+        if let Ok(n) = res {
+            self.rbuf.commit(n);
+        }
+        self.after_read(res, asked, hint);
+        // A TLS read may have finished the handshake or produced records to send, and
+        // writes may be waiting on either.
+        if !self.wbuf.is_empty()
+            || self.confirmed != self.written
+            || self
+                .transport
+                .as_ref()
+                .is_some_and(|t| t.has_pending_output())
+        {
+            self.flush();
+        }
+    }
+
+    /// One transport read straight into `out` (the read buffer being empty).
+    pub(crate) fn read_direct(&mut self, out: &mut [u8]) -> usize {
+        let Some(t) = self.transport.as_mut() else {
+            self.read_ready = false;
+            return 0;
+        };
+        let hint = t.short_read_means_drained();
+        let res = t.read(out);
+        self.after_read(res, out.len(), hint)
+    }
+
+    /// Drives a pending read. `find` looks at the buffered data (and whether the stream
+    /// reached a clean end) and says how many bytes complete the read, if it can
+    /// complete; an `Err` from it closes the stream.
+    pub(super) fn poll_read_with<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut find: F,
+    ) -> Poll<io::Result<usize>>
+    where
+        F: FnMut(&[u8], bool) -> io::Result<Option<usize>>,
+    {
+        let mut budget = READ_BUDGET;
+        loop {
+            let ended = self.closed && !self.overflowed;
+            match find(self.rbuf.data(), ended) {
+                Ok(Some(n)) => return Poll::Ready(Ok(n)),
+                Ok(None) => {}
+                Err(e) => {
+                    // The data broke the reader's limit: it is not handed out later.
+                    let copy = copy_error(&e);
+                    let n = self.rbuf.len();
+                    self.rbuf.consume(n);
+                    self.close(Some(e));
+                    return Poll::Ready(Err(copy));
+                }
+            }
+            if self.closed {
+                return Poll::Ready(Err(self.closed_error()));
+            }
+            if !self.read_ready {
+                // Waiting with nothing buffered holds no buffer: thousands of idle
+                // connections each waiting for a request cost no read memory.
+                self.rbuf.release_if_empty();
+                set_waker(&mut self.read_waker, cx);
+                return Poll::Pending;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            self.fill_once();
+        }
+    }
+
+    pub(super) fn start_read(&mut self) -> Result<u64, io::Error> {
+        if self.reader.is_some() {
+            return Err(already_reading());
+        }
+        self.next_reader += 1;
+        self.reader = Some(self.next_reader);
+        Ok(self.next_reader)
+    }
+
+    pub(super) fn finish_read(&mut self, id: u64) {
+        if self.reader == Some(id) {
+            self.reader = None;
+            self.read_waker = None;
+            self.rbuf.release_if_empty();
+        }
+    }
+}
+
+impl IoStream {
+    pub(super) fn read_future<'a>(&self, op: Op<'a>) -> ReadFuture<'a> {
+        let state = match self.shared.state.borrow_mut().start_read() {
+            Ok(id) => ReadState::Active(self.shared.clone(), id),
+            Err(e) => ReadState::Failed(Some(e)),
+        };
+        ReadFuture { state, op }
+    }
+
+    /// Reads until `delimiter` is found; resolves with the data up to and including it.
+    ///
+    /// With `max_bytes`, if the delimiter does not end within the first `max_bytes`
+    /// bytes, the read fails with `InvalidData` and the stream is closed — even when the
+    /// delimiter arrives in the same packet (Tornado's `UnsatisfiableReadError`).
+    pub fn read_until<'a>(&self, delimiter: &'a [u8], max_bytes: Option<usize>) -> ReadFuture<'a> {
+        self.read_future(Op::Until {
+            delimiter,
+            max_bytes,
+            scanned: 0,
+        })
+    }
+
+    /// Reads until `regex` matches; resolves with the data up to the end of the match.
+    /// `max_bytes` as for [`read_until`](IoStream::read_until).
+    pub fn read_until_regex<'a>(
+        &self,
+        regex: &'a Regex,
+        max_bytes: Option<usize>,
+    ) -> ReadFuture<'a> {
+        self.read_future(Op::Regex { regex, max_bytes })
+    }
+
+    /// Reads `num_bytes` bytes. With `partial`, resolves as soon as any data is there,
+    /// with at most `num_bytes` bytes (this is the "read whatever is available" call).
+    pub fn read_bytes(&self, num_bytes: usize, partial: bool) -> ReadFuture<'static> {
+        self.read_future(Op::Bytes { num_bytes, partial })
+    }
+
+    /// Reads until the stream closes; resolves with everything that arrived. Fails if
+    /// the data exceeds the stream's `max_buffer_size`.
+    pub fn read_until_close(&self) -> ReadFuture<'static> {
+        self.read_future(Op::UntilClose)
+    }
+
+    /// Reads into `buf` until it is full (or, with `partial`, until at least one byte
+    /// came); resolves with the number of bytes read. When nothing is buffered the
+    /// transport reads straight into `buf`, with no intermediate copy.
+    pub fn read_into<'a>(&self, buf: &'a mut [u8], partial: bool) -> ReadInto<'a> {
+        let state = match self.shared.state.borrow_mut().start_read() {
+            Ok(id) => ReadState::Active(self.shared.clone(), id),
+            Err(e) => ReadState::Failed(Some(e)),
+        };
+        ReadInto {
+            state,
+            buf,
+            filled: 0,
+            partial,
+        }
+    }
+
+    /// Low-level read for protocol code (the HTTP layer): waits until more data is in
+    /// the read buffer than when it was called and resolves with the buffered length.
+    /// Fails with the closed error once the stream is closed and nothing more can come.
+    ///
+    /// Parse in place with [`with_read_buffer`](IoStream::with_read_buffer), then drop
+    /// what was used with [`consume`](IoStream::consume) or take it with
+    /// [`take_read_buffer`](IoStream::take_read_buffer); call this again only when the
+    /// buffer does not hold a complete message. It counts as the pending read.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// io_loop.run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"one\ntwo\n").await.unwrap();
+    ///     let mut lines = Vec::new();
+    ///     while lines.len() < 2 {
+    ///         let line = b.with_read_buffer(|buf| buf.iter().position(|&c| c == b'\n'));
+    ///         match line {
+    ///             Some(i) => lines.push(b.take_read_buffer(i + 1)),
+    ///             None => {
+    ///                 b.fill_read_buffer().await.unwrap();
+    ///             }
+    ///         }
+    ///     }
+    ///     assert_eq!(&lines[1][..], b"two\n");
+    /// });
+    /// ```
+    pub fn fill_read_buffer(&self) -> FillReadBuffer {
+        let st = &mut *self.shared.state.borrow_mut();
+        let before = st.rbuf.len();
+        let state = match st.start_read() {
+            Ok(id) => ReadState::Active(self.shared.clone(), id),
+            Err(e) => ReadState::Failed(Some(e)),
+        };
+        FillReadBuffer { state, before }
+    }
+
+    /// Calls `f` with the buffered, not yet consumed data (possibly empty). `f` must not
+    /// call back into this stream.
+    pub fn with_read_buffer<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let st = self.shared.state.borrow();
+        f(st.rbuf.data())
+    }
+
+    /// Drops the first `n` buffered bytes (all of them if fewer are buffered).
+    pub fn consume(&self, n: usize) {
+        let mut st = self.shared.state.borrow_mut();
+        st.rbuf.consume(n);
+        if st.reader.is_none() {
+            st.rbuf.release_if_empty();
+        }
+    }
+
+    /// Removes and returns the first `n` buffered bytes (fewer if fewer are buffered),
+    /// without copying.
+    pub fn take_read_buffer(&self, n: usize) -> Bytes {
+        let mut st = self.shared.state.borrow_mut();
+        let b = st.rbuf.take(n);
+        if st.reader.is_none() {
+            st.rbuf.release_if_empty();
+        }
+        b
+    }
+
+    /// How many received bytes are buffered and not yet read.
+    pub fn read_buffer_len(&self) -> usize {
+        self.shared.state.borrow().rbuf.len()
+    }
+
+    /// True while a read is pending.
+    pub fn reading(&self) -> bool {
+        self.shared.state.borrow().reader.is_some()
+    }
+
+    /// `AsyncRead::poll_read`: buffered data first, then the transport straight into
+    /// `out`. `Ok(0)` at a clean end of stream.
+    pub(crate) fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut st = self.shared.state.borrow_mut();
+        if st.reader.is_some() {
+            return Poll::Ready(Err(already_reading()));
+        }
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut budget = READ_BUDGET;
+        loop {
+            if st.rbuf.len() > 0 {
+                let n = st.rbuf.copy_to(out);
+                st.rbuf.release_if_empty();
+                return Poll::Ready(Ok(n));
+            }
+            if st.closed {
+                return Poll::Ready(match st.error {
+                    None => Ok(0),
+                    Some(_) => Err(st.closed_error()),
+                });
+            }
+            if !st.read_ready {
+                set_waker(&mut st.read_waker, cx);
+                return Poll::Pending;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            let n = st.read_direct(out);
+            if n > 0 {
+                return Poll::Ready(Ok(n));
+            }
+        }
+    }
+}

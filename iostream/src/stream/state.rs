@@ -1,0 +1,85 @@
+//! What a stream is made of: the state behind every [`IoStream`] handle and future.
+
+use std::cell::RefCell;
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Waker};
+
+use tornado_ioloop::{HandlerId, IoLoop};
+
+use crate::buffer::{ReadBuffer, WriteBuffer};
+use crate::transport::Transport;
+
+/// Default limit on buffered incoming data: 100 MiB (Tornado's `max_buffer_size`).
+/// A stream whose read buffer reaches it is closed with an error.
+pub const DEFAULT_MAX_BUFFER_SIZE: usize = 100 * 1024 * 1024;
+
+/// How many transport reads one poll of a read future may make before it yields to the
+/// loop, so that a fast peer cannot starve other work.
+pub(super) const READ_BUDGET: usize = 32;
+
+pub(crate) struct Shared {
+    pub(crate) state: RefCell<State>,
+}
+
+pub(crate) struct State {
+    pub(super) io_loop: IoLoop,
+    pub(crate) transport: Option<Box<dyn Transport>>,
+    pub(super) handler: Option<HandlerId>,
+    pub(crate) rbuf: ReadBuffer,
+    pub(super) read_size: usize,
+    pub(crate) read_ready: bool,
+    /// The loop reported the peer closed (or an error): a short read no longer proves
+    /// the socket drained, since the end of file still waits to be read.
+    pub(super) read_closed: bool,
+    pub(super) write_ready: bool,
+    /// The pending read future, by id.
+    pub(super) reader: Option<u64>,
+    pub(super) next_reader: u64,
+    pub(crate) read_waker: Option<Waker>,
+    /// Woken by any readiness: connect and handshake waiters.
+    pub(super) aux_waker: Option<Waker>,
+    pub(super) wbuf: WriteBuffer,
+    /// Bytes ever queued, written to the transport, and known flushed past it.
+    pub(super) queued: u64,
+    pub(super) written: u64,
+    pub(super) confirmed: u64,
+    pub(super) write_waiters: Vec<(u64, Waker)>,
+    pub(super) max_buffer_size: usize,
+    /// `usize::MAX`: no limit.
+    pub(super) max_write_buffer_size: usize,
+    pub(crate) closed: bool,
+    /// At close: the transport had no handshake in progress (TLS done, or no TLS).
+    pub(super) handshake_done: bool,
+    pub(super) overflowed: bool,
+    pub(super) error: Option<Arc<io::Error>>,
+    pub(super) close_callback: Option<Box<dyn FnOnce()>>,
+}
+
+pub(super) fn wake(w: &mut Option<Waker>) {
+    if let Some(w) = w.take() {
+        w.wake();
+    }
+}
+
+pub(super) fn set_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// A copy of `e` for a second caller: the same kind and message, and the same inner
+/// error when it can be cloned (a TLS error stays a `rustls::Error`).
+pub(super) fn copy_error(e: &io::Error) -> io::Error {
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return io::Error::new(e.kind(), tls.clone());
+    }
+    io::Error::new(e.kind(), e.to_string())
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.state.get_mut().close(None);
+    }
+}
