@@ -1,4 +1,5 @@
-//! Callbacks posted from any thread: the queue they wait in (the loop's `Remote` part,
+//! Callbacks: the type the loop runs, and for those posted from any thread, the queue
+//! they wait in (the loop's `Remote` part,
 //! which also carries cross-thread task wakes and stop requests) and the [`LoopHandle`]
 //! that posts them.
 
@@ -6,6 +7,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// A callback the loop owns and runs once.
+pub(crate) type Callback = Box<dyn FnOnce()>;
 pub(crate) type SendCallback = Box<dyn FnOnce() + Send>;
 /// Buffers reused to move remote callbacks and wakes onto the loop without allocating.
 pub(crate) type RemoteScratch = (Vec<SendCallback>, Vec<(usize, u64)>);

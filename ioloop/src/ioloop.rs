@@ -18,11 +18,10 @@ use std::time::Instant;
 use mio::{Events, Poll, Registry};
 use slab::Slab;
 
-use crate::Callback;
-use crate::callbacks::{LoopHandle, Remote, RemoteScratch};
+use crate::callbacks::{Callback, LoopHandle, Remote, RemoteScratch};
 use crate::handler::{HandlerSlot, WAKER_TOKEN};
-use crate::task::{TaskFuture, TaskWaker};
 use crate::timer::{TimeoutHandle, Timers};
+use crate::waker::{ReadyQueue, TaskSlot};
 
 /// How many events one `poll` call may return.
 pub const EVENTS_CAPACITY: usize = 1024;
@@ -31,24 +30,6 @@ static NEXT_LOOP_ID: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
     static CURRENT: RefCell<Option<IoLoop>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` on the running loop of this thread if its id is `loop_id`.
-pub(crate) fn with_running_loop<R>(loop_id: usize, f: impl FnOnce(&Inner) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|c| match &*c.borrow() {
-            Some(l) if l.inner.id == loop_id && l.inner.running.get() => Some(f(&l.inner)),
-            _ => None,
-        })
-        .ok()
-        .flatten()
-}
-
-pub(crate) struct TaskSlot {
-    pub(crate) generation: u64,
-    pub(crate) future: Option<TaskFuture>,
-    /// The task's waker data; a `Waker` is made from it (an `Arc` clone) for each poll.
-    pub(crate) flag: Arc<TaskWaker>,
 }
 
 pub(crate) struct Inner {
@@ -62,7 +43,7 @@ pub(crate) struct Inner {
     pub(crate) callbacks: RefCell<VecDeque<Callback>>,
     pub(crate) tasks: RefCell<Slab<TaskSlot>>,
     pub(crate) task_generation: Cell<u64>,
-    pub(crate) ready: RefCell<VecDeque<(usize, u64)>>,
+    pub(crate) ready: Rc<ReadyQueue>,
     pub(crate) remote: Arc<Remote>,
     pub(crate) now: Cell<Instant>,
     pub(crate) running: Cell<bool>,
@@ -144,9 +125,10 @@ impl IoLoop {
             stop: AtomicBool::new(false),
             waker,
         });
+        let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         Ok(IoLoop {
             inner: Rc::new(Inner {
-                id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 poll: RefCell::new(poll),
                 events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
                 registry,
@@ -156,7 +138,7 @@ impl IoLoop {
                 callbacks: RefCell::new(VecDeque::new()),
                 tasks: RefCell::new(Slab::new()),
                 task_generation: Cell::new(0),
-                ready: RefCell::new(VecDeque::new()),
+                ready: Rc::new(ReadyQueue::new(id)),
                 remote,
                 now: Cell::new(Instant::now()),
                 running: Cell::new(false),
@@ -247,7 +229,7 @@ impl IoLoop {
         let timers = self.inner.timers.borrow_mut().drain();
         let callbacks: Vec<_> = self.inner.callbacks.borrow_mut().drain(..).collect();
         let tasks: Vec<_> = self.inner.tasks.borrow_mut().drain().collect();
-        self.inner.ready.borrow_mut().clear();
+        self.inner.ready.clear();
         drop((handlers, timers, callbacks, tasks));
         let previous = CURRENT.with(|c| {
             let mut c = c.borrow_mut();

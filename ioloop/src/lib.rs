@@ -45,11 +45,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+mod blocking_pool;
 mod callbacks;
 mod deadline;
-mod executor;
 mod handler;
 mod ioloop;
+mod panic;
 mod periodic;
 mod registration;
 mod run;
@@ -57,10 +58,11 @@ mod schedule;
 mod spawn;
 mod task;
 mod timer;
+mod waker;
 
+pub use crate::blocking_pool::{ExecutorFuture, MAX_WORKERS, run_in_executor};
 pub use crate::callbacks::LoopHandle;
 pub use crate::deadline::Deadline;
-pub use crate::executor::{ExecutorFuture, MAX_WORKERS, run_in_executor};
 pub use crate::handler::{HandlerId, Ready};
 pub use crate::ioloop::{EVENTS_CAPACITY, IoLoop};
 pub use crate::periodic::PeriodicCallback;
@@ -72,9 +74,6 @@ pub use mio::Interest;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-/// A callback the loop owns and runs once.
-pub(crate) type Callback = Box<dyn FnOnce()>;
 
 /// Spawns `future` on the current loop; see [`IoLoop::spawn`].
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>

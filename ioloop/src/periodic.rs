@@ -6,7 +6,9 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::{IoLoop, TimeoutHandle};
+use crate::ioloop::IoLoop;
+use crate::panic::panic_message;
+use crate::timer::TimeoutHandle;
 
 struct State {
     callback: Option<Box<dyn FnMut()>>,
@@ -170,10 +172,7 @@ impl PeriodicCallback {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut cb));
             state.borrow_mut().callback = Some(cb);
             if let Err(p) = r {
-                log::error!(
-                    "exception in PeriodicCallback: {}",
-                    crate::task::panic_message(&*p)
-                );
+                log::error!("exception in PeriodicCallback: {}", panic_message(&*p));
             }
         }
         Self::schedule_next(state);

@@ -9,7 +9,7 @@ use mio::{Interest, Token};
 
 use crate::handler::{HandlerId, HandlerSlot, KEY_BITS, KEY_MASK, Ready};
 use crate::ioloop::{Inner, IoLoop};
-use crate::task::panic_message;
+use crate::panic::panic_message;
 
 impl Inner {
     pub(crate) fn dispatch(&self, token: Token, ready: Ready) {

@@ -18,12 +18,13 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::Callback;
-use crate::callbacks::lock;
+use crate::callbacks::{Callback, lock};
 use crate::deadline::deadline_after;
 use crate::handler::{Ready, WAKER_TOKEN};
 use crate::ioloop::{Inner, IoLoop};
-use crate::task::{self, panic_message};
+use crate::panic::panic_message;
+use crate::task;
+use crate::waker;
 
 impl Inner {
     pub(crate) fn run_callback(name: &str, cb: Callback) {
@@ -47,8 +48,7 @@ impl Inner {
             let mut callbacks = self.callbacks.borrow_mut();
             callbacks.extend(cbs.drain(..).map(|cb| cb as Callback));
         }
-        let mut ready = self.ready.borrow_mut();
-        ready.extend(wakes.drain(..));
+        self.ready.extend(wakes.drain(..));
     }
 
     /// One iteration of the loop (see the module docs).
@@ -58,7 +58,7 @@ impl Inner {
         // Both counts are taken before anything runs: work that callbacks or tasks add
         // waits for the next iteration.
         let n = self.callbacks.borrow().len();
-        let ready = self.ready.borrow().len();
+        let ready = self.ready.len();
         for _ in 0..n {
             let cb = self.callbacks.borrow_mut().pop_front();
             match cb {
@@ -68,7 +68,7 @@ impl Inner {
         }
 
         for _ in 0..ready {
-            let next = self.ready.borrow_mut().pop_front();
+            let next = self.ready.pop();
             match next {
                 Some((key, generation)) => self.poll_task(key, generation),
                 None => break,
@@ -90,7 +90,7 @@ impl Inner {
             return;
         }
 
-        let timeout = if !self.callbacks.borrow().is_empty() || !self.ready.borrow().is_empty() {
+        let timeout = if !self.callbacks.borrow().is_empty() || !self.ready.is_empty() {
             Some(Duration::ZERO)
         } else {
             let next = self.timers.borrow_mut().next_deadline();
@@ -124,6 +124,7 @@ impl IoLoop {
             "IoLoop::start: this loop is already running"
         );
         let previous = self.swap_current(Some(self.clone()));
+        let previous_running = waker::enter(Some(self.inner.ready.clone()));
         self.inner.running.set(true);
         self.inner.now.set(Instant::now());
         loop {
@@ -134,6 +135,7 @@ impl IoLoop {
         }
         self.inner.stopping.set(false);
         self.inner.running.set(false);
+        waker::enter(previous_running);
         self.swap_current(previous);
     }
 

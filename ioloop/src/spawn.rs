@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 
-use crate::ioloop::{Inner, IoLoop, TaskSlot};
-use crate::task::{self, JoinHandle, TaskFuture, TaskWaker};
+use crate::blocking_pool::{self, ExecutorFuture};
+use crate::ioloop::{Inner, IoLoop};
+use crate::task::{self, JoinHandle};
+use crate::waker::{TaskFuture, TaskSlot, TaskWaker};
 
 impl Inner {
     pub(crate) fn poll_task(&self, key: usize, generation: u64) {
@@ -96,18 +98,18 @@ impl IoLoop {
             flag,
         });
         drop(tasks);
-        self.inner.ready.borrow_mut().push_back((key, generation));
+        self.inner.ready.push(key, generation);
         (key, generation)
     }
 
     /// Runs blocking `f` on the shared thread pool; the future resolves on this loop.
     /// See [`run_in_executor`](crate::run_in_executor).
-    pub fn run_in_executor<F, T>(&self, f: F) -> crate::ExecutorFuture<T>
+    pub fn run_in_executor<F, T>(&self, f: F) -> ExecutorFuture<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        crate::executor::run_in_executor(f)
+        blocking_pool::run_in_executor(f)
     }
 
     /// Number of live tasks (spawned and not finished).

@@ -1,24 +1,18 @@
-//! The executor's pieces: task wrappers, wakers and join handles.
-//!
-//! A task is a slab entry in its loop holding a boxed future and one `Waker` made when the
-//! task is spawned. Waking on the loop's own thread pushes `(key, generation)` on the
-//! loop's ready queue (a `VecDeque` that keeps its capacity, so no allocation once warm);
-//! waking from another thread goes through the loop's remote queue and its `mio::Waker`.
-//! A per-task `queued` flag makes waking an already-queued task a no-op.
+//! The executor's pieces: the wrappers that turn a future into a task, and the
+//! [`JoinHandle`] that waits for its outcome. How tasks are stored and woken is in
+//! `waker.rs`.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
-use crate::callbacks::Remote;
-use crate::ioloop::{Inner, with_running_loop};
+use crate::ioloop::Inner;
+use crate::panic::panic_message;
+use crate::waker::TaskFuture;
 
 /// Why a task did not produce its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,50 +45,6 @@ impl fmt::Display for JoinError {
 }
 
 impl std::error::Error for JoinError {}
-
-/// Turns a panic payload into its message.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
-
-/// The object behind each task's `Waker`.
-pub(crate) struct TaskWaker {
-    pub(crate) loop_id: usize,
-    pub(crate) key: usize,
-    pub(crate) generation: u64,
-    pub(crate) queued: AtomicBool,
-    pub(crate) remote: Arc<Remote>,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let local = with_running_loop(self.loop_id, |inner| {
-            inner
-                .ready
-                .borrow_mut()
-                .push_back((self.key, self.generation));
-        });
-        if local.is_none() {
-            self.remote.wake_task(self.key, self.generation);
-        }
-    }
-}
-
-/// What the loop stores for a task: a future that reports its own outcome.
-pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 struct JoinState<T> {
     result: Option<Result<T, JoinError>>,

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use slab::Slab;
 
-use crate::Callback;
+use crate::callbacks::Callback;
 
 /// Identifies one scheduled timeout; pass it to
 /// [`IoLoop::remove_timeout`](crate::IoLoop::remove_timeout) to cancel it.

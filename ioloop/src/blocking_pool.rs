@@ -1,4 +1,5 @@
-//! `run_in_executor`: blocking work on a small shared thread pool, its result a future.
+//! The blocking thread pool behind [`run_in_executor`]: a function that would block the
+//! loop runs on one of a few shared threads, and its result comes back as a future.
 //!
 //! The pool starts empty and grows one thread at a time, when work arrives and no worker
 //! is idle, up to [`MAX_WORKERS`]; workers wait on a condition variable for more work.
@@ -11,7 +12,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use crate::task::{JoinError, panic_message};
+use crate::panic::panic_message;
+use crate::task::JoinError;
 
 /// The most worker threads the pool starts: `min(32, cores + 4)`, like Python's
 /// `ThreadPoolExecutor` that Tornado uses by default.
