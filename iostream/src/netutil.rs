@@ -59,9 +59,11 @@
 //! assert_eq!(peer.0, peer.1);
 //! ```
 
+mod addr;
 mod resolver;
 
-pub use resolver::{DefaultResolver, OverrideResolver, ResolveFuture, Resolver};
+pub use self::addr::{AddressFamily, is_valid_ip};
+pub use self::resolver::{DefaultResolver, OverrideResolver, ResolveFuture, Resolver};
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -75,6 +77,8 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tornado_ioloop::{HandlerId, Interest, IoLoop, TimeoutHandle};
+
+use self::addr::parse_ip;
 
 /// The listen backlog [`bind_sockets`] and [`bind_unix_socket`] use by default: 128, as
 /// Tornado's `_DEFAULT_BACKLOG`.
@@ -93,38 +97,6 @@ pub const ACCEPT_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// Accept errors are logged at most once per this interval (1 s); the others are counted
 /// and the count is reported with the next message.
 pub const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Which address families to use, as Tornado's `socket.AF_UNSPEC / AF_INET / AF_INET6`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum AddressFamily {
-    /// Both IPv4 and IPv6.
-    #[default]
-    Unspec,
-    /// IPv4 only.
-    Inet,
-    /// IPv6 only.
-    Inet6,
-}
-
-impl AddressFamily {
-    /// True when `addr` belongs to this family (always true for `Unspec`).
-    pub fn matches(self, addr: &SocketAddr) -> bool {
-        match self {
-            AddressFamily::Unspec => true,
-            AddressFamily::Inet => addr.is_ipv4(),
-            AddressFamily::Inet6 => addr.is_ipv6(),
-        }
-    }
-
-    /// The family of `addr`.
-    pub fn of(addr: &SocketAddr) -> AddressFamily {
-        if addr.is_ipv4() {
-            AddressFamily::Inet
-        } else {
-            AddressFamily::Inet6
-        }
-    }
-}
 
 /// Creates non-blocking listening sockets bound to `port` on `address`.
 ///
@@ -292,37 +264,6 @@ pub fn bind_unix_socket(
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     socket.listen(backlog)?;
     Ok(socket.into())
-}
-
-/// True if `ip` is a well-formed IPv4 or IPv6 address (an IPv6 address may carry a
-/// `%zone` suffix). Host names, surrounding spaces and empty strings are not.
-///
-/// ```
-/// use tornado_iostream::netutil::is_valid_ip;
-///
-/// assert!(is_valid_ip("127.0.0.1"));
-/// assert!(is_valid_ip("2620:0:1cfe:face:b00c::3"));
-/// assert!(!is_valid_ip("localhost"));
-/// assert!(!is_valid_ip(" 127.0.0.1"));
-/// ```
-pub fn is_valid_ip(ip: &str) -> bool {
-    parse_ip(ip).is_some()
-}
-
-/// Parses an IP literal; an IPv6 zone (`fe80::1%eth0`) is accepted and dropped.
-pub(crate) fn parse_ip(ip: &str) -> Option<IpAddr> {
-    if let Ok(a) = ip.parse::<IpAddr>() {
-        return Some(a);
-    }
-    let (addr, zone) = ip.split_once('%')?;
-    if zone.is_empty()
-        || !zone
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
-    {
-        return None;
-    }
-    addr.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
 /// A listening socket [`add_accept_handler`] can drive: mio's TCP and Unix listeners.

@@ -52,8 +52,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crate::IoStream;
 use crate::netutil::{AddressFamily, DefaultResolver, Resolver};
+use crate::stream::IoStream;
 use crate::tls::TlsConfig;
 
 use self::connector::Connector;

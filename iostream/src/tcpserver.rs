@@ -61,10 +61,10 @@ use std::time::Duration;
 
 use tornado_ioloop::{IoLoop, LoopHandle};
 
-use crate::IoStream;
 use crate::netutil::{
     AcceptHandle, AddressFamily, DEFAULT_BACKLOG, add_accept_handler, bind_sockets,
 };
+use crate::stream::IoStream;
 use crate::tls::TlsConfig;
 
 /// How often a stopped worker thread checks whether its last connection has finished,

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{AddressFamily, parse_ip};
+use super::addr::{AddressFamily, parse_ip};
 
 /// The future a [`Resolver`] returns: the addresses of a host, or why there are none.
 pub type ResolveFuture = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>>>>;
