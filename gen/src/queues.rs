@@ -36,9 +36,10 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use tornado_ioloop::Deadline;
 
+use crate::error::{Error, QueueFull};
 use crate::locks::{Event, EventWait};
+use crate::timeout::{WithTimeout, with_timeout};
 use crate::waiters::{Node, NodeState, WaitQueue};
-use crate::{Error, QueueFull, WithTimeout, with_timeout};
 
 /// How a queue orders its items.
 trait Store<T> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tornado_ioloop::Deadline;
 
-use crate::Error;
+use crate::error::Error;
 use crate::sleep::{Sleep, sleep_until};
 
 /// Wraps `future` so it fails with a timeout [`Error`] if it has not completed by

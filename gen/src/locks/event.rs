@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 
 use tornado_ioloop::Deadline;
 
+use crate::timeout::{WithTimeout, with_timeout};
 use crate::waiters::{Node, NodeState, WaitQueue, wake_all};
-use crate::{WithTimeout, with_timeout};
 
 struct Inner {
     set: Cell<bool>,

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tornado_ioloop::Deadline;
 
 use super::semaphore::{PermitWait, Permits};
-use crate::{WithTimeout, with_timeout};
+use crate::timeout::{WithTimeout, with_timeout};
 
 /// A lock for tasks: [`acquire`](Lock::acquire) waits until it is free and gives a
 /// [`LockGuard`] that unlocks when dropped (Tornado's `locks.Lock`, used as

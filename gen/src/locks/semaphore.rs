@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 
 use tornado_ioloop::Deadline;
 
+use crate::error::Error;
+use crate::timeout::{WithTimeout, with_timeout};
 use crate::waiters::{Node, NodeState, WaitQueue};
-use crate::{Error, WithTimeout, with_timeout};
 
 /// The shared state of a semaphore: free permits and the FIFO of waiters.
 pub(crate) struct Permits {
