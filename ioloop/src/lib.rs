@@ -8,8 +8,9 @@
 //! * I/O: [`IoLoop::add_handler`], [`IoLoop::update_handler`], [`IoLoop::remove_handler`]
 //!   call a closure with the [`Ready`]ness of any `mio::event::Source`.
 //! * Time: [`IoLoop::call_later`], [`IoLoop::call_at`], [`IoLoop::add_timeout`],
-//!   [`IoLoop::remove_timeout`], [`PeriodicCallback`], and the cached clock
-//!   [`IoLoop::time`].
+//!   [`IoLoop::remove_timeout`], [`PeriodicCallback`], the cached clock
+//!   [`IoLoop::time`], and the timer future [`sleep`] / [`sleep_until`] ([`Sleep`]) that
+//!   tasks await.
 //! * Callbacks: [`IoLoop::add_callback`] on the loop thread, [`LoopHandle::add_callback`]
 //!   and [`LoopHandle::stop`] from any thread (they wake a blocked poll at once).
 //! * Tasks: [`spawn`] / [`IoLoop::spawn`] give a [`JoinHandle`] (a future; it can
@@ -18,8 +19,9 @@
 //! * Blocking work: [`run_in_executor`] runs a function on a small thread pool and gives
 //!   its result as a future.
 //!
-//! A panic in a callback, handler or task is caught and logged, and the loop goes on; a
-//! panicked task's `JoinHandle` reports [`JoinError::Panicked`].
+//! A panic in a callback, handler or task is caught and logged (its message formatted by
+//! [`panic_message`]), and the loop goes on; a panicked task's `JoinHandle` reports
+//! [`JoinError::Panicked`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -55,6 +57,7 @@ mod periodic;
 mod registration;
 mod run;
 mod schedule;
+mod sleep;
 mod spawn;
 mod task;
 mod timer;
@@ -65,7 +68,9 @@ pub use crate::callbacks::LoopHandle;
 pub use crate::deadline::Deadline;
 pub use crate::handler::{HandlerId, Ready};
 pub use crate::ioloop::{EVENTS_CAPACITY, IoLoop};
+pub use crate::panic::panic_message;
 pub use crate::periodic::PeriodicCallback;
+pub use crate::sleep::{Sleep, sleep, sleep_until};
 pub use crate::task::{JoinError, JoinHandle};
 pub use crate::timer::TimeoutHandle;
 

@@ -6,7 +6,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::{Deadline, IoLoop};
+use std::future::Future;
+
+use tornado_ioloop::{Deadline, IoLoop, sleep, sleep_until};
 
 use common::start_with_watchdog;
 
@@ -183,4 +185,70 @@ fn call_later_never_fires_early_after_a_slow_callback() {
         waited >= Duration::from_millis(30),
         "fired after {waited:?}"
     );
+}
+
+#[test]
+fn sleep_made_before_its_loop_runs_waits_its_full_duration() {
+    let io_loop = IoLoop::new().unwrap();
+    let start = Instant::now();
+    // Made before the loop is current: the timer is set on the first poll, on this loop.
+    let nap = sleep(Duration::from_millis(20));
+    io_loop
+        .run_sync_timeout(nap, common::TEST_TIMEOUT)
+        .expect("the sleep ended");
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    let past = sleep_until(Instant::now());
+    assert!(past.is_elapsed());
+    io_loop
+        .run_sync_timeout(past, common::TEST_TIMEOUT)
+        .expect("a past deadline ends at once");
+}
+
+#[test]
+fn sleep_of_duration_max_never_ends_and_sets_no_timer() {
+    let io_loop = IoLoop::new().unwrap();
+    let never = sleep(Duration::MAX);
+    assert_eq!(never.deadline(), None);
+    let l = io_loop.clone();
+    let err = io_loop
+        .run_sync_timeout(
+            async move {
+                let mut never = never;
+                let polled = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(std::pin::Pin::new(&mut never).poll(cx).is_pending())
+                })
+                .await;
+                assert!(polled);
+                // Only run_sync_timeout's own timer is pending.
+                let dbg = format!("{l:?}");
+                assert!(dbg.contains("timeouts: 1"), "{dbg}");
+                std::future::pending::<()>().await
+            },
+            Duration::from_millis(20),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn dropping_a_pending_sleep_removes_its_timer() {
+    let io_loop = IoLoop::new().unwrap();
+    let l = io_loop.clone();
+    io_loop
+        .run_sync_timeout(
+            async move {
+                let mut nap = sleep(Duration::from_secs(3600));
+                let pending = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(std::pin::Pin::new(&mut nap).poll(cx).is_pending())
+                })
+                .await;
+                assert!(pending);
+                assert!(format!("{l:?}").contains("timeouts: 2"));
+                drop(nap);
+                let dbg = format!("{l:?}");
+                assert!(dbg.contains("timeouts: 1"), "{dbg}");
+            },
+            common::TEST_TIMEOUT,
+        )
+        .expect("test body timed out");
 }
