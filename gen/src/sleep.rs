@@ -1,21 +1,18 @@
-//! `sleep`, `sleep_until` and `moment`: waiting on the loop's timers.
+//! `sleep`, `sleep_until` and `moment`: waiting on the loop's timers. The timer future
+//! itself is the loop's [`Sleep`]; these are Tornado's `gen` names for it.
 
-use std::cell::{Cell, RefCell};
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::{IoLoop, TimeoutHandle, YieldNow};
+pub use tornado_ioloop::Sleep;
+use tornado_ioloop::YieldNow;
 
 /// A future that completes after `duration` (Tornado's `gen.sleep`).
 ///
 /// The deadline is fixed when `sleep` is called, measured on the real clock, so the
-/// future never completes early. The timer is registered with the current [`IoLoop`]
-/// on the first poll and removed if the future is dropped first. A duration too large
-/// to represent never completes.
+/// future never completes early. The timer is registered with the current
+/// [`IoLoop`](tornado_ioloop::IoLoop) on the first poll and removed if the future is
+/// dropped first. A duration too large to represent never completes. This is
+/// [`tornado_ioloop::sleep`].
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -28,10 +25,10 @@ use tornado_ioloop::{IoLoop, TimeoutHandle, YieldNow};
 /// assert!(start.elapsed() >= Duration::from_millis(10));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Instant::now().checked_add(duration))
+    tornado_ioloop::sleep(duration)
 }
 
-/// A future that completes once `deadline` has passed.
+/// A future that completes once `deadline` has passed ([`tornado_ioloop::sleep_until`]).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -44,7 +41,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(Some(deadline))
+    tornado_ioloop::sleep_until(deadline)
 }
 
 /// Yields to the loop once, letting other ready tasks and callbacks run (Tornado's
@@ -68,97 +65,4 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 pub fn moment() -> YieldNow {
     tornado_ioloop::yield_now()
-}
-
-struct Fired {
-    done: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-}
-
-/// The future returned by [`sleep`] and [`sleep_until`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Sleep {
-    deadline: Option<Instant>,
-    timer: Option<(IoLoop, TimeoutHandle, Rc<Fired>)>,
-}
-
-impl Sleep {
-    fn new(deadline: Option<Instant>) -> Sleep {
-        Sleep {
-            deadline,
-            timer: None,
-        }
-    }
-
-    /// When the sleep ends; `None` if the requested duration overflowed the clock.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-
-    /// True once the timer has fired.
-    pub fn is_elapsed(&self) -> bool {
-        match &self.timer {
-            Some((_, _, fired)) => fired.done.get(),
-            None => self.deadline.is_some_and(|d| Instant::now() >= d),
-        }
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.deadline else {
-            return Poll::Pending;
-        };
-        match &self.timer {
-            Some((_, _, fired)) => {
-                if fired.done.get() {
-                    return Poll::Ready(());
-                }
-                let mut slot = fired.waker.borrow_mut();
-                match &*slot {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *slot = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            None => {
-                let fired = Rc::new(Fired {
-                    done: Cell::new(false),
-                    waker: RefCell::new(Some(cx.waker().clone())),
-                });
-                let f = fired.clone();
-                let io_loop = IoLoop::current();
-                let handle = io_loop.call_at(deadline, move || {
-                    f.done.set(true);
-                    let waker = f.waker.borrow_mut().take();
-                    if let Some(w) = waker {
-                        w.wake();
-                    }
-                });
-                self.timer = Some((io_loop, handle, fired));
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let Some((io_loop, handle, fired)) = self.timer.take()
-            && !fired.done.get()
-        {
-            io_loop.remove_timeout(handle);
-        }
-    }
-}
-
-impl fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
-            .field("elapsed", &self.is_elapsed())
-            .finish()
-    }
 }

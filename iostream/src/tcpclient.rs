@@ -39,7 +39,6 @@
 
 mod connect;
 mod connector;
-mod sleep;
 
 use std::error::Error;
 use std::fmt;
@@ -52,12 +51,13 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use tornado_ioloop::sleep_until;
+
 use crate::netutil::{AddressFamily, DefaultResolver, Resolver};
 use crate::stream::IoStream;
 use crate::tls::TlsConfig;
 
 use self::connector::Connector;
-use self::sleep::Sleep;
 
 /// How long the primary address family has before the secondary one is tried in
 /// parallel: 0.3 s, Tornado's `_INITIAL_CONNECT_TIMEOUT` (RFC 6555 suggests 150–250 ms).
@@ -300,7 +300,7 @@ async fn before<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Outpu
     let Some(deadline) = deadline else {
         return Some(fut.await);
     };
-    let mut timer = pin!(Sleep::until(deadline));
+    let mut timer = pin!(sleep_until(deadline));
     std::future::poll_fn(|cx| {
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
             return Poll::Ready(Some(v));
@@ -457,7 +457,7 @@ impl TcpClient {
         let outcome = match deadline {
             None => connector.as_mut().await,
             Some(deadline) => {
-                let mut timer = pin!(Sleep::until(deadline));
+                let mut timer = pin!(sleep_until(deadline));
                 let finished = std::future::poll_fn(|cx| {
                     if let Poll::Ready(v) = connector.as_mut().poll(cx) {
                         return Poll::Ready(Some(v));

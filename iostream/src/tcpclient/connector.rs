@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::sleep::Sleep;
+use tornado_ioloop::{Sleep, sleep};
 
 /// One family's queue of addresses and its attempt in flight.
 struct Lane<Fut> {
@@ -75,7 +75,7 @@ where
         };
         c.start_next(0);
         if !c.lanes[1].waiting.is_empty() {
-            c.secondary_timer = Some(Sleep::new(delay));
+            c.secondary_timer = Some(sleep(delay));
         }
         c
     }
@@ -433,7 +433,7 @@ mod tests {
                     });
                     settle().await;
                     assert_eq!(net.pending(), vec![a("10.0.0.1:1")]);
-                    Sleep::new(Duration::from_millis(60)).await;
+                    sleep(Duration::from_millis(60)).await;
                     assert_eq!(net.pending(), vec![a("10.0.0.1:1"), a("[fd00::3]:3")]);
                     // The primary still wins if it answers first.
                     net.finish(a("10.0.0.1:1"), true).await;
