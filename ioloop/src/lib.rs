@@ -10,7 +10,8 @@
 //! * Time: [`IoLoop::call_later`], [`IoLoop::call_at`], [`IoLoop::add_timeout`],
 //!   [`IoLoop::remove_timeout`], [`PeriodicCallback`], the cached clock
 //!   [`IoLoop::time`], and the timer future [`sleep`] / [`sleep_until`] ([`Sleep`]) that
-//!   tasks await.
+//!   tasks await. A delay never overflows the clock: one too large (even
+//!   [`Duration::MAX`](std::time::Duration::MAX)) means "never" ([`deadline_after`]).
 //! * Callbacks: [`IoLoop::add_callback`] on the loop thread, [`LoopHandle::add_callback`]
 //!   and [`LoopHandle::stop`] from any thread (they wake a blocked poll at once).
 //! * Tasks: [`spawn`] / [`IoLoop::spawn`] give a [`JoinHandle`] (a future; it can
@@ -65,7 +66,7 @@ mod waker;
 
 pub use crate::blocking_pool::{ExecutorFuture, MAX_WORKERS, run_in_executor};
 pub use crate::callbacks::LoopHandle;
-pub use crate::deadline::Deadline;
+pub use crate::deadline::{Deadline, FAR_FUTURE, deadline_after};
 pub use crate::handler::{HandlerId, Ready};
 pub use crate::ioloop::{EVENTS_CAPACITY, IoLoop};
 pub use crate::panic::panic_message;

@@ -6,6 +6,7 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::deadline::deadline_after;
 use crate::ioloop::IoLoop;
 use crate::panic::panic_message;
 use crate::timer::TimeoutHandle;
@@ -147,7 +148,7 @@ impl PeriodicCallback {
             let skipped = (behind / period.as_secs_f64()).floor() + 1.0;
             let step = Duration::try_from_secs_f64(period.as_secs_f64() * skipped)
                 .unwrap_or(Duration::MAX);
-            st.next = crate::deadline::deadline_after(st.next, step);
+            st.next = deadline_after(st.next, step);
         }
         let s = state.clone();
         let at = st.next;
@@ -191,6 +192,8 @@ impl State {
         x ^= x << 17;
         self.rng = x;
         let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
-        self.period.mul_f64(1.0 + self.jitter * (unit - 0.5))
+        // `mul_f64` would panic for a period near `Duration::MAX`.
+        Duration::try_from_secs_f64(self.period.as_secs_f64() * (1.0 + self.jitter * (unit - 0.5)))
+            .unwrap_or(Duration::MAX)
     }
 }

@@ -105,3 +105,28 @@ fn jitter_keeps_ticks_near_the_period() {
     assert!((1..=14).contains(&ticks.get()), "{} ticks", ticks.get());
     io_loop.close();
 }
+
+#[test]
+fn a_huge_period_with_jitter_never_ticks_and_never_panics() {
+    let io_loop = IoLoop::new().unwrap();
+    io_loop.make_current();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    // Jitter scales the period by up to 1.5, past `Duration::MAX` for this one; each
+    // start draws a new factor.
+    let pc = PeriodicCallback::new(move || t.set(t.get() + 1), Duration::MAX)
+        .unwrap()
+        .with_jitter(1.0);
+    for _ in 0..64 {
+        pc.start();
+        pc.stop();
+    }
+    pc.start();
+    let l = io_loop.clone();
+    io_loop.call_later(Duration::from_millis(20), move || l.stop());
+    start_with_watchdog(&io_loop);
+    assert_eq!(ticks.get(), 0);
+    assert!(pc.is_running());
+    pc.stop();
+    io_loop.close();
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use std::future::Future;
 
-use tornado_ioloop::{Deadline, IoLoop, sleep, sleep_until};
+use tornado_ioloop::{Deadline, FAR_FUTURE, IoLoop, deadline_after, sleep, sleep_until};
 
 use common::start_with_watchdog;
 
@@ -251,4 +251,19 @@ fn dropping_a_pending_sleep_removes_its_timer() {
             common::TEST_TIMEOUT,
         )
         .expect("test body timed out");
+}
+
+#[test]
+fn deadline_after_saturates_at_far_future() {
+    let now = Instant::now();
+    assert_eq!(deadline_after(now, Duration::MAX), now + FAR_FUTURE);
+    assert_eq!(
+        deadline_after(now, Duration::from_secs(u64::MAX / 2)),
+        now + FAR_FUTURE
+    );
+    assert_eq!(deadline_after(now, Duration::ZERO), now);
+    assert_eq!(
+        deadline_after(now, Duration::from_millis(3)),
+        now + Duration::from_millis(3)
+    );
 }
