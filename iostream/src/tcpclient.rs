@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::sleep_until;
+use tornado_ioloop::{deadline_after, sleep_until};
 
 use crate::netutil::{AddressFamily, DefaultResolver, Resolver};
 use crate::stream::IoStream;
@@ -382,7 +382,7 @@ impl TcpClient {
         port: u16,
         options: &ConnectOptions,
     ) -> io::Result<IoStream> {
-        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let deadline = options.timeout.map(|t| deadline_after(Instant::now(), t));
         let (addr, socket) = self.connect_deadline(host, port, options, deadline).await?;
         let stream = IoStream::new(socket).map_err(|e| {
             ConnectError::new(ConnectPhase::Connect, host, port, e)
@@ -423,7 +423,7 @@ impl TcpClient {
         port: u16,
         options: &ConnectOptions,
     ) -> io::Result<mio::net::TcpStream> {
-        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let deadline = options.timeout.map(|t| deadline_after(Instant::now(), t));
         self.connect_deadline(host, port, options, deadline)
             .await
             .map(|(_, s)| s)

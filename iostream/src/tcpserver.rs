@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tornado_ioloop::{IoLoop, LoopHandle};
+use tornado_ioloop::{IoLoop, LoopHandle, deadline_after};
 
 use crate::netutil::{
     AcceptHandle, AddressFamily, DEFAULT_BACKLOG, add_accept_handler, bind_sockets,
@@ -388,7 +388,7 @@ impl<H: StreamHandler> TcpServer<H> {
     /// Waits (blocking) up to `timeout` for the worker threads to end after
     /// [`stop`](TcpServer::stop); true if they all did.
     pub fn join_threads(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = deadline_after(std::time::Instant::now(), timeout);
         let mut workers = self.inner.workers.borrow_mut();
         for w in workers.iter_mut() {
             let Some(thread) = w.thread.take() else {

@@ -463,3 +463,24 @@ fn aborting_a_pending_connect_is_clean() {
     });
     drop(hole);
 }
+
+#[test]
+fn a_timeout_of_duration_max_means_never_and_never_panics() {
+    run(async {
+        let (server, port) = whoami_server("127.0.0.1");
+        let opts = ConnectOptions::new().timeout(Duration::MAX);
+        let stream = TcpClient::new()
+            .connect_with("127.0.0.1", port, &opts)
+            .await
+            .unwrap();
+        assert_eq!(served_by(&stream).await.port(), port);
+        let socket = TcpClient::new()
+            .connect_socket("127.0.0.1", port, &opts)
+            .await
+            .unwrap();
+        assert_eq!(socket.peer_addr().unwrap().port(), port);
+        // A server with no worker threads has none to wait for, however long it may.
+        assert!(server.join_threads(Duration::MAX));
+        server.stop();
+    });
+}
