@@ -387,3 +387,34 @@ fn shared_reports_a_panicking_future() {
         assert!(s.is_done());
     });
 }
+
+#[test]
+fn timeouts_of_duration_max_mean_never_and_never_panic() {
+    use tornado_gen::locks::{Event, Lock, Semaphore};
+    run(async {
+        assert_eq!(with_timeout(Duration::MAX, async { 7 }).await.unwrap(), 7);
+        let lock = Lock::new();
+        let guard = lock.acquire_timeout(Duration::MAX).await.unwrap();
+        drop(guard);
+        let sem = Semaphore::new(1);
+        let permit = sem.acquire_timeout(Duration::MAX).await.unwrap();
+        drop(permit);
+        let event = Event::new();
+        event.set();
+        event.wait_timeout(Duration::MAX).await.unwrap();
+        let queue = Queue::new(1);
+        queue.put_timeout(1, Duration::MAX).await.unwrap();
+        assert_eq!(queue.get_timeout(Duration::MAX).await.unwrap(), 1);
+        queue.task_done().unwrap();
+        queue.join_timeout(Duration::MAX).await.unwrap();
+        // A waiter with a "never" deadline still waits, and still ends when its
+        // event comes.
+        let late = Event::new();
+        let setter = late.clone();
+        let _task = spawn(async move {
+            sleep(ms(5)).await;
+            setter.set();
+        });
+        late.wait_timeout(Duration::MAX).await.unwrap();
+    });
+}
