@@ -17,12 +17,18 @@ struct State {
     jitter: f64,
     running: bool,
     next: Instant,
-    timeout: Option<TimeoutHandle>,
+    /// The pending timer and the loop it is on: the loop that was current at `start`.
+    timeout: Option<(IoLoop, TimeoutHandle)>,
     rng: u64,
-    io_loop: IoLoop,
+    /// Set by `start` (Tornado binds to `IOLoop.current()` there, not at creation).
+    io_loop: Option<IoLoop>,
 }
 
-/// Calls a function every `period` on the current loop (Tornado's `PeriodicCallback`).
+/// Calls a function every `period` (Tornado's `PeriodicCallback`).
+///
+/// The callback runs on the loop that is current when [`start`](PeriodicCallback::start)
+/// is called, as in Tornado: one may be made before its loop exists, or while another
+/// loop is current, and started from a task on the loop that should run it.
 ///
 /// When the loop falls behind (a callback ran long, the machine slept), missed ticks are
 /// skipped rather than run in a burst: the next call is the next multiple of `period`
@@ -67,7 +73,8 @@ impl fmt::Debug for PeriodicCallback {
 }
 
 impl PeriodicCallback {
-    /// A periodic callback on the current loop; not started. Errs if `period` is zero.
+    /// A periodic callback, not started and bound to no loop yet. Errs if `period` is
+    /// zero.
     pub fn new<F: FnMut() + 'static>(callback: F, period: Duration) -> io::Result<Self> {
         if period.is_zero() {
             return Err(io::Error::new(
@@ -75,7 +82,6 @@ impl PeriodicCallback {
                 "PeriodicCallback period must be greater than zero",
             ));
         }
-        let io_loop = IoLoop::current();
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9e37_79b9, |d| d.subsec_nanos() as u64);
@@ -85,10 +91,10 @@ impl PeriodicCallback {
                 period,
                 jitter: 0.0,
                 running: false,
-                next: io_loop.time(),
+                next: Instant::now(),
                 timeout: None,
                 rng: seed | 1,
-                io_loop,
+                io_loop: None,
             })),
         })
     }
@@ -104,7 +110,8 @@ impl PeriodicCallback {
         self
     }
 
-    /// Starts calling; the first call comes one period from now.
+    /// Starts calling on the current loop ([`IoLoop::current`]); the first call comes
+    /// one period from now. Starting a running callback does nothing.
     pub fn start(&self) {
         {
             let mut st = self.state.borrow_mut();
@@ -113,18 +120,19 @@ impl PeriodicCallback {
             }
             st.running = true;
             st.next = Instant::now();
+            st.io_loop = Some(IoLoop::current());
         }
         Self::schedule_next(&self.state);
     }
 
     /// Stops calling; a call already due will not happen.
     pub fn stop(&self) {
-        let (io_loop, timeout) = {
+        let timeout = {
             let mut st = self.state.borrow_mut();
             st.running = false;
-            (st.io_loop.clone(), st.timeout.take())
+            st.timeout.take()
         };
-        if let Some(t) = timeout {
+        if let Some((io_loop, t)) = timeout {
             io_loop.remove_timeout(t);
         }
     }
@@ -150,13 +158,15 @@ impl PeriodicCallback {
                 .unwrap_or(Duration::MAX);
             st.next = deadline_after(st.next, step);
         }
+        let Some(io_loop) = st.io_loop.clone() else {
+            return;
+        };
         let s = state.clone();
         let at = st.next;
-        let io_loop = st.io_loop.clone();
         let new = io_loop.call_at(at, move || Self::run(&s));
         // Only one timer at a time, even after stop() and start() inside the callback.
-        if let Some(old) = st.timeout.replace(new) {
-            io_loop.remove_timeout(old);
+        if let Some((old_loop, old)) = st.timeout.replace((io_loop, new)) {
+            old_loop.remove_timeout(old);
         }
     }
 

@@ -130,3 +130,65 @@ fn a_huge_period_with_jitter_never_ticks_and_never_panics() {
     pc.stop();
     io_loop.close();
 }
+
+/// Counts ticks until there are `n`, on the loop running the task.
+async fn ticks_reach(ticks: Rc<Cell<u32>>, n: u32) {
+    while ticks.get() < n {
+        common::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[test]
+fn made_before_its_loop_exists_it_ticks_on_the_loop_current_at_start() {
+    // A thread of its own, where no loop exists yet.
+    std::thread::spawn(|| {
+        let ticks = Rc::new(Cell::new(0));
+        let t = ticks.clone();
+        let pc =
+            PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(2)).unwrap();
+        assert!(IoLoop::try_current().is_none(), "new() made no loop");
+        let io_loop = IoLoop::new().unwrap();
+        let p = pc.clone();
+        io_loop
+            .run_sync_timeout(
+                async move {
+                    p.start();
+                    ticks_reach(ticks, 3).await;
+                    p.stop();
+                },
+                common::TEST_TIMEOUT,
+            )
+            .expect("the callback ticked on the loop that started it");
+        assert!(!pc.is_running());
+        io_loop.close();
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn made_while_another_loop_is_current_it_ticks_where_it_is_started() {
+    let other = IoLoop::new().unwrap();
+    other.make_current();
+    let ticks = Rc::new(Cell::new(0));
+    let t = ticks.clone();
+    let pc = PeriodicCallback::new(move || t.set(t.get() + 1), Duration::from_millis(2)).unwrap();
+    let io_loop = IoLoop::new().unwrap();
+    let p = pc.clone();
+    io_loop
+        .run_sync_timeout(
+            async move {
+                p.start();
+                ticks_reach(ticks, 3).await;
+                p.stop();
+                // Started again, on this loop still; stop() removes the timer.
+                p.start();
+                p.stop();
+            },
+            common::TEST_TIMEOUT,
+        )
+        .expect("the callback ticked on the loop that started it");
+    assert!(format!("{other:?}").contains("timeouts: 0"));
+    io_loop.close();
+    other.close();
+}
