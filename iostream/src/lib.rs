@@ -9,6 +9,12 @@
 //! eager queued writes ([`write`](IoStream::write)), a close callback and the error that
 //! closed the stream.
 //!
+//! Errors are [`std::io::Error`]s. An operation on a closed stream fails with a
+//! [`StreamClosedError`] inside ([`is_stream_closed`]) that carries the cause; a
+//! `read_until` or `read_until_regex` that cannot be satisfied within its `max_bytes`
+//! closes the stream with an [`UnsatisfiableReadError`] as that cause
+//! ([`is_unsatisfiable_read`]), and what was received stays readable.
+//!
 //! [`IoStream`] also implements `futures-io`'s `AsyncRead` and `AsyncWrite` (see
 //! [`async_io`]), TLS comes from [`IoStream::start_tls`] (see [`tls`]), and protocol code
 //! can parse the read buffer in place with [`IoStream::fill_read_buffer`],
@@ -55,7 +61,10 @@ pub mod tcpclient;
 pub mod tcpserver;
 
 pub use crate::buffer::{INITIAL_READ_SIZE, MAX_READ_SIZE};
-pub use crate::error::{StreamClosedError, is_stream_closed, stream_closed_error};
+pub use crate::error::{
+    StreamClosedError, UnsatisfiableReadError, is_stream_closed, is_unsatisfiable_read,
+    stream_closed_error, unsatisfiable_read_error,
+};
 pub use crate::pipe::Pipe;
 pub use crate::stream::{
     DEFAULT_MAX_BUFFER_SIZE, Detached, FillReadBuffer, IoStream, ReadFuture, ReadInto, WriteFuture,

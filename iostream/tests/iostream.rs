@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use regex::bytes::Regex;
 use tornado_ioloop::IoLoop;
-use tornado_iostream::{IoStream, Pipe, is_stream_closed, stream_closed_error};
+use tornado_iostream::{
+    IoStream, Pipe, is_stream_closed, is_unsatisfiable_read, stream_closed_error,
+    unsatisfiable_read_error,
+};
 
 fn run<F: Future + 'static>(f: F) -> F::Output {
     IoLoop::new()
@@ -92,11 +95,23 @@ fn read_until_max_bytes_exceeded_closes_even_with_delimiter_in_same_packet() {
         b.set_close_callback(move || c.set(c.get() + 1));
         a.write(b"123456789\r\n").await.unwrap();
         let err = b.read_until(b"\r\n", Some(5)).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        // Tornado: the read fails as closed, with the unsatisfiable read as the cause.
+        assert!(
+            is_stream_closed(&err) && is_unsatisfiable_read(&err),
+            "{err}"
+        );
+        let real = stream_closed_error(&err).unwrap().real_error().unwrap();
+        assert_eq!(real.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(unsatisfiable_read_error(&err).unwrap().max_bytes(), 5);
         assert!(err.to_string().contains("max_bytes"), "{err}");
         assert!(b.closed());
         let cause = b.error().expect("the limit is the close reason");
         assert!(cause.to_string().contains("max_bytes"));
+        // What arrived stays readable.
+        assert_eq!(
+            &b.read_bytes(11, false).await.unwrap()[..],
+            b"123456789\r\n"
+        );
         // Later reads report the closed stream with that cause.
         let err = b.read_bytes(1, false).await.unwrap_err();
         let closed_err = stream_closed_error(&err).unwrap();
@@ -118,7 +133,9 @@ fn read_until_max_bytes_exceeded_without_delimiter() {
         let (a, b) = unix_pair();
         a.write(b"0123456789").await.unwrap();
         let err = b.read_until(b"\n", Some(6)).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(is_unsatisfiable_read(&err), "{err}");
+        let real = stream_closed_error(&err).unwrap().real_error().unwrap();
+        assert_eq!(real.kind(), io::ErrorKind::InvalidData);
         assert!(b.closed());
     });
 }
@@ -135,6 +152,45 @@ fn read_until_within_max_bytes_succeeds() {
 }
 
 #[test]
+fn unsatisfiable_read_closes_the_stream_and_keeps_the_buffer_readable() {
+    run(async {
+        let (a, b) = unix_pair();
+        let closed = Rc::new(Cell::new(0));
+        let c = closed.clone();
+        b.set_close_callback(move || c.set(c.get() + 1));
+        a.write(b"no newline in the first ten bytes\n")
+            .await
+            .unwrap();
+        let err = b.read_until(b"\n", Some(10)).await.unwrap_err();
+        assert!(is_stream_closed(&err), "{err}");
+        assert!(is_unsatisfiable_read(&err), "{err}");
+        assert!(b.closed());
+        let cause = b.error().expect("closed by the unsatisfiable read");
+        assert!(is_unsatisfiable_read(&cause), "{cause}");
+        assert_eq!(cause.kind(), io::ErrorKind::InvalidData);
+        // Another read of the same kind fails the same way, and takes nothing.
+        let again = b.read_until(b"\n", Some(10)).await.unwrap_err();
+        assert!(is_unsatisfiable_read(&again), "{again}");
+        // Everything received before the close is still there.
+        assert_eq!(&b.read_bytes(3, false).await.unwrap()[..], b"no ");
+        let rest = b.read_until_close().await.unwrap();
+        assert_eq!(&rest[..], b"newline in the first ten bytes\n");
+        let after = b.read_bytes(1, false).await.unwrap_err();
+        assert!(is_stream_closed(&after) && is_unsatisfiable_read(&after));
+        sleep(Duration::from_millis(1)).await;
+        assert_eq!(closed.get(), 1);
+        // The same for a regex.
+        let (a, b) = unix_pair();
+        a.write(b"0123456789").await.unwrap();
+        let re = Regex::new("x+").unwrap();
+        let err = b.read_until_regex(&re, Some(4)).await.unwrap_err();
+        assert!(is_unsatisfiable_read(&err), "{err}");
+        assert_eq!(unsatisfiable_read_error(&err).unwrap().max_bytes(), 4);
+        assert_eq!(&b.read_bytes(10, false).await.unwrap()[..], b"0123456789");
+    });
+}
+
+#[test]
 fn read_until_regex_and_its_limit() {
     run(async {
         let (a, b) = tcp_pair().await;
@@ -146,7 +202,9 @@ fn read_until_regex_and_its_limit() {
 
         a.write(b"0123456789\n\n").await.unwrap();
         let err = b.read_until_regex(&re, Some(5)).await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(is_unsatisfiable_read(&err), "{err}");
+        let real = stream_closed_error(&err).unwrap().real_error().unwrap();
+        assert_eq!(real.kind(), io::ErrorKind::InvalidData);
         assert!(b.closed());
     });
 }

@@ -8,7 +8,7 @@ use regex::bytes::Regex;
 
 use super::io_stream::IoStream;
 use super::read_future::{FillReadBuffer, Op, ReadFuture, ReadInto, ReadState};
-use super::state::{READ_BUDGET, State, copy_error, set_waker};
+use super::state::{READ_BUDGET, State, set_waker};
 use crate::buffer::{INITIAL_READ_SIZE, MAX_READ_SIZE};
 use crate::error::{already_reading, read_buffer_full};
 
@@ -109,12 +109,11 @@ impl State {
                 Ok(Some(n)) => return Poll::Ready(Ok(n)),
                 Ok(None) => {}
                 Err(e) => {
-                    // The data broke the reader's limit: it is not handed out later.
-                    let copy = copy_error(&e);
-                    let n = self.rbuf.len();
-                    self.rbuf.consume(n);
+                    // Tornado's way with an unsatisfiable read: close with it as the
+                    // cause and fail the read as closed; what was received stays
+                    // buffered for later reads.
                     self.close(Some(e));
-                    return Poll::Ready(Err(copy));
+                    return Poll::Ready(Err(self.closed_error()));
                 }
             }
             if self.closed {
@@ -166,8 +165,10 @@ impl IoStream {
     /// Reads until `delimiter` is found; resolves with the data up to and including it.
     ///
     /// With `max_bytes`, if the delimiter does not end within the first `max_bytes`
-    /// bytes, the read fails with `InvalidData` and the stream is closed — even when the
-    /// delimiter arrives in the same packet (Tornado's `UnsatisfiableReadError`).
+    /// bytes — even when it arrives in the same packet — the stream is closed with an
+    /// [`UnsatisfiableReadError`](crate::UnsatisfiableReadError) as the cause and the
+    /// read fails with the closed error ([`is_unsatisfiable_read`](crate::is_unsatisfiable_read)
+    /// is true for it). The data received so far stays buffered and readable.
     pub fn read_until<'a>(&self, delimiter: &'a [u8], max_bytes: Option<usize>) -> ReadFuture<'a> {
         self.read_future(Op::Until {
             delimiter,

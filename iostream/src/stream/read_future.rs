@@ -11,7 +11,7 @@ use bytes::Bytes;
 use regex::bytes::Regex;
 
 use super::state::{READ_BUDGET, Shared, set_waker};
-use crate::error::unsatisfiable;
+use crate::error::UnsatisfiableReadError;
 
 pub(super) enum ReadState {
     Active(Rc<Shared>, u64),
@@ -113,7 +113,9 @@ impl Op<'_> {
                     Some(i) => {
                         let end = *scanned + i + delimiter.len();
                         match *max_bytes {
-                            Some(max) if end > max => Err(unsatisfiable("delimiter", max)),
+                            Some(max) if end > max => {
+                                Err(UnsatisfiableReadError::new("delimiter", max).into_io_error())
+                            }
                             _ => Ok(Some(end)),
                         }
                     }
@@ -121,7 +123,9 @@ impl Op<'_> {
                         *scanned = data.len().saturating_sub(delimiter.len() - 1);
                         match *max_bytes {
                             // A match found later would end past `max`.
-                            Some(max) if data.len() >= max => Err(unsatisfiable("delimiter", max)),
+                            Some(max) if data.len() >= max => {
+                                Err(UnsatisfiableReadError::new("delimiter", max).into_io_error())
+                            }
                             _ => Ok(None),
                         }
                     }
@@ -129,11 +133,15 @@ impl Op<'_> {
             }
             Op::Regex { regex, max_bytes } => match regex.find(data) {
                 Some(m) => match *max_bytes {
-                    Some(max) if m.end() > max => Err(unsatisfiable("regex", max)),
+                    Some(max) if m.end() > max => {
+                        Err(UnsatisfiableReadError::new("regex", max).into_io_error())
+                    }
                     _ => Ok(Some(m.end())),
                 },
                 None => match *max_bytes {
-                    Some(max) if data.len() > max => Err(unsatisfiable("regex", max)),
+                    Some(max) if data.len() > max => {
+                        Err(UnsatisfiableReadError::new("regex", max).into_io_error())
+                    }
                     _ => Ok(None),
                 },
             },
