@@ -1,12 +1,69 @@
 //! `WaitIterator`: results of many futures in the order they finish.
+//!
+//! Each future gets a waker of its own, which records the future's index in a shared
+//! queue before waking the iterator's task. A poll of the iterator polls only the futures
+//! in that queue, in the order they were woken, so futures that complete in the same loop
+//! iteration come out in the order they completed (Tornado's `WaitIterator` collects
+//! done-callbacks in the same way), and a wake-up costs one poll, not one per future.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_core::Stream;
+
+/// What the futures' wakers share with the iterator.
+#[derive(Default)]
+struct Woken {
+    /// Indices of the futures woken since the iterator last polled them, in wake order.
+    queue: VecDeque<usize>,
+    /// The waker of the task that polls the iterator.
+    parent: Option<Waker>,
+}
+
+fn lock(m: &Mutex<Woken>) -> MutexGuard<'_, Woken> {
+    // Nothing can panic while the lock is held, but a poisoned queue is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The waker of one future: queues its index, then wakes the iterator's task.
+struct ChildWaker {
+    index: usize,
+    /// The index is in the queue already; a second wake adds nothing.
+    queued: AtomicBool,
+    woken: Arc<Mutex<Woken>>,
+}
+
+impl Wake for ChildWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let parent = {
+            let mut w = lock(&self.woken);
+            if !self.queued.swap(true, Ordering::AcqRel) {
+                w.queue.push_back(self.index);
+            }
+            w.parent.clone()
+        };
+        // Woken outside the lock: a waker that polls at once must not find it held.
+        if let Some(p) = parent {
+            p.wake();
+        }
+    }
+}
+
+struct Child<K, F> {
+    key: K,
+    future: Pin<Box<F>>,
+    waker: Waker,
+    flag: Arc<ChildWaker>,
+}
 
 /// Gives the output of each of a set of futures as soon as it is ready, with the index
 /// (or key) of the future it came from (Tornado's `gen.WaitIterator`).
@@ -17,9 +74,11 @@ use futures_core::Stream;
 ///
 /// # Order
 ///
-/// Results come in completion order. When several futures are found ready in the same
-/// wake-up (they completed "at once"), they are buffered and given one by one in input
-/// order: none is lost or given twice.
+/// Results come in completion order, as in Tornado: each future has a waker of its own,
+/// and the futures are polled in the order their wakers fired. So when several complete
+/// in the same loop iteration (two timers that came due together, say), they are given
+/// one by one in the order they completed, not in input order; none is lost or given
+/// twice. Futures that are ready when first polled come in input order.
 ///
 /// # The same future twice
 ///
@@ -53,9 +112,12 @@ use futures_core::Stream;
 /// assert_eq!(order, vec![(1, 0), (0, 20)]);
 /// ```
 pub struct WaitIterator<K, F: Future> {
-    running: Vec<Option<(K, Pin<Box<F>>)>>,
+    running: Vec<Option<Child<K, F>>>,
     remaining: usize,
     ready: VecDeque<(K, F::Output)>,
+    woken: Arc<Mutex<Woken>>,
+    /// The batch of indices being polled; kept to reuse its allocation.
+    batch: VecDeque<usize>,
 }
 
 impl<F: Future> WaitIterator<usize, F> {
@@ -69,14 +131,32 @@ impl<K, F: Future> WaitIterator<K, F> {
     /// Waits on keyed futures (Tornado's `WaitIterator(**futures)`): any iterator of
     /// `(key, future)` pairs, such as a map.
     pub fn from_map<I: IntoIterator<Item = (K, F)>>(futures: I) -> Self {
+        let woken = Arc::new(Mutex::new(Woken::default()));
         let running: Vec<_> = futures
             .into_iter()
-            .map(|(k, f)| Some((k, Box::pin(f))))
+            .enumerate()
+            .map(|(index, (key, future))| {
+                // Every future starts queued: the first poll polls them all, in order.
+                let flag = Arc::new(ChildWaker {
+                    index,
+                    queued: AtomicBool::new(true),
+                    woken: woken.clone(),
+                });
+                Some(Child {
+                    key,
+                    future: Box::pin(future),
+                    waker: Waker::from(flag.clone()),
+                    flag,
+                })
+            })
             .collect();
+        lock(&woken).queue.extend(0..running.len());
         WaitIterator {
             remaining: running.len(),
             running,
             ready: VecDeque::new(),
+            woken,
+            batch: VecDeque::new(),
         }
     }
 
@@ -110,13 +190,28 @@ impl<K, F: Future> WaitIterator<K, F> {
         if self.remaining == 0 {
             return Poll::Ready(None);
         }
-        for slot in self.running.iter_mut() {
-            let Some((_, f)) = slot else { continue };
-            if let Poll::Ready(v) = f.as_mut().poll(cx)
-                && let Some((k, _)) = slot.take()
+        {
+            // The parent waker is stored before the futures are polled, so a wake that
+            // comes during the polls below is not lost.
+            let mut w = lock(&self.woken);
+            match &w.parent {
+                Some(p) if p.will_wake(cx.waker()) => {}
+                _ => w.parent = Some(cx.waker().clone()),
+            }
+            std::mem::swap(&mut w.queue, &mut self.batch);
+        }
+        while let Some(index) = self.batch.pop_front() {
+            let Some(Some(child)) = self.running.get_mut(index) else {
+                continue;
+            };
+            // Cleared first: a wake during this poll queues the future again.
+            child.flag.queued.store(false, Ordering::Release);
+            let mut child_cx = Context::from_waker(&child.waker);
+            if let Poll::Ready(v) = child.future.as_mut().poll(&mut child_cx)
+                && let Some(done) = self.running[index].take()
             {
                 self.remaining -= 1;
-                self.ready.push_back((k, v));
+                self.ready.push_back((done.key, v));
             }
         }
         if self.remaining == 0 {

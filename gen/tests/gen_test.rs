@@ -324,6 +324,33 @@ fn wait_iterator_gives_simultaneous_results_one_by_one() {
 }
 
 #[test]
+fn wait_iterator_gives_results_of_one_iteration_in_completion_order() {
+    // Two timers come due in the same loop iteration and fire in deadline order: the
+    // second future completes first, so it is given first (it used to be given in
+    // input order, after the first).
+    run(async {
+        let base = Instant::now();
+        let mut it = WaitIterator::new([30u64, 10].map(|d| {
+            let at = base + ms(d);
+            async move {
+                sleep_until(at).await;
+                d
+            }
+        }));
+        // The first poll sets both timers.
+        assert!(poll_once(&mut it.next()).await.is_pending());
+        // Block the loop past both deadlines: the loop's clock was read before this task
+        // ran, so neither timer fires until the next iteration, where both do.
+        std::thread::sleep((base + ms(40)).saturating_duration_since(Instant::now()));
+        let mut order = Vec::new();
+        while let Some(r) = it.next().await {
+            order.push(r);
+        }
+        assert_eq!(order, [(1, 10), (0, 30)]);
+    });
+}
+
+#[test]
 fn wait_iterator_takes_the_same_shared_future_twice() {
     // Tornado's test_duplicate_futures.
     run(async {
