@@ -19,6 +19,10 @@
 //!   [`IoLoop::run_sync`] runs the loop until a future completes.
 //! * Blocking work: [`run_in_executor`] runs a function on a small thread pool and gives
 //!   its result as a future.
+//! * Signals: [`signal::wait_for`] resolves with the first SIGINT or SIGTERM (or another
+//!   [`signal::Signal`]), for a graceful shutdown; [`signal::Signals`] receives them
+//!   again and again. A self-pipe registered on the loop carries them, so a task awaits
+//!   them like any other event.
 //!
 //! A panic in a callback, handler or task is caught and logged (its message formatted by
 //! [`panic_message`]), and the loop goes on; a panicked task's `JoinHandle` reports
@@ -45,7 +49,8 @@
 //! });
 //! assert_eq!(total, 42);
 //! ```
-#![forbid(unsafe_code)]
+// `unsafe` is denied everywhere but in `signal/sys.rs`, the one module that calls libc.
+#![deny(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
 mod blocking_pool;
@@ -58,6 +63,7 @@ mod periodic;
 mod registration;
 mod run;
 mod schedule;
+pub mod signal;
 mod sleep;
 mod spawn;
 mod task;
