@@ -4,9 +4,14 @@
 //!
 //! Answers `GET /` (any path) with `Hello, world` as `text/plain`. With `--threads N`
 //! it serves from N threads, each with its own IoLoop and `SO_REUSEPORT` socket.
+//!
+//! SIGINT (Ctrl-C) or SIGTERM stops it gracefully: it stops accepting, lets requests
+//! in flight finish (up to 10 seconds), then exits.
 
+use std::time::Duration;
 use tornado::httpserver::{HttpServer, HttpServerSettings, Response};
 use tornado::httputil::HttpServerRequest;
+
 use tornado::ioloop::IoLoop;
 
 struct Args {
@@ -76,5 +81,20 @@ fn main() {
             args.threads.max(1)
         );
     }
-    io_loop.start();
+    // Until SIGINT/SIGTERM; then drain the requests in flight before exiting.
+    let (server, stopped) = io_loop.run_sync(async move {
+        let stopped = server.shutdown_on_signal(GRACE).await;
+        (server, stopped)
+    });
+    match stopped {
+        Ok(signal) => log::info!("{signal}: stopped"),
+        Err(e) => {
+            eprintln!("cannot wait for signals: {e}");
+            std::process::exit(1);
+        }
+    }
+    server.join_threads(GRACE);
 }
+
+/// How long requests in flight may take to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(10);

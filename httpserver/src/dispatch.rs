@@ -19,16 +19,7 @@ use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegat
 use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::HttpServerRequest;
 use crate::response::Response;
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
+use tornado_ioloop::panic_message;
 
 /// Awaits `fut`, turning a panic into `Err(message)`.
 async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {

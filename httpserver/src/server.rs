@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tornado_ioloop::signal::{Signal, wait_for};
 use tornado_ioloop::{IoLoop, LoopHandle};
 use tornado_iostream::IoStream;
 use tornado_iostream::netutil::{AcceptHandle, add_accept_handler, bind_unix_socket};
@@ -279,10 +280,7 @@ impl HttpServer {
     /// thread's connections are gone (worker threads end on their own).
     pub async fn shutdown(&self, grace: Duration) {
         self.stop();
-        let now = Instant::now();
-        let deadline = now
-            .checked_add(grace)
-            .unwrap_or(now + Duration::from_secs(86_400));
+        let deadline = tornado_ioloop::deadline_after(Instant::now(), grace);
         let id = self.id;
         if let Ok(loops) = self.worker_loops.lock() {
             for handle in loops.iter() {
@@ -302,6 +300,34 @@ impl HttpServer {
         }
         self.shared.registry.begin_shutdown();
         self.shared.registry.wait_closed(deadline).await;
+    }
+
+    /// Serves until SIGINT or SIGTERM arrives, then shuts down gracefully
+    /// ([`shutdown`](HttpServer::shutdown) with `grace`) and returns the signal: one
+    /// call that makes any application drain its requests on Ctrl-C or a service
+    /// manager's stop instead of dropping them.
+    ///
+    /// The signal handler is installed when this future is first polled; start it
+    /// (e.g. with [`IoLoop::run_sync`]) as soon as the server listens.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tornado_httpserver::{HttpServer, Response};
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let server = HttpServer::new(|_req: HttpServerRequest| async { Response::text("hi") });
+    /// server.listen(8888, None).unwrap();
+    /// let signal = IoLoop::current()
+    ///     .run_sync(async move { server.shutdown_on_signal(Duration::from_secs(10)).await })
+    ///     .unwrap();
+    /// println!("stopped on {signal}");
+    /// ```
+    pub async fn shutdown_on_signal(&self, grace: Duration) -> io::Result<Signal> {
+        let signal = wait_for(&[Signal::Interrupt, Signal::Terminate]).await?;
+        log::info!("{signal}: shutting down, waiting up to {grace:?} for requests in flight");
+        self.shutdown(grace).await;
+        Ok(signal)
     }
 
     /// Waits (blocking) up to `timeout` for worker threads to end after

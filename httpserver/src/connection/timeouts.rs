@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::{Conn, Phase};
 
-/// `now + d`, or `None` ("never") when that would overflow: a huge timeout means no
-/// timeout, never a panic.
+/// `now + d` for an optional timeout, saturating (a huge timeout means "never", not a
+/// panic): the loop's [`deadline_after`](tornado_ioloop::deadline_after).
 pub(crate) fn deadline_after(now: Instant, d: Option<Duration>) -> Option<Instant> {
-    d.and_then(|d| now.checked_add(d))
+    d.map(|d| tornado_ioloop::deadline_after(now, d))
 }
 
 impl Conn {
