@@ -8,9 +8,8 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,19 +19,6 @@ use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::HttpServerRequest;
 use crate::response::Response;
 use tornado_ioloop::panic_message;
-
-/// Awaits `fut`, turning a panic into `Err(message)`.
-async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(panic_message(&*p))),
-        },
-    )
-    .await
-}
 
 fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
@@ -130,10 +116,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
             Ok(ServerEvent::Data(chunk)) => match mode {
                 BodyMode::Buffer => body.push(chunk),
                 BodyMode::Stream => {
-                    let delivered = match catch(|| message.data_received(chunk)) {
-                        Ok(wait) => conn.unless_closed(catch_panic(wait)).await,
-                        Err(msg) => Some(Err(msg)),
-                    };
+                    let delivered = conn.run_guarded(|| message.data_received(chunk)).await;
                     match delivered {
                         Some(Ok(())) => {}
                         Some(Err(msg)) => {
@@ -184,10 +167,9 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         conn.access_log(summary.as_deref(), &context);
         return conn.goes_on();
     }
-    let outcome = match catch(|| message.finish(request, writer)) {
-        Ok(fut) => conn.unless_closed(catch_panic(fut)).await,
-        Err(msg) => Some(Err(msg)),
-    };
+    let outcome = conn
+        .run_guarded(move || message.finish(request, writer))
+        .await;
     // Closed while the handler ran (forced, or the client left): it was dropped.
     let Some(outcome) = outcome else {
         conn.end_answer();

@@ -30,6 +30,7 @@ mod writer;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ use std::task::{Poll, Waker};
 use std::time::Instant;
 
 use bytes::BytesMut;
-use tornado_ioloop::{IoLoop, TimeoutHandle};
+use tornado_ioloop::{IoLoop, TimeoutHandle, panic_message};
 use tornado_iostream::IoStream;
 
 pub use context::RequestContext;
@@ -195,19 +196,42 @@ impl Conn {
         }
     }
 
-    /// Awaits `fut` unless the connection closes first (`None`): closed by the server
-    /// (shutdown, `close_all_connections`), or by the client while the handler waits
-    /// (a long poll whose client left is cancelled). The future is polled first, so a
-    /// handler that notices the close itself ends normally.
+    /// Runs the future that `make` returns, unless the connection closes first
+    /// (`None`): closed by the server (shutdown, `close_all_connections`), or by the
+    /// client while the handler waits (a long poll whose client left is cancelled). The
+    /// future is polled first, so a handler that notices the close itself ends normally.
+    /// A panic in `make` or in a poll comes back as `Err(message)`.
     ///
-    /// The first time `fut` has to wait, the responses already finished go out: a
+    /// The future is made in place, inside this one: a handler's future can be large,
+    /// and every move of it is a copy.
+    ///
+    /// The first time the future has to wait, the responses already finished go out: a
     /// pipelined response is not held back by a slow handler after it.
-    pub(crate) async fn unless_closed<F: Future>(self: &Rc<Self>, fut: F) -> Option<F::Output> {
-        let mut fut = pin!(fut);
+    pub(crate) async fn run_guarded<M, F>(
+        self: &Rc<Self>,
+        make: M,
+    ) -> Option<Result<F::Output, String>>
+    where
+        M: FnOnce() -> F,
+        F: Future,
+    {
+        let mut make = Some(make);
+        let mut slot = pin!(None::<F>);
         let mut flushed = false;
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Some(v));
+            if let Some(make) = make.take() {
+                match catch_unwind(AssertUnwindSafe(make)) {
+                    Ok(fut) => slot.set(Some(fut)),
+                    Err(p) => return Poll::Ready(Some(Err(panic_message(&*p)))),
+                }
+            }
+            let Some(fut) = slot.as_mut().as_pin_mut() else {
+                return Poll::Ready(None);
+            };
+            match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                Ok(Poll::Ready(v)) => return Poll::Ready(Some(Ok(v))),
+                Ok(Poll::Pending) => {}
+                Err(p) => return Poll::Ready(Some(Err(panic_message(&*p)))),
             }
             match self.phase.get() {
                 Phase::ForceClosed | Phase::TimedOut => return Poll::Ready(None),
