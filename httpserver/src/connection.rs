@@ -114,6 +114,10 @@ enum BodyError {
 }
 
 /// Who receives the request being handled.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the head is moved once per request; boxing it would allocate"
+)]
 enum Target {
     /// A streaming delegate.
     Delegate(Box<dyn HttpMessageDelegate>),
@@ -159,6 +163,10 @@ impl HttpMessageDelegate for Collect<'_> {
 }
 
 /// What [`Conn::next_head`] found in the read buffer.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the head is moved once per request; boxing it would allocate"
+)]
 enum HeadStep {
     Head(crate::http1connection::RequestHead),
     Wait,
@@ -599,7 +607,7 @@ impl Conn {
     ) -> bool {
         let settings = &self.server.settings;
         let params = &settings.params;
-        let context = self.request_context(&head.headers);
+        let context = self.request_context(head.headers());
         self.response.borrow_mut().ctx = Some(head.response_context());
         let body = head.body;
         let expect_continue = head.expect_continue && body != BodyKind::Empty;
@@ -607,19 +615,20 @@ impl Conn {
         if gzip {
             // The delegate sees the decoded body, as Tornado's _GzipMessageDelegate does.
             let coding = head
-                .headers
+                .headers()
                 .get("Content-Encoding")
                 .unwrap_or("gzip")
                 .to_string();
-            head.headers.remove("Content-Encoding");
-            head.headers.remove("Content-Length");
-            head.headers.add("X-Consumed-Content-Encoding", &coding);
+            head.headers_mut().remove("Content-Encoding");
+            head.headers_mut().remove("Content-Length");
+            head.headers_mut()
+                .add("X-Consumed-Content-Encoding", &coding);
         }
         // The access log line needs the target after the head has gone to the delegate;
         // copy it only when someone will read the line.
-        let method = head.method.clone();
+        let method = head.method().clone();
         let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
-            .then(|| format!("{} {}", head.method, head.uri));
+            .then(|| format!("{} {}", head.method(), head.uri()));
 
         // A handler of whole requests (a closure) gets the request straight from here;
         // a streaming delegate gets it in steps.

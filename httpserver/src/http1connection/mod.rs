@@ -6,8 +6,10 @@
 //! I/O state, so the connection code (server now, client later) drives it
 //! and tests feed it bytes directly. One request on a connection goes:
 //!
-//! 1. [`parse_request_head`] on the read buffer until it is
-//!    [`Parsed::Complete`]; on error, answer with
+//! 1. [`parse_request_layout`] on the read buffer until it is
+//!    [`Parsed::Complete`], then [`HeadLayout::attach`] the head's bytes,
+//!    split off the buffer without copying (or [`parse_request_head_bytes`]
+//!    on a `BytesMut`, which does both); on error, answer with
 //!    [`encode_error_response`] for [`ParseError::status`](crate::ParseError::status)
 //!    and close.
 //! 2. If [`RequestHead::expect_continue`], write [`CONTINUE_RESPONSE`].
@@ -31,7 +33,10 @@ pub use encode::{
     encode_error_response, encode_response_head, encode_response_head_with_length,
 };
 pub use gzip::GzipDecoder;
-pub use head::{BodyKind, Parsed, RequestHead, parse_request_head};
+pub use head::{
+    BodyKind, HeadLayout, Parsed, RequestHead, parse_request_head, parse_request_head_bytes,
+    parse_request_layout,
+};
 pub use params::{
     DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_REQUEST_TARGET, Http1ConnectionParameters, MAX_CHUNK_LINE, MAX_HEADERS,
