@@ -39,7 +39,7 @@ use crate::error::{OutputError, OutputErrorKind, ParseError};
 use crate::http1connection::{
     BodyEncoder, BodyKind, CONTINUE_RESPONSE, ChunkedDecoder, GzipDecoder, Parsed, ResponseContext,
     encode_error_response, encode_response_head, encode_response_head_with_length,
-    parse_request_head,
+    parse_request_layout,
 };
 use crate::httputil::{DateCache, HttpHeaders};
 use crate::server::ServerShared;
@@ -471,14 +471,15 @@ impl Conn {
             if !self.head_may_be_complete(buf, params.max_header_size) {
                 return Some(Ok(Parsed::Partial));
             }
-            Some(parse_request_head(buf, params))
+            Some(parse_request_layout(buf, params))
         });
         match parsed {
-            Some(Ok(Parsed::Complete(head))) => {
+            Some(Ok(Parsed::Complete(layout))) => {
                 if !*started {
                     self.begin_request();
                 }
-                self.stream.consume(head.head_len);
+                let raw = self.stream.take_read_buffer(layout.head_len);
+                let head = layout.attach(raw);
                 self.deadline.set(None);
                 self.head_scan.set(0);
                 self.head_line_seen.set(false);
