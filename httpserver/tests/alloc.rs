@@ -84,11 +84,12 @@ fn keep_alive_request_allocations() {
         },
     );
     println!("allocations per keep-alive request: {per_request:.2}");
-    // The request head, the request and the response headers allocate nothing; what
-    // is left is the boxed request future and the boxed handler future, the read
-    // buffer split for the head, and some noise from the test's own polling.
+    // The request head, the request and the response headers allocate nothing, nor
+    // does the read buffer the head is split from (it is reclaimed once the request is
+    // dropped); what is left is the boxed request future and the boxed handler future,
+    // and some noise from the test's own polling.
     assert!(
-        per_request < 4.5,
+        per_request < 2.5,
         "{per_request:.2} allocations per keep-alive request"
     );
 }
