@@ -73,12 +73,12 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     delegate: Rc<D>,
     head: RequestHead,
 ) -> bool {
-    let context = conn.request_context(&head.headers);
+    let context = conn.request_context(head.headers());
     // The access log line needs the target after the head has gone to the request;
     // copy it only when someone will read the line.
     let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
-        .then(|| format!("{} {}", head.method, head.uri));
-    let method = head.method.clone();
+        .then(|| format!("{} {}", head.method(), head.uri()));
+    let method = head.method().clone();
     let mut request = match HttpServerRequest::new(head, Bytes::new(), context.start) {
         Ok(r) => r,
         Err(e) => {

@@ -45,7 +45,7 @@
 //! let _ = input.split_to(head.head_len);
 //! let ctx = head.response_context();
 //! let request = HttpServerRequest::new(head, Bytes::new(), Instant::now())?;
-//! let name = String::from_utf8_lossy(&request.arguments["name"][0]).into_owned();
+//! let name = String::from_utf8_lossy(&request.arguments()["name"][0]).into_owned();
 //!
 //! let mut dates = DateCache::new();
 //! let mut headers = HttpHeaders::new();

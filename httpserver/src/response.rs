@@ -45,8 +45,7 @@ impl Response {
     /// A `200 OK` `text/plain` response.
     pub fn text(body: impl Into<Bytes>) -> Self {
         let mut r = Response::new(StatusCode::OK);
-        r.headers = HttpHeaders::with_capacity(4, 64);
-        r.headers.set("Content-Type", "text/plain");
+        r.headers.set_static("Content-Type", "text/plain");
         r.body = body.into();
         r
     }
@@ -54,8 +53,8 @@ impl Response {
     /// A `200 OK` `text/html; charset=UTF-8` response.
     pub fn html(body: impl Into<Bytes>) -> Self {
         let mut r = Response::new(StatusCode::OK);
-        r.headers = HttpHeaders::with_capacity(4, 64);
-        r.headers.set("Content-Type", "text/html; charset=UTF-8");
+        r.headers
+            .set_static("Content-Type", "text/html; charset=UTF-8");
         r.body = body.into();
         r
     }

@@ -103,7 +103,7 @@ type DelegateFactory = Arc<dyn Fn() -> Rc<dyn ServeRequest> + Send + Sync>;
 /// let io_loop = IoLoop::new().unwrap();
 /// io_loop.run_sync_timeout(async {
 ///     let server = HttpServer::new(|req: HttpServerRequest| async move {
-///         Response::text(format!("Hello, {}", req.path))
+///         Response::text(format!("Hello, {}", req.path()))
 ///     });
 ///     server.listen(0, Some("127.0.0.1")).unwrap();
 ///     let addr = server.local_addrs()[0];

@@ -1,12 +1,16 @@
 //! Mutated and random inputs must give an `Err` or a result, never a panic:
 //! a poor man's fuzzer for every parser a peer can reach.
 
-use bytes::Bytes;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
 use tornado_httpserver::http1connection::{
     ChunkedDecoder, GzipDecoder, Http1ConnectionParameters, Parsed, parse_request_head,
+    parse_request_head_bytes,
 };
 use tornado_httpserver::httputil::{
-    Arguments, Files, HttpHeaders, parse_body_arguments, parse_cookie, parse_header,
+    Arguments, Files, HttpHeaders, HttpServerRequest, parse_body_arguments, parse_cookie,
+    parse_header,
 };
 
 /// xorshift64*: deterministic, dependency-free.
@@ -62,8 +66,26 @@ fn request_heads() {
     for _ in 0..ROUNDS {
         let seed = seeds[rng.below(seeds.len())];
         let input = mutate(&mut rng, seed);
-        if let Ok(Parsed::Complete(head)) = parse_request_head(&input, &params) {
+        let copied = parse_request_head(&input, &params);
+        if let Ok(Parsed::Complete(head)) = &copied {
             assert!(head.head_len <= input.len());
+        }
+        // The in-place parse agrees, and every view of its head can be read.
+        let mut buf = BytesMut::from(&input[..]);
+        let viewed = parse_request_head_bytes(&mut buf, &params);
+        assert_eq!(viewed.is_ok(), copied.is_ok());
+        if let (Ok(Parsed::Complete(head)), Ok(Parsed::Complete(same))) = (viewed, &copied) {
+            assert_eq!(&head, same);
+            assert_eq!(buf.len(), input.len() - head.head_len);
+            let _ = (
+                head.uri(),
+                head.path(),
+                head.query(),
+                head.headers().iter().count(),
+            );
+            if let Ok(req) = HttpServerRequest::new(head, Bytes::new(), Instant::now()) {
+                let _ = (req.host_name(), req.arguments().len(), req.cookies().len());
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ thread_local! {
 
 /// `/slow` answers after `SLOW`, `/forever` after a minute, the rest at once.
 async fn slow_handler(req: HttpServerRequest) -> Response {
-    match req.path.as_str() {
+    match req.path() {
         "/slow" => {
             SLOW_STARTED.with(|s| s.set(s.get() + 1));
             tornado_gen::sleep(SLOW).await;

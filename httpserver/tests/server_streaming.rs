@@ -33,7 +33,7 @@ impl HttpServerConnectionDelegate for Uploads {
     fn start_request(self: Rc<Self>, request: &HttpServerRequest) -> Upload {
         assert!(request.body.is_empty(), "the head comes before the body");
         Upload {
-            stream: request.path == "/upload",
+            stream: request.path() == "/upload",
             pieces: 0,
             bytes: 0,
         }
@@ -66,7 +66,7 @@ impl HttpMessageDelegate for Upload {
             )
         } else {
             let a = request
-                .body_arguments
+                .body_arguments()
                 .get("a")
                 .map(|v| String::from_utf8_lossy(&v[0]).into_owned())
                 .unwrap_or_default();

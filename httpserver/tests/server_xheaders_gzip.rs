@@ -207,7 +207,7 @@ fn gzip_bodies_pass_through_when_decompress_is_off() {
             tornado_httpserver::Response::text(format!(
                 "{} {}",
                 req.body.len(),
-                req.headers.get("Content-Encoding").unwrap_or("-")
+                req.headers().get("Content-Encoding").unwrap_or("-")
             ))
         },
         HttpServerSettings::default(),

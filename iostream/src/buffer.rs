@@ -50,6 +50,21 @@ fn give_back(buf: BytesMut) {
     });
 }
 
+/// A pooled buffer that [`ReadBuffer::take`] split (its front went out as `Bytes`, a
+/// request head for instance): once nothing else holds those bytes, the whole
+/// allocation is this buffer's again. Reclaiming it costs zeroing `want` bytes, where
+/// a new buffer would cost an allocation, the same zeroing, and, at its first split,
+/// another allocation for its shared-ownership record. `None` while the bytes taken
+/// are still held, or if the allocation is too small.
+fn reclaim(mut buf: BytesMut, want: usize) -> Option<BytesMut> {
+    buf.clear();
+    if !buf.try_reclaim(want) {
+        return None;
+    }
+    buf.resize(want, 0);
+    Some(buf)
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     /// `buf[start..filled]` is data; `buf[..start]` was consumed; `buf[filled..]` is
@@ -95,7 +110,8 @@ impl ReadBuffer {
                 // smaller one (split by earlier takes) would only cost extra reads.
                 self.buf = match pooled() {
                     Some(b) if b.len() >= want => b,
-                    _ => BytesMut::zeroed(want),
+                    Some(b) => reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want)),
+                    None => BytesMut::zeroed(want),
                 };
                 self.filled = 0;
             } else {
@@ -275,6 +291,35 @@ mod tests {
         assert_eq!(b.len(), 0);
         b.release_if_empty();
         assert_eq!(b.capacity(), 0);
+    }
+
+    #[test]
+    fn a_pooled_buffer_is_reclaimed_once_its_taken_bytes_are_dropped() {
+        let mut b = ReadBuffer::default();
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        let start = s.as_ptr().addr();
+        s[..5].copy_from_slice(b"hello");
+        b.commit(5);
+        let taken = b.take(5);
+        b.release_if_empty();
+        // Still held: the pooled rest is too short and cannot be reclaimed.
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), INITIAL_READ_SIZE);
+        assert_ne!(s.as_ptr().addr(), start);
+        assert_eq!(&taken[..], b"hello");
+        drop(taken);
+        // The fresh buffer is split and pooled the same way; once its taken bytes
+        // are dropped, the next read reuses its allocation from the start.
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        let second = s.as_ptr().addr();
+        s[..2].copy_from_slice(b"hi");
+        b.commit(2);
+        drop(b.take(2));
+        b.release_if_empty();
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), INITIAL_READ_SIZE);
+        assert_eq!(s.as_ptr().addr(), second);
+        assert!(s.iter().all(|&x| x == 0));
     }
 
     #[test]

@@ -96,10 +96,9 @@ impl Conn {
             if parse.is_empty() {
                 break;
             }
-            // The head was parsed from the buffer; it owns its fields, so its bytes are
-            // dropped rather than taken.
-            self.stream.consume(parse.consumed());
-            match proto.complete(parse, Bytes::new(), params) {
+            // The head's bytes are split off the buffer (no copy) and viewed by the head.
+            let taken = self.stream.take_read_buffer(parse.consumed());
+            match proto.complete(parse, taken, params) {
                 Ok(Some(ServerEvent::Head(head))) => {
                     if was_idle {
                         self.request_start.set(self.io_loop.time());

@@ -1,12 +1,15 @@
 //! Parsing a request head: request line and header block, strictly.
 
+use std::fmt;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
+use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode, Version};
 
 use super::params::{Http1ConnectionParameters, MAX_HEADERS};
 use crate::error::ParseError;
-use crate::httputil::{HttpHeaders, bytes_to_str, request_host, validate_host};
+use crate::httputil::{HeadersView, HttpHeaders, MAX_SHARED_LEN, request_host, validate_host};
 
 /// How a request's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,19 +33,46 @@ pub enum Parsed<T> {
     Partial,
 }
 
+/// Where the request target lies in the head's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    start: usize,
+    /// Where the `?` is, or `end` when there is none.
+    query: usize,
+    end: usize,
+}
+
+impl Target {
+    fn new(start: usize, target: &str) -> Self {
+        Target {
+            start,
+            query: start
+                + target
+                    .bytes()
+                    .position(|b| b == b'?')
+                    .unwrap_or(target.len()),
+            end: start + target.len(),
+        }
+    }
+}
+
 /// A parsed request head, with the framing and connection decisions made
 /// from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It keeps the head's bytes as one [`Bytes`] and hands out views into it:
+/// the target and the header lines are not copied (header values that are
+/// not UTF-8 were decoded from Latin-1 into [`HttpHeaders`]' own buffer when
+/// parsed). Made by [`parse_request_head_bytes`], by
+/// [`HeadLayout::attach`] after [`parse_request_layout`], by
+/// [`parse_request_head`] (which copies the head) or by hand with
+/// [`new`](Self::new).
+#[derive(Clone)]
 pub struct RequestHead {
-    /// The method; any token is accepted (an unknown one is the web layer's
-    /// 405).
-    pub method: Method,
-    /// The request target as sent.
-    pub uri: String,
-    /// HTTP/1.0 or HTTP/1.1.
-    pub version: Version,
-    /// The header lines.
-    pub headers: HttpHeaders,
+    raw: Bytes,
+    method: Method,
+    target: Target,
+    version: Version,
+    headers: HttpHeaders,
     /// How many bytes of the buffer the head took, blank lines before the
     /// request line included; the body (or the next request) starts there.
     pub head_len: usize,
@@ -64,11 +94,12 @@ pub struct RequestHead {
 
 impl RequestHead {
     /// A head built by hand (tests, proxies): no body, keep-alive by the
-    /// version's default, no `Expect`.
-    pub fn new(method: Method, uri: String, version: Version, headers: HttpHeaders) -> Self {
+    /// version's default, no `Expect`. The target is copied.
+    pub fn new(method: Method, uri: &str, version: Version, headers: HttpHeaders) -> Self {
         RequestHead {
+            raw: Bytes::copy_from_slice(uri.as_bytes()),
             method,
-            uri,
+            target: Target::new(0, uri),
             version,
             headers,
             head_len: 0,
@@ -77,6 +108,48 @@ impl RequestHead {
             expect_continue: false,
             host_checked: false,
         }
+    }
+
+    /// The method; any token is accepted (an unknown one is the web layer's
+    /// 405).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target as sent, e.g. `/search?q=tornado`.
+    pub fn uri(&self) -> &str {
+        self.text(self.target.start..self.target.end)
+    }
+
+    /// The part of the target before the first `?`.
+    pub fn path(&self) -> &str {
+        self.text(self.target.start..self.target.query)
+    }
+
+    /// The part of the target after the first `?` (empty when there is
+    /// none).
+    pub fn query(&self) -> &str {
+        if self.target.query < self.target.end {
+            self.text(self.target.query + 1..self.target.end)
+        } else {
+            ""
+        }
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header lines.
+    pub fn headers(&self) -> &HttpHeaders {
+        &self.headers
+    }
+
+    /// The header lines, to change (lines added are copied; the parsed ones
+    /// stay views).
+    pub fn headers_mut(&mut self) -> &mut HttpHeaders {
+        &mut self.headers
     }
 
     /// Whether the body is `Content-Encoding: gzip` (see
@@ -95,9 +168,169 @@ impl RequestHead {
             keep_alive: self.keep_alive,
         }
     }
+
+    /// `range` of the head as text; the parser checked that the target is
+    /// UTF-8, and `new` took a `&str`, so this is never empty by mistake.
+    fn text(&self, range: Range<usize>) -> &str {
+        self.raw
+            .get(range)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
 }
 
-/// Parses the request head at the start of `buf`.
+impl fmt::Debug for RequestHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestHead")
+            .field("method", &self.method)
+            .field("uri", &self.uri())
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .field("head_len", &self.head_len)
+            .field("body", &self.body)
+            .field("keep_alive", &self.keep_alive)
+            .field("expect_continue", &self.expect_continue)
+            .finish()
+    }
+}
+
+/// Equal when method, target, version, headers and the parser's decisions
+/// are; where the bytes came from does not matter.
+impl PartialEq for RequestHead {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method
+            && self.uri() == other.uri()
+            && self.version == other.version
+            && self.headers == other.headers
+            && self.head_len == other.head_len
+            && self.body == other.body
+            && self.keep_alive == other.keep_alive
+            && self.expect_continue == other.expect_continue
+            && self.host_checked == other.host_checked
+    }
+}
+
+impl Eq for RequestHead {}
+
+/// A request head parsed in place: offsets into the buffer it was parsed
+/// from, and the parser's decisions, without the bytes.
+///
+/// [`parse_request_layout`] makes it from a borrowed buffer (such as the
+/// one an `IoStream` lends); [`attach`](Self::attach) then gives it the
+/// head's bytes, split off that buffer without copying, and makes the
+/// [`RequestHead`]. The header lines are kept inline up to eight (no
+/// allocation), spilling to a `Vec` beyond.
+#[derive(Clone)]
+pub struct HeadLayout {
+    method: Method,
+    target: Target,
+    version: Version,
+    /// Spans relative to the head's first byte, not attached yet.
+    headers: HttpHeaders,
+    /// How many bytes of the buffer the head takes, blank lines before the
+    /// request line included: exactly the bytes to give to
+    /// [`attach`](Self::attach).
+    pub head_len: usize,
+    body: BodyKind,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl HeadLayout {
+    /// Makes the [`RequestHead`] from the head's bytes: `raw` must be the
+    /// first [`head_len`](Self::head_len) bytes of the buffer this layout
+    /// was parsed from (other bytes give wrong or empty views, never a
+    /// panic).
+    pub fn attach(self, raw: Bytes) -> RequestHead {
+        let mut headers = self.headers;
+        headers.attach(raw.clone());
+        RequestHead {
+            raw,
+            method: self.method,
+            target: self.target,
+            version: self.version,
+            headers,
+            head_len: self.head_len,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            expect_continue: self.expect_continue,
+            host_checked: true,
+        }
+    }
+}
+
+impl fmt::Debug for HeadLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeadLayout")
+            .field("method", &self.method)
+            .field("target", &(self.target.start..self.target.end))
+            .field("version", &self.version)
+            .field("header_lines", &self.headers.len())
+            .field("head_len", &self.head_len)
+            .field("body", &self.body)
+            .field("keep_alive", &self.keep_alive)
+            .field("expect_continue", &self.expect_continue)
+            .finish()
+    }
+}
+
+/// Parses the request head at the start of `buf`, copying it into the
+/// [`RequestHead`] it returns.
+///
+/// The checks, errors and [`Parsed::Partial`] rule are those of
+/// [`parse_request_layout`]. A server that owns its read buffer uses
+/// [`parse_request_head_bytes`] instead, which does not copy.
+pub fn parse_request_head(
+    buf: &[u8],
+    params: &Http1ConnectionParameters,
+) -> Result<Parsed<RequestHead>, ParseError> {
+    Ok(match parse_request_layout(buf, params)? {
+        Parsed::Complete(layout) => {
+            let raw = Bytes::copy_from_slice(buf.get(..layout.head_len).unwrap_or_default());
+            Parsed::Complete(layout.attach(raw))
+        }
+        Parsed::Partial => Parsed::Partial,
+    })
+}
+
+/// Parses the request head at the start of `buf` and, when it is complete,
+/// splits it off the front of `buf` without copying; the body (or the next
+/// request) is then at the start of `buf`. On [`Parsed::Partial`] and on
+/// error `buf` is left as it was.
+///
+/// The checks, errors and [`Parsed::Partial`] rule are those of
+/// [`parse_request_layout`].
+///
+/// ```
+/// use bytes::BytesMut;
+/// use tornado_httpserver::http1connection::{parse_request_head_bytes, Http1ConnectionParameters, Parsed};
+///
+/// let mut buf = BytesMut::from(&b"GET /a?b=c HTTP/1.1\r\nHost: h\r\n\r\nNEXT"[..]);
+/// let Parsed::Complete(head) = parse_request_head_bytes(&mut buf, &Http1ConnectionParameters::default())? else {
+///     unreachable!("the head is complete")
+/// };
+/// assert_eq!((head.path(), head.query()), ("/a", "b=c"));
+/// assert_eq!(head.headers().get("host"), Some("h"));
+/// assert_eq!(&buf[..], b"NEXT");
+/// # Ok::<(), tornado_httpserver::ParseError>(())
+/// ```
+pub fn parse_request_head_bytes(
+    buf: &mut BytesMut,
+    params: &Http1ConnectionParameters,
+) -> Result<Parsed<RequestHead>, ParseError> {
+    Ok(match parse_request_layout(buf, params)? {
+        Parsed::Complete(layout) => {
+            let raw = buf.split_to(layout.head_len.min(buf.len())).freeze();
+            Parsed::Complete(layout.attach(raw))
+        }
+        Parsed::Partial => Parsed::Partial,
+    })
+}
+
+/// Parses the request head at the start of `buf` into a [`HeadLayout`]:
+/// offsets into `buf` and the parser's decisions, without copying any of
+/// it. Give the first [`HeadLayout::head_len`] bytes of `buf` to
+/// [`HeadLayout::attach`] to get the [`RequestHead`].
 ///
 /// Blank lines before the request line are skipped (RFC 9112 section
 /// 2.2). Headers go through `httparse` into a stack array of
@@ -109,7 +342,7 @@ impl RequestHead {
 ///
 /// | input | status |
 /// |---|---|
-/// | head (blank lines included) longer than `max_header_size`, complete or not | 431 |
+/// | head (blank lines included) longer than `max_header_size` (and than 2 GiB, whatever the setting), complete or not | 431 |
 /// | more than [`MAX_HEADERS`] header lines | 431 |
 /// | request target longer than `max_request_target` | 414 |
 /// | a well-formed `HTTP/x.y` version other than 1.0 and 1.1 | 505 |
@@ -127,10 +360,25 @@ impl RequestHead {
 /// lengths (`Content-Length: 5, 5`, or two lines of `5`) are accepted as
 /// Tornado does. A bare LF ending a head line is accepted (RFC 9112 allows
 /// it and Tornado 6.6 still does); inside chunked framing it is not.
-pub fn parse_request_head(
+///
+/// ```
+/// use bytes::Bytes;
+/// use tornado_httpserver::http1connection::{parse_request_layout, Http1ConnectionParameters, Parsed};
+///
+/// let buf = Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+/// let Parsed::Complete(layout) = parse_request_layout(&buf, &Http1ConnectionParameters::default())? else {
+///     unreachable!("the head is complete")
+/// };
+/// let head = layout.attach(buf.slice(..)); // no copy
+/// assert_eq!(head.uri(), "/a");
+/// # Ok::<(), tornado_httpserver::ParseError>(())
+/// ```
+pub fn parse_request_layout(
     buf: &[u8],
     params: &Http1ConnectionParameters,
-) -> Result<Parsed<RequestHead>, ParseError> {
+) -> Result<Parsed<HeadLayout>, ParseError> {
+    // Spans into the head are 31-bit offsets.
+    let max_header_size = params.max_header_size.min(MAX_SHARED_LEN - 1);
     let skip = buf
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
@@ -143,8 +391,8 @@ pub fn parse_request_head(
         .map_err(|e| parse_error(e, data))?;
     let n = match status {
         httparse::Status::Partial => {
-            if buf.len() > params.max_header_size {
-                return Err(header_too_large(params));
+            if buf.len() > max_header_size {
+                return Err(header_too_large(max_header_size));
             }
             let first_line = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
             if first_line > params.max_request_target + 32 {
@@ -161,8 +409,8 @@ pub fn parse_request_head(
         httparse::Status::Complete(n) => n,
     };
     let head_len = skip + n;
-    if head_len > params.max_header_size {
-        return Err(header_too_large(params));
+    if head_len > max_header_size {
+        return Err(header_too_large(max_header_size));
     }
     let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(ParseError::bad_request("Malformed HTTP request line"));
@@ -183,30 +431,37 @@ pub fn parse_request_head(
     } else {
         Version::HTTP_11
     };
+    let target = Target::new(span_of(buf, path.as_bytes())?.start, path);
 
-    let bytes: usize = req
-        .headers
-        .iter()
-        .map(|h| h.name.len() + h.value.len())
-        .sum();
-    let mut headers = HttpHeaders::with_capacity(req.headers.len(), bytes);
+    let mut headers = HttpHeaders::new();
     let mut framing = Framing::default();
     for h in req.headers.iter() {
-        let value = bytes_to_str(h.value);
-        let value = value.trim_matches([' ', '\t']);
-        framing.note(h.name, value);
-        headers.add(h.name, value);
-    }
-    // The usual case, one Host line, is checked here without searching the headers.
-    if framing.hosts == 1 {
-        let host = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host"));
-        if let Some((_, value)) = host {
-            validate_host(value)?;
+        let name = span_of(buf, h.name.as_bytes())?;
+        let value = trim_ows(h.value);
+        let stored = match std::str::from_utf8(value) {
+            Ok(text) => {
+                framing.note(h.name, text);
+                headers.push_shared(name, span_of(buf, value)?)
+            }
+            Err(_) => {
+                // Tornado decodes header bytes as Latin-1: one char per byte.
+                let text: String = value.iter().map(|&b| char::from(b)).collect();
+                framing.note(h.name, &text);
+                headers.push_shared_name(name, &text)
+            }
+        };
+        if !stored {
+            return Err(header_too_large(max_header_size));
         }
-    } else {
-        request_host(&headers, version)?;
     }
-    let body = framing.body_kind(&headers, params.max_body_size)?;
+    let view = headers.view_over(buf);
+    // The usual case, one Host line, is checked without looking for a second.
+    if framing.hosts == 1 {
+        validate_host(view.get("Host").unwrap_or_default())?;
+    } else {
+        request_host(view.get_all("Host"), version)?;
+    }
+    let body = framing.body_kind(view, params.max_body_size)?;
     let keep_alive = !params.no_keep_alive
         && match version {
             Version::HTTP_11 => !framing.connection_close,
@@ -216,28 +471,49 @@ pub fn parse_request_head(
             }
         };
     let expect_continue = version == Version::HTTP_11 && framing.expect_continue;
-    Ok(Parsed::Complete(RequestHead {
+    Ok(Parsed::Complete(HeadLayout {
         method,
-        uri: path.to_string(),
+        target,
         version,
         headers,
         head_len,
         body,
         keep_alive,
         expect_continue,
-        host_checked: true,
     }))
 }
 
-fn header_too_large(params: &Http1ConnectionParameters) -> ParseError {
+/// Where `part` (a slice `httparse` returned) lies in `base`.
+fn span_of(base: &[u8], part: &[u8]) -> Result<Range<usize>, ParseError> {
+    let start = part.as_ptr().addr().wrapping_sub(base.as_ptr().addr());
+    let end = start.wrapping_add(part.len());
+    if start <= end && end <= base.len() {
+        Ok(start..end)
+    } else {
+        Err(ParseError::bad_request("Malformed HTTP request"))
+    }
+}
+
+/// `value` without the spaces and tabs around it.
+fn trim_ows(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
+fn header_too_large(max_header_size: usize) -> ParseError {
     ParseError::new(
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        format!("request head larger than {} bytes", params.max_header_size),
+        format!("request head larger than {max_header_size} bytes"),
     )
 }
 
 /// What the header lines say about framing and the connection, gathered in
-/// the one pass that copies them.
+/// the one pass over them.
 #[derive(Default)]
 struct Framing {
     hosts: usize,
@@ -273,7 +549,11 @@ impl Framing {
         }
     }
 
-    fn body_kind(&self, headers: &HttpHeaders, max_body_size: u64) -> Result<BodyKind, ParseError> {
+    fn body_kind(
+        &self,
+        headers: HeadersView<'_>,
+        max_body_size: u64,
+    ) -> Result<BodyKind, ParseError> {
         if self.transfer_encoding {
             if self.content_length {
                 return Err(ParseError::bad_request(
@@ -302,7 +582,7 @@ impl Framing {
 }
 
 /// Accepts exactly one `chunked` coding, last, with nothing else.
-fn check_transfer_encoding(headers: &HttpHeaders) -> Result<(), ParseError> {
+fn check_transfer_encoding(headers: HeadersView<'_>) -> Result<(), ParseError> {
     let mut codings = 0;
     let mut chunked = 0;
     let mut last_is_chunked = false;
@@ -335,7 +615,7 @@ fn check_transfer_encoding(headers: &HttpHeaders) -> Result<(), ParseError> {
 
 /// The value of the `Content-Length` line(s): digits only; repeats (in one
 /// line, `, `-separated, or in several lines) must be identical.
-fn content_length(headers: &HttpHeaders) -> Result<u64, ParseError> {
+fn content_length(headers: HeadersView<'_>) -> Result<u64, ParseError> {
     let mut value: Option<&str> = None;
     for line in headers.get_all("Content-Length") {
         for piece in line.split(',') {

@@ -13,7 +13,8 @@
 //!   end), and learn whether the connection may be reused.
 //!
 //! Both are built from the pure pieces below them, which the tests and the
-//! fuzz targets also drive directly: [`parse_request_head`] (strict, every
+//! fuzz targets also drive directly: [`parse_request_layout`] and [`HeadLayout::attach`] (a head
+//! parsed in place, then viewed in its own bytes without a copy; strict, every
 //! bad input a [`ParseError`](crate::ParseError) with its status),
 //! [`ChunkedDecoder`], [`GzipDecoder`], and the response encoder
 //! ([`encode_response_head`], [`BodyEncoder`]). Nothing here touches a
@@ -38,7 +39,10 @@ pub use encode::{
     encode_error_response, encode_response_head, encode_response_head_with_length,
 };
 pub use gzip::GzipDecoder;
-pub use head::{BodyKind, Parsed, RequestHead, parse_request_head};
+pub use head::{
+    BodyKind, HeadLayout, Parsed, RequestHead, parse_request_head, parse_request_head_bytes,
+    parse_request_layout,
+};
 pub use params::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CHUNK_SIZE, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_REQUEST_TARGET, Http1ConnectionParameters, MAX_CHUNK_LINE,

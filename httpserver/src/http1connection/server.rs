@@ -11,7 +11,7 @@ use super::encode::{
     encode_response_head_with_length,
 };
 use super::gzip::GzipDecoder;
-use super::head::{BodyKind, Parsed, RequestHead, parse_request_head};
+use super::head::{BodyKind, HeadLayout, Parsed, RequestHead, parse_request_layout};
 use super::params::Http1ConnectionParameters;
 use crate::error::{OutputError, OutputErrorKind, ParseError};
 use crate::httputil::HttpHeaders;
@@ -44,8 +44,8 @@ pub struct Parse {
 enum Found {
     /// Nothing to report until more bytes arrive (or the response is finished).
     Nothing,
-    /// A head (already parsed from the slice).
-    Head(Box<RequestHead>),
+    /// A head, parsed in place: offsets into the consumed bytes.
+    Head(HeadLayout),
     /// Raw body bytes: this range of the consumed bytes.
     Data(Range<usize>),
     /// Body bytes decoded earlier and not yet handed out.
@@ -164,7 +164,7 @@ enum Writing {
 /// let mut out = BytesMut::new();
 ///
 /// let Some(ServerEvent::Head(head)) = conn.poll(&mut input, &params)? else { unreachable!() };
-/// assert_eq!(head.uri, "/echo");
+/// assert_eq!(head.uri(), "/echo");
 /// conn.accept_body(&mut out);
 /// let Some(ServerEvent::Data(body)) = conn.poll(&mut input, &params)? else { unreachable!() };
 /// assert_eq!(conn.poll(&mut input, &params)?, Some(ServerEvent::End));
@@ -227,11 +227,11 @@ impl ServerConnection {
                 if buf.is_empty() || !head_may_be_complete(buf, scanned, line_seen, params) {
                     return Ok(nothing);
                 }
-                match parse_request_head(buf, params) {
+                match parse_request_layout(buf, params) {
                     Ok(Parsed::Partial) => Ok(nothing),
-                    Ok(Parsed::Complete(head)) => Ok(Parse {
-                        consumed: head.head_len,
-                        found: Found::Head(Box::new(head)),
+                    Ok(Parsed::Complete(layout)) => Ok(Parse {
+                        consumed: layout.head_len,
+                        found: Found::Head(layout),
                     }),
                     Err(e) => {
                         self.reading = Reading::Failed { in_head: true };
@@ -300,8 +300,8 @@ impl ServerConnection {
     }
 
     /// Applies a [`Parse`]: `taken` must be the first [`Parse::consumed`] bytes of the
-    /// buffer that was parsed, now removed from it (for a head, which owns what it
-    /// parsed, they may be dropped instead and `taken` left empty). Returns the event, or `None` when
+    /// buffer that was parsed, now removed from it (a head keeps them and views its
+    /// method, target and headers in them, without a copy). Returns the event, or `None` when
     /// there is nothing to report yet (for instance a chunk-size line, or gzip input
     /// that has produced no output so far): parse again, after reading more input if
     /// that parse is [empty](Parse::is_empty).
@@ -313,7 +313,10 @@ impl ServerConnection {
     ) -> Result<Option<ServerEvent>, ParseError> {
         match parse.found {
             Found::Nothing => Ok(None),
-            Found::Head(head) => Ok(Some(ServerEvent::Head(self.start_request(*head, params)))),
+            Found::Head(layout) => {
+                let head = layout.attach(taken);
+                Ok(Some(ServerEvent::Head(self.start_request(head, params))))
+            }
             Found::Data(range) => {
                 let data = taken.slice(range);
                 let Reading::Body(body) = &mut self.reading else {
@@ -367,14 +370,14 @@ impl ServerConnection {
         let gzip = params.decompress && head.is_gzip_body() && head.body != BodyKind::Empty;
         if gzip {
             // The delegate sees the decoded body, as behind Tornado's _GzipMessageDelegate.
-            let coding = head
-                .headers
+            let headers = head.headers_mut();
+            let coding = headers
                 .get("Content-Encoding")
                 .unwrap_or("gzip")
                 .to_string();
-            head.headers.remove("Content-Encoding");
-            head.headers.remove("Content-Length");
-            head.headers.add("X-Consumed-Content-Encoding", &coding);
+            headers.remove("Content-Encoding");
+            headers.remove("Content-Length");
+            headers.add("X-Consumed-Content-Encoding", &coding);
         }
         let framing = match head.body {
             BodyKind::Empty => None,

@@ -28,11 +28,11 @@ fn complete(raw: &[u8]) -> RequestHead {
 fn parses_a_typical_head() {
     let raw = b"GET /plaintext?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nAccept: text/plain\r\n\r\nNEXT";
     let head = complete(raw);
-    assert_eq!(head.method, Method::GET);
-    assert_eq!(head.uri, "/plaintext?x=1");
-    assert_eq!(head.version, Version::HTTP_11);
-    assert_eq!(head.headers.get("host"), Some("localhost:8080"));
-    assert_eq!(head.headers.get_all("accept").count(), 2);
+    assert_eq!(head.method(), Method::GET);
+    assert_eq!(head.uri(), "/plaintext?x=1");
+    assert_eq!(head.version(), Version::HTTP_11);
+    assert_eq!(head.headers().get("host"), Some("localhost:8080"));
+    assert_eq!(head.headers().get_all("accept").count(), 2);
     assert_eq!(head.head_len, raw.len() - 4);
     assert_eq!(head.body, BodyKind::Empty);
     assert!(head.keep_alive);
@@ -64,7 +64,7 @@ fn skips_blank_lines_before_the_request_line() {
 fn bare_lf_line_endings_are_accepted_in_the_head() {
     let raw = b"GET / HTTP/1.1\nHost: h\nX-A: 1\n\nNEXT";
     let head = complete(raw);
-    assert_eq!(head.headers.get("x-a"), Some("1"));
+    assert_eq!(head.headers().get("x-a"), Some("1"));
     assert_eq!(head.head_len, raw.len() - 4);
 }
 
@@ -76,7 +76,7 @@ fn pipelined_heads_parse_one_after_another() {
     let mut count = 0;
     while pos < buf.len() {
         let head = complete(&buf[pos..]);
-        assert_eq!(head.uri, "/a");
+        assert_eq!(head.uri(), "/a");
         pos += head.head_len;
         count += 1;
     }
@@ -371,7 +371,84 @@ fn bad_heads() {
             }
             Ok(other) => panic!("{name}: accepted as {other:?}"),
         }
+        // The zero-copy entry point answers the same and leaves the buffer alone.
+        let mut buf = BytesMut::from(raw.as_bytes());
+        match parse_request_head_bytes(&mut buf, &params()) {
+            Err(e) => assert_eq!(e.status(), status, "{name}: {e}"),
+            Ok(other) => panic!("{name}: accepted as {other:?}"),
+        }
+        assert_eq!(&buf[..], raw.as_bytes(), "{name}");
     }
+}
+
+#[test]
+fn zero_copy_heads_view_the_buffer() {
+    let one = b"\r\nGET /caf\xc3\xa9?q=1&r HTTP/1.1\r\nHost: h\r\nX-A: caf\xe9\r\nX-B:  b \r\n\r\n";
+    let mut buf = BytesMut::from(&one.repeat(3)[..]);
+    buf.extend_from_slice(b"GET /partial HTTP/1.1\r\nHo");
+    let base = buf.as_ptr().addr();
+    let end = base + buf.len();
+    for i in 0..3 {
+        let Ok(Parsed::Complete(head)) = parse_request_head_bytes(&mut buf, &params()) else {
+            panic!("head {i} not parsed");
+        };
+        assert_eq!(head.head_len, one.len());
+        assert_eq!(head.uri(), "/caf\u{e9}?q=1&r");
+        assert_eq!((head.path(), head.query()), ("/caf\u{e9}", "q=1&r"));
+        assert_eq!(head.method(), Method::GET);
+        assert_eq!(head.version(), Version::HTTP_11);
+        let host = head.headers().get("host").unwrap();
+        assert_eq!(host, "h");
+        assert!(
+            (base..end).contains(&host.as_ptr().addr()),
+            "a view, not a copy"
+        );
+        assert!((base..end).contains(&head.uri().as_ptr().addr()));
+        // Latin-1 is decoded into the headers' own buffer.
+        assert_eq!(head.headers().get("x-a"), Some("caf\u{e9}"));
+        assert_eq!(head.headers().get("x-b"), Some("b"));
+        assert_eq!(head, complete(one), "same as the copying parser");
+    }
+    assert_eq!(
+        parse_request_head_bytes(&mut buf, &params()),
+        Ok(Parsed::Partial)
+    );
+    assert_eq!(&buf[..], b"GET /partial HTTP/1.1\r\nHo");
+
+    let raw = bytes::Bytes::from_static(b"POST /p HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc");
+    let Ok(Parsed::Complete(layout)) = parse_request_layout(&raw, &params()) else {
+        panic!("layout not parsed");
+    };
+    assert_eq!(layout.head_len, raw.len() - 3);
+    assert!(format!("{layout:?}").contains("header_lines: 1"));
+    let head = layout.attach(raw.slice(..raw.len() - 3));
+    assert_eq!(
+        (head.method(), head.uri(), head.query()),
+        (&Method::POST, "/p", "")
+    );
+    assert_eq!(head.body, BodyKind::Length(3));
+    assert_eq!(head.headers().get("content-length"), Some("3"));
+}
+
+#[test]
+fn heads_built_by_hand() {
+    let mut head = RequestHead::new(
+        Method::PUT,
+        "/a?b=c?d",
+        Version::HTTP_10,
+        [("Host", "h")].into_iter().collect(),
+    );
+    assert_eq!(
+        (head.path(), head.query(), head.uri()),
+        ("/a", "b=c?d", "/a?b=c?d")
+    );
+    assert_eq!(head.method(), Method::PUT);
+    assert!(!head.keep_alive);
+    head.headers_mut().add("Content-Encoding", "gzip");
+    assert!(head.is_gzip_body());
+    let plain = RequestHead::new(Method::GET, "/", Version::HTTP_11, HttpHeaders::new());
+    assert_eq!((plain.path(), plain.query()), ("/", ""));
+    assert!(plain.keep_alive);
 }
 
 #[test]
@@ -495,9 +572,9 @@ fn expect_continue_rows() {
 #[test]
 fn header_values_are_trimmed_and_latin1_tolerated() {
     let head = complete(b"GET / HTTP/1.1\r\nHost: h\r\nX-A:   padded \t\r\nX-B: caf\xe9\r\nX-C: caf\xc3\xa9\r\n\r\n");
-    assert_eq!(head.headers.get("x-a"), Some("padded"));
-    assert_eq!(head.headers.get("x-b"), Some("caf\u{e9}"));
-    assert_eq!(head.headers.get("x-c"), Some("café"));
+    assert_eq!(head.headers().get("x-a"), Some("padded"));
+    assert_eq!(head.headers().get("x-b"), Some("caf\u{e9}"));
+    assert_eq!(head.headers().get("x-c"), Some("café"));
     assert!(
         complete(b"GET / HTTP/1.1\r\nHost: h\r\nGzip: 1\r\nContent-Encoding: GZIP\r\n\r\n")
             .is_gzip_body()

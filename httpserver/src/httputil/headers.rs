@@ -1,20 +1,179 @@
 //! [`HttpHeaders`]: a case-insensitive multi-map of header lines that keeps
 //! their order.
+//!
+//! # Storage
+//!
+//! A name or a value is kept in one of three places: a span of the request
+//! head it was parsed from (one shared [`Bytes`] for the whole head, never
+//! copied), a span of an owned `String` (lines added by copy, and parsed
+//! values that were not UTF-8 and were decoded from Latin-1 when parsed), or
+//! a `&'static str` (lines added with [`HttpHeaders::add_static`]). The
+//! lines themselves sit in an inline array of eight entries and spill to a
+//! `Vec` beyond that. So a parsed request head, and a small response whose
+//! headers are static strings, cost no allocation.
+//!
+//! Without `unsafe`, a `&str` view of the shared bytes is made by
+//! `std::str::from_utf8` when a value is read: values are short, and names
+//! are compared as bytes, without it.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::ParseError;
 
-/// One header line: `buf[start..name_end]` is the name and
-/// `buf[name_end..end]` the value.
-#[derive(Debug, Clone, Copy)]
+/// How many lines fit before the entries spill to the heap.
+const INLINE_LINES: usize = 8;
+
+/// Marks a span of the owned buffer (a span of the shared bytes otherwise).
+const OWNED: u32 = 1 << 31;
+
+/// The largest offset a span may start at: a request head whose header lines
+/// are viewed in place must be shorter than this (2 GiB).
+pub(crate) const MAX_SHARED_LEN: usize = OWNED as usize;
+
+/// Where a name or a value is kept.
+#[derive(Clone, Copy)]
+enum Text {
+    /// `len` bytes from `start` of the shared bytes, or of the owned buffer
+    /// when `start` carries the [`OWNED`] bit.
+    Span { start: u32, len: u32 },
+    /// A string that lives for the whole program.
+    Static(&'static str),
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::Static("")
+    }
+}
+
+impl Text {
+    /// A span of the shared (`owned == false`) or owned bytes; `None` past
+    /// 2 GiB.
+    fn span(start: usize, len: usize, owned: bool) -> Option<Text> {
+        let start = u32::try_from(start).ok().filter(|&s| s < OWNED)?;
+        let len = u32::try_from(len).ok()?;
+        Some(Text::Span {
+            start: if owned { start | OWNED } else { start },
+            len,
+        })
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Text::Span { len, .. } => len as usize,
+            Text::Static(s) => s.len(),
+        }
+    }
+
+    /// How many bytes of the owned buffer this text holds.
+    fn owned_len(self) -> usize {
+        match self {
+            Text::Span { start, len } if start & OWNED != 0 => len as usize,
+            _ => 0,
+        }
+    }
+}
+
+/// One header line.
+#[derive(Clone, Copy, Default)]
 struct Entry {
-    start: usize,
-    name_end: usize,
-    end: usize,
+    name: Text,
+    value: Text,
+}
+
+/// The lines, inline while they are few.
+#[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline array is the point: no allocation for a few lines"
+)]
+enum Lines {
+    Inline {
+        len: u8,
+        entries: [Entry; INLINE_LINES],
+    },
+    Spilled(Vec<Entry>),
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines::Inline {
+            len: 0,
+            entries: [Entry::default(); INLINE_LINES],
+        }
+    }
+}
+
+impl Lines {
+    fn with_capacity(lines: usize) -> Self {
+        if lines > INLINE_LINES {
+            Lines::Spilled(Vec::with_capacity(lines))
+        } else {
+            Lines::default()
+        }
+    }
+
+    fn as_slice(&self) -> &[Entry] {
+        match self {
+            Lines::Inline { len, entries } => entries.get(..usize::from(*len)).unwrap_or_default(),
+            Lines::Spilled(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Entry] {
+        match self {
+            Lines::Inline { len, entries } => {
+                entries.get_mut(..usize::from(*len)).unwrap_or_default()
+            }
+            Lines::Spilled(v) => v,
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        match self {
+            Lines::Inline { len, entries } => {
+                if let Some(slot) = entries.get_mut(usize::from(*len)) {
+                    *slot = entry;
+                    *len += 1;
+                } else {
+                    let mut v = Vec::with_capacity(2 * INLINE_LINES);
+                    v.extend_from_slice(entries);
+                    v.push(entry);
+                    *self = Lines::Spilled(v);
+                }
+            }
+            Lines::Spilled(v) => v.push(entry),
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        match self {
+            Lines::Inline { len, entries } => {
+                let mut kept = 0;
+                for i in 0..usize::from(*len) {
+                    let e = entries[i];
+                    if keep(&e) {
+                        entries[kept] = e;
+                        kept += 1;
+                    }
+                }
+                *len = kept as u8;
+            }
+            Lines::Spilled(v) => v.retain(keep),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Lines::Inline { len, .. } => *len = 0,
+            Lines::Spilled(v) => v.clear(),
+        }
+    }
 }
 
 /// HTTP headers: a multi-map from case-insensitive names to values, in the
@@ -27,8 +186,13 @@ struct Entry {
 /// [`get_joined`](Self::get_joined) Tornado's `headers[name]`: all values
 /// joined with `,`.
 ///
-/// All names and values share one string buffer, so a parsed request head
-/// costs two allocations however many lines it has.
+/// Headers parsed from a request head are views into the head's bytes (see
+/// [`parse_request_layout`](crate::http1connection::parse_request_layout)),
+/// not copies; lines added later are copied into one owned buffer, or kept
+/// as they are when they are `&'static str`
+/// ([`add_static`](Self::add_static), [`set_static`](Self::set_static)).
+/// Up to eight lines are kept inline, without allocating. The struct is
+/// 336 bytes on 64-bit targets.
 ///
 /// Differences from Tornado's `HTTPHeaders`: names are not re-cased to
 /// `Http-Header-Case`; [`iter`](Self::iter) yields lines in arrival order
@@ -42,16 +206,23 @@ struct Entry {
 ///
 /// let mut h = HttpHeaders::parse("Content-Type: text/html\r\nSet-Cookie: A=B\r\n").unwrap();
 /// h.add("set-cookie", "C=D");
+/// h.add_static("X-Frame-Options", "DENY");
 /// assert_eq!(h.get("content-type"), Some("text/html"));
 /// assert_eq!(h.get_all("Set-Cookie").collect::<Vec<_>>(), ["A=B", "C=D"]);
 /// assert_eq!(h.get_joined("SET-COOKIE").as_deref(), Some("A=B,C=D"));
+/// assert_eq!(h.get("x-frame-options"), Some("DENY"));
 /// ```
 #[derive(Clone, Default)]
 pub struct HttpHeaders {
-    buf: String,
-    entries: Vec<Entry>,
-    /// Bytes of `buf` still referenced by an entry.
+    /// The request head that the shared spans point into.
+    shared: Bytes,
+    /// Names and values added by copy.
+    owned: String,
+    lines: Lines,
+    /// Bytes of all names and values together.
     live: usize,
+    /// Bytes of `owned` still referenced by a line.
+    owned_live: usize,
 }
 
 impl HttpHeaders {
@@ -61,12 +232,12 @@ impl HttpHeaders {
     }
 
     /// Empty headers with room for `lines` lines holding `bytes` bytes of
-    /// names and values.
+    /// names and values copied in.
     pub fn with_capacity(lines: usize, bytes: usize) -> Self {
         HttpHeaders {
-            buf: String::with_capacity(bytes),
-            entries: Vec::with_capacity(lines),
-            live: 0,
+            owned: String::with_capacity(bytes),
+            lines: Lines::with_capacity(lines),
+            ..HttpHeaders::default()
         }
     }
 
@@ -129,21 +300,28 @@ impl HttpHeaders {
         Ok(())
     }
 
-    /// Adds a value for `name` after the existing ones.
+    /// Adds a value for `name` after the existing ones, copying both.
     ///
     /// Does not validate: a name or value that would break the framing is
     /// refused when the response is encoded.
+    ///
+    /// # Panics
+    ///
+    /// If the names and values copied into these headers (less those
+    /// removed since) pass 2 GiB.
     pub fn add(&mut self, name: &str, value: &str) {
-        let start = self.buf.len();
-        self.buf.push_str(name);
-        let name_end = self.buf.len();
-        self.buf.push_str(value);
-        let end = self.buf.len();
-        self.live += end - start;
-        self.entries.push(Entry {
-            start,
-            name_end,
-            end,
+        let name = self.copy_in(name);
+        let value = self.copy_in(value);
+        self.push(Entry { name, value });
+    }
+
+    /// [`add`](Self::add) for a name and value that live for the whole
+    /// program: they are kept as they are, not copied, so a response whose
+    /// headers are literals allocates nothing for them.
+    pub fn add_static(&mut self, name: &'static str, value: &'static str) {
+        self.push(Entry {
+            name: Text::Static(name),
+            value: Text::Static(value),
         });
     }
 
@@ -160,95 +338,85 @@ impl HttpHeaders {
         self.add(name, value);
     }
 
+    /// [`set`](Self::set) without copying: see [`add_static`](Self::add_static).
+    pub fn set_static(&mut self, name: &'static str, value: &'static str) {
+        self.remove(name);
+        self.add_static(name, value);
+    }
+
     /// The first value of `name`, if any.
     ///
     /// Tornado's `headers[name]` joins repeated values with `,`; that is
     /// [`get_joined`](Self::get_joined).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| self.name_of(e).eq_ignore_ascii_case(name))
-            .map(|e| self.value_of(e))
+        self.view().get(name)
     }
 
     /// Every value of `name`, in order (Tornado's `get_list`).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries
-            .iter()
-            .filter(move |e| self.name_of(e).eq_ignore_ascii_case(name))
-            .map(move |e| self.value_of(e))
+        self.view().get_all(name)
     }
 
     /// All values of `name` joined with `,` (Tornado's `headers[name]`);
     /// borrows when there is only one.
     pub fn get_joined(&self, name: &str) -> Option<Cow<'_, str>> {
-        let mut joined: Option<Cow<'_, str>> = None;
-        for e in &self.entries {
-            if !self.name_of(e).eq_ignore_ascii_case(name) {
-                continue;
-            }
-            let value = self.value_of(e);
-            joined = Some(match joined {
-                None => Cow::Borrowed(value),
-                Some(prev) => {
-                    let mut s = prev.into_owned();
-                    s.push(',');
-                    s.push_str(value);
-                    Cow::Owned(s)
-                }
-            });
-        }
-        joined
+        self.view().get_joined(name)
     }
 
     /// Whether `name` has at least one value.
     pub fn contains(&self, name: &str) -> bool {
-        self.entries
-            .iter()
-            .any(|e| self.name_of(e).eq_ignore_ascii_case(name))
+        let view = self.view();
+        view.lines.iter().any(|e| view.is(e, name))
     }
 
     /// Removes every value of `name`; returns whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        let buf = &self.buf;
-        let mut freed = 0;
-        self.entries.retain(|e| {
-            let keep = !buf[e.start..e.name_end].eq_ignore_ascii_case(name);
+        let before = self.lines.as_slice().len();
+        let view = HeadersView {
+            shared: &self.shared,
+            owned: &self.owned,
+            lines: &[],
+        };
+        let (mut freed, mut owned_freed) = (0, 0);
+        self.lines.retain(|e| {
+            let keep = !view.is(e, name);
             if !keep {
-                freed += e.end - e.start;
+                freed += e.name.len() + e.value.len();
+                owned_freed += e.name.owned_len() + e.value.owned_len();
             }
             keep
         });
         self.live -= freed;
-        if self.buf.len() > 2 * self.live + 1024 {
+        self.owned_live -= owned_freed;
+        if self.owned.len() > 2 * self.owned_live + 1024 {
             self.compact();
         }
-        self.entries.len() != before
+        self.lines.as_slice().len() != before
     }
 
     /// Every `(name, value)` line, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.entries
-            .iter()
-            .map(move |e| (self.name_of(e), self.value_of(e)))
+        self.view().iter()
     }
 
     /// The number of lines (a name with two values counts twice).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.lines.as_slice().len()
     }
 
     /// Whether there are no lines.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// Removes every line, keeping the allocations for reuse.
+    /// Removes every line (and lets go of the request head they viewed),
+    /// keeping the allocations for reuse.
     pub fn clear(&mut self) {
-        self.buf.clear();
-        self.entries.clear();
+        self.shared = Bytes::new();
+        self.owned.clear();
+        self.lines.clear();
         self.live = 0;
+        self.owned_live = 0;
     }
 
     /// Converts to an [`http::HeaderMap`]; fails (400) on a name or value
@@ -265,20 +433,174 @@ impl HttpHeaders {
         Ok(map)
     }
 
-    fn name_of(&self, e: &Entry) -> &str {
-        &self.buf[e.start..e.name_end]
+    /// Adds a line whose name and value are `name` and `value` of the bytes
+    /// that [`attach`](Self::attach) will give (the request head); `false`
+    /// if a range lies past 2 GiB.
+    pub(crate) fn push_shared(&mut self, name: Range<usize>, value: Range<usize>) -> bool {
+        let (Some(name), Some(value)) = (
+            Text::span(name.start, name.len(), false),
+            Text::span(value.start, value.len(), false),
+        ) else {
+            return false;
+        };
+        self.push(Entry { name, value });
+        true
     }
 
-    fn value_of(&self, e: &Entry) -> &str {
-        &self.buf[e.name_end..e.end]
+    /// [`push_shared`](Self::push_shared) for a value that is copied in (a
+    /// value decoded from Latin-1).
+    pub(crate) fn push_shared_name(&mut self, name: Range<usize>, value: &str) -> bool {
+        let Some(name) = Text::span(name.start, name.len(), false) else {
+            return false;
+        };
+        let value = self.copy_in(value);
+        self.push(Entry { name, value });
+        true
     }
 
-    fn compact(&mut self) {
-        let mut fresh = HttpHeaders::with_capacity(self.entries.len(), self.live);
-        for (name, value) in self.iter() {
-            fresh.add(name, value);
+    /// Gives the bytes the shared spans point into (the request head).
+    pub(crate) fn attach(&mut self, shared: Bytes) {
+        self.shared = shared;
+    }
+
+    /// Reads the lines as if `shared` were attached (the head being parsed,
+    /// before it is split off the read buffer).
+    pub(crate) fn view_over<'a>(&'a self, shared: &'a [u8]) -> HeadersView<'a> {
+        HeadersView {
+            shared,
+            owned: &self.owned,
+            lines: self.lines.as_slice(),
         }
-        *self = fresh;
+    }
+
+    fn view(&self) -> HeadersView<'_> {
+        self.view_over(&self.shared)
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.live += entry.name.len() + entry.value.len();
+        self.lines.push(entry);
+    }
+
+    /// Copies `s` into the owned buffer.
+    fn copy_in(&mut self, s: &str) -> Text {
+        if s.is_empty() {
+            return Text::default();
+        }
+        let Some(text) = Text::span(self.owned.len(), s.len(), true) else {
+            panic!("HttpHeaders: more than 2 GiB of header names and values");
+        };
+        self.owned.push_str(s);
+        self.owned_live += s.len();
+        text
+    }
+
+    /// Drops the bytes of removed lines from the owned buffer.
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.owned);
+        let mut fresh = String::with_capacity(self.owned_live);
+        for e in self.lines.as_mut_slice() {
+            for text in [&mut e.name, &mut e.value] {
+                if let Text::Span { start, len } = *text
+                    && start & OWNED != 0
+                {
+                    let piece = owned_piece(&old, start, len);
+                    // `fresh` is smaller than `old`, so the span fits.
+                    *text = Text::span(fresh.len(), piece.len(), true).unwrap_or_default();
+                    fresh.push_str(piece);
+                }
+            }
+        }
+        self.owned = fresh;
+    }
+}
+
+/// `len` bytes of the owned buffer at `start` (less its [`OWNED`] bit).
+fn owned_piece(owned: &str, start: u32, len: u32) -> &str {
+    owned
+        .get((start & !OWNED) as usize..)
+        .and_then(|rest| rest.get(..len as usize))
+        .unwrap_or_default()
+}
+
+/// A read-only view of header lines, with the bytes their shared spans point
+/// into.
+#[derive(Clone, Copy)]
+pub(crate) struct HeadersView<'a> {
+    shared: &'a [u8],
+    owned: &'a str,
+    lines: &'a [Entry],
+}
+
+impl<'a> HeadersView<'a> {
+    fn bytes(&self, text: Text) -> &'a [u8] {
+        match text {
+            Text::Static(s) => s.as_bytes(),
+            Text::Span { start, len } if start & OWNED != 0 => {
+                owned_piece(self.owned, start, len).as_bytes()
+            }
+            Text::Span { start, len } => self
+                .shared
+                .get(start as usize..)
+                .and_then(|rest| rest.get(..len as usize))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn text(&self, text: Text) -> &'a str {
+        match text {
+            Text::Static(s) => s,
+            Text::Span { start, len } if start & OWNED != 0 => owned_piece(self.owned, start, len),
+            // Parsed values were checked to be UTF-8 (others were decoded into
+            // the owned buffer), so this does not fail.
+            Text::Span { .. } => std::str::from_utf8(self.bytes(text)).unwrap_or_default(),
+        }
+    }
+
+    fn is(&self, e: &Entry, name: &str) -> bool {
+        self.bytes(e.name).eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// See [`HttpHeaders::get`].
+    pub(crate) fn get(self, name: &str) -> Option<&'a str> {
+        self.lines
+            .iter()
+            .find(|e| self.is(e, name))
+            .map(|e| self.text(e.value))
+    }
+
+    /// See [`HttpHeaders::get_all`].
+    pub(crate) fn get_all<'n>(self, name: &'n str) -> impl Iterator<Item = &'a str> + 'n
+    where
+        'a: 'n,
+    {
+        self.lines
+            .iter()
+            .filter(move |e| self.is(e, name))
+            .map(move |e| self.text(e.value))
+    }
+
+    /// See [`HttpHeaders::get_joined`].
+    pub(crate) fn get_joined(self, name: &str) -> Option<Cow<'a, str>> {
+        let mut joined: Option<Cow<'a, str>> = None;
+        for value in self.get_all(name) {
+            joined = Some(match joined {
+                None => Cow::Borrowed(value),
+                Some(prev) => {
+                    let mut s = prev.into_owned();
+                    s.push(',');
+                    s.push_str(value);
+                    Cow::Owned(s)
+                }
+            });
+        }
+        joined
+    }
+
+    fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.lines
+            .iter()
+            .map(move |e| (self.text(e.name), self.text(e.value)))
     }
 }
 
@@ -507,6 +829,118 @@ mod tests {
             h.set("X-Counter", &i.to_string());
         }
         assert_eq!(h.get("x-counter"), Some("9999"));
-        assert!(h.buf.len() < 4096);
+        assert!(h.owned.len() < 4096);
+    }
+
+    #[test]
+    fn static_lines_are_not_copied() {
+        let mut h = HttpHeaders::new();
+        h.add_static("Content-Type", "text/plain");
+        h.set_static("content-type", "text/html");
+        h.add_static("X-Empty", "");
+        assert_eq!(h.owned.capacity(), 0);
+        assert!(matches!(h.lines, Lines::Inline { .. }));
+        assert_eq!(h.get("Content-Type"), Some("text/html"));
+        assert_eq!(h.get("x-empty"), Some(""));
+        assert_eq!(
+            h.byte_len(),
+            "content-type".len() + "text/html".len() + "X-Empty".len()
+        );
+        assert_eq!(h.to_string(), "content-type: text/html\r\nX-Empty: \r\n");
+        // Copied and static lines mix, in order.
+        h.add("X-Copied", "1");
+        let lines: Vec<_> = h.iter().collect();
+        assert_eq!(
+            lines,
+            [
+                ("content-type", "text/html"),
+                ("X-Empty", ""),
+                ("X-Copied", "1")
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_spill_past_the_inline_ones_and_keep_their_order() {
+        let mut h = HttpHeaders::new();
+        for i in 0..20 {
+            h.add(&format!("X-{}", i % 3), &i.to_string());
+            assert_eq!(
+                matches!(h.lines, Lines::Inline { .. }),
+                i < INLINE_LINES,
+                "{i}"
+            );
+        }
+        assert_eq!(h.len(), 20);
+        assert_eq!(
+            h.get_all("x-1").collect::<Vec<_>>(),
+            ["1", "4", "7", "10", "13", "16", "19"]
+        );
+        assert!(h.remove("X-0"));
+        assert_eq!(h.len(), 13);
+        assert_eq!(h.iter().next(), Some(("X-1", "1")));
+        let mut small = HttpHeaders::new();
+        for i in 0..INLINE_LINES {
+            small.add(&format!("X-{i}"), "v");
+        }
+        assert!(small.remove("x-3"));
+        let names: Vec<_> = small.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["X-0", "X-1", "X-2", "X-4", "X-5", "X-6", "X-7"]);
+        small.clear();
+        assert!(small.is_empty());
+        assert_eq!(small.byte_len(), 0);
+    }
+
+    #[test]
+    fn shared_lines_view_the_attached_bytes() {
+        let head = Bytes::from_static(b"Host: h\r\nX-Latin: caf\xe9\r\n");
+        let mut h = HttpHeaders::new();
+        assert!(h.push_shared(0..4, 6..7));
+        assert!(h.push_shared_name(9..16, "caf\u{e9}"));
+        // Before the bytes are attached, a view over them reads the same.
+        assert_eq!(h.view_over(&head).get("host"), Some("h"));
+        h.attach(head.clone());
+        let host = h.get("HOST").unwrap();
+        assert_eq!(host, "h");
+        assert_eq!(host.as_ptr(), head[6..].as_ptr(), "a view, not a copy");
+        assert_eq!(h.get("x-latin"), Some("caf\u{e9}"));
+        assert_eq!(h.byte_len(), 4 + 1 + 7 + "caf\u{e9}".len());
+        let mut copy = h.clone();
+        copy.set("Host", "other");
+        assert_eq!(
+            (h.get("host"), copy.get("host")),
+            (Some("h"), Some("other"))
+        );
+        assert_eq!(copy.iter().last(), Some(("Host", "other")));
+        // Ranges past the bytes read as empty, never panic.
+        let mut bad = HttpHeaders::new();
+        assert!(bad.push_shared(100..104, 0..200));
+        bad.attach(head);
+        assert_eq!(bad.iter().collect::<Vec<_>>(), [("", "")]);
+        assert!(!bad.push_shared(0..1, MAX_SHARED_LEN..MAX_SHARED_LEN + 1));
+    }
+
+    #[test]
+    fn compacting_keeps_shared_owned_and_static_lines() {
+        let head = Bytes::from_static(b"Accept: */*");
+        let mut h = HttpHeaders::new();
+        assert!(h.push_shared(0..6, 8..11));
+        h.attach(head);
+        h.add_static("Server", "x");
+        for i in 0..2_000 {
+            h.set("X-Counter", &i.to_string());
+        }
+        h.add("X-Last", "last");
+        assert!(h.owned.len() < 4096);
+        let lines: Vec<_> = h.iter().collect();
+        assert_eq!(
+            lines,
+            [
+                ("Accept", "*/*"),
+                ("Server", "x"),
+                ("X-Counter", "1999"),
+                ("X-Last", "last")
+            ]
+        );
     }
 }

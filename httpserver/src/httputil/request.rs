@@ -18,12 +18,14 @@ use crate::http1connection::RequestHead;
 /// A single HTTP request: start line, headers, body and what is parsed from
 /// them (Tornado's `HTTPServerRequest`).
 ///
-/// Built from a parsed [`RequestHead`] and the body by
-/// [`new`](Self::new), which splits the URI, checks `Host` and parses the
-/// query arguments. Form arguments and files are parsed from the body by
-/// [`parse_body`](Self::parse_body); cookies on first use. The connection
-/// layer fills in [`remote_ip`](Self::remote_ip) and
-/// [`protocol`](Self::protocol).
+/// Built from a parsed [`RequestHead`] and the body by [`new`](Self::new),
+/// which checks `Host` and counts the query's fields but copies nothing: the
+/// method, target, path, query, host and headers are views into the head's
+/// bytes. What is parsed from them is parsed on first use: the query
+/// arguments and cookies when asked for, the form arguments and files by
+/// [`parse_body`](Self::parse_body) (which the server calls once a buffered
+/// body has arrived). The connection layer fills in
+/// [`remote_ip`](Self::remote_ip) and [`protocol`](Self::protocol).
 ///
 /// The `Debug` output leaves the headers out, so cookies and credentials do
 /// not end up in logs.
@@ -38,26 +40,15 @@ use crate::http1connection::RequestHead;
 ///     unreachable!()
 /// };
 /// let req = HttpServerRequest::new(head, bytes::Bytes::new(), Instant::now()).unwrap();
-/// assert_eq!(req.path, "/search");
-/// assert_eq!(req.query_arguments["q"], ["tornado"]);
+/// assert_eq!(req.path(), "/search");
+/// assert_eq!(req.query_arguments()["q"], ["tornado"]);
 /// assert_eq!(req.host_name(), "example.com");
 /// assert_eq!(req.cookies()["a"], "1");
 /// assert_eq!(req.full_url(), "http://Example.com:8888/search?q=tornado&lang=rs");
 /// ```
 #[derive(Clone)]
 pub struct HttpServerRequest {
-    /// The method, e.g. `GET`.
-    pub method: Method,
-    /// The request target as sent, e.g. `/search?q=tornado`.
-    pub uri: String,
-    /// The part of `uri` before the first `?`.
-    pub path: String,
-    /// The part of `uri` after the first `?` (empty when there is none).
-    pub query: String,
-    /// HTTP/1.0 or HTTP/1.1.
-    pub version: Version,
-    /// The request headers.
-    pub headers: HttpHeaders,
+    head: RequestHead,
     /// The request body (already gzip-decoded when the server decompresses).
     pub body: Bytes,
     /// The client's address; behind a proxy with `xheaders`, the one it
@@ -65,98 +56,182 @@ pub struct HttpServerRequest {
     pub remote_ip: Option<IpAddr>,
     /// `"http"` or `"https"`.
     pub protocol: &'static str,
-    /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one).
-    pub host: String,
-    /// Query and body arguments together.
-    pub arguments: Arguments,
-    /// Arguments from the query string.
-    pub query_arguments: Arguments,
-    /// Arguments from a form body (after [`parse_body`](Self::parse_body)).
-    pub body_arguments: Arguments,
-    /// Files from a multipart body (after [`parse_body`](Self::parse_body)).
-    pub files: Files,
+    query_arguments: OnceLock<Arguments>,
+    /// What [`parse_body`](Self::parse_body) found; boxed, and only when the
+    /// body was a form, so that other requests carry one pointer.
+    form: Option<Box<Form>>,
     start_time: Instant,
     finish_time: Option<Instant>,
     cookies: OnceLock<HashMap<String, String>>,
 }
 
+/// The arguments and files of a form body.
+#[derive(Clone, Default)]
+struct Form {
+    body_arguments: Arguments,
+    files: Files,
+    /// Query and body arguments together, made on first use.
+    arguments: OnceLock<Arguments>,
+}
+
+/// An empty map to lend when there is nothing to parse.
+fn empty<T: Default + Send + Sync>(cell: &'static OnceLock<T>) -> &'static T {
+    cell.get_or_init(T::default)
+}
+
+static NO_ARGUMENTS: OnceLock<Arguments> = OnceLock::new();
+static NO_FILES: OnceLock<Files> = OnceLock::new();
+
 impl HttpServerRequest {
     /// Builds a request from its head and body; `start` is when its first
     /// byte arrived (the connection reads the clock once per loop
-    /// iteration, so it passes the time in).
+    /// iteration, so it passes the time in). Nothing is copied.
     ///
     /// Fails with 400 on a missing `Host` in HTTP/1.1, a `Host` that is not
-    /// a valid host (whitespace, a comma, several `Host` lines) or a query
-    /// with more than [`MAX_ARGUMENTS`] fields.
+    /// a valid host (whitespace, a comma, several `Host` lines; heads from
+    /// the parser were checked there already) or a query with more than
+    /// [`MAX_ARGUMENTS`] fields (counted here, by its `&`s, so that the
+    /// lazily parsed [`query_arguments`](Self::query_arguments) cannot
+    /// fail).
     pub fn new(head: RequestHead, body: Bytes, start: Instant) -> Result<Self, ParseError> {
-        let RequestHead {
-            method,
-            uri,
-            version,
-            headers,
-            host_checked,
-            ..
-        } = head;
-        let host = if host_checked {
-            match headers.get("Host") {
-                Some(h) => h.to_string(),
-                None => "127.0.0.1".to_string(),
+        if !head.host_checked {
+            request_host(head.headers().get_all("Host"), head.version())?;
+        }
+        let query = head.query().as_bytes();
+        if !query.is_empty() {
+            let fields = 1 + query.iter().filter(|&&b| b == b'&').count();
+            if fields > MAX_ARGUMENTS {
+                return Err(ParseError::bad_request(format!(
+                    "Invalid query string: Max number of fields exceeded ({fields} > {MAX_ARGUMENTS})"
+                )));
             }
-        } else {
-            request_host(&headers, version)?.to_string()
-        };
-        let (path, query) = match uri.split_once('?') {
-            Some((path, query)) => (path.to_string(), query.to_string()),
-            None => (uri.clone(), String::new()),
-        };
-        let mut query_arguments = Arguments::new();
-        parse_qs_into(query.as_bytes(), &mut query_arguments, MAX_ARGUMENTS).map_err(|e| {
-            ParseError::bad_request(format!("Invalid query string: {}", e.reason()))
-        })?;
+        }
         Ok(HttpServerRequest {
-            method,
-            uri,
-            path,
-            query,
-            version,
-            headers,
+            head,
             body,
             remote_ip: None,
             protocol: "http",
-            host,
-            arguments: query_arguments.clone(),
-            query_arguments,
-            body_arguments: Arguments::new(),
-            files: Files::new(),
+            query_arguments: OnceLock::new(),
+            form: None,
             start_time: start,
             finish_time: None,
             cookies: OnceLock::new(),
         })
     }
 
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &Method {
+        self.head.method()
+    }
+
+    /// The request target as sent, e.g. `/search?q=tornado`.
+    pub fn uri(&self) -> &str {
+        self.head.uri()
+    }
+
+    /// The part of [`uri`](Self::uri) before the first `?`.
+    pub fn path(&self) -> &str {
+        self.head.path()
+    }
+
+    /// The part of [`uri`](Self::uri) after the first `?` (empty when there
+    /// is none).
+    pub fn query(&self) -> &str {
+        self.head.query()
+    }
+
+    /// HTTP/1.0 or HTTP/1.1.
+    pub fn version(&self) -> Version {
+        self.head.version()
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HttpHeaders {
+        self.head.headers()
+    }
+
+    /// The request headers, to change.
+    pub fn headers_mut(&mut self) -> &mut HttpHeaders {
+        self.head.headers_mut()
+    }
+
+    /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one).
+    pub fn host(&self) -> &str {
+        self.headers().get("Host").unwrap_or("127.0.0.1")
+    }
+
+    /// Arguments from the query string, parsed on first use.
+    pub fn query_arguments(&self) -> &Arguments {
+        self.query_arguments.get_or_init(|| {
+            let mut args = Arguments::new();
+            // `new` counted the fields, so the only error cannot happen; if
+            // it did, the fields parsed so far are what there is.
+            if let Err(e) = parse_qs_into(self.query().as_bytes(), &mut args, MAX_ARGUMENTS) {
+                log::warn!("query string of {}: {e}", self.path());
+            }
+            args
+        })
+    }
+
+    /// Arguments from a form body (after [`parse_body`](Self::parse_body)).
+    pub fn body_arguments(&self) -> &Arguments {
+        match &self.form {
+            Some(form) => &form.body_arguments,
+            None => empty(&NO_ARGUMENTS),
+        }
+    }
+
+    /// Query and body arguments together (query values first), as
+    /// Tornado's `arguments`.
+    pub fn arguments(&self) -> &Arguments {
+        match &self.form {
+            Some(form) if !form.body_arguments.is_empty() => form.arguments.get_or_init(|| {
+                let mut all = self.query_arguments().clone();
+                for (name, values) in &form.body_arguments {
+                    all.entry(name.clone())
+                        .or_default()
+                        .extend(values.iter().cloned());
+                }
+                all
+            }),
+            _ => self.query_arguments(),
+        }
+    }
+
+    /// Files from a multipart body (after [`parse_body`](Self::parse_body)).
+    pub fn files(&self) -> &Files {
+        match &self.form {
+            Some(form) => &form.files,
+            None => empty(&NO_FILES),
+        }
+    }
+
     /// Parses a urlencoded or multipart body into
     /// [`body_arguments`](Self::body_arguments) and
-    /// [`files`](Self::files), and adds the body arguments to
-    /// [`arguments`](Self::arguments). Other content types are left alone.
+    /// [`files`](Self::files), which [`arguments`](Self::arguments) then
+    /// includes. Other content types are left alone.
     pub fn parse_body(&mut self) -> Result<(), ParseError> {
-        let content_type = self.headers.get("Content-Type").unwrap_or("");
+        let content_type = self.headers().get("Content-Type").unwrap_or("");
         let mut body_arguments = Arguments::new();
+        let mut files = Files::new();
         parse_body_arguments(
             content_type,
             &self.body,
             &mut body_arguments,
-            &mut self.files,
-            &self.headers,
+            &mut files,
+            self.head.headers(),
         )?;
-        for (name, values) in &body_arguments {
-            self.arguments
-                .entry(name.clone())
-                .or_default()
-                .extend(values.iter().cloned());
+        if body_arguments.is_empty() && files.is_empty() {
+            return Ok(());
         }
+        let form = self.form.get_or_insert_with(Box::default);
         for (name, values) in body_arguments {
-            self.body_arguments.entry(name).or_default().extend(values);
+            form.body_arguments.entry(name).or_default().extend(values);
         }
+        for (name, list) in files {
+            form.files.entry(name).or_default().extend(list);
+        }
+        form.arguments = OnceLock::new();
         Ok(())
     }
 
@@ -164,7 +239,7 @@ impl HttpServerRequest {
     /// [`parse_cookie`]; several `Cookie` lines are joined with `; `.
     pub fn cookies(&self) -> &HashMap<String, String> {
         self.cookies.get_or_init(|| {
-            let mut lines = self.headers.get_all("Cookie");
+            let mut lines = self.headers().get_all("Cookie");
             match (lines.next(), lines.next()) {
                 (None, _) => HashMap::new(),
                 (Some(one), None) => parse_cookie(one),
@@ -182,12 +257,12 @@ impl HttpServerRequest {
 
     /// [`host`](Self::host) lowercased, without the port.
     pub fn host_name(&self) -> String {
-        split_host_and_port(&self.host).0.to_ascii_lowercase()
+        split_host_and_port(self.host()).0.to_ascii_lowercase()
     }
 
     /// The URL the client asked for: `protocol://host/uri`.
     pub fn full_url(&self) -> String {
-        format!("{}://{}{}", self.protocol, self.host, self.uri)
+        format!("{}://{}{}", self.protocol, self.host(), self.uri())
     }
 
     /// How long the request took: until [`set_finish_time`](Self::set_finish_time)
@@ -213,10 +288,10 @@ impl fmt::Debug for HttpServerRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpServerRequest")
             .field("protocol", &self.protocol)
-            .field("host", &self.host)
-            .field("method", &self.method)
-            .field("uri", &self.uri)
-            .field("version", &self.version)
+            .field("host", &self.host())
+            .field("method", self.method())
+            .field("uri", &self.uri())
+            .field("version", &self.version())
             .field("remote_ip", &self.remote_ip)
             .finish()
     }
@@ -224,9 +299,12 @@ impl fmt::Debug for HttpServerRequest {
 
 /// The request's host, checked the way Tornado checks it: required in
 /// HTTP/1.1 (HTTP/1.0 defaults to `127.0.0.1`), one `Host` line only, made
-/// of URI host characters and an optional port, without a comma.
-pub(crate) fn request_host(headers: &HttpHeaders, version: Version) -> Result<&str, ParseError> {
-    let mut hosts = headers.get_all("Host");
+/// of URI host characters and an optional port, without a comma. `hosts`
+/// are the values of the `Host` lines.
+pub(crate) fn request_host<'a>(
+    mut hosts: impl Iterator<Item = &'a str>,
+    version: Version,
+) -> Result<&'a str, ParseError> {
     let host = match (hosts.next(), hosts.next()) {
         (None, _) if version == Version::HTTP_10 => return Ok("127.0.0.1"),
         (None, _) => return Err(ParseError::bad_request("Missing Host header")),
@@ -316,12 +394,7 @@ mod tests {
     type Pairs<'a> = &'a [(&'a str, &'a str)];
 
     fn head(uri: &str, version: Version, headers: &[(&str, &str)]) -> RequestHead {
-        RequestHead::new(
-            Method::GET,
-            uri.to_string(),
-            version,
-            headers.iter().copied().collect(),
-        )
+        RequestHead::new(Method::GET, uri, version, headers.iter().copied().collect())
     }
 
     fn request(
@@ -335,11 +408,11 @@ mod tests {
     #[test]
     fn defaults_for_http10_without_host() {
         let req = request("/", Version::HTTP_10, &[]).unwrap();
-        assert_eq!(req.host, "127.0.0.1");
+        assert_eq!(req.host(), "127.0.0.1");
         assert_eq!(req.host_name(), "127.0.0.1");
         assert_eq!(req.protocol, "http");
         assert_eq!(req.body, Bytes::new());
-        assert!(req.files.is_empty());
+        assert!(req.files().is_empty());
         assert!(req.cookies().is_empty());
         assert_eq!(req.full_url(), "http://127.0.0.1/");
     }
@@ -377,21 +450,21 @@ mod tests {
             &[("Host", "EXAMPLE.com:80")],
         )
         .unwrap();
-        assert_eq!(req.path, "/a/b");
-        assert_eq!(req.query, "x=1&x=2&y=%20&z");
-        assert_eq!(req.query_arguments["x"], ["1", "2"]);
-        assert_eq!(req.arguments["y"], [" "]);
-        assert_eq!(req.arguments["z"], [""]);
+        assert_eq!(req.path(), "/a/b");
+        assert_eq!(req.query(), "x=1&x=2&y=%20&z");
+        assert_eq!(req.query_arguments()["x"], ["1", "2"]);
+        assert_eq!(req.arguments()["y"], [" "]);
+        assert_eq!(req.arguments()["z"], [""]);
         assert_eq!(req.host_name(), "example.com");
         let req = request("/plain", Version::HTTP_11, &[("Host", "h")]).unwrap();
-        assert_eq!((req.path.as_str(), req.query.as_str()), ("/plain", ""));
+        assert_eq!((req.path(), req.query()), ("/plain", ""));
     }
 
     #[test]
     fn query_argument_limit() {
         let fields: Vec<String> = (0..MAX_ARGUMENTS).map(|i| format!("a={i}")).collect();
         let req = request(&format!("/?{}", fields.join("&")), Version::HTTP_10, &[]).unwrap();
-        assert_eq!(req.arguments["a"].len(), MAX_ARGUMENTS);
+        assert_eq!(req.arguments()["a"].len(), MAX_ARGUMENTS);
         let err = request(
             &format!("/?{}&b=1", fields.join("&")),
             Version::HTTP_10,
@@ -403,22 +476,65 @@ mod tests {
 
     #[test]
     fn parse_body_merges_arguments() {
-        let mut h = head(
+        let h = RequestHead::new(
+            Method::POST,
             "/?a=q",
             Version::HTTP_11,
-            &[
+            [
                 ("Host", "h"),
                 ("Content-Type", "application/x-www-form-urlencoded"),
-            ],
+            ]
+            .into_iter()
+            .collect(),
         );
-        h.method = Method::POST;
         let mut req =
             HttpServerRequest::new(h, Bytes::from_static(b"a=b&c=d"), Instant::now()).unwrap();
         req.parse_body().unwrap();
-        assert_eq!(req.arguments["a"], ["q", "b"]);
-        assert_eq!(req.body_arguments["a"], ["b"]);
-        assert_eq!(req.query_arguments["a"], ["q"]);
-        assert_eq!(req.arguments["c"], ["d"]);
+        assert_eq!(req.arguments()["a"], ["q", "b"]);
+        assert_eq!(req.body_arguments()["a"], ["b"]);
+        assert_eq!(req.query_arguments()["a"], ["q"]);
+        assert_eq!(req.arguments()["c"], ["d"]);
+    }
+
+    #[test]
+    fn arguments_are_parsed_on_first_use_and_after_parse_body() {
+        let h = RequestHead::new(
+            Method::POST,
+            "/p?a=q&z=%41",
+            Version::HTTP_11,
+            [
+                ("Host", "h"),
+                ("Content-Type", "multipart/form-data; boundary=B"),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let body = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n\
+                    --B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\r\nfile\r\n\
+                    --B--\r\n";
+        let mut req = HttpServerRequest::new(h, Bytes::from(body), Instant::now()).unwrap();
+        assert!(req.query_arguments.get().is_none(), "not parsed before use");
+        assert_eq!(req.arguments()["a"], ["q"]);
+        assert_eq!(req.arguments()["z"], ["A"]);
+        assert!(req.body_arguments().is_empty());
+        assert!(req.files().is_empty());
+        req.parse_body().unwrap();
+        assert_eq!(req.arguments()["a"], ["q", "b"]);
+        assert_eq!(req.body_arguments()["a"], ["b"]);
+        assert_eq!(req.query_arguments()["a"], ["q"]);
+        assert_eq!(req.files()["f"][0].filename, "x.txt");
+        assert_eq!(req.files()["f"][0].body, "file");
+        assert_eq!(req.host(), "h");
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.version(), Version::HTTP_11);
+        assert_eq!(req.uri(), "/p?a=q&z=%41");
+        // A body that is not a form leaves the arguments as they were.
+        let h = head("/?a=1", Version::HTTP_11, &[("Host", "h")]);
+        let mut req =
+            HttpServerRequest::new(h, Bytes::from_static(b"a=2"), Instant::now()).unwrap();
+        req.parse_body().unwrap();
+        assert_eq!(req.arguments()["a"], ["1"]);
+        assert!(req.form.is_none());
     }
 
     #[test]

@@ -83,10 +83,10 @@ where
 /// arguments and files sorted so tests can compare text.
 pub async fn echo(req: HttpServerRequest) -> Response {
     let mut out = String::new();
-    out.push_str(&format!("method={}\n", req.method));
-    out.push_str(&format!("path={}\n", req.path));
-    out.push_str(&format!("query={}\n", req.query));
-    out.push_str(&format!("version={:?}\n", req.version));
+    out.push_str(&format!("method={}\n", req.method()));
+    out.push_str(&format!("path={}\n", req.path()));
+    out.push_str(&format!("query={}\n", req.query()));
+    out.push_str(&format!("version={:?}\n", req.version()));
     out.push_str(&format!(
         "remote_ip={}\n",
         req.remote_ip
@@ -94,16 +94,16 @@ pub async fn echo(req: HttpServerRequest) -> Response {
             .map_or_else(|| "-".to_string(), |ip| ip.to_string())
     ));
     out.push_str(&format!("protocol={}\n", req.protocol));
-    out.push_str(&format!("host={}\n", req.host));
+    out.push_str(&format!("host={}\n", req.host()));
     out.push_str(&format!("body_len={}\n", req.body.len()));
-    let mut args: Vec<_> = req.arguments.iter().collect();
+    let mut args: Vec<_> = req.arguments().iter().collect();
     args.sort();
     for (name, values) in args {
         for v in values {
             out.push_str(&format!("arg:{name}={}\n", String::from_utf8_lossy(v)));
         }
     }
-    let mut files: Vec<_> = req.files.iter().collect();
+    let mut files: Vec<_> = req.files().iter().collect();
     files.sort_by(|a, b| a.0.cmp(b.0));
     for (name, list) in files {
         for f in list {
