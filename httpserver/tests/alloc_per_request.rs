@@ -28,12 +28,13 @@ use tornado_httpserver::{HttpServer, Response};
 use tornado_ioloop::IoLoop;
 
 /// The most heap allocations a request may cost on the server's thread, in either
-/// mode (goal: 2). One today: the boxed future that handles a request; parsing,
-/// the request, the closure's future and a small response allocate nothing. The
-/// hundredth on top leaves room for clock-driven work that may fall inside the count
-/// on a slow machine (ten stray allocations over the measured requests), not for a
-/// second allocation per request.
-const MAX_ALLOCATIONS_PER_REQUEST: f64 = 1.01;
+/// mode (goal: 2). Two today: the boxed future that handles a request, and the
+/// request head's boxed parts (so that moving a head or a request copies a pointer,
+/// not hundreds of bytes); parsing, the closure's future and a small response
+/// allocate nothing. The hundredth on top leaves room for clock-driven work that may
+/// fall inside the count on a slow machine (ten stray allocations over the measured
+/// requests), not for a third allocation per request.
+const MAX_ALLOCATIONS_PER_REQUEST: f64 = 2.01;
 
 /// Requests served before counting, so buffers and pools reach their working size.
 const WARM_UP: u64 = 128;

@@ -56,6 +56,16 @@ impl Target {
     }
 }
 
+/// The boxed part of a [`RequestHead`].
+#[derive(Clone)]
+struct HeadParts {
+    raw: Bytes,
+    method: Method,
+    target: Target,
+    version: Version,
+    headers: HttpHeaders,
+}
+
 /// A parsed request head, with the framing and connection decisions made
 /// from it.
 ///
@@ -68,11 +78,10 @@ impl Target {
 /// [`new`](Self::new).
 #[derive(Clone)]
 pub struct RequestHead {
-    raw: Bytes,
-    method: Method,
-    target: Target,
-    version: Version,
-    headers: HttpHeaders,
+    /// The head's bytes and the views into them, boxed: a head is moved several
+    /// times on its way to a handler, and each move is then a pointer, not the
+    /// few hundred bytes of inline header lines.
+    parts: Box<HeadParts>,
     /// How many bytes of the buffer the head took, blank lines before the
     /// request line included; the body (or the next request) starts there.
     pub head_len: usize,
@@ -97,11 +106,13 @@ impl RequestHead {
     /// version's default, no `Expect`. The target is copied.
     pub fn new(method: Method, uri: &str, version: Version, headers: HttpHeaders) -> Self {
         RequestHead {
-            raw: Bytes::copy_from_slice(uri.as_bytes()),
-            method,
-            target: Target::new(0, uri),
-            version,
-            headers,
+            parts: Box::new(HeadParts {
+                raw: Bytes::copy_from_slice(uri.as_bytes()),
+                method,
+                target: Target::new(0, uri),
+                version,
+                headers,
+            }),
             head_len: 0,
             body: BodyKind::Empty,
             keep_alive: version == Version::HTTP_11,
@@ -113,24 +124,24 @@ impl RequestHead {
     /// The method; any token is accepted (an unknown one is the web layer's
     /// 405).
     pub fn method(&self) -> &Method {
-        &self.method
+        &self.parts.method
     }
 
     /// The request target as sent, e.g. `/search?q=tornado`.
     pub fn uri(&self) -> &str {
-        self.text(self.target.start..self.target.end)
+        self.text(self.parts.target.start..self.parts.target.end)
     }
 
     /// The part of the target before the first `?`.
     pub fn path(&self) -> &str {
-        self.text(self.target.start..self.target.query)
+        self.text(self.parts.target.start..self.parts.target.query)
     }
 
     /// The part of the target after the first `?` (empty when there is
     /// none).
     pub fn query(&self) -> &str {
-        if self.target.query < self.target.end {
-            self.text(self.target.query + 1..self.target.end)
+        if self.parts.target.query < self.parts.target.end {
+            self.text(self.parts.target.query + 1..self.parts.target.end)
         } else {
             ""
         }
@@ -138,24 +149,25 @@ impl RequestHead {
 
     /// HTTP/1.0 or HTTP/1.1.
     pub fn version(&self) -> Version {
-        self.version
+        self.parts.version
     }
 
     /// The header lines.
     pub fn headers(&self) -> &HttpHeaders {
-        &self.headers
+        &self.parts.headers
     }
 
     /// The header lines, to change (lines added are copied; the parsed ones
     /// stay views).
     pub fn headers_mut(&mut self) -> &mut HttpHeaders {
-        &mut self.headers
+        &mut self.parts.headers
     }
 
     /// Whether the body is `Content-Encoding: gzip` (see
     /// [`GzipDecoder`](super::GzipDecoder)).
     pub fn is_gzip_body(&self) -> bool {
-        self.headers
+        self.parts
+            .headers
             .get("Content-Encoding")
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
     }
@@ -163,8 +175,8 @@ impl RequestHead {
     /// What the response encoder needs to know about this request.
     pub fn response_context(&self) -> super::ResponseContext {
         super::ResponseContext {
-            head_request: self.method == Method::HEAD,
-            version: self.version,
+            head_request: self.parts.method == Method::HEAD,
+            version: self.parts.version,
             keep_alive: self.keep_alive,
         }
     }
@@ -172,7 +184,8 @@ impl RequestHead {
     /// `range` of the head as text; the parser checked that the target is
     /// UTF-8, and `new` took a `&str`, so this is never empty by mistake.
     fn text(&self, range: Range<usize>) -> &str {
-        self.raw
+        self.parts
+            .raw
             .get(range)
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or_default()
@@ -182,10 +195,10 @@ impl RequestHead {
 impl fmt::Debug for RequestHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHead")
-            .field("method", &self.method)
+            .field("method", &self.parts.method)
             .field("uri", &self.uri())
-            .field("version", &self.version)
-            .field("headers", &self.headers)
+            .field("version", &self.parts.version)
+            .field("headers", &self.parts.headers)
             .field("head_len", &self.head_len)
             .field("body", &self.body)
             .field("keep_alive", &self.keep_alive)
@@ -198,10 +211,10 @@ impl fmt::Debug for RequestHead {
 /// are; where the bytes came from does not matter.
 impl PartialEq for RequestHead {
     fn eq(&self, other: &Self) -> bool {
-        self.method == other.method
+        self.parts.method == other.parts.method
             && self.uri() == other.uri()
-            && self.version == other.version
-            && self.headers == other.headers
+            && self.parts.version == other.parts.version
+            && self.parts.headers == other.parts.headers
             && self.head_len == other.head_len
             && self.body == other.body
             && self.keep_alive == other.keep_alive
@@ -218,7 +231,7 @@ impl Eq for RequestHead {}
 /// [`parse_request_layout`] makes it from a borrowed buffer (such as the
 /// one an `IoStream` lends); [`attach`](Self::attach) then gives it the
 /// head's bytes, split off that buffer without copying, and makes the
-/// [`RequestHead`]. The header lines are kept inline up to eight (no
+/// [`RequestHead`]. The header lines are kept inline up to four (no
 /// allocation), spilling to a `Vec` beyond.
 #[derive(Clone)]
 pub struct HeadLayout {
@@ -245,11 +258,13 @@ impl HeadLayout {
         let mut headers = self.headers;
         headers.attach(raw.clone());
         RequestHead {
-            raw,
-            method: self.method,
-            target: self.target,
-            version: self.version,
-            headers,
+            parts: Box::new(HeadParts {
+                raw,
+                method: self.method,
+                target: self.target,
+                version: self.version,
+                headers,
+            }),
             head_len: self.head_len,
             body: self.body,
             keep_alive: self.keep_alive,

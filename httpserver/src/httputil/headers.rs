@@ -8,7 +8,7 @@
 //! copied), a span of an owned `String` (lines added by copy, and parsed
 //! values that were not UTF-8 and were decoded from Latin-1 when parsed), or
 //! a `&'static str` (lines added with [`HttpHeaders::add_static`]). The
-//! lines themselves sit in an inline array of eight entries and spill to a
+//! lines themselves sit in an inline array of four entries and spill to a
 //! `Vec` beyond that. So a parsed request head, and a small response whose
 //! headers are static strings, cost no allocation.
 //!
@@ -26,7 +26,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::error::ParseError;
 
 /// How many lines fit before the entries spill to the heap.
-const INLINE_LINES: usize = 8;
+const INLINE_LINES: usize = 4;
 
 /// Marks a span of the owned buffer (a span of the shared bytes otherwise).
 const OWNED: u32 = 1 << 31;
@@ -191,8 +191,8 @@ impl Lines {
 /// not copies; lines added later are copied into one owned buffer, or kept
 /// as they are when they are `&'static str`
 /// ([`add_static`](Self::add_static), [`set_static`](Self::set_static)).
-/// Up to eight lines are kept inline, without allocating. The struct is
-/// 336 bytes on 64-bit targets.
+/// Up to four lines are kept inline, without allocating. The struct is
+/// 208 bytes on 64-bit targets.
 ///
 /// Differences from Tornado's `HTTPHeaders`: names are not re-cased to
 /// `Http-Header-Case`; [`iter`](Self::iter) yields lines in arrival order
