@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::args::{Arguments, Files, HttpFile, ParseBodyConfig, percent_decode};
+use super::form::{Arguments, Files, HttpFile, ParseBodyConfig, percent_decode};
 use super::headers::HttpHeaders;
 use crate::error::ParseError;
 
