@@ -27,6 +27,10 @@ pub const MAX_MULTIPART_PARTS: usize = 100;
 /// The largest header block of one multipart part, in bytes (10 KiB).
 pub const MAX_PART_HEADER_SIZE: usize = 10 * 1024;
 
+/// The longest multipart boundary, in bytes, quotes excluded (70, as RFC
+/// 2046 section 5.1.1 allows); a longer or empty one is a 400.
+pub const MAX_BOUNDARY_LEN: usize = 70;
+
 /// A file uploaded with a `multipart/form-data` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpFile {

@@ -16,8 +16,8 @@ pub use args::{
 pub use cookie::parse_cookie;
 pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp};
 pub use form::{
-    Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_MULTIPART_PARTS, MAX_PART_HEADER_SIZE,
-    ParseBodyConfig, percent_decode,
+    Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_BOUNDARY_LEN, MAX_MULTIPART_PARTS,
+    MAX_PART_HEADER_SIZE, ParseBodyConfig, percent_decode,
 };
 pub use headers::HttpHeaders;
 pub use multipart::parse_header;
