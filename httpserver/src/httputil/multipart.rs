@@ -5,7 +5,7 @@
 //! work is linear in the body: the boundary is at most [`MAX_BOUNDARY_LEN`]
 //! bytes; the final delimiter is searched for once, from the end; each
 //! delimiter search starts where the last one ended and at most
-//! `max_parts + 1` are made; each part's header search looks only inside
+//! `max_parts` are made; each part's header search looks only inside
 //! that part. The searches are `memchr::memmem` finders built once per body,
 //! whose worst case is linear in what they search, near-matches included.
 
@@ -55,7 +55,9 @@ fn parse_counting(
             "multipart/form-data parsing is disabled",
         ));
     }
+    // A lone `"` both starts and ends with a quote, as in Tornado.
     let boundary = match boundary {
+        [b'"'] => &[],
         [b'"', inner @ .., b'"'] => inner,
         other => other,
     };
@@ -569,6 +571,7 @@ mod tests {
             ),
             ("a".repeat(64 * 1024), Some("longer than 70 bytes")),
             ("\"\"".to_string(), Some("boundary is empty")),
+            ("\"".to_string(), Some("boundary is empty")),
             (String::new(), Some("boundary is empty")),
         ];
         for (boundary, expected) in rows {
