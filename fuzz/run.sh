@@ -3,6 +3,8 @@
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     default: 30 s, all targets
 #
+# More libFuzzer options go in FUZZ_ARGS, e.g. FUZZ_ARGS=-max_len=70000.
+#
 # Works on the stable toolchain: with `--sanitizer none` cargo-fuzz passes
 # rustc only stable flags (coverage instrumentation through -Cpasses and
 # -Cllvm-args), so no nightly and no RUSTC_BOOTSTRAP is needed. It needs a
@@ -52,7 +54,7 @@ for target in "${targets[@]}"; do
     # -timeout: an input that takes over 10 s is reported as a crash (a
     # hang or quadratic work), as is a run over 2 GiB of memory.
     if ! cargo fuzz run "${flags[@]}" "$target" "corpus/$target" "seeds/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_ARGS:-}; then
         failed+=("$target")
     fi
 done
