@@ -5,17 +5,20 @@
 mod args;
 mod cookie;
 mod date;
+mod form;
 mod headers;
 mod multipart;
 mod request;
 
 pub use args::{
-    Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_MULTIPART_PARTS, MAX_PART_HEADER_SIZE,
-    ParseBodyConfig, parse_body_arguments, parse_body_arguments_with, parse_qs_into,
-    percent_decode, url_concat, url_escape_into,
+    parse_body_arguments, parse_body_arguments_with, parse_qs_into, url_concat, url_escape_into,
 };
 pub use cookie::parse_cookie;
 pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp};
+pub use form::{
+    Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_BOUNDARY_LEN, MAX_MULTIPART_PARTS,
+    MAX_PART_HEADER_SIZE, ParseBodyConfig, percent_decode,
+};
 pub use headers::HttpHeaders;
 pub use multipart::parse_header;
 pub use request::{HttpServerRequest, split_host_and_port, validate_host};

@@ -1,11 +1,21 @@
 //! `multipart/form-data` bodies (RFC 7578) and the `Content-Disposition`
 //! style `value; name="param"` header syntax.
+//!
+//! A crafted body must not buy quadratic time on the loop thread, so the
+//! work is linear in the body: the boundary is at most [`MAX_BOUNDARY_LEN`]
+//! bytes; the final delimiter is searched for once, from the end; each
+//! delimiter search starts where the last one ended and at most
+//! `max_parts` are made; each part's header search looks only inside
+//! that part. The searches are `memchr::memmem` finders built once per body,
+//! whose worst case is linear in what they search, near-matches included.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use bytes::Bytes;
+use memchr::memmem::{Finder, FinderRev};
 
-use super::args::{Arguments, Files, HttpFile, ParseBodyConfig, percent_decode};
+use super::form::{Arguments, Files, HttpFile, MAX_BOUNDARY_LEN, ParseBodyConfig, percent_decode};
 use super::headers::HttpHeaders;
 use crate::error::ParseError;
 
@@ -17,6 +27,8 @@ use crate::error::ParseError;
 /// a `Content-Disposition: form-data` with a non-empty `name`, and a CRLF
 /// before the next boundary. A part with a non-empty `filename` becomes an
 /// [`HttpFile`]. Values and file bodies are slices of `data`, not copies.
+/// Unlike Tornado, a boundary that is empty or longer than
+/// [`MAX_BOUNDARY_LEN`] bytes is refused, as RFC 2046 allows 1 to 70.
 pub(crate) fn parse_multipart_form_data(
     config: &ParseBodyConfig,
     boundary: &[u8],
@@ -24,47 +36,51 @@ pub(crate) fn parse_multipart_form_data(
     arguments: &mut Arguments,
     files: &mut Files,
 ) -> Result<(), ParseError> {
+    let mut scanned = 0;
+    parse_counting(config, boundary, data, arguments, files, &mut scanned)
+}
+
+/// [`parse_multipart_form_data`], adding to `scanned` the bytes its
+/// searches had to look at, so tests can check the work is linear.
+fn parse_counting(
+    config: &ParseBodyConfig,
+    boundary: &[u8],
+    data: &Bytes,
+    arguments: &mut Arguments,
+    files: &mut Files,
+    scanned: &mut usize,
+) -> Result<(), ParseError> {
     if !config.multipart_enabled {
         return Err(ParseError::bad_request(
             "multipart/form-data parsing is disabled",
         ));
     }
+    // A lone `"` both starts and ends with a quote, as in Tornado.
     let boundary = match boundary {
+        [b'"'] => &[],
         [b'"', inner @ .., b'"'] => inner,
         other => other,
     };
-    let mut final_marker = Vec::with_capacity(boundary.len() + 4);
-    final_marker.extend_from_slice(b"--");
-    final_marker.extend_from_slice(boundary);
-    final_marker.extend_from_slice(b"--");
-    let Some(end) = rfind(data, &final_marker) else {
+    if boundary.is_empty() {
+        return Err(ParseError::bad_request("multipart boundary is empty"));
+    }
+    if boundary.len() > MAX_BOUNDARY_LEN {
+        return Err(ParseError::bad_request(format!(
+            "multipart boundary is longer than {MAX_BOUNDARY_LEN} bytes"
+        )));
+    }
+    let mut search = Searchers::new(boundary, scanned);
+    let Some(end) = search.final_delimiter(data) else {
         return Err(ParseError::bad_request("no final boundary found"));
     };
-    let mut separator = Vec::with_capacity(boundary.len() + 4);
-    separator.extend_from_slice(b"--");
-    separator.extend_from_slice(boundary);
-    separator.extend_from_slice(b"\r\n");
+    let pieces = search.split(&data[..end], config.max_parts)?;
 
     // Validate every part before touching the caller's maps, so a bad body
     // leaves them as they were.
-    let mut parsed: Vec<(String, Result<HttpFile, Bytes>)> = Vec::new();
-    let mut parts = 0;
-    let mut rest = 0;
-    loop {
-        let next = find(&data[rest..end], &separator).map(|i| rest + i);
-        let part_end = next.unwrap_or(end);
-        parts += 1;
-        if parts > config.max_parts {
-            return Err(ParseError::bad_request(
-                "multipart/form-data has too many parts",
-            ));
-        }
-        if part_end > rest {
-            parsed.push(parse_part(config, &data.slice(rest..part_end))?);
-        }
-        match next {
-            Some(at) => rest = at + separator.len(),
-            None => break,
+    let mut parsed: Vec<(String, Result<HttpFile, Bytes>)> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        if !piece.is_empty() {
+            parsed.push(parse_part(config, &mut search, data.slice(piece))?);
         }
     }
     for (name, item) in parsed {
@@ -76,11 +92,86 @@ pub(crate) fn parse_multipart_form_data(
     Ok(())
 }
 
+/// The three searches of one body, each built once, and the count of bytes
+/// they looked at: up to the end of a match, or the whole haystack when
+/// there is none.
+struct Searchers<'c> {
+    /// `--boundary\r\n`, which starts a part.
+    separator: Finder<'static>,
+    /// `--boundary--`, which ends the last part.
+    final_delimiter: FinderRev<'static>,
+    /// The blank line that ends a part's headers.
+    end_of_headers: Finder<'static>,
+    scanned: &'c mut usize,
+}
+
+impl<'c> Searchers<'c> {
+    fn new(boundary: &[u8], scanned: &'c mut usize) -> Self {
+        let mut needle = Vec::with_capacity(boundary.len() + 4);
+        needle.extend_from_slice(b"--");
+        needle.extend_from_slice(boundary);
+        needle.extend_from_slice(b"--");
+        let final_delimiter = FinderRev::new(&needle).into_owned();
+        needle.truncate(needle.len() - 2);
+        needle.extend_from_slice(b"\r\n");
+        Searchers {
+            separator: Finder::new(&needle).into_owned(),
+            final_delimiter,
+            end_of_headers: Finder::new(b"\r\n\r\n").into_owned(),
+            scanned,
+        }
+    }
+
+    /// Where the last `--boundary--` in `data` starts.
+    fn final_delimiter(&mut self, data: &[u8]) -> Option<usize> {
+        let at = self.final_delimiter.rfind(data);
+        *self.scanned += data.len() - at.unwrap_or(0);
+        at
+    }
+
+    /// Splits `body` on the separator into at most `max_parts` pieces (the
+    /// first is whatever precedes the first separator, usually nothing);
+    /// more is an error, found after at most `max_parts` searches.
+    fn split(&mut self, body: &[u8], max_parts: usize) -> Result<Vec<Range<usize>>, ParseError> {
+        let step = self.separator.needle().len();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        loop {
+            if pieces.len() == max_parts {
+                return Err(ParseError::bad_request(
+                    "multipart/form-data has too many parts",
+                ));
+            }
+            let rest = &body[start..];
+            match self.separator.find(rest) {
+                Some(i) => {
+                    *self.scanned += i + step;
+                    pieces.push(start..start + i);
+                    start += i + step;
+                }
+                None => {
+                    *self.scanned += rest.len();
+                    pieces.push(start..body.len());
+                    return Ok(pieces);
+                }
+            }
+        }
+    }
+
+    /// Where the blank line after a part's headers starts.
+    fn end_of_headers(&mut self, part: &[u8]) -> Option<usize> {
+        let at = self.end_of_headers.find(part);
+        *self.scanned += at.map_or(part.len(), |i| i + 4);
+        at
+    }
+}
+
 fn parse_part(
     config: &ParseBodyConfig,
-    part: &Bytes,
+    search: &mut Searchers<'_>,
+    part: Bytes,
 ) -> Result<(String, Result<HttpFile, Bytes>), ParseError> {
-    let Some(eoh) = find(part, b"\r\n\r\n") else {
+    let Some(eoh) = search.end_of_headers(&part) else {
         return Err(ParseError::bad_request(
             "multipart/form-data missing headers",
         ));
@@ -259,38 +350,10 @@ fn unquote(value: &str) -> String {
     out
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= haystack.len() {
-        let pos = haystack[i..=haystack.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)?;
-        let at = i + pos;
-        if &haystack[at..at + needle.len()] == needle {
-            return Some(at);
-        }
-        i = at + 1;
-    }
-    None
-}
-
-fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    (0..=haystack.len() - needle.len())
-        .rev()
-        .find(|&i| &haystack[i..i + needle.len()] == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::httputil::MAX_PART_HEADER_SIZE;
+    use crate::httputil::{MAX_MULTIPART_PARTS, MAX_PART_HEADER_SIZE};
 
     fn form(body: &str) -> Bytes {
         Bytes::from(body.replace('\n', "\r\n"))
@@ -492,6 +555,106 @@ mod tests {
         };
         let (mut a, mut f) = (Arguments::new(), Files::new());
         assert!(parse_multipart_form_data(&config, b"b", &ok, &mut a, &mut f).is_err());
+    }
+
+    #[test]
+    fn boundary_length() {
+        let a70 = "a".repeat(70);
+        let rows: &[(String, Option<&str>)] = &[
+            ("1".to_string(), None),
+            (a70.clone(), None),
+            (format!("\"{a70}\""), None),
+            ("a".repeat(71), Some("longer than 70 bytes")),
+            (
+                format!("\"{}\"", "a".repeat(71)),
+                Some("longer than 70 bytes"),
+            ),
+            ("a".repeat(64 * 1024), Some("longer than 70 bytes")),
+            ("\"\"".to_string(), Some("boundary is empty")),
+            ("\"".to_string(), Some("boundary is empty")),
+            (String::new(), Some("boundary is empty")),
+        ];
+        for (boundary, expected) in rows {
+            let bare = boundary.trim_matches('"');
+            let body = form(&format!(
+                "--{bare}\nContent-Disposition: form-data; name=\"a\"\n\nx\n--{bare}--"
+            ));
+            let (mut a, mut f) = (Arguments::new(), Files::new());
+            let mut scanned = 0;
+            let result = parse_counting(
+                &ParseBodyConfig::default(),
+                boundary.as_bytes(),
+                &body,
+                &mut a,
+                &mut f,
+                &mut scanned,
+            );
+            match (result, expected) {
+                (Ok(()), None) => assert_eq!(a["a"], ["x"], "{boundary:?}"),
+                (Err(err), Some(expected)) => {
+                    assert!(err.is_bad_request());
+                    assert!(err.reason().contains(expected), "{boundary:?}: {err}");
+                    assert_eq!(scanned, 0, "refused before any search");
+                }
+                (result, _) => panic!("{boundary:?}: {result:?}"),
+            }
+        }
+    }
+
+    /// Crafted bodies against a 70-byte boundary: near-matches of both
+    /// delimiters everywhere, a body of the boundary's own letter, a million
+    /// separators, and every allowed part big. Each body is megabytes, so a
+    /// search that restarts or rescans would look at hundreds of times as
+    /// many bytes; the count of bytes searched must stay within twice the
+    /// body.
+    #[test]
+    fn crafted_bodies_cost_linear_work() {
+        let b = "a".repeat(MAX_BOUNDARY_LEN);
+        // Matches `--b` then fails on the last byte of either delimiter.
+        let near = format!("--{b}-\r");
+        let value = near.repeat(4 * 1024 * 1024 / near.len());
+        let part = |name: &str, value: &str| {
+            format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        };
+        let parse_counted = |body: &str| {
+            let (mut a, mut f) = (Arguments::new(), Files::new());
+            let mut scanned = 0;
+            let body = Bytes::copy_from_slice(body.as_bytes());
+            let result = parse_counting(
+                &ParseBodyConfig::default(),
+                b.as_bytes(),
+                &body,
+                &mut a,
+                &mut f,
+                &mut scanned,
+            );
+            assert!(
+                scanned <= 2 * body.len(),
+                "searched {scanned} bytes of a {}-byte body",
+                body.len()
+            );
+            result.map(|()| a)
+        };
+
+        let args = parse_counted(&format!("{}--{b}--\r\n", part("v", &value))).unwrap();
+        assert_eq!(args["v"], [value.as_str()]);
+
+        let small = near.repeat(40 * 1024 / near.len());
+        let many: String = (0..MAX_MULTIPART_PARTS - 1)
+            .map(|i| part(&i.to_string(), &small))
+            .collect();
+        let args = parse_counted(&format!("{many}--{b}--")).unwrap();
+        assert_eq!(args.len(), MAX_MULTIPART_PARTS - 1);
+        assert!(args.values().all(|v| v == &[small.as_str()]));
+
+        let err = parse_counted(&"a".repeat(4 * 1024 * 1024)).unwrap_err();
+        assert!(err.reason().contains("no final boundary"), "{err}");
+        let err = parse_counted(&format!("{}--{b}--", "a".repeat(4 * 1024 * 1024))).unwrap_err();
+        assert!(err.reason().contains("missing headers"), "{err}");
+
+        let separators = format!("--{b}\r\n").repeat(1_000_000);
+        let err = parse_counted(&format!("{separators}--{b}--")).unwrap_err();
+        assert!(err.reason().contains("too many parts"), "{err}");
     }
 
     #[test]
