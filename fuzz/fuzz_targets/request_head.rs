@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tornado_httpserver::http1connection::{
-    BodyKind, Http1ConnectionParameters, Parsed, parse_request_head,
+    BodyKind, Http1ConnectionParameters, Parsed, parse_request_head, parse_request_layout,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +33,21 @@ fn check(data: &[u8], params: &Http1ConnectionParameters) {
         Ok(Parsed::Complete(head)) => {
             assert!(head.head_len <= data.len());
             assert!(head.head_len <= params.max_header_size);
-            assert!(head.uri.len() <= params.max_request_target);
+            assert!(head.uri().len() <= params.max_request_target);
+            // Parsed in place and attached to its bytes, the same head.
+            match parse_request_layout(data, params) {
+                Ok(Parsed::Complete(layout)) => {
+                    let raw = bytes::Bytes::copy_from_slice(&data[..layout.head_len]);
+                    let viewed = layout.attach(raw);
+                    assert_eq!(viewed, head);
+                    for (name, value) in viewed.headers().iter() {
+                        assert_eq!(head.headers().get(name).is_some(), true);
+                        let _ = value.len();
+                    }
+                    let _ = (viewed.path(), viewed.query(), viewed.method());
+                }
+                other => panic!("in place: {other:?}"),
+            }
             if let BodyKind::Length(n) = head.body {
                 assert!(n <= params.max_body_size);
             }

@@ -409,12 +409,20 @@ pub fn parse_request_layout(
             if buf.len() > max_header_size {
                 return Err(header_too_large(max_header_size));
             }
+            // A target already longer than the limit is refused before its line ends
+            // (so a huge target cannot be buffered up to the header limit); judged on
+            // the target alone, as the complete line is, whatever the method's length.
             let first_line = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
-            if first_line > params.max_request_target + 32 {
+            let line = &data[..first_line];
+            let target_len = line.iter().position(|&b| b == b' ').map_or(0, |sp| {
+                let rest = &line[sp + 1..];
+                rest.iter().position(|&b| b == b' ').unwrap_or(rest.len())
+            });
+            if target_len > params.max_request_target {
                 return Err(ParseError::new(
                     StatusCode::URI_TOO_LONG,
                     format!(
-                        "request line longer than {} bytes",
+                        "request target longer than {} bytes",
                         params.max_request_target
                     ),
                 ));

@@ -700,18 +700,20 @@ fn head_may_be_complete(
 ) -> bool {
     let before = *scanned as usize;
     *scanned = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-    if before == 0 || before > buf.len() || buf.len() > params.max_header_size {
-        if before == 0 {
-            *line_seen = buf.contains(&b'\n');
-            if !*line_seen && buf.len() <= params.max_request_target + 32 {
-                return false;
-            }
-        }
+    if buf.len() > params.max_header_size {
         return true;
     }
-    // Blank lines before a request are skipped by the parser; let it see them.
-    if buf.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
-        return true;
+    // Blank lines before a request are skipped by the parser: judge what follows them.
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    if before == 0 || before > buf.len() || skip > 0 {
+        let data = &buf[skip..];
+        *line_seen = data.contains(&b'\n');
+        // Until the request line is complete the parser sees it only to check its
+        // length (414): a version cut short (`HTTP/2`) must not be judged early.
+        return *line_seen || data.len() > params.max_request_target + 32;
     }
     let fresh = &buf[before.saturating_sub(3)..];
     if !*line_seen {
@@ -719,8 +721,6 @@ fn head_may_be_complete(
             *line_seen = true;
             return true;
         }
-        // Until the request line is complete the parser sees it only to check its
-        // length (414): a version cut short (`HTTP/2`) must not be judged early.
         return buf.len() > params.max_request_target + 32;
     }
     fresh.windows(2).any(|w| w == b"\n\n" || w == b"\n\r")
