@@ -528,3 +528,26 @@ fn an_error_after_a_finished_response_is_answered() {
     assert!(out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{out:?}");
     assert!(conn.must_close());
 }
+
+#[test]
+fn heads_are_judged_the_same_whole_and_in_pieces() {
+    // Found by the server_connection fuzz target: a head led by blank lines, and a
+    // long method before a short target, were judged differently when they arrived
+    // in pieces.
+    let p = Http1ConnectionParameters {
+        max_request_target: 64,
+        ..params()
+    };
+    let long_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "M".repeat(120));
+    let rows: &[(&[u8], Option<u16>)] = &[
+        (b"\r\nGET / HTTP/2.0\r\nHost: h\r\n\r\n", Some(505)),
+        (long_method.as_bytes(), None),
+    ];
+    for (input, status) in rows {
+        for step in [input.len(), 1, 5] {
+            let (seen, _, _) = run(input, step, &p, (StatusCode::OK, b""));
+            let got = seen.err().map(|e| e.status().as_u16());
+            assert_eq!(got, *status, "step {step}: {}", String::from_utf8_lossy(input));
+        }
+    }
+}
