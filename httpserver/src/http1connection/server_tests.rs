@@ -550,4 +550,59 @@ fn heads_are_judged_the_same_whole_and_in_pieces() {
             assert_eq!(got, *status, "step {step}: {}", String::from_utf8_lossy(input));
         }
     }
+// ---- review: suspected bugs ---------------------------------------------------------
+
+/// A response finished right after the head of a bodyless request, before the driver
+/// polled its `End`, must still let the next pipelined request be read: the doc only
+/// promises that "a response never starts before its request's head".
+#[test]
+fn review_response_finished_before_end_still_reads_the_next_request() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(
+        &b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+    );
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+    assert!(conn.reads_next_request(), "the response allowed keep-alive");
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    // The second request is in the buffer and nothing is owed: it must come out.
+    let next = conn.poll(&mut buf, &p);
+    assert!(
+        matches!(next, Ok(Some(ServerEvent::Head(ref h))) if h.uri == "/2"),
+        "second request never read: {next:?}, wants_input={}",
+        conn.wants_input()
+    );
+}
+
+/// RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+/// framing; the server MUST close after it (the client role already does this).
+#[test]
+fn review_http10_request_with_transfer_encoding_does_not_keep_alive() {
+    let p = params();
+    let input = b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let Parsed::Complete(head) = parse_request_head(input, &p).unwrap() else {
+        panic!("partial")
+    };
+    assert_eq!(head.body, BodyKind::Chunked);
+    assert!(!head.keep_alive, "HTTP/1.0 + Transfer-Encoding must close");
+}
+
+/// Tornado keeps an HTTP/1.0 `Connection: keep-alive` request alive when it has a
+/// `Content-Length` header, whatever its value (`_can_keep_alive`); a `POST` with
+/// `Content-Length: 0` is closed here.
+#[test]
+fn review_http10_keep_alive_post_with_zero_length_stays_open() {
+    let p = params();
+    let input = b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
+    let Parsed::Complete(head) = parse_request_head(input, &p).unwrap() else {
+        panic!("partial")
+    };
+    assert!(head.keep_alive, "Tornado 6.6 keeps this connection alive");
 }
