@@ -168,3 +168,54 @@ fn review_shutdown_never_resolves_with_a_detached_handler() {
     }));
     assert!(resolved, "shutdown(200 ms) still pending after 3 s");
 }
+
+/// `idle_connection_timeout` closes a connection that *sends nothing*; it is not a
+/// limit on how long a response may take to download. When a response leaves more
+/// than `chunk_size` queued, `run()` arms the idle deadline once and awaits the whole
+/// flush: a client that reads steadily, just slower than the timeout allows for the
+/// whole body, gets a truncated response.
+fn slow_download(keep_alive: bool) {
+    const BODY: usize = 8 << 20;
+    let mut settings = HttpServerSettings::default();
+    settings.idle_connection_timeout = Some(Duration::from_millis(500));
+    serve(
+        |_req: HttpServerRequest| async { Response::text(vec![b'x'; BODY]) },
+        settings,
+        move |addr| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let req: &[u8] = if keep_alive {
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+            } else {
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            };
+            s.write_all(req).unwrap();
+            // A steady reader: 64 KiB every 20 ms (about 3 MiB/s), never idle for long.
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            while got <= BODY {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                got > BODY,
+                "keep_alive={keep_alive}: response cut after {got} bytes of {BODY} (+ head) while the client kept reading"
+            );
+        },
+    );
+}
+
+#[test]
+fn review_idle_timeout_cuts_a_response_that_is_still_being_read() {
+    // Connection: close: finish_and_close arms the idle deadline once, then flushes.
+    slow_download(false);
+}
+
+#[test]
+fn review_idle_timeout_cuts_a_keep_alive_response_that_is_still_being_read() {
+    // Keep-alive: run() arms the idle deadline once when >= chunk_size is queued.
+    slow_download(true);
+}
