@@ -606,3 +606,16 @@ fn review_http10_keep_alive_post_with_zero_length_stays_open() {
     };
     assert!(head.keep_alive, "Tornado 6.6 keeps this connection alive");
 }
+
+/// `Connection: close` wins over `keep-alive` (RFC 9112 section 9.6; Tornado compares
+/// the whole value with `keep-alive`; the client role here checks `!close` too). An
+/// HTTP/1.0 request carrying both tokens is kept alive by the server role.
+#[test]
+fn review_http10_close_token_wins_over_keep_alive() {
+    let p = params();
+    let input = b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n";
+    let Parsed::Complete(head) = parse_request_head(input, &p).unwrap() else {
+        panic!("partial")
+    };
+    assert!(!head.keep_alive, "the client said close");
+}
