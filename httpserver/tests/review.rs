@@ -219,3 +219,41 @@ fn review_idle_timeout_cuts_a_keep_alive_response_that_is_still_being_read() {
     // Keep-alive: run() arms the idle deadline once when >= chunk_size is queued.
     slow_download(true);
 }
+
+/// Panics in `start_request`.
+struct PanicsOnStart;
+struct Never;
+
+impl HttpServerConnectionDelegate for PanicsOnStart {
+    type Message = Never;
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> Never {
+        panic!("boom in start_request");
+    }
+}
+
+impl HttpMessageDelegate for Never {
+    async fn finish(self, _request: HttpServerRequest, _writer: ResponseWriter) {}
+}
+
+/// After a panic in `start_request` (or `body_mode`) on a request without a body the
+/// server answers 500 and closes, but the 500 does not say `Connection: close`: the
+/// state machine saw a keep-alive request and `send_internal_error` does not ask it to
+/// close, while `handle_request` returns false. A keep-alive client takes the
+/// connection back to its pool and its next request meets a closed socket.
+#[test]
+fn review_500_after_a_start_request_panic_says_connection_close() {
+    serve(PanicsOnStart, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let r = c.read_response();
+        assert_eq!(r.status, 500);
+        let rest = c.read_to_close();
+        assert!(rest.is_empty());
+        assert_eq!(
+            r.header("Connection"),
+            Some("close"),
+            "the server closed after a response that promised keep-alive: {:?}",
+            r.head
+        );
+    });
+}
