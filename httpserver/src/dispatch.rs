@@ -93,6 +93,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(m) => m,
         Err(msg) => {
             log::error!("panic in start_request: {msg}");
+            conn.close_after_response();
             conn.send_internal_error();
             return false;
         }
@@ -101,6 +102,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(mode) => mode,
         Err(msg) => {
             log::error!("panic in body_mode: {msg}");
+            conn.close_after_response();
             conn.send_internal_error();
             return false;
         }

@@ -164,10 +164,10 @@ impl Conn {
                 .complete(parse, taken, params)
                 .map_err(BodyError::Parse)?
             {
-                if matches!(event, ServerEvent::End) {
-                    drop(proto);
-                    self.clear_deadline();
-                }
+                // Progress: the body deadline counts again from the next wait, not while
+                // the handler works on this piece.
+                drop(proto);
+                self.clear_deadline();
                 return Ok(Some(event));
             }
             if empty {
@@ -187,7 +187,7 @@ impl Conn {
     /// connection), then, if the connection closes because of an error while the client
     /// may still be sending, half-closes and drains before the task ends.
     pub(super) async fn finish_and_close(self: &Rc<Self>) {
-        self.set_idle_deadline();
+        self.set_write_deadline();
         if self.flush_output().await.is_err() {
             return;
         }

@@ -95,6 +95,9 @@ pub(crate) struct Conn {
     out: RefCell<BytesMut>,
     deadline: Cell<Option<Instant>>,
     timer: Cell<Option<(Instant, TimeoutHandle)>>,
+    /// While the deadline watches output to a slow reader: the stream's written-byte
+    /// count when it was set, so progress pushes the deadline back.
+    write_mark: Cell<Option<u64>>,
     /// When the current request's first byte arrived (loop clock).
     request_start: Cell<Instant>,
     /// Tasks waiting for the connection to close (the connection's own task while a
@@ -130,6 +133,7 @@ impl Conn {
             out: RefCell::new(BytesMut::new()),
             deadline: Cell::new(None),
             timer: Cell::new(None),
+            write_mark: Cell::new(None),
             request_start: Cell::new(Instant::now()),
             close_waiters: RefCell::new(Vec::new()),
             watching_close: Cell::new(false),
@@ -188,7 +192,7 @@ impl Conn {
                 drop(self.queue_output());
             }
             if self.stream.write_buffer_len() >= chunk_size {
-                self.set_idle_deadline();
+                self.set_write_deadline();
                 if self.flush_output().await.is_err() {
                     return;
                 }
@@ -320,6 +324,11 @@ impl Conn {
         })
     }
 
+    /// The connection closes after the current response (its head says so).
+    pub(crate) fn close_after_response(&self) {
+        self.proto.borrow_mut().close_after_response();
+    }
+
     /// Whether the connection goes on to another request after the one just answered.
     pub(crate) fn goes_on(&self) -> bool {
         self.proto.borrow().reads_next_request() && !self.shutting_down() && !self.stream.closed()
@@ -346,9 +355,9 @@ impl Conn {
 
 impl Tracked for Conn {
     fn close(&self) {
-        if self.phase.get() != Phase::Detached {
-            self.phase.set(Phase::ForceClosed);
-        }
+        // A detached (upgraded) connection is closed too: a forced shutdown must not
+        // wait for a handler that never returns.
+        self.phase.set(Phase::ForceClosed);
         self.stream.close();
         self.wake_close_waiters();
     }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -90,12 +91,24 @@ impl Conn {
 
     /// Sends the output before waiting for input; waits for the socket only when it did
     /// not take everything (a slow reader), so output never piles up unbounded.
-    pub(super) async fn flush_before_wait(&self) -> io::Result<()> {
+    pub(super) async fn flush_before_wait(self: &Rc<Self>) -> io::Result<()> {
         let fut = self.queue_output();
         if self.stream.write_buffer_len() > 0 {
+            // A reader that stops taking our output must not hold the connection; the
+            // deadline for what comes next (idle or header) holds again afterwards.
+            let next = self.deadline.get();
+            self.set_write_deadline();
             match fut {
                 Some(f) => f.await?,
                 None => self.stream.flush().await?,
+            }
+            if self.proto.borrow().is_idle() {
+                // Between requests: the idle time counts from now.
+                self.clear_deadline();
+                self.set_swept_deadline();
+            } else {
+                // A head under way keeps the deadline it had from its first byte.
+                self.set_deadline(next);
             }
         }
         Ok(())

@@ -18,6 +18,7 @@ pub(crate) fn deadline_after(now: Instant, d: Option<Duration>) -> Option<Instan
 impl Conn {
     /// Sets the deadline, arming the timer if it would fire too late (or not at all).
     pub(super) fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
+        self.write_mark.set(None);
         self.deadline.set(deadline);
         let Some(at) = deadline else { return };
         match self.timer.get() {
@@ -34,18 +35,28 @@ impl Conn {
 
     /// The deadline between requests, watched by the server's sweep rather than a timer.
     pub(super) fn set_swept_deadline(&self) {
+        self.write_mark.set(None);
         let now = self.io_loop.time();
         self.deadline
             .set(deadline_after(now, self.settings.idle_connection_timeout));
     }
 
-    /// The deadline for a peer that takes our output slowly.
-    pub(super) fn set_idle_deadline(self: &Rc<Self>) {
+    /// The deadline for a peer that takes our output slowly: it passes only if the
+    /// socket takes nothing for `idle_connection_timeout`; each time the timer finds
+    /// that bytes went out since, it is pushed back (a long download is not cut).
+    /// Progress is what the kernel accepted: with very large socket buffers a client
+    /// that reads slowly can leave it silent for a while, so this timeout should be
+    /// seconds, not milliseconds (the default is an hour).
+    pub(super) fn set_write_deadline(self: &Rc<Self>) {
         let now = self.io_loop.time();
         self.set_deadline(deadline_after(now, self.settings.idle_connection_timeout));
+        if self.deadline.get().is_some() {
+            self.write_mark.set(Some(self.stream.bytes_written()));
+        }
     }
 
     pub(super) fn clear_deadline(&self) {
+        self.write_mark.set(None);
         self.deadline.set(None);
         if let Some((_, h)) = self.timer.take() {
             self.io_loop.remove_timeout(h);
@@ -69,7 +80,11 @@ impl Conn {
             // The idle deadline belongs to the sweep.
             Some(_) if self.phase.get() == Phase::Idle => {}
             Some(d) if d > self.io_loop.time() => self.arm(d),
-            Some(_) => self.time_out(),
+            Some(_) => match self.write_mark.get() {
+                // Output moved since: the reader is slow, not gone.
+                Some(mark) if self.stream.bytes_written() > mark => self.set_write_deadline(),
+                _ => self.time_out(),
+            },
         }
     }
 

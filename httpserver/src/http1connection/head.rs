@@ -89,9 +89,9 @@ pub struct RequestHead {
     pub body: BodyKind,
     /// Whether the connection may carry another request after this one:
     /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
-    /// `Connection: keep-alive` and a body length the server can tell
-    /// (`GET`, `HEAD`, `Content-Length` or chunked); never with
-    /// `no_keep_alive`.
+    /// `Connection: keep-alive` (and no `close`) and a body length the server
+    /// can tell (`GET`, `HEAD` or `Content-Length`; never with
+    /// `Transfer-Encoding`, faulty in HTTP/1.0); never with `no_keep_alive`.
     pub keep_alive: bool,
     /// Whether an HTTP/1.1 client sent `Expect: 100-continue` and waits for
     /// [`CONTINUE_RESPONSE`](super::CONTINUE_RESPONSE) before its body.
@@ -488,9 +488,16 @@ pub fn parse_request_layout(
     let keep_alive = !params.no_keep_alive
         && match version {
             Version::HTTP_11 => !framing.connection_close,
+            // HTTP/1.0 keeps the connection only when asked to (and not also told to
+            // close), with a body length it can tell from `Content-Length` (even 0,
+            // as Tornado) or a method without a body. `Transfer-Encoding` in an
+            // HTTP/1.0 request is faulty framing (RFC 9112 section 6.1): the message
+            // is read, then the connection closes.
             _ => {
                 framing.connection_keep_alive
-                    && (body != BodyKind::Empty || method == Method::GET || method == Method::HEAD)
+                    && !framing.connection_close
+                    && !framing.transfer_encoding
+                    && (framing.content_length || method == Method::GET || method == Method::HEAD)
             }
         };
     let expect_continue = version == Version::HTTP_11 && framing.expect_continue;

@@ -439,6 +439,17 @@ impl ServerConnection {
             }
         }
         self.continue_pending = false;
+        // Answered before its end was polled: go on as `finish` would have.
+        match self.writing {
+            Writing::Done { keep_alive: true } if !self.close_after => {
+                self.reading = Reading::Head {
+                    scanned: 0,
+                    line_seen: false,
+                };
+            }
+            Writing::Done { .. } => self.reading = Reading::Closed,
+            _ => {}
+        }
         Ok(Some(ServerEvent::End))
     }
 

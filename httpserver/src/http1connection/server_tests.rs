@@ -547,9 +547,16 @@ fn heads_are_judged_the_same_whole_and_in_pieces() {
         for step in [input.len(), 1, 5] {
             let (seen, _, _) = run(input, step, &p, (StatusCode::OK, b""));
             let got = seen.err().map(|e| e.status().as_u16());
-            assert_eq!(got, *status, "step {step}: {}", String::from_utf8_lossy(input));
+            assert_eq!(
+                got,
+                *status,
+                "step {step}: {}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
+}
+
 // ---- review: suspected bugs ---------------------------------------------------------
 
 /// A response finished right after the head of a bodyless request, before the driver
@@ -575,7 +582,7 @@ fn review_response_finished_before_end_still_reads_the_next_request() {
     // The second request is in the buffer and nothing is owed: it must come out.
     let next = conn.poll(&mut buf, &p);
     assert!(
-        matches!(next, Ok(Some(ServerEvent::Head(ref h))) if h.uri == "/2"),
+        matches!(next, Ok(Some(ServerEvent::Head(ref h))) if h.uri() == "/2"),
         "second request never read: {next:?}, wants_input={}",
         conn.wants_input()
     );
@@ -586,7 +593,8 @@ fn review_response_finished_before_end_still_reads_the_next_request() {
 #[test]
 fn review_http10_request_with_transfer_encoding_does_not_keep_alive() {
     let p = params();
-    let input = b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let input =
+        b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     let Parsed::Complete(head) = parse_request_head(input, &p).unwrap() else {
         panic!("partial")
     };

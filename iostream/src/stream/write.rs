@@ -238,6 +238,12 @@ impl IoStream {
         self.shared.state.borrow().wbuf.len()
     }
 
+    /// How many bytes this stream has written to its transport so far: a driver that
+    /// watches a slow reader compares it over time to tell progress from a stall.
+    pub fn bytes_written(&self) -> u64 {
+        self.shared.state.borrow().written
+    }
+
     /// True while written data waits in the write buffer.
     pub fn writing(&self) -> bool {
         !self.shared.state.borrow().wbuf.is_empty()
