@@ -1,4 +1,5 @@
-//! Review: socket-level reproductions of suspected bugs in the connection driver.
+//! Bugs found by a review of the new connection driver, each reproduced over a real
+//! socket (the test names keep the review's wording).
 
 mod common;
 
@@ -24,8 +25,10 @@ use tornado_httpserver::{
 #[test]
 fn review_slow_reader_with_less_than_chunk_size_queued_is_never_timed_out() {
     let open_after = unwrap_thread(run(async {
-        let mut settings = HttpServerSettings::default();
-        settings.idle_connection_timeout = Some(Duration::from_millis(200));
+        let mut settings = HttpServerSettings {
+            idle_connection_timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
         // Whatever the socket does not take stays queued below chunk_size.
         settings.params.chunk_size = 256 * 1024 * 1024;
         let server = HttpServer::with_settings(
@@ -176,8 +179,10 @@ fn review_shutdown_never_resolves_with_a_detached_handler() {
 /// whole body, gets a truncated response.
 fn slow_download(keep_alive: bool) {
     const BODY: usize = 16 << 20;
-    let mut settings = HttpServerSettings::default();
-    settings.idle_connection_timeout = Some(Duration::from_secs(1));
+    let settings = HttpServerSettings {
+        idle_connection_timeout: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
     serve(
         |_req: HttpServerRequest| async { Response::text(vec![b'x'; BODY]) },
         settings,
