@@ -17,7 +17,7 @@ use tornado_iostream::IoStream;
 use tornado_iostream::netutil::{AcceptHandle, add_accept_handler, bind_unix_socket};
 use tornado_iostream::tcpserver::{StreamHandler, TcpServer};
 
-use crate::connection::{Conn, ServeRequest};
+use crate::connection::{Conn, ConnShared, ServeRequest};
 use crate::delegate::HttpServerConnectionDelegate;
 use crate::registry::{Registry, SHUTDOWN_POLL_INTERVAL};
 use crate::settings::HttpServerSettings;
@@ -35,16 +35,21 @@ thread_local! {
 /// open connections.
 pub(crate) struct ServerShared {
     settings: Arc<HttpServerSettings>,
-    serve: Rc<dyn ServeRequest>,
     registry: Rc<Registry>,
+    /// What its connections share.
+    conn: Rc<ConnShared>,
 }
 
 impl ServerShared {
     fn new(id: u64, settings: Arc<HttpServerSettings>, serve: Rc<dyn ServeRequest>) -> Rc<Self> {
         let registry = Registry::new(settings.idle_connection_timeout);
         let shared = Rc::new(ServerShared {
+            conn: Rc::new(ConnShared {
+                settings: settings.clone(),
+                registry: registry.clone(),
+                serve,
+            }),
             settings,
-            serve,
             registry,
         });
         LOCAL_SERVERS.with(|s| {
@@ -56,14 +61,7 @@ impl ServerShared {
     }
 
     fn connection(&self, stream: IoStream, peer: Option<SocketAddr>, tls: bool) -> Rc<Conn> {
-        Conn::new(
-            stream,
-            self.settings.clone(),
-            self.registry.clone(),
-            self.serve.clone(),
-            peer,
-            tls,
-        )
+        Conn::new(stream, self.conn.clone(), peer, tls)
     }
 }
 

@@ -25,7 +25,7 @@ impl Conn {
     /// The client address and scheme for this request, with `xheaders` applied (read
     /// afresh for every request).
     pub(crate) fn request_context(&self, headers: &HttpHeaders) -> RequestContext {
-        let settings = &self.settings;
+        let settings = &self.shared.settings;
         let mut remote_ip = self.peer.map(|a| a.ip());
         let mut protocol = if self.tls { "https" } else { "http" };
         if settings.xheaders {

@@ -82,7 +82,7 @@ impl Conn {
     /// Parses the buffered input: a whole head, an error, or wait for more (setting the
     /// header or idle deadline).
     fn next_head(self: &Rc<Self>) -> HeadStep {
-        let params = &self.settings.params;
+        let params = &self.shared.settings.params;
         let mut proto = self.proto.borrow_mut();
         if !proto.wants_input() {
             return HeadStep::Close;
@@ -117,7 +117,10 @@ impl Conn {
                 // The first bytes of a head: its deadline runs from now.
                 let now = self.io_loop.time();
                 self.request_start.set(now);
-                self.set_deadline(deadline_after(now, self.settings.params.header_timeout));
+                self.set_deadline(deadline_after(
+                    now,
+                    self.shared.settings.params.header_timeout,
+                ));
             }
         } else {
             if self.shutting_down() {
@@ -139,7 +142,10 @@ impl Conn {
             }
             // A stalled body is closed after `body_timeout` without progress.
             let now = self.io_loop.time();
-            self.set_deadline(deadline_after(now, self.settings.params.body_timeout));
+            self.set_deadline(deadline_after(
+                now,
+                self.shared.settings.params.body_timeout,
+            ));
             if self.stream.fill_read_buffer().await.is_err() {
                 return Err(BodyError::Closed);
             }
@@ -147,7 +153,7 @@ impl Conn {
     }
 
     fn poll_body(&self) -> Result<Option<ServerEvent>, BodyError> {
-        let params = &self.settings.params;
+        let params = &self.shared.settings.params;
         let mut proto = self.proto.borrow_mut();
         loop {
             let parse = self

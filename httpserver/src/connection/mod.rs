@@ -51,6 +51,9 @@ use crate::http1connection::{RequestHead, ServerConnection};
 use crate::registry::{Registry, Tracked};
 use crate::settings::HttpServerSettings;
 
+/// [`Conn::write_mark`] when the deadline does not watch output.
+pub(crate) const NO_MARK: u64 = u64::MAX;
+
 /// What a connection calls for each request: the server's delegate, with its type
 /// erased. The returned future answers the request and says whether the connection
 /// may go on to the next one.
@@ -80,12 +83,18 @@ pub(crate) enum Phase {
     TimedOut,
 }
 
+/// What every connection of one server thread shares, behind one pointer (an idle
+/// connection's size matters).
+pub(crate) struct ConnShared {
+    pub(crate) settings: Arc<HttpServerSettings>,
+    pub(crate) registry: Rc<Registry>,
+    pub(crate) serve: Rc<dyn ServeRequest>,
+}
+
 pub(crate) struct Conn {
     io_loop: IoLoop,
     stream: IoStream,
-    settings: Arc<HttpServerSettings>,
-    registry: Rc<Registry>,
-    serve: Rc<dyn ServeRequest>,
+    shared: Rc<ConnShared>,
     peer: Option<SocketAddr>,
     tls: bool,
     phase: Cell<Phase>,
@@ -96,15 +105,20 @@ pub(crate) struct Conn {
     deadline: Cell<Option<Instant>>,
     timer: Cell<Option<(Instant, TimeoutHandle)>>,
     /// While the deadline watches output to a slow reader: the stream's written-byte
-    /// count when it was set, so progress pushes the deadline back.
-    write_mark: Cell<Option<u64>>,
+    /// count when it was set, so progress pushes the deadline back ([`NO_MARK`]
+    /// otherwise).
+    write_mark: Cell<u64>,
     /// When the current request's first byte arrived (loop clock).
     request_start: Cell<Instant>,
     /// Tasks waiting for the connection to close (the connection's own task while a
-    /// handler runs, handlers awaiting [`ResponseWriter::closed`]).
-    close_waiters: RefCell<Vec<Waker>>,
-    /// Whether the stream's close callback (which wakes `close_waiters`) is set.
-    watching_close: Cell<bool>,
+    /// handler runs, handlers awaiting [`ResponseWriter::closed`]); boxed, since most
+    /// connections never have one. While it is `Some`, the stream's close callback
+    /// wakes them.
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer in every connection instead of a Vec's three words"
+    )]
+    close_waiters: RefCell<Option<Box<Vec<Waker>>>>,
     /// Numbers the request being answered (0: none); a [`ResponseWriter`] holds the
     /// number of its request and is refused once that request is over.
     request_seq: Cell<u32>,
@@ -114,18 +128,14 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn new(
         stream: IoStream,
-        settings: Arc<HttpServerSettings>,
-        registry: Rc<Registry>,
-        serve: Rc<dyn ServeRequest>,
+        shared: Rc<ConnShared>,
         peer: Option<SocketAddr>,
         tls: bool,
     ) -> Rc<Conn> {
         Rc::new(Conn {
             io_loop: IoLoop::current(),
             stream,
-            settings,
-            registry,
-            serve,
+            shared,
             peer,
             tls,
             phase: Cell::new(Phase::Busy),
@@ -133,10 +143,9 @@ impl Conn {
             out: RefCell::new(BytesMut::new()),
             deadline: Cell::new(None),
             timer: Cell::new(None),
-            write_mark: Cell::new(None),
+            write_mark: Cell::new(NO_MARK),
             request_start: Cell::new(Instant::now()),
-            close_waiters: RefCell::new(Vec::new()),
-            watching_close: Cell::new(false),
+            close_waiters: RefCell::new(None),
             request_seq: Cell::new(0),
             next_seq: Cell::new(1),
         })
@@ -149,7 +158,7 @@ impl Conn {
         impl Drop for Cleanup {
             fn drop(&mut self) {
                 let conn = &self.0;
-                conn.registry.unregister(self.1);
+                conn.shared.registry.unregister(self.1);
                 conn.clear_deadline();
                 if let Ok(mut out) = conn.out.try_borrow_mut() {
                     output::return_buffer(std::mem::take(&mut *out));
@@ -161,7 +170,7 @@ impl Conn {
             }
         }
         let tracked: Rc<dyn Tracked> = self.clone();
-        let key = self.registry.register(Rc::downgrade(&tracked));
+        let key = self.shared.registry.register(Rc::downgrade(&tracked));
         drop(tracked);
         let _cleanup = Cleanup(self.clone(), key);
         if let Err(e) = self.stream.set_nodelay(true) {
@@ -171,12 +180,12 @@ impl Conn {
     }
 
     async fn run(self: &Rc<Self>) {
-        let chunk_size = self.settings.params.chunk_size.max(1);
+        let chunk_size = self.shared.settings.params.chunk_size.max(1);
         loop {
             // Boxed (by `serve`) so that an idle connection's task holds only the small
             // state of waiting for a head, not the larger one of handling a request.
             let handling = match self.read_head().await {
-                Some(head) => self.serve.clone().serve(self.clone(), head),
+                Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
             if !handling.await {
@@ -254,25 +263,28 @@ impl Conn {
 
     /// Registers `waker` to be woken when the connection closes.
     pub(crate) fn add_close_waiter(self: &Rc<Self>, waker: &Waker) {
-        {
-            let mut waiters = self.close_waiters.borrow_mut();
-            if !waiters.iter().any(|w| w.will_wake(waker)) {
-                waiters.push(waker.clone());
-            }
-        }
-        if !self.watching_close.replace(true) {
-            let weak = Rc::downgrade(self);
-            self.stream.set_close_callback(move || {
-                if let Some(conn) = weak.upgrade() {
-                    conn.wake_close_waiters();
+        let mut waiters = self.close_waiters.borrow_mut();
+        match waiters.as_mut() {
+            Some(list) => {
+                if !list.iter().any(|w| w.will_wake(waker)) {
+                    list.push(waker.clone());
                 }
-            });
+            }
+            None => {
+                *waiters = Some(Box::new(vec![waker.clone()]));
+                let weak = Rc::downgrade(self);
+                self.stream.set_close_callback(move || {
+                    if let Some(conn) = weak.upgrade() {
+                        conn.wake_close_waiters();
+                    }
+                });
+            }
         }
     }
 
     fn wake_close_waiters(&self) {
-        let waiters = std::mem::take(&mut *self.close_waiters.borrow_mut());
-        for w in waiters {
+        let waiters = self.close_waiters.borrow_mut().take();
+        for w in waiters.into_iter().flat_map(|list| *list) {
             w.wake();
         }
     }
@@ -282,7 +294,7 @@ impl Conn {
     }
 
     pub(crate) fn shutting_down(&self) -> bool {
-        self.registry.shutting_down()
+        self.shared.registry.shutting_down()
     }
 
     fn peer_name(&self) -> String {

@@ -143,7 +143,7 @@ impl Conn {
 
     pub(crate) fn write_body(&self, chunk: &[u8]) -> Result<(), OutputError> {
         let result = self.with_out(|out| self.proto.borrow_mut().write_body(chunk, out));
-        if self.out.borrow().len() >= self.settings.params.chunk_size {
+        if self.out.borrow().len() >= self.shared.settings.params.chunk_size {
             // Dropping the future does not cancel the write.
             drop(self.queue_output());
         }

@@ -7,7 +7,7 @@
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use super::{Conn, Phase};
+use super::{Conn, NO_MARK, Phase};
 
 /// `now + d` for an optional timeout, saturating (a huge timeout means "never", not a
 /// panic): the loop's [`deadline_after`](tornado_ioloop::deadline_after).
@@ -18,7 +18,7 @@ pub(crate) fn deadline_after(now: Instant, d: Option<Duration>) -> Option<Instan
 impl Conn {
     /// Sets the deadline, arming the timer if it would fire too late (or not at all).
     pub(super) fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
-        self.write_mark.set(None);
+        self.write_mark.set(NO_MARK);
         self.deadline.set(deadline);
         let Some(at) = deadline else { return };
         match self.timer.get() {
@@ -35,10 +35,12 @@ impl Conn {
 
     /// The deadline between requests, watched by the server's sweep rather than a timer.
     pub(super) fn set_swept_deadline(&self) {
-        self.write_mark.set(None);
+        self.write_mark.set(NO_MARK);
         let now = self.io_loop.time();
-        self.deadline
-            .set(deadline_after(now, self.settings.idle_connection_timeout));
+        self.deadline.set(deadline_after(
+            now,
+            self.shared.settings.idle_connection_timeout,
+        ));
     }
 
     /// The deadline for a peer that takes our output slowly: it passes only if the
@@ -49,14 +51,17 @@ impl Conn {
     /// seconds, not milliseconds (the default is an hour).
     pub(super) fn set_write_deadline(self: &Rc<Self>) {
         let now = self.io_loop.time();
-        self.set_deadline(deadline_after(now, self.settings.idle_connection_timeout));
+        self.set_deadline(deadline_after(
+            now,
+            self.shared.settings.idle_connection_timeout,
+        ));
         if self.deadline.get().is_some() {
-            self.write_mark.set(Some(self.stream.bytes_written()));
+            self.write_mark.set(self.stream.bytes_written());
         }
     }
 
     pub(super) fn clear_deadline(&self) {
-        self.write_mark.set(None);
+        self.write_mark.set(NO_MARK);
         self.deadline.set(None);
         if let Some((_, h)) = self.timer.take() {
             self.io_loop.remove_timeout(h);
@@ -82,7 +87,9 @@ impl Conn {
             Some(d) if d > self.io_loop.time() => self.arm(d),
             Some(_) => match self.write_mark.get() {
                 // Output moved since: the reader is slow, not gone.
-                Some(mark) if self.stream.bytes_written() > mark => self.set_write_deadline(),
+                mark if mark != NO_MARK && self.stream.bytes_written() > mark => {
+                    self.set_write_deadline()
+                }
                 _ => self.time_out(),
             },
         }
