@@ -106,10 +106,13 @@ impl ReadBuffer {
         if self.buf.len() - self.filled < want {
             if self.buf.capacity() == 0 {
                 // A pooled buffer is initialised (stale bytes, not uninitialised memory),
-                // so it is used as it is when it is big enough for the read we want; a
-                // smaller one (split by earlier takes) would only cost extra reads.
+                // so it is used as it is while it holds at least half the read we want:
+                // a buffer whose front went out with each small message (a request head)
+                // shrinks a little each time, and zeroing a reclaimed one for every
+                // message would cost more than the slightly shorter reads. A smaller one
+                // is reclaimed (and zeroed) once the bytes taken from it are dropped.
                 self.buf = match pooled() {
-                    Some(b) if b.len() >= want => b,
+                    Some(b) if b.len() >= want / 2 => b,
                     Some(b) => reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want)),
                     None => BytesMut::zeroed(want),
                 };
@@ -294,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pooled_buffer_is_reclaimed_once_its_taken_bytes_are_dropped() {
+    fn a_pooled_buffer_is_reused_as_it_is_or_reclaimed_once_its_taken_bytes_are_dropped() {
         let mut b = ReadBuffer::default();
         let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
         let start = s.as_ptr().addr();
@@ -302,23 +305,34 @@ mod tests {
         b.commit(5);
         let taken = b.take(5);
         b.release_if_empty();
-        // Still held: the pooled rest is too short and cannot be reclaimed.
+        // A small message went out: the rest, more than half a read, is used as it is
+        // (no zeroing), even while the taken bytes are still held.
         let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
-        assert_eq!(s.len(), INITIAL_READ_SIZE);
-        assert_ne!(s.as_ptr().addr(), start);
+        assert_eq!(s.len(), INITIAL_READ_SIZE - 5);
+        assert_eq!(s.as_ptr().addr(), start + 5);
         assert_eq!(&taken[..], b"hello");
         drop(taken);
-        // The fresh buffer is split and pooled the same way; once its taken bytes
-        // are dropped, the next read reuses its allocation from the start.
-        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
-        let second = s.as_ptr().addr();
-        s[..2].copy_from_slice(b"hi");
-        b.commit(2);
-        drop(b.take(2));
+        // A large message went out: the rest (worth pooling, but under half a read)
+        // is too short. Still held, a fresh buffer is used; once dropped, the
+        // allocation is reclaimed from its start, zeroed.
+        let big = INITIAL_READ_SIZE - 5 - 1500;
+        s[..big].fill(b'x');
+        b.commit(big);
+        let taken = b.take(big);
         b.release_if_empty();
         let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
         assert_eq!(s.len(), INITIAL_READ_SIZE);
-        assert_eq!(s.as_ptr().addr(), second);
+        let fresh = s.as_ptr().addr();
+        assert_ne!(fresh, start);
+        drop(taken);
+        let big = INITIAL_READ_SIZE - 1500;
+        s[..big].fill(b'y');
+        b.commit(big);
+        drop(b.take(big));
+        b.release_if_empty();
+        let s = b.spare(INITIAL_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), INITIAL_READ_SIZE);
+        assert_eq!(s.as_ptr().addr(), fresh);
         assert!(s.iter().all(|&x| x == 0));
     }
 
