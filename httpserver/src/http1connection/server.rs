@@ -228,6 +228,21 @@ impl ServerConnection {
         };
         match &mut self.reading {
             Reading::Head { scanned, line_seen } => {
+                // Blank lines between requests (some clients send a CRLF after a body)
+                // are dropped as they come: the connection stays idle, as if they had
+                // not been sent, rather than looking like a head under way.
+                let blank = buf
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                if blank > 0 && blank == buf.len() {
+                    *scanned = 0;
+                    *line_seen = false;
+                    return Ok(Parse {
+                        consumed: blank,
+                        found: Found::Nothing,
+                    });
+                }
                 if buf.is_empty() || !head_may_be_complete(buf, scanned, line_seen, params) {
                     return Ok(nothing);
                 }

@@ -627,3 +627,30 @@ fn review_http10_close_token_wins_over_keep_alive() {
     };
     assert!(!head.keep_alive, "the client said close");
 }
+
+#[test]
+fn blank_lines_between_requests_leave_the_connection_idle() {
+    let p = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n"[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+    // The stray CRLF is dropped: nothing buffered, and the connection is idle (a
+    // shutdown may close it; the idle timeout, not the header timeout, applies).
+    assert_eq!(conn.poll(&mut buf, &p), Ok(None));
+    assert!(buf.is_empty());
+    assert!(conn.is_idle());
+    // The next request still parses, blank lines before it or not.
+    buf.extend_from_slice(b"\r\n\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &p) else {
+        panic!("the next head")
+    };
+    assert_eq!(head.uri(), "/next");
+}
