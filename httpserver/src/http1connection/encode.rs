@@ -4,8 +4,9 @@
 use bytes::BytesMut;
 use http::{StatusCode, Version};
 
+use super::wire::{check_field, put_chunk_size, put_content_length, put_header, says_close};
 use crate::error::{OutputError, OutputErrorKind};
-use crate::httputil::{HttpHeaders, is_token};
+use crate::httputil::HttpHeaders;
 
 /// The `Server` header added when a response has none.
 pub const DEFAULT_SERVER: &str = concat!("TornadoRs/", env!("CARGO_PKG_VERSION"));
@@ -146,18 +147,7 @@ fn encode_head(
     let mut has_date = false;
     let mut has_server = false;
     for (name, value) in headers.iter() {
-        if !is_token(name.as_bytes()) {
-            return Err(OutputError::new(
-                OutputErrorKind::InvalidHeader,
-                format!("invalid header name {name:?}"),
-            ));
-        }
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(OutputError::new(
-                OutputErrorKind::InvalidHeader,
-                format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
-            ));
-        }
+        check_field(name, value)?;
         let skip = match name.len() {
             4 => {
                 has_date |= name.eq_ignore_ascii_case("date");
@@ -168,9 +158,7 @@ fn encode_head(
                 false
             }
             10 if name.eq_ignore_ascii_case("connection") => {
-                handler_closes |= value
-                    .split(',')
-                    .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
+                handler_closes |= says_close(value);
                 // A 101 keeps the handler's `Connection: Upgrade`; the connection then
                 // belongs to the new protocol.
                 !switching
@@ -216,7 +204,7 @@ fn encode_head(
     let keep_alive = ctx.keep_alive && !handler_closes && framing != BodyFraming::CloseDelimited;
 
     if let Some(n) = implicit {
-        put_length(dst, n);
+        put_content_length(dst, n);
     }
     if framing == BodyFraming::Chunked {
         put_header(dst, "Transfer-Encoding", "chunked");
@@ -244,29 +232,6 @@ fn encode_head(
         keep_alive,
         finished: false,
     })
-}
-
-fn put_length(dst: &mut BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.extend_from_slice(b"Content-Length: ");
-    dst.extend_from_slice(&digits[i..]);
-    dst.extend_from_slice(b"\r\n");
-}
-
-fn put_header(dst: &mut BytesMut, name: &str, value: &str) {
-    dst.extend_from_slice(name.as_bytes());
-    dst.extend_from_slice(b": ");
-    dst.extend_from_slice(value.as_bytes());
-    dst.extend_from_slice(b"\r\n");
 }
 
 /// One `Content-Length` value the handler set: digits only.
@@ -350,7 +315,7 @@ impl BodyEncoder {
                 dst.extend_from_slice(data);
             }
             BodyFraming::Chunked => {
-                write_chunk_size(dst, data.len());
+                put_chunk_size(dst, data.len());
                 dst.extend_from_slice(data);
                 dst.extend_from_slice(b"\r\n");
             }
@@ -407,23 +372,6 @@ impl BodyEncoder {
         self.finished = true;
         Ok(())
     }
-}
-
-fn write_chunk_size(dst: &mut BytesMut, len: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut i = digits.len();
-    let mut n = len;
-    loop {
-        i -= 1;
-        digits[i] = HEX[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.extend_from_slice(&digits[i..]);
-    dst.extend_from_slice(b"\r\n");
 }
 
 /// Appends a minimal error response (`Content-Length: 0`,

@@ -28,6 +28,7 @@ mod head;
 mod inflate;
 mod params;
 mod server;
+mod wire;
 
 pub use chunked::{ChunkedDecoder, ChunkedStep};
 pub use client::{

@@ -3,6 +3,9 @@
 
 use bytes::BytesMut;
 
+use super::super::wire::{
+    check_field, check_value, put_chunk_size, put_content_length, put_header, says_close,
+};
 use crate::error::{OutputError, OutputErrorKind};
 use crate::httputil::{HttpHeaders, is_token};
 
@@ -91,15 +94,10 @@ fn encode(
     let mut expect_continue = false;
     let mut caller_length = false;
     for (name, value) in headers.iter() {
-        if !is_token(name.as_bytes()) {
-            return Err(invalid(format!("invalid header name {name:?}")));
-        }
-        check_value(name, value)?;
+        check_field(name, value)?;
         let framing_header = match name.len() {
             10 if name.eq_ignore_ascii_case("connection") => {
-                close |= value
-                    .split(',')
-                    .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"));
+                close |= says_close(value);
                 false
             }
             6 if name.eq_ignore_ascii_case("expect") => {
@@ -140,9 +138,7 @@ fn encode(
             None
         }
         RequestBody::Length(n) => {
-            out.extend_from_slice(b"Content-Length: ");
-            put_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
+            put_content_length(out, n);
             (n > 0).then_some(BodyWriter::Length { remaining: n })
         }
         RequestBody::Chunked => {
@@ -181,53 +177,8 @@ fn check_caller_length(value: &str, body: RequestBody) -> Result<(), OutputError
     Ok(())
 }
 
-fn check_value(name: &str, value: &str) -> Result<(), OutputError> {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(invalid(format!(
-            "illegal characters (CR, LF or NUL) in header {name}: {value:?}"
-        )));
-    }
-    Ok(())
-}
-
 fn invalid(message: String) -> OutputError {
     OutputError::new(OutputErrorKind::InvalidHeader, message)
-}
-
-fn put_header(out: &mut BytesMut, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-fn put_decimal(out: &mut BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-fn put_hex(out: &mut BytesMut, mut n: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = HEX[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Frames the body of the request being written and holds it to what its
@@ -264,8 +215,7 @@ impl BodyWriter {
             }
             BodyWriter::Chunked => {
                 out.reserve(data.len() + 20);
-                put_hex(out, data.len());
-                out.extend_from_slice(b"\r\n");
+                put_chunk_size(out, data.len());
                 out.extend_from_slice(data);
                 out.extend_from_slice(b"\r\n");
             }

@@ -1,0 +1,112 @@
+//! What both roles write on the wire the same way: header lines, the checks a header
+//! line must pass before it is written, decimal lengths and chunk-size lines.
+
+use bytes::BytesMut;
+
+use crate::error::{OutputError, OutputErrorKind};
+use crate::httputil::is_token;
+
+/// Checks a header line about to be written: the name is a token and the value has
+/// no CR, LF or NUL (either would break the framing).
+pub(super) fn check_field(name: &str, value: &str) -> Result<(), OutputError> {
+    if !is_token(name.as_bytes()) {
+        return Err(OutputError::new(
+            OutputErrorKind::InvalidHeader,
+            format!("invalid header name {name:?}"),
+        ));
+    }
+    check_value(name, value)
+}
+
+/// Checks a header value about to be written: no CR, LF or NUL.
+pub(super) fn check_value(name: &str, value: &str) -> Result<(), OutputError> {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(OutputError::new(
+            OutputErrorKind::InvalidHeader,
+            format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a `Connection` value lists the `close` token.
+pub(super) fn says_close(value: &str) -> bool {
+    value
+        .split(',')
+        .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"))
+}
+
+/// Appends `name: value\r\n`.
+pub(super) fn put_header(dst: &mut BytesMut, name: &str, value: &str) {
+    dst.extend_from_slice(name.as_bytes());
+    dst.extend_from_slice(b": ");
+    dst.extend_from_slice(value.as_bytes());
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends `Content-Length: n\r\n`.
+pub(super) fn put_content_length(dst: &mut BytesMut, n: u64) {
+    dst.extend_from_slice(b"Content-Length: ");
+    put_decimal(dst, n);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal.
+pub(super) fn put_decimal(dst: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[i..]);
+}
+
+/// Appends a chunk-size line: `len` in lowercase hex, then CRLF.
+pub(super) fn put_chunk_size(dst: &mut BytesMut, len: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[i..]);
+    dst.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_checks() {
+        let mut out = BytesMut::new();
+        put_decimal(&mut out, 0);
+        put_decimal(&mut out, u64::MAX);
+        put_chunk_size(&mut out, 0);
+        put_chunk_size(&mut out, 0xabc);
+        put_content_length(&mut out, 12);
+        assert_eq!(
+            &out[..],
+            b"018446744073709551615\
+              0\r\nabc\r\nContent-Length: 12\r\n"
+        );
+        assert!(check_field("X-Ok", "fine\tvalue").is_ok());
+        for (name, value) in [("Bad Name", "v"), ("X", "a\r\nb"), ("X", "a\0"), ("", "v")] {
+            let err = check_field(name, value).unwrap_err();
+            assert_eq!(err.kind(), OutputErrorKind::InvalidHeader, "{name:?}");
+        }
+        assert!(says_close("Upgrade, Close"));
+        assert!(!says_close("keep-alive, closed"));
+    }
+}
