@@ -93,8 +93,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(m) => m,
         Err(msg) => {
             log::error!("panic in start_request: {msg}");
-            conn.close_after_response();
-            conn.send_internal_error();
+            fail(&conn);
             return false;
         }
     };
@@ -102,8 +101,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(mode) => mode,
         Err(msg) => {
             log::error!("panic in body_mode: {msg}");
-            conn.close_after_response();
-            conn.send_internal_error();
+            fail(&conn);
             return false;
         }
     };
@@ -123,7 +121,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
                         Some(Ok(())) => {}
                         Some(Err(msg)) => {
                             log::error!("panic in data_received: {msg}");
-                            conn.send_internal_error();
+                            fail(&conn);
                             return false;
                         }
                         None => {
@@ -202,6 +200,13 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     conn.end_answer();
     conn.access_log(summary.as_deref(), &context);
     conn.goes_on()
+}
+
+/// Answers 500 (if no response head went out) and closes the connection after it: for
+/// a request abandoned before its handler ran, whose body may still be arriving.
+fn fail(conn: &Conn) {
+    conn.close_after_response();
+    conn.send_internal_error();
 }
 
 fn connection_closed<M: HttpMessageDelegate>(message: M) {
