@@ -5,7 +5,8 @@
 //! semantics ([`iostream`]), a coroutine toolkit ([`coroutine`], [`locks`], [`queues`]) and
 //! an HTTP/1.1 server ([`httpserver`]) over the sans-IO protocol core
 //! ([`http1connection`], shared by server and client) and [`httputil`] (headers,
-//! requests, arguments, cookies).
+//! requests, arguments, cookies), and an HTTP client ([`httpclient`]: keep-alive pool,
+//! redirects, proxies, TLS, and the blocking `HttpClient`).
 //!
 //! A user depends on this crate alone and writes `use tornado::ioloop::IoLoop`, just as a
 //! Tornado user writes `tornado.ioloop.IOLoop`.
@@ -35,3 +36,5 @@ pub use tornado_gen::queues;
 
 pub use tornado_httpserver as httpserver;
 pub use tornado_httpserver::{http1connection, httputil};
+
+pub use tornado_httpclient as httpclient;

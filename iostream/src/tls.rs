@@ -118,15 +118,21 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The Mozilla root certificates (from `webpki-roots`): what clients verify
+/// servers against unless told otherwise.
+pub fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
 /// A client configuration that verifies servers against `roots` (the Mozilla roots
 /// from `webpki-roots` when `None`) and offers the given ALPN protocols.
 pub fn client_config(
     roots: Option<RootCertStore>,
     alpn_protocols: &[&[u8]],
 ) -> io::Result<Arc<ClientConfig>> {
-    let roots = roots.unwrap_or_else(|| RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    });
+    let roots = roots.unwrap_or_else(mozilla_roots);
     let mut config = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_error)?

@@ -1,0 +1,429 @@
+//! [`AsyncHttpClient`]: `fetch` with a queue, a keep-alive pool and
+//! redirects.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::Method;
+use tornado_iostream::netutil::Resolver;
+use tornado_iostream::tcpclient::TcpClient;
+
+use crate::error::{ErrorKind, HttpClientError, Phase};
+use crate::fetch::{HopResponse, fetch_hop, is_redirect};
+use crate::pool::{Pool, Slots};
+use crate::proxy::EnvProxies;
+use crate::request::{DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT, HttpRequest};
+use crate::response::{HttpResponse, Timings};
+use crate::tls::TlsConfigs;
+use crate::url::Url;
+
+/// Tornado's default `max_clients`: 10 fetches at once, the rest queued.
+pub const DEFAULT_MAX_CLIENTS: usize = 10;
+/// How long an idle keep-alive connection stays in the pool: 60 seconds.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most idle connections kept per (scheme, host, port, TLS settings,
+/// proxy): 32.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 32;
+
+/// How an [`AsyncHttpClient`] is set up (Tornado's `AsyncHTTPClient.configure`
+/// keyword arguments, plus the pool's).
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_httpclient::{ClientConfig, HttpRequest};
+///
+/// let config = ClientConfig {
+///     max_clients: 50,
+///     defaults: HttpRequest::default()
+///         .request_timeout(Duration::from_secs(5))
+///         .user_agent("my-crawler/1.0"),
+///     ..ClientConfig::default()
+/// };
+/// assert_eq!(config.pool_idle_timeout, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The most fetches in progress at once; more wait in a queue, at most
+    /// `min(connect_timeout, request_timeout)` each ([`DEFAULT_MAX_CLIENTS`]).
+    pub max_clients: usize,
+    /// Options for every request that leaves them unset (Tornado's
+    /// `defaults`); its URL and method are ignored, its headers are added
+    /// when the request lacks them.
+    pub defaults: HttpRequest,
+    /// How long an idle connection is kept for reuse
+    /// ([`DEFAULT_POOL_IDLE_TIMEOUT`]); zero turns keep-alive off.
+    pub pool_idle_timeout: Duration,
+    /// The most idle connections kept per destination
+    /// ([`DEFAULT_MAX_IDLE_PER_HOST`]); zero turns keep-alive off.
+    pub max_idle_per_host: usize,
+    /// Read `http_proxy`, `https_proxy` and `no_proxy` (or their upper-case
+    /// forms) when the client is made, for requests that name no proxy.
+    /// Off by default; never read when `REQUEST_METHOD` is set (CGI, where
+    /// `HTTP_PROXY` is the client's `Proxy:` header: the httpoxy attack).
+    pub proxy_from_env: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_clients: DEFAULT_MAX_CLIENTS,
+            defaults: HttpRequest::default(),
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
+            proxy_from_env: false,
+        }
+    }
+}
+
+/// What the clones of one client share.
+pub(crate) struct Shared {
+    pub(crate) config: ClientConfig,
+    pub(crate) pool: Rc<Pool>,
+    pub(crate) slots: Rc<Slots>,
+    pub(crate) tcp: TcpClient,
+    pub(crate) tls_configs: RefCell<TlsConfigs>,
+    pub(crate) env_proxies: EnvProxies,
+}
+
+/// The non-blocking HTTP client (Tornado's `AsyncHTTPClient`), on the
+/// current thread's [`IoLoop`](tornado_ioloop::IoLoop).
+///
+/// Cheap to clone; clones share the pool and the `max_clients` queue.
+/// Unlike Tornado's pure-Python client it keeps connections alive and
+/// reuses them, and it speaks to proxies.
+///
+/// ```
+/// use tornado_httpclient::AsyncHttpClient;
+/// use tornado_httpserver::httputil::HttpServerRequest;
+/// use tornado_httpserver::{HttpServer, Response};
+/// use tornado_ioloop::IoLoop;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.run_sync(async {
+///     let server = HttpServer::new(|_req: HttpServerRequest| async { Response::text("hello") });
+///     server.listen(0, Some("127.0.0.1")).unwrap();
+///     let url = format!("http://{}/", server.local_addrs()[0]);
+///
+///     let client = AsyncHttpClient::new();
+///     let response = client.fetch(url.as_str()).await.unwrap();
+///     assert_eq!(response.code, 200);
+///     assert_eq!(response.text().unwrap(), "hello");
+///     server.stop();
+/// });
+/// ```
+#[derive(Clone)]
+pub struct AsyncHttpClient {
+    shared: Rc<Shared>,
+}
+
+impl fmt::Debug for AsyncHttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncHttpClient")
+            .field("max_clients", &self.shared.config.max_clients)
+            .field("active", &self.shared.slots.active())
+            .field("queued", &self.shared.slots.queued())
+            .field("idle_connections", &self.shared.pool.idle_count())
+            .finish()
+    }
+}
+
+impl Default for AsyncHttpClient {
+    fn default() -> Self {
+        AsyncHttpClient::new()
+    }
+}
+
+impl AsyncHttpClient {
+    /// A client with the default [`ClientConfig`].
+    pub fn new() -> AsyncHttpClient {
+        AsyncHttpClient::with_config(ClientConfig::default())
+    }
+
+    /// A client with `config`.
+    pub fn with_config(config: ClientConfig) -> AsyncHttpClient {
+        AsyncHttpClient::build(config, TcpClient::new())
+    }
+
+    /// A client that resolves host names with `resolver` (an
+    /// [`OverrideResolver`](tornado_iostream::netutil::OverrideResolver)
+    /// that sends a name to 127.0.0.1 in tests, say).
+    pub fn with_resolver(
+        config: ClientConfig,
+        resolver: impl Resolver + 'static,
+    ) -> AsyncHttpClient {
+        AsyncHttpClient::build(config, TcpClient::with_resolver(resolver))
+    }
+
+    fn build(config: ClientConfig, tcp: TcpClient) -> AsyncHttpClient {
+        let env_proxies = if config.proxy_from_env {
+            EnvProxies::from_env()
+        } else {
+            EnvProxies::default()
+        };
+        AsyncHttpClient {
+            shared: Rc::new(Shared {
+                pool: Pool::new(config.pool_idle_timeout, config.max_idle_per_host),
+                slots: Slots::new(config.max_clients),
+                tcp,
+                tls_configs: RefCell::new(TlsConfigs::default()),
+                env_proxies,
+                config,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.shared.config
+    }
+
+    /// Idle keep-alive connections in the pool.
+    pub fn idle_connections(&self) -> usize {
+        self.shared.pool.idle_count()
+    }
+
+    /// Fetches in progress, and fetches waiting in the queue.
+    pub fn load(&self) -> (usize, usize) {
+        (self.shared.slots.active(), self.shared.slots.queued())
+    }
+
+    /// Closes the idle connections. Fetches in progress go on; their
+    /// connections close when they end instead of going back to the pool
+    /// only if the server says so, so call this again when they are done.
+    pub fn close(&self) {
+        self.shared.pool.clear();
+    }
+
+    /// Fetches `request` (a URL, or an [`HttpRequest`]) and returns the
+    /// response, following redirects (Tornado's `fetch`).
+    ///
+    /// A non-2xx final response is an `Err` with the response attached
+    /// unless the request says [`raise_error(false)`](HttpRequest::raise_error);
+    /// a transport failure (code 599) is always an `Err`.
+    pub async fn fetch(
+        &self,
+        request: impl Into<HttpRequest>,
+    ) -> Result<HttpResponse, HttpClientError> {
+        let start = Instant::now();
+        let start_time = SystemTime::now();
+        let mut request = request.into();
+        request.merge_defaults(&self.shared.config.defaults);
+        if let Some(method) = &request.bad_method {
+            return Err(HttpClientError::invalid_request(format!(
+                "invalid method {method:?} for {}",
+                request.url
+            )));
+        }
+        let original = request.clone();
+        let mut url = Url::parse(&request.url)?;
+        let connect_timeout = request.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let request_timeout = request.request_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let queue_deadline =
+            tornado_ioloop::deadline_after(start, connect_timeout.min(request_timeout));
+        let Some(_slot) = self.shared.slots.acquire(queue_deadline).await else {
+            return Err(HttpClientError::timeout(Phase::Queue, &url.authority()));
+        };
+        let queue = start.elapsed();
+        let max_redirects = request.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS);
+        let mut redirects = 0;
+        let mut redirect_time = Duration::ZERO;
+        loop {
+            let hop_start = Instant::now();
+            let follow = |code: u16, headers: &_| is_redirect(&request, code, headers);
+            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &follow).await?;
+            let code = hop.head.status.as_u16();
+            if follow(code, &hop.head.headers) {
+                let location = hop.head.headers.get("Location").unwrap_or_default();
+                let next = url.join(location);
+                if redirects >= max_redirects || next.is_err() {
+                    let message = match &next {
+                        Err(e) => {
+                            format!("cannot follow the redirect from {url} to {location:?}: {e}")
+                        }
+                        Ok(_) => format!(
+                            "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
+                            original.url
+                        ),
+                    };
+                    let response = finish(
+                        &original,
+                        &url,
+                        hop,
+                        start,
+                        start_time,
+                        queue,
+                        redirect_time,
+                    );
+                    return Err(HttpClientError::new(ErrorKind::Redirect, code, message)
+                        .with_response(response));
+                }
+                let next = next?;
+                redirect_request(&mut request, code, &url, &next);
+                redirects += 1;
+                redirect_time += hop_start.elapsed();
+                url = next;
+                continue;
+            }
+            let mut response = finish(
+                &original,
+                &url,
+                hop,
+                start,
+                start_time,
+                queue,
+                redirect_time,
+            );
+            if response.is_success() {
+                return Ok(response);
+            }
+            let error = HttpClientError::new(
+                ErrorKind::Http,
+                code,
+                format!("HTTP {code}: {}", response.reason),
+            );
+            response.error = Some(Box::new(error.clone()));
+            if request.raise_error.unwrap_or(true) {
+                return Err(error.with_response(response));
+            }
+            return Ok(response);
+        }
+    }
+}
+
+/// Builds the response of the last hop.
+fn finish(
+    original: &HttpRequest,
+    url: &Url,
+    hop: HopResponse,
+    start: Instant,
+    start_time: SystemTime,
+    queue: Duration,
+    redirect: Duration,
+) -> HttpResponse {
+    let total = start.elapsed();
+    let code = hop.head.status.as_u16();
+    let reason = if hop.head.reason.is_empty() {
+        crate::response::standard_reason(code).to_owned()
+    } else {
+        hop.head.reason
+    };
+    HttpResponse {
+        request: original.clone(),
+        code,
+        reason,
+        headers: hop.head.headers,
+        body: hop.body,
+        effective_url: url.to_string(),
+        start_time,
+        request_time: total,
+        time_info: Timings {
+            queue,
+            connect: hop.connect,
+            pretransfer: hop.pretransfer,
+            starttransfer: hop.starttransfer,
+            redirect,
+            total,
+        },
+        error: None,
+    }
+}
+
+/// Turns `request` into the request for the redirect's target.
+///
+/// 303 becomes `GET` (a `HEAD` stays `HEAD`); 301 and 302 turn a `POST`
+/// into a `GET`; 307 and 308 keep the method and the body. Going to
+/// another origin drops the credentials: `Authorization`, `Cookie` and the
+/// auth options.
+fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) {
+    let to_get = match code {
+        303 => request.method != Method::HEAD,
+        301 | 302 => request.method == Method::POST,
+        _ => false,
+    };
+    if to_get {
+        request.method = Method::GET;
+        request.body = None;
+        request.body_producer = None;
+        for name in [
+            "Content-Length",
+            "Content-Type",
+            "Content-Encoding",
+            "Transfer-Encoding",
+        ] {
+            request.headers.remove(name);
+        }
+    }
+    if !from.same_origin(to) {
+        request.headers.remove("Authorization");
+        request.headers.remove("Cookie");
+        request.auth_username = None;
+        request.auth_password = None;
+    }
+    // The Host header, if the caller set one, named the old host.
+    request.headers.remove("Host");
+    request.url = to.to_string();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn redirects_rewrite_the_method_as_browsers_do() {
+        let post = || {
+            HttpRequest::new("http://a/")
+                .method("POST")
+                .body("x")
+                .header("Content-Type", "text/plain")
+        };
+        for (code, method, body) in [
+            (301, "GET", false),
+            (302, "GET", false),
+            (303, "GET", false),
+            (307, "POST", true),
+            (308, "POST", true),
+        ] {
+            let mut req = post();
+            redirect_request(&mut req, code, &url("http://a/"), &url("http://a/next"));
+            assert_eq!(req.method, method, "{code}");
+            assert_eq!(req.body.is_some(), body, "{code}");
+            assert_eq!(req.headers.contains("Content-Type"), body, "{code}");
+            assert_eq!(req.url, "http://a/next");
+        }
+        let mut put = HttpRequest::new("http://a/").method("PUT").body("x");
+        redirect_request(&mut put, 302, &url("http://a/"), &url("http://a/b"));
+        assert_eq!(put.method, "PUT");
+        let mut head = HttpRequest::new("http://a/").method("HEAD");
+        redirect_request(&mut head, 303, &url("http://a/"), &url("http://a/b"));
+        assert_eq!(head.method, "HEAD");
+    }
+
+    #[test]
+    fn credentials_stay_on_their_origin() {
+        let make = || {
+            HttpRequest::new("http://a/")
+                .auth("u", "p")
+                .header("Authorization", "Bearer t")
+                .header("Cookie", "c=1")
+                .header("X-Other", "kept")
+        };
+        let mut same = make();
+        redirect_request(&mut same, 302, &url("http://a/"), &url("http://a:80/x"));
+        assert!(same.headers.contains("Authorization") && same.headers.contains("Cookie"));
+        assert_eq!(same.auth_username.as_deref(), Some("u"));
+        for other in ["http://b/", "https://a/", "http://a:81/"] {
+            let mut req = make();
+            redirect_request(&mut req, 307, &url("http://a/"), &url(other));
+            assert!(!req.headers.contains("Authorization"), "{other}");
+            assert!(!req.headers.contains("Cookie"), "{other}");
+            assert_eq!(req.auth_username, None, "{other}");
+            assert_eq!(req.headers.get("X-Other"), Some("kept"));
+        }
+    }
+}

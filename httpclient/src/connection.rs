@@ -1,0 +1,136 @@
+//! One HTTP/1.1 connection of the client: the socket, the sans-IO client
+//! role over it, and the loop that turns bytes into events.
+//!
+//! This is the seam where HTTP/2 would come in: a connection is chosen by
+//! the protocol the TLS handshake selected (ALPN offers `http/1.1` only for
+//! now), and `fetch` talks to it through `next_event` and `send`.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+
+use bytes::BytesMut;
+use tornado_httpserver::http1connection::{
+    ClientConnection, ClientError, ClientEvent, Http1ClientParameters,
+};
+use tornado_iostream::{IoStream, is_stream_closed};
+
+/// Why reading the next event failed.
+#[derive(Debug)]
+pub(crate) enum ReadFailure {
+    /// The bytes are not a valid response (or too large, or do not decode).
+    Protocol(ClientError),
+    /// The socket failed.
+    Io(io::Error),
+    /// The server closed the connection with no response due, or after
+    /// the response ended.
+    Closed,
+}
+
+/// A client connection. Owned by one fetch at a time, or idle in the pool.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) stream: IoStream,
+    pub(crate) proto: RefCell<ClientConnection>,
+    rbuf: RefCell<BytesMut>,
+    eof: Cell<bool>,
+    /// Bytes read since [`mark`](Self::mark): whether the server said
+    /// anything in answer to the current request.
+    read_since_mark: Cell<u64>,
+    /// How many requests this connection has carried.
+    pub(crate) uses: Cell<u32>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: IoStream) -> Connection {
+        Connection {
+            stream,
+            proto: RefCell::new(ClientConnection::new(Http1ClientParameters::default())),
+            rbuf: RefCell::new(BytesMut::new()),
+            eof: Cell::new(false),
+            read_since_mark: Cell::new(0),
+            uses: Cell::new(0),
+        }
+    }
+
+    /// The socket, for a new protocol over it (TLS through a tunnel).
+    pub(crate) fn into_stream(self) -> IoStream {
+        self.stream
+    }
+
+    /// Starts counting the bytes of a new exchange.
+    pub(crate) fn mark(&self) {
+        self.read_since_mark.set(0);
+    }
+
+    /// Whether the server sent any byte since [`mark`](Self::mark).
+    pub(crate) fn heard_back(&self) -> bool {
+        self.read_since_mark.get() > 0
+    }
+
+    /// Writes `out` to the socket and waits until it is sent.
+    pub(crate) async fn send(&self, out: BytesMut) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_bytes(out.freeze()).await
+    }
+
+    /// Whether the connection may carry another request: the last response
+    /// was read to its end, allowed keep-alive, and nothing more came.
+    pub(crate) fn reusable(&self) -> bool {
+        !self.eof.get()
+            && !self.stream.closed()
+            && self.rbuf.borrow().is_empty()
+            && self.stream.read_buffer_len() == 0
+            && self.proto.borrow().may_reuse()
+    }
+
+    /// Whether the bytes that came after the last response are left for a
+    /// new protocol (a tunnel); they must be none for TLS to start.
+    pub(crate) fn leftover(&self) -> usize {
+        self.rbuf.borrow().len()
+    }
+
+    /// The next event of the response, reading as needed. After the
+    /// server closed, the events the close completes (a body read until
+    /// close) come, then a `Closed`-kind protocol error if the response
+    /// was not complete.
+    pub(crate) async fn next_event(&self) -> Result<ClientEvent, ReadFailure> {
+        loop {
+            let step = {
+                let mut proto = self.proto.borrow_mut();
+                match proto.poll(&mut self.rbuf.borrow_mut()) {
+                    Ok(None) if self.eof.get() => proto.on_eof(),
+                    other => other,
+                }
+            };
+            match step {
+                Ok(Some(event)) => return Ok(event),
+                Err(err) => return Err(ReadFailure::Protocol(err)),
+                Ok(None) if self.eof.get() => return Err(ReadFailure::Closed),
+                Ok(None) => self.fill().await?,
+            }
+        }
+    }
+
+    /// Reads more bytes into the connection's buffer, or notes the end.
+    async fn fill(&self) -> Result<(), ReadFailure> {
+        let result = self.stream.fill_read_buffer().await;
+        let n = self.stream.read_buffer_len();
+        if n > 0 {
+            self.stream
+                .with_read_buffer(|data| self.rbuf.borrow_mut().extend_from_slice(data));
+            self.stream.consume(n);
+            self.read_since_mark
+                .set(self.read_since_mark.get() + n as u64);
+        }
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_stream_closed(&e) => {
+                self.eof.set(true);
+                Ok(())
+            }
+            Err(e) => Err(ReadFailure::Io(e)),
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! One hop of a fetch: get a connection (pooled or new, through a proxy,
+//! with TLS), send the request, read the response.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::Method;
+use tornado_httpserver::http1connection::{ClientError, ClientEvent, RequestBody, ResponseHead};
+use tornado_httpserver::httputil::{HttpHeaders, format_timestamp};
+use tornado_ioloop::{deadline_after, sleep_until};
+use tornado_iostream::netutil::AddressFamily;
+use tornado_iostream::tcpclient::ConnectOptions;
+use tornado_iostream::tls::TlsConfig;
+
+use crate::body::BodyWriter;
+use crate::client::Shared;
+use crate::connection::{Connection, ReadFailure};
+use crate::error::{ErrorKind, HttpClientError, Phase};
+use crate::pool::PoolKey;
+use crate::proxy::Proxy;
+use crate::request::{
+    DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, DEFAULT_USER_AGENT, HttpRequest,
+    basic_credentials,
+};
+use crate::tls::TlsKey;
+use crate::url::{Scheme, Url};
+
+/// How long a body held back by `Expect: 100-continue` waits for the
+/// server's `100 Continue` before it is sent anyway (curl waits one second).
+const CONTINUE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The response of one hop.
+#[derive(Debug)]
+pub(crate) struct HopResponse {
+    pub(crate) head: ResponseHead,
+    pub(crate) body: Bytes,
+    pub(crate) connect: Option<Duration>,
+    pub(crate) pretransfer: Option<Duration>,
+    pub(crate) starttransfer: Option<Duration>,
+}
+
+/// Whether a response with `code` and these headers is a redirect the
+/// request follows.
+pub(crate) fn is_redirect(request: &HttpRequest, code: u16, headers: &HttpHeaders) -> bool {
+    request.follow_redirects.unwrap_or(true)
+        && matches!(code, 301 | 302 | 303 | 307 | 308)
+        && headers.contains("Location")
+}
+
+/// A method that may be sent again after a pooled connection failed
+/// (RFC 9110 section 9.2.2).
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Runs `fut` until `deadline`; `None` if the deadline came first.
+pub(crate) async fn before<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut timer = pin!(sleep_until(deadline));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The per-hop settings worked out from the request.
+struct Plan<'a> {
+    request: &'a HttpRequest,
+    url: &'a Url,
+    key: PoolKey,
+    proxy: Option<Proxy>,
+    /// `host:port` for messages.
+    host: String,
+}
+
+/// Fetches one hop: a pooled connection is tried first and, if the server
+/// had closed it before answering, an idempotent request is sent once more
+/// on a new connection.
+pub(crate) async fn fetch_hop(
+    shared: &Rc<Shared>,
+    request: &HttpRequest,
+    url: &Url,
+    start: Instant,
+    redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
+) -> Result<HopResponse, HttpClientError> {
+    let proxy = Proxy::of_request(request).or_else(|| shared.env_proxies.for_url(url));
+    let key = PoolKey {
+        scheme: url.scheme,
+        host: url.host.clone(),
+        port: url.port,
+        tls: (url.scheme == Scheme::Https).then(|| TlsKey::of(request)),
+        proxy: proxy.clone(),
+        source: request.network_interface,
+        ipv6: request.allow_ipv6.unwrap_or(true),
+    };
+    let plan = Plan {
+        request,
+        url,
+        key,
+        proxy,
+        host: url.authority(),
+    };
+    let connect_timeout = request.connect_timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
+    let request_timeout = request.request_timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
+    let request_deadline = deadline_after(start, request_timeout);
+    let connect_deadline = deadline_after(start, connect_timeout).min(request_deadline);
+    let mut retried = false;
+    loop {
+        let (conn, connect_time) = match shared.pool.checkout(&plan.key) {
+            Some(conn) => (conn, None),
+            None => {
+                let conn = match before(connect_deadline, connect(shared, &plan)).await {
+                    Some(result) => result?,
+                    None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host)),
+                };
+                (conn, Some(start.elapsed()))
+            }
+        };
+        let reused = conn.uses.get() > 0;
+        let conn = Rc::new(conn);
+        let phase = Cell::new(Phase::Send);
+        let exchange = exchange(&plan, &conn, &phase, start, redirecting);
+        let result = match before(request_deadline, exchange).await {
+            Some(result) => result,
+            None => Err((HttpClientError::timeout(phase.get(), &plan.host), true)),
+        };
+        let conn = Rc::try_unwrap(conn).ok();
+        match result {
+            Ok(mut response) => {
+                response.connect = connect_time;
+                if let Some(conn) = conn {
+                    conn.uses.set(conn.uses.get() + 1);
+                    shared.pool.checkin(plan.key.clone(), conn);
+                }
+                return Ok(response);
+            }
+            Err((err, heard_back)) => {
+                if let Some(conn) = conn {
+                    conn.stream.close();
+                }
+                let stale = matches!(err.kind(), ErrorKind::Closed | ErrorKind::Io);
+                if reused && stale && !heard_back && !retried && idempotent(&request.method) {
+                    log::debug!("retrying {} on a new connection: {err}", plan.url);
+                    retried = true;
+                    continue;
+                }
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// Opens a connection: TCP to the origin or the proxy, a `CONNECT` tunnel
+/// through the proxy for `https`, then TLS.
+async fn connect(shared: &Rc<Shared>, plan: &Plan<'_>) -> Result<Connection, HttpClientError> {
+    let url = plan.url;
+    let (host, port) = match &plan.proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (url.host.as_str(), url.port),
+    };
+    let mut options = ConnectOptions::new();
+    if !plan.key.ipv6 {
+        options = options.family(AddressFamily::Inet);
+    }
+    if let Some(ip) = plan.key.source {
+        options = options.source_ip(ip);
+    }
+    let tls = match &plan.key.tls {
+        Some(key) => Some(shared.tls_configs.borrow_mut().get(key)?),
+        None => None,
+    };
+    if plan.proxy.is_none()
+        && let Some(config) = &tls
+    {
+        options = options.tls(config.clone());
+    }
+    let stream = shared
+        .tcp
+        .connect_with(host, port, &options)
+        .await
+        .map_err(|e| HttpClientError::io(Phase::Connect, &format!("{host}:{port}"), e))?;
+    let _ = stream.set_nodelay(true);
+    let conn = Connection::new(stream);
+    if let (Some(proxy), Some(config)) = (&plan.proxy, tls) {
+        tunnel(&conn, proxy, url).await?;
+        let tls = TlsConfig::client(config, &url.host)
+            .map_err(|e| HttpClientError::io(Phase::Connect, &plan.host, e))?;
+        conn.stream.start_tls(tls).await.map_err(|e| {
+            HttpClientError::transport(
+                ErrorKind::Tls,
+                Phase::Connect,
+                format!("TLS handshake with {} failed: {e}", plan.host),
+            )
+        })?;
+        return Ok(Connection::new_after_tunnel(conn));
+    }
+    Ok(conn)
+}
+
+/// Asks the proxy for a tunnel to the origin.
+async fn tunnel(conn: &Connection, proxy: &Proxy, url: &Url) -> Result<(), HttpClientError> {
+    let where_ = format!("proxy {}:{}", proxy.host, proxy.port);
+    let mut headers = HttpHeaders::new();
+    if let Some(auth) = &proxy.authorization {
+        headers.add("Proxy-Authorization", auth);
+    }
+    let authority = url.authority();
+    let mut out = BytesMut::new();
+    conn.proto
+        .borrow_mut()
+        .write_request(
+            "CONNECT",
+            &authority,
+            &authority,
+            &headers,
+            RequestBody::None,
+            &mut out,
+        )
+        .map_err(|e| HttpClientError::invalid_request(format!("CONNECT {authority}: {e}")))?;
+    conn.send(out)
+        .await
+        .map_err(|e| HttpClientError::io(Phase::Connect, &where_, e))?;
+    loop {
+        match conn.next_event().await {
+            Ok(ClientEvent::Head(head)) if head.status.is_success() => {}
+            Ok(ClientEvent::Head(head)) => {
+                return Err(HttpClientError::new(
+                    ErrorKind::Proxy,
+                    head.status.as_u16(),
+                    format!(
+                        "{where_} refused the tunnel to {authority}: {} {}",
+                        head.status.as_u16(),
+                        head.reason
+                    ),
+                )
+                .with_phase(Phase::Connect));
+            }
+            Ok(ClientEvent::End) if conn.proto.borrow().is_upgraded() => break,
+            Ok(_) => {}
+            Err(failure) => return Err(read_error(failure, Phase::Connect, &where_)),
+        }
+    }
+    if conn.leftover() > 0 {
+        return Err(HttpClientError::transport(
+            ErrorKind::Protocol,
+            Phase::Connect,
+            format!("{where_} sent bytes after accepting the tunnel to {authority}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Connection {
+    /// A fresh HTTP/1.1 state over the stream of a tunnel.
+    fn new_after_tunnel(tunnel: Connection) -> Connection {
+        Connection::new(tunnel.into_stream())
+    }
+}
+
+/// Maps a read failure to the fetch's error.
+fn read_error(failure: ReadFailure, phase: Phase, host: &str) -> HttpClientError {
+    match failure {
+        ReadFailure::Io(e) => HttpClientError::io(phase, host, e),
+        ReadFailure::Closed => HttpClientError::transport(
+            ErrorKind::Closed,
+            phase,
+            format!("Connection closed by {host} before the response"),
+        ),
+        ReadFailure::Protocol(e) => protocol_error(&e, phase, host),
+    }
+}
+
+fn protocol_error(e: &ClientError, phase: Phase, host: &str) -> HttpClientError {
+    let kind = if e.is_body_too_large() {
+        ErrorKind::BodyTooLarge
+    } else if e.is_header_too_large() {
+        ErrorKind::HeaderTooLarge
+    } else if e.is_closed_early() {
+        ErrorKind::Closed
+    } else {
+        ErrorKind::Protocol
+    };
+    HttpClientError::transport(kind, phase, format!("{} (from {host})", e.message()))
+}
+
+type ExchangeError = (HttpClientError, bool);
+
+/// Sends the request and reads the response on `conn`. An error comes with
+/// whether the server had sent anything back.
+async fn exchange(
+    plan: &Plan<'_>,
+    conn: &Rc<Connection>,
+    phase: &Cell<Phase>,
+    start: Instant,
+    redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
+) -> Result<HopResponse, ExchangeError> {
+    let fail = |e: HttpClientError| (e, conn.heard_back());
+    let request = plan.request;
+    let host = plan.host.as_str();
+    conn.mark();
+    {
+        let mut proto = conn.proto.borrow_mut();
+        let params = proto.params_mut();
+        params.max_body_size = request.max_body_size.unwrap_or(DEFAULT_MAX_BODY_SIZE);
+        params.max_header_size = request.max_header_size.unwrap_or(DEFAULT_MAX_HEADER_SIZE);
+        params.decompress = request.decompress_response.unwrap_or(true);
+    }
+    let headers = request_headers(plan);
+    let framing = match (&request.body, request.producer()) {
+        (Some(body), _) => RequestBody::Length(body.len() as u64),
+        (None, Some(_)) => match headers.get("Content-Length") {
+            Some(n) => RequestBody::Length(n.trim().parse().map_err(|_| {
+                fail(HttpClientError::invalid_request(format!(
+                    "invalid Content-Length {n:?} for a body producer"
+                )))
+            })?),
+            None => RequestBody::Chunked,
+        },
+        (None, None) => RequestBody::None,
+    };
+    let target = if plan.proxy.is_some() && plan.url.scheme == Scheme::Http {
+        plan.url.to_string()
+    } else {
+        plan.url.target.clone()
+    };
+    let mut out = BytesMut::new();
+    conn.proto
+        .borrow_mut()
+        .write_request(
+            request.method.as_str(),
+            &target,
+            &plan.url.host_header(),
+            &headers,
+            framing,
+            &mut out,
+        )
+        .map_err(|e| {
+            fail(HttpClientError::invalid_request(format!(
+                "{} {}: {e}",
+                request.method, plan.url
+            )))
+        })?;
+    let send_error = |e| HttpClientError::io(Phase::Send, host, e);
+    // The head, and a body in hand unless it waits for 100 Continue.
+    if let Some(body) = &request.body
+        && conn.proto.borrow().body_allowed()
+    {
+        write_all_body(conn, body, &mut out).map_err(&fail)?;
+    }
+    conn.send(out).await.map_err(|e| fail(send_error(e)))?;
+
+    let mut early_head = None;
+    if conn.proto.borrow().awaiting_continue() {
+        phase.set(Phase::Receive);
+        loop {
+            let event = match before(Instant::now() + CONTINUE_TIMEOUT, conn.next_event()).await {
+                None => {
+                    conn.proto.borrow_mut().continue_timed_out();
+                    break;
+                }
+                Some(Ok(event)) => event,
+                Some(Err(failure)) => return Err(fail(read_error(failure, Phase::Receive, host))),
+            };
+            match event {
+                ClientEvent::Continue(_) => break,
+                ClientEvent::Informational(head) => call_header_callback(request, &head),
+                ClientEvent::Head(head) => {
+                    early_head = Some(head);
+                    break;
+                }
+                other => {
+                    log::debug!("unexpected {other:?} while waiting for 100 Continue");
+                }
+            }
+        }
+        phase.set(Phase::Send);
+    }
+    if early_head.is_none() && conn.proto.borrow().body_allowed() {
+        let mut out = BytesMut::new();
+        if let Some(body) = &request.body {
+            write_all_body(conn, body, &mut out).map_err(&fail)?;
+            conn.send(out).await.map_err(|e| fail(send_error(e)))?;
+        } else if let Some(producer) = request.producer() {
+            let writer = BodyWriter::new(conn.clone());
+            let produced = producer(writer.clone()).await;
+            if let Some(e) = writer.take_failure() {
+                return Err(fail(send_error(e)));
+            }
+            if let Err(e) = produced {
+                return Err(fail(HttpClientError::transport(
+                    ErrorKind::BodyProducer,
+                    Phase::Send,
+                    format!("the body producer for {} failed: {e}", plan.url),
+                )));
+            }
+            conn.proto
+                .borrow_mut()
+                .finish_request(&mut out)
+                .map_err(|e| {
+                    fail(HttpClientError::transport(
+                        ErrorKind::BodyProducer,
+                        Phase::Send,
+                        format!("the body producer for {} wrote a wrong body: {e}", plan.url),
+                    ))
+                })?;
+            conn.send(out).await.map_err(|e| fail(send_error(e)))?;
+        }
+    }
+    let pretransfer = Some(start.elapsed());
+
+    phase.set(Phase::Receive);
+    let mut head = early_head;
+    let mut starttransfer = head.as_ref().map(|_| start.elapsed());
+    let mut body = Body::default();
+    let mut redirect = false;
+    loop {
+        let event = conn
+            .next_event()
+            .await
+            .map_err(|failure| fail(read_error(failure, Phase::Receive, host)))?;
+        match event {
+            ClientEvent::Informational(h) | ClientEvent::Continue(h) => {
+                call_header_callback(request, &h)
+            }
+            ClientEvent::Head(h) => {
+                starttransfer = Some(start.elapsed());
+                redirect = redirecting(h.status.as_u16(), &h.headers);
+                if !redirect {
+                    call_header_callback(request, &h);
+                }
+                head = Some(h);
+            }
+            ClientEvent::Data(data) => {
+                if redirect {
+                    continue;
+                }
+                match request.stream_to() {
+                    Some(callback) => {
+                        let mut callback = callback.lock().unwrap_or_else(|p| p.into_inner());
+                        callback(data);
+                    }
+                    None => body.push(data),
+                }
+            }
+            ClientEvent::End => break,
+        }
+    }
+    let Some(head) = head else {
+        return Err(fail(HttpClientError::transport(
+            ErrorKind::Protocol,
+            Phase::Receive,
+            format!("{host} ended a response that had no head"),
+        )));
+    };
+    Ok(HopResponse {
+        head,
+        body: body.finish(),
+        connect: None,
+        pretransfer,
+        starttransfer,
+    })
+}
+
+fn write_all_body(
+    conn: &Connection,
+    body: &Bytes,
+    out: &mut BytesMut,
+) -> Result<(), HttpClientError> {
+    let mut proto = conn.proto.borrow_mut();
+    proto
+        .write_body(body, out)
+        .and_then(|()| proto.finish_request(out))
+        .map_err(|e| HttpClientError::invalid_request(format!("request body: {e}")))
+}
+
+/// The headers sent: the request's own, then what the options add.
+fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
+    let request = plan.request;
+    let mut headers = request.headers.clone();
+    if !headers.contains("User-Agent") {
+        headers.add(
+            "User-Agent",
+            request.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT),
+        );
+    }
+    if request.decompress_response.unwrap_or(true) && !headers.contains("Accept-Encoding") {
+        headers.add_static("Accept-Encoding", "gzip");
+    }
+    if !headers.contains("Authorization") {
+        let credentials = match (&request.auth_username, &plan.url.userinfo) {
+            (Some(user), _) => Some((
+                user.as_str(),
+                request.auth_password.as_deref().unwrap_or(""),
+            )),
+            (None, Some((user, pass))) => Some((user.as_str(), pass.as_str())),
+            (None, None) => None,
+        };
+        if let Some((user, pass)) = credentials {
+            headers.add("Authorization", &basic_credentials(user, pass));
+        }
+    }
+    if let Some(proxy) = &plan.proxy
+        && plan.url.scheme == Scheme::Http
+        && let Some(auth) = &proxy.authorization
+        && !headers.contains("Proxy-Authorization")
+    {
+        headers.add("Proxy-Authorization", auth);
+    }
+    if let Some(time) = request.if_modified_since
+        && !headers.contains("If-Modified-Since")
+    {
+        headers.add("If-Modified-Since", &format_timestamp(time));
+    }
+    let has_body =
+        request.body.as_ref().is_some_and(|b| !b.is_empty()) || request.producer().is_some();
+    if request.expect_100_continue && has_body && !headers.contains("Expect") {
+        headers.add_static("Expect", "100-continue");
+    }
+    headers
+}
+
+/// Calls the header callback with the lines of `head`, as Tornado does.
+fn call_header_callback(request: &HttpRequest, head: &ResponseHead) {
+    let Some(callback) = request.header_lines() else {
+        return;
+    };
+    let mut callback = callback.lock().unwrap_or_else(|p| p.into_inner());
+    let version = if head.version == http::Version::HTTP_10 {
+        "HTTP/1.0"
+    } else {
+        "HTTP/1.1"
+    };
+    callback(&format!(
+        "{version} {} {}\r\n",
+        head.status.as_u16(),
+        head.reason
+    ));
+    for (name, value) in head.headers.iter() {
+        callback(&format!("{name}: {value}\r\n"));
+    }
+    callback("\r\n");
+}
+
+/// The body gathered so far: one piece is kept as it is, more are joined.
+#[derive(Debug, Default)]
+struct Body {
+    first: Option<Bytes>,
+    rest: Option<BytesMut>,
+}
+
+impl Body {
+    fn push(&mut self, data: Bytes) {
+        if let Some(rest) = &mut self.rest {
+            rest.extend_from_slice(&data);
+        } else if let Some(first) = self.first.take() {
+            let mut joined = BytesMut::with_capacity((first.len() + data.len()) * 2);
+            joined.extend_from_slice(&first);
+            joined.extend_from_slice(&data);
+            self.rest = Some(joined);
+        } else {
+            self.first = Some(data);
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(rest)) => rest.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
