@@ -211,9 +211,10 @@ impl Slots {
         self.queue.borrow_mut().push_back(waiter.clone());
         // Removes the waiter if this future is dropped or times out; a slot
         // granted meanwhile is passed on.
-        let guard = QueueGuard {
+        let mut guard = QueueGuard {
             slots: self.clone(),
             waiter: waiter.clone(),
+            taken: false,
         };
         let mut timer = pin!(sleep_until(deadline));
         let granted = poll_fn(|cx| {
@@ -228,12 +229,11 @@ impl Slots {
         })
         .await;
         if granted {
-            std::mem::forget(guard);
+            guard.taken = true;
             Some(Slot {
                 slots: self.clone(),
             })
         } else {
-            drop(guard);
             None
         }
     }
@@ -255,10 +255,15 @@ impl Slots {
 struct QueueGuard {
     slots: Rc<Slots>,
     waiter: Rc<Waiter>,
+    /// The granted slot became the caller's `Slot`.
+    taken: bool,
 }
 
 impl Drop for QueueGuard {
     fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
         if self.waiter.granted.get() {
             // The slot came just as the wait ended: pass it on.
             self.slots.release();
@@ -312,6 +317,8 @@ mod tests {
                     }
                     assert_eq!(*order.borrow(), [0, 1]);
                     assert_eq!((slots.active(), slots.queued()), (0, 0));
+                    // Nothing kept a reference (a granted waiter's guard included).
+                    assert_eq!(Rc::strong_count(&slots), 1);
                 },
                 Duration::from_secs(20),
             )
