@@ -15,6 +15,31 @@ use crate::connection::Connection;
 /// chunk when the length was not declared) and resolves once it is handed
 /// to the socket, so a producer that awaits each write never holds more
 /// than one piece in memory.
+///
+/// ```
+/// use tornado_httpclient::{AsyncHttpClient, HttpRequest};
+/// use tornado_httpserver::httputil::HttpServerRequest;
+/// use tornado_httpserver::{HttpServer, Response};
+/// use tornado_ioloop::IoLoop;
+///
+/// IoLoop::new().unwrap().run_sync(async {
+///     // Echoes the body's length.
+///     let server = HttpServer::new(|req: HttpServerRequest| async move {
+///         Response::text(req.body.len().to_string())
+///     });
+///     server.listen(0, Some("127.0.0.1")).unwrap();
+///     let url = format!("http://{}/upload", server.local_addrs()[0]);
+///     let request = HttpRequest::new(url).method("POST").body_producer(|writer| async move {
+///         for _ in 0..10 {
+///             writer.write(vec![b'x'; 1000]).await?;
+///         }
+///         Ok(())
+///     });
+///     let response = AsyncHttpClient::new().fetch(request).await.unwrap();
+///     assert_eq!(response.text().unwrap(), "10000");
+///     server.stop();
+/// });
+/// ```
 #[derive(Clone)]
 pub struct BodyWriter {
     conn: Rc<Connection>,

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -202,13 +203,24 @@ impl AsyncHttpClient {
     /// A non-2xx final response is an `Err` with the response attached
     /// unless the request says [`raise_error(false)`](HttpRequest::raise_error);
     /// a transport failure (code 599) is always an `Err`.
-    pub async fn fetch(
+    ///
+    /// The future owns what it needs (a clone of the client), so it can be
+    /// spawned or given to `run_sync` directly.
+    pub fn fetch(
         &self,
         request: impl Into<HttpRequest>,
+    ) -> impl Future<Output = Result<HttpResponse, HttpClientError>> + 'static {
+        let client = self.clone();
+        let request = request.into();
+        async move { client.fetch_request(request).await }
+    }
+
+    async fn fetch_request(
+        &self,
+        mut request: HttpRequest,
     ) -> Result<HttpResponse, HttpClientError> {
         let start = Instant::now();
         let start_time = SystemTime::now();
-        let mut request = request.into();
         request.merge_defaults(&self.shared.config.defaults);
         if let Some(method) = &request.bad_method {
             return Err(HttpClientError::invalid_request(format!(

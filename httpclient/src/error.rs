@@ -13,6 +13,21 @@ use crate::response::HttpResponse;
 pub const TRANSPORT_ERROR_CODE: u16 = 599;
 
 /// What kind of failure an [`HttpClientError`] is.
+///
+/// ```
+/// use tornado_httpclient::{AsyncHttpClient, ErrorKind, HttpRequest};
+/// use tornado_ioloop::IoLoop;
+///
+/// // Nothing listens on the port a closed listener had.
+/// let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+/// let io_loop = IoLoop::new().unwrap();
+/// let err = io_loop
+///     .run_sync(AsyncHttpClient::new().fetch(format!("http://127.0.0.1:{port}/")))
+///     .unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Connect);
+/// assert_eq!(err.code(), 599);
+/// assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -54,6 +69,22 @@ pub enum ErrorKind {
 }
 
 /// Where in a fetch an error happened.
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_httpclient::{AsyncHttpClient, HttpRequest, Phase};
+/// use tornado_ioloop::IoLoop;
+///
+/// // A server that accepts and never answers.
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let url = format!("http://{}/", listener.local_addr().unwrap());
+/// let io_loop = IoLoop::new().unwrap();
+/// let request = HttpRequest::new(url).request_timeout(Duration::from_millis(200));
+/// let err = io_loop.run_sync(AsyncHttpClient::new().fetch(request)).unwrap_err();
+/// assert!(err.is_timeout());
+/// assert_eq!(err.phase(), Some(Phase::Receive));
+/// drop(listener);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Phase {

@@ -15,6 +15,28 @@ use crate::request::HttpRequest;
 /// How long each phase of a fetch took, from the moment `fetch` was called
 /// (as curl's `time_info`, which Tornado's curl client exposes). A phase
 /// that did not happen (`connect` on a pooled connection) is `None`.
+///
+/// ```
+/// use tornado_httpclient::AsyncHttpClient;
+/// use tornado_httpserver::httputil::HttpServerRequest;
+/// use tornado_httpserver::{HttpServer, Response};
+/// use tornado_ioloop::IoLoop;
+///
+/// IoLoop::new().unwrap().run_sync(async {
+///     let server = HttpServer::new(|_req: HttpServerRequest| async { Response::text("ok") });
+///     server.listen(0, Some("127.0.0.1")).unwrap();
+///     let url = format!("http://{}/", server.local_addrs()[0]);
+///     let client = AsyncHttpClient::new();
+///     let first = client.fetch(url.as_str()).await.unwrap().time_info;
+///     assert!(first.connect.is_some());
+///     assert!(first.connect <= first.pretransfer && first.pretransfer <= first.starttransfer);
+///     assert!(first.starttransfer.unwrap() <= first.total);
+///     // The second fetch reuses the connection: no connect phase.
+///     let second = client.fetch(url.as_str()).await.unwrap().time_info;
+///     assert_eq!(second.connect, None);
+///     server.stop();
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
     /// Waiting for one of the client's `max_clients` slots.
