@@ -142,6 +142,31 @@ impl AsyncHttpClient {
         AsyncHttpClient::with_config(ClientConfig::default())
     }
 
+    /// The thread's shared client, made with the default [`ClientConfig`]
+    /// on first use (Tornado's `AsyncHTTPClient()`, which gives one
+    /// instance per IOLoop; [`new`](Self::new) is its `force_instance=True`).
+    /// Everything that uses it shares one pool and one `max_clients` queue.
+    ///
+    /// ```
+    /// use tornado_httpclient::AsyncHttpClient;
+    ///
+    /// let a = AsyncHttpClient::current();
+    /// let b = AsyncHttpClient::current();
+    /// assert!(a.same_client(&b));
+    /// assert!(!a.same_client(&AsyncHttpClient::new()));
+    /// ```
+    pub fn current() -> AsyncHttpClient {
+        thread_local! {
+            static CURRENT: AsyncHttpClient = AsyncHttpClient::new();
+        }
+        CURRENT.with(AsyncHttpClient::clone)
+    }
+
+    /// Whether `other` is a clone of this client (shares its pool and queue).
+    pub fn same_client(&self, other: &AsyncHttpClient) -> bool {
+        Rc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// A client with `config`.
     pub fn with_config(config: ClientConfig) -> AsyncHttpClient {
         AsyncHttpClient::build(config, TcpClient::new())
