@@ -25,7 +25,8 @@ pub enum ErrorKind {
     Timeout,
     /// Resolving the host or connecting to it failed.
     Connect,
-    /// The TLS handshake failed (a certificate that does not verify, say).
+    /// The TLS handshake failed (a certificate that does not verify, say),
+    /// or the TLS session did (an alert from the server).
     Tls,
     /// The response body is larger than
     /// [`max_body_size`](crate::HttpRequest::max_body_size) (decompressed
@@ -147,9 +148,24 @@ impl HttpClientError {
                 (false, _) => ErrorKind::Connect,
             };
             (kind, connect.to_string())
-        } else if tornado_iostream::is_stream_closed(&err) {
-            let message = format!("Connection closed by {host} while {}", phase.describe());
-            (ErrorKind::Closed, message)
+        } else if let Some(closed) = tornado_iostream::stream_closed_error(&err) {
+            match closed.real_error() {
+                // A read error closed the stream: a reset, or a TLS alert
+                // (under TLS 1.3 a server refuses a client certificate
+                // after the client's side of the handshake is done).
+                Some(cause) => {
+                    let kind = if is_tls_error(cause) {
+                        ErrorKind::Tls
+                    } else {
+                        ErrorKind::Io
+                    };
+                    (kind, format!("{} {host} failed: {cause}", phase.describe()))
+                }
+                None => {
+                    let message = format!("Connection closed by {host} while {}", phase.describe());
+                    (ErrorKind::Closed, message)
+                }
+            }
         } else {
             let kind = if phase == Phase::Connect {
                 ErrorKind::Connect
@@ -222,6 +238,12 @@ impl HttpClientError {
     pub fn is_body_too_large(&self) -> bool {
         self.kind == ErrorKind::BodyTooLarge
     }
+}
+
+/// Whether `err` carries a rustls error (what the TLS stream fails with).
+fn is_tls_error(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 impl fmt::Display for HttpClientError {
