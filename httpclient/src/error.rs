@@ -147,7 +147,7 @@ impl HttpClientError {
                 (false, ConnectPhase::Tls) => ErrorKind::Tls,
                 (false, _) => ErrorKind::Connect,
             };
-            (kind, connect.to_string())
+            (kind, connect_message(connect))
         } else if let Some(closed) = tornado_iostream::stream_closed_error(&err) {
             match closed.real_error() {
                 // A read error closed the stream: a reset, or a TLS alert
@@ -238,6 +238,31 @@ impl HttpClientError {
     pub fn is_body_too_large(&self) -> bool {
         self.kind == ErrorKind::BodyTooLarge
     }
+}
+
+/// The message of a failed connect. A certificate is checked against the
+/// host name, which the addresses a TLS failure names do not show: the
+/// name goes first, the addresses after it.
+fn connect_message(connect: &tornado_iostream::tcpclient::ConnectError) -> String {
+    use tornado_iostream::tcpclient::ConnectPhase;
+    let name = if connect.host().contains(':') {
+        format!("[{}]:{}", connect.host(), connect.port())
+    } else {
+        format!("{}:{}", connect.host(), connect.port())
+    };
+    let addresses: Vec<String> = connect.addresses().iter().map(|a| a.to_string()).collect();
+    if connect.phase() != ConnectPhase::Tls
+        || connect.is_timeout()
+        || addresses.is_empty()
+        || addresses == [name.as_str()]
+    {
+        return connect.to_string();
+    }
+    format!(
+        "TLS handshake with {name} ({}) failed: {}",
+        addresses.join(", "),
+        connect.io_error()
+    )
 }
 
 /// Whether `err` carries a rustls error (what the TLS stream fails with).

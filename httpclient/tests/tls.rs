@@ -5,7 +5,55 @@
 mod tls_support;
 
 use tls_support::{Origin, TestPki, run};
-use tornado_httpclient::{AsyncHttpClient, HttpRequest};
+use tornado_httpclient::{AsyncHttpClient, HttpRequest, Phase};
+
+#[test]
+fn the_mozilla_roots_do_not_trust_the_test_ca() {
+    let pki = TestPki::new();
+    run(async move {
+        let origin = Origin::start(Some(pki.server.server_config()));
+        let client = AsyncHttpClient::new();
+        for host in ["localhost", "127.0.0.1"] {
+            let url = format!("https://{host}:{}/", origin.port);
+            let err = client.fetch(url.as_str()).await.unwrap_err();
+            assert!(err.is_tls(), "{url}: {err:?}");
+            assert_eq!(err.code(), 599);
+            assert_eq!(err.phase(), Some(Phase::Connect));
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("{host}:{}", origin.port)),
+                "{message}"
+            );
+            assert!(message.contains("certificate"), "{message}");
+        }
+        assert!(origin.requests().is_empty());
+    });
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused() {
+    let pki = TestPki::new();
+    let ca = pki.ca.clone();
+    run(async move {
+        let origin = Origin::start(Some(pki.other_name.server_config()));
+        let client = AsyncHttpClient::new();
+        let url = format!("https://localhost:{}/", origin.port);
+        let err = client
+            .fetch(HttpRequest::new(url.as_str()).ca_certs(&ca))
+            .await
+            .unwrap_err();
+        assert!(err.is_tls(), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("localhost"), "{message}");
+        assert!(message.contains("not valid for name"), "{message}");
+        // Not checking the certificate at all lets the same server through.
+        let response = client
+            .fetch(HttpRequest::new(url.as_str()).validate_cert(false))
+            .await
+            .unwrap();
+        assert_eq!(response.text().unwrap(), "GET /");
+    });
+}
 
 #[test]
 fn a_client_certificate_is_sent_when_given_and_refused_without() {
