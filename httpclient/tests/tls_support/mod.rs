@@ -478,7 +478,10 @@ fn serve_client(client: TcpStream, state: &ProxyState, auth: Option<&str>) -> io
         };
         let mut body = vec![0; content_length(&headers)?];
         reader.read_exact(&mut body)?;
-        let mut upstream = TcpStream::connect(authority)?;
+        let Ok(mut upstream) = TcpStream::connect(authority) else {
+            writer.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")?;
+            continue;
+        };
         timeouts(&upstream)?;
         let mut out = format!("{method} {path} HTTP/1.1\r\n");
         for (name, value) in &headers {
