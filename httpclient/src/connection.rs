@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use tornado_httpserver::http1connection::{
     ClientConnection, ClientError, ClientEvent, Http1ClientParameters,
 };
-use tornado_iostream::{IoStream, is_stream_closed};
+use tornado_iostream::{IoStream, stream_closed_error};
 
 /// Why reading the next event failed.
 #[derive(Debug)]
@@ -33,6 +33,10 @@ pub(crate) struct Connection {
     pub(crate) proto: RefCell<ClientConnection>,
     rbuf: RefCell<BytesMut>,
     eof: Cell<bool>,
+    /// Why the stream closed, when a read error closed it (a reset, a TLS
+    /// alert) rather than the server's end of file: reported if the
+    /// response is incomplete, instead of a plain "closed early".
+    closed_by: RefCell<Option<io::Error>>,
     /// Bytes read since [`mark`](Self::mark): whether the server said
     /// anything in answer to the current request.
     read_since_mark: Cell<u64>,
@@ -47,6 +51,7 @@ impl Connection {
             proto: RefCell::new(ClientConnection::new(Http1ClientParameters::default())),
             rbuf: RefCell::new(BytesMut::new()),
             eof: Cell::new(false),
+            closed_by: RefCell::new(None),
             read_since_mark: Cell::new(0),
             uses: Cell::new(0),
         }
@@ -94,7 +99,8 @@ impl Connection {
     /// The next event of the response, reading as needed. After the
     /// server closed, the events the close completes (a body read until
     /// close) come, then a `Closed`-kind protocol error if the response
-    /// was not complete.
+    /// was not complete, or the read error that closed the stream if one
+    /// did.
     pub(crate) async fn next_event(&self) -> Result<ClientEvent, ReadFailure> {
         loop {
             let step = {
@@ -106,11 +112,19 @@ impl Connection {
             };
             match step {
                 Ok(Some(event)) => return Ok(event),
+                Err(err) if err.is_closed_early() => {
+                    return Err(self.cut_off(ReadFailure::Protocol(err)));
+                }
                 Err(err) => return Err(ReadFailure::Protocol(err)),
-                Ok(None) if self.eof.get() => return Err(ReadFailure::Closed),
+                Ok(None) if self.eof.get() => return Err(self.cut_off(ReadFailure::Closed)),
                 Ok(None) => self.fill().await?,
             }
         }
+    }
+
+    /// The read error that closed the stream, if one did, else `otherwise`.
+    fn cut_off(&self, otherwise: ReadFailure) -> ReadFailure {
+        self.closed_by.take().map_or(otherwise, ReadFailure::Io)
     }
 
     /// Reads more bytes into the connection's buffer, or notes the end.
@@ -126,11 +140,16 @@ impl Connection {
         }
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_stream_closed(&e) => {
-                self.eof.set(true);
-                Ok(())
-            }
-            Err(e) => Err(ReadFailure::Io(e)),
+            Err(e) => match stream_closed_error(&e) {
+                Some(closed) => {
+                    if closed.real_error().is_some() {
+                        *self.closed_by.borrow_mut() = Some(e);
+                    }
+                    self.eof.set(true);
+                    Ok(())
+                }
+                None => Err(ReadFailure::Io(e)),
+            },
         }
     }
 }

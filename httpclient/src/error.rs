@@ -40,7 +40,8 @@ pub enum ErrorKind {
     Timeout,
     /// Resolving the host or connecting to it failed.
     Connect,
-    /// The TLS handshake failed (a certificate that does not verify, say).
+    /// The TLS handshake failed (a certificate that does not verify, say),
+    /// or the TLS session did (an alert from the server).
     Tls,
     /// The response body is larger than
     /// [`max_body_size`](crate::HttpRequest::max_body_size) (decompressed
@@ -177,10 +178,25 @@ impl HttpClientError {
                 (false, ConnectPhase::Tls) => ErrorKind::Tls,
                 (false, _) => ErrorKind::Connect,
             };
-            (kind, connect.to_string())
-        } else if tornado_iostream::is_stream_closed(&err) {
-            let message = format!("Connection closed by {host} while {}", phase.describe());
-            (ErrorKind::Closed, message)
+            (kind, connect_message(connect))
+        } else if let Some(closed) = tornado_iostream::stream_closed_error(&err) {
+            match closed.real_error() {
+                // A read error closed the stream: a reset, or a TLS alert
+                // (under TLS 1.3 a server refuses a client certificate
+                // after the client's side of the handshake is done).
+                Some(cause) => {
+                    let kind = if is_tls_error(cause) {
+                        ErrorKind::Tls
+                    } else {
+                        ErrorKind::Io
+                    };
+                    (kind, format!("{} {host} failed: {cause}", phase.describe()))
+                }
+                None => {
+                    let message = format!("Connection closed by {host} while {}", phase.describe());
+                    (ErrorKind::Closed, message)
+                }
+            }
         } else {
             let kind = if phase == Phase::Connect {
                 ErrorKind::Connect
@@ -253,6 +269,37 @@ impl HttpClientError {
     pub fn is_body_too_large(&self) -> bool {
         self.kind == ErrorKind::BodyTooLarge
     }
+}
+
+/// The message of a failed connect. A certificate is checked against the
+/// host name, which the addresses a TLS failure names do not show: the
+/// name goes first, the addresses after it.
+fn connect_message(connect: &tornado_iostream::tcpclient::ConnectError) -> String {
+    use tornado_iostream::tcpclient::ConnectPhase;
+    let name = if connect.host().contains(':') {
+        format!("[{}]:{}", connect.host(), connect.port())
+    } else {
+        format!("{}:{}", connect.host(), connect.port())
+    };
+    let addresses: Vec<String> = connect.addresses().iter().map(|a| a.to_string()).collect();
+    if connect.phase() != ConnectPhase::Tls
+        || connect.is_timeout()
+        || addresses.is_empty()
+        || addresses == [name.as_str()]
+    {
+        return connect.to_string();
+    }
+    format!(
+        "TLS handshake with {name} ({}) failed: {}",
+        addresses.join(", "),
+        connect.io_error()
+    )
+}
+
+/// Whether `err` carries a rustls error (what the TLS stream fails with).
+fn is_tls_error(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 impl fmt::Display for HttpClientError {
