@@ -99,13 +99,17 @@ impl Connection {
     /// The next event of the response, reading as needed. After the
     /// server closed, the events the close completes (a body read until
     /// close) come, then a `Closed`-kind protocol error if the response
-    /// was not complete, or the read error that closed the stream if one
-    /// did.
+    /// was not complete. When a read error (a reset, a TLS alert) closed
+    /// the stream, that error comes instead, and a body read until close
+    /// is not taken as complete: it was cut off.
     pub(crate) async fn next_event(&self) -> Result<ClientEvent, ReadFailure> {
         loop {
             let step = {
                 let mut proto = self.proto.borrow_mut();
                 match proto.poll(&mut self.rbuf.borrow_mut()) {
+                    Ok(None) if self.eof.get() && self.closed_by.borrow().is_some() => {
+                        return Err(self.cut_off(ReadFailure::Closed));
+                    }
                     Ok(None) if self.eof.get() => proto.on_eof(),
                     other => other,
                 }
