@@ -259,8 +259,8 @@ impl AsyncHttpClient {
                     return Err(HttpClientError::new(ErrorKind::Redirect, code, message)
                         .with_response(response));
                 }
-                let next = next?;
-                redirect_request(&mut request, code, &url, &next);
+                let mut next = next?;
+                redirect_request(&mut request, code, &url, &mut next);
                 redirects += 1;
                 redirect_time += hop_start.elapsed();
                 url = next;
@@ -335,8 +335,9 @@ fn finish(
 /// 303 becomes `GET` (a `HEAD` stays `HEAD`); 301 and 302 turn a `POST`
 /// into a `GET`; 307 and 308 keep the method and the body. Going to
 /// another origin drops the credentials: `Authorization`, `Cookie` and the
-/// auth options.
-fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) {
+/// auth options; a hop on the same origin keeps them, the `user:password@`
+/// of the URL included (as Tornado's `urljoin` keeps it).
+fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &mut Url) {
     let to_get = match code {
         303 => request.method != Method::HEAD,
         301 | 302 => request.method == Method::POST,
@@ -360,6 +361,8 @@ fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) 
         request.headers.remove("Cookie");
         request.auth_username = None;
         request.auth_password = None;
+    } else if to.userinfo.is_none() {
+        to.userinfo = from.userinfo.clone();
     }
     // The Host header, if the caller set one, named the old host.
     request.headers.remove("Host");
@@ -390,17 +393,17 @@ mod tests {
             (308, "POST", true),
         ] {
             let mut req = post();
-            redirect_request(&mut req, code, &url("http://a/"), &url("http://a/next"));
+            redirect_request(&mut req, code, &url("http://a/"), &mut url("http://a/next"));
             assert_eq!(req.method, method, "{code}");
             assert_eq!(req.body.is_some(), body, "{code}");
             assert_eq!(req.headers.contains("Content-Type"), body, "{code}");
             assert_eq!(req.url, "http://a/next");
         }
         let mut put = HttpRequest::new("http://a/").method("PUT").body("x");
-        redirect_request(&mut put, 302, &url("http://a/"), &url("http://a/b"));
+        redirect_request(&mut put, 302, &url("http://a/"), &mut url("http://a/b"));
         assert_eq!(put.method, "PUT");
         let mut head = HttpRequest::new("http://a/").method("HEAD");
-        redirect_request(&mut head, 303, &url("http://a/"), &url("http://a/b"));
+        redirect_request(&mut head, 303, &url("http://a/"), &mut url("http://a/b"));
         assert_eq!(head.method, "HEAD");
     }
 
@@ -414,12 +417,20 @@ mod tests {
                 .header("X-Other", "kept")
         };
         let mut same = make();
-        redirect_request(&mut same, 302, &url("http://a/"), &url("http://a:80/x"));
+        redirect_request(&mut same, 302, &url("http://a/"), &mut url("http://a:80/x"));
         assert!(same.headers.contains("Authorization") && same.headers.contains("Cookie"));
         assert_eq!(same.auth_username.as_deref(), Some("u"));
+        // The URL's own credentials follow a hop on the same origin only.
+        let from = url("http://me:secret@a/");
+        let mut to = url("http://a/x");
+        redirect_request(&mut make(), 302, &from, &mut to);
+        assert_eq!(to.userinfo, Some(("me".into(), "secret".into())));
+        let mut to = url("http://b/x");
+        redirect_request(&mut make(), 302, &from, &mut to);
+        assert_eq!(to.userinfo, None);
         for other in ["http://b/", "https://a/", "http://a:81/"] {
             let mut req = make();
-            redirect_request(&mut req, 307, &url("http://a/"), &url(other));
+            redirect_request(&mut req, 307, &url("http://a/"), &mut url(other));
             assert!(!req.headers.contains("Authorization"), "{other}");
             assert!(!req.headers.contains("Cookie"), "{other}");
             assert_eq!(req.auth_username, None, "{other}");
