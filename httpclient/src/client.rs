@@ -14,7 +14,7 @@ use crate::error::{ErrorKind, HttpClientError, Phase};
 use crate::fetch::{HopResponse, fetch_hop, is_redirect};
 use crate::pool::{Pool, Slots};
 use crate::proxy::EnvProxies;
-use crate::request::{DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT, HttpRequest};
+use crate::request::{DEFAULT_MAX_REDIRECTS, HttpRequest};
 use crate::response::{HttpResponse, Timings};
 use crate::tls::TlsConfigs;
 use crate::url::Url;
@@ -218,8 +218,7 @@ impl AsyncHttpClient {
         }
         let original = request.clone();
         let mut url = Url::parse(&request.url)?;
-        let connect_timeout = request.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let request_timeout = request.request_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let (connect_timeout, request_timeout) = request.timeouts();
         let queue_deadline =
             tornado_ioloop::deadline_after(start, connect_timeout.min(request_timeout));
         let Some(_slot) = self.shared.slots.acquire(queue_deadline).await else {
