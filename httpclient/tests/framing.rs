@@ -483,3 +483,29 @@ fn invalid_gzip_is_a_protocol_error() {
         assert_eq!(err.code(), 599);
     }
 }
+
+#[test]
+fn folded_header_lines_are_joined() {
+    // Tornado's test_multi_line_headers.
+    let server = RawServer::start(|mut conn, _| {
+        conn.read_request()?;
+        conn.write(b"HTTP/1.1 200 OK\r\nX-XSS-Protection: 1;\r\n\tmode=block\r\n\r\n")
+    });
+    let response = fetch(HttpRequest::new(server.url("/"))).unwrap();
+    assert_eq!(
+        response.headers.get("X-XSS-Protection"),
+        Some("1; mode=block")
+    );
+    assert!(response.body.is_empty());
+}
+
+#[test]
+fn non_ascii_header_values_are_kept() {
+    // Tornado's test_non_ascii_header: Latin-1 bytes decode, UTF-8 stays.
+    let server = RawServer::respond_always(
+        b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nX-Utf8: caf\xc3\xa9\r\nContent-Length: 0\r\n\r\n",
+    );
+    let response = fetch(HttpRequest::new(server.url("/"))).unwrap();
+    assert_eq!(response.headers.get("X-Latin"), Some("café"));
+    assert_eq!(response.headers.get("X-Utf8"), Some("café"));
+}
