@@ -2,9 +2,11 @@
 //! never answers (connect timeout), a server that never answers (request
 //! timeout), a fetch that waits too long for a slot ("Timeout in request
 //! queue"), zero meaning no timeout, and at most `max_clients` requests at
-//! the server at once (Tornado's `test_connect_timeout`,
+//! the server at once, served in order; a fetch dropped while it runs or
+//! while it waits gives back its slot (Tornado's `test_connect_timeout`,
 //! `test_request_timeout`, `test_queue_timeout`, `test_zero_timeout`,
-//! `test_connection_limit`, `test_max_clients`, `ResolveTimeoutTestCase`).
+//! `test_connection_limit`, `test_max_clients`, `test_error_after_cancel`,
+//! `ResolveTimeoutTestCase`).
 //!
 //! The timeouts under test are short; no assertion needs the machine to be
 //! fast (only generous upper bounds on elapsed time).
@@ -17,24 +19,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use support::{RawServer, run, serve, wait_until};
+use support::{NeverResolver, RawServer, run, serve, wait_until};
 use tornado_httpclient::{AsyncHttpClient, ClientConfig, ErrorKind, HttpRequest, Phase};
 use tornado_httpserver::Response;
 use tornado_httpserver::httputil::HttpServerRequest;
-use tornado_iostream::netutil::{AddressFamily, ResolveFuture, Resolver};
 
 const SHORT: Duration = Duration::from_millis(200);
 /// What "took about as long as the timeout" may mean on a loaded machine.
 const GENEROUS: Duration = Duration::from_secs(15);
-
-/// A resolver whose answer never comes, so nothing is ever contacted.
-struct NeverResolver;
-
-impl Resolver for NeverResolver {
-    fn resolve(&self, _host: &str, _port: u16, _family: AddressFamily) -> ResolveFuture {
-        Box::pin(std::future::pending())
-    }
-}
 
 #[test]
 fn connect_timeout_while_resolving() {
@@ -297,4 +289,127 @@ fn redirects_hold_one_slot() {
         assert_eq!(response.text().unwrap(), "Zero");
         server.stop();
     });
+}
+
+#[test]
+fn the_queue_is_first_come_first_served() {
+    const FETCHES: usize = 5;
+    run(async {
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let o = order.clone();
+        let (server, base) = serve(move |req: HttpServerRequest| {
+            let order = o.clone();
+            async move {
+                let index = req.headers().get("X-Index").unwrap_or_default().to_owned();
+                order.borrow_mut().push(index);
+                tornado_ioloop::sleep(Duration::from_millis(2)).await;
+                Response::text("ok")
+            }
+        });
+        let client = AsyncHttpClient::with_config(ClientConfig {
+            max_clients: 1,
+            ..ClientConfig::default()
+        });
+        let handles: Vec<_> = (0..FETCHES)
+            .map(|i| {
+                let request =
+                    HttpRequest::new(format!("{base}/")).header("X-Index", &i.to_string());
+                let client = client.clone();
+                tornado_ioloop::spawn(async move { client.fetch(request).await })
+            })
+            .collect();
+        let mut responses = Vec::new();
+        for handle in handles {
+            responses.push(handle.await.unwrap().unwrap());
+        }
+        let want: Vec<String> = (0..FETCHES).map(|i| i.to_string()).collect();
+        assert_eq!(*order.borrow(), want);
+        // The last waited behind all the others.
+        let last = &responses[FETCHES - 1].time_info;
+        assert!(last.queue > Duration::ZERO, "{last:?}");
+        assert!(last.queue <= last.total, "{last:?}");
+        server.stop();
+    });
+}
+
+/// A server that counts the requests it read and records when the client
+/// closed a connection; it never answers.
+fn counting_silent_server() -> (
+    RawServer,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<AtomicBool>,
+) {
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closed = Arc::new(AtomicBool::new(false));
+    let (r, c) = (requests.clone(), closed.clone());
+    let server = RawServer::start(move |mut conn, _| {
+        conn.read_request()?;
+        r.fetch_add(1, Ordering::SeqCst);
+        conn.read_until_close()?;
+        c.store(true, Ordering::SeqCst);
+        Ok(())
+    });
+    (server, requests, closed)
+}
+
+#[test]
+fn a_dropped_fetch_gives_back_its_slot_and_closes_its_connection() {
+    let (server, requests, closed) = counting_silent_server();
+    let url = server.url("/");
+    run(async move {
+        let (hello, base) = support::serve_app();
+        let client = AsyncHttpClient::with_config(ClientConfig {
+            max_clients: 1,
+            ..ClientConfig::default()
+        });
+        let running = tornado_ioloop::spawn({
+            let client = client.clone();
+            async move { client.fetch(url).await }
+        });
+        assert!(wait_until(GENEROUS, || requests.load(Ordering::SeqCst) == 1).await);
+        assert_eq!(client.load(), (1, 0));
+        running.abort();
+        assert!(running.await.is_err(), "cancelled");
+        assert_eq!(client.load(), (0, 0));
+        assert_eq!(client.idle_connections(), 0);
+        assert!(
+            wait_until(GENEROUS, || closed.load(Ordering::SeqCst)).await,
+            "the half-used connection was closed"
+        );
+        // The slot is free for the next fetch.
+        let response = client.fetch(format!("{base}/hello")).await.unwrap();
+        assert_eq!(response.code, 200);
+        hello.stop();
+    });
+}
+
+#[test]
+fn a_fetch_dropped_while_queued_leaves_the_queue() {
+    let (server, requests, _closed) = counting_silent_server();
+    let url = server.url("/");
+    run(async move {
+        let client = AsyncHttpClient::with_config(ClientConfig {
+            max_clients: 1,
+            ..ClientConfig::default()
+        });
+        let spawn_fetch = |client: &AsyncHttpClient| {
+            let (client, url) = (client.clone(), url.clone());
+            tornado_ioloop::spawn(async move { client.fetch(url).await })
+        };
+        let running = spawn_fetch(&client);
+        assert!(wait_until(GENEROUS, || requests.load(Ordering::SeqCst) == 1).await);
+        let queued = spawn_fetch(&client);
+        assert!(wait_until(GENEROUS, || client.load() == (1, 1)).await);
+        queued.abort();
+        assert!(queued.await.is_err());
+        assert_eq!(client.load(), (1, 0));
+        running.abort();
+        assert!(running.await.is_err());
+        assert_eq!(client.load(), (0, 0));
+    });
+    assert_eq!(
+        server.accepted(),
+        1,
+        "the dropped queued fetch never connected"
+    );
 }

@@ -19,6 +19,7 @@ use http::StatusCode;
 use tornado_httpserver::httputil::HttpServerRequest;
 use tornado_httpserver::{HttpServer, HttpServerConnectionDelegate, Response};
 use tornado_ioloop::IoLoop;
+use tornado_iostream::netutil::{AddressFamily, ResolveFuture, Resolver};
 
 /// The most a whole test may take on its loop.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,6 +32,17 @@ pub fn run<F: Future + 'static>(f: F) -> F::Output {
         .expect("new loop")
         .run_sync_timeout(f, TIMEOUT)
         .expect("test timed out")
+}
+
+/// A resolver whose answer never comes, so nothing is ever contacted: for
+/// connect timeouts, and as the fallback of an `OverrideResolver` that
+/// must answer only what it was told.
+pub struct NeverResolver;
+
+impl Resolver for NeverResolver {
+    fn resolve(&self, _host: &str, _port: u16, _family: AddressFamily) -> ResolveFuture {
+        Box::pin(std::future::pending())
+    }
 }
 
 /// Serves `delegate` on 127.0.0.1, port 0, on the current loop; returns the
