@@ -3,16 +3,20 @@
 //! `Accept-Encoding`, `If-Modified-Since`), basic auth, the defaults of a
 //! `ClientConfig`, and timings (Tornado's `test_hello_world`, `test_post`,
 //! `test_all_methods`, `test_basic_auth`, `test_credentials_in_url`,
-//! `test_configure_defaults`, `test_response_times`, ...).
+//! `test_configure_defaults`, `test_response_times`, `test_bind_source_ip`,
+//! `HostnameMappingTestCase`, ...).
 
 mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{Echo, RawServer, run, serve_app};
+use support::{Echo, NeverResolver, RawServer, run, serve, serve_app};
 use tornado_httpclient::{
     AsyncHttpClient, AuthMode, ClientConfig, DEFAULT_USER_AGENT, HttpRequest,
 };
+use tornado_httpserver::Response;
+use tornado_httpserver::httputil::{HttpServerRequest, url_concat};
+use tornado_iostream::netutil::OverrideResolver;
 
 #[test]
 fn hello_world() {
@@ -330,6 +334,63 @@ fn clones_share_the_pool() {
         clone.fetch(format!("{base}/hello")).await.unwrap();
         assert_eq!(server.connection_count(), 1);
         assert_eq!(client.load(), (0, 0));
+        server.stop();
+    });
+}
+
+#[test]
+fn host_names_map_through_the_resolver() {
+    // Tornado's HostnameMappingTestCase: names resolve to our server, and
+    // the Host header carries the name (no port when it is the default).
+    run(async {
+        let (server, base) = serve_app();
+        let addr = server.local_addrs()[0];
+        let resolver = OverrideResolver::new(NeverResolver)
+            .with("www.example.test", 80, vec![addr])
+            .with("www.example.test", 8443, vec![addr])
+            // IP literals go through the resolver too, as in Tornado.
+            .with("127.0.0.1", addr.port(), vec![addr]);
+        let client = AsyncHttpClient::with_resolver(ClientConfig::default(), resolver);
+        let response = client.fetch("http://www.example.test/host").await.unwrap();
+        assert_eq!(response.text().unwrap(), "www.example.test");
+        assert_eq!(response.effective_url, "http://www.example.test/host");
+        let response = client
+            .fetch("http://www.example.test:8443/host")
+            .await
+            .unwrap();
+        assert_eq!(response.text().unwrap(), "www.example.test:8443");
+
+        // Another name for the same socket is another origin: credentials
+        // stay behind.
+        let to_ip = url_concat(
+            "http://www.example.test/redirect",
+            [("url", format!("{base}/echo"))],
+        );
+        let response = client
+            .fetch(HttpRequest::new(to_ip).auth("me", "secret"))
+            .await
+            .unwrap();
+        assert_eq!(Echo::parse(&response.body).header("Authorization"), None);
+        server.stop();
+    });
+}
+
+#[test]
+fn bind_source_ip() {
+    run(async {
+        let (server, base) = serve(|req: HttpServerRequest| async move {
+            Response::text(req.remote_ip.map(|ip| ip.to_string()).unwrap_or_default())
+        });
+        let client = AsyncHttpClient::new();
+        let response = client
+            .fetch(
+                HttpRequest::new(format!("{base}/"))
+                    .network_interface("127.0.0.1".parse().unwrap())
+                    .allow_ipv6(false),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.text().unwrap(), "127.0.0.1");
         server.stop();
     });
 }
