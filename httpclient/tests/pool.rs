@@ -228,13 +228,14 @@ fn server_that_closes_after_each_response_without_saying_so() {
     assert_eq!(server.accepted(), N);
 }
 
+/// The requests a server read: (connection, method, body).
+type RequestLog = Arc<Mutex<Vec<(usize, String, String)>>>;
+
 /// A server that answers the first request of each connection whose index
 /// is in `answering`, and reads and drops (closes without a word) every
 /// other request. Records the requests it read as `(connection, method,
 /// body)`.
-fn closing_server(
-    answering: &'static [usize],
-) -> (RawServer, Arc<Mutex<Vec<(usize, String, String)>>>) {
+fn closing_server(answering: &'static [usize]) -> (RawServer, RequestLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let l = log.clone();
     let server = RawServer::start(move |mut conn, index| {

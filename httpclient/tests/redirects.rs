@@ -319,7 +319,13 @@ fn credentials_are_kept_on_the_same_origin() {
     run(async {
         let (server, base) = serve_app();
         let client = AsyncHttpClient::new();
-        let cases: [(&str, fn(HttpRequest) -> HttpRequest, bool, &str); 4] = [
+        type Case = (
+            &'static str,
+            fn(HttpRequest) -> HttpRequest,
+            bool,
+            &'static str,
+        );
+        let cases: [Case; 4] = [
             (
                 "Authorization header",
                 |r| r.header("Authorization", "secret"),
