@@ -478,3 +478,34 @@ fn our_server_counts_one_connection_per_client() {
         server.stop();
     });
 }
+
+#[test]
+fn bytes_sent_while_idle_spoil_the_connection() {
+    // The server writes junk some time after the response, while the
+    // connection waits in the pool; the pool must not hand it out.
+    let junk_sent = Arc::new(AtomicUsize::new(0));
+    let j = junk_sent.clone();
+    let server = RawServer::start(move |mut conn, index| {
+        conn.read_request()?;
+        let body = format!("conn {index}");
+        conn.write(&response_with("HTTP/1.1 200 OK", &[], body.as_bytes()))?;
+        std::thread::sleep(Duration::from_millis(30));
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\njunk")?;
+        j.fetch_add(1, Ordering::SeqCst);
+        conn.read_until_close().map(drop)
+    });
+    let url = server.url("/");
+    run(async move {
+        let client = AsyncHttpClient::new();
+        assert_eq!(
+            client.fetch(url.as_str()).await.unwrap().text().unwrap(),
+            "conn 0"
+        );
+        assert!(wait_until(GENEROUS, || junk_sent.load(Ordering::SeqCst) == 1).await);
+        // Give the loop a moment to read what arrived.
+        tornado_ioloop::sleep(Duration::from_millis(50)).await;
+        let response = client.fetch(url.as_str()).await.unwrap();
+        assert_eq!(response.text().unwrap(), "conn 1");
+    });
+    assert_eq!(server.accepted(), 2);
+}
