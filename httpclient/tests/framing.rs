@@ -509,3 +509,26 @@ fn non_ascii_header_values_are_kept() {
     assert_eq!(response.headers.get("X-Latin"), Some("café"));
     assert_eq!(response.headers.get("X-Utf8"), Some("café"));
 }
+
+#[test]
+fn head_response_that_claims_chunked_has_no_body() {
+    let server = RawServer::start(|mut conn, _| {
+        while let Some(request) = conn.read_request()? {
+            if request.method() == "HEAD" {
+                conn.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+            } else {
+                conn.write(
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nget\r\n0\r\n\r\n",
+                )?;
+            }
+        }
+        Ok(())
+    });
+    let responses = fetch_all(vec![
+        HttpRequest::new(server.url("/")).method("HEAD"),
+        HttpRequest::new(server.url("/")),
+    ]);
+    assert!(responses[0].body.is_empty());
+    assert_eq!(&responses[1].body[..], b"get");
+    assert_eq!(server.accepted(), 1);
+}

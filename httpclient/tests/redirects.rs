@@ -440,3 +440,105 @@ fn body_producer_runs_again_for_307() {
     assert_eq!(response.text().unwrap(), "POST produced body");
     assert_eq!(*calls.lock().unwrap(), 2);
 }
+
+#[test]
+fn default_max_redirects_is_five() {
+    run(async {
+        let (server, base) = serve_app();
+        let client = AsyncHttpClient::new();
+        let response = client.fetch(format!("{base}/countdown/5")).await.unwrap();
+        assert_eq!(response.text().unwrap(), "Zero");
+        let err = client
+            .fetch(format!("{base}/countdown/6"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Redirect);
+        assert_eq!(
+            err.response().unwrap().effective_url,
+            format!("{base}/countdown/1")
+        );
+        server.stop();
+    });
+}
+
+#[test]
+fn see_other_drops_a_body_producer() {
+    // Tornado's test_see_other_redirect: the GET that follows a 303 has no
+    // body, so the producer is not called again.
+    run(async {
+        let (server, base) = serve_app();
+        let client = AsyncHttpClient::new();
+        let calls = Arc::new(Mutex::new(0));
+        let counted = calls.clone();
+        let response = client
+            .fetch(
+                HttpRequest::new(redirect(&base, "/echo", 303))
+                    .method("POST")
+                    .body_producer(move |writer| {
+                        *counted.lock().unwrap() += 1;
+                        async move { writer.write("produced").await }
+                    }),
+            )
+            .await
+            .unwrap();
+        let echo = Echo::parse(&response.body);
+        assert_eq!(echo.method, "GET");
+        assert_eq!(echo.body, "");
+        assert_eq!(echo.header("Transfer-Encoding"), None);
+        assert_eq!(*calls.lock().unwrap(), 1);
+        server.stop();
+    });
+}
+
+#[test]
+fn a_redirect_body_is_drained_and_the_connection_reused() {
+    let server = RawServer::start(|mut conn, _| {
+        while let Some(request) = conn.read_request()? {
+            if request.request_line().contains(" /start ") {
+                let mut out =
+                    b"HTTP/1.1 302 Found\r\nLocation: /final\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        .to_vec();
+                for _ in 0..100 {
+                    out.extend_from_slice(b"400\r\n");
+                    out.extend_from_slice(&[b'r'; 1024]);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                conn.write(&out)?;
+            } else {
+                conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")?;
+            }
+        }
+        Ok(())
+    });
+    let url = server.url("/start");
+    let response = run(async move {
+        let client = AsyncHttpClient::new();
+        let response = client.fetch(url).await.unwrap();
+        assert_eq!(client.idle_connections(), 1);
+        response
+    });
+    assert_eq!(&response.body[..], b"final");
+    assert_eq!(server.accepted(), 1);
+}
+
+#[test]
+fn a_host_header_of_the_callers_own_goes_out_but_not_across_a_redirect() {
+    // Tornado's test_host_header.
+    run(async {
+        let (server, base) = serve_app();
+        let client = AsyncHttpClient::new();
+        let response = client
+            .fetch(HttpRequest::new(format!("{base}/host")).header("Host", "custom.example"))
+            .await
+            .unwrap();
+        assert_eq!(response.text().unwrap(), "custom.example");
+        let response = client
+            .fetch(HttpRequest::new(redirect(&base, "/host", 302)).header("Host", "custom.example"))
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        assert_eq!(response.text().unwrap(), format!("127.0.0.1:{port}"));
+        server.stop();
+    });
+}
