@@ -533,3 +533,49 @@ fn expect_100_continue_with_a_body_producer() {
     });
     assert_eq!(&response.body[..], b"produced");
 }
+
+#[test]
+fn expect_100_continue_answered_by_a_redirect() {
+    // The server answers 307 before asking for the body: the body is not
+    // sent on that connection, and the redirected request carries it.
+    let abandoned = Arc::new(Mutex::new(None));
+    let a = abandoned.clone();
+    let server = RawServer::start(move |mut conn, _| {
+        while let Some(head) = conn.read_head()? {
+            if head.starts_with("POST /start ") {
+                conn.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /final\r\nContent-Length: 0\r\n\r\n")?;
+                // The body never comes: the client closes this connection.
+                *a.lock().unwrap() = Some(conn.read_until_close()?);
+                return Ok(());
+            }
+            conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            let body = conn.read_body(&head)?;
+            conn.write(&response_with("HTTP/1.1 200 OK", &[], &body))?;
+        }
+        Ok(())
+    });
+    let url = server.url("/start");
+    let response = run(async move {
+        AsyncHttpClient::new()
+            .fetch(
+                HttpRequest::new(url)
+                    .method("POST")
+                    .body("the body")
+                    .expect_100_continue(true),
+            )
+            .await
+            .unwrap()
+    });
+    assert_eq!(&response.body[..], b"the body");
+    assert_eq!(server.accepted(), 2);
+    drop(server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while abandoned.lock().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        *abandoned.lock().unwrap(),
+        Some(0),
+        "no body on the first connection"
+    );
+}

@@ -21,7 +21,8 @@ fn fetch(request: HttpRequest) -> Result<HttpResponse, HttpClientError> {
     run(async move { AsyncHttpClient::new().fetch(request).await })
 }
 
-/// Fetches `urls` one after the other on one client; returns the responses.
+/// Fetches `requests` one after the other on one client (with
+/// `raise_error(false)`); returns the responses.
 fn fetch_all(requests: Vec<HttpRequest>) -> Vec<HttpResponse> {
     run(async move {
         let client = AsyncHttpClient::new();
