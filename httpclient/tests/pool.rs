@@ -509,3 +509,43 @@ fn bytes_sent_while_idle_spoil_the_connection() {
     });
     assert_eq!(server.accepted(), 2);
 }
+
+#[test]
+fn dropping_the_client_closes_its_idle_connections() {
+    run(async {
+        let (server, base) = serve_app();
+        let client = AsyncHttpClient::new();
+        client.fetch(format!("{base}/hello")).await.unwrap();
+        assert_eq!(server.connection_count(), 1);
+        drop(client);
+        assert!(wait_until(GENEROUS, || server.connection_count() == 0).await);
+        server.stop();
+    });
+}
+
+#[test]
+fn many_concurrent_fetches_through_the_default_limit() {
+    const FETCHES: usize = 50;
+    run(async {
+        let (server, base) = serve_app();
+        let client = AsyncHttpClient::new();
+        let handles: Vec<_> = (0..FETCHES)
+            .map(|i| {
+                let (client, url) = (client.clone(), format!("{base}/where/{i}"));
+                tornado_ioloop::spawn(async move { client.fetch(url).await })
+            })
+            .collect();
+        for (i, handle) in handles.into_iter().enumerate() {
+            let response = handle.await.unwrap().unwrap();
+            assert_eq!(response.text().unwrap(), format!("/where/{i}"));
+        }
+        assert_eq!(client.load(), (0, 0));
+        let open = server.connection_count();
+        assert!(
+            (1..=tornado_httpclient::DEFAULT_MAX_CLIENTS).contains(&open),
+            "{open} connections"
+        );
+        assert_eq!(client.idle_connections(), open);
+        server.stop();
+    });
+}
