@@ -230,10 +230,15 @@ impl AsyncHttpClient {
         let mut redirect_time = Duration::ZERO;
         loop {
             let hop_start = Instant::now();
-            let follow = |code: u16, headers: &_| is_redirect(&request, code, headers);
-            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &follow).await?;
+            // A redirect past the limit is the last response: its head and
+            // body go to the callbacks and into the error (Tornado follows
+            // only while max_redirects > 0).
+            let will_follow = |code: u16, headers: &_| {
+                redirects < max_redirects && is_redirect(&request, code, headers)
+            };
+            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
             let code = hop.head.status.as_u16();
-            if follow(code, &hop.head.headers) {
+            if is_redirect(&request, code, &hop.head.headers) {
                 let location = hop.head.headers.get("Location").unwrap_or_default();
                 let next = url.join(location);
                 if redirects >= max_redirects || next.is_err() {
