@@ -542,3 +542,42 @@ fn a_host_header_of_the_callers_own_goes_out_but_not_across_a_redirect() {
         server.stop();
     });
 }
+
+#[test]
+fn the_redirect_past_the_limit_keeps_its_body_and_head() {
+    // Past max_redirects the last 3xx is the final response (Tornado follows
+    // only while max_redirects > 0): its body is kept and the header
+    // callback sees its head.
+    let server = RawServer::start(|mut conn, _| {
+        while conn.read_request()?.is_some() {
+            conn.write(
+                b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 14\r\n\r\nredirect body!",
+            )?;
+        }
+        Ok(())
+    });
+    let url = server.url("/start");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let l = lines.clone();
+    let err = run(async move {
+        AsyncHttpClient::new()
+            .fetch(
+                HttpRequest::new(url)
+                    .max_redirects(1)
+                    .header_callback(move |line| l.lock().unwrap().push(line.to_owned())),
+            )
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(err.kind(), ErrorKind::Redirect);
+    let response = err.response().unwrap();
+    assert_eq!(response.effective_url, server.url("/again"));
+    assert_eq!(&response.body[..], b"redirect body!");
+    let lines = lines.lock().unwrap();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("HTTP/")).count(),
+        1,
+        "only the last head: {lines:?}"
+    );
+    assert_eq!(lines[0], "HTTP/1.1 302 Found\r\n");
+}
