@@ -15,7 +15,7 @@ use crate::error::{ErrorKind, HttpClientError, Phase};
 use crate::fetch::{HopResponse, fetch_hop, is_redirect};
 use crate::pool::{Pool, Slots};
 use crate::proxy::EnvProxies;
-use crate::request::{DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT, HttpRequest};
+use crate::request::{DEFAULT_MAX_REDIRECTS, HttpRequest};
 use crate::response::{HttpResponse, Timings};
 use crate::tls::TlsConfigs;
 use crate::url::Url;
@@ -255,8 +255,7 @@ impl AsyncHttpClient {
         }
         let original = request.clone();
         let mut url = Url::parse(&request.url)?;
-        let connect_timeout = request.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let request_timeout = request.request_timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let (connect_timeout, request_timeout) = request.timeouts();
         let queue_deadline =
             tornado_ioloop::deadline_after(start, connect_timeout.min(request_timeout));
         let Some(_slot) = self.shared.slots.acquire(queue_deadline).await else {
@@ -268,10 +267,15 @@ impl AsyncHttpClient {
         let mut redirect_time = Duration::ZERO;
         loop {
             let hop_start = Instant::now();
-            let follow = |code: u16, headers: &_| is_redirect(&request, code, headers);
-            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &follow).await?;
+            // A redirect past the limit is the last response: its head and
+            // body go to the callbacks and into the error (Tornado follows
+            // only while max_redirects > 0).
+            let will_follow = |code: u16, headers: &_| {
+                redirects < max_redirects && is_redirect(&request, code, headers)
+            };
+            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
             let code = hop.head.status.as_u16();
-            if follow(code, &hop.head.headers) {
+            if is_redirect(&request, code, &hop.head.headers) {
                 let location = hop.head.headers.get("Location").unwrap_or_default();
                 let next = url.join(location);
                 if redirects >= max_redirects || next.is_err() {
@@ -296,8 +300,8 @@ impl AsyncHttpClient {
                     return Err(HttpClientError::new(ErrorKind::Redirect, code, message)
                         .with_response(response));
                 }
-                let next = next?;
-                redirect_request(&mut request, code, &url, &next);
+                let mut next = next?;
+                redirect_request(&mut request, code, &url, &mut next);
                 redirects += 1;
                 redirect_time += hop_start.elapsed();
                 url = next;
@@ -372,8 +376,9 @@ fn finish(
 /// 303 becomes `GET` (a `HEAD` stays `HEAD`); 301 and 302 turn a `POST`
 /// into a `GET`; 307 and 308 keep the method and the body. Going to
 /// another origin drops the credentials: `Authorization`, `Cookie` and the
-/// auth options.
-fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) {
+/// auth options; a hop on the same origin keeps them, the `user:password@`
+/// of the URL included (as Tornado's `urljoin` keeps it).
+fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &mut Url) {
     let to_get = match code {
         303 => request.method != Method::HEAD,
         301 | 302 => request.method == Method::POST,
@@ -397,6 +402,8 @@ fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) 
         request.headers.remove("Cookie");
         request.auth_username = None;
         request.auth_password = None;
+    } else if to.userinfo.is_none() {
+        to.userinfo = from.userinfo.clone();
     }
     // The Host header, if the caller set one, named the old host.
     request.headers.remove("Host");
@@ -427,17 +434,17 @@ mod tests {
             (308, "POST", true),
         ] {
             let mut req = post();
-            redirect_request(&mut req, code, &url("http://a/"), &url("http://a/next"));
+            redirect_request(&mut req, code, &url("http://a/"), &mut url("http://a/next"));
             assert_eq!(req.method, method, "{code}");
             assert_eq!(req.body.is_some(), body, "{code}");
             assert_eq!(req.headers.contains("Content-Type"), body, "{code}");
             assert_eq!(req.url, "http://a/next");
         }
         let mut put = HttpRequest::new("http://a/").method("PUT").body("x");
-        redirect_request(&mut put, 302, &url("http://a/"), &url("http://a/b"));
+        redirect_request(&mut put, 302, &url("http://a/"), &mut url("http://a/b"));
         assert_eq!(put.method, "PUT");
         let mut head = HttpRequest::new("http://a/").method("HEAD");
-        redirect_request(&mut head, 303, &url("http://a/"), &url("http://a/b"));
+        redirect_request(&mut head, 303, &url("http://a/"), &mut url("http://a/b"));
         assert_eq!(head.method, "HEAD");
     }
 
@@ -451,12 +458,20 @@ mod tests {
                 .header("X-Other", "kept")
         };
         let mut same = make();
-        redirect_request(&mut same, 302, &url("http://a/"), &url("http://a:80/x"));
+        redirect_request(&mut same, 302, &url("http://a/"), &mut url("http://a:80/x"));
         assert!(same.headers.contains("Authorization") && same.headers.contains("Cookie"));
         assert_eq!(same.auth_username.as_deref(), Some("u"));
+        // The URL's own credentials follow a hop on the same origin only.
+        let from = url("http://me:secret@a/");
+        let mut to = url("http://a/x");
+        redirect_request(&mut make(), 302, &from, &mut to);
+        assert_eq!(to.userinfo, Some(("me".into(), "secret".into())));
+        let mut to = url("http://b/x");
+        redirect_request(&mut make(), 302, &from, &mut to);
+        assert_eq!(to.userinfo, None);
         for other in ["http://b/", "https://a/", "http://a:81/"] {
             let mut req = make();
-            redirect_request(&mut req, 307, &url("http://a/"), &url(other));
+            redirect_request(&mut req, 307, &url("http://a/"), &mut url(other));
             assert!(!req.headers.contains("Authorization"), "{other}");
             assert!(!req.headers.contains("Cookie"), "{other}");
             assert_eq!(req.auth_username, None, "{other}");

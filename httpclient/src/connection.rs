@@ -6,7 +6,10 @@
 //! now), and `fetch` talks to it through `next_event` and `send`.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io;
+use std::pin::pin;
+use std::task::{Context, Waker};
 
 use bytes::BytesMut;
 use tornado_httpserver::http1connection::{
@@ -88,6 +91,17 @@ impl Connection {
             && self.rbuf.borrow().is_empty()
             && self.stream.read_buffer_len() == 0
             && self.proto.borrow().may_reuse()
+            && !self.heard_while_idle()
+    }
+
+    /// Whether the server sent bytes (or closed) since the last read. An
+    /// idle stream does not read what arrives, so those bytes would be
+    /// taken for the answer to the next request: ask the socket once,
+    /// without waiting.
+    fn heard_while_idle(&self) -> bool {
+        let mut probe = pin!(self.stream.fill_read_buffer());
+        let mut cx = Context::from_waker(Waker::noop());
+        probe.as_mut().poll(&mut cx).is_ready()
     }
 
     /// Whether the bytes that came after the last response are left for a

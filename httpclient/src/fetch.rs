@@ -114,8 +114,7 @@ pub(crate) async fn fetch_hop(
         proxy,
         host: url.authority(),
     };
-    let connect_timeout = request.connect_timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
-    let request_timeout = request.request_timeout.unwrap_or(crate::DEFAULT_TIMEOUT);
+    let (connect_timeout, request_timeout) = request.timeouts();
     let request_deadline = deadline_after(start, request_timeout);
     let connect_deadline = deadline_after(start, connect_timeout).min(request_deadline);
     let mut retried = false;

@@ -89,9 +89,10 @@ pub struct HttpRequest {
     /// How credentials are sent.
     pub auth_mode: Option<AuthMode>,
     /// The longest wait for a connection (resolving, connecting, a proxy's
-    /// tunnel, TLS); 20 s.
+    /// tunnel, TLS); 20 s. Zero means no limit, as in Tornado.
     pub connect_timeout: Option<Duration>,
-    /// The longest the request may take once connected; 20 s.
+    /// The longest the request may take once connected; 20 s. Zero means
+    /// no limit, as in Tornado.
     pub request_timeout: Option<Duration>,
     /// Sends `If-Modified-Since` with this time.
     pub if_modified_since: Option<SystemTime>,
@@ -431,6 +432,19 @@ impl HttpRequest {
         self.expect_100_continue |= defaults.expect_100_continue;
     }
 
+    /// The connect and request timeouts in force: the default when unset,
+    /// no limit (a far future) when zero.
+    pub(crate) fn timeouts(&self) -> (Duration, Duration) {
+        let effective = |t: Option<Duration>| match t.unwrap_or(DEFAULT_TIMEOUT) {
+            Duration::ZERO => tornado_ioloop::FAR_FUTURE,
+            t => t,
+        };
+        (
+            effective(self.connect_timeout),
+            effective(self.request_timeout),
+        )
+    }
+
     pub(crate) fn producer(&self) -> Option<&Arc<Producer>> {
         self.body_producer.as_ref()
     }
@@ -521,6 +535,19 @@ mod tests {
         assert_eq!(basic_credentials("a", ""), "Basic YTo=");
         assert_eq!(basic_credentials("ab", "c"), "Basic YWI6Yw==");
         assert_eq!(basic_credentials("abc", "de"), "Basic YWJjOmRl");
+    }
+
+    #[test]
+    fn zero_timeouts_mean_no_limit() {
+        let req = HttpRequest::new("http://h/");
+        assert_eq!(req.timeouts(), (DEFAULT_TIMEOUT, DEFAULT_TIMEOUT));
+        let req = req
+            .connect_timeout(Duration::ZERO)
+            .request_timeout(Duration::from_secs(3));
+        assert_eq!(
+            req.timeouts(),
+            (tornado_ioloop::FAR_FUTURE, Duration::from_secs(3))
+        );
     }
 
     #[test]

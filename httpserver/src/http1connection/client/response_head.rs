@@ -1,6 +1,7 @@
 //! Parsing a response head (status line and header block) strictly, and
 //! deciding how the body that follows is framed (RFC 9112 section 6.3).
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
 use http::{StatusCode, Version};
@@ -84,12 +85,14 @@ pub(super) struct ParsedHead {
 /// | a version other than `HTTP/1.0` and `HTTP/1.1` | parse |
 /// | a status that is not three digits, or below 100 | parse |
 /// | no space between version and status, a control character in the reason | parse |
-/// | folded header line (obs-fold), a name that is not a token, space before the colon | parse |
+/// | a header block that starts with whitespace, a name that is not a token, space before the colon | parse |
 /// | a control character other than tab in a value (a bare CR included) | parse |
 ///
 /// `HTTP/1.1 200\r\n` (no reason, no space) is accepted, as `httparse` and
 /// hyper do; Tornado wants the space. A bare LF ending a line is accepted,
-/// as RFC 9112 allows.
+/// as RFC 9112 allows. A header line continued on lines that start with
+/// whitespace (obs-fold) is unfolded, each fold becoming one space: RFC 9112
+/// section 5.2 requires it of a user agent, and Tornado's client does it.
 pub(super) fn parse_response_head(
     buf: &[u8],
     max_header_size: usize,
@@ -97,6 +100,7 @@ pub(super) fn parse_response_head(
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let status = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
         .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
         .map_err(|e| parse_error(e, buf))?;
     let len = match status {
@@ -129,7 +133,10 @@ pub(super) fn parse_response_head(
     let mut headers = HttpHeaders::with_capacity(resp.headers.len(), bytes);
     let mut notes = HeadNotes::default();
     for h in resp.headers.iter() {
-        let value = bytes_to_str(h.value);
+        let mut value = bytes_to_str(h.value);
+        if value.contains('\n') {
+            value = Cow::Owned(unfold(&value));
+        }
         let value = value.trim_matches([' ', '\t']);
         notes.note(h.name, value);
         headers.add(h.name, value);
@@ -144,6 +151,16 @@ pub(super) fn parse_response_head(
         notes,
         len,
     }))
+}
+
+/// Joins the lines of a folded header value with one space each.
+fn unfold(value: &str) -> String {
+    value
+        .split('\n')
+        .map(|line| line.trim_matches([' ', '\t', '\r']))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The reason phrase of the (already validated) status line at the start
@@ -170,16 +187,18 @@ fn header_too_large(max_header_size: usize) -> ClientError {
 }
 
 fn parse_error(err: httparse::Error, buf: &[u8]) -> ClientError {
-    // A line that starts with whitespace inside the head is a folded one.
+    // Folds are unfolded, but the first header line cannot continue the
+    // status line.
     let folded = || {
-        let head_end = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
+        let start = buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
             .unwrap_or(buf.len());
-        buf.get(..head_end)
-            .unwrap_or_default()
-            .windows(2)
-            .any(|w| matches!(w, [b'\n', b' ' | b'\t']))
+        let rest = buf.get(start..).unwrap_or_default();
+        rest.iter()
+            .position(|&b| b == b'\n')
+            .and_then(|end| rest.get(end + 1))
+            .is_some_and(|&b| b == b' ' || b == b'\t')
     };
     match err {
         httparse::Error::TooManyHeaders => ClientError::new(
@@ -207,7 +226,7 @@ fn parse_error(err: httparse::Error, buf: &[u8]) -> ClientError {
             if folded() =>
         {
             ClientError::parse(
-                "response header line starts with whitespace: folded headers are not supported",
+                "the first response header line starts with whitespace: there is no header to fold it into",
             )
         }
         httparse::Error::HeaderName => ClientError::parse("invalid header name in the response"),
