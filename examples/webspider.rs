@@ -70,7 +70,13 @@ fn parse_args() -> Result<Args, String> {
                 std::process::exit(0);
             }
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            url if args.url.is_none() => args.url = Some(url.to_owned()),
+            url if args.url.is_none() => {
+                if !url.contains("://") {
+                    return Err(format!("{url:?} is not an absolute URL"));
+                }
+                // Spelled as the client spells where a fetch ended, as links will be.
+                args.url = Some(urljoin(url, ""));
+            }
             url => return Err(format!("one URL only, not also {url:?}")),
         }
     }
@@ -268,21 +274,28 @@ fn remove_fragment(url: &str) -> &str {
 }
 
 /// `link` resolved against the absolute URL `base` (RFC 3986 section 5.2, for
-/// `http`-like URLs), as Python's `urljoin`.
+/// `http`-like URLs), as Python's `urljoin`, without the fragment. The result is
+/// normalised as the client's `effective_url` is (scheme and host in lower case, no
+/// default port, `/` at least), so one page has one spelling.
 fn urljoin(base: &str, link: &str) -> String {
-    let link = link.trim();
+    let link = remove_fragment(link.trim());
     if has_scheme(link) {
-        return link.to_owned();
+        // `mailto:` and the like stay as they are; nothing under the base starts so.
+        return if link.contains("://") {
+            urljoin(link, "")
+        } else {
+            link.to_owned()
+        };
     }
     let base = remove_fragment(base);
     let Some((scheme, rest)) = base.split_once("://") else {
         return link.to_owned();
     };
     if link.starts_with("//") {
-        return format!("{scheme}:{link}");
+        return urljoin(&format!("{scheme}:{link}"), "");
     }
     let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
-    let origin = &base[..scheme.len() + "://".len() + authority_len];
+    let origin = origin(scheme, &rest[..authority_len]);
     let (base_path, base_query) = match rest[authority_len..].split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (&rest[authority_len..], None),
@@ -306,6 +319,21 @@ fn urljoin(base: &str, link: &str) -> String {
         url.push_str(query);
     }
     url
+}
+
+/// `scheme://authority` in lower case, without the scheme's default port.
+fn origin(scheme: &str, authority: &str) -> String {
+    let scheme = scheme.to_ascii_lowercase();
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => "",
+    };
+    if !default_port.is_empty() && authority.ends_with(default_port) {
+        authority.truncate(authority.len() - default_port.len());
+    }
+    format!("{scheme}://{authority}")
 }
 
 /// Whether `link` starts with a scheme (`http:`, `mailto:`...).
@@ -413,10 +441,14 @@ mod tests {
             ("//other/p", "http://other/p"),
             ("https://x/y", "https://x/y"),
             ("mailto:a@b", "mailto:a@b"),
+            ("HTTP://Example.COM:80/a/../b#f", "http://example.com/b"),
+            ("//H:80", "http://h/"),
         ] {
             assert_eq!(urljoin(base, link), want, "{link:?}");
         }
         assert_eq!(urljoin("http://h", "p"), "http://h/p");
+        assert_eq!(urljoin("https://H:443/x", ""), "https://h/x");
+        assert_eq!(urljoin("https://h:8443/x", ""), "https://h:8443/x");
     }
 
     #[test]
