@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{Run, run_example};
+use common::{RefusedPort, Run, run_example};
 
 /// Serves on 127.0.0.1, one thread per connection, one request per connection:
 /// - `/hello`: 200, `hello, world\n`, with `X-Test: yes`
@@ -160,11 +160,8 @@ fn a_404_prints_its_body_and_fails() {
 
 #[test]
 fn a_refused_connection_fails_with_the_error_on_stderr() {
-    // A port that was free a moment ago, and has no listener now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let refused = RefusedPort::new();
+    let port = refused.port;
     let run = fetch(&[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     assert!(run.stdout.is_empty(), "{run:?}");

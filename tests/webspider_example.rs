@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::net::TcpListener;
-
-use common::run_example;
+use common::{RefusedPort, run_example};
 
 /// The demo site: the index, `/old` (a redirect) and 30 pages fetched; three links
 /// to `/missing/N` give 404.
@@ -59,10 +57,8 @@ fn the_crawl_ends_the_same_with_one_worker_or_many() {
 
 #[test]
 fn an_unreachable_base_url_fails() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let refused = RefusedPort::new();
+    let port = refused.port;
     let run = run_example("webspider", &[&format!("http://127.0.0.1:{port}/")]);
     assert_eq!(run.status.code(), Some(1), "{run:?}");
     assert!(run.stdout_text().contains("Unable to fetch 1 URLs."));

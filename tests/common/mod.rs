@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -106,5 +107,27 @@ pub fn run_example(name: &str, args: &[&str]) -> Run {
         status,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// A port on 127.0.0.1 that refuses connections for as long as this lives: the local
+/// port of a connected client socket. Nothing listens there, and unlike a listener's
+/// port freed for the test, no `bind` elsewhere (a server in a test running beside
+/// this one) can take it meanwhile.
+#[derive(Debug)]
+pub struct RefusedPort {
+    pub port: u16,
+    _sockets: (TcpListener, TcpStream, TcpStream),
+}
+
+impl RefusedPort {
+    pub fn new() -> RefusedPort {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (accepted, _) = listener.accept().expect("accept");
+        RefusedPort {
+            port: client.local_addr().expect("local addr").port(),
+            _sockets: (listener, client, accepted),
+        }
     }
 }
