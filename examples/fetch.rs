@@ -9,9 +9,10 @@
 //!
 //! - The body goes to standard output as raw bytes (Tornado's `print` adds a newline;
 //!   this does not, so a binary body comes out intact).
-//! - `--print-headers` puts the head of the final response first, as the server sent
-//!   it (status line, header lines, blank line, as `curl -i` does), gathered with
-//!   `header_callback`. Tornado's `main` prints the header lines alone.
+//! - `--print-headers` puts the head of the final response first: status line, header
+//!   lines, blank line, as `curl -i` does, gathered with `header_callback` (so a
+//!   decompressed body's `Content-Encoding` shows as `X-Consumed-Content-Encoding`, as
+//!   in Tornado). Tornado's `main` prints the header lines alone.
 //! - `--data D` sends `D` as the body; the method is then `POST` unless `--method`
 //!   says otherwise (as curl does). `--header` may be given several times.
 //! - `--proxy HOST:PORT` goes through an HTTP proxy (a `CONNECT` tunnel for
@@ -28,8 +29,8 @@
 //! `HTTPError`. Tornado then exits 0; this exits 1 for a non-2xx status and prints the
 //! error (`HTTP 404: Not Found`) on standard error, as `curl --fail-with-body` does, so
 //! a script can tell. A 3xx left unfollowed because of `--no-follow-redirects` is the
-//! answer that was asked for and exits 0. With no response at all (refused, timed out,
-//! too many redirects) only the error is printed.
+//! answer that was asked for and exits 0. When the fetch itself fails (refused, timed
+//! out, too many redirects) only the error is printed.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -151,7 +152,7 @@ fn request(args: &Args, url: &str) -> (HttpRequest, Arc<Mutex<Vec<String>>>) {
 }
 
 /// Prints the response as asked; `Err` with the error when it counts as a failure.
-fn print(
+fn write_response(
     args: &Args,
     response: &HttpResponse,
     head: &Mutex<Vec<String>>,
@@ -201,7 +202,7 @@ fn main() {
     for url in &args.urls {
         let (request, head) = request(&args, url);
         let result = client.fetch(request);
-        let outcome = result.and_then(|response| print(&args, &response, &head));
+        let outcome = result.and_then(|response| write_response(&args, &response, &head));
         if let Err(e) = outcome {
             eprintln!("fetch: {url}: {e}");
             failed = true;
