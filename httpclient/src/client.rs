@@ -315,7 +315,7 @@ fn finish(
         reason,
         headers: hop.head.headers,
         body: hop.body,
-        effective_url: url.to_string(),
+        effective_url: url.href(),
         start_time,
         request_time: total,
         time_info: Timings {
@@ -363,7 +363,7 @@ fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &Url) 
     }
     // The Host header, if the caller set one, named the old host.
     request.headers.remove("Host");
-    request.url = to.to_string();
+    request.url = to.href();
 }
 
 #[cfg(test)]
