@@ -70,9 +70,15 @@ impl Url {
             None => (None, authority),
         };
         // `http::Uri` checks the characters of the host, port and target.
-        let checked: Uri = format!("{}://{}{}", scheme.as_str(), hostport, target)
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        // It is handed the string it keeps, so it does not copy it.
+        let mut rebuilt =
+            String::with_capacity(scheme.as_str().len() + 3 + hostport.len() + target.len());
+        rebuilt.push_str(scheme.as_str());
+        rebuilt.push_str("://");
+        rebuilt.push_str(hostport);
+        rebuilt.push_str(target);
+        let checked =
+            Uri::try_from(rebuilt).map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
         let authority = checked.authority().ok_or_else(|| bad("no host"))?;
         let host = authority
             .host()
