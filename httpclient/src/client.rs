@@ -216,7 +216,9 @@ impl AsyncHttpClient {
                 request.url
             )));
         }
-        let original = request.clone();
+        // The request as the caller made it, for the response; kept aside
+        // only once a redirect rewrites `request`.
+        let mut original: Option<HttpRequest> = None;
         let mut url = Url::parse(&request.url)?;
         let connect_timeout = request.connect_timeout.unwrap_or(DEFAULT_TIMEOUT);
         let request_timeout = request.request_timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -244,11 +246,11 @@ impl AsyncHttpClient {
                         }
                         Ok(_) => format!(
                             "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
-                            original.url
+                            original.as_ref().unwrap_or(&request).url
                         ),
                     };
                     let response = finish(
-                        &original,
+                        original.unwrap_or(request),
                         &url,
                         hop,
                         start,
@@ -260,14 +262,16 @@ impl AsyncHttpClient {
                         .with_response(response));
                 }
                 let next = next?;
+                original.get_or_insert_with(|| request.clone());
                 redirect_request(&mut request, code, &url, &next);
                 redirects += 1;
                 redirect_time += hop_start.elapsed();
                 url = next;
                 continue;
             }
+            let raise_error = request.raise_error.unwrap_or(true);
             let mut response = finish(
-                &original,
+                original.unwrap_or(request),
                 &url,
                 hop,
                 start,
@@ -284,7 +288,7 @@ impl AsyncHttpClient {
                 format!("HTTP {code}: {}", response.reason),
             );
             response.error = Some(Box::new(error.clone()));
-            if request.raise_error.unwrap_or(true) {
+            if raise_error {
                 return Err(error.with_response(response));
             }
             return Ok(response);
@@ -294,7 +298,7 @@ impl AsyncHttpClient {
 
 /// Builds the response of the last hop.
 fn finish(
-    original: &HttpRequest,
+    original: HttpRequest,
     url: &Url,
     hop: HopResponse,
     start: Instant,
@@ -310,7 +314,7 @@ fn finish(
         hop.head.reason
     };
     HttpResponse {
-        request: original.clone(),
+        request: original,
         code,
         reason,
         headers: hop.head.headers,
