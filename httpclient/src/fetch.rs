@@ -149,7 +149,7 @@ pub(crate) async fn fetch_hop(
                 response.connect = connect_time;
                 if let Some(conn) = conn {
                     conn.uses.set(conn.uses.get() + 1);
-                    shared.pool.checkin(plan.key.clone(), conn);
+                    shared.pool.checkin(&plan.key, conn);
                 }
                 return Ok(response);
             }
