@@ -80,14 +80,13 @@ impl Url {
         let checked =
             Uri::try_from(rebuilt).map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
         let authority = checked.authority().ok_or_else(|| bad("no host"))?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        // `Authority::host` searches the authority each time: once is enough.
+        let bracketed = authority.host();
+        let host = bracketed.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        let port_text = authority.as_str()[authority.host().len()..].strip_prefix(':');
+        let port_text = authority.as_str()[bracketed.len()..].strip_prefix(':');
         let explicit_port = port_text.is_some_and(|p| !p.is_empty());
         let port = match port_text {
             Some(p) if !p.is_empty() => match p.parse::<u16>() {
