@@ -498,10 +498,11 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
     let request = plan.request;
     let mut headers = request.headers.clone();
     if !headers.contains("User-Agent") {
-        headers.add(
-            "User-Agent",
-            request.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT),
-        );
+        // The default is a literal: kept as it is, not copied in.
+        match &request.user_agent {
+            Some(agent) => headers.add("User-Agent", agent),
+            None => headers.add_static("User-Agent", DEFAULT_USER_AGENT),
+        }
     }
     if request.decompress_response.unwrap_or(true) && !headers.contains("Accept-Encoding") {
         headers.add_static("Accept-Encoding", "gzip");
