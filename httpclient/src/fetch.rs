@@ -132,18 +132,19 @@ pub(crate) async fn fetch_hop(
                     Some(result) => result?,
                     None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host())),
                 };
-                (conn, Some(start.elapsed()))
+                (Rc::new(conn), Some(start.elapsed()))
             }
         };
         let reused = conn.uses.get() > 0;
-        let conn = Rc::new(conn);
         let phase = Cell::new(Phase::Send);
         let exchange = exchange(&plan, &conn, &phase, start, redirecting);
         let result = match before(request_deadline, exchange).await {
             Some(result) => result,
             None => Err((HttpClientError::timeout(phase.get(), &plan.host()), true)),
         };
-        let conn = Rc::try_unwrap(conn).ok();
+        // A body producer that kept its writer still holds the connection:
+        // then it is neither pooled nor closed here.
+        let conn = (Rc::strong_count(&conn) == 1).then_some(conn);
         match result {
             Ok(mut response) => {
                 response.connect = connect_time;

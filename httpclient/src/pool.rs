@@ -30,7 +30,7 @@ pub(crate) struct PoolKey {
 
 #[derive(Debug)]
 struct Idle {
-    conn: Connection,
+    conn: Rc<Connection>,
     since: Instant,
 }
 
@@ -58,7 +58,7 @@ impl Pool {
     /// An emptied list stays in the map for the next [`checkin`](Self::checkin)
     /// of its key (a sweep drops it), so a connection going round costs one
     /// lookup each way and no clone of the key.
-    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Connection> {
+    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Rc<Connection>> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         let now = Instant::now();
@@ -73,7 +73,7 @@ impl Pool {
 
     /// Puts a connection back if it can carry another request; closes it
     /// otherwise.
-    pub(crate) fn checkin(self: &Rc<Self>, key: &PoolKey, conn: Connection) {
+    pub(crate) fn checkin(self: &Rc<Self>, key: &PoolKey, conn: Rc<Connection>) {
         if self.max_idle_per_key == 0 || self.idle_timeout.is_zero() || !conn.reusable() {
             conn.stream.close();
             return;
