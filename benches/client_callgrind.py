@@ -25,13 +25,15 @@ max_clients and max_idle_per_host 100, reqwest 0.13 (no default features) on a t
 current-thread runtime. Sequential figures repeat to within a few instructions per
 request. Concurrent ones depend a little on how the server's answers are spread over
 the client's reads, which the clock decides, so they move by about 1 %: use --rounds
-to see the spread. Under callgrind the client runs some 50 times slower while the
+to see the spread. Under callgrind the client runs several times slower while the
 server does not, so in the concurrent mode more answers are waiting at each read than
-in the native bench. The defaults take about two minutes. Needs valgrind; without it
-the script says so and exits 0. --keep DIR keeps the callgrind.out files there (for
-`callgrind_annotate`).
+in the native bench. The defaults take about half a minute (--rounds 3: a minute and
+a half). Needs valgrind; without it the script says so and exits 0. --keep DIR keeps
+the callgrind.out files there (for `callgrind_annotate`).
 
-The kernel's share is not counted; compare these figures with each other.
+The kernel's share is not counted; compare these figures with each other. Run natively,
+client_load also prints the CPU time (user + system) per request, kernel included, and
+`strace -f -c` on it counts the syscalls.
 """
 import argparse
 import os

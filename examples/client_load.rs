@@ -9,11 +9,13 @@
 //! sends rounds of 100 at once (a task each, up to 100 pooled connections). Warm-up
 //! requests come first (32, or two rounds), so connections are open and buffers at their
 //! working size; then `N` requests are measured (`concurrent` rounds `N` up to a multiple
-//! of 100). Prints one line: the client, the mode, the requests measured and the heap
-//! allocations (and bytes asked for) on this thread while they ran. Both clients run on
-//! this thread alone: tornado's on an `IoLoop` with `max_clients` and
-//! `max_idle_per_host` at 100, reqwest (no default features) on a tokio current-thread
-//! runtime, with no proxy. Run the server in another process (the `hello` example).
+//! of 100). Prints one line: the client, the mode, the requests measured, the heap
+//! allocations (and bytes asked for) on this thread while they ran, and the wall-clock
+//! and CPU time (user + system, from `getrusage`) per request, which are only as steady
+//! as the machine. Both clients run on this thread alone: tornado's on an `IoLoop` with
+//! `max_clients` and `max_idle_per_host` at 100, reqwest (no default features) on a
+//! tokio current-thread runtime, with no proxy. Run the server in another process (the
+//! `hello` example).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -126,6 +128,21 @@ struct Figures {
     allocations: u64,
     bytes: u64,
     elapsed: std::time::Duration,
+    /// User plus system CPU time of the process.
+    cpu: std::time::Duration,
+}
+
+/// User plus system CPU time this process has used so far.
+fn cpu_time() -> std::time::Duration {
+    // SAFETY: getrusage only writes the struct it is given, which is zeroed and
+    // ours; RUSAGE_SELF is a valid `who`.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    std::time::Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 async fn tornado_get(client: &AsyncHttpClient, url: &str) {
@@ -172,17 +189,18 @@ fn run_tornado(url: String, mode: Mode, rounds: usize, per_round: usize) -> Figu
             round(client.clone(), url.clone()).await;
         }
         let (a0, b0) = allocations();
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..rounds {
             round(client.clone(), url.clone()).await;
         }
-        let elapsed = start.elapsed();
+        let (elapsed, cpu) = (start.elapsed(), cpu_time() - cpu0);
         let (a1, b1) = allocations();
         Figures {
             requests: rounds * per_round,
             allocations: a1 - a0,
             bytes: b1 - b0,
             elapsed,
+            cpu,
         }
     })
 }
@@ -220,17 +238,18 @@ fn run_reqwest(url: String, mode: Mode, rounds: usize, per_round: usize) -> Figu
             round(client.clone(), url.clone()).await;
         }
         let (a0, b0) = allocations();
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), cpu_time());
         for _ in 0..rounds {
             round(client.clone(), url.clone()).await;
         }
-        let elapsed = start.elapsed();
+        let (elapsed, cpu) = (start.elapsed(), cpu_time() - cpu0);
         let (a1, b1) = allocations();
         Figures {
             requests: rounds * per_round,
             allocations: a1 - a0,
             bytes: b1 - b0,
             elapsed,
+            cpu,
         }
     })
 }
@@ -259,7 +278,8 @@ fn main() {
     let n = f.requests.max(1) as f64;
     println!(
         "client={} mode={mode_name} requests={} allocations={} alloc_bytes={} \
-         allocations_per_request={:.2} alloc_bytes_per_request={:.0} us_per_request={:.2}",
+         allocations_per_request={:.2} alloc_bytes_per_request={:.0} us_per_request={:.2} \
+         cpu_us_per_request={:.2}",
         args.client,
         f.requests,
         f.allocations,
@@ -267,5 +287,6 @@ fn main() {
         f.allocations as f64 / n,
         f.bytes as f64 / n,
         f.elapsed.as_secs_f64() * 1e6 / n,
+        f.cpu.as_secs_f64() * 1e6 / n,
     );
 }
