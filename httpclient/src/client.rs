@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::Method;
+use tornado_httpserver::httputil::HttpHeaders;
 use tornado_iostream::netutil::Resolver;
 use tornado_iostream::tcpclient::TcpClient;
 
@@ -253,7 +254,9 @@ impl AsyncHttpClient {
                 request.url
             )));
         }
-        let original = request.clone();
+        // The request as the caller made it, for the response; kept aside
+        // only once a redirect rewrites `request`.
+        let mut original: Option<HttpRequest> = None;
         let mut url = Url::parse(&request.url)?;
         let (connect_timeout, request_timeout) = request.timeouts();
         let queue_deadline =
@@ -270,8 +273,12 @@ impl AsyncHttpClient {
             // A redirect past the limit is the last response: its head and
             // body go to the callbacks and into the error (Tornado follows
             // only while max_redirects > 0).
-            let will_follow = |code: u16, headers: &_| {
-                redirects < max_redirects && is_redirect(&request, code, headers)
+            // A Location that cannot be followed makes the 3xx the last
+            // response too.
+            let will_follow = |code: u16, headers: &HttpHeaders| {
+                redirects < max_redirects
+                    && is_redirect(&request, code, headers)
+                    && headers.get("Location").is_some_and(|l| url.join(l).is_ok())
             };
             let hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
             let code = hop.head.status.as_u16();
@@ -285,11 +292,11 @@ impl AsyncHttpClient {
                         }
                         Ok(_) => format!(
                             "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
-                            original.url
+                            original.as_ref().unwrap_or(&request).url
                         ),
                     };
                     let response = finish(
-                        &original,
+                        original.unwrap_or(request),
                         &url,
                         hop,
                         start,
@@ -301,14 +308,16 @@ impl AsyncHttpClient {
                         .with_response(response));
                 }
                 let mut next = next?;
+                original.get_or_insert_with(|| request.clone());
                 redirect_request(&mut request, code, &url, &mut next);
                 redirects += 1;
                 redirect_time += hop_start.elapsed();
                 url = next;
                 continue;
             }
+            let raise_error = request.raise_error.unwrap_or(true);
             let mut response = finish(
-                &original,
+                original.unwrap_or(request),
                 &url,
                 hop,
                 start,
@@ -325,7 +334,7 @@ impl AsyncHttpClient {
                 format!("HTTP {code}: {}", response.reason),
             );
             response.error = Some(Box::new(error.clone()));
-            if request.raise_error.unwrap_or(true) {
+            if raise_error {
                 return Err(error.with_response(response));
             }
             return Ok(response);
@@ -335,7 +344,7 @@ impl AsyncHttpClient {
 
 /// Builds the response of the last hop.
 fn finish(
-    original: &HttpRequest,
+    original: HttpRequest,
     url: &Url,
     hop: HopResponse,
     start: Instant,
@@ -351,12 +360,12 @@ fn finish(
         hop.head.reason
     };
     HttpResponse {
-        request: original.clone(),
+        request: original,
         code,
         reason,
         headers: hop.head.headers,
         body: hop.body,
-        effective_url: url.to_string(),
+        effective_url: url.href(),
         start_time,
         request_time: total,
         time_info: Timings {
@@ -407,7 +416,7 @@ fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &mut U
     }
     // The Host header, if the caller set one, named the old host.
     request.headers.remove("Host");
-    request.url = to.to_string();
+    request.url = to.href();
 }
 
 #[cfg(test)]

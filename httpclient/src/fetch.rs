@@ -1,6 +1,7 @@
 //! One hop of a fetch: get a connection (pooled or new, through a proxy,
 //! with TLS), send the request, read the response.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
@@ -83,8 +84,13 @@ struct Plan<'a> {
     url: &'a Url,
     key: PoolKey,
     proxy: Option<Proxy>,
-    /// `host:port` for messages.
-    host: String,
+}
+
+impl Plan<'_> {
+    /// `host:port` for messages; made only when one is needed.
+    fn host(&self) -> String {
+        self.url.authority()
+    }
 }
 
 /// Fetches one hop: a pooled connection is tried first and, if the server
@@ -112,7 +118,6 @@ pub(crate) async fn fetch_hop(
         url,
         key,
         proxy,
-        host: url.authority(),
     };
     let (connect_timeout, request_timeout) = request.timeouts();
     let request_deadline = deadline_after(start, request_timeout);
@@ -124,26 +129,27 @@ pub(crate) async fn fetch_hop(
             None => {
                 let conn = match before(connect_deadline, connect(shared, &plan)).await {
                     Some(result) => result?,
-                    None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host)),
+                    None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host())),
                 };
-                (conn, Some(start.elapsed()))
+                (Rc::new(conn), Some(start.elapsed()))
             }
         };
         let reused = conn.uses.get() > 0;
-        let conn = Rc::new(conn);
         let phase = Cell::new(Phase::Send);
         let exchange = exchange(&plan, &conn, &phase, start, redirecting);
         let result = match before(request_deadline, exchange).await {
             Some(result) => result,
-            None => Err((HttpClientError::timeout(phase.get(), &plan.host), true)),
+            None => Err((HttpClientError::timeout(phase.get(), &plan.host()), true)),
         };
-        let conn = Rc::try_unwrap(conn).ok();
+        // A body producer that kept its writer still holds the connection:
+        // then it is neither pooled nor closed here.
+        let conn = (Rc::strong_count(&conn) == 1).then_some(conn);
         match result {
             Ok(mut response) => {
                 response.connect = connect_time;
                 if let Some(conn) = conn {
                     conn.uses.set(conn.uses.get() + 1);
-                    shared.pool.checkin(plan.key.clone(), conn);
+                    shared.pool.checkin(&plan.key, conn);
                 }
                 return Ok(response);
             }
@@ -197,12 +203,12 @@ async fn connect(shared: &Rc<Shared>, plan: &Plan<'_>) -> Result<Connection, Htt
     if let (Some(proxy), Some(config)) = (&plan.proxy, tls) {
         tunnel(&conn, proxy, url).await?;
         let tls = TlsConfig::client(config, &url.host)
-            .map_err(|e| HttpClientError::io(Phase::Connect, &plan.host, e))?;
+            .map_err(|e| HttpClientError::io(Phase::Connect, &plan.host(), e))?;
         conn.stream.start_tls(tls).await.map_err(|e| {
             HttpClientError::transport(
                 ErrorKind::Tls,
                 Phase::Connect,
-                format!("TLS handshake with {} failed: {e}", plan.host),
+                format!("TLS handshake with {} failed: {e}", plan.host()),
             )
         })?;
         return Ok(Connection::new_after_tunnel(conn));
@@ -309,7 +315,6 @@ async fn exchange(
 ) -> Result<HopResponse, ExchangeError> {
     let fail = |e: HttpClientError| (e, conn.heard_back());
     let request = plan.request;
-    let host = plan.host.as_str();
     conn.mark();
     {
         let mut proto = conn.proto.borrow_mut();
@@ -332,9 +337,9 @@ async fn exchange(
         (None, None) => RequestBody::None,
     };
     let target = if plan.proxy.is_some() && plan.url.scheme == Scheme::Http {
-        plan.url.to_string()
+        Cow::Owned(plan.url.href())
     } else {
-        plan.url.target.clone()
+        Cow::Borrowed(plan.url.target.as_str())
     };
     let mut out = BytesMut::new();
     conn.proto
@@ -353,7 +358,7 @@ async fn exchange(
                 request.method, plan.url
             )))
         })?;
-    let send_error = |e| HttpClientError::io(Phase::Send, host, e);
+    let send_error = |e| HttpClientError::io(Phase::Send, &plan.host(), e);
     // The head, and a body in hand unless it waits for 100 Continue.
     if let Some(body) = &request.body
         && conn.proto.borrow().body_allowed()
@@ -372,7 +377,9 @@ async fn exchange(
                     break;
                 }
                 Some(Ok(event)) => event,
-                Some(Err(failure)) => return Err(fail(read_error(failure, Phase::Receive, host))),
+                Some(Err(failure)) => {
+                    return Err(fail(read_error(failure, Phase::Receive, &plan.host())));
+                }
             };
             match event {
                 ClientEvent::Continue(_) => break,
@@ -430,7 +437,7 @@ async fn exchange(
         let event = conn
             .next_event()
             .await
-            .map_err(|failure| fail(read_error(failure, Phase::Receive, host)))?;
+            .map_err(|failure| fail(read_error(failure, Phase::Receive, &plan.host())))?;
         match event {
             ClientEvent::Informational(h) | ClientEvent::Continue(h) => {
                 call_header_callback(request, &h)
@@ -462,7 +469,7 @@ async fn exchange(
         return Err(fail(HttpClientError::transport(
             ErrorKind::Protocol,
             Phase::Receive,
-            format!("{host} ended a response that had no head"),
+            format!("{} ended a response that had no head", plan.host()),
         )));
     };
     Ok(HopResponse {
@@ -491,10 +498,11 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
     let request = plan.request;
     let mut headers = request.headers.clone();
     if !headers.contains("User-Agent") {
-        headers.add(
-            "User-Agent",
-            request.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT),
-        );
+        // The default is a literal: kept as it is, not copied in.
+        match &request.user_agent {
+            Some(agent) => headers.add("User-Agent", agent),
+            None => headers.add_static("User-Agent", DEFAULT_USER_AGENT),
+        }
     }
     if request.decompress_response.unwrap_or(true) && !headers.contains("Accept-Encoding") {
         headers.add_static("Accept-Encoding", "gzip");

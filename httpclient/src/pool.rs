@@ -30,7 +30,7 @@ pub(crate) struct PoolKey {
 
 #[derive(Debug)]
 struct Idle {
-    conn: Connection,
+    conn: Rc<Connection>,
     since: Instant,
 }
 
@@ -54,41 +54,44 @@ impl Pool {
     }
 
     /// An idle connection for `key` that has not timed out, if any.
-    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Connection> {
+    ///
+    /// An emptied list stays in the map for the next [`checkin`](Self::checkin)
+    /// of its key (a sweep drops it), so a connection going round costs one
+    /// lookup each way and no clone of the key.
+    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<Rc<Connection>> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         let now = Instant::now();
-        let mut found = None;
         while let Some(entry) = list.pop() {
             if now.duration_since(entry.since) < self.idle_timeout && entry.conn.reusable() {
-                found = Some(entry.conn);
-                break;
+                return Some(entry.conn);
             }
             entry.conn.stream.close();
         }
-        if list.is_empty() {
-            idle.remove(key);
-        }
-        found
+        None
     }
 
     /// Puts a connection back if it can carry another request; closes it
     /// otherwise.
-    pub(crate) fn checkin(self: &Rc<Self>, key: PoolKey, conn: Connection) {
+    pub(crate) fn checkin(self: &Rc<Self>, key: &PoolKey, conn: Rc<Connection>) {
         if self.max_idle_per_key == 0 || self.idle_timeout.is_zero() || !conn.reusable() {
             conn.stream.close();
             return;
         }
+        let entry = Idle {
+            conn,
+            since: Instant::now(),
+        };
         {
             let mut idle = self.idle.borrow_mut();
-            let list = idle.entry(key).or_default();
-            if list.len() >= self.max_idle_per_key {
-                list.remove(0).conn.stream.close();
+            if let Some(list) = idle.get_mut(key) {
+                if list.len() >= self.max_idle_per_key {
+                    list.remove(0).conn.stream.close();
+                }
+                list.push(entry);
+            } else {
+                idle.insert(key.clone(), vec![entry]);
             }
-            list.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
         }
         self.start_sweeping();
     }

@@ -2,6 +2,7 @@
 //! resolving a redirect's `Location` against it (RFC 3986 section 5.2),
 //! and comparing origins.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::Uri;
@@ -69,18 +70,23 @@ impl Url {
             None => (None, authority),
         };
         // `http::Uri` checks the characters of the host, port and target.
-        let checked: Uri = format!("{}://{}{}", scheme.as_str(), hostport, target)
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        // It is handed the string it keeps, so it does not copy it.
+        let mut rebuilt =
+            String::with_capacity(scheme.as_str().len() + 3 + hostport.len() + target.len());
+        rebuilt.push_str(scheme.as_str());
+        rebuilt.push_str("://");
+        rebuilt.push_str(hostport);
+        rebuilt.push_str(target);
+        let checked =
+            Uri::try_from(rebuilt).map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
         let authority = checked.authority().ok_or_else(|| bad("no host"))?;
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        // `Authority::host` searches the authority each time: once is enough.
+        let bracketed = authority.host();
+        let host = bracketed.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        let port_text = authority.as_str()[authority.host().len()..].strip_prefix(':');
+        let port_text = authority.as_str()[bracketed.len()..].strip_prefix(':');
         let explicit_port = port_text.is_some_and(|p| !p.is_empty());
         let port = match port_text {
             Some(p) if !p.is_empty() => match p.parse::<u16>() {
@@ -105,28 +111,59 @@ impl Url {
     }
 
     /// The `Host` header's value: the host, and the port unless it is the
-    /// scheme's default.
-    pub(crate) fn host_header(&self) -> String {
-        let host = self.bracketed_host();
-        if self.port == self.scheme.default_port() {
-            host
-        } else {
-            format!("{host}:{}", self.port)
+    /// scheme's default. Borrowed in the common case, and built without the
+    /// formatting machinery otherwise, since every request writes it.
+    pub(crate) fn host_header(&self) -> Cow<'_, str> {
+        let default_port = self.port == self.scheme.default_port();
+        if default_port && !self.is_ipv6() {
+            return Cow::Borrowed(&self.host);
         }
-    }
-
-    /// The host, in brackets when it is an IPv6 address.
-    pub(crate) fn bracketed_host(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
+        let mut out = String::with_capacity(self.host.len() + 8);
+        self.push_host(&mut out);
+        if !default_port {
+            push_port(&mut out, self.port);
         }
+        Cow::Owned(out)
     }
 
     /// `host:port` as a `CONNECT` request names it.
     pub(crate) fn authority(&self) -> String {
-        format!("{}:{}", self.bracketed_host(), self.port)
+        let mut out = String::with_capacity(self.host.len() + 8);
+        self.push_host(&mut out);
+        push_port(&mut out, self.port);
+        out
+    }
+
+    /// The URL without its userinfo, as [`Display`](fmt::Display) writes
+    /// it; built with one allocation, since every response carries it.
+    pub(crate) fn href(&self) -> String {
+        let scheme = self.scheme.as_str();
+        let mut out = String::with_capacity(
+            scheme.len() + "://[]:65535".len() + self.host.len() + self.target.len(),
+        );
+        out.push_str(scheme);
+        out.push_str("://");
+        self.push_host(&mut out);
+        if self.explicit_port && self.port != self.scheme.default_port() {
+            push_port(&mut out, self.port);
+        }
+        out.push_str(&self.target);
+        out
+    }
+
+    fn is_ipv6(&self) -> bool {
+        self.host.contains(':')
+    }
+
+    /// Appends the host, in brackets when it is an IPv6 address.
+    fn push_host(&self, out: &mut String) {
+        if self.is_ipv6() {
+            out.push('[');
+            out.push_str(&self.host);
+            out.push(']');
+        } else {
+            out.push_str(&self.host);
+        }
     }
 
     /// Whether `other` has the same scheme, host and port.
@@ -184,19 +221,32 @@ impl Url {
         url.userinfo = None;
         url.target = target;
         // Reparse, so the characters of the new target are checked too.
-        Url::parse(&url.to_string())
+        Url::parse(&url.href())
     }
 }
 
 impl fmt::Display for Url {
     /// The URL without its userinfo.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.scheme.as_str(), self.bracketed_host())?;
-        if self.explicit_port && self.port != self.scheme.default_port() {
-            write!(f, ":{}", self.port)?;
-        }
-        f.write_str(&self.target)
+        f.write_str(&self.href())
     }
+}
+
+/// Appends `:` and the port in decimal.
+fn push_port(out: &mut String, port: u16) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut n = port;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push(':');
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
 /// RFC 3986 section 5.2.4.
@@ -275,6 +325,35 @@ mod tests {
         assert_eq!((u.host.as_str(), u.port), ("::1", 9));
         assert_eq!(u.authority(), "[::1]:9");
         assert_eq!(u.to_string(), "http://[::1]:9/x");
+    }
+
+    #[test]
+    fn host_header_authority_and_href() {
+        for (text, host_header, authority, href) in [
+            ("http://h/", "h", "h:80", "http://h/"),
+            ("http://h:80/", "h", "h:80", "http://h/"),
+            ("http://h:1/", "h:1", "h:1", "http://h:1/"),
+            (
+                "https://h:65535/p?q",
+                "h:65535",
+                "h:65535",
+                "https://h:65535/p?q",
+            ),
+            ("https://u:p@h:443", "h", "h:443", "https://h/"),
+            ("http://[::1]/", "[::1]", "[::1]:80", "http://[::1]/"),
+            (
+                "http://[::1]:8080/x",
+                "[::1]:8080",
+                "[::1]:8080",
+                "http://[::1]:8080/x",
+            ),
+        ] {
+            let u = Url::parse(text).unwrap();
+            assert_eq!(u.host_header(), host_header, "{text}");
+            assert_eq!(u.authority(), authority, "{text}");
+            assert_eq!(u.href(), href, "{text}");
+            assert_eq!(u.to_string(), href, "{text}");
+        }
     }
 
     #[test]

@@ -257,7 +257,9 @@ fn redirect_to_an_unsupported_scheme_is_an_error() {
         assert_eq!(err.kind(), ErrorKind::Redirect, "{err:?}");
         assert_eq!(err.code(), 302);
         assert!(err.to_string().contains("ftp://"), "{err}");
+        // The 3xx that could not be followed is the last response, whole.
         assert_eq!(err.response().unwrap().code, 302);
+        assert_eq!(err.response().unwrap().text().unwrap(), "redirect 302");
         server.stop();
     });
 }

@@ -76,7 +76,8 @@ pub fn query_arg(req: &HttpServerRequest, name: &str) -> Option<String> {
 /// - `/auth`: the `Authorization` header, or nothing
 /// - `/user_agent`: the `User-Agent` header
 /// - `/host`: the `Host` header
-/// - `.../redirect?url=U&status=N`: status N (302 by default) to `U`
+/// - `.../redirect?url=U&status=N`: status N (302 by default) to `U`, with
+///   the body `redirect N`
 /// - `/countdown/N`: 302 to `/countdown/N-1`, `Zero` at 0
 /// - `/status/N`: status N with the body `status N`
 /// - `/where/...`: the request target
@@ -86,7 +87,8 @@ pub async fn app(req: HttpServerRequest) -> Response {
         let status = query_arg(&req, "status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(302);
-        let mut response = Response::new(StatusCode::from_u16(status).expect("status"));
+        let mut response = Response::new(StatusCode::from_u16(status).expect("status"))
+            .with_body(format!("redirect {status}"));
         if let Some(url) = query_arg(&req, "url") {
             response = response.with_header("Location", &url);
         }
