@@ -17,6 +17,10 @@ use tornado_httpserver::http1connection::{
 };
 use tornado_iostream::{IoStream, stream_closed_error};
 
+/// Writes larger than this also listen for an early answer (see
+/// [`Connection::send`]); smaller ones are a single write.
+const LISTEN_WHILE_SENDING: usize = 64 * 1024;
+
 /// Why reading the next event failed.
 #[derive(Debug)]
 pub(crate) enum ReadFailure {
@@ -76,11 +80,31 @@ impl Connection {
     }
 
     /// Writes `out` to the socket and waits until it is sent.
+    ///
+    /// A large write also reads, once: a server that answers before the
+    /// body is all sent (a 413 for a large upload) and then resets the
+    /// connection has its answer kept, for the fetch to report instead of
+    /// the failed write.
     pub(crate) async fn send(&self, out: BytesMut) -> io::Result<()> {
         if out.is_empty() {
             return Ok(());
         }
-        self.stream.write_bytes(out.freeze()).await
+        let large = out.len() > LISTEN_WHILE_SENDING;
+        let mut write = pin!(self.stream.write_bytes(out.freeze()));
+        if !large || self.eof.get() {
+            return write.await;
+        }
+        let mut fill = pin!(self.fill());
+        let mut listening = true;
+        std::future::poll_fn(|cx| {
+            // A read error is noted by `fill` (or met again by the next
+            // read); the write's own result is what this returns.
+            if listening && fill.as_mut().poll(cx).is_ready() {
+                listening = false;
+            }
+            write.as_mut().poll(cx)
+        })
+        .await
     }
 
     /// Whether the connection may carry another request: the last response
@@ -147,7 +171,13 @@ impl Connection {
 
     /// Reads more bytes into the connection's buffer, or notes the end.
     async fn fill(&self) -> Result<(), ReadFailure> {
-        let result = self.stream.fill_read_buffer().await;
+        let result = if self.stream.read_buffer_len() > 0 {
+            // Bytes the stream already holds (read by a fill that was then
+            // dropped) are taken without waiting for more.
+            Ok(0)
+        } else {
+            self.stream.fill_read_buffer().await
+        };
         let n = self.stream.read_buffer_len();
         if n > 0 {
             self.stream

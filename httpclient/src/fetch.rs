@@ -358,74 +358,87 @@ async fn exchange(
                 request.method, plan.url
             )))
         })?;
-    let send_error = |e| HttpClientError::io(Phase::Send, &plan.host(), e);
-    // The head, and a body in hand unless it waits for 100 Continue.
-    if let Some(body) = &request.body
-        && conn.proto.borrow().body_allowed()
-    {
-        write_all_body(conn, body, &mut out).map_err(&fail)?;
-    }
-    conn.send(out).await.map_err(|e| fail(send_error(e)))?;
-
-    let mut early_head = None;
-    if conn.proto.borrow().awaiting_continue() {
-        phase.set(Phase::Receive);
-        loop {
-            let event = match before(Instant::now() + CONTINUE_TIMEOUT, conn.next_event()).await {
-                None => {
-                    conn.proto.borrow_mut().continue_timed_out();
-                    break;
-                }
-                Some(Ok(event)) => event,
-                Some(Err(failure)) => {
-                    return Err(fail(read_error(failure, Phase::Receive, &plan.host())));
-                }
-            };
-            match event {
-                ClientEvent::Continue(_) => break,
-                ClientEvent::Informational(head) => call_header_callback(request, &head),
-                ClientEvent::Head(head) => {
-                    early_head = Some(head);
-                    break;
-                }
-                other => {
-                    log::debug!("unexpected {other:?} while waiting for 100 Continue");
-                }
-            }
+    // Sending. A server may answer and close before the request is all
+    // sent (a 413 for a large upload): when sending fails on the socket,
+    // the response that came is read before the send error is reported.
+    let sent: Result<Option<ResponseHead>, HttpClientError> = async {
+        let send_error = |e| HttpClientError::io(Phase::Send, &plan.host(), e);
+        // The head, and a body in hand unless it waits for 100 Continue.
+        if let Some(body) = &request.body
+            && conn.proto.borrow().body_allowed()
+        {
+            write_all_body(conn, body, &mut out)?;
         }
-        phase.set(Phase::Send);
-    }
-    if early_head.is_none() && conn.proto.borrow().body_allowed() {
-        let mut out = BytesMut::new();
-        if let Some(body) = &request.body {
-            write_all_body(conn, body, &mut out).map_err(&fail)?;
-            conn.send(out).await.map_err(|e| fail(send_error(e)))?;
-        } else if let Some(producer) = request.producer() {
-            let writer = BodyWriter::new(conn.clone());
-            let produced = producer(writer.clone()).await;
-            if let Some(e) = writer.take_failure() {
-                return Err(fail(send_error(e)));
+        conn.send(out).await.map_err(send_error)?;
+
+        let mut early_head = None;
+        if conn.proto.borrow().awaiting_continue() {
+            phase.set(Phase::Receive);
+            loop {
+                let event = match before(Instant::now() + CONTINUE_TIMEOUT, conn.next_event()).await
+                {
+                    None => {
+                        conn.proto.borrow_mut().continue_timed_out();
+                        break;
+                    }
+                    Some(Ok(event)) => event,
+                    Some(Err(failure)) => {
+                        return Err(read_error(failure, Phase::Receive, &plan.host()));
+                    }
+                };
+                match event {
+                    ClientEvent::Continue(_) => break,
+                    ClientEvent::Informational(head) => call_header_callback(request, &head),
+                    ClientEvent::Head(head) => {
+                        early_head = Some(head);
+                        break;
+                    }
+                    other => {
+                        log::debug!("unexpected {other:?} while waiting for 100 Continue");
+                    }
+                }
             }
-            if let Err(e) = produced {
-                return Err(fail(HttpClientError::transport(
-                    ErrorKind::BodyProducer,
-                    Phase::Send,
-                    format!("the body producer for {} failed: {e}", plan.url),
-                )));
-            }
-            conn.proto
-                .borrow_mut()
-                .finish_request(&mut out)
-                .map_err(|e| {
-                    fail(HttpClientError::transport(
+            phase.set(Phase::Send);
+        }
+        if early_head.is_none() && conn.proto.borrow().body_allowed() {
+            let mut out = BytesMut::new();
+            if let Some(body) = &request.body {
+                write_all_body(conn, body, &mut out)?;
+                conn.send(out).await.map_err(send_error)?;
+            } else if let Some(producer) = request.producer() {
+                let writer = BodyWriter::new(conn.clone());
+                let produced = producer(writer.clone()).await;
+                if let Some(e) = writer.take_failure() {
+                    return Err(send_error(e));
+                }
+                if let Err(e) = produced {
+                    return Err(HttpClientError::transport(
                         ErrorKind::BodyProducer,
                         Phase::Send,
-                        format!("the body producer for {} wrote a wrong body: {e}", plan.url),
-                    ))
-                })?;
-            conn.send(out).await.map_err(|e| fail(send_error(e)))?;
+                        format!("the body producer for {} failed: {e}", plan.url),
+                    ));
+                }
+                conn.proto
+                    .borrow_mut()
+                    .finish_request(&mut out)
+                    .map_err(|e| {
+                        HttpClientError::transport(
+                            ErrorKind::BodyProducer,
+                            Phase::Send,
+                            format!("the body producer for {} wrote a wrong body: {e}", plan.url),
+                        )
+                    })?;
+                conn.send(out).await.map_err(send_error)?;
+            }
         }
+        Ok(early_head)
     }
+    .await;
+    let (early_head, mut send_failure) = match sent {
+        Ok(early_head) => (early_head, None),
+        Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Closed) => (None, Some(e)),
+        Err(e) => return Err(fail(e)),
+    };
     let pretransfer = Some(start.elapsed());
 
     phase.set(Phase::Receive);
@@ -434,10 +447,17 @@ async fn exchange(
     let mut body = Body::default();
     let mut redirect = false;
     loop {
-        let event = conn
-            .next_event()
-            .await
-            .map_err(|failure| fail(read_error(failure, Phase::Receive, &plan.host())))?;
+        let event = match conn.next_event().await {
+            Ok(event) => event,
+            Err(failure) => {
+                let err = match send_failure.take() {
+                    // Nothing of a response came: the send error is the cause.
+                    Some(send_error) if head.is_none() => send_error,
+                    _ => read_error(failure, Phase::Receive, &plan.host()),
+                };
+                return Err(fail(err));
+            }
+        };
         match event {
             ClientEvent::Informational(h) | ClientEvent::Continue(h) => {
                 call_header_callback(request, &h)

@@ -69,3 +69,46 @@ fn a_clean_close_ends_a_body_read_until_close() {
     server.join().unwrap();
     assert_eq!(&response.body[..], b"partial body");
 }
+
+/// A server that answers before the request body is all sent, and closes
+/// without reading the rest (a 413 for a large upload): the client reports
+/// the server's answer, not the failed send.
+#[test]
+fn an_answer_before_the_body_is_sent_is_the_response() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).unwrap();
+            assert!(n > 0, "the client closed before its request");
+            request.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!",
+            )
+            .unwrap();
+        // Closing with the body unread resets the connection.
+    });
+    let io_loop = IoLoop::new().unwrap();
+    let request = tornado_httpclient::HttpRequest::new(url)
+        .method("POST")
+        .body(vec![b'x'; 32 * 1024 * 1024]);
+    let result = io_loop
+        .run_sync_timeout(
+            AsyncHttpClient::new().fetch(request),
+            Duration::from_secs(30),
+        )
+        .expect("the fetch hung");
+    server.join().unwrap();
+    let err = result.expect_err("413 is an HTTP error");
+    assert_eq!(err.kind(), ErrorKind::Http, "{err:?}");
+    assert_eq!(err.code(), 413);
+    assert_eq!(&err.response().unwrap().body[..], b"too big!");
+}
