@@ -176,6 +176,33 @@ impl AsyncHttpClient {
     /// A client that resolves host names with `resolver` (an
     /// [`OverrideResolver`](tornado_iostream::netutil::OverrideResolver)
     /// that sends a name to 127.0.0.1 in tests, say).
+    ///
+    /// ```
+    /// use tornado_httpclient::{AsyncHttpClient, ClientConfig};
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_httpserver::{HttpServer, Response};
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{DefaultResolver, OverrideResolver};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = HttpServer::new(|req: HttpServerRequest| async move {
+    ///         Response::text(req.host().to_owned())
+    ///     });
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let addr = server.local_addrs()[0];
+    ///     // www.example.test is this machine, for this client only.
+    ///     let resolver = OverrideResolver::new(DefaultResolver).with(
+    ///         "www.example.test",
+    ///         addr.port(),
+    ///         vec![addr],
+    ///     );
+    ///     let client = AsyncHttpClient::with_resolver(ClientConfig::default(), resolver);
+    ///     let url = format!("http://www.example.test:{}/", addr.port());
+    ///     let response = client.fetch(url).await.unwrap();
+    ///     assert_eq!(response.text().unwrap(), format!("www.example.test:{}", addr.port()));
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn with_resolver(
         config: ClientConfig,
         resolver: impl Resolver + 'static,
@@ -216,9 +243,30 @@ impl AsyncHttpClient {
         (self.shared.slots.active(), self.shared.slots.queued())
     }
 
-    /// Closes the idle connections. Fetches in progress go on; their
-    /// connections close when they end instead of going back to the pool
-    /// only if the server says so, so call this again when they are done.
+    /// Closes the idle connections in the pool. Fetches in progress are
+    /// not interrupted, and their connections still go back to the pool
+    /// when they end (unless the server said `Connection: close`): call
+    /// `close` again once they are done, or drop every clone of the client.
+    ///
+    /// ```
+    /// use tornado_httpclient::AsyncHttpClient;
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_httpserver::{HttpServer, Response};
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = HttpServer::new(|_req: HttpServerRequest| async { Response::text("ok") });
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let url = format!("http://{}/", server.local_addrs()[0]);
+    ///     let client = AsyncHttpClient::new();
+    ///     client.fetch(url.as_str()).await.unwrap();
+    ///     assert_eq!(client.idle_connections(), 1);
+    ///     assert_eq!(client.load(), (0, 0)); // nothing in progress or queued
+    ///     client.close();
+    ///     assert_eq!(client.idle_connections(), 0);
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn close(&self) {
         self.shared.pool.clear();
     }
@@ -232,6 +280,38 @@ impl AsyncHttpClient {
     ///
     /// The future owns what it needs (a clone of the client), so it can be
     /// spawned or given to `run_sync` directly.
+    ///
+    /// ```
+    /// use tornado_httpclient::{AsyncHttpClient, ErrorKind, HttpRequest};
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_httpserver::{HttpServer, Response};
+    /// use tornado_ioloop::IoLoop;
+    /// use http::StatusCode;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = HttpServer::new(|_req: HttpServerRequest| async {
+    ///         Response::text("no such page").with_status(StatusCode::NOT_FOUND)
+    ///     });
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let url = format!("http://{}/missing", server.local_addrs()[0]);
+    ///     let client = AsyncHttpClient::new();
+    ///
+    ///     // By default a 404 is an error, with the response attached.
+    ///     let err = client.fetch(url.as_str()).await.unwrap_err();
+    ///     assert_eq!((err.kind(), err.code()), (ErrorKind::Http, 404));
+    ///     assert_eq!(err.to_string(), "HTTP 404: Not Found");
+    ///     assert_eq!(err.response().unwrap().text().unwrap(), "no such page");
+    ///
+    ///     // With raise_error(false) it is a response that carries the error.
+    ///     let response = client
+    ///         .fetch(HttpRequest::new(url.as_str()).raise_error(false))
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(response.code, 404);
+    ///     assert!(response.rethrow().is_err());
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn fetch(
         &self,
         request: impl Into<HttpRequest>,

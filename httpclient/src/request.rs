@@ -312,6 +312,36 @@ impl HttpRequest {
     /// of gathering it into [`HttpResponse::body`](crate::HttpResponse::body),
     /// which stays empty (Tornado's `streaming_callback`). Pieces are
     /// decompressed when [`decompress_response`](Self::decompress_response) is on.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use tornado_httpclient::{AsyncHttpClient, HttpRequest};
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_httpserver::{HttpServer, Response};
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = HttpServer::new(|_req: HttpServerRequest| async {
+    ///         Response::text(vec![b'x'; 300_000])
+    ///     });
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let url = format!("http://{}/", server.local_addrs()[0]);
+    ///     let received = Arc::new(Mutex::new(0));
+    ///     let count = received.clone();
+    ///     let lines = Arc::new(Mutex::new(Vec::new()));
+    ///     let seen = lines.clone();
+    ///     let request = HttpRequest::new(url)
+    ///         .streaming_callback(move |piece| *count.lock().unwrap() += piece.len())
+    ///         .header_callback(move |line| seen.lock().unwrap().push(line.to_owned()));
+    ///     let response = AsyncHttpClient::new().fetch(request).await.unwrap();
+    ///     assert!(response.body.is_empty());
+    ///     assert_eq!(*received.lock().unwrap(), 300_000);
+    ///     let lines = lines.lock().unwrap();
+    ///     assert_eq!(lines[0], "HTTP/1.1 200 OK\r\n");
+    ///     assert_eq!(lines.last().unwrap(), "\r\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn streaming_callback(mut self, callback: impl FnMut(Bytes) + Send + 'static) -> Self {
         self.streaming_callback = Some(Arc::new(Mutex::new(Box::new(callback))));
         self
@@ -319,13 +349,27 @@ impl HttpRequest {
 
     /// Calls `callback` with each line of every response head, as Tornado
     /// does: the status line, each header line, then `"\r\n"`, each with
-    /// its CRLF (interim 1xx heads included).
+    /// its CRLF (interim 1xx heads included). A redirect that is followed
+    /// does not reach it. See [`streaming_callback`](Self::streaming_callback)
+    /// for an example.
     pub fn header_callback(mut self, callback: impl FnMut(&str) + Send + 'static) -> Self {
         self.header_callback = Some(Arc::new(Mutex::new(Box::new(callback))));
         self
     }
 
-    /// Sets [`validate_cert`](Self::validate_cert).
+    /// Sets [`validate_cert`](Self::validate_cert): `false` accepts any
+    /// certificate (a test server's self-signed one), still encrypting.
+    ///
+    /// ```
+    /// use tornado_httpclient::HttpRequest;
+    ///
+    /// // Verify against a private CA instead of the Mozilla roots ...
+    /// let private = HttpRequest::new("https://internal.invalid/").ca_certs("/etc/my-ca.pem");
+    /// // ... or not at all.
+    /// let test = HttpRequest::new("https://localhost:8443/").validate_cert(false);
+    /// assert_eq!(test.validate_cert, Some(false));
+    /// # let _ = private;
+    /// ```
     pub fn validate_cert(mut self, validate: bool) -> Self {
         self.validate_cert = Some(validate);
         self
@@ -353,6 +397,16 @@ impl HttpRequest {
     /// Sends the request through the HTTP proxy at `host:port`: plain
     /// requests in absolute form for `http://`, a `CONNECT` tunnel for
     /// `https://`.
+    ///
+    /// ```
+    /// use tornado_httpclient::HttpRequest;
+    ///
+    /// let request = HttpRequest::new("https://example.invalid/")
+    ///     .proxy("127.0.0.1", 3128)
+    ///     .proxy_auth("me", "secret");
+    /// assert_eq!(request.proxy_host.as_deref(), Some("127.0.0.1"));
+    /// assert_eq!(request.proxy_port, Some(3128));
+    /// ```
     pub fn proxy(mut self, host: &str, port: u16) -> Self {
         self.proxy_host = Some(host.to_owned());
         self.proxy_port = Some(port);
