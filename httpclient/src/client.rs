@@ -143,10 +143,13 @@ impl AsyncHttpClient {
         AsyncHttpClient::with_config(ClientConfig::default())
     }
 
-    /// The thread's shared client, made with the default [`ClientConfig`]
-    /// on first use (Tornado's `AsyncHTTPClient()`, which gives one
-    /// instance per IOLoop; [`new`](Self::new) is its `force_instance=True`).
-    /// Everything that uses it shares one pool and one `max_clients` queue.
+    /// The shared client of the current [`IoLoop`](tornado_ioloop::IoLoop),
+    /// made with the default [`ClientConfig`] on first use (Tornado's
+    /// `AsyncHTTPClient()`, which gives one instance per IOLoop;
+    /// [`new`](Self::new) is its `force_instance=True`). Everything on that
+    /// loop that uses it shares one pool and one `max_clients` queue. A
+    /// thread that runs another loop gets a new client for it (a pooled
+    /// connection belongs to the loop that opened it).
     ///
     /// ```
     /// use tornado_httpclient::AsyncHttpClient;
@@ -155,12 +158,27 @@ impl AsyncHttpClient {
     /// let b = AsyncHttpClient::current();
     /// assert!(a.same_client(&b));
     /// assert!(!a.same_client(&AsyncHttpClient::new()));
+    ///
+    /// // Another loop, another client.
+    /// tornado_ioloop::IoLoop::new().unwrap().make_current();
+    /// assert!(!a.same_client(&AsyncHttpClient::current()));
     /// ```
     pub fn current() -> AsyncHttpClient {
         thread_local! {
-            static CURRENT: AsyncHttpClient = AsyncHttpClient::new();
+            static CURRENT: RefCell<Option<(usize, AsyncHttpClient)>> = const { RefCell::new(None) };
         }
-        CURRENT.with(AsyncHttpClient::clone)
+        let loop_id = tornado_ioloop::IoLoop::current().id();
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            match &*current {
+                Some((id, client)) if *id == loop_id => client.clone(),
+                _ => {
+                    let client = AsyncHttpClient::new();
+                    *current = Some((loop_id, client.clone()));
+                    client
+                }
+            }
+        })
     }
 
     /// Whether `other` is a clone of this client (shares its pool and queue).

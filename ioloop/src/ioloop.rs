@@ -191,6 +191,21 @@ impl IoLoop {
         CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), new))
     }
 
+    /// A number that tells this loop from every other loop of the process (loops are
+    /// numbered as they are made); what a per-loop singleton keys on.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let a = IoLoop::new().unwrap();
+    /// let b = IoLoop::new().unwrap();
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.id(), a.clone().id());
+    /// ```
+    pub fn id(&self) -> usize {
+        self.inner.id
+    }
+
     /// A `Send + Sync` handle through which other threads can post callbacks and stop
     /// the loop.
     pub fn handle(&self) -> LoopHandle {
