@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::sleep_until;
+use tornado_ioloop::{deadline_after, sleep_until};
 
 use crate::connection::Connection;
 use crate::proxy::Proxy;
@@ -32,6 +32,14 @@ pub(crate) struct PoolKey {
 struct Idle {
     conn: Rc<Connection>,
     since: Instant,
+    /// The loop the connection's stream is registered with; it is of no
+    /// use on another.
+    loop_id: usize,
+}
+
+/// The id of the current thread's loop, or a value no loop has.
+fn current_loop() -> usize {
+    tornado_ioloop::IoLoop::try_current().map_or(usize::MAX, |l| l.id())
 }
 
 /// Idle keep-alive connections, by key, most recently used last.
@@ -40,7 +48,8 @@ pub(crate) struct Pool {
     idle: RefCell<HashMap<PoolKey, Vec<Idle>>>,
     idle_timeout: Duration,
     max_idle_per_key: usize,
-    sweeping: Cell<bool>,
+    /// The loop whose sweeper task is running, if one is.
+    sweeping: Cell<Option<usize>>,
 }
 
 impl Pool {
@@ -49,7 +58,7 @@ impl Pool {
             idle: RefCell::new(HashMap::new()),
             idle_timeout,
             max_idle_per_key,
-            sweeping: Cell::new(false),
+            sweeping: Cell::new(None),
         })
     }
 
@@ -62,8 +71,12 @@ impl Pool {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         let now = Instant::now();
+        let loop_id = current_loop();
         while let Some(entry) = list.pop() {
-            if now.duration_since(entry.since) < self.idle_timeout && entry.conn.reusable() {
+            if entry.loop_id == loop_id
+                && now.duration_since(entry.since) < self.idle_timeout
+                && entry.conn.reusable()
+            {
                 return Some(entry.conn);
             }
             entry.conn.stream.close();
@@ -81,6 +94,7 @@ impl Pool {
         let entry = Idle {
             conn,
             since: Instant::now(),
+            loop_id: current_loop(),
         };
         {
             let mut idle = self.idle.borrow_mut();
@@ -117,7 +131,7 @@ impl Pool {
         let mut next: Option<Instant> = None;
         idle.retain(|_, list| {
             list.retain(|entry| {
-                let due = entry.since + self.idle_timeout;
+                let due = deadline_after(entry.since, self.idle_timeout);
                 if due <= now || entry.conn.stream.closed() {
                     entry.conn.stream.close();
                     false
@@ -131,28 +145,53 @@ impl Pool {
         next
     }
 
-    /// One timer task per pool, running while connections are idle. It
-    /// holds the pool weakly, so a dropped client takes its pool along.
+    /// One timer task per pool, on the current loop, running while
+    /// connections are idle. It holds the pool weakly, so a dropped client
+    /// takes its pool along; if its loop goes away, the next checkin starts
+    /// one on the loop of the day.
     fn start_sweeping(self: &Rc<Self>) {
-        if self.sweeping.replace(true) || tornado_ioloop::IoLoop::try_current().is_none() {
+        let Some(io_loop) = tornado_ioloop::IoLoop::try_current() else {
+            return;
+        };
+        let loop_id = io_loop.id();
+        if self.sweeping.replace(Some(loop_id)) == Some(loop_id) {
             return;
         }
-        let weak: Weak<Pool> = Rc::downgrade(self);
-        let first = Instant::now() + self.idle_timeout;
-        tornado_ioloop::spawn_callback(async move {
+        let guard = SweeperGuard {
+            pool: Rc::downgrade(self),
+            loop_id,
+        };
+        let first = deadline_after(Instant::now(), self.idle_timeout);
+        io_loop.spawn_callback(async move {
+            let guard = guard;
             let mut due = first;
             loop {
                 sleep_until(due).await;
-                let Some(pool) = weak.upgrade() else { return };
+                let Some(pool) = guard.pool.upgrade() else {
+                    return;
+                };
                 match pool.sweep(Instant::now()) {
                     Some(next) => due = next,
-                    None => {
-                        pool.sweeping.set(false);
-                        return;
-                    }
+                    None => return,
                 }
             }
         });
+    }
+}
+
+/// Marks the sweeper gone when its task ends, or is dropped with its loop.
+struct SweeperGuard {
+    pool: Weak<Pool>,
+    loop_id: usize,
+}
+
+impl Drop for SweeperGuard {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.upgrade()
+            && pool.sweeping.get() == Some(self.loop_id)
+        {
+            pool.sweeping.set(None);
+        }
     }
 }
 
