@@ -349,7 +349,7 @@ impl AsyncHttpClient {
         if let Some(method) = &request.bad_method {
             return Err(HttpClientError::invalid_request(format!(
                 "invalid method {method:?} for {}",
-                request.url
+                crate::url::redact(&request.url)
             )));
         }
         // The request as the caller made it, for the response; kept aside
@@ -390,7 +390,7 @@ impl AsyncHttpClient {
                         }
                         Ok(_) => format!(
                             "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
-                            original.as_ref().unwrap_or(&request).url
+                            crate::url::redact(&original.as_ref().unwrap_or(&request).url)
                         ),
                     };
                     let response = finish(

@@ -541,7 +541,7 @@ impl fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpRequest")
             .field("method", &self.method)
-            .field("url", &self.url)
+            .field("url", &crate::url::redact(&self.url))
             .field("headers", &self.headers)
             .field("body", &self.body.as_ref().map(|b| b.len()))
             .field("body_producer", &self.body_producer.is_some())

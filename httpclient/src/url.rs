@@ -50,8 +50,9 @@ pub(crate) struct Url {
 impl Url {
     /// Parses an absolute `http` or `https` URL; the fragment is dropped.
     pub(crate) fn parse(text: &str) -> Result<Url, HttpClientError> {
-        let bad =
-            |why: &str| HttpClientError::invalid_request(format!("invalid URL {text:?}: {why}"));
+        let bad = |why: &str| {
+            HttpClientError::invalid_request(format!("invalid URL {:?}: {why}", redact(text)))
+        };
         let text = text.trim();
         let without_fragment = text.split('#').next().unwrap_or_default();
         let (scheme, rest) = match without_fragment.split_once("://") {
@@ -249,6 +250,31 @@ fn push_port(out: &mut String, port: u16) {
     out.extend(digits[start..].iter().map(|&d| char::from(d)));
 }
 
+/// `text` with anything that looks like the password of a userinfo
+/// (`user:password@`, the `password` after the last `:` between a `/` and
+/// an `@`) replaced by `***`, for messages and logs. It errs on the side of
+/// hiding: the text need not be a valid URL.
+pub(crate) fn redact(text: &str) -> Cow<'_, str> {
+    if !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let segment_start = rest[..at].rfind('/').map_or(0, |i| i + 1);
+        match rest[segment_start..at].rfind(':') {
+            Some(colon) => {
+                out.push_str(&rest[..segment_start + colon + 1]);
+                out.push_str("***@");
+            }
+            None => out.push_str(&rest[..=at]),
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// RFC 3986 section 5.2.4.
 fn remove_dot_segments(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -361,6 +387,17 @@ mod tests {
         let u = Url::parse("http://me:p%40ss@h/").unwrap();
         assert_eq!(u.userinfo, Some(("me".into(), "p@ss".into())));
         assert_eq!(u.to_string(), "http://h/");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("http://u:secret@h/p?q@x"), "http://u:***@h/p?q@x");
+        assert_eq!(redact("u:p@h:1"), "u:***@h:1");
+        assert_eq!(redact("http://u@h/"), "http://u@h/");
+        assert_eq!(redact("http:/x y/u:secret@h"), "http:/x y/u:***@h");
+        assert_eq!(redact("http://h/"), "http://h/");
+        let err = Url::parse("ftp://me:secret@h/").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
     }
 
     #[test]
