@@ -111,7 +111,7 @@ impl HttpClient {
             Err(HttpClientError::new(
                 ErrorKind::Io,
                 TRANSPORT_ERROR_CODE,
-                "the HTTP client is closed",
+                "the fetch ended without an answer: a callback panicked, or the client was closed",
             ))
         })
     }
