@@ -17,10 +17,6 @@ use tornado_httpserver::http1connection::{
 };
 use tornado_iostream::{IoStream, stream_closed_error};
 
-/// Writes larger than this also listen for an early answer (see
-/// [`Connection::send`]); smaller ones are a single write.
-const LISTEN_WHILE_SENDING: usize = 64 * 1024;
-
 /// Why reading the next event failed.
 #[derive(Debug)]
 pub(crate) enum ReadFailure {
@@ -80,31 +76,11 @@ impl Connection {
     }
 
     /// Writes `out` to the socket and waits until it is sent.
-    ///
-    /// A large write also reads, once: a server that answers before the
-    /// body is all sent (a 413 for a large upload) and then resets the
-    /// connection has its answer kept, for the fetch to report instead of
-    /// the failed write.
     pub(crate) async fn send(&self, out: BytesMut) -> io::Result<()> {
         if out.is_empty() {
             return Ok(());
         }
-        let large = out.len() > LISTEN_WHILE_SENDING;
-        let mut write = pin!(self.stream.write_bytes(out.freeze()));
-        if !large || self.eof.get() {
-            return write.await;
-        }
-        let mut fill = pin!(self.fill());
-        let mut listening = true;
-        std::future::poll_fn(|cx| {
-            // A read error is noted by `fill` (or met again by the next
-            // read); the write's own result is what this returns.
-            if listening && fill.as_mut().poll(cx).is_ready() {
-                listening = false;
-            }
-            write.as_mut().poll(cx)
-        })
-        .await
+        self.stream.write_bytes(out.freeze()).await
     }
 
     /// Whether the connection may carry another request: the last response

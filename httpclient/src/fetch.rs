@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
+use tornado_gen::locks::Event;
 use tornado_httpserver::http1connection::{ClientError, ClientEvent, RequestBody, ResponseHead};
 use tornado_httpserver::httputil::{HttpHeaders, format_timestamp};
 use tornado_ioloop::{deadline_after, sleep_until};
@@ -103,7 +104,17 @@ pub(crate) async fn fetch_hop(
     start: Instant,
     redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
 ) -> Result<HopResponse, HttpClientError> {
-    let proxy = Proxy::of_request(request).or_else(|| shared.env_proxies.for_url(url));
+    let mut proxy = Proxy::of_request(request).or_else(|| shared.env_proxies.for_url(url));
+    // A `Proxy-Authorization` header the caller set is for the proxy alone:
+    // it goes on the proxy's requests, never to the origin.
+    if let Some(proxy) = &mut proxy
+        && proxy.authorization.is_none()
+    {
+        proxy.authorization = request
+            .headers
+            .get("Proxy-Authorization")
+            .map(str::to_owned);
+    }
     let key = PoolKey {
         scheme: url.scheme,
         host: url.host.clone(),
@@ -124,7 +135,14 @@ pub(crate) async fn fetch_hop(
     let connect_deadline = deadline_after(start, connect_timeout).min(request_deadline);
     let mut retried = false;
     loop {
-        let (conn, connect_time) = match shared.pool.checkout(&plan.key) {
+        // A retry goes out on a new connection: the other pooled ones may
+        // be as stale as the one that failed.
+        let pooled = if retried {
+            None
+        } else {
+            shared.pool.checkout(&plan.key)
+        };
+        let (conn, connect_time) = match pooled {
             Some(conn) => (conn, None),
             None => {
                 let conn = match before(connect_deadline, connect(shared, &plan)).await {
@@ -304,8 +322,12 @@ fn protocol_error(e: &ClientError, phase: Phase, host: &str) -> HttpClientError 
 
 type ExchangeError = (HttpClientError, bool);
 
-/// Sends the request and reads the response on `conn`. An error comes with
-/// whether the server had sent anything back.
+/// Sends the request and reads the response on `conn`, both at once: a
+/// server may answer while the body is still going out (an echo that
+/// streams back what it reads, a 413 for a large upload), and waiting for
+/// the whole body to be written first would deadlock on full socket
+/// buffers or lose the answer. An error comes with whether the server had
+/// sent anything back.
 async fn exchange(
     plan: &Plan<'_>,
     conn: &Rc<Connection>,
@@ -358,111 +380,136 @@ async fn exchange(
                 request.method, plan.url
             )))
         })?;
-    // Sending. A server may answer and close before the request is all
-    // sent (a 413 for a large upload): when sending fails on the socket,
-    // the response that came is read before the send error is reported.
-    let sent: Result<Option<ResponseHead>, HttpClientError> = async {
-        let send_error = |e| HttpClientError::io(Phase::Send, &plan.host(), e);
-        // The head, and a body in hand unless it waits for 100 Continue.
-        if let Some(body) = &request.body
-            && conn.proto.borrow().body_allowed()
-        {
-            write_all_body(conn, body, &mut out)?;
-        }
-        conn.send(out).await.map_err(send_error)?;
+    // The head, and a body in hand unless it waits for 100 Continue.
+    if let Some(body) = &request.body
+        && conn.proto.borrow().body_allowed()
+    {
+        write_all_body(conn, body, &mut out).map_err(&fail)?;
+    }
 
-        let mut early_head = None;
-        if conn.proto.borrow().awaiting_continue() {
-            phase.set(Phase::Receive);
-            loop {
-                let event = match before(Instant::now() + CONTINUE_TIMEOUT, conn.next_event()).await
-                {
-                    None => {
-                        conn.proto.borrow_mut().continue_timed_out();
-                        break;
-                    }
-                    Some(Ok(event)) => event,
-                    Some(Err(failure)) => {
-                        return Err(read_error(failure, Phase::Receive, &plan.host()));
-                    }
-                };
-                match event {
-                    ClientEvent::Continue(_) => break,
-                    ClientEvent::Informational(head) => call_header_callback(request, &head),
-                    ClientEvent::Head(head) => {
-                        early_head = Some(head);
-                        break;
-                    }
-                    other => {
-                        log::debug!("unexpected {other:?} while waiting for 100 Continue");
-                    }
+    // Set by the receiving half when the server says `100 Continue` or
+    // gives its final answer first: the sending half stops waiting.
+    let released = Event::new();
+    let sent_at = Cell::new(None);
+    let send = send_half(plan, conn, out, &released, phase, start, &sent_at);
+    let receive = receive_half(plan, conn, &released, start, redirecting);
+    let mut send = pin!(send);
+    let mut receive = pin!(receive);
+    let mut send_result: Option<Result<(), HttpClientError>> = None;
+    let result = std::future::poll_fn(|cx| {
+        if send_result.is_none()
+            && let Poll::Ready(result) = send.as_mut().poll(cx)
+        {
+            match result {
+                Ok(()) => phase.set(Phase::Receive),
+                // Not the socket: the server is still waiting for the rest of
+                // the body, so no answer will come.
+                Err(e) if !matches!(e.kind(), ErrorKind::Io | ErrorKind::Closed) => {
+                    return Poll::Ready(Err(e));
                 }
+                Err(_) => {}
             }
-            phase.set(Phase::Send);
+            send_result = Some(result);
         }
-        if early_head.is_none() && conn.proto.borrow().body_allowed() {
-            let mut out = BytesMut::new();
-            if let Some(body) = &request.body {
-                write_all_body(conn, body, &mut out)?;
-                conn.send(out).await.map_err(send_error)?;
-            } else if let Some(producer) = request.producer() {
-                let writer = BodyWriter::new(conn.clone());
-                let produced = producer(writer.clone()).await;
-                if let Some(e) = writer.take_failure() {
-                    return Err(send_error(e));
-                }
-                if let Err(e) = produced {
-                    return Err(HttpClientError::transport(
+        match receive.as_mut().poll(cx) {
+            Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
+            Poll::Ready(Err((err, got_head))) => Poll::Ready(Err(match send_result.take() {
+                // Nothing of an answer came: the failed send is the cause.
+                Some(Err(send_error)) if !got_head => send_error,
+                _ => err,
+            })),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    let mut response = result.map_err(&fail)?;
+    response.pretransfer = sent_at.get();
+    Ok(response)
+}
+
+/// Writes the request: `out` (the head, and the body when it is in hand
+/// and not held back), then, after `100 Continue` if asked, the body or
+/// the producer's pieces.
+async fn send_half(
+    plan: &Plan<'_>,
+    conn: &Rc<Connection>,
+    out: BytesMut,
+    released: &Event,
+    phase: &Cell<Phase>,
+    start: Instant,
+    sent_at: &Cell<Option<Duration>>,
+) -> Result<(), HttpClientError> {
+    let request = plan.request;
+    let send_error = |e| HttpClientError::io(Phase::Send, &plan.host(), e);
+    conn.send(out).await.map_err(send_error)?;
+    if conn.proto.borrow().awaiting_continue() {
+        phase.set(Phase::Receive);
+        let waited = before(Instant::now() + CONTINUE_TIMEOUT, released.wait()).await;
+        if waited.is_none() {
+            conn.proto.borrow_mut().continue_timed_out();
+        }
+        phase.set(Phase::Send);
+    }
+    if conn.proto.borrow().body_allowed() {
+        let mut out = BytesMut::new();
+        if let Some(body) = &request.body {
+            write_all_body(conn, body, &mut out)?;
+            conn.send(out).await.map_err(send_error)?;
+        } else if let Some(producer) = request.producer() {
+            let writer = BodyWriter::new(conn.clone());
+            let produced = producer(writer.clone()).await;
+            if let Some(e) = writer.take_failure() {
+                return Err(send_error(e));
+            }
+            if let Err(e) = produced {
+                return Err(HttpClientError::transport(
+                    ErrorKind::BodyProducer,
+                    Phase::Send,
+                    format!("the body producer for {} failed: {e}", plan.url),
+                ));
+            }
+            conn.proto
+                .borrow_mut()
+                .finish_request(&mut out)
+                .map_err(|e| {
+                    HttpClientError::transport(
                         ErrorKind::BodyProducer,
                         Phase::Send,
-                        format!("the body producer for {} failed: {e}", plan.url),
-                    ));
-                }
-                conn.proto
-                    .borrow_mut()
-                    .finish_request(&mut out)
-                    .map_err(|e| {
-                        HttpClientError::transport(
-                            ErrorKind::BodyProducer,
-                            Phase::Send,
-                            format!("the body producer for {} wrote a wrong body: {e}", plan.url),
-                        )
-                    })?;
-                conn.send(out).await.map_err(send_error)?;
-            }
+                        format!("the body producer for {} wrote a wrong body: {e}", plan.url),
+                    )
+                })?;
+            conn.send(out).await.map_err(send_error)?;
         }
-        Ok(early_head)
     }
-    .await;
-    let (early_head, mut send_failure) = match sent {
-        Ok(early_head) => (early_head, None),
-        Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Closed) => (None, Some(e)),
-        Err(e) => return Err(fail(e)),
-    };
-    let pretransfer = Some(start.elapsed());
+    sent_at.set(Some(start.elapsed()));
+    Ok(())
+}
 
-    phase.set(Phase::Receive);
-    let mut head = early_head;
-    let mut starttransfer = head.as_ref().map(|_| start.elapsed());
+/// Reads the response. An error comes with whether a final head had come.
+async fn receive_half(
+    plan: &Plan<'_>,
+    conn: &Rc<Connection>,
+    released: &Event,
+    start: Instant,
+    redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
+) -> Result<HopResponse, (HttpClientError, bool)> {
+    let request = plan.request;
+    let mut head: Option<ResponseHead> = None;
+    let mut starttransfer = None;
     let mut body = Body::default();
     let mut redirect = false;
     loop {
-        let event = match conn.next_event().await {
-            Ok(event) => event,
-            Err(failure) => {
-                let err = match send_failure.take() {
-                    // Nothing of a response came: the send error is the cause.
-                    Some(send_error) if head.is_none() => send_error,
-                    _ => read_error(failure, Phase::Receive, &plan.host()),
-                };
-                return Err(fail(err));
-            }
-        };
+        let event = conn.next_event().await.map_err(|failure| {
+            let err = read_error(failure, Phase::Receive, &plan.host());
+            (err, head.is_some())
+        })?;
         match event {
-            ClientEvent::Informational(h) | ClientEvent::Continue(h) => {
-                call_header_callback(request, &h)
-            }
+            // Released the held-back body; Tornado does not show it.
+            ClientEvent::Continue(_) => released.set(),
+            ClientEvent::Informational(h) => call_header_callback(request, &h),
             ClientEvent::Head(h) => {
+                // A final answer before `100 Continue`: the body is not sent.
+                released.set();
                 starttransfer = Some(start.elapsed());
                 redirect = redirecting(h.status.as_u16(), &h.headers);
                 if !redirect {
@@ -486,17 +533,18 @@ async fn exchange(
         }
     }
     let Some(head) = head else {
-        return Err(fail(HttpClientError::transport(
+        let err = HttpClientError::transport(
             ErrorKind::Protocol,
             Phase::Receive,
             format!("{} ended a response that had no head", plan.host()),
-        )));
+        );
+        return Err((err, false));
     };
     Ok(HopResponse {
         head,
         body: body.finish(),
         connect: None,
-        pretransfer,
+        pretransfer: None,
         starttransfer,
     })
 }
@@ -540,10 +588,12 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
             headers.add("Authorization", &basic_credentials(user, pass));
         }
     }
+    if headers.contains("Proxy-Authorization") {
+        headers.remove("Proxy-Authorization");
+    }
     if let Some(proxy) = &plan.proxy
         && plan.url.scheme == Scheme::Http
         && let Some(auth) = &proxy.authorization
-        && !headers.contains("Proxy-Authorization")
     {
         headers.add("Proxy-Authorization", auth);
     }
