@@ -352,6 +352,7 @@ impl AsyncHttpClient {
                 crate::url::redact(&request.url)
             )));
         }
+        check_fields(&request)?;
         // The request as the caller made it, for the response; kept aside
         // only once a redirect rewrites `request`.
         let mut original: Option<HttpRequest> = None;
@@ -440,6 +441,34 @@ impl AsyncHttpClient {
     }
 }
 
+/// Refuses, before anything is sent, a header name that is not a token and
+/// a CR, LF or NUL in a header value or the user agent (which would let a
+/// value inject header lines).
+fn check_fields(request: &HttpRequest) -> Result<(), HttpClientError> {
+    let is_tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    let bad_value = |v: &str| v.bytes().any(|c| matches!(c, b'\r' | b'\n' | 0));
+    for (name, value) in request.headers.iter() {
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(HttpClientError::invalid_request(format!(
+                "invalid header name {name:?}"
+            )));
+        }
+        if bad_value(value) {
+            return Err(HttpClientError::invalid_request(format!(
+                "invalid value for header {name}: CR, LF or NUL in {value:?}"
+            )));
+        }
+    }
+    if let Some(agent) = &request.user_agent
+        && bad_value(agent)
+    {
+        return Err(HttpClientError::invalid_request(format!(
+            "invalid user_agent: CR, LF or NUL in {agent:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the response of the last hop.
 fn finish(
     original: HttpRequest,
@@ -482,8 +511,9 @@ fn finish(
 ///
 /// 303 becomes `GET` (a `HEAD` stays `HEAD`); 301 and 302 turn a `POST`
 /// into a `GET`; 307 and 308 keep the method and the body. Going to
-/// another origin drops the credentials: `Authorization`, `Cookie` and the
-/// auth options; a hop on the same origin keeps them, the `user:password@`
+/// another origin drops the credentials: `Authorization`, `Cookie`, the
+/// auth options and a `user:password@` in either URL; a hop on the same
+/// origin keeps them, the `user:password@`
 /// of the URL included (as Tornado's `urljoin` keeps it).
 fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &mut Url) {
     let to_get = match code {
@@ -509,6 +539,9 @@ fn redirect_request(request: &mut HttpRequest, code: u16, from: &Url, to: &mut U
         request.headers.remove("Cookie");
         request.auth_username = None;
         request.auth_password = None;
+        // Credentials a Location names for another origin are not sent
+        // either.
+        to.userinfo = None;
     } else if to.userinfo.is_none() {
         to.userinfo = from.userinfo.clone();
     }
@@ -575,6 +608,10 @@ mod tests {
         assert_eq!(to.userinfo, Some(("me".into(), "secret".into())));
         let mut to = url("http://b/x");
         redirect_request(&mut make(), 302, &from, &mut to);
+        assert_eq!(to.userinfo, None);
+        // And a Location's own credentials for another origin are dropped.
+        let mut to = url("http://them:theirs@b/x");
+        redirect_request(&mut make(), 302, &url("http://a/"), &mut to);
         assert_eq!(to.userinfo, None);
         for other in ["http://b/", "https://a/", "http://a:81/"] {
             let mut req = make();

@@ -190,7 +190,10 @@ impl HttpClientError {
                     } else {
                         ErrorKind::Io
                     };
-                    (kind, format!("{} {host} failed: {cause}", phase.describe()))
+                    (
+                        kind,
+                        format!("Error while {} ({host}): {cause}", phase.describe()),
+                    )
                 }
                 None => {
                     let message = format!("Connection closed by {host} while {}", phase.describe());
@@ -203,7 +206,10 @@ impl HttpClientError {
             } else {
                 ErrorKind::Io
             };
-            (kind, format!("{} {host} failed: {err}", phase.describe()))
+            (
+                kind,
+                format!("Error while {} ({host}): {err}", phase.describe()),
+            )
         };
         let mut e = Self::transport(kind, phase, message);
         e.source = Some(Arc::new(err));

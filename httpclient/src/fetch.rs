@@ -29,12 +29,16 @@ use crate::request::{
     DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEADER_SIZE, DEFAULT_USER_AGENT, HttpRequest,
     basic_credentials,
 };
+use crate::response::HttpResponse;
 use crate::tls::TlsKey;
 use crate::url::{Scheme, Url};
 
 /// How long a body held back by `Expect: 100-continue` waits for the
 /// server's `100 Continue` before it is sent anyway (curl waits one second).
 const CONTINUE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The most body bytes of a proxy's refusal of a tunnel that are read.
+const REFUSAL_MAX_BODY: u64 = 64 * 1024;
 
 /// The response of one hop.
 #[derive(Debug)]
@@ -85,6 +89,8 @@ struct Plan<'a> {
     url: &'a Url,
     key: PoolKey,
     proxy: Option<Proxy>,
+    /// Whether the pool keeps connections; if not, the server is told so.
+    keep_alive: bool,
 }
 
 impl Plan<'_> {
@@ -129,6 +135,7 @@ pub(crate) async fn fetch_hop(
         url,
         key,
         proxy,
+        keep_alive: shared.pool.keeps_alive(),
     };
     let (connect_timeout, request_timeout) = request.timeouts();
     let request_deadline = deadline_after(start, request_timeout);
@@ -257,22 +264,38 @@ async fn tunnel(conn: &Connection, proxy: &Proxy, url: &Url) -> Result<(), HttpC
     conn.send(out)
         .await
         .map_err(|e| HttpClientError::io(Phase::Connect, &where_, e))?;
+    // The proxy's refusal (a 407 with its Proxy-Authenticate, say) is
+    // read whole, within a small limit, and attached to the error.
+    conn.proto.borrow_mut().params_mut().max_body_size = REFUSAL_MAX_BODY;
+    let mut refusal: Option<(ResponseHead, Body)> = None;
     loop {
         match conn.next_event().await {
             Ok(ClientEvent::Head(head)) if head.status.is_success() => {}
-            Ok(ClientEvent::Head(head)) => {
-                return Err(HttpClientError::new(
-                    ErrorKind::Proxy,
-                    head.status.as_u16(),
-                    format!(
-                        "{where_} refused the tunnel to {authority}: {} {}",
-                        head.status.as_u16(),
-                        head.reason
-                    ),
-                )
-                .with_phase(Phase::Connect));
+            Ok(ClientEvent::Head(head)) => refusal = Some((head, Body::default())),
+            Ok(ClientEvent::Data(data)) => {
+                if let Some((_, body)) = &mut refusal {
+                    body.push(data);
+                }
             }
-            Ok(ClientEvent::End) if conn.proto.borrow().is_upgraded() => break,
+            Ok(ClientEvent::End) => match refusal.take() {
+                Some((head, body)) => {
+                    let code = head.status.as_u16();
+                    let mut response = HttpResponse::new(code, &url.href(), body.finish());
+                    if !head.reason.is_empty() {
+                        response.reason = head.reason;
+                    }
+                    response.headers = head.headers;
+                    let message = format!(
+                        "{where_} refused the tunnel to {authority}: {code} {}",
+                        response.reason
+                    );
+                    return Err(HttpClientError::new(ErrorKind::Proxy, code, message)
+                        .with_phase(Phase::Connect)
+                        .with_response(response));
+                }
+                None if conn.proto.borrow().is_upgraded() => break,
+                None => {}
+            },
             Ok(_) => {}
             Err(failure) => return Err(read_error(failure, Phase::Connect, &where_)),
         }
@@ -587,6 +610,9 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
         if let Some((user, pass)) = credentials {
             headers.add("Authorization", &basic_credentials(user, pass));
         }
+    }
+    if !plan.keep_alive && !headers.contains("Connection") {
+        headers.add_static("Connection", "close");
     }
     if headers.contains("Proxy-Authorization") {
         headers.remove("Proxy-Authorization");

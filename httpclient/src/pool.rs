@@ -87,7 +87,7 @@ impl Pool {
     /// Puts a connection back if it can carry another request; closes it
     /// otherwise.
     pub(crate) fn checkin(self: &Rc<Self>, key: &PoolKey, conn: Rc<Connection>) {
-        if self.max_idle_per_key == 0 || self.idle_timeout.is_zero() || !conn.reusable() {
+        if !self.keeps_alive() || !conn.reusable() {
             conn.stream.close();
             return;
         }
@@ -108,6 +108,12 @@ impl Pool {
             }
         }
         self.start_sweeping();
+    }
+
+    /// Whether connections are kept at all (neither the idle timeout nor
+    /// the idle limit is zero).
+    pub(crate) fn keeps_alive(&self) -> bool {
+        self.max_idle_per_key > 0 && !self.idle_timeout.is_zero()
     }
 
     /// The number of idle connections.

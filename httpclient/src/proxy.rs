@@ -118,9 +118,21 @@ impl EnvProxies {
                     .collect()
             })
             .unwrap_or_default();
+        // A value that names no usable proxy (another scheme, a bad port)
+        // is ignored, and said so: requests then go direct.
+        let usable = |name: &str, value: String| {
+            let proxy = Proxy::parse(&value);
+            if proxy.is_none() {
+                log::warn!(
+                    "ignoring {name}={:?}: not an http:// proxy this client can use",
+                    crate::url::redact(&value)
+                );
+            }
+            proxy
+        };
         EnvProxies {
-            http: either("http_proxy", "HTTP_PROXY").and_then(|v| Proxy::parse(&v)),
-            https: either("https_proxy", "HTTPS_PROXY").and_then(|v| Proxy::parse(&v)),
+            http: either("http_proxy", "HTTP_PROXY").and_then(|v| usable("http_proxy", v)),
+            https: either("https_proxy", "HTTPS_PROXY").and_then(|v| usable("https_proxy", v)),
             no_proxy,
         }
     }

@@ -46,7 +46,8 @@ pub struct Timings {
     pub connect: Option<Duration>,
     /// Until the request (head and body) was written, for the last hop.
     pub pretransfer: Option<Duration>,
-    /// Until the first byte of the final response head arrived.
+    /// Until the final response head had been read (curl counts to its
+    /// first byte; the difference is the time the head took to arrive).
     pub starttransfer: Option<Duration>,
     /// Spent on the redirected hops before the last.
     pub redirect: Duration,

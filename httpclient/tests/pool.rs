@@ -172,12 +172,21 @@ fn keep_alive_can_be_turned_off() {
             ..ClientConfig::default()
         },
     ] {
-        let server = counting_server();
+        // Answers with the request's Connection header, and closes after.
+        let server = RawServer::start(|mut conn, _| {
+            if let Some(request) = conn.read_request()? {
+                let said = request.header("Connection").unwrap_or("-").to_owned();
+                conn.write(&response_with("HTTP/1.1 200 OK", &[], said.as_bytes()))?;
+            }
+            Ok(())
+        });
         let url = server.url("/");
         run(async move {
             let client = AsyncHttpClient::with_config(config);
             for _ in 0..3 {
-                assert_eq!(client.fetch(url.as_str()).await.unwrap().code, 200);
+                let response = client.fetch(url.as_str()).await.unwrap();
+                // The server is told, rather than left holding the connection.
+                assert_eq!(response.text().unwrap(), "close");
                 assert_eq!(client.idle_connections(), 0);
             }
         });

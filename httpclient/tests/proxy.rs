@@ -194,7 +194,10 @@ fn a_407_to_connect_is_a_proxy_error() {
                 message.contains(&format!("localhost:{}", origin.port)),
                 "{message}"
             );
-            assert!(err.response().is_none());
+            // The refusal is attached, with the proxy's headers.
+            let response = err.response().expect("the proxy's answer is attached");
+            assert_eq!(response.code, 407);
+            assert!(response.headers.contains("Proxy-Authenticate"));
         }
         assert_eq!(client.idle_connections(), 0);
         assert!(origin.requests().is_empty());

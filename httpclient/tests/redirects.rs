@@ -303,14 +303,16 @@ fn credentials_are_dropped_on_a_hop_to_another_origin() {
                 assert_eq!(response.effective_url, elsewhere, "{case}");
             }
         }
-        // Credentials in the Location itself are the new origin's own.
+        // Credentials in a Location for another origin are dropped too, as
+        // Tornado 6.6 drops them.
         let location = elsewhere.replacen("http://", "http://them:theirs@", 1);
         let response = client
             .fetch(redirect(&base, &location, 302).replacen("http://", "http://me:secret@", 1))
             .await
             .unwrap();
         let echo = Echo::parse(&response.body);
-        assert_eq!(echo.header("Authorization"), Some("Basic dGhlbTp0aGVpcnM="));
+        assert_eq!(echo.header("Authorization"), None);
+        assert_eq!(response.effective_url, elsewhere);
         server.stop();
         other.stop();
     });
