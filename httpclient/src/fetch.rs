@@ -2,16 +2,15 @@
 //! with TLS), send the request, read the response.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
-use tornado_gen::locks::Event;
 use tornado_httpserver::http1connection::{ClientError, ClientEvent, RequestBody, ResponseHead};
 use tornado_httpserver::httputil::{HttpHeaders, format_timestamp};
 use tornado_ioloop::{deadline_after, sleep_until};
@@ -36,6 +35,35 @@ use crate::url::{Scheme, Url};
 /// How long a body held back by `Expect: 100-continue` waits for the
 /// server's `100 Continue` before it is sent anyway (curl waits one second).
 const CONTINUE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The receiving half's word to the sending half that the body held back
+/// for `100 Continue` may go (or never will): a flag and a waker, on the
+/// exchange's stack.
+#[derive(Default)]
+struct Release {
+    set: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Release {
+    fn set(&self) {
+        self.set.set(true);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            if self.set.get() {
+                return Poll::Ready(());
+            }
+            *self.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
+}
 
 /// The most body bytes of a proxy's refusal of a tunnel that are read.
 const REFUSAL_MAX_BODY: u64 = 64 * 1024;
@@ -412,7 +440,7 @@ async fn exchange(
 
     // Set by the receiving half when the server says `100 Continue` or
     // gives its final answer first: the sending half stops waiting.
-    let released = Event::new();
+    let released = Release::default();
     let sent_at = Cell::new(None);
     let send = send_half(plan, conn, out, &released, phase, start, &sent_at);
     let receive = receive_half(plan, conn, &released, start, redirecting);
@@ -457,7 +485,7 @@ async fn send_half(
     plan: &Plan<'_>,
     conn: &Rc<Connection>,
     out: BytesMut,
-    released: &Event,
+    released: &Release,
     phase: &Cell<Phase>,
     start: Instant,
     sent_at: &Cell<Option<Duration>>,
@@ -512,7 +540,7 @@ async fn send_half(
 async fn receive_half(
     plan: &Plan<'_>,
     conn: &Rc<Connection>,
-    released: &Event,
+    released: &Release,
     start: Instant,
     redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
 ) -> Result<HopResponse, (HttpClientError, bool)> {
