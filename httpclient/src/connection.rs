@@ -1,9 +1,11 @@
 //! One HTTP/1.1 connection of the client: the socket, the sans-IO client
 //! role over it, and the loop that turns bytes into events.
 //!
-//! This is the seam where HTTP/2 would come in: a connection is chosen by
-//! the protocol the TLS handshake selected (ALPN offers `http/1.1` only for
-//! now), and `fetch` talks to it through `next_event` and `send`.
+//! This is the seam where HTTP/2 would come in: `fetch` talks to a
+//! connection only through `send`, `next_event` and `reusable`, so an
+//! HTTP/2 connection beside this one, chosen by the protocol the TLS
+//! handshake selects (ALPN offers `http/1.1` alone for now), would need no
+//! change to the fetch loop's shape.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -29,9 +29,11 @@
 //!   `body_producer`, `expect_100_continue`, basic auth, timeouts per phase.
 //! - [`HttpClient`]: the blocking wrapper, with its own loop on its own thread.
 //!
-//! Only HTTP/1.1 is spoken. A connection is picked by the protocol TLS
-//! negotiates (ALPN offers `http/1.1` alone), which is where HTTP/2 would
-//! come in.
+//! Only HTTP/1.1 is spoken, and TLS offers it alone by ALPN. The seam for
+//! HTTP/2 is the connection: a fetch talks to one through a handful of
+//! calls (send bytes, next response event, may it be reused), so a second
+//! connection type, chosen by the protocol ALPN selects and pooled by the
+//! same key, would sit beside the HTTP/1.1 one.
 //!
 //! ```
 //! use tornado_httpclient::{AsyncHttpClient, HttpRequest};
