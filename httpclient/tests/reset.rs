@@ -10,23 +10,29 @@ use std::time::Duration;
 use tornado_httpclient::{AsyncHttpClient, ErrorKind};
 use tornado_ioloop::IoLoop;
 
+/// Accepts one connection and reads its request head.
+fn accept_request(listener: &TcpListener) -> std::net::TcpStream {
+    let (mut socket, _) = listener.accept().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut buf).unwrap();
+        assert!(n > 0, "the client closed before its request");
+        request.extend_from_slice(&buf[..n]);
+    }
+    socket
+}
+
 /// Serves one connection: the head and part of a body framed by close,
 /// then a reset (SO_LINGER 0), or a clean close when `reset` is false.
 fn serve_once(reset: bool) -> (String, thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let server = thread::spawn(move || {
-        let (mut socket, _) = listener.accept().unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = socket.read(&mut buf).unwrap();
-            assert!(n > 0, "the client closed before its request");
-            request.extend_from_slice(&buf[..n]);
-        }
+        let mut socket = accept_request(&listener);
         socket
             .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npartial body")
             .unwrap();
@@ -78,17 +84,7 @@ fn an_answer_before_the_body_is_sent_is_the_response() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/upload", listener.local_addr().unwrap());
     let server = thread::spawn(move || {
-        let (mut socket, _) = listener.accept().unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = socket.read(&mut buf).unwrap();
-            assert!(n > 0, "the client closed before its request");
-            request.extend_from_slice(&buf[..n]);
-        }
+        let mut socket = accept_request(&listener);
         socket
             .write_all(
                 b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!",
