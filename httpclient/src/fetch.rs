@@ -627,12 +627,13 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
         headers.add_static("Accept-Encoding", "gzip");
     }
     if !headers.contains("Authorization") {
-        let credentials = match (&request.auth_username, &plan.url.userinfo) {
-            (Some(user), _) => Some((
+        // The URL's `user:password@` wins over the options, as in Tornado.
+        let credentials = match (&plan.url.userinfo, &request.auth_username) {
+            (Some((user, pass)), _) => Some((user.as_str(), pass.as_str())),
+            (None, Some(user)) => Some((
                 user.as_str(),
                 request.auth_password.as_deref().unwrap_or(""),
             )),
-            (None, Some((user, pass))) => Some((user.as_str(), pass.as_str())),
             (None, None) => None,
         };
         if let Some((user, pass)) = credentials {

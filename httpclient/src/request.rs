@@ -73,7 +73,8 @@ type HeaderLines = Mutex<Box<dyn FnMut(&str) + Send>>;
 #[derive(Clone)]
 pub struct HttpRequest {
     /// The absolute `http://` or `https://` URL. `user:password@` in it is
-    /// used for basic auth unless [`auth_username`](Self::auth_username) is set.
+    /// used for basic auth, before [`auth_username`](Self::auth_username)
+    /// (as in Tornado).
     pub url: String,
     /// The method (`GET` by default).
     pub method: Method,
