@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use http::Method;
 use tornado_httpserver::http1connection::{ClientError, ClientEvent, RequestBody, ResponseHead};
 use tornado_httpserver::httputil::{HttpHeaders, format_timestamp};
-use tornado_ioloop::{deadline_after, sleep_until};
+use tornado_ioloop::{before_deadline, deadline_after};
 use tornado_iostream::netutil::AddressFamily;
 use tornado_iostream::tcpclient::ConnectOptions;
 use tornado_iostream::tls::TlsConfig;
@@ -95,22 +95,6 @@ fn idempotent(method: &Method) -> bool {
     )
 }
 
-/// Runs `fut` until `deadline`; `None` if the deadline came first.
-pub(crate) async fn before<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut timer = pin!(sleep_until(deadline));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
 /// The per-hop settings worked out from the request.
 struct Plan<'a> {
     request: &'a HttpRequest,
@@ -180,17 +164,18 @@ pub(crate) async fn fetch_hop(
         let (conn, connect_time) = match pooled {
             Some(conn) => (conn, None),
             None => {
-                let conn = match before(connect_deadline, connect(shared, &plan)).await {
-                    Some(result) => result?,
-                    None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host())),
-                };
+                let conn =
+                    match before_deadline(Some(connect_deadline), connect(shared, &plan)).await {
+                        Some(result) => result?,
+                        None => return Err(HttpClientError::timeout(Phase::Connect, &plan.host())),
+                    };
                 (Rc::new(conn), Some(start.elapsed()))
             }
         };
         let reused = conn.uses.get() > 0;
         let phase = Cell::new(Phase::Send);
         let exchange = exchange(&plan, &conn, &phase, start, redirecting);
-        let result = match before(request_deadline, exchange).await {
+        let result = match before_deadline(Some(request_deadline), exchange).await {
             Some(result) => result,
             None => Err((HttpClientError::timeout(phase.get(), &plan.host()), true)),
         };
@@ -495,7 +480,8 @@ async fn send_half(
     conn.send(out).await.map_err(send_error)?;
     if conn.proto.borrow().awaiting_continue() {
         phase.set(Phase::Receive);
-        let waited = before(Instant::now() + CONTINUE_TIMEOUT, released.wait()).await;
+        let waited =
+            before_deadline(Some(Instant::now() + CONTINUE_TIMEOUT), released.wait()).await;
         if waited.is_none() {
             conn.proto.borrow_mut().continue_timed_out();
         }

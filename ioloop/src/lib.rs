@@ -77,7 +77,7 @@ pub use crate::handler::{HandlerId, Ready};
 pub use crate::ioloop::{EVENTS_CAPACITY, IoLoop};
 pub use crate::panic::panic_message;
 pub use crate::periodic::PeriodicCallback;
-pub use crate::sleep::{Sleep, sleep, sleep_until};
+pub use crate::sleep::{Sleep, before_deadline, sleep, sleep_until};
 pub use crate::task::{JoinError, JoinHandle};
 pub use crate::timer::TimeoutHandle;
 

@@ -47,6 +47,41 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Some(deadline))
 }
 
+/// Runs `future` until `deadline`: `Some(output)` if it completed first, `None` if the
+/// deadline came first (the future is then dropped). No deadline (`None`) waits for the
+/// future alone. The future stays on the caller's stack: nothing is allocated but the
+/// timer, set on the first poll that finds the future pending.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use tornado_ioloop::{IoLoop, before_deadline, sleep};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.run_sync(async {
+///     let soon = Instant::now() + Duration::from_millis(10);
+///     assert_eq!(before_deadline(Some(soon), async { 42 }).await, Some(42));
+///     assert_eq!(before_deadline(Some(soon), sleep(Duration::from_secs(60))).await, None);
+///     assert_eq!(before_deadline(None, async { 7 }).await, Some(7));
+/// });
+/// ```
+pub async fn before_deadline<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let Some(deadline) = deadline else {
+        return Some(future.await);
+    };
+    let mut timer = std::pin::pin!(sleep_until(deadline));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
 struct Fired {
     done: Cell<bool>,
     waker: RefCell<Option<Waker>>,

@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::{deadline_after, sleep_until};
+use tornado_ioloop::{before_deadline, deadline_after, sleep_until};
 
 use crate::netutil::{AddressFamily, DefaultResolver, Resolver};
 use crate::stream::IoStream;
@@ -294,25 +294,6 @@ impl fmt::Debug for ConnectOptions {
     }
 }
 
-/// Runs `fut` until `deadline`; `None` if the deadline came first.
-async fn before<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let Some(deadline) = deadline else {
-        return Some(fut.await);
-    };
-    let mut timer = pin!(sleep_until(deadline));
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        Poll::Pending
-    })
-    .await
-}
-
 /// A non-blocking TCP connection factory (Tornado's `TCPClient`).
 ///
 /// Cheap to clone; the resolver is shared. It lives on one loop thread.
@@ -401,7 +382,7 @@ impl TcpClient {
                     .into_io()
             };
             let tls = TlsConfig::client(config.clone(), name).map_err(tls_error)?;
-            match before(deadline, stream.start_tls(tls)).await {
+            match before_deadline(deadline, stream.start_tls(tls)).await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => return Err(tls_error(e)),
                 None => {
@@ -437,7 +418,7 @@ impl TcpClient {
         deadline: Option<Instant>,
     ) -> io::Result<(SocketAddr, mio::net::TcpStream)> {
         let resolving = self.resolver.resolve(host, port, options.family);
-        let addrs = match before(deadline, resolving).await {
+        let addrs = match before_deadline(deadline, resolving).await {
             None => return Err(ConnectError::timeout(ConnectPhase::Resolve, host, port).into_io()),
             Some(Err(e)) => {
                 return Err(ConnectError::new(ConnectPhase::Resolve, host, port, e).into_io());
