@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use http::Uri;
+use tornado_httpserver::httputil::url_unescape;
 
 use crate::error::HttpClientError;
 
@@ -306,28 +307,9 @@ fn remove_dot_segments(path: &str) -> String {
     }
 }
 
-/// Decodes `%XX` escapes; a malformed escape stays as written.
+/// Decodes `%XX` escapes (a `+` stays a `+`), as text.
 pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h << 4 | l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    String::from_utf8_lossy(&url_unescape(text.as_bytes(), false)).into_owned()
 }
 
 #[cfg(test)]

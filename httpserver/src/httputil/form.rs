@@ -68,13 +68,30 @@ impl Default for ParseBodyConfig {
     }
 }
 
-/// Decodes `+` to a space and `%XX` escapes to bytes.
+/// Decodes `+` to a space and `%XX` escapes to bytes (form decoding:
+/// [`url_unescape`] with `plus`).
 pub fn percent_decode(input: &[u8]) -> Vec<u8> {
+    url_unescape(input, true)
+}
+
+/// Decodes `%XX` escapes to bytes, and `+` to a space when `plus` is set
+/// (Tornado's `url_unescape(value, encoding=None, plus=...)`): `plus` for
+/// query strings and forms, not for paths or the userinfo of a URL. A
+/// malformed escape stays as written.
+///
+/// ```
+/// use tornado_httpserver::httputil::url_unescape;
+///
+/// assert_eq!(url_unescape(b"a+b%20c", true), b"a b c");
+/// assert_eq!(url_unescape(b"a+b%20c", false), b"a+b c");
+/// assert_eq!(url_unescape(b"100%", false), b"100%");
+/// ```
+pub fn url_unescape(input: &[u8], plus: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
         match input[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus => out.push(b' '),
             b'%' => match (
                 input.get(i + 1).and_then(hex_val),
                 input.get(i + 2).and_then(hex_val),

@@ -17,7 +17,7 @@ pub use cookie::parse_cookie;
 pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp};
 pub use form::{
     Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_BOUNDARY_LEN, MAX_MULTIPART_PARTS,
-    MAX_PART_HEADER_SIZE, ParseBodyConfig, percent_decode,
+    MAX_PART_HEADER_SIZE, ParseBodyConfig, percent_decode, url_unescape,
 };
 pub use headers::HttpHeaders;
 pub use multipart::parse_header;

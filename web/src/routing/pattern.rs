@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use regex::Regex;
-use tornado_httpserver::httputil::percent_decode;
+use tornado_httpserver::httputil::url_unescape;
 
 use super::error::RouteError;
 
@@ -445,19 +445,7 @@ fn re_unescape(s: &str) -> Option<String> {
 /// `url_unescape(s, encoding=None, plus=False)`, which decodes `%XX` but
 /// leaves `+` alone.
 fn unquote(s: &str) -> Vec<u8> {
-    if !s.contains('%') {
-        return s.as_bytes().to_vec();
-    }
-    // httputil's decoder is the form decoder, which turns `+` into a space;
-    // decoding between the `+`s keeps them.
-    let mut out = Vec::with_capacity(s.len());
-    for (i, piece) in s.as_bytes().split(|&b| b == b'+').enumerate() {
-        if i > 0 {
-            out.push(b'+');
-        }
-        out.extend(percent_decode(piece));
-    }
-    out
+    url_unescape(s.as_bytes(), false)
 }
 
 /// Appends `input` escaped as Tornado's `url_escape(…, plus=False)`
