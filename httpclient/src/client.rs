@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use http::Method;
+use tornado_httpserver::http1connection::check_field;
 use tornado_httpserver::httputil::HttpHeaders;
 use tornado_iostream::netutil::Resolver;
 use tornado_iostream::tcpclient::TcpClient;
@@ -19,7 +20,7 @@ use crate::proxy::EnvProxies;
 use crate::request::{DEFAULT_MAX_REDIRECTS, HttpRequest};
 use crate::response::{HttpResponse, Timings};
 use crate::tls::TlsConfigs;
-use crate::url::Url;
+use crate::url::{Url, redact};
 
 /// Tornado's default `max_clients`: 10 fetches at once, the rest queued.
 pub const DEFAULT_MAX_CLIENTS: usize = 10;
@@ -349,7 +350,7 @@ impl AsyncHttpClient {
         if let Some(method) = &request.bad_method {
             return Err(HttpClientError::invalid_request(format!(
                 "invalid method {method:?} for {}",
-                crate::url::redact(&request.url)
+                redact(&request.url)
             )));
         }
         check_fields(&request)?;
@@ -391,7 +392,7 @@ impl AsyncHttpClient {
                         }
                         Ok(_) => format!(
                             "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
-                            crate::url::redact(&original.as_ref().unwrap_or(&request).url)
+                            redact(&original.as_ref().unwrap_or(&request).url)
                         ),
                     };
                     let response = finish(
@@ -443,28 +444,19 @@ impl AsyncHttpClient {
 
 /// Refuses, before anything is sent, a header name that is not a token and
 /// a CR, LF or NUL in a header value or the user agent (which would let a
-/// value inject header lines).
+/// value inject header lines): the checks the connection makes as it
+/// writes, made before connecting.
 fn check_fields(request: &HttpRequest) -> Result<(), HttpClientError> {
-    let is_tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
-    let bad_value = |v: &str| v.bytes().any(|c| matches!(c, b'\r' | b'\n' | 0));
-    for (name, value) in request.headers.iter() {
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(HttpClientError::invalid_request(format!(
-                "invalid header name {name:?}"
-            )));
-        }
-        if bad_value(value) {
-            return Err(HttpClientError::invalid_request(format!(
-                "invalid value for header {name}: CR, LF or NUL in {value:?}"
-            )));
-        }
-    }
-    if let Some(agent) = &request.user_agent
-        && bad_value(agent)
-    {
-        return Err(HttpClientError::invalid_request(format!(
-            "invalid user_agent: CR, LF or NUL in {agent:?}"
-        )));
+    let fields = request.headers.iter();
+    let agent = request.user_agent.as_deref().map(|a| ("User-Agent", a));
+    for (name, value) in fields.chain(agent) {
+        check_field(name, value).map_err(|e| {
+            HttpClientError::invalid_request(format!(
+                "{} {}: {e}",
+                request.method,
+                redact(&request.url)
+            ))
+        })?;
     }
     Ok(())
 }

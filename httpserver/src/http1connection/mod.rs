@@ -50,6 +50,7 @@ pub use params::{
     MAX_HEADERS, MAX_TRAILER_SIZE,
 };
 pub use server::{Parse, ServerConnection, ServerEvent};
+pub use wire::check_field;
 
 #[cfg(test)]
 mod client_tests;

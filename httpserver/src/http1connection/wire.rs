@@ -7,8 +7,17 @@ use crate::error::{OutputError, OutputErrorKind};
 use crate::httputil::is_token;
 
 /// Checks a header line about to be written: the name is a token and the value has
-/// no CR, LF or NUL (either would break the framing).
-pub(super) fn check_field(name: &str, value: &str) -> Result<(), OutputError> {
+/// no CR, LF or NUL (either would break the framing). Both roles check every line
+/// they write; a caller may check ahead (the HTTP client does, before connecting).
+///
+/// ```
+/// use tornado_httpserver::http1connection::check_field;
+///
+/// assert!(check_field("X-Ok", "value").is_ok());
+/// assert!(check_field("X Bad", "value").is_err());
+/// assert!(check_field("X-Ok", "a\r\nEvil: 1").is_err());
+/// ```
+pub fn check_field(name: &str, value: &str) -> Result<(), OutputError> {
     if !is_token(name.as_bytes()) {
         return Err(OutputError::new(
             OutputErrorKind::InvalidHeader,
@@ -19,7 +28,7 @@ pub(super) fn check_field(name: &str, value: &str) -> Result<(), OutputError> {
 }
 
 /// Checks a header value about to be written: no CR, LF or NUL.
-pub(super) fn check_value(name: &str, value: &str) -> Result<(), OutputError> {
+pub(crate) fn check_value(name: &str, value: &str) -> Result<(), OutputError> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(OutputError::new(
             OutputErrorKind::InvalidHeader,
