@@ -1,37 +1,14 @@
-//! Decoding `Content-Encoding: gzip` request bodies within the body limit.
+//! Decoding `Content-Encoding: gzip` request bodies within the body limit, on
+//! the same decoder as the client's response bodies ([`Inflater`]).
 
-use std::io::{self, Write};
-
-use flate2::write::MultiGzDecoder;
 use http::StatusCode;
 
+use super::inflate::{Coding, InflateError, Inflater};
 use crate::error::ParseError;
 
-/// Collects decompressed bytes and refuses to grow past the limit, so a
-/// small compressed body cannot expand into gigabytes in memory.
-#[derive(Debug)]
-struct LimitedSink {
-    out: Vec<u8>,
-    total: u64,
-    max: u64,
-    exceeded: bool,
-}
-
-impl Write for LimitedSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.total = self.total.saturating_add(buf.len() as u64);
-        if self.total > self.max {
-            self.exceeded = true;
-            return Err(io::Error::other("decompressed body too large"));
-        }
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// How much output one step of the decoder gives; the steps are appended to
+/// the caller's buffer one after the other.
+const STEP: usize = 16 * 1024;
 
 /// An incremental gzip decoder for request bodies (Tornado's
 /// `_GzipMessageDelegate`).
@@ -58,63 +35,51 @@ impl Write for LimitedSink {
 /// ```
 #[derive(Debug)]
 pub struct GzipDecoder {
-    inner: MultiGzDecoder<LimitedSink>,
+    inner: Inflater,
+    max: u64,
 }
 
 impl GzipDecoder {
     /// A decoder that allows at most `max_body_size` decompressed bytes.
     pub fn new(max_body_size: u64) -> Self {
         GzipDecoder {
-            inner: MultiGzDecoder::new(LimitedSink {
-                out: Vec::new(),
-                total: 0,
-                max: max_body_size,
-                exceeded: false,
-            }),
+            inner: Inflater::new(Coding::Gzip, max_body_size, STEP),
+            max: max_body_size,
         }
     }
 
     /// Decompresses `input` and appends what it yields to `out`.
     pub fn decompress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), ParseError> {
-        let result = self
-            .inner
-            .write_all(input)
-            .and_then(|()| self.inner.flush());
-        self.drain(out);
-        result.map_err(|e| self.error(&e))
+        let mut rest = input;
+        loop {
+            let (used, piece) = self.inner.inflate(rest).map_err(|e| self.error(e))?;
+            out.extend_from_slice(&piece);
+            rest = rest.get(used..).unwrap_or_default();
+            if rest.is_empty() && piece.is_empty() {
+                return Ok(());
+            }
+        }
     }
 
     /// Checks that the input ended at the end of a gzip member and appends
     /// any last output to `out`.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), ParseError> {
-        let result = self.inner.try_finish();
-        self.drain(out);
-        result.map_err(|e| self.error(&e))
+        self.decompress(&[], out)?;
+        self.inner.finish().map_err(|e| self.error(e))
     }
 
     /// Decompressed bytes so far.
     pub fn decompressed_len(&self) -> u64 {
-        self.inner.get_ref().total
+        self.inner.total_out()
     }
 
-    fn drain(&mut self, out: &mut Vec<u8>) {
-        let sink = self.inner.get_mut();
-        if out.is_empty() {
-            std::mem::swap(out, &mut sink.out);
-        } else {
-            out.append(&mut sink.out);
-        }
-    }
-
-    fn error(&self, err: &io::Error) -> ParseError {
-        let sink = self.inner.get_ref();
-        if sink.exceeded {
-            ParseError::new(
+    fn error(&self, err: InflateError) -> ParseError {
+        match err {
+            InflateError::TooLarge => ParseError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("decompressed body larger than max_body_size {}", sink.max),
-            )
-        } else {
-            ParseError::bad_request(format!("invalid gzip data: {err}"))
+                format!("decompressed body larger than max_body_size {}", self.max),
+            ),
+            InflateError::Corrupt(message) => ParseError::bad_request(message.into_owned()),
         }
     }
 }
@@ -122,6 +87,8 @@ impl GzipDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
     use flate2::Compression;
     use flate2::write::GzEncoder;
 

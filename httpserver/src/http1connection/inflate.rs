@@ -4,9 +4,9 @@
 //! [`Inflater`] is a pull decoder: each call takes some input and gives at
 //! most `scratch` bytes of output, and says how much input it used, so a
 //! small compressed body cannot expand into more memory than one output
-//! piece however large it decompresses to. (The request side's
-//! [`GzipDecoder`](super::GzipDecoder) pushes everything it decodes into a
-//! `Vec` instead, which suits whole request bodies.)
+//! piece however large it decompresses to. The request side's
+//! [`GzipDecoder`](super::GzipDecoder) runs it until its input is used,
+//! appending the pieces to the body it gathers.
 //!
 //! - `gzip` (RFC 1952): header (with its optional fields and header CRC),
 //!   raw deflate data, and the CRC-32 and length trailer, checked. Several
@@ -366,6 +366,11 @@ impl Inflater {
             .map(Bytes::copy_from_slice)
             .unwrap_or_default();
         Ok((pos, out))
+    }
+
+    /// Decoded bytes so far.
+    pub(crate) fn total_out(&self) -> u64 {
+        self.total_out
     }
 
     /// Checks that the body ended where a stream may end. Call once
