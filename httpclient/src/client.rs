@@ -370,11 +370,10 @@ impl AsyncHttpClient {
         let mut redirect_time = Duration::ZERO;
         loop {
             let hop_start = Instant::now();
-            // A redirect past the limit is the last response: its head and
-            // body go to the callbacks and into the error (Tornado follows
-            // only while max_redirects > 0).
-            // A Location that cannot be followed makes the 3xx the last
-            // response too.
+            // A redirect past the limit, or to a Location that cannot be
+            // followed, is the last response: its head and body go to the
+            // callbacks and into the error (Tornado follows only while
+            // max_redirects > 0).
             let will_follow = |code: u16, headers: &HttpHeaders| {
                 redirects < max_redirects
                     && is_redirect(&request, code, headers)
@@ -382,38 +381,30 @@ impl AsyncHttpClient {
             };
             let hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
             let code = hop.head.status.as_u16();
+            let mut refused = None;
             if is_redirect(&request, code, &hop.head.headers) {
                 let location = hop.head.headers.get("Location").unwrap_or_default();
-                let next = url.join(location);
-                if redirects >= max_redirects || next.is_err() {
-                    let message = match &next {
-                        Err(e) => {
-                            format!("cannot follow the redirect from {url} to {location:?}: {e}")
-                        }
-                        Ok(_) => format!(
+                match url.join(location) {
+                    Ok(mut next) if redirects < max_redirects => {
+                        original.get_or_insert_with(|| request.clone());
+                        redirect_request(&mut request, code, &url, &mut next);
+                        redirects += 1;
+                        redirect_time += hop_start.elapsed();
+                        url = next;
+                        continue;
+                    }
+                    Ok(_) => {
+                        refused = Some(format!(
                             "Too many redirects: more than {max_redirects} fetching {}; the last Location was {location}",
                             redact(&original.as_ref().unwrap_or(&request).url)
-                        ),
-                    };
-                    let response = finish(
-                        original.unwrap_or(request),
-                        &url,
-                        hop,
-                        start,
-                        start_time,
-                        queue,
-                        redirect_time,
-                    );
-                    return Err(HttpClientError::new(ErrorKind::Redirect, code, message)
-                        .with_response(response));
+                        ))
+                    }
+                    Err(e) => {
+                        refused = Some(format!(
+                            "cannot follow the redirect from {url} to {location:?}: {e}"
+                        ))
+                    }
                 }
-                let mut next = next?;
-                original.get_or_insert_with(|| request.clone());
-                redirect_request(&mut request, code, &url, &mut next);
-                redirects += 1;
-                redirect_time += hop_start.elapsed();
-                url = next;
-                continue;
             }
             let raise_error = request.raise_error.unwrap_or(true);
             let mut response = finish(
@@ -425,6 +416,10 @@ impl AsyncHttpClient {
                 queue,
                 redirect_time,
             );
+            if let Some(message) = refused {
+                return Err(HttpClientError::new(ErrorKind::Redirect, code, message)
+                    .with_response(response));
+            }
             if response.is_success() {
                 return Ok(response);
             }
