@@ -40,12 +40,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+# The port helpers of the server's callgrind script (it runs nothing on import).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from callgrind import free_port, wait_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(ROOT, "target/release/examples/hello")
@@ -54,25 +56,6 @@ CLIENTS = ("tornado", "reqwest")
 MODES = ("sequential", "concurrent")
 START_TIMEOUT = 30.0
 RUN_TIMEOUT = 1200.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc):
-    end = time.time() + START_TIMEOUT
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early with status {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listened on port {port} after {START_TIMEOUT:.0f} s")
 
 
 def run_client(client, mode, requests, url, workdir, tag):
