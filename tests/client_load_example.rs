@@ -1,6 +1,8 @@
 //! The `client_load` example (what `benches/client_callgrind.py` measures) runs both
 //! clients in both modes against a local server and reports its figures.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,13 +13,6 @@ use tornado::ioloop::IoLoop;
 
 /// The longest one run of the example may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The example's binary, built by `cargo test` beside this test's own.
-fn client_load_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join("examples").join("client_load")
-}
 
 /// A hello server on its own thread and loop, for the life of the test process.
 fn start_server() -> SocketAddr {
@@ -38,11 +33,7 @@ fn start_server() -> SocketAddr {
 
 #[test]
 fn client_load_runs_both_clients_in_both_modes() {
-    let binary = client_load_binary();
-    if !binary.exists() {
-        eprintln!("skipping: {} is not built", binary.display());
-        return;
-    }
+    let binary = common::example_binary("client_load");
     let url = format!("http://{}/", start_server());
     for client in ["tornado", "reqwest"] {
         for (mode, requests, measured) in [("sequential", "50", 50), ("concurrent", "150", 200)] {

@@ -1,25 +1,16 @@
 //! The `hello` example as a user runs it: a separate process that serves, answers, and
 //! on SIGTERM (or SIGINT) drains and exits cleanly.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The example's binary, built by `cargo test` beside this test's own.
-fn hello_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join("examples").join("hello")
-}
-
 #[test]
 fn hello_serves_and_stops_gracefully_on_sigterm() {
-    let binary = hello_binary();
-    if !binary.exists() {
-        eprintln!("skipping: {} is not built", binary.display());
-        return;
-    }
+    let binary = common::example_binary("hello");
     let mut child = Command::new(&binary)
         .args(["--port", "0", "--address", "127.0.0.1"])
         .env("RUST_LOG", "info")

@@ -1,4 +1,7 @@
 //! Running an example as a user does: a separate process, with a hard time limit.
+//!
+//! Each test crate that includes this module uses a part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::io::Read;
