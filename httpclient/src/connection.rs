@@ -149,13 +149,9 @@ impl Connection {
 
     /// Reads more bytes into the connection's buffer, or notes the end.
     async fn fill(&self) -> Result<(), ReadFailure> {
-        let result = if self.stream.read_buffer_len() > 0 {
-            // Bytes the stream already holds (read by a fill that was then
-            // dropped) are taken without waiting for more.
-            Ok(0)
-        } else {
-            self.stream.fill_read_buffer().await
-        };
+        // Every fill takes all the stream holds, so the stream's buffer is
+        // empty here and the fill waits for new bytes.
+        let result = self.stream.fill_read_buffer().await;
         let n = self.stream.read_buffer_len();
         if n > 0 {
             self.stream
