@@ -76,8 +76,9 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     let context = conn.request_context(head.headers());
     // The access log line needs the target after the head has gone to the request;
     // copy it only when someone will read the line.
-    let summary = log::log_enabled!(target: "tornado.access", log::Level::Info)
-        .then(|| format!("{} {}", head.method(), head.uri()));
+    let summary = (conn.logs_access()
+        && log::log_enabled!(target: "tornado.access", log::Level::Info))
+    .then(|| format!("{} {}", head.method(), head.uri()));
     let method = head.method().clone();
     let mut request = match HttpServerRequest::new(head, Bytes::new(), context.start) {
         Ok(r) => r,

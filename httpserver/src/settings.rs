@@ -45,6 +45,9 @@ pub struct HttpServerSettings {
     pub max_buffer_size: Option<usize>,
     /// Serve HTTPS with this configuration (Tornado's `ssl_options`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Log a line per request to the `tornado.access` target (on by default). A
+    /// web `Application` turns it off and logs requests itself (`log_request`).
+    pub access_log: bool,
 }
 
 impl Default for HttpServerSettings {
@@ -56,6 +59,7 @@ impl Default for HttpServerSettings {
             idle_connection_timeout: Some(DEFAULT_IDLE_CONNECTION_TIMEOUT),
             max_buffer_size: None,
             tls: None,
+            access_log: true,
         }
     }
 }

@@ -69,7 +69,15 @@ impl Conn {
     /// Tornado's access log line for the request just answered: info for 1xx to 3xx,
     /// warning for 4xx, error for 5xx (target `tornado.access`). `summary` is
     /// `METHOD target`, made only when info lines are on.
+    /// Whether this server logs its requests (`HttpServerSettings::access_log`).
+    pub(crate) fn logs_access(&self) -> bool {
+        self.shared.settings.access_log
+    }
+
     pub(crate) fn access_log(&self, summary: Option<&str>, context: &RequestContext) {
+        if !self.shared.settings.access_log {
+            return;
+        }
         let status = self.proto.borrow().status();
         let Some(summary) = summary else {
             // Info is off: errors are still worth a line, without the target.

@@ -126,6 +126,7 @@ impl Conn {
     pub(crate) fn write_head(
         &self,
         status: StatusCode,
+        reason: Option<&str>,
         headers: &HttpHeaders,
         body_len: Option<u64>,
     ) -> Result<(), OutputError> {
@@ -136,7 +137,7 @@ impl Conn {
         let loop_now = self.io_loop.time();
         self.with_out(|out| {
             with_date(loop_now, |date| {
-                proto.write_head(status, headers, body_len, date, out)
+                proto.write_head_with_reason(status, reason, headers, body_len, date, out)
             })
         })
     }
@@ -162,7 +163,7 @@ impl Conn {
             headers,
             body,
         } = response;
-        self.write_head(status, &headers, Some(body.len() as u64))?;
+        self.write_head(status, None, &headers, Some(body.len() as u64))?;
         if !body.is_empty() && self.proto.borrow().body_allowed() {
             if body.len() >= ZERO_COPY_BODY_MIN {
                 self.write_body_bytes(body)?;

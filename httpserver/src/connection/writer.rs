@@ -56,7 +56,22 @@ impl ResponseWriter {
         headers: &HttpHeaders,
     ) -> Result<(), OutputError> {
         self.check()?;
-        self.conn.write_head(status, headers, None)
+        self.conn.write_head(status, None, headers, None)
+    }
+
+    /// [`write_headers`](Self::write_headers) with a reason phrase of the handler's
+    /// own (`None`: the standard one) and, when the whole body is known, its length
+    /// (`Content-Length` is then written unless `headers` carry one; not for 1xx, 204
+    /// and 304). A reason with control characters is refused.
+    pub fn write_head(
+        &self,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &HttpHeaders,
+        body_len: Option<u64>,
+    ) -> Result<(), OutputError> {
+        self.check()?;
+        self.conn.write_head(status, reason, headers, body_len)
     }
 
     /// Writes a piece of the body (chunked unless a `Content-Length` was set).

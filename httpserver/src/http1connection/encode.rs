@@ -69,7 +69,7 @@ pub fn encode_response_head(
     headers: &HttpHeaders,
     date: &str,
 ) -> Result<BodyEncoder, OutputError> {
-    encode_response_head_inner(dst, ctx, status, headers, date, None)
+    encode_response_head_inner(dst, ctx, status, None, headers, date, None)
 }
 
 /// [`encode_response_head`] for a whole body of `body_len` bytes: unless the handler
@@ -100,19 +100,46 @@ pub fn encode_response_head_with_length(
     date: &str,
     body_len: u64,
 ) -> Result<BodyEncoder, OutputError> {
-    encode_response_head_inner(dst, ctx, status, headers, date, Some(body_len))
+    encode_response_head_inner(dst, ctx, status, None, headers, date, Some(body_len))
 }
 
-fn encode_response_head_inner(
+/// Checks a custom reason phrase (RFC 9112 §4: tabs, spaces, visible ASCII and
+/// obs-text; no CR, LF or other control characters).
+///
+/// ```
+/// use tornado_httpserver::http1connection::check_reason;
+///
+/// assert!(check_reason("Not Quite OK").is_ok());
+/// assert!(check_reason("bad\r\nSet-Cookie: x=1").is_err());
+/// ```
+pub fn check_reason(reason: &str) -> Result<(), OutputError> {
+    if reason
+        .bytes()
+        .all(|b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f))
+    {
+        Ok(())
+    } else {
+        Err(OutputError::new(
+            OutputErrorKind::InvalidHeader,
+            format!("unsafe reason phrase {reason:?}: control characters are not allowed"),
+        ))
+    }
+}
+
+pub(crate) fn encode_response_head_inner(
     dst: &mut BytesMut,
     ctx: &ResponseContext,
     status: StatusCode,
+    reason: Option<&str>,
     headers: &HttpHeaders,
     date: &str,
     implicit_length: Option<u64>,
 ) -> Result<BodyEncoder, OutputError> {
+    if let Some(reason) = reason {
+        check_reason(reason)?;
+    }
     let start = dst.len();
-    let result = encode_head(dst, ctx, status, headers, date, implicit_length);
+    let result = encode_head(dst, ctx, status, reason, headers, date, implicit_length);
     if result.is_err() {
         dst.truncate(start);
     }
@@ -123,6 +150,7 @@ fn encode_head(
     dst: &mut BytesMut,
     ctx: &ResponseContext,
     status: StatusCode,
+    reason: Option<&str>,
     headers: &HttpHeaders,
     date: &str,
     implicit_length: Option<u64>,
@@ -137,7 +165,8 @@ fn encode_head(
     dst.extend_from_slice(b"HTTP/1.1 ");
     dst.extend_from_slice(status.as_str().as_bytes());
     dst.extend_from_slice(b" ");
-    dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    let reason = reason.unwrap_or_else(|| status.canonical_reason().unwrap_or("Unknown"));
+    dst.extend_from_slice(reason.as_bytes());
     dst.extend_from_slice(b"\r\n");
 
     // One pass over the handler's headers: check each, write the ones that are not

@@ -36,7 +36,7 @@ pub use client::{
     MAX_INFORMATIONAL_RESPONSES, RequestBody, ResponseHead,
 };
 pub use encode::{
-    BodyEncoder, BodyFraming, CONTINUE_RESPONSE, DEFAULT_SERVER, ResponseContext,
+    BodyEncoder, BodyFraming, CONTINUE_RESPONSE, DEFAULT_SERVER, ResponseContext, check_reason,
     encode_error_response, encode_response_head, encode_response_head_with_length,
 };
 pub use gzip::GzipDecoder;

@@ -7,8 +7,8 @@ use http::StatusCode;
 
 use super::chunked::ChunkedDecoder;
 use super::encode::{
-    BodyEncoder, CONTINUE_RESPONSE, ResponseContext, encode_error_response, encode_response_head,
-    encode_response_head_with_length,
+    BodyEncoder, CONTINUE_RESPONSE, ResponseContext, encode_error_response,
+    encode_response_head_inner,
 };
 use super::gzip::GzipDecoder;
 use super::head::{BodyKind, HeadLayout, Parsed, RequestHead, parse_request_layout};
@@ -512,6 +512,21 @@ impl ServerConnection {
         date: &str,
         out: &mut BytesMut,
     ) -> Result<(), OutputError> {
+        self.write_head_with_reason(status, None, headers, body_len, date, out)
+    }
+
+    /// [`write_head`](Self::write_head) with a reason phrase of the handler's own
+    /// (Tornado's `set_status(code, reason)`) instead of the status's standard one;
+    /// a reason with control characters is refused.
+    pub fn write_head_with_reason(
+        &mut self,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &HttpHeaders,
+        body_len: Option<u64>,
+        date: &str,
+        out: &mut BytesMut,
+    ) -> Result<(), OutputError> {
         let mut ctx = match &self.writing {
             Writing::Waiting(ctx) => *ctx,
             Writing::Idle => {
@@ -535,10 +550,8 @@ impl ServerConnection {
         if self.close_after {
             ctx.keep_alive = false;
         }
-        let encoder = match body_len {
-            Some(n) => encode_response_head_with_length(out, &ctx, status, headers, date, n)?,
-            None => encode_response_head(out, &ctx, status, headers, date)?,
-        };
+        let encoder =
+            encode_response_head_inner(out, &ctx, status, reason, headers, date, body_len)?;
         self.status = status.as_u16();
         self.writing = Writing::Body(encoder);
         Ok(())
