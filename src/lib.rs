@@ -6,8 +6,9 @@
 //! an HTTP/1.1 server ([`httpserver`]) over the sans-IO protocol core
 //! ([`http1connection`], shared by server and client) and [`httputil`] (headers,
 //! requests, arguments, cookies), and an HTTP client ([`httpclient`]: keep-alive pool,
-//! redirects, proxies, TLS, and the blocking `HttpClient`). The web framework ([`web`])
-//! has begun with its routing (`web::routing`: regex routes, hosts, `reverse_url`).
+//! redirects, proxies, TLS, and the blocking `HttpClient`), and the web framework
+//! ([`web`]: `Application`, routes, `RequestHandler`, error pages, gzip, ETags) with
+//! its test helpers ([`testing`]).
 //!
 //! A user depends on this crate alone and writes `use tornado::ioloop::IoLoop`, just as a
 //! Tornado user writes `tornado.ioloop.IOLoop`.
@@ -41,3 +42,4 @@ pub use tornado_httpserver::{http1connection, httputil};
 pub use tornado_httpclient as httpclient;
 
 pub use tornado_web as web;
+pub use tornado_web::testing;

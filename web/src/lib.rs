@@ -1,41 +1,134 @@
 //! # tornado-web
 //!
-//! The web framework of Tornado for Rust: Tornado's `tornado.web`, on the
-//! HTTP/1.1 server of `tornado-httpserver`.
+//! The web framework of Tornado for Rust: Tornado's `tornado.web`, on the HTTP/1.1
+//! server of `tornado-httpserver`.
 //!
-//! It will hold an `Application` of routes, which a server hosts, and a
-//! `RequestHandler` trait whose value is made for each request by its
-//! route's factory, as Tornado makes one handler instance per request.
-//! Today it holds the first piece, [`routing`]: regex routes anchored as
-//! Tornado anchors them, whose groups become the handler's path arguments,
-//! routes per host with a default host, and `reverse_url`.
+//! An [`Application`] holds routes ([`url`]): regex patterns anchored as Tornado
+//! anchors them, each with a factory that makes a [`RequestHandler`] for every
+//! request, as Tornado makes one handler instance per request (what Tornado's
+//! `initialize` receives, the factory closure captures). A handler implements the
+//! methods it serves as `async fn`s over a [`Context`], which holds the request
+//! (arguments, path arguments, headers, body, cookies) and builds the response
+//! (status, headers, `write`, `flush`, `finish`, `redirect`, `send_error`).
+//! Errors go up with `?`: an [`HttpError`] answers its status, any other error a 500,
+//! [`Finish`] ends the request early; a panic answers 500 and the server goes on.
 //!
 //! ```
-//! use tornado_web::routing::{RouteRequest, Router, UrlSpec};
+//! use std::time::Duration;
+//! use tornado_ioloop::IoLoop;
+//! use tornado_web::{url, Application, Context, RequestHandler};
 //!
-//! # fn main() -> Result<(), tornado_web::routing::RouteError> {
-//! // A target can be anything; the Application will store handler factories.
-//! let router = Router::new([
-//!     UrlSpec::new("/", "main")?,
-//!     UrlSpec::new(r"/story/([0-9]+)", "story")?.named("story"),
-//! ]);
+//! struct MainHandler;
+//! impl RequestHandler for MainHandler {
+//!     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+//!         cx.write("Hello, world");
+//!         Ok(())
+//!     }
+//! }
 //!
-//! let found = router.find(&RouteRequest::new("localhost:8888", "/story/42")).unwrap();
-//! assert_eq!(*found.target(), "story");
-//! assert_eq!(found.path_args.arg(0), Some(&b"42"[..]));
+//! let io_loop = IoLoop::new().unwrap();
+//! io_loop.run_sync_timeout(async {
+//!     let app = Application::new(vec![url("/", || MainHandler)]);
+//!     let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
 //!
-//! // "/story/42/" does not match: patterns must match the whole path.
-//! assert!(router.find(&RouteRequest::new("localhost", "/story/42/")).is_none());
-//!
-//! assert_eq!(router.reverse_url("story", &[&7])?, "/story/7");
-//! # Ok(())
-//! # }
+//!     // Fetch it (tornado::testing does this in one line).
+//!     let addr = server.local_addrs()[0];
+//!     let response = tornado_httpclient::AsyncHttpClient::new()
+//!         .fetch(format!("http://{addr}/"))
+//!         .await
+//!         .unwrap();
+//!     assert_eq!(response.text().unwrap(), "Hello, world");
+//!     server.stop();
+//! }, Duration::from_secs(10)).unwrap();
 //! ```
+//!
+//! To serve it from `main`, `app.listen(8888)?` then `IoLoop::current().start()`, or
+//! [`Application::run`], which also drains requests in flight on SIGINT or SIGTERM.
+//!
+//! # Shared behaviour (Tornado's `BaseHandler`)
+//!
+//! Tornado apps give every handler common headers, a common `prepare` step and a
+//! common `get_current_user` by subclassing one `BaseHandler`. Here, write a trait of
+//! your own with the methods your handlers implement and a wrapper type `Base<H>`
+//! whose [`RequestHandler`] holds the shared steps once and hands the methods on; the
+//! routes make `Base(handler)`:
+//!
+//! ```
+//! use tornado_web::{url, Application, Context, HttpError, RequestHandler};
+//!
+//! /// What this application's handlers implement.
+//! trait AppHandler: Sized + 'static {
+//!     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+//!         let _ = cx;
+//!         Err(HttpError::new(405).into())
+//!     }
+//! }
+//!
+//! /// Every handler of this application, with the shared steps.
+//! struct Base<H>(H);
+//!
+//! impl<H: AppHandler> RequestHandler for Base<H> {
+//!     fn set_default_headers(cx: &mut Context) {
+//!         let _ = cx.set_header("X-Frame-Options", "DENY");
+//!     }
+//!     async fn get_current_user(&mut self, cx: &mut Context) -> tornado_web::Result<Option<String>> {
+//!         Ok(cx.get_cookie("user").map(str::to_owned))
+//!     }
+//!     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+//!         if cx.request().path().starts_with("/admin") && cx.current_user().is_none() {
+//!             return Err(HttpError::new(403).into());
+//!         }
+//!         Ok(())
+//!     }
+//!     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+//!         self.0.get(cx).await
+//!     }
+//! }
+//!
+//! struct Home;
+//! impl AppHandler for Home {
+//!     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+//!         let user = cx.current_user().unwrap_or("stranger").to_owned();
+//!         cx.write(format!("hello, {user}"));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let app = Application::new(vec![url("/", || Base(Home)), url("/admin", || Base(Home))]);
+//! # let _ = app;
+//! ```
+//!
+//! # Modules
+//!
+//! - [`routing`]: patterns, host rules, `reverse_url` (used by [`Application`]).
+//! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
 #![forbid(unsafe_code)]
 
+mod application;
+mod context;
+mod dispatch;
+mod error;
+mod errorpage;
+mod handler;
+mod handlers;
+mod panic;
 pub mod routing;
+mod settings;
+pub mod testing;
 
+pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
+pub use context::IntoStatus;
+pub use context::{Context, GZIP_MIN_LENGTH, Writable};
+pub use dispatch::WebRequest;
+pub use error::{Error, Finish, HttpError, Result};
+pub use errorpage::xhtml_escape;
+pub use handler::{DEFAULT_SUPPORTED_METHODS, RequestHandler};
+pub use handlers::{ErrorHandler, FallbackHandler, RedirectHandler};
 pub use routing::{
     HostPattern, PathArgs, RouteError, RouteMatch, RouteRequest, Router, RuleSet, UrlPattern,
     UrlSpec,
 };
+pub use settings::{DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE, LogFunction, RequestLog, Settings};
+
+/// The `http` crate's types this API uses (`StatusCode`, `Method`).
+pub use tornado_httpserver::http;

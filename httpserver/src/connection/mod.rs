@@ -218,8 +218,10 @@ impl Conn {
     /// The future is made in place, inside this one: a handler's future can be large,
     /// and every move of it is a copy.
     ///
-    /// The first time the future has to wait, the responses already finished go out: a
-    /// pipelined response is not held back by a slow handler after it.
+    /// Whenever the future has to wait, the output written so far goes out: a pipelined
+    /// response is not held back by a slow handler after it, and a handler that
+    /// finished its response and goes on working (or waits between writes) does not
+    /// hold its response back either.
     pub(crate) async fn run_guarded<M, F>(
         self: &Rc<Self>,
         make: M,
@@ -230,7 +232,6 @@ impl Conn {
     {
         let mut make = Some(make);
         let mut slot = pin!(None::<F>);
-        let mut flushed = false;
         std::future::poll_fn(|cx| {
             if let Some(make) = make.take() {
                 match catch_unwind(AssertUnwindSafe(make)) {
@@ -251,8 +252,7 @@ impl Conn {
                 Phase::Busy if self.stream.closed() => return Poll::Ready(None),
                 _ => {}
             }
-            if !flushed {
-                flushed = true;
+            if !self.out.borrow().is_empty() {
                 drop(self.queue_output());
             }
             self.add_close_waiter(cx.waker());

@@ -1,0 +1,395 @@
+//! [`Application`]: routes, settings, and the server delegate that hosts them
+//! (Tornado's `tornado.web.Application`).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tornado_httpserver::httputil::HttpServerRequest;
+use tornado_httpserver::{HttpServer, HttpServerConnectionDelegate};
+use tornado_ioloop::IoLoop;
+use tornado_ioloop::signal::Signal;
+
+use crate::dispatch::{ErasedMessage, WebRequest};
+use crate::handler::RequestHandler;
+use crate::handlers::ErrorHandler;
+use crate::routing::{PathArgs, RouteError, RouteRequest, Router, UrlPattern, UrlSpec};
+use crate::settings::Settings;
+
+/// How long [`Application::run`] lets requests in flight finish after SIGINT or
+/// SIGTERM before closing their connections.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Starts the handling of one routed request.
+pub(crate) trait Route {
+    fn start(
+        &self,
+        app: &Rc<AppShared>,
+        request: &HttpServerRequest,
+        args: PathArgs,
+    ) -> Box<dyn ErasedMessage>;
+}
+
+/// What a route serves: a [`RequestHandler`] factory, or a mounted server delegate
+/// ([`FallbackHandler`](crate::FallbackHandler)). Cheap to clone.
+///
+/// ```
+/// use tornado_web::{Context, RequestHandler, Settings, Target};
+///
+/// struct NotFound;
+/// impl RequestHandler for NotFound {
+///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.set_status(404)?;
+///         cx.write("nothing here");
+///         cx.finish()
+///     }
+/// }
+/// let settings = Settings { default_handler: Some(Target::handler(|| NotFound)), ..Settings::default() };
+/// # let _ = settings;
+/// ```
+#[derive(Clone)]
+pub struct Target {
+    route: Rc<dyn Route>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Target")
+    }
+}
+
+struct Factory<F>(F);
+
+impl<F, H> Route for Factory<F>
+where
+    F: Fn() -> H + 'static,
+    H: RequestHandler,
+{
+    fn start(
+        &self,
+        app: &Rc<AppShared>,
+        request: &HttpServerRequest,
+        args: PathArgs,
+    ) -> Box<dyn ErasedMessage> {
+        crate::dispatch::start::<H>((self.0)(), app, request, args)
+    }
+}
+
+impl Target {
+    /// A target that makes a handler with `factory` for each request.
+    pub fn handler<F, H>(factory: F) -> Target
+    where
+        F: Fn() -> H + 'static,
+        H: RequestHandler,
+    {
+        Target {
+            route: Rc::new(Factory(factory)),
+        }
+    }
+
+    pub(crate) fn from_route(route: Rc<dyn Route>) -> Target {
+        Target { route }
+    }
+}
+
+/// Anything a route can serve: a closure making a [`RequestHandler`] (`|| MyHandler`),
+/// a [`Target`], or a [`FallbackHandler`](crate::FallbackHandler).
+pub trait IntoTarget {
+    /// The target.
+    fn into_target(self) -> Target;
+}
+
+impl<F, H> IntoTarget for F
+where
+    F: Fn() -> H + 'static,
+    H: RequestHandler,
+{
+    fn into_target(self) -> Target {
+        Target::handler(self)
+    }
+}
+
+impl IntoTarget for Target {
+    fn into_target(self) -> Target {
+        self
+    }
+}
+
+/// One route: a pattern, what serves it, and optionally a name for
+/// [`reverse_url`](Application::reverse_url). Made by [`url`].
+pub struct Rule {
+    pattern: String,
+    target: Target,
+    name: Option<String>,
+}
+
+impl fmt::Debug for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rule")
+            .field("pattern", &self.pattern)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Rule {
+    /// Names the route, for [`Application::reverse_url`] (Tornado's `url(..., name=)`).
+    pub fn name(mut self, name: impl Into<String>) -> Rule {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// A route (Tornado's `url(pattern, handler)`): `pattern` is a regex matched against
+/// the whole path (Tornado anchors it at both ends); its positional groups become
+/// [`Context::path_args`](crate::Context::path_args), its named groups
+/// [`path_kwargs`](crate::Context::path_kwargs), URL-decoded. `target` is usually a
+/// closure that makes the handler: what it captures is what Tornado's `initialize`
+/// receives.
+///
+/// A pattern that is not a valid regex is reported by
+/// [`Application::check`], [`listen`](Application::listen) and
+/// [`server`](Application::server), with the pattern and why.
+///
+/// ```
+/// use tornado_web::{url, Application, Context, RequestHandler};
+///
+/// struct Story { db: std::rc::Rc<Vec<String>> }
+/// impl RequestHandler for Story {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         let id: usize = cx.path_arg(0).unwrap_or("0").parse().unwrap_or(0);
+///         let story = self.db.get(id).cloned().unwrap_or_default();
+///         cx.write(story);
+///         Ok(())
+///     }
+/// }
+///
+/// let db = std::rc::Rc::new(vec!["once upon a time".to_string()]);
+/// let app = Application::new(vec![
+///     url(r"/story/([0-9]+)", move || Story { db: db.clone() }).name("story"),
+/// ]);
+/// assert_eq!(app.reverse_url("story", &[&0]).unwrap(), "/story/0");
+/// assert!(app.check().is_ok());
+/// ```
+pub fn url(pattern: &str, target: impl IntoTarget) -> Rule {
+    Rule {
+        pattern: pattern.to_owned(),
+        target: target.into_target(),
+        name: None,
+    }
+}
+
+/// What every request of an application shares.
+pub(crate) struct AppShared {
+    pub(crate) settings: Settings,
+    router: RefCell<Router<Target>>,
+    /// Routes that could not be added (bad patterns), reported by `check`.
+    errors: RefCell<Vec<RouteError>>,
+    not_found: Target,
+}
+
+impl AppShared {
+    pub(crate) fn reverse_url(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> Result<String, RouteError> {
+        self.router.borrow().reverse_url(name, args)
+    }
+}
+
+/// A web application: routes (per host), settings, and the [`HttpServer`] delegate
+/// that serves them (Tornado's `tornado.web.Application`).
+///
+/// Each request is routed on its head, before its body is read: the matching route's
+/// factory makes a handler, which takes the body whole or streamed (see
+/// [`RequestHandler::STREAM_REQUEST_BODY`]). Requests that match no route get the
+/// `default_handler` setting's handler, or a 404 page.
+///
+/// Cheap to clone (one `Rc`); lives on one thread, as its loop does. For several
+/// threads, build one per thread with
+/// [`HttpServer::from_factory`](tornado_httpserver::HttpServer::from_factory).
+///
+/// ```no_run
+/// use tornado_ioloop::IoLoop;
+/// use tornado_web::{url, Application, Context, RequestHandler};
+///
+/// struct MainHandler;
+/// impl RequestHandler for MainHandler {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("Hello, world");
+///         Ok(())
+///     }
+/// }
+///
+/// fn main() -> std::io::Result<()> {
+///     let app = Application::new(vec![url("/", || MainHandler)]);
+///     app.listen(8888)?;
+///     IoLoop::current().start();
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Application {
+    shared: Rc<AppShared>,
+}
+
+impl fmt::Debug for Application {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Application")
+            .field("settings", &self.shared.settings)
+            .field("routes", &self.shared.router.borrow().routes().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn compile(rules: Vec<Rule>, errors: &mut Vec<RouteError>) -> Vec<UrlSpec<Target>> {
+    let mut specs = Vec::with_capacity(rules.len());
+    for rule in rules {
+        match UrlPattern::new(&rule.pattern) {
+            Ok(p) => {
+                let spec = UrlSpec::from_pattern(p, rule.target);
+                specs.push(match rule.name {
+                    Some(n) => spec.named(n),
+                    None => spec,
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    specs
+}
+
+impl Application {
+    /// An application serving `rules` with default settings.
+    pub fn new(rules: Vec<Rule>) -> Application {
+        Application::with_settings(rules, Settings::default())
+    }
+
+    /// An application serving `rules` with `settings`.
+    pub fn with_settings(rules: Vec<Rule>, settings: Settings) -> Application {
+        crate::panic::install_hook();
+        let mut errors = Vec::new();
+        let specs = compile(rules, &mut errors);
+        let mut router = Router::new(specs);
+        router.set_default_host(settings.default_host.clone());
+        let not_found = settings
+            .default_handler
+            .clone()
+            .unwrap_or_else(|| Target::handler(|| ErrorHandler::new(404)));
+        Application {
+            shared: Rc::new(AppShared {
+                settings,
+                router: RefCell::new(router),
+                errors: RefCell::new(errors),
+                not_found,
+            }),
+        }
+    }
+
+    /// Adds routes for hosts matching `host_pattern` (a regex matched against the
+    /// whole host name, e.g. `r"(www\.)?example\.com"`; Tornado's `add_handlers`).
+    /// Host rules are tried in the order they were added, before the routes given to
+    /// [`new`](Self::new), which serve any host.
+    pub fn add_handlers(&self, host_pattern: &str, rules: Vec<Rule>) {
+        let mut errors = self.shared.errors.borrow_mut();
+        let specs = compile(rules, &mut errors);
+        if let Err(e) = self
+            .shared
+            .router
+            .borrow_mut()
+            .add_handlers(host_pattern, specs)
+        {
+            errors.push(e);
+        }
+    }
+
+    /// Whether every route was added: `Err` with the first bad pattern (and why).
+    pub fn check(&self) -> Result<(), RouteError> {
+        match self.shared.errors.borrow().first() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The URL of the route named `name` with its groups filled from `args`
+    /// (Tornado's `reverse_url`).
+    pub fn reverse_url(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> Result<String, RouteError> {
+        self.shared.reverse_url(name, args)
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    /// An [`HttpServer`] for this application with the `server` settings (not yet
+    /// listening). Fails if a route was bad (see [`check`](Self::check)).
+    pub fn server(&self) -> io::Result<HttpServer> {
+        self.check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut settings = self.shared.settings.server.clone();
+        // The application logs each request itself, with its handler's status.
+        settings.access_log = false;
+        Ok(HttpServer::with_settings(self.clone(), settings))
+    }
+
+    /// Serves on `port` on every interface, on this thread's loop (Tornado's
+    /// `listen`); start the loop afterwards. Port 0 picks a free port (see
+    /// [`HttpServer::local_addrs`]). The server keeps serving if the returned handle
+    /// is dropped.
+    pub fn listen(&self, port: u16) -> io::Result<HttpServer> {
+        self.listen_on(port, None)
+    }
+
+    /// [`listen`](Self::listen) on one address (e.g. `Some("127.0.0.1")`).
+    pub fn listen_on(&self, port: u16, address: Option<&str>) -> io::Result<HttpServer> {
+        let server = self.server()?;
+        server.listen(port, address)?;
+        Ok(server)
+    }
+
+    /// Serves on `port` (and `address`) until SIGINT or SIGTERM, then shuts down
+    /// gracefully: stops accepting, lets requests in flight finish for up to
+    /// [`DEFAULT_SHUTDOWN_GRACE`], and returns the signal. Runs this thread's loop:
+    /// the one call a `main` needs.
+    ///
+    /// ```no_run
+    /// # use tornado_web::Application;
+    /// let app = Application::new(vec![]);
+    /// let signal = app.run(8888, Some("127.0.0.1"))?;
+    /// println!("stopped by {signal}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn run(&self, port: u16, address: Option<&str>) -> io::Result<Signal> {
+        let server = self.listen_on(port, address)?;
+        IoLoop::current()
+            .run_sync(async move { server.shutdown_on_signal(DEFAULT_SHUTDOWN_GRACE).await })
+    }
+
+    /// Routes a request head: the target and its path arguments.
+    fn route(&self, request: &HttpServerRequest) -> (Target, PathArgs) {
+        let router = self.shared.router.borrow();
+        let route_request = RouteRequest::new(request.host(), request.path())
+            .x_real_ip(request.headers().contains("X-Real-Ip"));
+        match router.find(&route_request) {
+            Some(found) => (found.target().clone(), found.path_args),
+            None => (self.shared.not_found.clone(), PathArgs::default()),
+        }
+    }
+}
+
+impl HttpServerConnectionDelegate for Application {
+    type Message = WebRequest;
+
+    fn start_request(self: Rc<Self>, request: &HttpServerRequest) -> WebRequest {
+        let (target, args) = self.route(request);
+        WebRequest::new(target.route.start(&self.shared, request, args))
+    }
+}

@@ -1,0 +1,220 @@
+//! [`Context`]: a request and its response, as a handler's methods see them (what
+//! Tornado's `RequestHandler` holds besides the handler's own state).
+//!
+//! Input (arguments, path arguments, cookies) is in `context/input.rs`, output
+//! (status, headers, write, flush, finish, redirect, errors) in `context/output.rs`.
+
+mod input;
+mod output;
+
+use std::fmt;
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use http::{Method, StatusCode};
+use tornado_httpserver::ResponseWriter;
+use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
+
+use crate::application::AppShared;
+use crate::error::{Error, Result};
+use crate::handler::RequestHandler;
+use crate::settings::Settings;
+
+pub(crate) use input::decode_utf8_argument;
+pub use output::{GZIP_MIN_LENGTH, IntoStatus, Writable};
+
+/// The handler hooks that context methods call, for one handler type.
+pub(crate) struct Hooks {
+    pub(crate) handler_name: fn() -> &'static str,
+    pub(crate) supported_methods: &'static [Method],
+    pub(crate) set_default_headers: fn(&mut Context),
+    pub(crate) write_error: fn(&mut Context, StatusCode, Option<&Error>),
+    pub(crate) compute_etag: fn(&Context) -> Option<String>,
+    pub(crate) decode_argument: fn(&[u8], Option<&str>) -> Result<String>,
+}
+
+struct HooksOf<H>(std::marker::PhantomData<H>);
+
+impl<H: RequestHandler> HooksOf<H> {
+    const HOOKS: Hooks = Hooks {
+        handler_name: std::any::type_name::<H>,
+        supported_methods: H::SUPPORTED_METHODS,
+        set_default_headers: H::set_default_headers,
+        write_error: H::write_error,
+        compute_etag: H::compute_etag,
+        decode_argument: H::decode_argument,
+    };
+}
+
+/// The hooks of handler type `H`, made once at compile time.
+pub(crate) fn hooks_of<H: RequestHandler>() -> &'static Hooks {
+    &HooksOf::<H>::HOOKS
+}
+
+/// Where a response stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// Nothing sent; status, headers and the buffer can still change.
+    Open,
+    /// `flush` sent the headers: the body goes out in pieces.
+    Streaming,
+    /// `finish` ran.
+    Finished,
+}
+
+/// One request and its response: what a handler reads and writes (Tornado's
+/// `self.request`, `self.get_argument`, `self.write`, ...).
+///
+/// Output is buffered until [`flush`](Context::flush) or
+/// [`finish`](Context::finish) (which runs by itself when the method returns): a
+/// response written in one piece goes out with `Content-Length` (and, for `GET` and
+/// `HEAD`, an `ETag` checked against `If-None-Match`), a flushed one chunked.
+///
+/// ```
+/// use tornado_web::{Context, RequestHandler};
+///
+/// struct Echo;
+/// impl RequestHandler for Echo {
+///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         let text = cx.get_argument("text")?; // 400 "Missing argument text" if absent
+///         cx.set_header("X-Length", text.len())?;
+///         cx.write_json(&serde_json::json!({ "text": text }))?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub struct Context {
+    request: HttpServerRequest,
+    app: Rc<AppShared>,
+    hooks: &'static Hooks,
+    path_args: Vec<String>,
+    path_kwargs: Vec<(String, String)>,
+    current_user: Option<String>,
+    status: StatusCode,
+    reason: Option<String>,
+    headers: HttpHeaders,
+    buffer: BytesMut,
+    output: Output,
+    /// Set once the body has been read (buffered mode: from the start).
+    writer: Option<ResponseWriter>,
+    /// A response finished before there was a writer (in `prepare` or
+    /// `data_received` of a streaming handler): sent when the writer comes.
+    pending: Option<output::Pending>,
+    gzip: output::Gzip,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("request", &self.request)
+            .field("handler", &(self.hooks.handler_name)())
+            .field("status", &self.status)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        request: HttpServerRequest,
+        app: Rc<AppShared>,
+        hooks: &'static Hooks,
+        writer: Option<ResponseWriter>,
+    ) -> Context {
+        let gzip = output::Gzip::for_request(&request, app.settings.compress_response);
+        let mut cx = Context {
+            request,
+            app,
+            hooks,
+            path_args: Vec::new(),
+            path_kwargs: Vec::new(),
+            current_user: None,
+            status: StatusCode::OK,
+            reason: None,
+            headers: HttpHeaders::new(),
+            buffer: BytesMut::new(),
+            output: Output::Open,
+            writer,
+            pending: None,
+            gzip,
+        };
+        cx.clear();
+        cx
+    }
+
+    /// The request (method, URI, headers, body, arguments, files, client address).
+    pub fn request(&self) -> &HttpServerRequest {
+        &self.request
+    }
+
+    /// The request, mutably (a `prepare` step may rewrite headers for the method).
+    pub fn request_mut(&mut self) -> &mut HttpServerRequest {
+        &mut self.request
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        self.request.method()
+    }
+
+    /// The application's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.app.settings
+    }
+
+    /// The URL of the route named `name`, its groups filled from `args` (Tornado's
+    /// `reverse_url`).
+    pub fn reverse_url(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> std::result::Result<String, crate::RouteError> {
+        self.app.reverse_url(name, args)
+    }
+
+    /// The handler's type name (as error pages and logs show it).
+    pub fn handler_name(&self) -> &'static str {
+        (self.hooks.handler_name)()
+    }
+
+    /// The user [`get_current_user`](RequestHandler::get_current_user) found, or that
+    /// [`set_current_user`](Self::set_current_user) set.
+    pub fn current_user(&self) -> Option<&str> {
+        self.current_user.as_deref()
+    }
+
+    /// Sets the current user (Tornado lets `prepare` assign `self.current_user`).
+    pub fn set_current_user(&mut self, user: Option<String>) {
+        self.current_user = user;
+    }
+
+    /// Resolves when the client's connection closes; a long poll can race it against
+    /// its wait (the framework also drops a waiting method when the client leaves).
+    pub async fn closed(&self) {
+        match &self.writer {
+            Some(w) => w.closed().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Whether the client's connection has closed.
+    pub fn connection_closed(&self) -> bool {
+        self.writer.as_ref().is_some_and(|w| w.connection_closed())
+    }
+
+    pub(crate) fn set_path_args(&mut self, args: Vec<String>, kwargs: Vec<(String, String)>) {
+        self.path_args = args;
+        self.path_kwargs = kwargs;
+    }
+
+    pub(crate) fn hooks(&self) -> &'static Hooks {
+        self.hooks
+    }
+
+    pub(crate) fn request_summary(&self) -> String {
+        match self.request.remote_ip {
+            Some(ip) => format!("{} {} ({ip})", self.request.method(), self.request.uri()),
+            None => format!("{} {} (unix)", self.request.method(), self.request.uri()),
+        }
+    }
+}

@@ -1,0 +1,739 @@
+//! What a handler writes: status, headers, body; `flush`, `finish`, `redirect`,
+//! `send_error`, `clear`; ETags and 304; gzip (Tornado's `GZipContentEncoding`).
+
+use std::fmt;
+use std::io::Write as _;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::{Method, StatusCode};
+use tornado_httpserver::http1connection::{check_field, check_reason};
+use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
+
+use super::{Context, Output};
+use crate::error::{Error, Result};
+
+/// Responses shorter than this are not gzipped when written in one piece (Tornado's
+/// `GZipContentEncoding.MIN_LENGTH`): the gzip header and trailer would eat the gain.
+/// A response streamed with `flush` is compressed whatever its size.
+pub const GZIP_MIN_LENGTH: usize = 1024;
+
+/// zlib's default, as Tornado uses.
+const GZIP_LEVEL: u32 = 6;
+
+/// `Content-Type` of a response that set none.
+const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=UTF-8";
+const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+
+/// A response finished before the body was read (streaming handlers): sent once the
+/// writer exists.
+pub(crate) struct Pending {
+    status: StatusCode,
+    reason: Option<String>,
+    headers: HttpHeaders,
+    body: Bytes,
+}
+
+/// The gzip state of one response.
+pub(crate) struct Gzip {
+    /// `compress_response` is on: `Vary: Accept-Encoding` goes on every response.
+    enabled: bool,
+    /// The client sent `Accept-Encoding: gzip`.
+    accepted: bool,
+    /// Compressing a streamed response.
+    encoder: Option<GzEncoder<Vec<u8>>>,
+}
+
+impl Gzip {
+    pub(crate) fn for_request(request: &HttpServerRequest, enabled: bool) -> Gzip {
+        let accepted = enabled
+            && request
+                .headers()
+                .get_all("Accept-Encoding")
+                .any(|v| v.contains("gzip"));
+        Gzip {
+            enabled,
+            accepted,
+            encoder: None,
+        }
+    }
+}
+
+fn compressible(content_type: &str) -> bool {
+    let ctype = content_type.split(';').next().unwrap_or("").trim();
+    ctype.starts_with("text/")
+        || matches!(
+            ctype,
+            "application/javascript"
+                | "application/x-javascript"
+                | "application/xml"
+                | "application/atom+xml"
+                | "application/json"
+                | "application/xhtml+xml"
+                | "image/svg+xml"
+        )
+}
+
+fn gzip_whole(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(data.len() / 2 + 64),
+        Compression::new(GZIP_LEVEL),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+/// Statuses whose responses carry no body.
+fn no_content(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
+fn output_error(e: tornado_httpserver::OutputError) -> Error {
+    Error::msg(format!("cannot send the response: {e}"))
+}
+
+/// Checks a header the handler sets: the name a token, the value without control
+/// characters (tab aside), so it can never split the response.
+fn check_header(name: &str, value: &str) -> Result {
+    check_field(name, value).map_err(|e| Error::msg(format!("unsafe header: {e}")))?;
+    if let Some(c) = value.chars().find(|&c| c.is_ascii_control() && c != '\t') {
+        return Err(Error::msg(format!(
+            "unsafe header value for {name}: control character {c:?} in {value:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Something [`Context::write`] can append to the response body: text or bytes, or a
+/// `serde_json::Value` (sent as JSON, with its `Content-Type`).
+pub trait Writable {
+    /// Appends to `out`; returns the `Content-Type` the value implies, if any.
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str>;
+}
+
+impl Writable for &str {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(self.as_bytes());
+        None
+    }
+}
+
+impl Writable for String {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(self.as_bytes());
+        None
+    }
+}
+
+impl Writable for &String {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(self.as_bytes());
+        None
+    }
+}
+
+impl Writable for &[u8] {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(self);
+        None
+    }
+}
+
+impl<const N: usize> Writable for &[u8; N] {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(self);
+        None
+    }
+}
+
+impl Writable for Vec<u8> {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(&self);
+        None
+    }
+}
+
+impl Writable for Bytes {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        out.extend_from_slice(&self);
+        None
+    }
+}
+
+impl Writable for &serde_json::Value {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        // Serializing a Value into memory cannot fail.
+        let _ = serde_json::to_writer(out.writer(), self);
+        Some(JSON_CONTENT_TYPE)
+    }
+}
+
+impl Writable for serde_json::Value {
+    fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        (&self).append_to(out)
+    }
+}
+
+/// A status given as a number or as a [`StatusCode`].
+pub trait IntoStatus {
+    /// The status, or an error for a number that is not one (outside 100–999).
+    fn into_status(self) -> Result<StatusCode>;
+}
+
+impl IntoStatus for StatusCode {
+    fn into_status(self) -> Result<StatusCode> {
+        Ok(self)
+    }
+}
+
+impl IntoStatus for u16 {
+    fn into_status(self) -> Result<StatusCode> {
+        StatusCode::from_u16(self).map_err(|_| Error::msg(format!("unknown status code {self}")))
+    }
+}
+
+impl Context {
+    /// Sets the response status (Tornado's `set_status`), as a number or a
+    /// [`StatusCode`]; a number outside 100–999 is an error.
+    pub fn set_status(&mut self, status: impl IntoStatus) -> Result {
+        self.status = status.into_status()?;
+        self.reason = None;
+        Ok(())
+    }
+
+    /// Sets the status with a reason phrase of your own (`set_status(code, reason)`);
+    /// a reason with control characters is an error.
+    pub fn set_status_with_reason(&mut self, status: impl IntoStatus, reason: &str) -> Result {
+        let status = status.into_status()?;
+        check_reason(reason).map_err(output_error)?;
+        self.status = status;
+        self.reason = Some(reason.to_owned());
+        Ok(())
+    }
+
+    /// The response status.
+    pub fn get_status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Sets response header `name`, replacing any value (Tornado's `set_header`). The
+    /// value may be anything `Display` (numbers, too). A name that is not a token or
+    /// a value with CR, LF or another control character is refused with an error.
+    pub fn set_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
+        let value = value.to_string();
+        check_header(name, &value)?;
+        self.headers.set(name, &value);
+        Ok(())
+    }
+
+    /// Adds a value to response header `name`, keeping the ones it has (Tornado's
+    /// `add_header`; for `Set-Cookie`, `Link`). Checked as in
+    /// [`set_header`](Self::set_header).
+    pub fn add_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
+        let value = value.to_string();
+        check_header(name, &value)?;
+        self.headers.add(name, &value);
+        Ok(())
+    }
+
+    /// Removes response header `name` (Tornado's `clear_header`).
+    pub fn clear_header(&mut self, name: &str) {
+        self.headers.remove(name);
+    }
+
+    /// The response headers set so far.
+    pub fn response_headers(&self) -> &HttpHeaders {
+        &self.headers
+    }
+
+    /// Appends to the response body (Tornado's `write`): text, bytes, or a
+    /// `serde_json::Value` (which also sets `Content-Type: application/json`). For
+    /// any other serde type use [`write_json`](Self::write_json).
+    ///
+    /// Output stays in memory until [`flush`](Self::flush) or
+    /// [`finish`](Self::finish). Writing after `finish` is a bug in the handler: it
+    /// is logged and the data dropped.
+    pub fn write(&mut self, chunk: impl Writable) {
+        if self.output == Output::Finished {
+            log::error!(
+                "{}: write() after finish() dropped ({})",
+                (self.hooks.handler_name)(),
+                self.request_summary()
+            );
+            return;
+        }
+        if let Some(ctype) = chunk.append_to(&mut self.buffer) {
+            self.headers.set_static("Content-Type", ctype);
+        }
+    }
+
+    /// Writes `value` as JSON with `Content-Type: application/json; charset=UTF-8`
+    /// (Tornado's `write(dict)`).
+    ///
+    /// ```
+    /// # use tornado_web::Context;
+    /// #[derive(serde::Serialize)]
+    /// struct Message<'a> { id: u64, body: &'a str }
+    ///
+    /// # fn f(cx: &mut Context) -> tornado_web::Result {
+    /// cx.write_json(&Message { id: 1, body: "hi" })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn write_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        if self.output == Output::Finished {
+            return Err(Error::msg("write_json() after finish()"));
+        }
+        let start = self.buffer.len();
+        if let Err(e) = serde_json::to_writer((&mut self.buffer).writer(), value) {
+            self.buffer.truncate(start);
+            return Err(e.into());
+        }
+        self.headers.set_static("Content-Type", JSON_CONTENT_TYPE);
+        Ok(())
+    }
+
+    /// What has been written and not yet flushed (for a
+    /// [`compute_etag`](crate::RequestHandler::compute_etag) of your own).
+    pub fn written(&self) -> &[u8] {
+        &self.buffer
+    }
+
+    /// Whether the response headers have gone out (after `flush` or `finish`).
+    pub fn headers_written(&self) -> bool {
+        self.output != Output::Open
+    }
+
+    /// Whether the response is finished.
+    pub fn is_finished(&self) -> bool {
+        self.output == Output::Finished
+    }
+
+    /// Resets the response: status 200, the default headers (`Content-Type:
+    /// text/html; charset=UTF-8`, then the handler's
+    /// [`set_default_headers`](crate::RequestHandler::set_default_headers)) and an
+    /// empty body (Tornado's `clear`).
+    pub fn clear(&mut self) {
+        self.headers.clear();
+        self.headers
+            .set_static("Content-Type", DEFAULT_CONTENT_TYPE);
+        self.buffer.clear();
+        self.status = StatusCode::OK;
+        self.reason = None;
+        (self.hooks.set_default_headers)(self);
+    }
+
+    /// Sends what was written so far, with the headers if they have not gone out
+    /// (the response is then chunked), and waits until the socket took it (Tornado's
+    /// `flush`). Fails if the client has gone. Before a streamed body has been read
+    /// the output is kept and sent afterwards.
+    pub async fn flush(&mut self) -> Result {
+        if self.output == Output::Finished {
+            return Err(Error::msg("flush() after finish()"));
+        }
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        self.send_chunk()?;
+        if let Some(w) = &self.writer {
+            w.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the head (first time) and the buffered body as one chunk.
+    fn send_chunk(&mut self) -> Result {
+        let Some(writer) = self.writer.clone() else {
+            return Ok(());
+        };
+        if self.output == Output::Open {
+            if self.gzip.enabled {
+                self.add_vary();
+                if self.gzip.accepted && self.gzip_allowed() {
+                    self.headers.set_static("Content-Encoding", "gzip");
+                    self.headers.remove("Content-Length");
+                    self.gzip.encoder =
+                        Some(GzEncoder::new(Vec::new(), Compression::new(GZIP_LEVEL)));
+                }
+            }
+            writer
+                .write_head(self.status, self.reason.as_deref(), &self.headers, None)
+                .map_err(output_error)?;
+            self.output = Output::Streaming;
+        }
+        let chunk = self.buffer.split().freeze();
+        let chunk = match &mut self.gzip.encoder {
+            Some(enc) => {
+                let _ = enc.write_all(&chunk);
+                let _ = enc.flush();
+                Bytes::from(std::mem::take(enc.get_mut()))
+            }
+            None => chunk,
+        };
+        if !chunk.is_empty() && self.body_allowed() {
+            writer.write(&chunk).map_err(output_error)?;
+        }
+        Ok(())
+    }
+
+    fn add_vary(&mut self) {
+        let vary = match self.headers.get_joined("Vary") {
+            Some(v) if !v.is_empty() => format!("{v}, Accept-Encoding"),
+            _ => String::from("Accept-Encoding"),
+        };
+        self.headers.set("Vary", &vary);
+    }
+
+    fn gzip_allowed(&self) -> bool {
+        !self.headers.contains("Content-Encoding")
+            && compressible(self.headers.get("Content-Type").unwrap_or(""))
+    }
+
+    fn body_allowed(&self) -> bool {
+        *self.request.method() != Method::HEAD && !no_content(self.status)
+    }
+
+    /// Ends the response (Tornado's `finish`; it runs by itself when the method
+    /// returns). A response not flushed before goes out in one piece with
+    /// `Content-Length`; for a 200 to `GET` or `HEAD` an `ETag` is set (unless one
+    /// is) and a matching `If-None-Match` turns it into a bodiless `304`. A second
+    /// call, or a body with a status that allows none (204, 304, 1xx), is an error.
+    pub fn finish(&mut self) -> Result {
+        match self.output {
+            Output::Finished => Err(Error::msg("finish() called twice")),
+            Output::Streaming => {
+                self.send_chunk()?;
+                if let (Some(enc), Some(w)) = (self.gzip.encoder.take(), &self.writer) {
+                    let tail = enc.finish().unwrap_or_default();
+                    if !tail.is_empty() && self.body_allowed() {
+                        w.write(&tail).map_err(output_error)?;
+                    }
+                }
+                self.output = Output::Finished;
+                if let Some(w) = &self.writer {
+                    w.finish().map_err(output_error)?;
+                }
+                Ok(())
+            }
+            Output::Open => self.finish_whole(),
+        }
+    }
+
+    fn finish_whole(&mut self) -> Result {
+        let method = self.request.method();
+        if self.status == StatusCode::OK
+            && (*method == Method::GET || *method == Method::HEAD)
+            && !self.headers.contains("Etag")
+        {
+            self.set_etag_header();
+            if self.check_etag_header() {
+                self.buffer.clear();
+                self.status = StatusCode::NOT_MODIFIED;
+                self.reason = None;
+            }
+        }
+        if no_content(self.status) {
+            if !self.buffer.is_empty() {
+                return Err(Error::msg(format!(
+                    "cannot send a body with status {}",
+                    self.status.as_u16()
+                )));
+            }
+            for name in ["Content-Encoding", "Content-Language", "Content-Type"] {
+                self.headers.remove(name);
+            }
+        }
+        let mut body = self.buffer.split().freeze();
+        if self.gzip.enabled {
+            self.add_vary();
+            if self.gzip.accepted
+                && body.len() >= GZIP_MIN_LENGTH
+                && self.gzip_allowed()
+                && !no_content(self.status)
+            {
+                self.headers.set_static("Content-Encoding", "gzip");
+                body = Bytes::from(gzip_whole(&body));
+                if self.headers.contains("Content-Length") {
+                    self.headers.set("Content-Length", &body.len().to_string());
+                }
+            }
+        }
+        self.output = Output::Finished;
+        let pending = Pending {
+            status: self.status,
+            reason: self.reason.take(),
+            headers: std::mem::take(&mut self.headers),
+            body,
+        };
+        match &self.writer {
+            Some(_) => self.send_pending(pending),
+            None => {
+                self.pending = Some(pending);
+                Ok(())
+            }
+        }
+    }
+
+    fn send_pending(&mut self, p: Pending) -> Result {
+        let Some(w) = &self.writer else {
+            return Ok(());
+        };
+        let len = if no_content(p.status) {
+            None
+        } else {
+            Some(p.body.len() as u64)
+        };
+        // Keep what was sent readable (for on_finish and the log).
+        self.status = p.status;
+        let result = w
+            .write_head(p.status, p.reason.as_deref(), &p.headers, len)
+            .and_then(|()| {
+                if !p.body.is_empty() && self.body_allowed() {
+                    w.write(&p.body)?;
+                }
+                w.finish()
+            })
+            .map_err(output_error);
+        self.headers = p.headers;
+        result
+    }
+
+    /// Gives the context its writer once the body has been read; a response finished
+    /// before then goes out now.
+    pub(crate) fn attach_writer(&mut self, writer: tornado_httpserver::ResponseWriter) -> Result {
+        self.writer = Some(writer);
+        match self.pending.take() {
+            Some(p) => self.send_pending(p),
+            None => Ok(()),
+        }
+    }
+
+    /// Redirects to `url` with `302 Found` (Tornado's `redirect(url)`) and finishes.
+    /// Fails once headers have gone out.
+    pub fn redirect(&mut self, url: &str) -> Result {
+        self.redirect_with_status(url, StatusCode::FOUND)
+    }
+
+    /// Redirects with `301 Moved Permanently` (Tornado's `redirect(url,
+    /// permanent=True)`).
+    pub fn redirect_permanent(&mut self, url: &str) -> Result {
+        self.redirect_with_status(url, StatusCode::MOVED_PERMANENTLY)
+    }
+
+    /// Redirects with a 3xx status of your choice (303, 307, 308, ...).
+    pub fn redirect_with_status(&mut self, url: &str, status: impl IntoStatus) -> Result {
+        let status = status.into_status()?;
+        if self.headers_written() {
+            return Err(Error::msg(
+                "cannot redirect after headers have been written",
+            ));
+        }
+        if !status.is_redirection() {
+            return Err(Error::msg(format!(
+                "redirect status must be 3xx, not {}",
+                status.as_u16()
+            )));
+        }
+        check_header("Location", url)?;
+        self.status = status;
+        self.reason = None;
+        self.headers.set("Location", url);
+        self.finish()
+    }
+
+    /// Sends the error page for `status` (Tornado's `send_error`): what was written
+    /// is discarded, the handler's [`write_error`](crate::RequestHandler::write_error)
+    /// writes the page. Once headers have gone out an error page is impossible: the
+    /// response is ended instead (and the error logged).
+    pub fn send_error(&mut self, status: impl IntoStatus) {
+        let status = status
+            .into_status()
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        self.send_error_for(status, None);
+    }
+
+    /// [`send_error`](Self::send_error) for the error that caused it (an
+    /// [`HttpError`](crate::HttpError)'s reason becomes the status line's).
+    pub fn send_error_for(&mut self, status: StatusCode, error: Option<&Error>) {
+        match self.output {
+            Output::Finished => return,
+            Output::Streaming => {
+                log::error!("cannot send an error response after headers were written");
+                if let Err(e) = self.finish() {
+                    log::error!("failed to flush a partial response: {e}");
+                }
+                return;
+            }
+            Output::Open => {}
+        }
+        self.clear();
+        self.status = status;
+        self.reason = error
+            .and_then(Error::as_http)
+            .and_then(|e| e.reason())
+            .filter(|r| check_reason(r).is_ok())
+            .map(str::to_owned);
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            let allow: Vec<&str> = self
+                .hooks
+                .supported_methods
+                .iter()
+                .map(Method::as_str)
+                .collect();
+            self.headers.set("Allow", &allow.join(", "));
+        }
+        if status != StatusCode::NOT_MODIFIED {
+            let write_error = self.hooks.write_error;
+            let capture = self.app.settings.serves_traceback();
+            if let Err(p) = crate::panic::guarded(capture, || write_error(self, status, error)) {
+                log::error!("panic in write_error: {}", p.message);
+            }
+        }
+        if self.output != Output::Finished
+            && let Err(e) = self.finish()
+        {
+            log::error!("cannot finish the error response: {e}");
+            if self.output == Output::Open {
+                // The handler's page could not be sent (a body with a 304, ...).
+                self.buffer.clear();
+                let _ = self.finish();
+            }
+        }
+    }
+
+    /// Sets the `ETag` header from [`compute_etag`](crate::RequestHandler::compute_etag)
+    /// (Tornado's `set_etag_header`).
+    pub fn set_etag_header(&mut self) {
+        if let Some(etag) = (self.hooks.compute_etag)(self)
+            && check_header("Etag", &etag).is_ok()
+        {
+            self.headers.set("Etag", &etag);
+        }
+    }
+
+    /// Whether the request's `If-None-Match` matches the response's `ETag` (weak
+    /// comparison, `*` matches any), so a 304 can be sent (Tornado's
+    /// `check_etag_header`).
+    pub fn check_etag_header(&self) -> bool {
+        let Some(etag) = self.headers.get("Etag") else {
+            return false;
+        };
+        let Some(header) = self.request.headers().get_joined("If-None-Match") else {
+            return false;
+        };
+        etag_matches(&header, etag)
+    }
+
+    /// The default ETag: a quoted hex SHA-1 of the body written so far (as Tornado's
+    /// `compute_etag`).
+    pub fn default_etag(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &self.buffer);
+        let mut s = String::with_capacity(42);
+        s.push('"');
+        for b in digest.as_ref() {
+            let _ = fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+        }
+        s.push('"');
+        s
+    }
+}
+
+/// Parses an `If-None-Match` value into its entity tags (`*`, `"x"`, `W/"x"`), as
+/// Tornado's regex does, and compares weakly.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    fn strip_weak(t: &str) -> &str {
+        t.strip_prefix("W/").unwrap_or(t)
+    }
+    let mut tags = Vec::new();
+    let b = header.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'*' {
+            tags.push("*");
+            i += 1;
+        } else if b[i] == b'"' || (b[i..].starts_with(b"W/\"")) {
+            let start = i;
+            let open = if b[i] == b'"' { i } else { i + 2 };
+            match header[open + 1..].find('"') {
+                Some(end) => {
+                    let close = open + 1 + end;
+                    tags.push(&header[start..=close]);
+                    i = close + 1;
+                }
+                None => break,
+            }
+        } else {
+            i += 1;
+        }
+    }
+    match tags.first() {
+        None => false,
+        Some(&"*") => true,
+        Some(_) => tags.iter().any(|t| strip_weak(t) == strip_weak(etag)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_table() {
+        let etag = "\"abc\"";
+        let cases = [
+            ("\"abc\"", true),
+            ("W/\"abc\"", true),
+            ("\"x\", \"abc\"", true),
+            ("\"x\",W/\"abc\"", true),
+            ("*", true),
+            ("\"abcd\"", false),
+            ("abc", false),
+            ("", false),
+            ("\"unterminated", false),
+            ("\"x\" , \"y\"", false),
+        ];
+        for (header, want) in cases {
+            assert_eq!(etag_matches(header, etag), want, "{header:?}");
+        }
+        assert!(etag_matches("\"abc\"", "W/\"abc\""));
+    }
+
+    #[test]
+    fn compressible_types() {
+        for (ctype, want) in [
+            ("text/html; charset=UTF-8", true),
+            ("text/plain", true),
+            ("application/json; charset=UTF-8", true),
+            ("image/svg+xml", true),
+            ("image/png", false),
+            ("application/octet-stream", false),
+            ("", false),
+        ] {
+            assert_eq!(compressible(ctype), want, "{ctype}");
+        }
+    }
+
+    #[test]
+    fn unsafe_header_values_are_refused() {
+        assert!(check_header("X-A", "fine\tvalue").is_ok());
+        for bad in ["a\r\nSet-Cookie: x", "a\nb", "a\rb", "a\x00b", "a\x1bb"] {
+            let e = check_header("X-A", bad).unwrap_err();
+            assert!(e.to_string().contains("unsafe header"), "{e}");
+        }
+        assert!(check_header("Bad Name", "v").is_err());
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        let data = vec![b'a'; 5000];
+        let z = gzip_whole(&data);
+        assert!(z.len() < 200);
+        let mut d = flate2::read::GzDecoder::new(&z[..]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut out).unwrap();
+        assert_eq!(out, data);
+    }
+}

@@ -1,0 +1,371 @@
+//! One request through a [`RequestHandler`]: the message delegate the server drives
+//! (body, finish), the handler's steps (current user, `prepare`, the method, the
+//! automatic `finish`), errors and panics turned into error pages, `on_finish`,
+//! `on_connection_close` and the access log (Tornado's `_HandlerDelegate` and
+//! `RequestHandler._execute`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use http::Method;
+use tornado_httpserver::httputil::HttpServerRequest;
+use tornado_httpserver::{BodyMode, HttpMessageDelegate, ResponseWriter};
+
+use crate::application::AppShared;
+use crate::context::{Context, hooks_of};
+use crate::error::{Error, HttpError, Kind, Result};
+use crate::handler::RequestHandler;
+use crate::panic::{catch_unwind, guarded};
+use crate::routing::PathArgs;
+use crate::settings::RequestLog;
+
+type LocalFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// A routed request, whatever serves it (a handler, a mounted delegate), type-erased.
+pub(crate) trait ErasedMessage {
+    fn body_mode(&self) -> BodyMode;
+    fn data_received(&mut self, chunk: Bytes) -> LocalFuture<'_>;
+    fn finish(
+        self: Box<Self>,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> LocalFuture<'static>;
+    fn on_connection_close(self: Box<Self>);
+}
+
+/// The [`HttpMessageDelegate`] an [`Application`](crate::Application) gives the server
+/// for each request.
+pub struct WebRequest(Box<dyn ErasedMessage>);
+
+impl std::fmt::Debug for WebRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebRequest")
+    }
+}
+
+impl WebRequest {
+    pub(crate) fn new(inner: Box<dyn ErasedMessage>) -> Self {
+        WebRequest(inner)
+    }
+}
+
+impl HttpMessageDelegate for WebRequest {
+    fn body_mode(&self) -> BodyMode {
+        self.0.body_mode()
+    }
+
+    fn data_received(&mut self, chunk: Bytes) -> impl Future<Output = ()> {
+        self.0.data_received(chunk)
+    }
+
+    fn finish(
+        self,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> impl Future<Output = ()> {
+        self.0.finish(request, writer)
+    }
+
+    fn on_connection_close(self) {
+        self.0.on_connection_close()
+    }
+}
+
+/// A handler with its request: made when the head arrives.
+struct HandlerState<H: RequestHandler> {
+    handler: H,
+    app: Rc<AppShared>,
+    args: PathArgs,
+    /// Made at the head for a streaming handler (its `prepare` runs before the body),
+    /// at `finish` otherwise.
+    cx: Option<Context>,
+    /// Streaming: `prepare` has run (or failed).
+    prepared: bool,
+    /// The request is over for the handler: normally done, or its connection-close
+    /// hook has run. Until then, dropping the state means the client left.
+    done: bool,
+}
+
+/// Starts handler `H` for a request whose head just arrived.
+pub(crate) fn start<H: RequestHandler>(
+    handler: H,
+    app: &Rc<AppShared>,
+    request: &HttpServerRequest,
+    args: PathArgs,
+) -> Box<dyn ErasedMessage> {
+    let cx = H::STREAM_REQUEST_BODY
+        .then(|| Context::new(request.clone(), app.clone(), hooks_of::<H>(), None));
+    Box::new(HandlerState {
+        handler,
+        app: app.clone(),
+        args,
+        cx,
+        prepared: false,
+        done: false,
+    })
+}
+
+impl<H: RequestHandler> Drop for HandlerState<H> {
+    fn drop(&mut self) {
+        if self.done || self.cx.as_ref().is_some_and(Context::is_finished) {
+            return;
+        }
+        // The server dropped the request before it was over: the client left.
+        let capture = self.app.settings.serves_traceback();
+        if let Err(p) = guarded(capture, || self.handler.on_connection_close()) {
+            log::error!("panic in on_connection_close: {}", p.message);
+        }
+    }
+}
+
+/// Decodes the path arguments with the handler's `decode_argument`.
+fn decode_path_args(cx: &mut Context, args: &PathArgs) -> Result {
+    let decode = cx.hooks().decode_argument;
+    let positional = args
+        .args
+        .iter()
+        .map(|a| match a {
+            Some(bytes) => decode(bytes, None),
+            None => Ok(String::new()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let named = args
+        .kwargs
+        .iter()
+        .map(|(name, a)| {
+            let value = match a {
+                Some(bytes) => decode(bytes, Some(name))?,
+                None => String::new(),
+            };
+            Ok((name.clone(), value))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    cx.set_path_args(positional, named);
+    Ok(())
+}
+
+/// Everything before the method: the method check, path arguments, the current user,
+/// `prepare`.
+async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: &PathArgs) -> Result {
+    if !H::SUPPORTED_METHODS.contains(cx.method()) {
+        return Err(HttpError::new(405).into());
+    }
+    decode_path_args(cx, args)?;
+    let user = h.get_current_user(cx).await?;
+    if user.is_some() {
+        cx.set_current_user(user);
+    }
+    h.prepare(cx).await
+}
+
+/// The method, then the automatic `finish`.
+async fn method<H: RequestHandler>(h: &mut H, cx: &mut Context) -> Result {
+    if cx.is_finished() {
+        return Ok(());
+    }
+    let m = cx.method().clone();
+    if m == Method::GET {
+        h.get(cx).await
+    } else if m == Method::POST {
+        h.post(cx).await
+    } else if m == Method::HEAD {
+        h.head(cx).await
+    } else if m == Method::PUT {
+        h.put(cx).await
+    } else if m == Method::DELETE {
+        h.delete(cx).await
+    } else if m == Method::PATCH {
+        h.patch(cx).await
+    } else if m == Method::OPTIONS {
+        h.options(cx).await
+    } else {
+        Err(HttpError::new(405).into())
+    }?;
+    if !cx.is_finished() {
+        cx.finish()?;
+    }
+    Ok(())
+}
+
+/// An error or panic from a step, as Tornado's `_handle_request_exception`: logged,
+/// then answered with the error page (unless the response is already finished).
+fn handle_error(cx: &mut Context, error: Error) {
+    match error.kind() {
+        Kind::Finish => {
+            if !cx.is_finished()
+                && let Err(e) = cx.finish()
+            {
+                log::error!("cannot finish after Finish: {e}");
+                cx.send_error_for(e.status(), Some(&e));
+            }
+            return;
+        }
+        Kind::Http(e) => {
+            if let Some(msg) = e.log_message() {
+                log::warn!("{} {}: {msg}", e.status().as_u16(), cx.request_summary());
+            }
+        }
+        Kind::Other { .. } => match error.backtrace() {
+            Some(bt) => log::error!(
+                "Uncaught error {} in {}: {error}\n{bt}",
+                cx.request_summary(),
+                cx.handler_name()
+            ),
+            None => log::error!(
+                "Uncaught error {} in {}: {error}",
+                cx.request_summary(),
+                cx.handler_name()
+            ),
+        },
+        Kind::Panic { .. } => match error.backtrace() {
+            Some(bt) => log::error!(
+                "Uncaught panic {} in {}: {error}\n{bt}",
+                cx.request_summary(),
+                cx.handler_name()
+            ),
+            None => log::error!(
+                "Uncaught panic {} in {}: {error}",
+                cx.request_summary(),
+                cx.handler_name()
+            ),
+        },
+    }
+    if !cx.is_finished() {
+        cx.send_error_for(error.status(), Some(&error));
+    }
+}
+
+/// Runs a step as handler code: an `Err` or a panic is handled (logged, error page).
+/// Returns whether the step succeeded.
+async fn step(
+    cx_capture: bool,
+    fut: impl Future<Output = Result>,
+) -> std::result::Result<(), Error> {
+    match catch_unwind(fut, cx_capture).await {
+        Ok(r) => r,
+        Err(p) => Err(Error::panic(p.message, p.backtrace)),
+    }
+}
+
+impl<H: RequestHandler> HandlerState<H> {
+    /// Streaming: the current user and `prepare`, once, before the first piece of body.
+    async fn prepare_streaming(&mut self) {
+        if self.prepared {
+            return;
+        }
+        self.prepared = true;
+        let capture = self.app.settings.serves_traceback();
+        let Some(cx) = self.cx.as_mut() else {
+            return;
+        };
+        if let Err(e) = step(capture, before(&mut self.handler, cx, &self.args)).await {
+            handle_error(cx, e);
+        }
+    }
+
+    async fn run(mut self: Box<Self>, request: HttpServerRequest, writer: ResponseWriter) {
+        let capture = self.app.settings.serves_traceback();
+        let streaming = self.cx.is_some();
+        if streaming {
+            self.prepare_streaming().await;
+        }
+        let this = &mut *self;
+        let cx = match &mut this.cx {
+            Some(cx) => {
+                if let Err(e) = cx.attach_writer(writer) {
+                    log::error!("cannot send the response: {e}");
+                }
+                cx
+            }
+            None => this.cx.insert(Context::new(
+                request,
+                this.app.clone(),
+                hooks_of::<H>(),
+                Some(writer),
+            )),
+        };
+        let handler = &mut this.handler;
+        let result = if streaming {
+            step(capture, method(handler, cx)).await
+        } else {
+            step(capture, async {
+                before(handler, cx, &this.args).await?;
+                method(handler, cx).await
+            })
+            .await
+        };
+        if let Err(e) = result {
+            handle_error(cx, e);
+        }
+        if !cx.is_finished() {
+            // An error page that could not be finished: the server closes the
+            // connection after what went out.
+            log::error!("{}: the response was not finished", cx.request_summary());
+        }
+        if let Err(p) = guarded(capture, || handler.on_finish(cx)) {
+            log::error!("panic in on_finish: {}", p.message);
+        }
+        this.done = true;
+        log_request(&this.app, cx);
+    }
+}
+
+fn log_request(app: &AppShared, cx: &Context) {
+    let request = cx.request();
+    let line = RequestLog {
+        status: cx.get_status(),
+        method: request.method(),
+        uri: request.uri(),
+        remote_ip: request.remote_ip,
+        request_time: request.request_time(),
+        handler: cx.handler_name(),
+    };
+    match &app.settings.log_function {
+        Some(f) => f(&line),
+        None => line.log(),
+    }
+}
+
+impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
+    fn body_mode(&self) -> BodyMode {
+        if H::STREAM_REQUEST_BODY {
+            BodyMode::Stream
+        } else {
+            BodyMode::Buffer
+        }
+    }
+
+    fn data_received(&mut self, chunk: Bytes) -> LocalFuture<'_> {
+        Box::pin(async move {
+            self.prepare_streaming().await;
+            let capture = self.app.settings.serves_traceback();
+            let Some(cx) = self.cx.as_mut() else {
+                return;
+            };
+            if cx.is_finished() {
+                // Answered already (by prepare or an earlier error): the rest of the
+                // body is read and dropped.
+                return;
+            }
+            let result = step(capture, self.handler.data_received(cx, chunk)).await;
+            if let Err(e) = result {
+                handle_error(cx, e);
+            }
+        })
+    }
+
+    fn finish(
+        self: Box<Self>,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> LocalFuture<'static> {
+        Box::pin(self.run(request, writer))
+    }
+
+    fn on_connection_close(mut self: Box<Self>) {
+        // Dropping runs the handler's hook (the request is not over).
+        self.done = false;
+    }
+}

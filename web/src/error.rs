@@ -1,0 +1,339 @@
+//! [`Error`], [`HttpError`] and [`Finish`]: what a handler returns with `?` (Tornado's
+//! `HTTPError`, `Finish` and uncaught exceptions).
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+use std::fmt;
+
+use http::StatusCode;
+
+/// What handler methods return: `Ok(())`, or an [`Error`] that the framework turns
+/// into a response.
+pub type Result<T = (), E = Error> = std::result::Result<T, E>;
+
+/// An error that answers with an HTTP status (Tornado's `HTTPError`).
+///
+/// Return it (with `?` or `Err(...into())`) from any handler method: the handler's
+/// [`write_error`](crate::RequestHandler::write_error) page goes out with `status`,
+/// and the [`log_message`](HttpError::log_message), if any, is logged as a warning
+/// with the request (never shown to the client). A
+/// [`reason`](HttpError::with_reason) replaces the status line's standard phrase and
+/// is what the default error page shows.
+///
+/// ```
+/// use tornado_web::{Context, HttpError, RequestHandler};
+///
+/// struct Story;
+/// impl RequestHandler for Story {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         let id: u32 = cx
+///             .path_arg(0)
+///             .unwrap_or("")
+///             .parse()
+///             .map_err(|_| HttpError::with_log(404, "story id is not a number"))?;
+///         cx.write(format!("story {id}"));
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    status: u16,
+    log_message: Option<String>,
+    reason: Option<String>,
+}
+
+impl HttpError {
+    /// An error answering `status` (e.g. `404`). A code outside 100–599 answers 500.
+    pub fn new(status: u16) -> Self {
+        HttpError {
+            status,
+            log_message: None,
+            reason: None,
+        }
+    }
+
+    /// An error answering `status` whose `log_message` is logged (as Tornado's
+    /// `HTTPError(status, log_message)`); the client does not see it.
+    pub fn with_log(status: u16, log_message: impl Into<String>) -> Self {
+        HttpError {
+            log_message: Some(log_message.into()),
+            ..HttpError::new(status)
+        }
+    }
+
+    /// Sets the reason phrase sent in the status line and shown by the default error
+    /// page (Tornado's `reason=`).
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// The status code this error answers with (500 for a code that is not one).
+    pub fn status(&self) -> StatusCode {
+        match StatusCode::from_u16(self.status) {
+            Ok(s) if (100..600).contains(&self.status) => s,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message for the log, if any.
+    pub fn log_message(&self) -> Option<&str> {
+        self.log_message.as_deref()
+    }
+
+    /// The reason phrase given with [`with_reason`](Self::with_reason), if any.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// 400 for a missing argument: the reason names it (Tornado's
+    /// `MissingArgumentError`).
+    pub fn missing_argument(name: &str) -> Self {
+        HttpError::with_log(400, format!("Missing argument {name}"))
+            .with_reason(format!("Missing argument {name}"))
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.status();
+        let reason = self
+            .reason
+            .as_deref()
+            .or(status.canonical_reason())
+            .unwrap_or("Unknown");
+        write!(f, "HTTP {}: {reason}", self.status)?;
+        if let Some(m) = &self.log_message {
+            write!(f, " ({m})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Ends the request without an error (Tornado's `Finish`): whatever was written is
+/// sent (the response is finished if it was not), nothing is logged.
+///
+/// ```
+/// use tornado_web::{Context, Finish, RequestHandler};
+///
+/// struct Guarded;
+/// impl RequestHandler for Guarded {
+///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         if cx.request().headers().get("Authorization").is_none() {
+///             cx.set_status(401)?;
+///             cx.set_header("WWW-Authenticate", "Basic realm=\"x\"")?;
+///             return Err(Finish.into());
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Finish;
+
+impl fmt::Display for Finish {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request finished early")
+    }
+}
+
+impl std::error::Error for Finish {}
+
+/// Why a handler stopped: an [`HttpError`], a [`Finish`], any other error turned into
+/// one with `?` (a 500), or a panic (a 500).
+///
+/// Any `std::error::Error` converts into it, so `?` works on I/O, parse and JSON
+/// errors alike; such an error answers 500 and is logged with its request and a
+/// backtrace. An [`HttpError`] or [`Finish`] converted the same way keeps its meaning.
+///
+/// ```
+/// use tornado_web::Error;
+///
+/// let e: Error = "x".parse::<u8>().unwrap_err().into();
+/// assert_eq!(e.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+/// let e: Error = tornado_web::HttpError::new(404).into();
+/// assert_eq!(e.status(), http::StatusCode::NOT_FOUND);
+/// ```
+pub struct Error {
+    kind: Kind,
+}
+
+pub(crate) enum Kind {
+    Http(HttpError),
+    Finish,
+    Other {
+        error: Box<dyn std::error::Error + 'static>,
+        backtrace: Backtrace,
+    },
+    Panic {
+        message: String,
+        backtrace: Option<Backtrace>,
+    },
+}
+
+impl Error {
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    pub(crate) fn panic(message: String, backtrace: Option<Backtrace>) -> Self {
+        Error {
+            kind: Kind::Panic { message, backtrace },
+        }
+    }
+
+    /// A 500 error from a message (for failures that are not a `std::error::Error`).
+    ///
+    /// ```
+    /// let e = tornado_web::Error::msg("the database is away");
+    /// assert_eq!(e.to_string(), "the database is away");
+    /// ```
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Error::from(Message(message.to_string()))
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match &self.kind {
+            Kind::Http(e) => e.status(),
+            Kind::Finish => StatusCode::OK,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The [`HttpError`] inside, if it is one.
+    pub fn as_http(&self) -> Option<&HttpError> {
+        match &self.kind {
+            Kind::Http(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a [`Finish`].
+    pub fn is_finish(&self) -> bool {
+        matches!(self.kind, Kind::Finish)
+    }
+
+    /// Whether the handler panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.kind, Kind::Panic { .. })
+    }
+
+    /// The backtrace captured with the error (with the `debug` or `serve_traceback`
+    /// setting, or `RUST_BACKTRACE` set), if any.
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        let bt = match &self.kind {
+            Kind::Other { backtrace, .. } => Some(backtrace),
+            Kind::Panic { backtrace, .. } => backtrace.as_ref(),
+            _ => None,
+        }?;
+        (bt.status() == BacktraceStatus::Captured).then_some(bt)
+    }
+}
+
+#[derive(Debug)]
+struct Message(String);
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+impl<E: std::error::Error + 'static> From<E> for Error {
+    fn from(error: E) -> Self {
+        let boxed: Box<dyn std::error::Error + 'static> = Box::new(error);
+        let boxed = match boxed.downcast::<HttpError>() {
+            Ok(e) => {
+                return Error {
+                    kind: Kind::Http(*e),
+                };
+            }
+            Err(b) => b,
+        };
+        if boxed.is::<Finish>() {
+            return Error { kind: Kind::Finish };
+        }
+        Error {
+            kind: Kind::Other {
+                error: boxed,
+                backtrace: crate::panic::capture_backtrace(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Http(e) => e.fmt(f),
+            Kind::Finish => Finish.fmt(f),
+            Kind::Other { error, .. } => {
+                error.fmt(f)?;
+                let mut source = error.source();
+                while let Some(s) = source {
+                    write!(f, ": {s}")?;
+                    source = s.source();
+                }
+                Ok(())
+            }
+            Kind::Panic { message, .. } => write!(f, "panic: {message}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Http(e) => f.debug_tuple("Http").field(e).finish(),
+            Kind::Finish => f.write_str("Finish"),
+            Kind::Other { error, .. } => f.debug_tuple("Other").field(error).finish(),
+            Kind::Panic { message, .. } => f.debug_tuple("Panic").field(message).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_keep_their_meaning() {
+        let e: Error = HttpError::with_log(404, "gone").into();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        assert_eq!(e.as_http().unwrap().log_message(), Some("gone"));
+        let e: Error = Finish.into();
+        assert!(e.is_finish());
+        let io = std::io::Error::other("disk on fire");
+        let e: Error = io.into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn bad_codes_answer_500() {
+        assert_eq!(
+            HttpError::new(99).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            HttpError::new(600).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(HttpError::new(418).status().as_u16(), 418);
+    }
+
+    #[test]
+    fn display_names_status_reason_and_message() {
+        let e = HttpError::with_log(403, "no token").with_reason("Go Away");
+        assert_eq!(e.to_string(), "HTTP 403: Go Away (no token)");
+        assert_eq!(
+            HttpError::missing_argument("body").reason(),
+            Some("Missing argument body")
+        );
+    }
+}

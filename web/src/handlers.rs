@@ -1,0 +1,266 @@
+//! Built-in handlers: [`RedirectHandler`], [`ErrorHandler`], [`FallbackHandler`].
+
+use std::fmt;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use tornado_httpserver::httputil::{HttpServerRequest, url_concat};
+use tornado_httpserver::{
+    BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, ResponseWriter,
+};
+
+use crate::application::{AppShared, IntoTarget, Route, Target};
+use crate::context::Context;
+use crate::dispatch::ErasedMessage;
+use crate::error::{Error, HttpError, Result};
+use crate::handler::RequestHandler;
+use crate::routing::PathArgs;
+
+/// Answers every request with an error status (Tornado's `ErrorHandler`); what
+/// requests matching no route get, as a 404.
+///
+/// ```
+/// use tornado_web::{url, Application, ErrorHandler};
+///
+/// let app = Application::new(vec![url("/gone", || ErrorHandler::new(410))]);
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorHandler {
+    status: u16,
+}
+
+impl ErrorHandler {
+    /// A handler answering `status`.
+    pub fn new(status: u16) -> Self {
+        ErrorHandler { status }
+    }
+}
+
+impl RequestHandler for ErrorHandler {
+    async fn prepare(&mut self, _cx: &mut Context) -> Result {
+        Err(HttpError::new(self.status).into())
+    }
+}
+
+/// Redirects to a URL built from the route's groups (Tornado's `RedirectHandler`):
+/// `{0}`, `{1}`, ... are the positional groups, `{name}` the named ones (`{{` and
+/// `}}` are braces); the request's query string is appended. Permanent (301) by
+/// default. Serves `GET`.
+///
+/// ```
+/// use tornado_web::{url, Application, RedirectHandler};
+///
+/// let app = Application::new(vec![
+///     url(r"/photos/(.*)", || RedirectHandler::new("/pictures/{0}")),
+///     url(r"/old", || RedirectHandler::new("/new").permanent(false)),
+/// ]);
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedirectHandler {
+    url: String,
+    status: StatusCode,
+}
+
+impl RedirectHandler {
+    /// A permanent redirect to `url` (a template, see above).
+    pub fn new(url: impl Into<String>) -> Self {
+        RedirectHandler {
+            url: url.into(),
+            status: StatusCode::MOVED_PERMANENTLY,
+        }
+    }
+
+    /// `false`: a temporary redirect (302).
+    pub fn permanent(mut self, permanent: bool) -> Self {
+        self.status = if permanent {
+            StatusCode::MOVED_PERMANENTLY
+        } else {
+            StatusCode::FOUND
+        };
+        self
+    }
+
+    /// Redirect with this status (e.g. 307 or 308 to keep the method).
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+/// Fills `{0}` / `{name}` in `template` from the path arguments.
+fn format_url<'a>(template: &str, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String> {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(Error::msg(format!(
+                "single '}}' in redirect URL {template:?}"
+            )));
+        }
+        let Some(end) = tail.find('}') else {
+            return Err(Error::msg(format!(
+                "unclosed '{{' in redirect URL {template:?}"
+            )));
+        };
+        let key = &tail[1..end];
+        match lookup(key) {
+            Some(v) => out.push_str(v),
+            None => {
+                return Err(Error::msg(format!(
+                    "redirect URL {template:?} names {{{key}}}, which the route's pattern does not capture"
+                )));
+            }
+        }
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl RequestHandler for RedirectHandler {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::GET];
+
+    async fn get(&mut self, cx: &mut Context) -> Result {
+        let mut to = format_url(&self.url, |key| match key.parse::<usize>() {
+            Ok(n) => cx.path_arg(n),
+            Err(_) => cx.path_kwarg(key),
+        })?;
+        let query = cx.request().query_arguments();
+        if !query.is_empty() {
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            // Keep the client's order of fields: re-read the raw query.
+            for field in cx.request().query().split('&').filter(|f| !f.is_empty()) {
+                let (k, v) = field.split_once('=').unwrap_or((field, ""));
+                let k = tornado_httpserver::httputil::url_unescape(k.as_bytes(), true);
+                let v = tornado_httpserver::httputil::url_unescape(v.as_bytes(), true);
+                pairs.push((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                ));
+            }
+            to = url_concat(&to, pairs);
+        }
+        cx.redirect_with_status(&to, self.status)
+    }
+}
+
+/// Mounts any [`HttpServerConnectionDelegate`] (a closure `|request| async {
+/// Response }`, or a streaming delegate) under a route (Tornado's `FallbackHandler`,
+/// which hosts a `WSGIContainer`): requests matching the route go to it as they would
+/// to an [`HttpServer`](tornado_httpserver::HttpServer) of its own, body streaming
+/// included. The delegate logs its own requests.
+///
+/// ```
+/// use tornado_httpserver::{Response, httputil::HttpServerRequest};
+/// use tornado_web::{url, Application, FallbackHandler};
+///
+/// let legacy = |req: HttpServerRequest| async move {
+///     Response::text(format!("legacy service saw {}", req.path()))
+/// };
+/// let app = Application::new(vec![url(r"/legacy/.*", FallbackHandler::new(legacy))]);
+/// # let _ = app;
+/// ```
+pub struct FallbackHandler<D> {
+    delegate: Rc<D>,
+}
+
+impl<D> fmt::Debug for FallbackHandler<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FallbackHandler")
+    }
+}
+
+impl<D: HttpServerConnectionDelegate> FallbackHandler<D> {
+    /// Mounts `delegate`.
+    pub fn new(delegate: D) -> Self {
+        FallbackHandler {
+            delegate: Rc::new(delegate),
+        }
+    }
+}
+
+impl<D: HttpServerConnectionDelegate> IntoTarget for FallbackHandler<D> {
+    fn into_target(self) -> Target {
+        Target::from_route(Rc::new(self))
+    }
+}
+
+impl<D: HttpServerConnectionDelegate> Route for FallbackHandler<D> {
+    fn start(
+        &self,
+        _app: &Rc<AppShared>,
+        request: &HttpServerRequest,
+        _args: PathArgs,
+    ) -> Box<dyn ErasedMessage> {
+        Box::new(Fallback(self.delegate.clone().start_request(request)))
+    }
+}
+
+struct Fallback<M>(M);
+
+impl<M: HttpMessageDelegate> ErasedMessage for Fallback<M> {
+    fn body_mode(&self) -> BodyMode {
+        self.0.body_mode()
+    }
+
+    fn data_received(
+        &mut self,
+        chunk: Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        Box::pin(self.0.data_received(chunk))
+    }
+
+    fn finish(
+        self: Box<Self>,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(self.0.finish(request, writer))
+    }
+
+    fn on_connection_close(self: Box<Self>) {
+        self.0.on_connection_close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_templates() {
+        let lookup = |k: &str| match k {
+            "0" => Some("a b"),
+            "1" => Some("x"),
+            "id" => Some("42"),
+            _ => None,
+        };
+        let cases = [
+            ("/plain", Ok("/plain")),
+            ("/p/{0}", Ok("/p/a b")),
+            ("/{1}/{0}/{id}", Ok("/x/a b/42")),
+            ("/{{literal}}/{0}", Ok("/{literal}/a b")),
+            ("/{2}", Err("does not capture")),
+            ("/{nope}", Err("does not capture")),
+            ("/{0", Err("unclosed")),
+            ("/0}", Err("single")),
+        ];
+        for (template, want) in cases {
+            match (format_url(template, lookup), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{template}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{template}: {e}"),
+                (got, w) => panic!("{template}: got {got:?}, want {w:?}"),
+            }
+        }
+    }
+}

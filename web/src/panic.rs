@@ -1,0 +1,96 @@
+//! Panics inside handlers: caught per request (the loop and the connection go on), with
+//! their message, location and backtrace kept for the log and the debug error page.
+//!
+//! A panic hook, installed once when the first `Application` is made, records the
+//! panic of a handler being polled (and stays quiet for it: the framework logs it with
+//! its request); every other panic goes to the hook that was there before.
+
+use std::backtrace::Backtrace;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind as std_catch_unwind};
+use std::pin::pin;
+use std::sync::Once;
+use std::task::Poll;
+
+thread_local! {
+    /// Set while a handler is polled: `Some(capture)`, where `capture` says whether
+    /// errors converted with `?` capture a backtrace even without `RUST_BACKTRACE`.
+    static IN_HANDLER: Cell<Option<bool>> = const { Cell::new(None) };
+    /// What the hook recorded about the last handler panic on this thread.
+    static LAST_PANIC: RefCell<Option<(String, Backtrace)>> = const { RefCell::new(None) };
+}
+
+static HOOK: Once = Once::new();
+
+/// Installs the hook that records handler panics (once per process).
+pub(crate) fn install_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_HANDLER.with(Cell::get).is_some() {
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                let backtrace = Backtrace::force_capture();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some((location, backtrace)));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// A backtrace for an error converted inside a handler: always with `debug` or
+/// `serve_traceback`, otherwise as `RUST_BACKTRACE` says.
+pub(crate) fn capture_backtrace() -> Backtrace {
+    if IN_HANDLER.with(Cell::get) == Some(true) {
+        Backtrace::force_capture()
+    } else {
+        Backtrace::capture()
+    }
+}
+
+/// A caught panic: its message (with where it happened) and its backtrace.
+pub(crate) struct Panicked {
+    pub(crate) message: String,
+    pub(crate) backtrace: Option<Backtrace>,
+}
+
+struct Reset(Option<bool>);
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        IN_HANDLER.with(|c| c.set(self.0));
+    }
+}
+
+/// Runs `f` as handler code: a panic is caught and described.
+pub(crate) fn guarded<R>(capture: bool, f: impl FnOnce() -> R) -> Result<R, Panicked> {
+    let _reset = Reset(IN_HANDLER.with(|c| c.replace(Some(capture))));
+    std_catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let mut message = tornado_ioloop::panic_message(&*payload);
+        let recorded = LAST_PANIC.with(|p| p.borrow_mut().take());
+        let backtrace = recorded.map(|(location, backtrace)| {
+            if !location.is_empty() {
+                message = format!("{message} (at {location})");
+            }
+            backtrace
+        });
+        Panicked { message, backtrace }
+    })
+}
+
+/// Runs `fut` as handler code: `Ok(output)`, or `Err(Panicked)` if a poll panicked
+/// (the future is not polled again). While it polls, errors converted with `?` capture
+/// backtraces when `capture` is set.
+pub(crate) async fn catch_unwind<F: Future>(fut: F, capture: bool) -> Result<F::Output, Panicked> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx| match guarded(capture, || fut.as_mut().poll(cx)) {
+        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(p) => Poll::Ready(Err(p)),
+    })
+    .await
+}

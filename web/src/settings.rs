@@ -1,0 +1,173 @@
+//! [`Settings`]: the application's settings (Tornado's `Application(**settings)`).
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use tornado_httpserver::HttpServerSettings;
+
+use crate::application::Target;
+
+/// The WebSocket message size limit Tornado uses by default (10 MiB).
+pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
+
+/// A replacement for the access log line: called with each finished request.
+pub type LogFunction = Rc<dyn Fn(&RequestLog<'_>)>;
+
+/// The application's settings. Build with struct-update syntax over `Default`.
+///
+/// ```
+/// use tornado_web::{Application, Settings};
+///
+/// let settings = Settings {
+///     debug: true,
+///     compress_response: true,
+///     ..Settings::default()
+/// };
+/// assert!(settings.serves_traceback());
+/// let app = Application::with_settings(Vec::new(), settings);
+/// assert!(app.settings().compress_response);
+/// ```
+#[derive(Clone)]
+pub struct Settings {
+    /// Development mode: serves tracebacks on error pages (as
+    /// [`serve_traceback`](Self::serve_traceback)). Later issues add template
+    /// reloading and no static-file hash cache to it, as Tornado's `debug` does.
+    pub debug: bool,
+    /// Gzip responses to clients that accept it, for compressible types
+    /// (`text/*`, JSON, JavaScript, XML, SVG) of at least
+    /// [`GZIP_MIN_LENGTH`](crate::GZIP_MIN_LENGTH) bytes or streamed; adds
+    /// `Vary: Accept-Encoding`.
+    pub compress_response: bool,
+    /// Error pages show the error, the handler and a backtrace.
+    pub serve_traceback: bool,
+    /// Answers requests no route matches (Tornado's `default_handler_class`); a 404
+    /// page otherwise.
+    pub default_handler: Option<Target>,
+    /// The host whose routes serve requests that match no host pattern, and requests
+    /// carrying `X-Real-Ip` (Tornado's `default_host`).
+    pub default_host: Option<String>,
+    /// Replaces the default access log line (Tornado's `log_function`).
+    pub log_function: Option<LogFunction>,
+    /// Where `get_login_url` sends users who are not logged in.
+    pub login_url: Option<String>,
+    /// Settings of the HTTP server that [`Application::listen`](crate::Application::listen)
+    /// starts (limits, timeouts, `xheaders`, TLS).
+    pub server: HttpServerSettings,
+    /// WebSocket: send a ping this often (not yet used; the WebSocket handler uses it).
+    pub websocket_ping_interval: Option<Duration>,
+    /// WebSocket: close when a pong does not come within this time (not yet used).
+    pub websocket_ping_timeout: Option<Duration>,
+    /// WebSocket: the largest message accepted
+    /// ([`DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE`]; not yet used).
+    pub websocket_max_message_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            debug: false,
+            compress_response: false,
+            serve_traceback: false,
+            default_handler: None,
+            default_host: None,
+            log_function: None,
+            login_url: None,
+            server: HttpServerSettings::default(),
+            websocket_ping_interval: None,
+            websocket_ping_timeout: None,
+            websocket_max_message_size: DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+impl Settings {
+    /// Whether error pages carry tracebacks (`serve_traceback` or `debug`).
+    pub fn serves_traceback(&self) -> bool {
+        self.serve_traceback || self.debug
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("debug", &self.debug)
+            .field("compress_response", &self.compress_response)
+            .field("serve_traceback", &self.serve_traceback)
+            .field("default_handler", &self.default_handler.is_some())
+            .field("default_host", &self.default_host)
+            .field("log_function", &self.log_function.is_some())
+            .field("login_url", &self.login_url)
+            .field("websocket_ping_interval", &self.websocket_ping_interval)
+            .field("websocket_ping_timeout", &self.websocket_ping_timeout)
+            .field(
+                "websocket_max_message_size",
+                &self.websocket_max_message_size,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// One finished request, as the access log sees it (what Tornado's `log_function`
+/// gets from the handler).
+///
+/// ```
+/// use std::rc::Rc;
+/// use tornado_web::{RequestLog, Settings};
+///
+/// let settings = Settings {
+///     log_function: Some(Rc::new(|r: &RequestLog<'_>| {
+///         println!("{} {} {} {:.1}ms", r.status.as_u16(), r.method, r.uri, r.request_time.as_secs_f64() * 1e3);
+///     })),
+///     ..Settings::default()
+/// };
+/// # let _ = settings;
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RequestLog<'a> {
+    /// The status sent.
+    pub status: StatusCode,
+    /// The request method.
+    pub method: &'a Method,
+    /// The request target (path and query).
+    pub uri: &'a str,
+    /// The client's address (`None` on a Unix socket).
+    pub remote_ip: Option<std::net::IpAddr>,
+    /// From the request's first byte to the end of its response.
+    pub request_time: Duration,
+    /// The handler's type name.
+    pub handler: &'a str,
+}
+
+impl RequestLog<'_> {
+    /// Tornado's summary: `METHOD uri (ip)`.
+    pub fn summary(&self) -> String {
+        match self.remote_ip {
+            Some(ip) => format!("{} {} ({ip})", self.method, self.uri),
+            None => format!("{} {} (unix)", self.method, self.uri),
+        }
+    }
+
+    /// Logs the line as Tornado's `Application.log_request` does, to target
+    /// `tornado.access`: `200 GET / (127.0.0.1) 0.52ms` at info for statuses below
+    /// 400, warning below 500, error from 500 on.
+    pub fn log(&self) {
+        let level = match self.status.as_u16() {
+            0..=399 => log::Level::Info,
+            400..=499 => log::Level::Warn,
+            _ => log::Level::Error,
+        };
+        if log::log_enabled!(target: "tornado.access", level) {
+            log::log!(
+                target: "tornado.access",
+                level,
+                "{} {} {:.2}ms",
+                self.status.as_u16(),
+                self.summary(),
+                self.request_time.as_secs_f64() * 1000.0
+            );
+        }
+    }
+}
