@@ -99,7 +99,7 @@ pub struct Context {
     writer: Option<ResponseWriter>,
     /// A response finished before there was a writer (in `prepare` or
     /// `data_received` of a streaming handler): sent when the writer comes.
-    pending: Option<output::Pending>,
+    pending: Option<Box<output::Pending>>,
     gzip: output::Gzip,
 }
 
@@ -116,11 +116,14 @@ impl fmt::Debug for Context {
 
 impl Context {
     pub(crate) fn new(
-        request: HttpServerRequest,
+        mut request: HttpServerRequest,
         app: Rc<AppShared>,
         hooks: &'static Hooks,
         writer: Option<ResponseWriter>,
     ) -> Context {
+        // A handler may hold its request for long (a long poll): it should not keep the
+        // connection's read buffer alive with it.
+        request.compact();
         let gzip = output::Gzip::for_request(&request, app.settings.compress_response);
         let mut cx = Context {
             request,

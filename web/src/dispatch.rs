@@ -265,26 +265,34 @@ impl<H: RequestHandler> HandlerState<H> {
         }
     }
 
-    async fn run(mut self: Box<Self>, request: HttpServerRequest, writer: ResponseWriter) {
-        let capture = self.app.settings.serves_traceback();
-        let streaming = self.cx.is_some();
-        if streaming {
-            self.prepare_streaming().await;
-        }
-        let this = &mut *self;
-        let cx = match &mut this.cx {
+    /// Gives the request its context (buffered) or the context its writer
+    /// (streaming), before the future is made: the future then holds neither.
+    fn attach(&mut self, request: HttpServerRequest, writer: ResponseWriter) {
+        match &mut self.cx {
             Some(cx) => {
                 if let Err(e) = cx.attach_writer(writer) {
                     log::error!("cannot send the response: {e}");
                 }
-                cx
             }
-            None => this.cx.insert(Context::new(
-                request,
-                this.app.clone(),
-                hooks_of::<H>(),
-                Some(writer),
-            )),
+            None => {
+                self.cx = Some(Context::new(
+                    request,
+                    self.app.clone(),
+                    hooks_of::<H>(),
+                    Some(writer),
+                ));
+            }
+        }
+    }
+
+    async fn run(mut self: Box<Self>, streaming: bool) {
+        let capture = self.app.settings.serves_traceback();
+        if streaming {
+            self.prepare_streaming().await;
+        }
+        let this = &mut *self;
+        let Some(cx) = this.cx.as_mut() else {
+            return;
         };
         let handler = &mut this.handler;
         let result = if streaming {
@@ -357,11 +365,13 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
     }
 
     fn finish(
-        self: Box<Self>,
+        mut self: Box<Self>,
         request: HttpServerRequest,
         writer: ResponseWriter,
     ) -> LocalFuture<'static> {
-        Box::pin(self.run(request, writer))
+        let streaming = self.cx.is_some();
+        self.attach(request, writer);
+        Box::pin(self.run(streaming))
     }
 
     fn on_connection_close(mut self: Box<Self>) {

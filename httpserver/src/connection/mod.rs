@@ -255,6 +255,9 @@ impl Conn {
             if !self.out.borrow().is_empty() {
                 drop(self.queue_output());
             }
+            // A handler that waits (a long poll) holds no output buffer meanwhile: with
+            // thousands waiting, that is most of their memory.
+            self.release_output_buffer();
             self.add_close_waiter(cx.waker());
             Poll::Pending
         })

@@ -77,6 +77,14 @@ impl Conn {
         f(&mut out)
     }
 
+    /// Gives an empty output buffer back to the thread's pool.
+    pub(crate) fn release_output_buffer(&self) {
+        let mut out = self.out.borrow_mut();
+        if out.is_empty() && out.capacity() > 0 {
+            return_buffer(std::mem::take(&mut *out));
+        }
+    }
+
     /// Hands the output buffer to the stream (which writes at once what the socket
     /// takes); the buffer is kept for reuse.
     pub(crate) fn queue_output(&self) -> Option<tornado_iostream::WriteFuture> {

@@ -102,6 +102,28 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// Copies the head's bytes into an allocation of their own, so the head no
+    /// longer keeps alive the (larger) read buffer it was parsed from: for a request
+    /// that will be held a long time (a long poll). The views stay as they were.
+    ///
+    /// ```
+    /// use tornado_httpserver::http1connection::{parse_request_head_bytes, Http1ConnectionParameters, Parsed};
+    ///
+    /// let mut buf = bytes::BytesMut::from(&b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"[..]);
+    /// let Parsed::Complete(mut head) = parse_request_head_bytes(&mut buf, &Http1ConnectionParameters::default())? else {
+    ///     unreachable!()
+    /// };
+    /// head.compact();
+    /// assert_eq!(head.uri(), "/a");
+    /// assert_eq!(head.headers().get("Host"), Some("x"));
+    /// # Ok::<(), tornado_httpserver::ParseError>(())
+    /// ```
+    pub fn compact(&mut self) {
+        let raw = Bytes::copy_from_slice(&self.parts.raw);
+        self.parts.headers.attach(raw.clone());
+        self.parts.raw = raw;
+    }
+
     /// A head built by hand (tests, proxies): no body, keep-alive by the
     /// version's default, no `Expect`. The target is copied.
     pub fn new(method: Method, uri: &str, version: Version, headers: HttpHeaders) -> Self {

@@ -15,6 +15,10 @@ use super::headers::HttpHeaders;
 use crate::error::ParseError;
 use crate::http1connection::RequestHead;
 
+/// The largest body [`HttpServerRequest::compact`] copies; larger bodies have read
+/// buffers of their own already.
+pub const COMPACT_BODY_MAX: usize = 16 * 1024;
+
 /// A single HTTP request: start line, headers, body and what is parsed from
 /// them (Tornado's `HTTPServerRequest`).
 ///
@@ -117,6 +121,17 @@ impl HttpServerRequest {
             finish_time: None,
             cookies: OnceLock::new(),
         })
+    }
+
+    /// Copies the head, and a body of at most [`COMPACT_BODY_MAX`] bytes, into
+    /// allocations of their own, so that a request held for long (a long poll) does not
+    /// keep alive the connection's larger read buffer, of which they are views. The
+    /// web framework does this for every request it hands to a handler.
+    pub fn compact(&mut self) {
+        self.head.compact();
+        if !self.body.is_empty() && self.body.len() <= COMPACT_BODY_MAX {
+            self.body = Bytes::copy_from_slice(&self.body);
+        }
     }
 
     /// The method, e.g. `GET`.

@@ -42,7 +42,7 @@ pub(crate) struct Gzip {
     /// The client sent `Accept-Encoding: gzip`.
     accepted: bool,
     /// Compressing a streamed response.
-    encoder: Option<GzEncoder<Vec<u8>>>,
+    encoder: Option<Box<GzEncoder<Vec<u8>>>>,
 }
 
 impl Gzip {
@@ -355,8 +355,10 @@ impl Context {
                 if self.gzip.accepted && self.gzip_allowed() {
                     self.headers.set_static("Content-Encoding", "gzip");
                     self.headers.remove("Content-Length");
-                    self.gzip.encoder =
-                        Some(GzEncoder::new(Vec::new(), Compression::new(GZIP_LEVEL)));
+                    self.gzip.encoder = Some(Box::new(GzEncoder::new(
+                        Vec::new(),
+                        Compression::new(GZIP_LEVEL),
+                    )));
                 }
             }
             writer
@@ -471,7 +473,7 @@ impl Context {
         match &self.writer {
             Some(_) => self.send_pending(pending),
             None => {
-                self.pending = Some(pending);
+                self.pending = Some(Box::new(pending));
                 Ok(())
             }
         }
@@ -506,7 +508,7 @@ impl Context {
     pub(crate) fn attach_writer(&mut self, writer: tornado_httpserver::ResponseWriter) -> Result {
         self.writer = Some(writer);
         match self.pending.take() {
-            Some(p) => self.send_pending(p),
+            Some(p) => self.send_pending(*p),
             None => Ok(()),
         }
     }

@@ -1,0 +1,284 @@
+//! Tornado's chat demo (`demos/chat`): a page with a message box, where each new
+//! message reaches every open page by long polling.
+//!
+//! `cargo run --release --example chat -- [--port 8888] [--address 127.0.0.1]`
+//! then open http://127.0.0.1:8888/ in two browser windows.
+//!
+//! - `GET /`: the page, with the cached messages.
+//! - `POST /a/message/new` (`body=...`, optional `next=URL`): posts a message;
+//!   answers it as JSON (or redirects to `next`, for the form without JavaScript).
+//! - `POST /a/message/updates` (optional `cursor=ID`): answers the messages after
+//!   `cursor` at once if there are any, or waits (a long poll) until the next one.
+//!   A waiting request is cancelled when its client leaves.
+//!
+//! The last 200 messages are kept. SIGINT or SIGTERM stops it gracefully.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tornado::locks::Condition;
+use tornado::web::{Application, Context, RequestHandler, Settings, url, xhtml_escape};
+
+/// How many messages the buffer keeps (Tornado's demo keeps 200).
+const CACHE_SIZE: usize = 200;
+
+const INDEX_HTML: &str = include_str!("index.html");
+const CHAT_JS: &str = include_str!("chat.js");
+const CHAT_CSS: &str = include_str!("chat.css");
+
+/// One chat message, with its JSON rendered once for every waiter.
+struct Message {
+    id: String,
+    html: String,
+    json: String,
+}
+
+/// The last [`CACHE_SIZE`] messages, and a condition the long polls wait on.
+struct MessageBuffer {
+    cache: RefCell<VecDeque<Rc<Message>>>,
+    cond: Condition,
+    next_id: Cell<u64>,
+    /// Part of every id, so ids from an earlier run are never mistaken for new ones.
+    epoch: u64,
+}
+
+impl MessageBuffer {
+    fn new() -> Self {
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        MessageBuffer {
+            cache: RefCell::new(VecDeque::with_capacity(CACHE_SIZE)),
+            cond: Condition::new(),
+            next_id: Cell::new(0),
+            epoch,
+        }
+    }
+
+    /// The messages after the one with id `cursor`; all of them when there is no
+    /// cursor or it is no longer cached.
+    fn messages_since(&self, cursor: Option<&str>) -> Vec<Rc<Message>> {
+        let cache = self.cache.borrow();
+        let newer = match cursor {
+            Some(c) => cache.iter().rev().take_while(|m| m.id != c).count(),
+            None => cache.len(),
+        };
+        cache.iter().skip(cache.len() - newer).cloned().collect()
+    }
+
+    fn add(&self, body: &str) -> Rc<Message> {
+        let n = self.next_id.get() + 1;
+        self.next_id.set(n);
+        let id = format!("{:016x}-{n}", self.epoch);
+        let html = format!(
+            "<div class=\"message\" id=\"m{id}\">{}</div>",
+            xhtml_escape(body)
+        );
+        let json = serde_json::json!({ "id": id, "body": body, "html": html }).to_string();
+        let message = Rc::new(Message { id, html, json });
+        let mut cache = self.cache.borrow_mut();
+        cache.push_back(message.clone());
+        while cache.len() > CACHE_SIZE {
+            cache.pop_front();
+        }
+        drop(cache);
+        self.cond.notify_all();
+        message
+    }
+}
+
+/// `GET /`: the page with the cached messages.
+struct MainHandler {
+    buffer: Rc<MessageBuffer>,
+}
+
+impl RequestHandler for MainHandler {
+    async fn get(&mut self, cx: &mut Context) -> tornado::web::Result {
+        let cache = self.buffer.cache.borrow();
+        let messages: Vec<&str> = cache.iter().map(|m| m.html.as_str()).collect();
+        cx.write(INDEX_HTML.replace("{messages}", &messages.join("\n")));
+        Ok(())
+    }
+}
+
+/// `POST /a/message/new`.
+struct MessageNewHandler {
+    buffer: Rc<MessageBuffer>,
+}
+
+impl RequestHandler for MessageNewHandler {
+    async fn post(&mut self, cx: &mut Context) -> tornado::web::Result {
+        let body = cx.get_argument("body")?;
+        let message = self.buffer.add(&body);
+        match cx.get_argument_opt("next")? {
+            // Only a path on this site: never an open redirect.
+            Some(next) if next.starts_with('/') && !next.starts_with("//") => cx.redirect(&next),
+            _ => {
+                cx.set_header("Content-Type", "application/json; charset=UTF-8")?;
+                cx.write(message.json.as_str());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `POST /a/message/updates`: the long poll.
+struct MessageUpdatesHandler {
+    buffer: Rc<MessageBuffer>,
+}
+
+impl RequestHandler for MessageUpdatesHandler {
+    async fn post(&mut self, cx: &mut Context) -> tornado::web::Result {
+        let cursor = cx.get_argument_opt("cursor")?;
+        let messages = loop {
+            let messages = self.buffer.messages_since(cursor.as_deref());
+            if !messages.is_empty() {
+                break messages;
+            }
+            // Dropped (and on_connection_close called) if the client leaves.
+            self.buffer.cond.wait().await;
+        };
+        let parts: Vec<&str> = messages.iter().map(|m| m.json.as_str()).collect();
+        cx.set_header("Content-Type", "application/json; charset=UTF-8")?;
+        cx.write(format!("{{\"messages\":[{}]}}", parts.join(",")));
+        Ok(())
+    }
+
+    fn on_connection_close(&mut self) {
+        log::debug!("a waiting client left");
+    }
+}
+
+/// A file compiled into the example.
+struct Asset {
+    body: &'static str,
+    content_type: &'static str,
+}
+
+impl RequestHandler for Asset {
+    async fn get(&mut self, cx: &mut Context) -> tornado::web::Result {
+        cx.set_header("Content-Type", self.content_type)?;
+        cx.set_header("Cache-Control", "max-age=3600")?;
+        cx.write(self.body);
+        Ok(())
+    }
+}
+
+/// The chat application around `buffer`.
+fn make_app(buffer: Rc<MessageBuffer>) -> Application {
+    let (b1, b2, b3) = (buffer.clone(), buffer.clone(), buffer);
+    Application::with_settings(
+        vec![
+            url("/", move || MainHandler { buffer: b1.clone() }),
+            url("/a/message/new", move || MessageNewHandler {
+                buffer: b2.clone(),
+            }),
+            url("/a/message/updates", move || MessageUpdatesHandler {
+                buffer: b3.clone(),
+            }),
+            url("/static/chat.js", || Asset {
+                body: CHAT_JS,
+                content_type: "application/javascript; charset=UTF-8",
+            }),
+            url("/static/chat.css", || Asset {
+                body: CHAT_CSS,
+                content_type: "text/css; charset=UTF-8",
+            }),
+        ],
+        Settings {
+            compress_response: true,
+            ..Settings::default()
+        },
+    )
+}
+
+struct Args {
+    port: u16,
+    address: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 8888,
+        address: "127.0.0.1".to_string(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
+            }
+            "--address" => args.address = value("--address")?,
+            "-h" | "--help" => return Err("usage: chat [--port N] [--address A]".into()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() {
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,tornado.access=warn"),
+    )
+    .init();
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let app = make_app(Rc::new(MessageBuffer::new()));
+    log::info!(
+        "chat demo on http://{}:{}/",
+        if args.address.contains(':') {
+            format!("[{}]", args.address)
+        } else {
+            args.address.clone()
+        },
+        args.port
+    );
+    match app.run(args.port, Some(&args.address)) {
+        Ok(signal) => log::info!("stopped by {signal}"),
+        Err(e) => {
+            eprintln!("chat: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_returns_only_newer_messages() {
+        let buffer = MessageBuffer::new();
+        assert!(buffer.messages_since(None).is_empty());
+        let a = buffer.add("a");
+        let b = buffer.add("<b>");
+        assert!(b.html.contains("&lt;b&gt;"));
+        assert_eq!(buffer.messages_since(None).len(), 2);
+        let since_a = buffer.messages_since(Some(&a.id));
+        assert_eq!(since_a.len(), 1);
+        assert_eq!(since_a[0].id, b.id);
+        assert!(buffer.messages_since(Some(&b.id)).is_empty());
+        // An unknown cursor gets everything cached.
+        assert_eq!(buffer.messages_since(Some("gone")).len(), 2);
+    }
+
+    #[test]
+    fn the_cache_keeps_the_last_200() {
+        let buffer = MessageBuffer::new();
+        for i in 0..250 {
+            buffer.add(&format!("m{i}"));
+        }
+        let all = buffer.messages_since(None);
+        assert_eq!(all.len(), CACHE_SIZE);
+        assert!(all[0].json.contains("\"m50\""));
+    }
+}
