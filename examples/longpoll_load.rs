@@ -976,10 +976,13 @@ fn main() {
 mod tests {
     use super::*;
 
+    /// What parsing a buffer should give: incomplete, a status and body, or an error.
+    type Expected<'a> = Result<Option<(u16, &'a [u8])>, ()>;
+
     #[test]
     fn responses_by_length_and_chunks() {
         let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-        let cases: &[(&[u8], Result<Option<(u16, &[u8])>, ()>)] = &[
+        let cases: &[(&[u8], Expected<'_>)] = &[
             (b"HTTP/1.1 200 OK\r\nContent-Len", Ok(None)),
             (&whole[..whole.len() - 1], Ok(None)),
             (whole, Ok(Some((200, b"hello")))),
