@@ -18,6 +18,9 @@ impl RequestHandler for Body {
         if let Some(ctype) = cx.get_argument_opt("type")? {
             cx.set_header("Content-Type", ctype)?;
         }
+        if let Some(encoding) = cx.get_argument_opt("encoding")? {
+            cx.set_header("Content-Encoding", encoding)?;
+        }
         if let Some(vary) = cx.get_argument_opt("vary")? {
             cx.set_header("Vary", vary)?;
         }
@@ -234,12 +237,14 @@ fn gzip_for_large_compressible_responses() {
                 ),
                 ("/body?n=2000&vary=Cookie", true, "Cookie, Accept-Encoding"),
                 ("/body?n=10&vary=Cookie", false, "Cookie, Accept-Encoding"),
+                // Already encoded by the handler: left alone.
+                ("/body?n=2000&encoding=br", false, "Accept-Encoding"),
             ];
             for (path, gzipped, vary) in cases {
                 let r = fetch_raw(&t, path, true).await;
                 assert_eq!(r.code, 200, "{path}");
                 assert_eq!(
-                    r.headers.get("Content-Encoding").is_some(),
+                    r.headers.get("Content-Encoding") == Some("gzip"),
                     gzipped,
                     "{path}"
                 );
@@ -326,6 +331,31 @@ fn etag_and_304_with_gzip() {
             assert_eq!(r.code, 304);
             assert!(r.body.is_empty());
             assert!(r.headers.get("Content-Encoding").is_none());
+        },
+    );
+}
+
+#[test]
+fn head_with_gzip_tells_the_gzipped_length() {
+    testing::run(
+        || app(true),
+        |t| async move {
+            let get = fetch_raw(&t, "/body?n=2000", true).await;
+            let head = t
+                .fetch_request(
+                    t.request("/body?n=2000")
+                        .method("HEAD")
+                        .decompress_response(false)
+                        .header("Accept-Encoding", "gzip"),
+                )
+                .await;
+            assert_eq!(head.code, 200);
+            assert!(head.body.is_empty());
+            assert_eq!(head.headers.get("Content-Encoding"), Some("gzip"));
+            assert_eq!(
+                head.headers.get("Content-Length"),
+                get.headers.get("Content-Length")
+            );
         },
     );
 }

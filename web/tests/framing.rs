@@ -60,9 +60,24 @@ impl RequestHandler for NoContent {
     }
 }
 
+/// Sets `Content-Length` itself, as a HEAD for a file would.
+struct ExplicitLength;
+impl RequestHandler for ExplicitLength {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.set_header("Content-Length", 5)?;
+        cx.write("hello");
+        Ok(())
+    }
+    async fn head(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.set_header("Content-Length", 1234)?;
+        Ok(())
+    }
+}
+
 fn app(first_read: Event) -> Application {
     Application::new(vec![
         url("/", || Hello),
+        url("/explicit", || ExplicitLength),
         url("/stream", move || Streamer {
             first_read: first_read.clone(),
         }),
@@ -190,6 +205,27 @@ fn a_body_with_204_or_304_is_a_500() {
                      <body>500: Internal Server Error</body></html>"
                 );
             }
+        },
+    );
+}
+
+#[test]
+fn a_content_length_set_by_the_handler_is_sent_once() {
+    testing::run(
+        || app(Event::new()),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            c.request("GET", "/explicit", "").await;
+            let r = c.read_response(false).await;
+            assert_eq!(r.header_all("Content-Length"), ["5"], "{}", r.head);
+            assert_eq!(r.text(), "hello");
+            // HEAD tells the length of what GET would send, without sending it.
+            c.request("HEAD", "/explicit", "").await;
+            let r = c.read_response(true).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header_all("Content-Length"), ["1234"], "{}", r.head);
+            c.request("GET", "/", "").await;
+            assert_eq!(c.read_response(false).await.text(), "Hello, world");
         },
     );
 }

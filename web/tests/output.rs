@@ -64,7 +64,9 @@ impl RequestHandler for Writes {
             "text" => {
                 cx.write("a");
                 cx.write(String::from("b"));
-                cx.write(&String::from("c"));
+                let owned = String::from("c");
+                cx.write(&owned);
+                cx.write(owned);
             }
             "bytes" => {
                 cx.write(&b"\x00\xff"[..]);
@@ -294,7 +296,7 @@ fn write_text_bytes_and_json() {
         || app(no_notes()),
         |t| async move {
             let r = t.fetch("/writes?kind=text").await;
-            assert_eq!(r.text().unwrap(), "abc");
+            assert_eq!(r.text().unwrap(), "abcc");
             assert_eq!(
                 r.headers.get("Content-Type"),
                 Some("text/html; charset=UTF-8")
@@ -333,7 +335,7 @@ fn finish_twice_is_an_error_and_later_writes_are_dropped() {
             assert_eq!(r.text().unwrap(), "first");
             assert_eq!(r.headers.get("Content-Length"), Some("5"));
             // The connection is still good.
-            assert_eq!(t.fetch("/writes?kind=text").await.text().unwrap(), "abc");
+            assert_eq!(t.fetch("/writes?kind=text").await.text().unwrap(), "abcc");
         },
     );
     assert_eq!(

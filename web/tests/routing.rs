@@ -32,7 +32,7 @@ impl RequestHandler for Says {
 struct Reverser;
 impl RequestHandler for Reverser {
     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
-        let a = cx.reverse_url("echo2", &[&"x y", &"a/b"])?;
+        let a = cx.reverse_url("echo2", &[&"x y", &"\u{e9}?"])?;
         let b = cx.reverse_url("plain", &[])?;
         let missing = cx.reverse_url("nope", &[]).is_err();
         cx.write(format!("{a} {b} {missing}"));
@@ -63,6 +63,9 @@ fn patterns_are_anchored_at_both_ends() {
             ("/x/exact", 404, ""),
             ("/exact/", 404, ""),
             ("//", 404, ""),
+            // Patterns match the path as sent: an encoded slash is no separator.
+            ("/ex%61ct", 404, ""),
+            ("/echo%2Fa/b", 404, ""),
         ];
         for (path, code, body) in cases {
             let r = t.fetch(path).await;
@@ -126,6 +129,11 @@ fn reverse_url_from_the_application_and_the_context() {
         app.reverse_url("echo2", &[&"a b", &"c"]).unwrap(),
         "/echo/a%20b/c"
     );
+    // As Tornado's `url_escape(plus=False)`: a slash is kept, a plus escaped.
+    assert_eq!(
+        app.reverse_url("echo2", &[&"a/b", &"+"]).unwrap(),
+        "/echo/a/b/%2B"
+    );
     assert!(
         app.reverse_url("echo2", &[&1]).is_err(),
         "too few arguments"
@@ -139,10 +147,10 @@ fn reverse_url_from_the_application_and_the_context() {
     testing::run(routing_app, |t| async move {
         let r = t.fetch("/reverse").await;
         assert_eq!(r.code, 200);
-        assert_eq!(r.text().unwrap(), "/echo/x%20y/a%2Fb /plain true");
+        assert_eq!(r.text().unwrap(), "/echo/x%20y/%C3%A9%3F /plain true");
         // What reverse_url builds routes back to the same arguments.
-        let r = t.fetch("/echo/x%20y/a%2Fb").await;
-        assert_eq!(r.text().unwrap(), "args=x y|a/b;kwargs=");
+        let r = t.fetch("/echo/x%20y/%C3%A9%3F").await;
+        assert_eq!(r.text().unwrap(), "args=x y|\u{e9}?;kwargs=");
     });
 }
 

@@ -72,6 +72,14 @@ impl RequestHandler for Upload {
     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
         self.put(cx).await
     }
+
+    fn on_connection_close(&mut self) {
+        self.seen
+            .borrow_mut()
+            .steps
+            .push("on_connection_close".to_owned());
+        self.prepared.set();
+    }
 }
 
 fn app(seen: Rc<RefCell<Seen>>, prepared: Event) -> Application {
@@ -179,4 +187,33 @@ fn prepare_can_refuse_the_body_and_data_received_can_fail() {
     // Neither refused request reached the method, nor did the refused body reach
     // data_received.
     assert_eq!(seen.steps, ["prepare", "prepare", "prepare", "data", "put"]);
+}
+
+#[test]
+fn a_client_that_leaves_mid_upload_closes_the_request() {
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let event = Event::new();
+    let (s, e) = (seen.clone(), event.clone());
+    testing::run(
+        move || app(s, e),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            c.send(b"PUT /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\npart")
+                .await;
+            event.wait().await; // prepare ran
+            event.clear();
+            c.stream.close();
+            event
+                .wait_timeout(Duration::from_secs(2))
+                .await
+                .expect("on_connection_close within 2 s");
+            // The server goes on.
+            let r = t
+                .fetch_request(t.request("/upload").method("PUT").body("fine"))
+                .await;
+            assert_eq!(r.text().unwrap(), "4 bytes, 0 buffered");
+        },
+    );
+    let seen = seen.borrow();
+    assert_eq!(seen.steps[..3], ["prepare", "data", "on_connection_close"]);
 }
