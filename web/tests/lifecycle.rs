@@ -264,3 +264,26 @@ fn the_timeout_fails_the_test_and_leaves_other_tests_alone() {
         tornado_gen::sleep(Duration::from_millis(1)).await;
     });
 }
+
+#[test]
+fn a_client_leaving_before_its_body_is_read_never_reaches_the_handler() {
+    let s = shared();
+    let s2 = s.clone();
+    testing::run(
+        move || app(&s2),
+        |t| async move {
+            // A buffered handler: it starts only once the whole body is in.
+            let c = RawClient::connect(t.addr()).await;
+            c.send(b"GET /hooks HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\npart")
+                .await;
+            tornado_gen::sleep(Duration::from_millis(20)).await;
+            c.stream.close();
+            drop(c);
+            tornado_gen::sleep(Duration::from_millis(50)).await;
+            assert_eq!(t.fetch("/hooks").await.code, 200);
+        },
+    );
+    // As in Tornado, which makes a buffered handler's request only when the body is
+    // complete: no hook of a request that never started.
+    assert_eq!(*s.notes.borrow(), ["get", "on_finish 200 finished=true"]);
+}
