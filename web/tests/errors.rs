@@ -327,3 +327,48 @@ fn set_default_headers_applies_to_error_pages() {
         },
     );
 }
+
+/// Its default headers panic (on every request).
+struct PanickyDefaults;
+impl RequestHandler for PanickyDefaults {
+    fn set_default_headers(_cx: &mut Context) {
+        panic!("set_default_headers panicked");
+    }
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.write("never");
+        Ok(())
+    }
+}
+
+/// Its ETag hook panics.
+struct PanickyEtag;
+impl RequestHandler for PanickyEtag {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.write("body");
+        Ok(())
+    }
+    fn compute_etag(_cx: &Context) -> Option<String> {
+        panic!("compute_etag panicked");
+    }
+}
+
+#[test]
+fn panicking_hooks_answer_500() {
+    testing::run(
+        || {
+            Application::new(vec![
+                url("/defaults", || PanickyDefaults),
+                url("/etag", || PanickyEtag),
+                url("/ok", || OnlyGet),
+            ])
+        },
+        |t| async move {
+            for path in ["/etag", "/defaults"] {
+                let r = t.try_fetch(t.request(path)).await;
+                let code = r.map(|r| r.code).unwrap_or(0);
+                assert_eq!(code, 500, "{path}");
+                assert_eq!(t.fetch("/ok").await.code, 200, "after {path}");
+            }
+        },
+    );
+}

@@ -74,9 +74,24 @@ impl RequestHandler for ExplicitLength {
     }
 }
 
+/// Sets a `Content-Length` that does not match what it writes.
+struct WrongLength;
+impl RequestHandler for WrongLength {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        let (declared, written) = match cx.get_argument("how")?.as_str() {
+            "more" => (42, 2),
+            _ => (2, 42),
+        };
+        cx.set_header("Content-Length", declared)?;
+        cx.write(vec![b'x'; written]);
+        Ok(())
+    }
+}
+
 fn app(first_read: Event) -> Application {
     Application::new(vec![
         url("/", || Hello),
+        url("/wrong_length", || WrongLength),
         url("/explicit", || ExplicitLength),
         url("/stream", move || Streamer {
             first_read: first_read.clone(),
@@ -226,6 +241,35 @@ fn a_content_length_set_by_the_handler_is_sent_once() {
             assert_eq!(r.header_all("Content-Length"), ["1234"], "{}", r.head);
             c.request("GET", "/", "").await;
             assert_eq!(c.read_response(false).await.text(), "Hello, world");
+        },
+    );
+}
+
+#[test]
+fn a_wrong_content_length_never_frames_a_wrong_response() {
+    testing::run(
+        || app(Event::new()),
+        |t| async move {
+            for how in ["more", "less"] {
+                let c = RawClient::connect(t.addr()).await;
+                c.request("GET", &format!("/wrong_length?how={how}"), "")
+                    .await;
+                c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await;
+                let all = c.read_to_close().await;
+                let text = String::from_utf8_lossy(&all);
+                // As in Tornado, the connection is closed with the response cut
+                // short: the client sees an error, never a complete response of the
+                // wrong length, and the pipelined request is not answered on a
+                // connection whose framing is off.
+                let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+                let declared: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .map_or(usize::MAX, |n| n.parse().unwrap());
+                assert!(body.len() < declared, "{how}: {text}");
+                assert!(!text.contains("Hello, world"), "{how}: {text}");
+            }
+            assert_eq!(t.fetch("/").await.text().unwrap(), "Hello, world");
         },
     );
 }

@@ -226,6 +226,8 @@ fn set_status_and_reason() {
                 ("code=404&reason=Gone+Fishing", 404, "Gone Fishing"),
                 // A code without a standard reason is allowed with one of its own.
                 ("code=599&reason=Odd", 599, "Odd"),
+                // A code without a standard reason: "Unknown", as Tornado says.
+                ("code=682", 682, "Unknown"),
             ];
             for (query, code, reason) in cases {
                 let r = t.fetch(&format!("/status?{query}")).await;
