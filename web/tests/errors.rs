@@ -372,3 +372,70 @@ fn panicking_hooks_answer_500() {
         },
     );
 }
+
+/// Serves every method, answering its name (and the path argument `prepare` saw).
+struct AllMethods(String);
+impl AllMethods {
+    fn answer(&self, cx: &mut Context, name: &str) -> tornado_web::Result {
+        cx.write(format!("{name} {} {}", self.0, cx.body().len()));
+        Ok(())
+    }
+}
+impl RequestHandler for AllMethods {
+    async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+        // Path arguments are decoded before prepare.
+        self.0 = cx.path_arg(0).unwrap_or("?").to_owned();
+        Ok(())
+    }
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "get")
+    }
+    async fn head(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "head")
+    }
+    async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "post")
+    }
+    async fn put(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "put")
+    }
+    async fn delete(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "delete")
+    }
+    async fn patch(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "patch")
+    }
+    async fn options(&mut self, cx: &mut Context) -> tornado_web::Result {
+        self.answer(cx, "options")
+    }
+}
+
+#[test]
+fn every_method_reaches_its_handler_method() {
+    testing::run(
+        || Application::new(vec![url("/all/(.*)", || AllMethods(String::new()))]),
+        |t| async move {
+            for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+                let mut req = t.request("/all/a%20b").method(method);
+                if matches!(method, "POST" | "PUT" | "PATCH") {
+                    req = req.body("xyz");
+                }
+                let r = t.fetch_request(req).await;
+                assert_eq!(r.code, 200, "{method}");
+                let body_len = if matches!(method, "POST" | "PUT" | "PATCH") {
+                    3
+                } else {
+                    0
+                };
+                assert_eq!(
+                    r.text().unwrap(),
+                    format!("{} a b {body_len}", method.to_lowercase())
+                );
+            }
+            let r = t.fetch_request(t.request("/all/x").method("HEAD")).await;
+            assert_eq!(r.code, 200);
+            assert_eq!(r.headers.get("Content-Length"), Some("8"));
+            assert!(r.body.is_empty());
+        },
+    );
+}
