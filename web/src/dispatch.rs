@@ -109,7 +109,9 @@ pub(crate) fn start<H: RequestHandler>(
 
 impl<H: RequestHandler> Drop for HandlerState<H> {
     fn drop(&mut self) {
-        if self.done || self.cx.as_ref().is_some_and(Context::is_finished) {
+        // Without a context the handler never started: a buffered handler whose
+        // body did not all arrive. As in Tornado, none of its hooks run.
+        if self.done || self.cx.as_ref().is_none_or(Context::is_finished) {
             return;
         }
         // The server dropped the request before it was over: the client left.

@@ -178,7 +178,9 @@ pub trait RequestHandler: Sized + 'static {
     }
 
     /// The client closed its connection before the response was finished; the method
-    /// that was waiting has been dropped (Tornado's `on_connection_close`).
+    /// that was waiting has been dropped (Tornado's `on_connection_close`). Not called
+    /// when the client leaves before a buffered body has all arrived: the handler has
+    /// not started then.
     fn on_connection_close(&mut self) {}
 
     /// Sets headers every response of this handler starts with, errors included;
