@@ -19,6 +19,7 @@ use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tornado::locks::Condition;
+use tornado::web::http::Method;
 use tornado::web::{Application, Context, RequestHandler, Settings, url, xhtml_escape};
 
 /// How many messages the buffer keeps (Tornado's demo keeps 200).
@@ -95,6 +96,8 @@ struct MainHandler {
 }
 
 impl RequestHandler for MainHandler {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::GET];
+
     async fn get(&mut self, cx: &mut Context) -> tornado::web::Result {
         let cache = self.buffer.cache.borrow();
         let messages: Vec<&str> = cache.iter().map(|m| m.html.as_str()).collect();
@@ -109,6 +112,8 @@ struct MessageNewHandler {
 }
 
 impl RequestHandler for MessageNewHandler {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::POST];
+
     async fn post(&mut self, cx: &mut Context) -> tornado::web::Result {
         let body = cx.get_argument("body")?;
         let message = self.buffer.add(&body);
@@ -130,6 +135,8 @@ struct MessageUpdatesHandler {
 }
 
 impl RequestHandler for MessageUpdatesHandler {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::POST];
+
     async fn post(&mut self, cx: &mut Context) -> tornado::web::Result {
         let cursor = cx.get_argument_opt("cursor")?;
         let messages = loop {
@@ -158,11 +165,18 @@ struct Asset {
 }
 
 impl RequestHandler for Asset {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::GET, Method::HEAD];
+
     async fn get(&mut self, cx: &mut Context) -> tornado::web::Result {
         cx.set_header("Content-Type", self.content_type)?;
         cx.set_header("Cache-Control", "max-age=3600")?;
         cx.write(self.body);
         Ok(())
+    }
+
+    async fn head(&mut self, cx: &mut Context) -> tornado::web::Result {
+        // The same headers as GET; the body is not sent.
+        self.get(cx).await
     }
 }
 

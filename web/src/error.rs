@@ -40,6 +40,9 @@ pub struct HttpError {
     status: u16,
     log_message: Option<String>,
     reason: Option<String>,
+    /// Set by a handler method the handler did not implement: that method is left out
+    /// of the 405's `Allow`.
+    pub(crate) unimplemented: Option<http::Method>,
 }
 
 impl HttpError {
@@ -49,6 +52,7 @@ impl HttpError {
             status,
             log_message: None,
             reason: None,
+            unimplemented: None,
         }
     }
 

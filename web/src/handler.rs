@@ -19,8 +19,12 @@ pub const DEFAULT_SUPPORTED_METHODS: &[Method] = &[
     Method::OPTIONS,
 ];
 
-fn not_allowed() -> Result {
-    Err(HttpError::new(405).into())
+/// What a method the handler does not implement answers: 405, and that method is not
+/// listed in `Allow`.
+fn not_allowed(method: Method) -> Result {
+    let mut e = HttpError::new(405);
+    e.unimplemented = Some(method);
+    Err(e.into())
 }
 
 /// Handles requests to a route: a value made for each request by the route's factory
@@ -88,8 +92,9 @@ fn not_allowed() -> Result {
 #[allow(async_fn_in_trait)]
 pub trait RequestHandler: Sized + 'static {
     /// The methods this handler serves; a request with another method answers 405
-    /// before anything runs, and every 405 lists these in `Allow`. Tornado's seven by
-    /// default; list only the methods you implement for an exact `Allow`.
+    /// before anything runs, and every 405 lists these in `Allow` (less the method
+    /// asked for, when the handler does not implement it). Tornado's seven by default;
+    /// list only the methods you implement for an exact `Allow`.
     const SUPPORTED_METHODS: &'static [Method] = DEFAULT_SUPPORTED_METHODS;
 
     /// Take the request body in pieces through [`data_received`](Self::data_received)
@@ -100,43 +105,43 @@ pub trait RequestHandler: Sized + 'static {
     /// Serves `GET`.
     async fn get(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::GET)
     }
 
     /// Serves `HEAD` (the response carries no body even if one is written).
     async fn head(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::HEAD)
     }
 
     /// Serves `POST`.
     async fn post(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::POST)
     }
 
     /// Serves `PUT`.
     async fn put(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::PUT)
     }
 
     /// Serves `DELETE`.
     async fn delete(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::DELETE)
     }
 
     /// Serves `PATCH`.
     async fn patch(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::PATCH)
     }
 
     /// Serves `OPTIONS`.
     async fn options(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
-        not_allowed()
+        not_allowed(Method::OPTIONS)
     }
 
     /// Runs before the method (and, when streaming, before the body). Finish the

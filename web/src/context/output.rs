@@ -582,10 +582,14 @@ impl Context {
             .filter(|r| check_reason(r).is_ok())
             .map(str::to_owned);
         if status == StatusCode::METHOD_NOT_ALLOWED {
+            let missing = error
+                .and_then(Error::as_http)
+                .and_then(|e| e.unimplemented.as_ref());
             let allow: Vec<&str> = self
                 .hooks
                 .supported_methods
                 .iter()
+                .filter(|m| Some(*m) != missing)
                 .map(Method::as_str)
                 .collect();
             self.headers.set("Allow", &allow.join(", "));
