@@ -1,0 +1,92 @@
+//! The `chat` example as a user runs it: a process that serves the page, answers a long
+//! poll with the next message posted, and drains on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Sends `request` on a new connection and reads the whole response (the server closes
+/// after it: `Connection: close`).
+fn exchange(addr: &str, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("response");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn post(path: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn chat_long_polls_and_stops_gracefully() {
+    let binary = common::example_binary("chat");
+    let mut child = Command::new(&binary)
+        .args(["--port", "0", "--address", "127.0.0.1"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chat");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = match lines.next() {
+            Some(Ok(line)) => line,
+            _ => {
+                let _ = child.kill();
+                panic!("chat exited before listening");
+            }
+        };
+        if let Some(rest) = line.split("chat demo on http://").nth(1) {
+            break rest.split('/').next().unwrap_or("").to_string();
+        }
+    };
+
+    let page = exchange(
+        &addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Tornado Chat Demo"), "{page}");
+
+    // A long poll with no messages waits; a post wakes it with the message.
+    let poll_addr = addr.clone();
+    let poll = std::thread::spawn(move || exchange(&poll_addr, &post("/a/message/updates", "")));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !poll.is_finished(),
+        "the long poll answered before any message"
+    );
+    let posted = exchange(&addr, &post("/a/message/new", "body=hello+%3Cchat%3E"));
+    assert!(posted.starts_with("HTTP/1.1 200 OK\r\n"), "{posted}");
+    assert!(posted.contains("\"body\":\"hello <chat>\""), "{posted}");
+    let answer = poll.join().expect("poll thread");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("hello &lt;chat&gt;"), "{answer}");
+
+    // SIGTERM: the process drains and exits 0.
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chat did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
