@@ -119,7 +119,7 @@ impl RequestHandler for MessageNewHandler {
         let message = self.buffer.add(&body);
         match cx.get_argument_opt("next")? {
             // Only a path on this site: never an open redirect.
-            Some(next) if next.starts_with('/') && !next.starts_with("//") => cx.redirect(&next),
+            Some(next) if is_local_path(&next) => cx.redirect(&next),
             _ => {
                 cx.set_header("Content-Type", "application/json; charset=UTF-8")?;
                 cx.write(message.json.as_str());
@@ -127,6 +127,16 @@ impl RequestHandler for MessageNewHandler {
             }
         }
     }
+}
+
+/// Whether `next` is a path on this site: `/` and not `//` or `/\` (which browsers
+/// take for another host), with no whitespace or control characters (which browsers
+/// drop from URLs).
+fn is_local_path(next: &str) -> bool {
+    let mut bytes = next.bytes();
+    bytes.next() == Some(b'/')
+        && !matches!(bytes.next(), Some(b'/' | b'\\'))
+        && !next.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\')
 }
 
 /// `POST /a/message/updates`: the long poll.
@@ -286,6 +296,24 @@ mod tests {
         assert!(buffer.messages_since(Some(&b.id)).is_empty());
         // An unknown cursor gets everything cached.
         assert_eq!(buffer.messages_since(Some("gone")).len(), 2);
+    }
+
+    #[test]
+    fn next_must_be_a_local_path() {
+        for ok in ["/", "/a/b?c=d"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "/\t/evil.com",
+            "http://evil.com",
+            "",
+            "/a\\b",
+            "/ x",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! Each test crate that includes this module uses a part of it.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

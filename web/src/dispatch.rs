@@ -111,7 +111,10 @@ impl<H: RequestHandler> Drop for HandlerState<H> {
     fn drop(&mut self) {
         // Without a context the handler never started: a buffered handler whose
         // body did not all arrive. As in Tornado, none of its hooks run.
-        if self.done || self.cx.as_ref().is_none_or(Context::is_finished) {
+        if self.done
+            || self.cx.as_ref().is_none_or(Context::is_finished)
+            || std::thread::panicking()
+        {
             return;
         }
         // The server dropped the request before it was over: the client left.
@@ -194,6 +197,22 @@ async fn method<H: RequestHandler>(h: &mut H, cx: &mut Context) -> Result {
 /// An error or panic from a step, as Tornado's `_handle_request_exception`: logged,
 /// then answered with the error page (unless the response is already finished).
 fn handle_error(cx: &mut Context, error: Error) {
+    // The hooks it calls (set_default_headers, write_error, compute_etag) are user
+    // code: a panic there must not escape (a bare 500 is the fallback).
+    let capture = cx.settings().serves_traceback();
+    if let Err(p) = guarded(capture, || handle_error_inner(cx, error)) {
+        log::error!(
+            "panic while handling an error for {}: {}",
+            cx.request_summary(),
+            p.message
+        );
+        if !cx.headers_written() {
+            cx.send_bare_500();
+        }
+    }
+}
+
+fn handle_error_inner(cx: &mut Context, error: Error) {
     match error.kind() {
         Kind::Finish => {
             if !cx.is_finished()

@@ -160,8 +160,9 @@ pub trait RequestHandler: Sized + 'static {
     }
 
     /// The user of this request (Tornado's `get_current_user`), called once before
-    /// [`prepare`](Self::prepare); available as
-    /// [`Context::current_user`]. `None` by default.
+    /// [`prepare`](Self::prepare) for every request (Tornado calls it lazily, on first
+    /// use of `current_user`); available as [`Context::current_user`]. `None` by
+    /// default. Keep it cheap, and note that an error here fails the request.
     async fn get_current_user(&mut self, cx: &mut Context) -> Result<Option<String>> {
         let _ = cx;
         Ok(None)

@@ -28,13 +28,13 @@ pub(crate) fn install_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_HANDLER.with(Cell::get).is_some() {
+            if IN_HANDLER.try_with(Cell::get).ok().flatten().is_some() {
                 let location = info
                     .location()
                     .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                     .unwrap_or_default();
                 let backtrace = Backtrace::force_capture();
-                LAST_PANIC.with(|p| *p.borrow_mut() = Some((location, backtrace)));
+                let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some((location, backtrace)));
             } else {
                 previous(info);
             }
@@ -69,6 +69,9 @@ impl Drop for Reset {
 /// Runs `f` as handler code: a panic is caught and described.
 pub(crate) fn guarded<R>(capture: bool, f: impl FnOnce() -> R) -> Result<R, Panicked> {
     let _reset = Reset(IN_HANDLER.with(|c| c.replace(Some(capture))));
+    // Nothing from an earlier panic (one the handler caught itself) may be taken for
+    // this one's.
+    LAST_PANIC.with(|p| p.borrow_mut().take());
     std_catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let mut message = tornado_ioloop::panic_message(&*payload);
         let recorded = LAST_PANIC.with(|p| p.borrow_mut().take());

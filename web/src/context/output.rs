@@ -613,6 +613,19 @@ impl Context {
         }
     }
 
+    /// The last resort when the error page itself failed: an empty 500, without the
+    /// handler's hooks.
+    pub(crate) fn send_bare_500(&mut self) {
+        self.headers.clear();
+        self.buffer.clear();
+        self.status = StatusCode::INTERNAL_SERVER_ERROR;
+        self.reason = None;
+        self.output = Output::Finished;
+        if let Err(e) = self.send_whole(&[]) {
+            log::error!("cannot send a 500: {e}");
+        }
+    }
+
     /// Sets the `ETag` header from [`compute_etag`](crate::RequestHandler::compute_etag)
     /// (Tornado's `set_etag_header`).
     pub fn set_etag_header(&mut self) {
