@@ -72,6 +72,29 @@ impl RequestHandler for LongPoll {
     }
 }
 
+/// Finishes its response, then goes on working until `message` is set.
+struct AfterFinish {
+    notes: Notes,
+    message: Event,
+}
+impl RequestHandler for AfterFinish {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.write("done");
+        cx.finish()?;
+        self.message.wait().await;
+        self.notes.borrow_mut().push("after finish".to_owned());
+        Ok(())
+    }
+    fn on_finish(&mut self, _cx: &mut Context) {
+        self.notes.borrow_mut().push("on_finish".to_owned());
+    }
+    fn on_connection_close(&mut self) {
+        self.notes
+            .borrow_mut()
+            .push("on_connection_close".to_owned());
+    }
+}
+
 struct Shared {
     notes: Notes,
     started: Event,
@@ -83,6 +106,13 @@ fn app(s: &Rc<Shared>) -> Application {
     let (n, s) = (s.notes.clone(), s.clone());
     Application::new(vec![
         url("/hooks", move || Hooks(n.clone())),
+        url("/after", {
+            let s = s.clone();
+            move || AfterFinish {
+                notes: s.notes.clone(),
+                message: s.message.clone(),
+            }
+        }),
         url("/poll", move || LongPoll {
             notes: s.notes.clone(),
             started: s.started.clone(),
@@ -155,6 +185,32 @@ fn on_connection_close_when_a_long_poll_client_leaves() {
             "on_finish 200 finished=true"
         ]
     );
+}
+
+#[test]
+fn work_after_finish_goes_on_when_the_client_leaves() {
+    let s = shared();
+    let s2 = s.clone();
+    let s3 = s.clone();
+    testing::run(
+        move || app(&s2),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            c.request("GET", "/after", "").await;
+            // The response goes out while the handler still works.
+            let r = c.read_response(false).await;
+            assert_eq!(r.text(), "done");
+            c.stream.close();
+            drop(c);
+            tornado_gen::sleep(Duration::from_millis(50)).await;
+            s3.message.set();
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while s3.notes.borrow().len() < 2 && std::time::Instant::now() < deadline {
+                tornado_gen::sleep(Duration::from_millis(10)).await;
+            }
+        },
+    );
+    assert_eq!(*s.notes.borrow(), ["after finish", "on_finish"]);
 }
 
 #[test]

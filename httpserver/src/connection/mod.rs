@@ -211,7 +211,8 @@ impl Conn {
 
     /// Runs the future that `make` returns, unless the connection closes first
     /// (`None`): closed by the server (shutdown, `close_all_connections`), or by the
-    /// client while the handler waits (a long poll whose client left is cancelled). The
+    /// client while the handler waits before finishing its response (a long poll
+    /// whose client left is cancelled; work after a finished response goes on). The
     /// future is polled first, so a handler that notices the close itself ends normally.
     /// A panic in `make` or in a poll comes back as `Err(message)`.
     ///
@@ -249,7 +250,11 @@ impl Conn {
             }
             match self.phase.get() {
                 Phase::ForceClosed | Phase::TimedOut => return Poll::Ready(None),
-                Phase::Busy if self.stream.closed() => return Poll::Ready(None),
+                // A handler whose response is finished goes on with its work (as
+                // Tornado's does): only a handler still owing a response is cancelled.
+                Phase::Busy if self.stream.closed() && !self.response_finished() => {
+                    return Poll::Ready(None);
+                }
                 _ => {}
             }
             if !self.out.borrow().is_empty() {
