@@ -356,7 +356,8 @@ impl Application {
     }
 
     /// Serves on `port` (and `address`) until SIGINT or SIGTERM, then shuts down
-    /// gracefully: stops accepting, lets requests in flight finish for up to
+    /// gracefully (logging `listening on http://ADDRESS/` for each address first, so a
+    /// port 0 can be found): stops accepting, lets requests in flight finish for up to
     /// [`DEFAULT_SHUTDOWN_GRACE`], and returns the signal. Runs this thread's loop:
     /// the one call a `main` needs.
     ///
@@ -369,6 +370,9 @@ impl Application {
     /// ```
     pub fn run(&self, port: u16, address: Option<&str>) -> io::Result<Signal> {
         let server = self.listen_on(port, address)?;
+        for addr in server.local_addrs() {
+            log::info!("listening on http://{addr}/");
+        }
         IoLoop::current()
             .run_sync(async move { server.shutdown_on_signal(DEFAULT_SHUTDOWN_GRACE).await })
     }

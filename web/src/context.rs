@@ -10,7 +10,7 @@ mod output;
 use std::fmt;
 use std::rc::Rc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode};
 use tornado_httpserver::ResponseWriter;
 use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
@@ -97,9 +97,10 @@ pub struct Context {
     output: Output,
     /// Set once the body has been read (buffered mode: from the start).
     writer: Option<ResponseWriter>,
-    /// A response finished before there was a writer (in `prepare` or
-    /// `data_received` of a streaming handler): sent when the writer comes.
-    pending: Option<Box<output::Pending>>,
+    /// The body of a response finished before there was a writer (in `prepare` or
+    /// `data_received` of a streaming handler): sent, with the status and headers,
+    /// when the writer comes.
+    pending_body: Option<Bytes>,
     gzip: output::Gzip,
 }
 
@@ -138,7 +139,7 @@ impl Context {
             buffer: BytesMut::new(),
             output: Output::Open,
             writer,
-            pending: None,
+            pending_body: None,
             gzip,
         };
         cx.clear();
@@ -215,9 +216,10 @@ impl Context {
     }
 
     pub(crate) fn request_summary(&self) -> String {
-        match self.request.remote_ip {
-            Some(ip) => format!("{} {} ({ip})", self.request.method(), self.request.uri()),
-            None => format!("{} {} (unix)", self.request.method(), self.request.uri()),
-        }
+        crate::settings::summary(
+            self.request.method(),
+            self.request.uri(),
+            self.request.remote_ip,
+        )
     }
 }

@@ -19,7 +19,6 @@ use crate::error::{Error, HttpError, Kind, Result};
 use crate::handler::RequestHandler;
 use crate::panic::{catch_unwind, guarded};
 use crate::routing::PathArgs;
-use crate::settings::RequestLog;
 
 type LocalFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
@@ -228,43 +227,27 @@ fn handle_error_inner(cx: &mut Context, error: Error) {
                 log::warn!("{} {}: {msg}", e.status().as_u16(), cx.request_summary());
             }
         }
-        Kind::Other { .. } => match error.backtrace() {
-            Some(bt) => log::error!(
-                "Uncaught error {} in {}: {error}\n{bt}",
+        Kind::Other { .. } | Kind::Panic { .. } => {
+            let backtrace = error
+                .backtrace()
+                .map(|bt| format!("\n{bt}"))
+                .unwrap_or_default();
+            let what = if error.is_panic() { "panic" } else { "error" };
+            log::error!(
+                "Uncaught {what} {} in {}: {error}{backtrace}",
                 cx.request_summary(),
                 cx.handler_name()
-            ),
-            None => log::error!(
-                "Uncaught error {} in {}: {error}",
-                cx.request_summary(),
-                cx.handler_name()
-            ),
-        },
-        Kind::Panic { .. } => match error.backtrace() {
-            Some(bt) => log::error!(
-                "Uncaught panic {} in {}: {error}\n{bt}",
-                cx.request_summary(),
-                cx.handler_name()
-            ),
-            None => log::error!(
-                "Uncaught panic {} in {}: {error}",
-                cx.request_summary(),
-                cx.handler_name()
-            ),
-        },
+            );
+        }
     }
     if !cx.is_finished() {
         cx.send_error_for(error.status(), Some(&error));
     }
 }
 
-/// Runs a step as handler code: an `Err` or a panic is handled (logged, error page).
-/// Returns whether the step succeeded.
-async fn step(
-    cx_capture: bool,
-    fut: impl Future<Output = Result>,
-) -> std::result::Result<(), Error> {
-    match catch_unwind(fut, cx_capture).await {
+/// Runs a step as handler code: a panic becomes an [`Error`] like any other.
+async fn step(capture: bool, fut: impl Future<Output = Result>) -> Result {
+    match catch_unwind(fut, capture).await {
         Ok(r) => r,
         Err(p) => Err(Error::panic(p.message, p.backtrace)),
     }
@@ -337,23 +320,6 @@ impl<H: RequestHandler> HandlerState<H> {
             log::error!("panic in on_finish: {}", p.message);
         }
         this.done = true;
-        log_request(&this.app, cx);
-    }
-}
-
-fn log_request(app: &AppShared, cx: &Context) {
-    let request = cx.request();
-    let line = RequestLog {
-        status: cx.get_status(),
-        method: request.method(),
-        uri: request.uri(),
-        remote_ip: request.remote_ip,
-        request_time: request.request_time(),
-        handler: cx.handler_name(),
-    };
-    match &app.settings.log_function {
-        Some(f) => f(&line),
-        None => line.log(),
     }
 }
 
@@ -395,8 +361,7 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
         Box::pin(self.run(streaming))
     }
 
-    fn on_connection_close(mut self: Box<Self>) {
-        // Dropping runs the handler's hook (the request is not over).
-        self.done = false;
+    fn on_connection_close(self: Box<Self>) {
+        // Dropping the state runs the handler's hook, if the handler had started.
     }
 }

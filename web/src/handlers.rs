@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tornado_httpserver::httputil::{HttpServerRequest, url_concat};
+use tornado_httpserver::httputil::HttpServerRequest;
 use tornado_httpserver::{
     BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, ResponseWriter,
 };
@@ -135,20 +135,13 @@ impl RequestHandler for RedirectHandler {
             Ok(n) => cx.path_arg(n),
             Err(_) => cx.path_kwarg(key),
         })?;
-        let query = cx.request().query_arguments();
+        // The client's query goes on as it came, before any fragment of the target.
+        let query = cx.request().query();
         if !query.is_empty() {
-            let mut pairs: Vec<(String, String)> = Vec::new();
-            // Keep the client's order of fields: re-read the raw query.
-            for field in cx.request().query().split('&').filter(|f| !f.is_empty()) {
-                let (k, v) = field.split_once('=').unwrap_or((field, ""));
-                let k = tornado_httpserver::httputil::url_unescape(k.as_bytes(), true);
-                let v = tornado_httpserver::httputil::url_unescape(v.as_bytes(), true);
-                pairs.push((
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                ));
-            }
-            to = url_concat(&to, pairs);
+            let fragment = to.find('#').map(|i| to.split_off(i));
+            to.push(if to.contains('?') { '&' } else { '?' });
+            to.push_str(query);
+            to.push_str(fragment.as_deref().unwrap_or(""));
         }
         cx.redirect_with_status(&to, self.status)
     }

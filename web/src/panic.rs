@@ -28,12 +28,17 @@ pub(crate) fn install_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_HANDLER.try_with(Cell::get).ok().flatten().is_some() {
+            if let Some(capture) = IN_HANDLER.try_with(Cell::get).ok().flatten() {
                 let location = info
                     .location()
                     .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                     .unwrap_or_default();
-                let backtrace = Backtrace::force_capture();
+                // As for errors: always with `serve_traceback`, else as RUST_BACKTRACE says.
+                let backtrace = if capture {
+                    Backtrace::force_capture()
+                } else {
+                    Backtrace::capture()
+                };
                 let _ = LAST_PANIC.try_with(|p| *p.borrow_mut() = Some((location, backtrace)));
             } else {
                 previous(info);

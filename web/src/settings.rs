@@ -109,6 +109,15 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// Tornado's request summary, `METHOD uri (ip)` (`unix` for a Unix socket), as logs
+/// and error pages show a request.
+pub(crate) fn summary(method: &Method, uri: &str, ip: Option<std::net::IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("{method} {uri} ({ip})"),
+        None => format!("{method} {uri} (unix)"),
+    }
+}
+
 /// One finished request, as the access log sees it (what Tornado's `log_function`
 /// gets from the handler).
 ///
@@ -144,10 +153,7 @@ pub struct RequestLog<'a> {
 impl RequestLog<'_> {
     /// Tornado's summary: `METHOD uri (ip)`.
     pub fn summary(&self) -> String {
-        match self.remote_ip {
-            Some(ip) => format!("{} {} ({ip})", self.method, self.uri),
-            None => format!("{} {} (unix)", self.method, self.uri),
-        }
+        summary(self.method, self.uri, self.remote_ip)
     }
 
     /// Logs the line as Tornado's `Application.log_request` does, to target

@@ -13,6 +13,7 @@ use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
 
 use super::{Context, Output};
 use crate::error::{Error, Result};
+use crate::settings::RequestLog;
 
 /// Responses shorter than this are not gzipped when written in one piece (Tornado's
 /// `GZipContentEncoding.MIN_LENGTH`): the gzip header and trailer would eat the gain.
@@ -25,15 +26,6 @@ const GZIP_LEVEL: u32 = 6;
 /// `Content-Type` of a response that set none.
 const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=UTF-8";
 const JSON_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
-
-/// A response finished before the body was read (streaming handlers): sent once the
-/// writer exists.
-pub(crate) struct Pending {
-    status: StatusCode,
-    reason: Option<String>,
-    headers: HttpHeaders,
-    body: Bytes,
-}
 
 /// The gzip state of one response.
 pub(crate) struct Gzip {
@@ -94,6 +86,25 @@ fn no_content(status: StatusCode) -> bool {
 
 fn output_error(e: tornado_httpserver::OutputError) -> Error {
     Error::msg(format!("cannot send the response: {e}"))
+}
+
+thread_local! {
+    /// Where a header value is formatted before the headers copy it in: one buffer per
+    /// thread instead of a `String` per `set_header`.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Calls `f` with `value` formatted as text.
+fn with_text<R>(value: impl fmt::Display, f: impl FnOnce(&str) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut text) => {
+            text.clear();
+            let _ = fmt::Write::write_fmt(&mut *text, format_args!("{value}"));
+            f(&text)
+        }
+        // A `Display` that itself sets a header (re-entered): format on its own.
+        Err(_) => f(&value.to_string()),
+    })
 }
 
 /// Checks a header the handler sets: the name a token, the value without control
@@ -230,20 +241,22 @@ impl Context {
     /// value may be anything `Display` (numbers, too). A name that is not a token or
     /// a value with CR, LF or another control character is refused with an error.
     pub fn set_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
-        let value = value.to_string();
-        check_header(name, &value)?;
-        self.headers.set(name, &value);
-        Ok(())
+        with_text(value, |value| {
+            check_header(name, value)?;
+            self.headers.set(name, value);
+            Ok(())
+        })
     }
 
     /// Adds a value to response header `name`, keeping the ones it has (Tornado's
     /// `add_header`; for `Set-Cookie`, `Link`). Checked as in
     /// [`set_header`](Self::set_header).
     pub fn add_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
-        let value = value.to_string();
-        check_header(name, &value)?;
-        self.headers.add(name, &value);
-        Ok(())
+        with_text(value, |value| {
+            check_header(name, value)?;
+            self.headers.add(name, value);
+            Ok(())
+        })
     }
 
     /// Removes response header `name` (Tornado's `clear_header`).
@@ -352,39 +365,47 @@ impl Context {
 
     /// Writes the head (first time) and the buffered body as one chunk.
     fn send_chunk(&mut self) -> Result {
-        let Some(writer) = self.writer.clone() else {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        if self.output == Output::Open && self.gzip.enabled {
+            self.add_vary();
+            if self.gzip.accepted && self.gzip_allowed() {
+                self.headers.set_static("Content-Encoding", "gzip");
+                self.headers.remove("Content-Length");
+                self.gzip.encoder = Some(Box::new(GzEncoder::new(
+                    Vec::new(),
+                    Compression::new(GZIP_LEVEL),
+                )));
+            }
+        }
+        let Some(writer) = &self.writer else {
             return Ok(());
         };
         if self.output == Output::Open {
-            if self.gzip.enabled {
-                self.add_vary();
-                if self.gzip.accepted && self.gzip_allowed() {
-                    self.headers.set_static("Content-Encoding", "gzip");
-                    self.headers.remove("Content-Length");
-                    self.gzip.encoder = Some(Box::new(GzEncoder::new(
-                        Vec::new(),
-                        Compression::new(GZIP_LEVEL),
-                    )));
-                }
-            }
             writer
                 .write_head(self.status, self.reason.as_deref(), &self.headers, None)
                 .map_err(output_error)?;
             self.output = Output::Streaming;
         }
-        let chunk = self.buffer.split().freeze();
-        let chunk = match &mut self.gzip.encoder {
+        let body_allowed = self.body_allowed();
+        let written = match &mut self.gzip.encoder {
             Some(enc) => {
-                let _ = enc.write_all(&chunk);
+                // Writing to a Vec cannot fail; `flush` is zlib's sync flush.
+                let _ = enc.write_all(&self.buffer);
                 let _ = enc.flush();
-                Bytes::from(std::mem::take(enc.get_mut()))
+                let out = std::mem::take(enc.get_mut());
+                if out.is_empty() || !body_allowed {
+                    Ok(())
+                } else {
+                    writer.write(&out)
+                }
             }
-            None => chunk,
+            None if self.buffer.is_empty() || !body_allowed => Ok(()),
+            None => writer.write(&self.buffer),
         };
-        if !chunk.is_empty() && self.body_allowed() {
-            writer.write(&chunk).map_err(output_error)?;
-        }
-        Ok(())
+        self.buffer.clear();
+        written.map_err(output_error)
     }
 
     fn add_vary(&mut self) {
@@ -420,7 +441,7 @@ impl Context {
                         w.write(&tail).map_err(output_error)?;
                     }
                 }
-                self.output = Output::Finished;
+                self.mark_finished();
                 if let Some(w) = &self.writer {
                     w.finish().map_err(output_error)?;
                 }
@@ -470,16 +491,13 @@ impl Context {
                 }
             }
         }
-        self.output = Output::Finished;
+        self.mark_finished();
         if self.writer.is_some() {
             return self.send_whole(&body);
         }
-        self.pending = Some(Box::new(Pending {
-            status: self.status,
-            reason: self.reason.take(),
-            headers: std::mem::take(&mut self.headers),
-            body,
-        }));
+        // Before a streamed body has been read there is no writer yet: the status and
+        // headers stay where they are, the body waits beside them.
+        self.pending_body = Some(body);
         Ok(())
     }
 
@@ -499,19 +517,12 @@ impl Context {
             .map_err(output_error)
     }
 
-    fn send_pending(&mut self, p: Pending) -> Result {
-        self.status = p.status;
-        self.reason = p.reason;
-        self.headers = p.headers;
-        self.send_whole(&p.body)
-    }
-
     /// Gives the context its writer once the body has been read; a response finished
     /// before then goes out now.
     pub(crate) fn attach_writer(&mut self, writer: tornado_httpserver::ResponseWriter) -> Result {
         self.writer = Some(writer);
-        match self.pending.take() {
-            Some(p) => self.send_pending(*p),
+        match self.pending_body.take() {
+            Some(body) => self.send_whole(&body),
             None => Ok(()),
         }
     }
@@ -613,6 +624,25 @@ impl Context {
         }
     }
 
+    /// The response is over: logged now, as Tornado's `finish` logs it (with the
+    /// `log_function` setting, or Tornado's access line).
+    fn mark_finished(&mut self) {
+        self.output = Output::Finished;
+        let request = &self.request;
+        let line = RequestLog {
+            status: self.status,
+            method: request.method(),
+            uri: request.uri(),
+            remote_ip: request.remote_ip,
+            request_time: request.request_time(),
+            handler: (self.hooks.handler_name)(),
+        };
+        match &self.app.settings.log_function {
+            Some(f) => f(&line),
+            None => line.log(),
+        }
+    }
+
     /// The last resort when the error page itself failed: an empty 500, without the
     /// handler's hooks.
     pub(crate) fn send_bare_500(&mut self) {
@@ -620,7 +650,7 @@ impl Context {
         self.buffer.clear();
         self.status = StatusCode::INTERNAL_SERVER_ERROR;
         self.reason = None;
-        self.output = Output::Finished;
+        self.mark_finished();
         if let Err(e) = self.send_whole(&[]) {
             log::error!("cannot send a 500: {e}");
         }
