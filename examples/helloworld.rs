@@ -73,18 +73,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let app = make_app();
-    let served = app.listen_on(port, Some(&address)).and_then(|server| {
-        for addr in server.local_addrs() {
-            log::info!("listening on http://{addr}/");
-        }
-        tornado::ioloop::IoLoop::current().run_sync(async move {
-            server
-                .shutdown_on_signal(tornado::web::DEFAULT_SHUTDOWN_GRACE)
-                .await
-        })
-    });
-    if let Err(e) = served {
+    if let Err(e) = make_app().run(port, Some(&address)) {
         eprintln!("helloworld: {e}");
         std::process::exit(1);
     }

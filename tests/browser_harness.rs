@@ -1,15 +1,16 @@
-//! The headless-Chromium harness (`common::browser`) proven on a page served by
+//! The headless-Chromium harness (`tests/common/browser.rs`) proven on a page served by
 //! `HttpServer`: a message typed and sent in one tab appears in another, which polls
 //! the server for it, as the chat demo's browser test will do.
 
-mod common;
+#[path = "common/browser.rs"]
+mod browser;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::browser::{Browser, WAIT_LIMIT};
+use browser::{Browser, WAIT_LIMIT};
 use tornado::httpserver::http::{Method, StatusCode};
 use tornado::httpserver::{HttpServer, Response};
 use tornado::httputil::HttpServerRequest;

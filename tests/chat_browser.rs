@@ -3,20 +3,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+// The harness has more than this test uses (its own test uses the rest).
+#[allow(dead_code)]
+#[path = "common/browser.rs"]
+mod browser;
 
-use common::browser::Browser;
-
-/// The chat example, killed when the test ends however it ends.
-struct Chat(Child);
-
-impl Drop for Chat {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use browser::Browser;
 
 #[test]
 fn a_message_posted_in_one_page_appears_in_the_other() {
@@ -27,31 +19,9 @@ fn a_message_posted_in_one_page_appears_in_the_other() {
             return;
         }
     };
-    let binary = common::example_binary("chat");
-    let mut chat = Chat(
-        Command::new(&binary)
-            .args(["--port", "0", "--address", "127.0.0.1"])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start chat"),
-    );
-    let mut lines = BufReader::new(chat.0.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(rest) = line.split("chat demo on http://").nth(1) {
-                    break rest.split('/').next().unwrap_or("").to_string();
-                }
-            }
-            _ => panic!("chat exited before listening"),
-        }
-    };
-    // Keep reading its log so the process never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let chat = common::serve_example("chat", &["--port", "0", "--address", "127.0.0.1"]);
 
-    let url = format!("http://{addr}/");
+    let url = format!("http://{}/", chat.addr);
     let writer = browser.open(&url);
     let reader = browser.open(&url);
     // Both pages are long-polling once their script has run.

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Sends `request` on a new connection and reads the whole response (the server closes
 /// after it: `Connection: close`).
@@ -29,27 +28,8 @@ fn post(path: &str, body: &str) -> String {
 
 #[test]
 fn chat_long_polls_and_stops_gracefully() {
-    let binary = common::example_binary("chat");
-    let mut child = Command::new(&binary)
-        .args(["--port", "0", "--address", "127.0.0.1"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chat");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = match lines.next() {
-            Some(Ok(line)) => line,
-            _ => {
-                let _ = child.kill();
-                panic!("chat exited before listening");
-            }
-        };
-        if let Some(rest) = line.split("chat demo on http://").nth(1) {
-            break rest.split('/').next().unwrap_or("").to_string();
-        }
-    };
+    let mut chat = common::serve_example("chat", &["--port", "0", "--address", "127.0.0.1"]);
+    let addr = chat.addr.clone();
 
     let page = exchange(
         &addr,
@@ -74,19 +54,6 @@ fn chat_long_polls_and_stops_gracefully() {
     assert!(answer.contains("hello &lt;chat&gt;"), "{answer}");
 
     // SIGTERM: the process drains and exits 0.
-    // SAFETY: kill(2) on our own child's pid has no memory effects.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    assert_eq!(rc, 0);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chat did not exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = chat.terminate();
     assert!(status.success(), "{status}");
 }

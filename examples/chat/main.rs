@@ -257,25 +257,13 @@ fn main() {
         }
     };
     let app = make_app(Rc::new(MessageBuffer::new()));
-    if let Err(e) = serve(&app, args.port, &args.address, "chat demo on") {
-        eprintln!("chat: {e}");
-        std::process::exit(1);
+    match app.run(args.port, Some(&args.address)) {
+        Ok(signal) => log::info!("stopped by {signal}"),
+        Err(e) => {
+            eprintln!("chat: {e}");
+            std::process::exit(1);
+        }
     }
-}
-
-/// Listens, logs the address, serves until SIGINT or SIGTERM, then drains.
-fn serve(app: &Application, port: u16, address: &str, what: &str) -> std::io::Result<()> {
-    let server = app.listen_on(port, Some(address))?;
-    for addr in server.local_addrs() {
-        log::info!("{what} http://{addr}/");
-    }
-    let signal = tornado::ioloop::IoLoop::current().run_sync(async move {
-        server
-            .shutdown_on_signal(tornado::web::DEFAULT_SHUTDOWN_GRACE)
-            .await
-    })?;
-    log::info!("stopped by {signal}");
-    Ok(())
 }
 
 #[cfg(test)]

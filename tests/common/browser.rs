@@ -233,11 +233,6 @@ impl fmt::Display for WaitTimeout {
 }
 
 impl Page {
-    /// The URL the page was opened on.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Focuses the first element matching `selector` (waiting for it to exist) and
     /// types `text` into it: the browser inserts it as a keyboard's input method
     /// does, with trusted `input` events, in one protocol call.

@@ -3,14 +3,13 @@
 //! Each test crate that includes this module uses a part of it.
 #![allow(dead_code)]
 
-pub mod browser;
-
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -112,6 +111,106 @@ pub fn run_example(name: &str, args: &[&str]) -> Run {
         status,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// An example serving in a process of its own (with `RUST_LOG=info`), found at the
+/// address of its `listening on http://ADDRESS/` log line; killed if still running
+/// when dropped.
+pub struct Served {
+    child: Child,
+    /// Where it listens (`127.0.0.1:PORT`).
+    pub addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+/// Starts example `name` with `args` (which should ask for `--port 0 --address
+/// 127.0.0.1`) and waits, up to [`TIME_LIMIT`], until it says where it listens.
+pub fn serve_example(name: &str, args: &[&str]) -> Served {
+    let mut child = Command::new(example_binary(name))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = log.clone();
+    // Reads the log to its end, so the process never blocks on a full pipe.
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split('/').next().unwrap_or("").to_string());
+            }
+            lines.lock().expect("log").push(line);
+        }
+    });
+    let addr = match rx.recv_timeout(TIME_LIMIT) {
+        Ok(addr) => addr,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{name} did not say where it listens: {:?}",
+                log.lock().expect("log")
+            );
+        }
+    };
+    Served {
+        child,
+        addr,
+        log,
+        reader: Some(reader),
+    }
+}
+
+impl Served {
+    /// Sends SIGTERM and waits, up to [`TIME_LIMIT`], for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_exit()
+    }
+
+    /// Sends SIGTERM (a graceful shutdown) without waiting.
+    pub fn send_sigterm(&self) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill");
+    }
+
+    /// Waits, up to [`TIME_LIMIT`], for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIME_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the example did not exit within {TIME_LIMIT:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        status
+    }
+
+    /// The log lines read so far (all of them after [`terminate`](Self::terminate)).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
