@@ -45,8 +45,8 @@ pub enum BodyMode {
 /// [`HttpServerConnectionDelegate::start_request`] when its head arrives.
 ///
 /// The server calls [`body_mode`](Self::body_mode) once, then (in
-/// [`BodyMode::Stream`]) [`data_received`](Self::data_received) for each piece of the
-/// body, then [`finish`](Self::finish) with the request and the [`ResponseWriter`]
+/// [`BodyMode::Stream`]) [`headers_received`](Self::headers_received) and
+/// [`data_received`](Self::data_received) for each piece of the body, then [`finish`](Self::finish) with the request and the [`ResponseWriter`]
 /// that answers it. The next request on the connection waits until the future
 /// `finish` returns has completed, so responses to pipelined requests go out in order.
 /// When that future completes, a response that was not finished is ended for it (500,
@@ -91,6 +91,16 @@ pub trait HttpMessageDelegate: Sized + 'static {
     /// How this request's body is taken; [`BodyMode::Buffer`] unless overridden.
     fn body_mode(&self) -> BodyMode {
         BodyMode::Buffer
+    }
+
+    /// The head arrived and the body is about to be read ([`BodyMode::Stream`] only;
+    /// Tornado runs a streaming handler's `prepare` here). The delegate may answer now
+    /// through `writer` (the one [`finish`](Self::finish) gets later): a response
+    /// finished here refuses the body, so the client gets no `100 Continue`, the body
+    /// is not read, and the connection closes after the response.
+    fn headers_received(&mut self, writer: &ResponseWriter) -> impl Future<Output = ()> {
+        let _ = writer;
+        std::future::ready(())
     }
 
     /// A piece of the body arrived ([`BodyMode::Stream`] only). The server reads no

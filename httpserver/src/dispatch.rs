@@ -106,56 +106,86 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
             return false;
         }
     };
-    // The handler is ready for the body: a client waiting for `100 Continue` gets it.
-    if conn.accept_body() {
-        drop(conn.queue_output());
-    }
-
-    let mut body = Collected::Empty;
-    loop {
-        match conn.next_body_event().await {
-            Ok(ServerEvent::Data(chunk)) => match mode {
-                BodyMode::Buffer => body.push(chunk),
-                BodyMode::Stream => {
-                    let delivered = conn.run_guarded(|| message.data_received(chunk)).await;
-                    match delivered {
-                        Some(Ok(())) => {}
-                        Some(Err(msg)) => {
-                            log::error!("panic in data_received: {msg}");
-                            fail(&conn);
-                            return false;
-                        }
-                        None => {
-                            connection_closed(message);
-                            return false;
-                        }
-                    }
-                }
-            },
-            Ok(ServerEvent::End) => break,
-            Ok(ServerEvent::Head(_)) => {
-                // The state machine never yields a head inside a request.
-                connection_closed(message);
-                return false;
-            }
-            Err(BodyError::Parse(e)) => {
-                connection_closed(message);
-                Box::pin(conn.reject(&e)).await;
-                return false;
-            }
-            Err(BodyError::Closed) => {
-                connection_closed(message);
-                return false;
-            }
-        }
-    }
-
+    // The answer starts at the head: a streaming delegate may answer before the body
+    // (a refusal), through the writer that `finish` gets later.
     let seq = conn.begin_answer();
     let writer = ResponseWriter {
         conn: conn.clone(),
         seq,
         context: context.clone(),
     };
+    if mode == BodyMode::Stream {
+        match conn.run_guarded(|| message.headers_received(&writer)).await {
+            Some(Ok(())) => {}
+            Some(Err(msg)) => {
+                log::error!("panic in headers_received: {msg}");
+                conn.end_answer();
+                fail(&conn);
+                return false;
+            }
+            None => {
+                conn.end_answer();
+                connection_closed(message);
+                return false;
+            }
+        }
+    }
+    // Answered from the head: no `100 Continue` and no body; the connection closes
+    // after the response (draining what the client still sends, for an error).
+    // Otherwise the handler is ready for the body: a client waiting for `100
+    // Continue` gets it.
+    if !conn.response_finished() && conn.accept_body() {
+        drop(conn.queue_output());
+    }
+
+    let mut body = Collected::Empty;
+    // A streaming delegate that answers while the body arrives (an error from
+    // `data_received`) ends the reading too: the rest of the body is not wanted.
+    while !conn.response_finished() {
+        let event = conn.next_body_event().await;
+        let ended = match event {
+            Ok(ServerEvent::Data(chunk)) => match mode {
+                BodyMode::Buffer => {
+                    body.push(chunk);
+                    None
+                }
+                BodyMode::Stream => match conn.run_guarded(|| message.data_received(chunk)).await {
+                    Some(Ok(())) => None,
+                    Some(Err(msg)) => {
+                        log::error!("panic in data_received: {msg}");
+                        Some(Err(true))
+                    }
+                    None => Some(Err(false)),
+                },
+            },
+            Ok(ServerEvent::End) => Some(Ok(())),
+            // The state machine never yields a head inside a request.
+            Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => Some(Err(false)),
+            Err(BodyError::Parse(e)) => {
+                conn.end_answer();
+                connection_closed(message);
+                Box::pin(conn.reject(&e)).await;
+                return false;
+            }
+        };
+        match ended {
+            None => {}
+            Some(Ok(())) => break,
+            // A panic in the delegate: a 500, then the connection closes.
+            Some(Err(true)) => {
+                conn.end_answer();
+                fail(&conn);
+                return false;
+            }
+            // The client left (or the framing broke) before the body was complete.
+            Some(Err(false)) => {
+                conn.end_answer();
+                connection_closed(message);
+                return false;
+            }
+        }
+    }
+
     request.body = body.into_bytes();
     if mode == BodyMode::Buffer
         && !request.body.is_empty()

@@ -104,6 +104,58 @@ fn each_request_chooses_to_stream_or_buffer() {
     });
 }
 
+/// Refuses every upload from its head, before any body: the response goes out at
+/// once, with no `100 Continue`, and the body is never read.
+struct Refuser;
+
+struct Refusal {
+    pieces: Rc<Cell<usize>>,
+}
+
+impl HttpServerConnectionDelegate for Refuser {
+    type Message = Refusal;
+
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> Refusal {
+        Refusal {
+            pieces: Rc::new(Cell::new(0)),
+        }
+    }
+}
+
+impl HttpMessageDelegate for Refusal {
+    fn body_mode(&self) -> BodyMode {
+        BodyMode::Stream
+    }
+
+    async fn headers_received(&mut self, writer: &ResponseWriter) {
+        writer.send(Response::new(http::StatusCode::PAYLOAD_TOO_LARGE));
+    }
+
+    async fn data_received(&mut self, _chunk: Bytes) {
+        self.pieces.set(self.pieces.get() + 1);
+    }
+
+    async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+        assert_eq!(self.pieces.get(), 0, "no body after a refusal");
+        assert!(writer.is_finished());
+    }
+}
+
+#[test]
+fn a_streaming_delegate_refuses_the_body_from_the_head() {
+    serve(Refuser, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        c.send(
+            b"PUT /big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\
+              Content-Length: 1000000\r\n\r\n",
+        );
+        // The refusal, not `100 Continue`, and the connection closes after it.
+        let r = c.read_response();
+        assert_eq!(r.status, 413, "{:?}", r.text());
+        assert_eq!(r.header("Connection"), Some("close"));
+    });
+}
+
 /// A long poll: waits for news that never comes. Counts the tasks that saw the client
 /// leave and whether the handler was dropped.
 struct LongPoll {

@@ -10,7 +10,7 @@ mod output;
 use std::fmt;
 use std::rc::Rc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{Method, StatusCode};
 use tornado_httpserver::ResponseWriter;
 use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
@@ -95,12 +95,8 @@ pub struct Context {
     headers: HttpHeaders,
     buffer: BytesMut,
     output: Output,
-    /// Set once the body has been read (buffered mode: from the start).
-    writer: Option<ResponseWriter>,
-    /// The body of a response finished before there was a writer (in `prepare` or
-    /// `data_received` of a streaming handler): sent, with the status and headers,
-    /// when the writer comes.
-    pending_body: Option<Bytes>,
+    /// Answers the request (from the head on).
+    writer: ResponseWriter,
     gzip: output::Gzip,
 }
 
@@ -120,7 +116,7 @@ impl Context {
         mut request: HttpServerRequest,
         app: Rc<AppShared>,
         hooks: &'static Hooks,
-        writer: Option<ResponseWriter>,
+        writer: ResponseWriter,
     ) -> Context {
         // A handler may hold its request for long (a long poll): it should not keep the
         // connection's read buffer alive with it.
@@ -139,7 +135,6 @@ impl Context {
             buffer: BytesMut::new(),
             output: Output::Open,
             writer,
-            pending_body: None,
             gzip,
         };
         cx.clear();
@@ -195,15 +190,12 @@ impl Context {
     /// Resolves when the client's connection closes; a long poll can race it against
     /// its wait (the framework also drops a waiting method when the client leaves).
     pub async fn closed(&self) {
-        match &self.writer {
-            Some(w) => w.closed().await,
-            None => std::future::pending().await,
-        }
+        self.writer.closed().await
     }
 
     /// Whether the client's connection has closed.
     pub fn connection_closed(&self) -> bool {
-        self.writer.as_ref().is_some_and(|w| w.connection_closed())
+        self.writer.connection_closed()
     }
 
     pub(crate) fn set_path_args(&mut self, args: Vec<String>, kwargs: Vec<(String, String)>) {

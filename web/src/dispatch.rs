@@ -25,6 +25,7 @@ type LocalFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 /// A routed request, whatever serves it (a handler, a mounted delegate), type-erased.
 pub(crate) trait ErasedMessage {
     fn body_mode(&self) -> BodyMode;
+    fn headers_received(&mut self, writer: ResponseWriter) -> LocalFuture<'_>;
     fn data_received(&mut self, chunk: Bytes) -> LocalFuture<'_>;
     fn finish(
         self: Box<Self>,
@@ -55,6 +56,10 @@ impl HttpMessageDelegate for WebRequest {
         self.0.body_mode()
     }
 
+    fn headers_received(&mut self, writer: &ResponseWriter) -> impl Future<Output = ()> {
+        self.0.headers_received(writer.clone())
+    }
+
     fn data_received(&mut self, chunk: Bytes) -> impl Future<Output = ()> {
         self.0.data_received(chunk)
     }
@@ -77,13 +82,14 @@ struct HandlerState<H: RequestHandler> {
     handler: H,
     app: Rc<AppShared>,
     args: PathArgs,
-    /// Made at the head for a streaming handler (its `prepare` runs before the body),
-    /// at `finish` otherwise.
+    /// A streaming handler's request head, kept from the head until its context is
+    /// made at `headers_received`.
+    head: Option<HttpServerRequest>,
+    /// Made with the writer: at `headers_received` for a streaming handler (its
+    /// `prepare` runs before the body), at `finish` otherwise.
     cx: Option<Context>,
-    /// Streaming: `prepare` has run (or failed).
-    prepared: bool,
-    /// The request is over for the handler: normally done, or its connection-close
-    /// hook has run. Until then, dropping the state means the client left.
+    /// The request is over for the handler. Until then, dropping the state means the
+    /// client left.
     done: bool,
 }
 
@@ -94,14 +100,12 @@ pub(crate) fn start<H: RequestHandler>(
     request: &HttpServerRequest,
     args: PathArgs,
 ) -> Box<dyn ErasedMessage> {
-    let cx = H::STREAM_REQUEST_BODY
-        .then(|| Context::new(request.clone(), app.clone(), hooks_of::<H>(), None));
     Box::new(HandlerState {
         handler,
         app: app.clone(),
         args,
-        cx,
-        prepared: false,
+        head: H::STREAM_REQUEST_BODY.then(|| request.clone()),
+        cx: None,
         done: false,
     })
 }
@@ -254,46 +258,17 @@ async fn step(capture: bool, fut: impl Future<Output = Result>) -> Result {
 }
 
 impl<H: RequestHandler> HandlerState<H> {
-    /// Streaming: the current user and `prepare`, once, before the first piece of body.
-    async fn prepare_streaming(&mut self) {
-        if self.prepared {
-            return;
-        }
-        self.prepared = true;
-        let capture = self.app.settings.serves_traceback();
-        let Some(cx) = self.cx.as_mut() else {
-            return;
-        };
-        if let Err(e) = step(capture, before(&mut self.handler, cx, &self.args)).await {
-            handle_error(cx, e);
-        }
-    }
-
-    /// Gives the request its context (buffered) or the context its writer
-    /// (streaming), before the future is made: the future then holds neither.
-    fn attach(&mut self, request: HttpServerRequest, writer: ResponseWriter) {
-        match &mut self.cx {
-            Some(cx) => {
-                if let Err(e) = cx.attach_writer(writer) {
-                    log::error!("cannot send the response: {e}");
-                }
-            }
-            None => {
-                self.cx = Some(Context::new(
-                    request,
-                    self.app.clone(),
-                    hooks_of::<H>(),
-                    Some(writer),
-                ));
-            }
-        }
+    fn make_context(&mut self, request: HttpServerRequest, writer: ResponseWriter) {
+        self.cx = Some(Context::new(
+            request,
+            self.app.clone(),
+            hooks_of::<H>(),
+            writer,
+        ));
     }
 
     async fn run(mut self: Box<Self>, streaming: bool) {
         let capture = self.app.settings.serves_traceback();
-        if streaming {
-            self.prepare_streaming().await;
-        }
         let this = &mut *self;
         let Some(cx) = this.cx.as_mut() else {
             return;
@@ -332,16 +307,30 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
         }
     }
 
+    fn headers_received(&mut self, writer: ResponseWriter) -> LocalFuture<'_> {
+        if let Some(head) = self.head.take() {
+            self.make_context(head, writer);
+        }
+        Box::pin(async move {
+            let capture = self.app.settings.serves_traceback();
+            let Some(cx) = self.cx.as_mut() else {
+                return;
+            };
+            if let Err(e) = step(capture, before(&mut self.handler, cx, &self.args)).await {
+                handle_error(cx, e);
+            }
+        })
+    }
+
     fn data_received(&mut self, chunk: Bytes) -> LocalFuture<'_> {
         Box::pin(async move {
-            self.prepare_streaming().await;
             let capture = self.app.settings.serves_traceback();
             let Some(cx) = self.cx.as_mut() else {
                 return;
             };
             if cx.is_finished() {
-                // Answered already (by prepare or an earlier error): the rest of the
-                // body is read and dropped.
+                // Answered already (by an error while reading): the rest of the body
+                // is read and dropped.
                 return;
             }
             let result = step(capture, self.handler.data_received(cx, chunk)).await;
@@ -356,8 +345,11 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
         request: HttpServerRequest,
         writer: ResponseWriter,
     ) -> LocalFuture<'static> {
+        // A streaming handler has its context (and the same writer) from the head.
         let streaming = self.cx.is_some();
-        self.attach(request, writer);
+        if !streaming {
+            self.make_context(request, writer);
+        }
         Box::pin(self.run(streaming))
     }
 

@@ -40,15 +40,17 @@ fn not_allowed(method: Method) -> Result {
 ///
 /// 1. The route is found from the request head, before the body is read; the factory
 ///    makes the handler.
-/// 2. The body is read: whole (the default), or, with
-///    [`STREAM_REQUEST_BODY`](Self::STREAM_REQUEST_BODY), piece by piece through
-///    [`data_received`](Self::data_received) (Tornado's `@stream_request_body`),
-///    after `prepare` has run.
-/// 3. [`get_current_user`](Self::get_current_user), then
+/// 2. The body is read whole (the default); then
+///    [`get_current_user`](Self::get_current_user), then
 ///    [`prepare`](Self::prepare), which may finish the request early, then the
-///    method.
-/// 4. The response is finished if the method did not (Content-Length, ETag and 304,
-///    gzip); [`on_finish`](Self::on_finish) runs; the request is logged.
+///    method. With [`STREAM_REQUEST_BODY`](Self::STREAM_REQUEST_BODY) (Tornado's
+///    `@stream_request_body`), `get_current_user` and `prepare` run at the head, and
+///    the body comes piece by piece through [`data_received`](Self::data_received)
+///    before the method; a response finished in `prepare` refuses the body (no
+///    `100 Continue`, the connection closes after it).
+/// 3. The response is finished if the method did not (Content-Length, ETag and 304,
+///    gzip), and the request is logged; [`on_finish`](Self::on_finish) runs when the
+///    method returns.
 ///
 /// An `Err` from any step answers with its status through
 /// [`write_error`](Self::write_error) (500 for errors that are not an

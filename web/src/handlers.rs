@@ -206,6 +206,13 @@ impl<M: HttpMessageDelegate> ErasedMessage for Fallback<M> {
         self.0.body_mode()
     }
 
+    fn headers_received(
+        &mut self,
+        writer: ResponseWriter,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        Box::pin(async move { self.0.headers_received(&writer).await })
+    }
+
     fn data_received(
         &mut self,
         chunk: Bytes,

@@ -190,6 +190,29 @@ fn prepare_can_refuse_the_body_and_data_received_can_fail() {
 }
 
 #[test]
+fn prepare_refuses_an_upload_before_its_body_and_without_100_continue() {
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let (s, p) = (seen.clone(), Event::new());
+    testing::run(
+        move || app(s, p),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            // A client that waits for `100 Continue` before a large body.
+            c.send(
+                b"PUT /upload HTTP/1.1\r\nHost: a\r\nX-Refuse: 1\r\n\
+                  Expect: 100-continue\r\nContent-Length: 1000000\r\n\r\n",
+            )
+            .await;
+            // The refusal comes at once, not a `100 Continue`, and no body is needed.
+            let r = c.read_response(false).await;
+            assert_eq!(r.status, 413);
+            assert_eq!(r.header("Connection"), Some("close"));
+        },
+    );
+    assert_eq!(seen.borrow().steps, ["prepare"]);
+}
+
+#[test]
 fn a_client_that_leaves_mid_upload_closes_the_request() {
     let seen: Rc<RefCell<Seen>> = Rc::default();
     let event = Event::new();

@@ -347,27 +347,18 @@ impl Context {
 
     /// Sends what was written so far, with the headers if they have not gone out
     /// (the response is then chunked), and waits until the socket took it (Tornado's
-    /// `flush`). Fails if the client has gone. Before a streamed body has been read
-    /// the output is kept and sent afterwards.
+    /// `flush`). Fails if the client has gone.
     pub async fn flush(&mut self) -> Result {
         if self.output == Output::Finished {
             return Err(Error::msg("flush() after finish()"));
         }
-        if self.writer.is_none() {
-            return Ok(());
-        }
         self.send_chunk()?;
-        if let Some(w) = &self.writer {
-            w.flush().await?;
-        }
+        self.writer.flush().await?;
         Ok(())
     }
 
     /// Writes the head (first time) and the buffered body as one chunk.
     fn send_chunk(&mut self) -> Result {
-        if self.writer.is_none() {
-            return Ok(());
-        }
         if self.output == Output::Open && self.gzip.enabled {
             self.add_vary();
             if self.gzip.accepted && self.gzip_allowed() {
@@ -379,9 +370,7 @@ impl Context {
                 )));
             }
         }
-        let Some(writer) = &self.writer else {
-            return Ok(());
-        };
+        let writer = &self.writer;
         if self.output == Output::Open {
             writer
                 .write_head(self.status, self.reason.as_deref(), &self.headers, None)
@@ -435,17 +424,14 @@ impl Context {
             Output::Finished => Err(Error::msg("finish() called twice")),
             Output::Streaming => {
                 self.send_chunk()?;
-                if let (Some(enc), Some(w)) = (self.gzip.encoder.take(), &self.writer) {
+                if let Some(enc) = self.gzip.encoder.take() {
                     let tail = enc.finish().unwrap_or_default();
                     if !tail.is_empty() && self.body_allowed() {
-                        w.write(&tail).map_err(output_error)?;
+                        self.writer.write(&tail).map_err(output_error)?;
                     }
                 }
                 self.mark_finished();
-                if let Some(w) = &self.writer {
-                    w.finish().map_err(output_error)?;
-                }
-                Ok(())
+                self.writer.finish().map_err(output_error)
             }
             Output::Open => self.finish_whole(),
         }
@@ -492,20 +478,12 @@ impl Context {
             }
         }
         self.mark_finished();
-        if self.writer.is_some() {
-            return self.send_whole(&body);
-        }
-        // Before a streamed body has been read there is no writer yet: the status and
-        // headers stay where they are, the body waits beside them.
-        self.pending_body = Some(body);
-        Ok(())
+        self.send_whole(&body)
     }
 
     /// Sends the head and `body` in one piece (the head carries its length).
     fn send_whole(&self, body: &[u8]) -> Result {
-        let Some(w) = &self.writer else {
-            return Ok(());
-        };
+        let w = &self.writer;
         let len = (!no_content(self.status)).then_some(body.len() as u64);
         w.write_head(self.status, self.reason.as_deref(), &self.headers, len)
             .and_then(|()| {
@@ -515,16 +493,6 @@ impl Context {
                 w.finish()
             })
             .map_err(output_error)
-    }
-
-    /// Gives the context its writer once the body has been read; a response finished
-    /// before then goes out now.
-    pub(crate) fn attach_writer(&mut self, writer: tornado_httpserver::ResponseWriter) -> Result {
-        self.writer = Some(writer);
-        match self.pending_body.take() {
-            Some(body) => self.send_whole(&body),
-            None => Ok(()),
-        }
     }
 
     /// Redirects to `url` with `302 Found` (Tornado's `redirect(url)`) and finishes.
