@@ -131,7 +131,9 @@ impl Context {
             current_user: None,
             status: StatusCode::OK,
             reason: None,
-            headers: HttpHeaders::new(),
+            // Room for the lines and copied values of a usual response (Content-Type,
+            // ETag, a header or two), so setting them does not regrow the buffer.
+            headers: HttpHeaders::with_capacity(4, 96),
             buffer: BytesMut::new(),
             output: Output::Open,
             writer,

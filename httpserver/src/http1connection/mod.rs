@@ -50,7 +50,7 @@ pub use params::{
     MAX_HEADERS, MAX_TRAILER_SIZE,
 };
 pub use server::{Parse, ServerConnection, ServerEvent};
-pub use wire::check_field;
+pub use wire::{check_field, check_header_field};
 
 #[cfg(test)]
 mod client_tests;

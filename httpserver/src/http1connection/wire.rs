@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use crate::error::{OutputError, OutputErrorKind};
-use crate::httputil::is_token;
+use crate::httputil::{is_field_value, is_token};
 
 /// Checks a header line about to be written: the name is a token and the value has
 /// no CR, LF or NUL (either would break the framing). Both roles check every line
@@ -25,6 +25,33 @@ pub fn check_field(name: &str, value: &str) -> Result<(), OutputError> {
         ));
     }
     check_value(name, value)
+}
+
+/// Checks a header a handler sets, more strictly than [`check_field`]: the name a token
+/// and the value a field value (RFC 9110 §5.5: no control character but tab), so
+/// nothing a handler sets can split a response or carry a stray escape into it.
+///
+/// ```
+/// use tornado_httpserver::http1connection::check_header_field;
+///
+/// assert!(check_header_field("X-Ok", "a\tvalue").is_ok());
+/// assert!(check_header_field("X-Ok", "a\x1bvalue").is_err());
+/// assert!(check_header_field("X Bad", "value").is_err());
+/// ```
+pub fn check_header_field(name: &str, value: &str) -> Result<(), OutputError> {
+    if !is_token(name.as_bytes()) {
+        return Err(OutputError::new(
+            OutputErrorKind::InvalidHeader,
+            format!("invalid header name {name:?}"),
+        ));
+    }
+    if !is_field_value(value) {
+        return Err(OutputError::new(
+            OutputErrorKind::InvalidHeader,
+            format!("control characters in header {name}: {value:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a header value about to be written: no CR, LF or NUL.

@@ -608,11 +608,23 @@ pub(crate) fn bytes_to_str(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Which bytes are RFC 9110 `tchar`s: one lookup per byte instead of a chain of
+/// comparisons (every header name written or checked goes through it).
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
+            | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        b += 1;
+    }
+    table
+};
+
 /// RFC 9110 `tchar`.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-        | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    TCHAR[usize::from(b)]
 }
 
 /// RFC 9110 `token`: one or more `tchar`.

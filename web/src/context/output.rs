@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use http::{Method, StatusCode};
-use tornado_httpserver::http1connection::{check_field, check_reason};
+use tornado_httpserver::http1connection::{check_header_field, check_reason};
 use tornado_httpserver::httputil::{HttpHeaders, HttpServerRequest};
 
 use super::{Context, Output};
@@ -110,19 +110,7 @@ fn with_text<R>(value: impl fmt::Display, f: impl FnOnce(&str) -> R) -> R {
 /// Checks a header the handler sets: the name a token, the value without control
 /// characters (tab aside), so it can never split the response.
 fn check_header(name: &str, value: &str) -> Result {
-    // One pass over the value: any control character but tab (CR and LF among them)
-    // would let it split the response.
-    if let Some(&b) = value
-        .as_bytes()
-        .iter()
-        .find(|&&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        return Err(Error::msg(format!(
-            "unsafe header value for {name}: control character {:?} in {value:?}",
-            char::from(b)
-        )));
-    }
-    check_field(name, value).map_err(|e| Error::msg(format!("unsafe header: {e}")))
+    check_header_field(name, value).map_err(|e| Error::msg(format!("unsafe header: {e}")))
 }
 
 /// Something [`Context::write`] can append to the response body: text or bytes, or a
