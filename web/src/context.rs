@@ -131,9 +131,7 @@ impl Context {
             current_user: None,
             status: StatusCode::OK,
             reason: None,
-            // Room for the lines and copied values of a usual response (Content-Type,
-            // ETag, a header or two), so setting them does not regrow the buffer.
-            headers: HttpHeaders::with_capacity(4, 96),
+            headers: HttpHeaders::new(),
             buffer: BytesMut::new(),
             output: Output::Open,
             writer,

@@ -84,7 +84,7 @@ struct HandlerState<H: RequestHandler> {
     args: PathArgs,
     /// A streaming handler's request head, kept from the head until its context is
     /// made at `headers_received`.
-    head: Option<HttpServerRequest>,
+    head: Option<Box<HttpServerRequest>>,
     /// Made with the writer: at `headers_received` for a streaming handler (its
     /// `prepare` runs before the body), at `finish` otherwise.
     cx: Option<Context>,
@@ -104,7 +104,8 @@ pub(crate) fn start<H: RequestHandler>(
         handler,
         app: app.clone(),
         args,
-        head: H::STREAM_REQUEST_BODY.then(|| request.clone()),
+        // Boxed: every other handler's state carries one pointer for it.
+        head: H::STREAM_REQUEST_BODY.then(|| Box::new(request.clone())),
         cx: None,
         done: false,
     })
@@ -309,7 +310,7 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
 
     fn headers_received(&mut self, writer: ResponseWriter) -> LocalFuture<'_> {
         if let Some(head) = self.head.take() {
-            self.make_context(head, writer);
+            self.make_context(*head, writer);
         }
         Box::pin(async move {
             let capture = self.app.settings.serves_traceback();

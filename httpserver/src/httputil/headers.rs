@@ -486,6 +486,11 @@ impl HttpHeaders {
         let Some(text) = Text::span(self.owned.len(), s.len(), true) else {
             panic!("HttpHeaders: more than 2 GiB of header names and values");
         };
+        if self.owned.capacity() == 0 {
+            // Room for the few lines a response usually copies in (a Content-Type, an
+            // ETag), so they do not regrow the buffer line by line.
+            self.owned.reserve(s.len().max(FIRST_OWNED_CAPACITY));
+        }
         self.owned.push_str(s);
         self.owned_live += s.len();
         text
@@ -607,6 +612,9 @@ pub(crate) fn bytes_to_str(bytes: &[u8]) -> Cow<'_, str> {
         Err(_) => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }
+
+/// What the first copied line reserves in the owned buffer.
+const FIRST_OWNED_CAPACITY: usize = 96;
 
 /// Which bytes are RFC 9110 `tchar`s: one lookup per byte instead of a chain of
 /// comparisons (every header name written or checked goes through it).
