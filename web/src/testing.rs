@@ -168,14 +168,7 @@ pub fn gen_test<Fut: Future<Output = ()> + 'static>(test: Fut) {
 
 /// [`gen_test`] with a timeout of its own.
 pub fn gen_test_timeout<Fut: Future<Output = ()> + 'static>(timeout: Duration, test: Fut) {
-    let io_loop = match IoLoop::new() {
-        Ok(l) => l,
-        Err(e) => panic!("cannot make an IoLoop for the test: {e}"),
-    };
-    io_loop.make_current();
-    if let Err(e) = io_loop.run_sync_timeout(test, timeout) {
-        panic!("test did not complete within {timeout:?}: {e}");
-    }
+    complete(&fresh_loop(), timeout, test);
 }
 
 /// Starts the application `make_app` builds (on the test's loop) on 127.0.0.1 port 0
@@ -191,17 +184,27 @@ where
     T: FnOnce(TestServer) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    let timeout = async_test_timeout();
+    let io_loop = fresh_loop();
+    let server = match TestServer::start(make_app()) {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start the application under test: {e}"),
+    };
+    complete(&io_loop, async_test_timeout(), test(server));
+}
+
+/// A new loop, current on this thread.
+fn fresh_loop() -> IoLoop {
     let io_loop = match IoLoop::new() {
         Ok(l) => l,
         Err(e) => panic!("cannot make an IoLoop for the test: {e}"),
     };
     io_loop.make_current();
-    let server = match TestServer::start(make_app()) {
-        Ok(s) => s,
-        Err(e) => panic!("cannot start the application under test: {e}"),
-    };
-    if let Err(e) = io_loop.run_sync_timeout(test(server), timeout) {
+    io_loop
+}
+
+/// Runs `test` on `io_loop`, failing the test after `timeout`.
+fn complete<Fut: Future<Output = ()> + 'static>(io_loop: &IoLoop, timeout: Duration, test: Fut) {
+    if let Err(e) = io_loop.run_sync_timeout(test, timeout) {
         panic!("test did not complete within {timeout:?}: {e}");
     }
 }
