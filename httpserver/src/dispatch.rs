@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest};
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
-use crate::httputil::HttpServerRequest;
+use crate::httputil::{COMPACT_BODY_MAX, HttpServerRequest};
 use crate::response::Response;
 use tornado_ioloop::panic_message;
 
@@ -58,9 +58,14 @@ impl Collected {
         }
     }
 
+    /// The body. A small body that arrived in one piece is copied out of the
+    /// connection's read buffer, of which it is a view, so that a request held for
+    /// long (a long poll) does not keep that buffer alive; a larger one has a buffer of
+    /// its own already.
     fn into_bytes(self) -> Bytes {
         match self {
             Collected::Empty => Bytes::new(),
+            Collected::One(b) if b.len() <= COMPACT_BODY_MAX => Bytes::copy_from_slice(&b),
             Collected::One(b) => b,
             Collected::Many(all) => all.freeze(),
         }

@@ -118,9 +118,9 @@ impl Context {
         hooks: &'static Hooks,
         writer: ResponseWriter,
     ) -> Context {
-        // A handler may hold its request for long (a long poll): it should not keep the
-        // connection's read buffer alive with it.
-        request.compact();
+        // A handler may hold its request for long (a long poll): its head should not
+        // keep the connection's read buffer alive (the server copied a small body).
+        request.compact_head();
         let gzip = output::Gzip::for_request(&request, app.settings.compress_response);
         let mut cx = Context {
             request,

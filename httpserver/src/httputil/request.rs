@@ -15,8 +15,8 @@ use super::headers::HttpHeaders;
 use crate::error::ParseError;
 use crate::http1connection::RequestHead;
 
-/// The largest body [`HttpServerRequest::compact`] copies; larger bodies have read
-/// buffers of their own already.
+/// The largest body the server copies out of a connection's read buffer (a larger one
+/// has a buffer of its own already); see [`HttpServerRequest::compact_head`].
 pub const COMPACT_BODY_MAX: usize = 16 * 1024;
 
 /// A single HTTP request: start line, headers, body and what is parsed from
@@ -123,15 +123,13 @@ impl HttpServerRequest {
         })
     }
 
-    /// Copies the head, and a body of at most [`COMPACT_BODY_MAX`] bytes, into
-    /// allocations of their own, so that a request held for long (a long poll) does not
-    /// keep alive the connection's larger read buffer, of which they are views. The
-    /// web framework does this for every request it hands to a handler.
-    pub fn compact(&mut self) {
+    /// Copies the head into an allocation of its own, so that a request held for long
+    /// (a long poll) does not keep alive the connection's larger read buffer, of which
+    /// the head is a view. The web framework does this for each request it hands to a
+    /// handler; the server already copies a body of at most [`COMPACT_BODY_MAX`]
+    /// bytes that arrived in one piece.
+    pub fn compact_head(&mut self) {
         self.head.compact();
-        if !self.body.is_empty() && self.body.len() <= COMPACT_BODY_MAX {
-            self.body = Bytes::copy_from_slice(&self.body);
-        }
     }
 
     /// The method, e.g. `GET`.
