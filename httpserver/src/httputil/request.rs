@@ -60,13 +60,23 @@ pub struct HttpServerRequest {
     pub remote_ip: Option<IpAddr>,
     /// `"http"` or `"https"`.
     pub protocol: &'static str,
-    query_arguments: OnceLock<Arguments>,
+    /// Boxed, as the cookies are: a request that never asks for them (most) carries a
+    /// pointer for each instead of a map, and every move of it copies less.
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every request instead of a map's 48 bytes; most never parse it"
+    )]
+    query_arguments: OnceLock<Box<Arguments>>,
     /// What [`parse_body`](Self::parse_body) found; boxed, and only when the
     /// body was a form, so that other requests carry one pointer.
     form: Option<Box<Form>>,
     start_time: Instant,
     finish_time: Option<Instant>,
-    cookies: OnceLock<HashMap<String, String>>,
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every request instead of a map's 48 bytes; most never parse it"
+    )]
+    cookies: OnceLock<Box<HashMap<String, String>>>,
 }
 
 /// The arguments and files of a form body.
@@ -85,6 +95,7 @@ fn empty<T: Default + Send + Sync>(cell: &'static OnceLock<T>) -> &'static T {
 
 static NO_ARGUMENTS: OnceLock<Arguments> = OnceLock::new();
 static NO_FILES: OnceLock<Files> = OnceLock::new();
+static NO_COOKIES: OnceLock<HashMap<String, String>> = OnceLock::new();
 
 impl HttpServerRequest {
     /// Builds a request from its head and body; `start` is when its first
@@ -175,6 +186,9 @@ impl HttpServerRequest {
 
     /// Arguments from the query string, parsed on first use.
     pub fn query_arguments(&self) -> &Arguments {
+        if self.query().is_empty() {
+            return empty(&NO_ARGUMENTS);
+        }
         self.query_arguments.get_or_init(|| {
             let mut args = Arguments::new();
             // `new` counted the fields, so the only error cannot happen; if
@@ -182,7 +196,7 @@ impl HttpServerRequest {
             if let Err(e) = parse_qs_into(self.query().as_bytes(), &mut args, MAX_ARGUMENTS) {
                 log::warn!("query string of {}: {e}", self.path());
             }
-            args
+            Box::new(args)
         })
     }
 
@@ -251,9 +265,15 @@ impl HttpServerRequest {
     /// The cookies of the `Cookie` header(s), parsed on first use with
     /// [`parse_cookie`]; several `Cookie` lines are joined with `; `.
     pub fn cookies(&self) -> &HashMap<String, String> {
+        if let Some(cookies) = self.cookies.get() {
+            return cookies;
+        }
+        if !self.headers().contains("Cookie") {
+            return empty(&NO_COOKIES);
+        }
         self.cookies.get_or_init(|| {
             let mut lines = self.headers().get_all("Cookie");
-            match (lines.next(), lines.next()) {
+            Box::new(match (lines.next(), lines.next()) {
                 (None, _) => HashMap::new(),
                 (Some(one), None) => parse_cookie(one),
                 (Some(first), Some(second)) => {
@@ -264,7 +284,7 @@ impl HttpServerRequest {
                     }
                     parse_cookie(&joined)
                 }
-            }
+            })
         })
     }
 
