@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest};
+use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest, once};
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::{COMPACT_BODY_MAX, HttpServerRequest};
@@ -120,7 +120,10 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         context: context.clone(),
     };
     if mode == BodyMode::Stream {
-        match conn.run_guarded(|| message.headers_received(&writer)).await {
+        match conn
+            .run_guarded(&mut once(|| message.headers_received(&writer)))
+            .await
+        {
             Some(Ok(())) => {}
             Some(Err(msg)) => {
                 log::error!("panic in headers_received: {msg}");
@@ -147,45 +150,40 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     // A streaming delegate that answers while the body arrives (an error from
     // `data_received`) ends the reading too: the rest of the body is not wanted.
     while !conn.response_finished() {
-        let event = conn.next_body_event().await;
-        let ended = match event {
+        match conn.next_body_event().await {
             Ok(ServerEvent::Data(chunk)) => match mode {
-                BodyMode::Buffer => {
-                    body.push(chunk);
-                    None
-                }
-                BodyMode::Stream => match conn.run_guarded(|| message.data_received(chunk)).await {
-                    Some(Ok(())) => None,
-                    Some(Err(msg)) => {
-                        log::error!("panic in data_received: {msg}");
-                        Some(Err(true))
+                BodyMode::Buffer => body.push(chunk),
+                BodyMode::Stream => {
+                    let delivered = conn
+                        .run_guarded(&mut once(|| message.data_received(chunk)))
+                        .await;
+                    match delivered {
+                        Some(Ok(())) => {}
+                        Some(Err(msg)) => {
+                            log::error!("panic in data_received: {msg}");
+                            conn.end_answer();
+                            fail(&conn);
+                            return false;
+                        }
+                        None => {
+                            conn.end_answer();
+                            connection_closed(message);
+                            return false;
+                        }
                     }
-                    None => Some(Err(false)),
-                },
+                }
             },
-            Ok(ServerEvent::End) => Some(Ok(())),
-            // The state machine never yields a head inside a request.
-            Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => Some(Err(false)),
+            Ok(ServerEvent::End) => break,
+            // The state machine never yields a head inside a request; the client left.
+            Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => {
+                conn.end_answer();
+                connection_closed(message);
+                return false;
+            }
             Err(BodyError::Parse(e)) => {
                 conn.end_answer();
                 connection_closed(message);
                 Box::pin(conn.reject(&e)).await;
-                return false;
-            }
-        };
-        match ended {
-            None => {}
-            Some(Ok(())) => break,
-            // A panic in the delegate: a 500, then the connection closes.
-            Some(Err(true)) => {
-                conn.end_answer();
-                fail(&conn);
-                return false;
-            }
-            // The client left (or the framing broke) before the body was complete.
-            Some(Err(false)) => {
-                conn.end_answer();
-                connection_closed(message);
                 return false;
             }
         }
@@ -203,9 +201,8 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         conn.access_log(summary.as_deref(), &context);
         return conn.goes_on();
     }
-    let outcome = conn
-        .run_guarded(move || message.finish(request, writer))
-        .await;
+    let mut finish = once(move || message.finish(request, writer));
+    let outcome = conn.run_guarded(&mut finish).await;
     // Closed while the handler ran (forced, or the client left): it was dropped.
     let Some(outcome) = outcome else {
         conn.end_answer();

@@ -223,15 +223,17 @@ impl Conn {
     /// response is not held back by a slow handler after it, and a handler that
     /// finished its response and goes on working (or waits between writes) does not
     /// hold its response back either.
+    ///
+    /// `make` is taken by reference: the caller's closure (which owns the request and
+    /// its writer) is held once, in the caller, not also in this future.
     pub(crate) async fn run_guarded<M, F>(
         self: &Rc<Self>,
-        make: M,
+        make: &mut Option<M>,
     ) -> Option<Result<F::Output, String>>
     where
         M: FnOnce() -> F,
         F: Future,
     {
-        let mut make = Some(make);
         let mut slot = pin!(None::<F>);
         std::future::poll_fn(|cx| {
             if let Some(make) = make.take() {
@@ -394,4 +396,10 @@ impl Tracked for Conn {
     fn sweep(&self, now: Instant) {
         self.sweep_idle(now);
     }
+}
+
+/// `make`, ready for [`Conn::run_guarded`]: the bound makes a closure written here an
+/// `FnOnce`, so the future it returns may borrow what it captures.
+pub(crate) fn once<M: FnOnce() -> F, F>(make: M) -> Option<M> {
+    Some(make)
 }
