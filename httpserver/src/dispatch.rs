@@ -88,7 +88,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     let mut request = match HttpServerRequest::new(head, Bytes::new(), context.start) {
         Ok(r) => r,
         Err(e) => {
-            Box::pin(conn.reject(&e)).await;
+            conn.answer_error(&e);
             return false;
         }
     };
@@ -183,7 +183,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
             Err(BodyError::Parse(e)) => {
                 conn.end_answer();
                 connection_closed(message);
-                Box::pin(conn.reject(&e)).await;
+                conn.answer_error(&e);
                 return false;
             }
         }

@@ -184,9 +184,17 @@ impl Conn {
 
     /// Answers a request that could not be read with its status, then drains.
     pub(crate) async fn reject(self: &Rc<Self>, e: &ParseError) {
+        self.answer_error(e);
+        self.finish_and_close().await;
+    }
+
+    /// Logs `e` and queues its error response; the connection closes after it. A
+    /// request handler then returns `false`, and the connection's loop writes, drains
+    /// and closes (as [`reject`](Self::reject) does), so the handler's own future
+    /// never holds that state.
+    pub(crate) fn answer_error(&self, e: &ParseError) {
         log::info!("Malformed HTTP message from {}: {e}", self.peer_name());
         self.with_out(|out| self.proto.borrow_mut().write_error(e.status(), out));
-        self.finish_and_close().await;
     }
 
     /// Writes what is left (with a deadline, so a peer that never reads cannot keep the
