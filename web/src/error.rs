@@ -46,7 +46,8 @@ pub struct HttpError {
 }
 
 impl HttpError {
-    /// An error answering `status` (e.g. `404`). A code outside 100–599 answers 500.
+    /// An error answering `status` (e.g. `404`). A code outside 200–599 answers 500 (an
+    /// informational 1xx cannot end a response: the client would wait for another).
     pub fn new(status: u16) -> Self {
         HttpError {
             status,
@@ -72,10 +73,10 @@ impl HttpError {
         self
     }
 
-    /// The status code this error answers with (500 for a code that is not one).
+    /// The status code this error answers with (500 for a code outside 200–599).
     pub fn status(&self) -> StatusCode {
         match StatusCode::from_u16(self.status) {
-            Ok(s) if (100..600).contains(&self.status) => s,
+            Ok(s) if (200..600).contains(&self.status) => s,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -322,6 +323,10 @@ mod tests {
     fn bad_codes_answer_500() {
         assert_eq!(
             HttpError::new(99).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            HttpError::new(100).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(

@@ -47,7 +47,8 @@ impl RequestHandler for Streamer {
     }
 }
 
-/// Answers `?code=` (204 or 304), with a body if `?body=1`.
+/// Answers `?code=` (204 or 304), with a body if `?body=1`, flushed first if
+/// `?flush=1`.
 struct NoContent;
 impl RequestHandler for NoContent {
     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
@@ -55,6 +56,9 @@ impl RequestHandler for NoContent {
         cx.set_status(code)?;
         if cx.get_argument_or("body", "0")? == "1" {
             cx.write("not allowed");
+        }
+        if cx.get_argument_or("flush", "0")? == "1" {
+            cx.flush().await?;
         }
         Ok(())
     }
@@ -190,8 +194,9 @@ fn no_content_statuses_carry_no_body() {
         || app(Event::new()),
         |t| async move {
             let c = RawClient::connect(t.addr()).await;
-            for code in [204, 304] {
-                c.request("GET", &format!("/nocontent?code={code}"), "")
+            // Finished in one piece, or flushed first: either way no representation.
+            for (code, flush) in [(204, 0), (304, 0), (204, 1)] {
+                c.request("GET", &format!("/nocontent?code={code}&flush={flush}"), "")
                     .await;
                 let r = c.read_head().await;
                 assert_eq!(r.status, code);

@@ -235,7 +235,14 @@ fn set_status_and_reason() {
                 assert_eq!(r.text().unwrap(), "status body");
             }
             // A reason with CR or LF, or a code that is not one, is refused: 500.
-            for query in ["code=200&reason=a%0D%0AX-Bad:+1", "code=1000", "code=42"] {
+            // So is an informational status, which cannot end a response.
+            for query in [
+                "code=200&reason=a%0D%0AX-Bad:+1",
+                "code=1000",
+                "code=42",
+                "code=100",
+                "code=103&reason=Early",
+            ] {
                 let r = t.fetch(&format!("/status?{query}")).await;
                 assert_eq!(r.code, 500, "{query}");
                 assert!(r.headers.get("X-Bad").is_none());

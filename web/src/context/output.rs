@@ -77,6 +77,17 @@ fn gzip_whole(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// `status`, unless it is informational: a 1xx cannot be a response's final status.
+fn final_status(status: StatusCode) -> Result<StatusCode> {
+    if status.is_informational() {
+        return Err(Error::msg(format!(
+            "status {} is informational: it cannot end a response",
+            status.as_u16()
+        )));
+    }
+    Ok(status)
+}
+
 /// Statuses whose responses carry no body.
 fn no_content(status: StatusCode) -> bool {
     status.is_informational()
@@ -203,9 +214,10 @@ impl IntoStatus for u16 {
 
 impl Context {
     /// Sets the response status (Tornado's `set_status`), as a number or a
-    /// [`StatusCode`]; a number outside 100–999 is an error.
+    /// [`StatusCode`]; a number outside 100–999 is an error, and so is an
+    /// informational 1xx (it cannot end a response: the client would wait on).
     pub fn set_status(&mut self, status: impl IntoStatus) -> Result {
-        self.status = status.into_status()?;
+        self.status = final_status(status.into_status()?)?;
         self.reason = None;
         Ok(())
     }
@@ -213,7 +225,7 @@ impl Context {
     /// Sets the status with a reason phrase of your own (`set_status(code, reason)`);
     /// a reason with control characters is an error.
     pub fn set_status_with_reason(&mut self, status: impl IntoStatus, reason: &str) -> Result {
-        let status = status.into_status()?;
+        let status = final_status(status.into_status()?)?;
         check_reason(reason).map_err(output_error)?;
         self.status = status;
         self.reason = Some(reason.to_owned());
@@ -347,9 +359,12 @@ impl Context {
 
     /// Writes the head (first time) and the buffered body as one chunk.
     fn send_chunk(&mut self) -> Result {
+        if self.output == Output::Open && no_content(self.status) {
+            self.clear_representation_headers();
+        }
         if self.output == Output::Open && self.gzip.enabled {
             self.add_vary();
-            if self.gzip.accepted && self.gzip_allowed() {
+            if self.gzip.accepted && self.gzip_allowed() && !no_content(self.status) {
                 self.headers.set_static("Content-Encoding", "gzip");
                 self.headers.remove("Content-Length");
                 self.gzip.encoder = Some(Box::new(GzEncoder::new(
@@ -383,6 +398,14 @@ impl Context {
         };
         self.buffer.clear();
         written.map_err(output_error)
+    }
+
+    /// A response without a body (204, 304) describes no representation (Tornado's
+    /// `_clear_representation_headers`).
+    fn clear_representation_headers(&mut self) {
+        for name in ["Content-Encoding", "Content-Language", "Content-Type"] {
+            self.headers.remove(name);
+        }
     }
 
     fn add_vary(&mut self) {
@@ -445,9 +468,7 @@ impl Context {
                     self.status.as_u16()
                 )));
             }
-            for name in ["Content-Encoding", "Content-Language", "Content-Type"] {
-                self.headers.remove(name);
-            }
+            self.clear_representation_headers();
         }
         // Taken whole (not split off), so freezing it allocates nothing.
         let mut body = std::mem::take(&mut self.buffer).freeze();
