@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Long-polling fan-out: N clients wait, one message is posted, and the time until every
 waiter has its response is measured, with the server's memory per waiting client.
-Our `chat` example beside Python Tornado's chat demo (benches/longpoll_tornado.py).
+Our `chat` example beside Python Tornado's chat demo (benches/longpoll_tornado.py) and
+the floor, examples/longpoll_floor.rs: a raw mio server that does only what the load
+needs, one `write` per waiter of a response built once, so its figures are about what
+the kernel alone costs on this machine.
 
 usage (from the repository root):
-  python3 benches/longpoll.py [--clients 10000] [--rounds 3] [--servers ours,tornado]
+  python3 benches/longpoll.py [--clients 10000] [--rounds 3]
+                              [--servers ours,tornado,floor]
                               [--ours "CMD WITH {port}"] [--timeout 120]
 
-Builds `longpoll_load` and `chat` in release (`cargo build --release --example
-longpoll_load --example chat`); without examples/chat.rs (or examples/chat/) ours is
-skipped with a message, unless --ours names another command. Python Tornado runs on this
+Builds `longpoll_load`, `longpoll_floor` and `chat` in release (`cargo build --release
+--example longpoll_load --example longpoll_floor --example chat`), each only when a
+chosen server needs it; without examples/chat.rs (or examples/chat/) ours is skipped
+with a message, unless --ours names another command. Python Tornado runs on this
 interpreter (`pip install tornado`; skipped with a message when it is missing).
 
 Each round starts each server afresh on a free port on 127.0.0.1, so every run begins
@@ -24,10 +29,15 @@ on CPU 0 and the load generator on CPU 1. The figures are medians over the round
   fan-out ms        from sending the message until every waiter has its response
   first/median ms   until the first waiter's and the median waiter's response
   bytes per waiter  (RSS with N waiting - RSS before) / N
+  server CPU ms     the server's CPU time over the fan-out, all its threads (from
+                    /proc/PID/task/*/schedstat)
   load CPU ms       the load generator's own CPU time over the fan-out (near the
                     fan-out time, the load generator and not the server set the pace)
 
-Both servers and the load generator hold one file descriptor per connection: the soft
+With the floor measured too, ours' fan-out time and server CPU time are also given as
+multiples of the floor's.
+
+Every server and the load generator hold one file descriptor per connection: the soft
 `ulimit -n` is raised to the hard limit here, for all of them, and the run stops when
 that is too low for N. The load generator's `--pid` is the server process started
 here, so an --ours command must exec the server itself (not a shell that forks it).
@@ -50,6 +60,8 @@ from callgrind import free_port, wait_port  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "target", "release", "examples", "longpoll_load")
 OURS = "target/release/examples/chat --port {port}"
+FLOOR = "target/release/examples/longpoll_floor --port {port}"
+SERVERS = ("ours", "tornado", "floor")
 TORNADO_APP = os.path.join(ROOT, "benches", "longpoll_tornado.py")
 # File descriptors beyond one per waiter: the poster, the listener, stdio, the poll.
 FD_MARGIN = 64
@@ -86,7 +98,7 @@ def chat_example_exists():
 def choose_servers(args):
     """{name: argv template with {port}}, after building what is ours to build."""
     wanted = [s for s in args.servers.split(",") if s]
-    unknown = set(wanted) - {"ours", "tornado"}
+    unknown = set(wanted) - set(SERVERS)
     if unknown:
         raise SystemExit(f"unknown server(s): {', '.join(sorted(unknown))}")
     examples = ["longpoll_load"]
@@ -108,6 +120,9 @@ def choose_servers(args):
         except ImportError:
             print(f"skipping tornado: `import tornado` fails on {sys.executable} "
                   "(pip install tornado)", file=sys.stderr)
+    if "floor" in wanted:
+        examples.append("longpoll_floor")
+        servers["floor"] = FLOOR
     argv = ["cargo", "build", "--release", "--quiet"]
     for name in examples:
         argv += ["--example", name]
@@ -180,7 +195,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=10000, help="waiting clients (10000)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds per server (3)")
-    ap.add_argument("--servers", default="ours,tornado", help="ours,tornado")
+    ap.add_argument("--servers", default=",".join(SERVERS),
+                    help=f"any of {','.join(SERVERS)} (all)")
     ap.add_argument("--ours", help=f"command that starts our server, {{port}} replaced "
                                    f"(default: {OURS})")
     ap.add_argument("--timeout", type=int, default=120,
@@ -200,24 +216,26 @@ def main():
             per = row.get("bytes_per_waiter")
             print(f"round {r + 1} {name:8} waiting={row['waiting']} "
                   f"fanout={fmt(row['fanout_ms'])} ms first={fmt(row['first_ms'])} ms "
+                  f"server_cpu={fmt(row.get('server_cpu_ms'))} ms "
                   f"bytes/waiter={fmt(per, 0)} errors={row['errors']} {row['error_kinds']} "
                   f"connect={row['connect_s']:.1f} s", file=sys.stderr)
 
     print(f"\nLong-poll fan-out: {args.clients:,} waiters, one message, "
           f"{args.rounds} round(s), medians\n")
     print("| server | waiters | fan-out ms | first ms | median ms | bytes per waiter "
-          "| load CPU ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| server CPU ms | load CPU ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     med = {}
     for name, rows in results.items():
         med[name] = {k: median(rows, k) for k in
                      ("waiting", "fanout_ms", "first_ms", "median_ms", "bytes_per_waiter",
-                      "load_cpu_ms")}
+                      "server_cpu_ms", "load_cpu_ms")}
         m = med[name]
         errors = sum(r["errors"] for r in rows)
         print(f"| {name} | {fmt(m['waiting'], 0)} | {fmt(m['fanout_ms'])} "
               f"| {fmt(m['first_ms'])} | {fmt(m['median_ms'])} "
-              f"| {fmt(m['bytes_per_waiter'], 0)} | {fmt(m['load_cpu_ms'])} | {errors} |")
+              f"| {fmt(m['bytes_per_waiter'], 0)} | {fmt(m['server_cpu_ms'])} "
+              f"| {fmt(m['load_cpu_ms'])} | {errors} |")
     if "ours" in med and "tornado" in med:
         ours, theirs = med["ours"], med["tornado"]
         print()
@@ -230,6 +248,15 @@ def main():
             verdict = "met" if memory >= GOAL_MEMORY else "not met"
             print(f"memory per waiter: Tornado/ours = {memory:.1f}x "
                   f"(goal >= {GOAL_MEMORY}x: {verdict})")
+    if "ours" in med and "floor" in med:
+        ours, floor = med["ours"], med["floor"]
+        print()
+        if ours["fanout_ms"] and floor["fanout_ms"]:
+            print(f"fan-out: ours/floor = {ours['fanout_ms'] / floor['fanout_ms']:.2f}x "
+                  f"(ours takes that many times the raw mio floor's time)")
+        if ours["server_cpu_ms"] and floor["server_cpu_ms"]:
+            print(f"server CPU over the fan-out: ours/floor = "
+                  f"{ours['server_cpu_ms'] / floor['server_cpu_ms']:.2f}x")
     if any(r["errors"] for rows in results.values() for r in rows):
         sys.exit(1)
 

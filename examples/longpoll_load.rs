@@ -28,7 +28,13 @@
 //!
 //! Prints one JSON line: `n`, `waiting`, `answered`, `fanout_ms`, `first_ms`,
 //! `median_ms`, `load_cpu_ms` (this process's CPU time over the fan-out: near
-//! `fanout_ms`, the load generator and not the server set the pace), `rss_before`,
+//! `fanout_ms`, the load generator and not the server set the pace), `server_cpu_ms`
+//! (the server's CPU time over the fan-out, all its threads: the first field of each
+//! `/proc/PID/task/*/schedstat`, summed, read just before the message is written and
+//! right after the last waiter is answered, before any connection is closed; the
+//! kernel brings a running thread's figure up to date at least every scheduler tick,
+//! so a server still on its CPU at the second reading may be short by up to one tick;
+//! null without `--pid` or without schedstats), `rss_before`,
 //! `rss_after`, `bytes_per_waiter`, `errors` and `error_kinds`, `listen_overflows` (the
 //! kernel's `ListenOverflows` counter over the run: not 0 means a backlog overflowed
 //! somewhere on the machine), `connect_s` and `settle_s`. Without `--pid` the RSS fields are 0 and the settle is a fixed
@@ -326,6 +332,22 @@ fn rss(pid: Option<u32>) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kib| kib.parse::<u64>().ok())
         .map_or(0, |kib| kib * 1024)
+}
+
+/// The CPU time of all the threads of process `pid`, from the first field of each
+/// `/proc/PID/task/TID/schedstat` (nanoseconds on a CPU). `None` when the process is
+/// gone or the kernel keeps no schedstats (they read `0 0 0`).
+fn schedstat_cpu(pid: u32) -> Option<Duration> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        // A thread that ended since the listing has no file left: it is skipped.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    (nanos > 0).then(|| Duration::from_nanos(nanos))
 }
 
 /// The server's user + system CPU time, in clock ticks.
@@ -765,6 +787,8 @@ struct Report {
     /// This process's CPU time over the fan-out: near `fanout`, the load generator
     /// and not the server set the pace.
     load_cpu: Duration,
+    /// The server's CPU time over the fan-out (with `--pid`).
+    server_cpu: Option<Duration>,
     rss_before: u64,
     rss_after: u64,
     failures: Vec<Failure>,
@@ -796,7 +820,7 @@ impl Report {
         }
         format!(
             "{{\"n\": {}, \"waiting\": {}, \"answered\": {}, \"fanout_ms\": {}, \
-             \"first_ms\": {}, \"median_ms\": {}, \"load_cpu_ms\": {:.3}, \
+             \"first_ms\": {}, \"median_ms\": {}, \"load_cpu_ms\": {:.3}, \"server_cpu_ms\": {}, \
              \"rss_before\": {}, \"rss_after\": {}, \"bytes_per_waiter\": {per_waiter}, \"errors\": {}, \"error_kinds\": {{{kinds}}}, \
              \"listen_overflows\": {}, \"connect_s\": {:.3}, \"settle_s\": {:.3}}}",
             self.n,
@@ -806,6 +830,7 @@ impl Report {
             ms(self.first),
             ms(self.median),
             self.load_cpu.as_secs_f64() * 1e3,
+            ms(self.server_cpu),
             self.rss_before,
             self.rss_after,
             self.failures.len(),
@@ -878,6 +903,7 @@ fn run(args: &Args) -> Result<Report, String> {
     let message = form_post(args.port, "/a/message/new", &form);
     let mut times = Vec::with_capacity(waiting);
     let mut left = waiting;
+    let server_cpu_start = args.pid.and_then(schedstat_cpu);
     let (start, cpu_start) = (Instant::now(), cpu_time());
     poster
         .write_all(&message)
@@ -904,6 +930,10 @@ fn run(args: &Args) -> Result<Report, String> {
         }
     }
     let load_cpu = cpu_time() - cpu_start;
+    let server_cpu = match (server_cpu_start, args.pid.and_then(schedstat_cpu)) {
+        (Some(before), Some(after)) => after.checked_sub(before),
+        _ => None,
+    };
     for i in 0..load.waiters.len() {
         if matches!(load.waiters[i].state, State::Waiting) {
             load.fail(i, Failure::Unanswered);
@@ -941,6 +971,7 @@ fn run(args: &Args) -> Result<Report, String> {
         first: times.first().copied(),
         median: times.get(times.len() / 2).copied(),
         load_cpu,
+        server_cpu,
         rss_before,
         rss_after,
         failures,
