@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http::Method;
@@ -17,7 +18,7 @@ use crate::application::AppShared;
 use crate::context::{Context, hooks_of};
 use crate::error::{Error, HttpError, Kind, Result};
 use crate::handler::RequestHandler;
-use crate::panic::{catch_unwind, guarded};
+use crate::panic::{CatchUnwind, catch_unwind, guarded};
 use crate::routing::PathArgs;
 
 type LocalFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -52,6 +53,9 @@ impl WebRequest {
 }
 
 impl HttpMessageDelegate for WebRequest {
+    /// A handler may wait (a long poll): what reading its request took is freed first.
+    const FINISH_MAY_WAIT: bool = true;
+
     fn body_mode(&self) -> BodyMode {
         self.0.body_mode()
     }
@@ -250,11 +254,30 @@ fn handle_error_inner(cx: &mut Context, error: Error) {
     }
 }
 
-/// Runs a step as handler code: a panic becomes an [`Error`] like any other.
-async fn step(capture: bool, fut: impl Future<Output = Result>) -> Result {
-    match catch_unwind(fut, capture).await {
-        Ok(r) => r,
-        Err(p) => Err(Error::panic(p.message, p.backtrace)),
+/// Runs a step as handler code: a panic becomes an [`Error`] like any other. A future
+/// written by hand, so that the step's future is held once (see [`catch_unwind`]).
+fn step<F: Future<Output = Result>>(capture: bool, fut: F) -> Step<F> {
+    Step {
+        caught: catch_unwind(fut, capture),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`step`] returns.
+    struct Step<F> {
+        #[pin]
+        caught: CatchUnwind<F>,
+    }
+}
+
+impl<F: Future<Output = Result>> Future for Step<F> {
+    type Output = Result;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result> {
+        self.project().caught.poll(cx).map(|caught| match caught {
+            Ok(r) => r,
+            Err(p) => Err(Error::panic(p.message, p.backtrace)),
+        })
     }
 }
 

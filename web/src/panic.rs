@@ -9,9 +9,9 @@ use std::backtrace::Backtrace;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind as std_catch_unwind};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Once;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 thread_local! {
     /// Set while a handler is polled: `Some(capture)`, where `capture` says whether
@@ -93,12 +93,41 @@ pub(crate) fn guarded<R>(capture: bool, f: impl FnOnce() -> R) -> Result<R, Pani
 /// Runs `fut` as handler code: `Ok(output)`, or `Err(Panicked)` if a poll panicked
 /// (the future is not polled again). While it polls, errors converted with `?` capture
 /// backtraces when `capture` is set.
-pub(crate) async fn catch_unwind<F: Future>(fut: F, capture: bool) -> Result<F::Output, Panicked> {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(|cx| match guarded(capture, || fut.as_mut().poll(cx)) {
-        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(p) => Poll::Ready(Err(p)),
-    })
-    .await
+///
+/// A future written by hand, not an `async fn`: an `async fn` keeps its argument and
+/// the pinned copy it polls, so every layer of wrapping would hold the handler's
+/// future twice (a waiting request carries this for as long as it waits).
+pub(crate) fn catch_unwind<F: Future>(fut: F, capture: bool) -> CatchUnwind<F> {
+    CatchUnwind {
+        fut,
+        capture,
+        done: false,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`catch_unwind`] returns.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        fut: F,
+        capture: bool,
+        done: bool,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        assert!(!*this.done, "CatchUnwind polled after it completed");
+        let fut = this.fut;
+        let result = match guarded(*this.capture, || fut.poll(cx)) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(v)) => Ok(v),
+            Err(p) => Err(p),
+        };
+        *this.done = true;
+        Poll::Ready(result)
+    }
 }
