@@ -88,6 +88,24 @@ pub enum BodyMode {
 /// # let _ = tornado_httpserver::HttpServer::new(Uploads);
 /// ```
 pub trait HttpMessageDelegate: Sized + 'static {
+    /// Whether [`finish`](Self::finish) may wait long (a long poll). When it is set,
+    /// the server frees what reading the request took (about 1 KiB) before it awaits
+    /// `finish`, at the cost of one more small allocation per request; a delegate
+    /// that answers at once leaves it unset.
+    ///
+    /// ```
+    /// # use tornado_httpserver::httputil::HttpServerRequest;
+    /// # use tornado_httpserver::{HttpMessageDelegate, ResponseWriter};
+    /// struct LongPoll;
+    /// impl HttpMessageDelegate for LongPoll {
+    ///     const FINISH_MAY_WAIT: bool = true;
+    ///     async fn finish(self, _request: HttpServerRequest, _writer: ResponseWriter) {
+    ///         // ... waits for news, then answers through the writer
+    ///     }
+    /// }
+    /// ```
+    const FINISH_MAY_WAIT: bool = false;
+
     /// How this request's body is taken; [`BodyMode::Buffer`] unless overridden.
     fn body_mode(&self) -> BodyMode {
         BodyMode::Buffer

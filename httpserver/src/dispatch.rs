@@ -8,12 +8,13 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest, once};
+use crate::connection::{
+    BodyError, Conn, Phase, RequestContext, ResponseWriter, ServeFuture, ServeRequest, Served, once,
+};
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::{COMPACT_BODY_MAX, HttpServerRequest};
@@ -25,11 +26,7 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 }
 
 impl<D: HttpServerConnectionDelegate> ServeRequest for D {
-    fn serve(
-        self: Rc<Self>,
-        conn: Rc<Conn>,
-        head: RequestHead,
-    ) -> Pin<Box<dyn Future<Output = bool>>> {
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> ServeFuture {
         Box::pin(handle_request(conn, self, head))
     }
 }
@@ -72,12 +69,15 @@ impl Collected {
     }
 }
 
-/// Handles one request; returns whether the connection may carry another.
+/// Handles one request: reads it and starts the delegate's `finish`, which
+/// [`finishing`] then runs (in a future of its own when the delegate's `finish` may
+/// wait long).
 async fn handle_request<D: HttpServerConnectionDelegate>(
     conn: Rc<Conn>,
     delegate: Rc<D>,
     head: RequestHead,
-) -> bool {
+) -> Served {
+    let done = Served::Done;
     let context = conn.request_context(head.headers());
     // The access log line needs the target after the head has gone to the request;
     // copy it only when someone will read the line.
@@ -89,7 +89,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(r) => r,
         Err(e) => {
             conn.answer_error(&e);
-            return false;
+            return done(false);
         }
     };
     request.remote_ip = context.remote_ip;
@@ -100,7 +100,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Err(msg) => {
             log::error!("panic in start_request: {msg}");
             fail(&conn);
-            return false;
+            return done(false);
         }
     };
     let mode = match catch(|| message.body_mode()) {
@@ -108,7 +108,7 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Err(msg) => {
             log::error!("panic in body_mode: {msg}");
             fail(&conn);
-            return false;
+            return done(false);
         }
     };
     // The answer starts at the head: a streaming delegate may answer before the body
@@ -129,12 +129,12 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
                 log::error!("panic in headers_received: {msg}");
                 conn.end_answer();
                 fail(&conn);
-                return false;
+                return done(false);
             }
             None => {
                 conn.end_answer();
                 connection_closed(message);
-                return false;
+                return done(false);
             }
         }
     }
@@ -163,12 +163,12 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
                             log::error!("panic in data_received: {msg}");
                             conn.end_answer();
                             fail(&conn);
-                            return false;
+                            return done(false);
                         }
                         None => {
                             conn.end_answer();
                             connection_closed(message);
-                            return false;
+                            return done(false);
                         }
                     }
                 }
@@ -178,13 +178,13 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
             Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => {
                 conn.end_answer();
                 connection_closed(message);
-                return false;
+                return done(false);
             }
             Err(BodyError::Parse(e)) => {
                 conn.end_answer();
                 connection_closed(message);
                 conn.answer_error(&e);
-                return false;
+                return done(false);
             }
         }
     }
@@ -199,40 +199,67 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         writer.send(Response::new(e.status()));
         conn.end_answer();
         conn.access_log(summary.as_deref(), &context);
-        return conn.goes_on();
+        return done(conn.goes_on());
     }
-    let mut finish = once(move || message.finish(request, writer));
-    let outcome = conn.run_guarded(&mut finish).await;
-    // Closed while the handler ran (forced, or the client left): it was dropped.
-    let Some(outcome) = outcome else {
-        conn.end_answer();
-        return false;
-    };
-    if conn.phase() == Phase::Detached {
-        // The stream belongs to the handler now (an upgrade): no 500, no more
-        // requests, and cleanup leaves the stream open.
+    let started = catch(move || message.finish(request, writer));
+    let finish = finishing(conn, context, summary, method, started);
+    if D::Message::FINISH_MAY_WAIT {
+        Served::Then(Box::pin(finish))
+    } else {
+        finish.await
+    }
+}
+
+/// The end of a request: runs the delegate's `finish` future (unless making it
+/// panicked), answers 500 if it panicked or left the response unfinished, and logs the
+/// request. An `async` block, not an `async fn`, so that what it takes is held once.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold each argument twice (as argument and as local)"
+)]
+fn finishing<F: Future<Output = ()>>(
+    conn: Rc<Conn>,
+    context: RequestContext,
+    summary: Option<String>,
+    method: http::Method,
+    started: Result<F, String>,
+) -> impl Future<Output = Served> {
+    async move {
+        let outcome = match started {
+            Ok(fut) => conn.run_guarded(&mut once(move || fut)).await,
+            Err(msg) => Some(Err(msg)),
+        };
+        // Closed while the handler ran (forced, or the client left): it was dropped.
+        let Some(outcome) = outcome else {
+            conn.end_answer();
+            return Served::Done(false);
+        };
+        if conn.phase() == Phase::Detached {
+            // The stream belongs to the handler now (an upgrade): no 500, no more
+            // requests, and cleanup leaves the stream open.
+            conn.end_answer();
+            conn.access_log(summary.as_deref(), &context);
+            return Served::Done(false);
+        }
+        if let Err(msg) = outcome {
+            log::error!(
+                "Uncaught panic in handler for {}: {msg}",
+                summary.as_deref().unwrap_or(method.as_str())
+            );
+            conn.send_internal_error();
+        } else if !conn.response_finished() {
+            if conn.headers_written() {
+                log::error!("handler returned without finishing its response; closing");
+            } else {
+                log::error!("handler returned without a response; answering 500");
+            }
+            conn.send_internal_error();
+        }
+        // Writers kept past this point are refused: the next request is not theirs.
         conn.end_answer();
         conn.access_log(summary.as_deref(), &context);
-        return false;
+        Served::Done(conn.goes_on())
     }
-    if let Err(msg) = outcome {
-        log::error!(
-            "Uncaught panic in handler for {}: {msg}",
-            summary.as_deref().unwrap_or(method.as_str())
-        );
-        conn.send_internal_error();
-    } else if !conn.response_finished() {
-        if conn.headers_written() {
-            log::error!("handler returned without finishing its response; closing");
-        } else {
-            log::error!("handler returned without a response; answering 500");
-        }
-        conn.send_internal_error();
-    }
-    // Writers kept past this point are refused: the next request is not theirs.
-    conn.end_answer();
-    conn.access_log(summary.as_deref(), &context);
-    conn.goes_on()
 }
 
 /// Answers 500 (if no response head went out) and closes the connection after it: for

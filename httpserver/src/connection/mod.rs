@@ -58,11 +58,20 @@ pub(crate) const NO_MARK: u64 = u64::MAX;
 /// erased. The returned future answers the request and says whether the connection
 /// may go on to the next one.
 pub(crate) trait ServeRequest {
-    fn serve(
-        self: Rc<Self>,
-        conn: Rc<Conn>,
-        head: RequestHead,
-    ) -> Pin<Box<dyn Future<Output = bool>>>;
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> ServeFuture;
+}
+
+/// A request being answered, type-erased.
+pub(crate) type ServeFuture = Pin<Box<dyn Future<Output = Served>>>;
+
+/// Where a request's future got to.
+pub(crate) enum Served {
+    /// The request is over; whether the connection may carry another.
+    Done(bool),
+    /// The request goes on in this (smaller) future: what reading it took is freed
+    /// first, so a handler that waits long (a long poll) holds only what finishing
+    /// needs.
+    Then(ServeFuture),
 }
 
 /// What the connection is doing, for shutdown, timeouts and the close wake-ups.
@@ -184,11 +193,17 @@ impl Conn {
         loop {
             // Boxed (by `serve`) so that an idle connection's task holds only the small
             // state of waiting for a head, not the larger one of handling a request.
-            let handling = match self.read_head().await {
+            let mut handling = match self.read_head().await {
                 Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
-            if !handling.await {
+            let goes_on = loop {
+                match handling.await {
+                    Served::Done(goes_on) => break goes_on,
+                    Served::Then(next) => handling = next,
+                }
+            };
+            if !goes_on {
                 if self.phase.get() == Phase::Detached {
                     return;
                 }

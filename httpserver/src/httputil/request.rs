@@ -212,6 +212,8 @@ impl HttpServerRequest {
     /// Tornado's `arguments`.
     pub fn arguments(&self) -> &Arguments {
         match &self.form {
+            // Without a query, the body's arguments are all there is: no merged copy.
+            Some(form) if self.query().is_empty() => &form.body_arguments,
             Some(form) if !form.body_arguments.is_empty() => form.arguments.get_or_init(|| {
                 let mut all = self.query_arguments().clone();
                 for (name, values) in &form.body_arguments {
@@ -251,7 +253,15 @@ impl HttpServerRequest {
         if body_arguments.is_empty() && files.is_empty() {
             return Ok(());
         }
-        let form = self.form.get_or_insert_with(Box::default);
+        let Some(form) = self.form.as_mut() else {
+            // The usual case, parsed once: the maps as they are.
+            self.form = Some(Box::new(Form {
+                body_arguments,
+                files,
+                arguments: OnceLock::new(),
+            }));
+            return Ok(());
+        };
         for (name, values) in body_arguments {
             form.body_arguments.entry(name).or_default().extend(values);
         }
