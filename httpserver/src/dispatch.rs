@@ -7,13 +7,15 @@
 //! boxed future each request gets.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::connection::{
-    BodyError, Conn, Phase, RequestContext, ResponseWriter, ServeFuture, ServeRequest, Served, once,
+    BodyError, Conn, Phase, ResponseWriter, ServeFuture, ServeRequest, Served, once,
 };
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
@@ -117,7 +119,6 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
     let writer = ResponseWriter {
         conn: conn.clone(),
         seq,
-        context: context.clone(),
     };
     if mode == BodyMode::Stream {
         match conn
@@ -198,11 +199,18 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         connection_closed(message);
         writer.send(Response::new(e.status()));
         conn.end_answer();
-        conn.access_log(summary.as_deref(), &context);
+        conn.access_log(summary.as_deref(), context.start, context.remote_ip);
         return done(conn.goes_on());
     }
     let started = catch(move || message.finish(request, writer));
-    let finish = finishing(conn, context, summary, method, started);
+    let finish = finishing(
+        conn,
+        context.start,
+        context.remote_ip,
+        summary,
+        method,
+        started,
+    );
     if D::Message::FINISH_MAY_WAIT {
         Served::Then(Box::pin(finish))
     } else {
@@ -219,7 +227,8 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
 )]
 fn finishing<F: Future<Output = ()>>(
     conn: Rc<Conn>,
-    context: RequestContext,
+    start: Instant,
+    remote_ip: Option<IpAddr>,
     summary: Option<String>,
     method: http::Method,
     started: Result<F, String>,
@@ -238,7 +247,7 @@ fn finishing<F: Future<Output = ()>>(
             // The stream belongs to the handler now (an upgrade): no 500, no more
             // requests, and cleanup leaves the stream open.
             conn.end_answer();
-            conn.access_log(summary.as_deref(), &context);
+            conn.access_log(summary.as_deref(), start, remote_ip);
             return Served::Done(false);
         }
         if let Err(msg) = outcome {
@@ -257,7 +266,7 @@ fn finishing<F: Future<Output = ()>>(
         }
         // Writers kept past this point are refused: the next request is not theirs.
         conn.end_answer();
-        conn.access_log(summary.as_deref(), &context);
+        conn.access_log(summary.as_deref(), start, remote_ip);
         Served::Done(conn.goes_on())
     }
 }

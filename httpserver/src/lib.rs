@@ -72,9 +72,7 @@ mod response;
 mod server;
 mod settings;
 
-pub use connection::{
-    ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT, RequestContext, ResponseWriter, ZERO_COPY_BODY_MIN,
-};
+pub use connection::{ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT, ResponseWriter, ZERO_COPY_BODY_MIN};
 pub use delegate::{
     BodyMode, CallHandler, HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture,
 };

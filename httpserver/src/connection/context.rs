@@ -1,7 +1,7 @@
 //! [`RequestContext`]: where a request came from (with `xheaders` applied), and the
 //! access log line written when it is over.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use super::Conn;
@@ -9,16 +9,14 @@ use crate::httputil::HttpHeaders;
 
 /// Where a request came from, after `xheaders` were applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     /// The client's IP: the peer's, or with `xheaders` the one the proxy reported.
     /// `None` on a Unix socket.
-    pub remote_ip: Option<IpAddr>,
+    pub(crate) remote_ip: Option<IpAddr>,
     /// `"http"` or `"https"` (TLS, or with `xheaders` the scheme the proxy reported).
-    pub protocol: &'static str,
-    /// The peer's socket address (the proxy's, behind one); `None` on a Unix socket.
-    pub address: Option<SocketAddr>,
+    pub(crate) protocol: &'static str,
     /// When the request's first byte arrived, by the loop's clock.
-    pub start: Instant,
+    pub(crate) start: Instant,
 }
 
 impl Conn {
@@ -61,7 +59,6 @@ impl Conn {
         RequestContext {
             remote_ip,
             protocol,
-            address: self.peer,
             start: self.request_start.get(),
         }
     }
@@ -74,7 +71,12 @@ impl Conn {
         self.shared.settings.access_log
     }
 
-    pub(crate) fn access_log(&self, summary: Option<&str>, context: &RequestContext) {
+    pub(crate) fn access_log(
+        &self,
+        summary: Option<&str>,
+        start: Instant,
+        remote_ip: Option<IpAddr>,
+    ) {
         if !self.shared.settings.access_log {
             return;
         }
@@ -82,7 +84,7 @@ impl Conn {
         let Some(summary) = summary else {
             // Info is off: errors are still worth a line, without the target.
             if status >= 500 && log::log_enabled!(target: "tornado.access", log::Level::Error) {
-                log::error!(target: "tornado.access", "{status} ({:?})", context.remote_ip);
+                log::error!(target: "tornado.access", "{status} ({remote_ip:?})");
             }
             return;
         };
@@ -94,10 +96,8 @@ impl Conn {
         if !log::log_enabled!(target: "tornado.access", level) {
             return;
         }
-        let elapsed = Instant::now().saturating_duration_since(context.start);
-        let ip = context
-            .remote_ip
-            .map_or_else(|| "unix".to_string(), |ip| ip.to_string());
+        let elapsed = Instant::now().saturating_duration_since(start);
+        let ip = remote_ip.map_or_else(|| "unix".to_string(), |ip| ip.to_string());
         log::log!(
             target: "tornado.access",
             level,

@@ -41,7 +41,6 @@ use bytes::BytesMut;
 use tornado_ioloop::{IoLoop, TimeoutHandle, panic_message};
 use tornado_iostream::IoStream;
 
-pub use context::RequestContext;
 pub(crate) use input::BodyError;
 pub use input::{ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT};
 pub use output::ZERO_COPY_BODY_MIN;

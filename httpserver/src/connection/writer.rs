@@ -8,7 +8,7 @@ use std::task::Poll;
 use http::StatusCode;
 use tornado_iostream::IoStream;
 
-use super::{Conn, Phase, RequestContext};
+use super::{Conn, Phase};
 use crate::error::OutputError;
 use crate::httputil::HttpHeaders;
 use crate::response::Response;
@@ -29,13 +29,12 @@ pub struct ResponseWriter {
     pub(crate) conn: Rc<Conn>,
     /// The request this writer answers; once it is over the writer is refused.
     pub(crate) seq: u32,
-    pub(crate) context: RequestContext,
 }
 
 impl fmt::Debug for ResponseWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseWriter")
-            .field("context", &self.context)
+            .field("seq", &self.seq)
             .finish_non_exhaustive()
     }
 }
@@ -171,10 +170,5 @@ impl ResponseWriter {
     /// waiting).
     pub fn connection_closed(&self) -> bool {
         self.conn.stream().closed()
-    }
-
-    /// The request's context (client IP, protocol).
-    pub fn context(&self) -> RequestContext {
-        self.context.clone()
     }
 }
