@@ -1,6 +1,8 @@
 //! Query strings, `application/x-www-form-urlencoded` bodies, form-body
 //! dispatch and [`url_concat`].
 
+use std::collections::hash_map::Entry;
+
 use bytes::Bytes;
 
 // request.rs still names these through this file; their home is form.rs.
@@ -47,7 +49,14 @@ pub fn parse_qs_into(qs: &[u8], args: &mut Arguments, max_fields: usize) -> Resu
         };
         let name = String::from_utf8_lossy(&percent_decode(name)).into_owned();
         let value = Bytes::from(percent_decode(value));
-        args.entry(name).or_default().push(value);
+        // Most names come once: a first value gets a vector of exactly one (a pushed
+        // vector would hold four).
+        match args.entry(name) {
+            Entry::Occupied(mut values) => values.get_mut().push(value),
+            Entry::Vacant(slot) => {
+                slot.insert(vec![value]);
+            }
+        }
     }
     Ok(())
 }
@@ -180,8 +189,12 @@ pub fn parse_body_arguments_with(
                 e.reason()
             ))
         })?;
-        for (name, values) in parsed {
-            arguments.entry(name).or_default().extend(values);
+        if arguments.is_empty() {
+            *arguments = parsed;
+        } else {
+            for (name, values) in parsed {
+                arguments.entry(name).or_default().extend(values);
+            }
         }
         return Ok(());
     }
