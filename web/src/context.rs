@@ -62,6 +62,9 @@ enum Output {
     Finished,
 }
 
+/// A route's decoded positional and named groups.
+type PathValues = (Vec<String>, Vec<(String, String)>);
+
 /// One request and its response: what a handler reads and writes (Tornado's
 /// `self.request`, `self.get_argument`, `self.write`, ...).
 ///
@@ -87,8 +90,9 @@ pub struct Context {
     request: HttpServerRequest,
     app: Rc<AppShared>,
     hooks: &'static Hooks,
-    path_args: Vec<String>,
-    path_kwargs: Vec<(String, String)>,
+    /// The decoded path arguments, boxed (and none for a route without groups): a
+    /// waiting request carries a pointer, not two vectors.
+    path: Option<Box<PathValues>>,
     current_user: Option<String>,
     status: StatusCode,
     reason: Option<String>,
@@ -126,8 +130,7 @@ impl Context {
             request,
             app,
             hooks,
-            path_args: Vec::new(),
-            path_kwargs: Vec::new(),
+            path: None,
             current_user: None,
             status: StatusCode::OK,
             reason: None,
@@ -199,8 +202,7 @@ impl Context {
     }
 
     pub(crate) fn set_path_args(&mut self, args: Vec<String>, kwargs: Vec<(String, String)>) {
-        self.path_args = args;
-        self.path_kwargs = kwargs;
+        self.path = (!args.is_empty() || !kwargs.is_empty()).then(|| Box::new((args, kwargs)));
     }
 
     pub(crate) fn hooks(&self) -> &'static Hooks {

@@ -85,7 +85,8 @@ impl HttpMessageDelegate for WebRequest {
 struct HandlerState<H: RequestHandler> {
     handler: H,
     app: Rc<AppShared>,
-    args: PathArgs,
+    /// The route's groups, boxed, and none for a route without any.
+    args: Option<Box<PathArgs>>,
     /// A streaming handler's request head, kept from the head until its context is
     /// made at `headers_received`.
     head: Option<Box<HttpServerRequest>>,
@@ -107,7 +108,7 @@ pub(crate) fn start<H: RequestHandler>(
     Box::new(HandlerState {
         handler,
         app: app.clone(),
-        args,
+        args: (!args.args.is_empty() || !args.kwargs.is_empty()).then(|| Box::new(args)),
         // Boxed: every other handler's state carries one pointer for it.
         head: H::STREAM_REQUEST_BODY.then(|| Box::new(request.clone())),
         cx: None,
@@ -134,7 +135,10 @@ impl<H: RequestHandler> Drop for HandlerState<H> {
 }
 
 /// Decodes the path arguments with the handler's `decode_argument`.
-fn decode_path_args(cx: &mut Context, args: &PathArgs) -> Result {
+fn decode_path_args(cx: &mut Context, args: Option<&PathArgs>) -> Result {
+    let Some(args) = args else {
+        return Ok(());
+    };
     let decode = cx.hooks().decode_argument;
     let positional = args
         .args
@@ -161,7 +165,7 @@ fn decode_path_args(cx: &mut Context, args: &PathArgs) -> Result {
 
 /// Everything before the method: the method check, path arguments, the current user,
 /// `prepare`.
-async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: &PathArgs) -> Result {
+async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: Option<&PathArgs>) -> Result {
     if !H::SUPPORTED_METHODS.contains(cx.method()) {
         return Err(HttpError::new(405).into());
     }
@@ -302,7 +306,7 @@ impl<H: RequestHandler> HandlerState<H> {
             step(capture, method(handler, cx)).await
         } else {
             step(capture, async {
-                before(handler, cx, &this.args).await?;
+                before(handler, cx, this.args.as_deref()).await?;
                 method(handler, cx).await
             })
             .await
@@ -340,7 +344,8 @@ impl<H: RequestHandler> ErasedMessage for HandlerState<H> {
             let Some(cx) = self.cx.as_mut() else {
                 return;
             };
-            if let Err(e) = step(capture, before(&mut self.handler, cx, &self.args)).await {
+            if let Err(e) = step(capture, before(&mut self.handler, cx, self.args.as_deref())).await
+            {
                 handle_error(cx, e);
             }
         })

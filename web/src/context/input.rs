@@ -198,23 +198,23 @@ impl Context {
     /// The positional groups of the route's pattern, URL-decoded (Tornado passes them
     /// to the method as `*args`). A group that did not take part in the match is `""`.
     pub fn path_args(&self) -> &[String] {
-        &self.path_args
+        self.path.as_ref().map_or(&[], |p| &p.0)
     }
 
     /// Positional group `index` (from 0).
     pub fn path_arg(&self, index: usize) -> Option<&str> {
-        self.path_args.get(index).map(String::as_str)
+        self.path_args().get(index).map(String::as_str)
     }
 
     /// The named groups of the route's pattern (Tornado's `**kwargs`), in pattern
     /// order.
     pub fn path_kwargs(&self) -> &[(String, String)] {
-        &self.path_kwargs
+        self.path.as_ref().map_or(&[], |p| &p.1)
     }
 
     /// Named group `name`.
     pub fn path_kwarg(&self, name: &str) -> Option<&str> {
-        self.path_kwargs
+        self.path_kwargs()
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
