@@ -122,17 +122,38 @@ where
 }
 
 /// Wraps a future whose output nobody waits for: panics are logged, the value dropped.
+/// One allocation holding the future once (a long-lived connection task is most of
+/// what an idle connection costs).
 pub(crate) fn detached<F>(future: F, name: &'static str) -> TaskFuture
 where
     F: Future + 'static,
 {
-    // See `joined`: boxed first so the task holds the future once.
-    let mut future = Box::pin(future);
-    Box::pin(async move {
-        if let Err(msg) = std::future::poll_fn(|cx| poll_catching(future.as_mut(), cx)).await {
-            log::error!("task {name} panicked: {msg}");
+    Box::pin(Detached { future, name })
+}
+
+pin_project_lite::pin_project! {
+    /// The task [`detached`] makes.
+    struct Detached<F> {
+        #[pin]
+        future: F,
+        name: &'static str,
+    }
+}
+
+impl<F: Future> Future for Detached<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        match poll_catching(this.future, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(_)) => Poll::Ready(()),
+            Poll::Ready(Err(msg)) => {
+                log::error!("task {} panicked: {msg}", this.name);
+                Poll::Ready(())
+            }
         }
-    })
+    }
 }
 
 pub(crate) struct JoinHandleState<T> {
