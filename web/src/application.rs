@@ -380,9 +380,12 @@ impl Application {
     /// Routes a request head: the target and its path arguments.
     fn route(&self, request: &HttpServerRequest) -> (Target, PathArgs) {
         let router = self.shared.router.borrow();
-        // `X-Real-Ip` only matters when there are host rules to choose from.
-        let real_ip = router.hosts().next().is_some() && request.headers().contains("X-Real-Ip");
-        let route_request = RouteRequest::new(request.host(), request.path()).x_real_ip(real_ip);
+        // The host and `X-Real-Ip` only matter when there are host rules to choose
+        // from: without any, neither is looked up.
+        let has_hosts = router.hosts().next().is_some();
+        let host = if has_hosts { request.host() } else { "" };
+        let real_ip = has_hosts && request.headers().contains("X-Real-Ip");
+        let route_request = RouteRequest::new(host, request.path()).x_real_ip(real_ip);
         match router.find(&route_request) {
             Some(found) => (found.target().clone(), found.path_args),
             None => (self.shared.not_found.clone(), PathArgs::default()),

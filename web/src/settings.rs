@@ -150,6 +150,22 @@ pub struct RequestLog<'a> {
     pub handler: &'a str,
 }
 
+/// The level of a default access line: info for statuses below 400, warning below
+/// 500, error from 500 on.
+pub(crate) fn access_level(status: StatusCode) -> log::Level {
+    match status.as_u16() {
+        0..=399 => log::Level::Info,
+        400..=499 => log::Level::Warn,
+        _ => log::Level::Error,
+    }
+}
+
+/// Whether the default access line for `status` would be written: when it would not,
+/// the line is not made (its request time would read the clock for nothing).
+pub(crate) fn access_log_enabled(status: StatusCode) -> bool {
+    log::log_enabled!(target: "tornado.access", access_level(status))
+}
+
 impl RequestLog<'_> {
     /// Tornado's summary: `METHOD uri (ip)`.
     pub fn summary(&self) -> String {
@@ -160,11 +176,7 @@ impl RequestLog<'_> {
     /// `tornado.access`: `200 GET / (127.0.0.1) 0.52ms` at info for statuses below
     /// 400, warning below 500, error from 500 on.
     pub fn log(&self) {
-        let level = match self.status.as_u16() {
-            0..=399 => log::Level::Info,
-            400..=499 => log::Level::Warn,
-            _ => log::Level::Error,
-        };
+        let level = access_level(self.status);
         if log::log_enabled!(target: "tornado.access", level) {
             log::log!(
                 target: "tornado.access",

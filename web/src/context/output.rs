@@ -453,13 +453,11 @@ impl Context {
         if self.status == StatusCode::OK
             && (*method == Method::GET || *method == Method::HEAD)
             && !self.headers.contains("Etag")
+            && self.add_etag()
         {
-            self.set_etag_header();
-            if self.check_etag_header() {
-                self.buffer.clear();
-                self.status = StatusCode::NOT_MODIFIED;
-                self.reason = None;
-            }
+            self.buffer.clear();
+            self.status = StatusCode::NOT_MODIFIED;
+            self.reason = None;
         }
         if no_content(self.status) {
             if !self.buffer.is_empty() {
@@ -605,6 +603,10 @@ impl Context {
     /// `log_function` setting, or Tornado's access line).
     fn mark_finished(&mut self) {
         self.output = Output::Finished;
+        let log_function = &self.app.settings.log_function;
+        if log_function.is_none() && !crate::settings::access_log_enabled(self.status) {
+            return;
+        }
         let request = &self.request;
         let line = RequestLog {
             status: self.status,
@@ -614,7 +616,7 @@ impl Context {
             request_time: request.request_time(),
             handler: (self.hooks.handler_name)(),
         };
-        match &self.app.settings.log_function {
+        match log_function {
             Some(f) => f(&line),
             None => line.log(),
         }
@@ -641,6 +643,26 @@ impl Context {
         {
             self.headers.set("Etag", &etag);
         }
+    }
+
+    /// [`set_etag_header`](Self::set_etag_header) then
+    /// [`check_etag_header`](Self::check_etag_header) for a response without an `ETag`
+    /// yet: the tag is added (no `Etag` to replace), and compared with the request's
+    /// `If-None-Match` only when there is one. Whether a 304 is due.
+    fn add_etag(&mut self) -> bool {
+        let Some(etag) = (self.hooks.compute_etag)(self) else {
+            return false;
+        };
+        if check_header("Etag", &etag).is_err() {
+            return false;
+        }
+        let not_modified = self
+            .request
+            .headers()
+            .get_joined("If-None-Match")
+            .is_some_and(|header| etag_matches(&header, &etag));
+        self.headers.add("Etag", &etag);
+        not_modified
     }
 
     /// Whether the request's `If-None-Match` matches the response's `ETag` (weak
