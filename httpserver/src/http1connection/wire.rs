@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use crate::error::{OutputError, OutputErrorKind};
-use crate::httputil::{is_field_value, is_token};
+use crate::httputil::{has_byte_below, is_field_value, is_token};
 
 /// Checks a header line about to be written: the name is a token and the value has
 /// no CR, LF or NUL (either would break the framing). Both roles check every line
@@ -56,13 +56,30 @@ pub fn check_header_field(name: &str, value: &str) -> Result<(), OutputError> {
 
 /// Checks a header value about to be written: no CR, LF or NUL.
 pub(crate) fn check_value(name: &str, value: &str) -> Result<(), OutputError> {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if !is_framing_safe(value.as_bytes()) {
         return Err(OutputError::new(
             OutputErrorKind::InvalidHeader,
             format!("illegal characters (CR, LF or NUL) in header {name}: {value:?}"),
         ));
     }
     Ok(())
+}
+
+/// Whether `value` has no CR, LF or NUL. Eight bytes at a time: only a word that
+/// may hold one (a byte below 14, such as a tab) is checked byte by byte.
+fn is_framing_safe(value: &[u8]) -> bool {
+    fn allowed(b: u8) -> bool {
+        b != b'\r' && b != b'\n' && b != 0
+    }
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        // A chunk is always eight bytes; 0 would only send it to the exact check.
+        let x = word.try_into().map_or(0, u64::from_le_bytes);
+        if has_byte_below(x, b'\r' + 1) && !word.iter().all(|&b| allowed(b)) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| allowed(b))
 }
 
 /// Whether a `Connection` value lists the `close` token.
@@ -141,6 +158,17 @@ mod tests {
         for (name, value) in [("Bad Name", "v"), ("X", "a\r\nb"), ("X", "a\0"), ("", "v")] {
             let err = check_field(name, value).unwrap_err();
             assert_eq!(err.kind(), OutputErrorKind::InvalidHeader, "{name:?}");
+        }
+        for len in [1, 8, 9, 17] {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'\t';
+                assert!(is_framing_safe(&v));
+                for bad in [0u8, b'\r', b'\n'] {
+                    v[at] = bad;
+                    assert!(!is_framing_safe(&v), "{v:?}");
+                }
+            }
         }
         assert!(says_close("Upgrade, Close"));
         assert!(!says_close("keep-alive, closed"));

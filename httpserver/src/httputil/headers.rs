@@ -367,6 +367,9 @@ impl HttpHeaders {
 
     /// Removes every value of `name`; returns whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
+        if !self.contains(name) {
+            return false;
+        }
         let before = self.lines.as_slice().len();
         let view = HeadersView {
             shared: &self.shared,
@@ -559,7 +562,12 @@ impl<'a> HeadersView<'a> {
     }
 
     fn is(&self, e: &Entry, name: &str) -> bool {
-        self.bytes(e.name).eq_ignore_ascii_case(name.as_bytes())
+        // Most names differ in length; most that match are spelled the same way.
+        if e.name.len() != name.len() {
+            return false;
+        }
+        let have = self.bytes(e.name);
+        have == name.as_bytes() || have.eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// See [`HttpHeaders::get`].
@@ -642,7 +650,31 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// A field value: no control character but tab (non-ASCII text allowed).
 pub(crate) fn is_field_value(s: &str) -> bool {
-    !s.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    fn allowed(b: u8) -> bool {
+        (b >= 0x20 || b == b'\t') && b != 0x7f
+    }
+    // Eight bytes at a time: only a word that may hold a control byte (a tab, say)
+    // is checked byte by byte.
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        // A chunk is always eight bytes; 0 would only send it to the exact check.
+        let x = word.try_into().map_or(0, u64::from_le_bytes);
+        if (has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * 0x7f), 1))
+            && !word.iter().all(|&b| allowed(b))
+        {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| allowed(b))
+}
+
+/// `0x01` in every byte of a word.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+
+/// Whether a byte of `x` is below `n` (`n` at most 128); never wrong when one is,
+/// though it may say so when none is (only past a byte that is).
+pub(crate) fn has_byte_below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & (ONES * 0x80) != 0
 }
 
 impl fmt::Debug for HttpHeaders {
@@ -714,6 +746,24 @@ impl TryFrom<&HttpHeaders> for HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_word_by_word() {
+        // Every bad byte at every place of a value longer than two words, and a tab
+        // (allowed, but below 0x20) beside it.
+        for len in [1, 7, 8, 9, 16, 23] {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'\t';
+                assert!(is_field_value(std::str::from_utf8(&v).unwrap()));
+                for bad in [0u8, b'\r', b'\n', 0x1b, 0x1f, 0x7f] {
+                    v[at] = bad;
+                    assert!(!is_field_value(std::str::from_utf8(&v).unwrap()), "{v:?}");
+                }
+            }
+        }
+        assert!(is_field_value("caf\u{e9} \u{7ff}\u{ffff} ~ !"));
+    }
 
     #[test]
     fn multi_values_and_case() {

@@ -23,5 +23,7 @@ pub use headers::HttpHeaders;
 pub use multipart::parse_header;
 pub use request::{COMPACT_BODY_MAX, HttpServerRequest, split_host_and_port, validate_host};
 
-pub(crate) use headers::{HeadersView, MAX_SHARED_LEN, bytes_to_str, is_field_value, is_token};
+pub(crate) use headers::{
+    HeadersView, MAX_SHARED_LEN, bytes_to_str, has_byte_below, is_field_value, is_token,
+};
 pub(crate) use request::request_host;
