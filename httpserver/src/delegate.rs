@@ -137,6 +137,36 @@ pub trait HttpMessageDelegate: Sized + 'static {
     fn finish(self, request: HttpServerRequest, writer: ResponseWriter)
     -> impl Future<Output = ()>;
 
+    /// [`finish`](Self::finish), boxed: what the server calls when
+    /// [`FINISH_MAY_WAIT`](Self::FINISH_MAY_WAIT) is set. Override it only when
+    /// `finish` returns a box already, to hand that over instead of boxing it again.
+    ///
+    /// ```
+    /// # use std::future::Future;
+    /// # use std::pin::Pin;
+    /// # use tornado_httpserver::httputil::HttpServerRequest;
+    /// # use tornado_httpserver::{HttpMessageDelegate, ResponseWriter};
+    /// struct Boxed;
+    /// impl HttpMessageDelegate for Boxed {
+    ///     const FINISH_MAY_WAIT: bool = true;
+    ///     fn finish(self, request: HttpServerRequest, writer: ResponseWriter)
+    ///         -> impl Future<Output = ()> {
+    ///         self.finish_boxed(request, writer)
+    ///     }
+    ///     fn finish_boxed(self, _request: HttpServerRequest, _writer: ResponseWriter)
+    ///         -> Pin<Box<dyn Future<Output = ()>>> {
+    ///         Box::pin(async { /* ... answers through the writer */ })
+    ///     }
+    /// }
+    /// ```
+    fn finish_boxed(
+        self,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(self.finish(request, writer))
+    }
+
     /// The connection closed (or the body was bad) before the request was complete.
     fn on_connection_close(self) {}
 }

@@ -9,7 +9,9 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -202,58 +204,59 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         conn.access_log(summary.as_deref(), context.start, context.remote_ip);
         return done(conn.goes_on());
     }
-    let started = catch(move || message.finish(request, writer));
-    let finish = finishing(
-        conn,
-        context.start,
-        context.remote_ip,
+    let ending = Ending {
+        start: context.start,
+        remote_ip: context.remote_ip,
         summary,
         method,
-        started,
-    );
+    };
     if D::Message::FINISH_MAY_WAIT {
-        Served::Then(Box::pin(finish))
-    } else {
-        finish.await
+        // Handed to the connection's own task: this future (and what reading the
+        // request took) is freed while the handler waits.
+        let started = catch(move || message.finish_boxed(request, writer));
+        return Served::Then(Finishing {
+            conn,
+            ending,
+            started: Some(started),
+        });
     }
+    let outcome = match catch(move || message.finish(request, writer)) {
+        Ok(fut) => conn.run_guarded(&mut once(move || fut)).await,
+        Err(msg) => Some(Err(msg)),
+    };
+    Served::Done(ending.conclude(&conn, outcome))
 }
 
-/// The end of a request: runs the delegate's `finish` future (unless making it
-/// panicked), answers 500 if it panicked or left the response unfinished, and logs the
-/// request. An `async` block, not an `async fn`, so that what it takes is held once.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "an async fn would hold each argument twice (as argument and as local)"
-)]
-fn finishing<F: Future<Output = ()>>(
-    conn: Rc<Conn>,
+/// What the end of a request needs once the request itself has gone to the handler.
+pub(crate) struct Ending {
     start: Instant,
     remote_ip: Option<IpAddr>,
     summary: Option<String>,
     method: http::Method,
-    started: Result<F, String>,
-) -> impl Future<Output = Served> {
-    async move {
-        let outcome = match started {
-            Ok(fut) => conn.run_guarded(&mut once(move || fut)).await,
-            Err(msg) => Some(Err(msg)),
-        };
+}
+
+impl Ending {
+    /// After the delegate's `finish` (`None`: dropped because the connection closed):
+    /// answers 500 if it panicked or left the response unfinished, and logs the
+    /// request. Returns whether the connection goes on.
+    fn conclude(&self, conn: &Conn, outcome: Option<Result<(), String>>) -> bool {
         // Closed while the handler ran (forced, or the client left): it was dropped.
         let Some(outcome) = outcome else {
             conn.end_answer();
-            return Served::Done(false);
+            return false;
         };
+        let summary = self.summary.as_deref();
         if conn.phase() == Phase::Detached {
             // The stream belongs to the handler now (an upgrade): no 500, no more
             // requests, and cleanup leaves the stream open.
             conn.end_answer();
-            conn.access_log(summary.as_deref(), start, remote_ip);
-            return Served::Done(false);
+            conn.access_log(summary, self.start, self.remote_ip);
+            return false;
         }
         if let Err(msg) = outcome {
             log::error!(
                 "Uncaught panic in handler for {}: {msg}",
-                summary.as_deref().unwrap_or(method.as_str())
+                summary.unwrap_or(self.method.as_str())
             );
             conn.send_internal_error();
         } else if !conn.response_finished() {
@@ -266,8 +269,43 @@ fn finishing<F: Future<Output = ()>>(
         }
         // Writers kept past this point are refused: the next request is not theirs.
         conn.end_answer();
-        conn.access_log(summary.as_deref(), start, remote_ip);
-        Served::Done(conn.goes_on())
+        conn.access_log(summary, self.start, self.remote_ip);
+        conn.goes_on()
+    }
+}
+
+/// A handler's boxed `finish` future.
+type HandlerFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The end of a request whose `finish` may wait long ([`Served::Then`]): a plain
+/// struct the connection's task awaits in place, so that a waiting request costs no
+/// allocation beyond the handler's own boxed future. Resolves to whether the
+/// connection goes on.
+pub(crate) struct Finishing {
+    conn: Rc<Conn>,
+    ending: Ending,
+    /// The handler's future (or the panic that making it raised); `None` once over.
+    started: Option<Result<HandlerFuture, String>>,
+}
+
+impl Future for Finishing {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let this = self.get_mut();
+        let outcome = match this.started.take() {
+            Some(Ok(mut fut)) => match this.conn.poll_guarded(fut.as_mut(), cx) {
+                Poll::Pending => {
+                    this.started = Some(Ok(fut));
+                    return Poll::Pending;
+                }
+                // The handler's future is dropped before the request is concluded.
+                Poll::Ready(outcome) => outcome,
+            },
+            Some(Err(msg)) => Some(Err(msg)),
+            None => panic!("Finishing polled after it completed"),
+        };
+        Poll::Ready(this.ending.conclude(&this.conn, outcome))
     }
 }
 

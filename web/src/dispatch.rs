@@ -76,6 +76,15 @@ impl HttpMessageDelegate for WebRequest {
         self.0.finish(request, writer)
     }
 
+    /// The handler's future is boxed already: it is handed over as it is.
+    fn finish_boxed(
+        self,
+        request: HttpServerRequest,
+        writer: ResponseWriter,
+    ) -> Pin<Box<dyn Future<Output = ()>>> {
+        self.0.finish(request, writer)
+    }
+
     fn on_connection_close(self) {
         self.0.on_connection_close()
     }
@@ -287,12 +296,13 @@ impl<F: Future<Output = Result>> Future for Step<F> {
 
 impl<H: RequestHandler> HandlerState<H> {
     fn make_context(&mut self, request: HttpServerRequest, writer: ResponseWriter) {
-        self.cx = Some(Context::new(
+        Context::new_in(
+            &mut self.cx,
             request,
             self.app.clone(),
             hooks_of::<H>(),
             writer,
-        ));
+        );
     }
 
     async fn run(mut self: Box<Self>, streaming: bool) {

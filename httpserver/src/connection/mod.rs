@@ -34,7 +34,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -46,6 +46,7 @@ pub use input::{ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT};
 pub use output::ZERO_COPY_BODY_MIN;
 pub use writer::ResponseWriter;
 
+use crate::dispatch::Finishing;
 use crate::http1connection::{RequestHead, ServerConnection};
 use crate::registry::{Registry, Tracked};
 use crate::settings::HttpServerSettings;
@@ -67,10 +68,21 @@ pub(crate) type ServeFuture = Pin<Box<dyn Future<Output = Served>>>;
 pub(crate) enum Served {
     /// The request is over; whether the connection may carry another.
     Done(bool),
-    /// The request goes on in this (smaller) future: what reading it took is freed
-    /// first, so a handler that waits long (a long poll) holds only what finishing
-    /// needs.
-    Then(ServeFuture),
+    /// The request goes on in this future, which the connection's task awaits in
+    /// place: what reading the request took is freed first, so a handler that waits
+    /// long (a long poll) holds only its own future and what finishing needs.
+    Then(Finishing),
+}
+
+impl Future for Served {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        match self.get_mut() {
+            Served::Done(goes_on) => Poll::Ready(*goes_on),
+            Served::Then(finishing) => Pin::new(finishing).poll(cx),
+        }
+    }
 }
 
 /// What the connection is doing, for shutdown, timeouts and the close wake-ups.
@@ -192,16 +204,13 @@ impl Conn {
         loop {
             // Boxed (by `serve`) so that an idle connection's task holds only the small
             // state of waiting for a head, not the larger one of handling a request.
-            let mut handling = match self.read_head().await {
+            let handling = match self.read_head().await {
                 Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
-            let goes_on = loop {
-                match handling.await {
-                    Served::Done(goes_on) => break goes_on,
-                    Served::Then(next) => handling = next,
-                }
-            };
+            // `Served` is itself the future of the rest: matching on it would keep it
+            // beside the finishing future it holds.
+            let goes_on = handling.await.await;
             if !goes_on {
                 if self.phase.get() == Phase::Detached {
                     return;
@@ -256,33 +265,43 @@ impl Conn {
                     Err(p) => return Poll::Ready(Some(Err(panic_message(&*p)))),
                 }
             }
-            let Some(fut) = slot.as_mut().as_pin_mut() else {
-                return Poll::Ready(None);
-            };
-            match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                Ok(Poll::Ready(v)) => return Poll::Ready(Some(Ok(v))),
-                Ok(Poll::Pending) => {}
-                Err(p) => return Poll::Ready(Some(Err(panic_message(&*p)))),
+            match slot.as_mut().as_pin_mut() {
+                Some(fut) => self.poll_guarded(fut, cx),
+                None => Poll::Ready(None),
             }
-            match self.phase.get() {
-                Phase::ForceClosed | Phase::TimedOut => return Poll::Ready(None),
-                // A handler whose response is finished goes on with its work (as
-                // Tornado's does): only a handler still owing a response is cancelled.
-                Phase::Busy if self.stream.closed() && !self.response_finished() => {
-                    return Poll::Ready(None);
-                }
-                _ => {}
-            }
-            if !self.out.borrow().is_empty() {
-                drop(self.queue_output());
-            }
-            // A handler that waits (a long poll) holds no output buffer meanwhile: with
-            // thousands waiting, that is most of their memory.
-            self.release_output_buffer();
-            self.add_close_waiter(cx.waker());
-            Poll::Pending
         })
         .await
+    }
+
+    /// Polls a handler's future once, as [`run_guarded`](Self::run_guarded) does:
+    /// `Ready(None)` when the connection closed first, a panic caught as `Err`.
+    pub(crate) fn poll_guarded<F: Future + ?Sized>(
+        self: &Rc<Self>,
+        fut: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<F::Output, String>>> {
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(v)) => return Poll::Ready(Some(Ok(v))),
+            Ok(Poll::Pending) => {}
+            Err(p) => return Poll::Ready(Some(Err(panic_message(&*p)))),
+        }
+        match self.phase.get() {
+            Phase::ForceClosed | Phase::TimedOut => return Poll::Ready(None),
+            // A handler whose response is finished goes on with its work (as
+            // Tornado's does): only a handler still owing a response is cancelled.
+            Phase::Busy if self.stream.closed() && !self.response_finished() => {
+                return Poll::Ready(None);
+            }
+            _ => {}
+        }
+        if !self.out.borrow().is_empty() {
+            drop(self.queue_output());
+        }
+        // A handler that waits (a long poll) holds no output buffer meanwhile: with
+        // thousands waiting, that is most of their memory.
+        self.release_output_buffer();
+        self.add_close_waiter(cx.waker());
+        Poll::Pending
     }
 
     /// Registers `waker` to be woken when the connection closes.
