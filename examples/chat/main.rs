@@ -31,7 +31,8 @@ const CHAT_CSS: &str = include_str!("chat.css");
 
 /// One chat message, with its JSON rendered once for every waiter.
 struct Message {
-    id: String,
+    /// Its number: its id is `{epoch:016x}-{seq}`.
+    seq: u64,
     html: String,
     json: String,
 }
@@ -58,15 +59,26 @@ impl MessageBuffer {
         }
     }
 
-    /// The messages after the one with id `cursor`; all of them when there is no
-    /// cursor or it is no longer cached.
-    fn messages_since(&self, cursor: Option<&str>) -> Vec<Rc<Message>> {
+    /// The cached messages after the one `cursor` names (all of them when it names
+    /// none in the cache, as in Tornado's demo).
+    fn messages_since(&self, cursor: Option<u64>) -> Vec<Rc<Message>> {
         let cache = self.cache.borrow();
         let newer = match cursor {
-            Some(c) => cache.iter().rev().take_while(|m| m.id != c).count(),
+            Some(seq) => cache.iter().rev().take_while(|m| m.seq != seq).count(),
             None => cache.len(),
         };
         cache.iter().skip(cache.len() - newer).cloned().collect()
+    }
+
+    /// A cursor as a message number: `None` when it cannot name a message of this
+    /// run (another run's ids have another epoch), which matches no cached message.
+    /// Kept as a number, a waiting request holds no string.
+    fn parse_cursor(&self, cursor: &str) -> Option<u64> {
+        let (epoch, seq) = cursor.split_once('-')?;
+        if u64::from_str_radix(epoch, 16).ok()? != self.epoch || epoch.len() != 16 {
+            return None;
+        }
+        seq.parse().ok()
     }
 
     fn add(&self, body: &str) -> Rc<Message> {
@@ -78,7 +90,7 @@ impl MessageBuffer {
             xhtml_escape(body)
         );
         let json = serde_json::json!({ "id": id, "body": body, "html": html }).to_string();
-        let message = Rc::new(Message { id, html, json });
+        let message = Rc::new(Message { seq: n, html, json });
         let mut cache = self.cache.borrow_mut();
         cache.push_back(message.clone());
         while cache.len() > CACHE_SIZE {
@@ -148,18 +160,29 @@ impl RequestHandler for MessageUpdatesHandler {
     const SUPPORTED_METHODS: &'static [Method] = &[Method::POST];
 
     async fn post(&mut self, cx: &mut Context) -> tornado::web::Result {
-        let cursor = cx.get_argument_opt("cursor")?;
+        let cursor = cx
+            .get_argument_opt("cursor")?
+            .and_then(|c| self.buffer.parse_cursor(&c));
         let messages = loop {
-            let messages = self.buffer.messages_since(cursor.as_deref());
+            let messages = self.buffer.messages_since(cursor);
             if !messages.is_empty() {
                 break messages;
             }
             // Dropped (and on_connection_close called) if the client leaves.
             self.buffer.cond.wait().await;
         };
-        let parts: Vec<&str> = messages.iter().map(|m| m.json.as_str()).collect();
+        let len = messages.iter().map(|m| m.json.len() + 1).sum::<usize>();
+        let mut body = String::with_capacity(len + 16);
+        body.push_str("{\"messages\":[");
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&m.json);
+        }
+        body.push_str("]}");
         cx.set_header("Content-Type", "application/json; charset=UTF-8")?;
-        cx.write(format!("{{\"messages\":[{}]}}", parts.join(",")));
+        cx.write(body);
         Ok(())
     }
 
@@ -278,12 +301,25 @@ mod tests {
         let b = buffer.add("<b>");
         assert!(b.html.contains("&lt;b&gt;"));
         assert_eq!(buffer.messages_since(None).len(), 2);
-        let since_a = buffer.messages_since(Some(&a.id));
+        let since = |cursor: &str| buffer.messages_since(buffer.parse_cursor(cursor));
+        let id = |m: &Message| format!("{:016x}-{}", buffer.epoch, m.seq);
+        assert!(a.json.contains(&id(&a)), "{}", a.json);
+        let since_a = since(&id(&a));
         assert_eq!(since_a.len(), 1);
-        assert_eq!(since_a[0].id, b.id);
-        assert!(buffer.messages_since(Some(&b.id)).is_empty());
-        // An unknown cursor gets everything cached.
-        assert_eq!(buffer.messages_since(Some("gone")).len(), 2);
+        assert_eq!(since_a[0].seq, b.seq);
+        assert!(since(&id(&b)).is_empty());
+        // An unknown cursor gets everything cached: not an id, another run's id, an
+        // id no longer cached.
+        let other_run = format!("{:016x}-1", buffer.epoch.wrapping_add(1));
+        for unknown in [
+            "gone",
+            "",
+            "-",
+            &other_run,
+            &format!("{:016x}-99", buffer.epoch),
+        ] {
+            assert_eq!(since(unknown).len(), 2, "{unknown}");
+        }
     }
 
     #[test]
