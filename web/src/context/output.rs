@@ -99,7 +99,16 @@ fn output_error(e: tornado_httpserver::OutputError) -> Error {
     Error::msg(format!("cannot send the response: {e}"))
 }
 
+/// The largest body buffer kept for the thread's next response (see `SPARE_BODY`).
+const SPARE_BODY_MAX: usize = 16 * 1024;
+
 thread_local! {
+    /// The emptied body buffer of the thread's last response sent whole: the next
+    /// response writes into it instead of allocating (and growing) one of its own. A
+    /// context takes it on its first write, so a handler that waits before writing
+    /// holds none.
+    static SPARE_BODY: std::cell::Cell<Option<BytesMut>> = const { std::cell::Cell::new(None) };
+
     /// Where a header value is formatted before the headers copy it in: one buffer per
     /// thread instead of a `String` per `set_header`.
     static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
@@ -285,7 +294,7 @@ impl Context {
             );
             return;
         }
-        if let Some(ctype) = chunk.append_to(&mut self.buffer) {
+        if let Some(ctype) = chunk.append_to(self.body_buffer()) {
             self.headers.set_static("Content-Type", ctype);
         }
     }
@@ -306,13 +315,33 @@ impl Context {
         if self.output == Output::Finished {
             return Err(Error::msg("write_json() after finish()"));
         }
-        let start = self.buffer.len();
+        let start = self.body_buffer().len();
         if let Err(e) = serde_json::to_writer((&mut self.buffer).writer(), value) {
             self.buffer.truncate(start);
             return Err(e.into());
         }
         self.headers.set_static("Content-Type", JSON_CONTENT_TYPE);
         Ok(())
+    }
+
+    /// The body buffer, the thread's spare one if it has none yet.
+    fn body_buffer(&mut self) -> &mut BytesMut {
+        if self.buffer.capacity() == 0
+            && let Some(spare) = SPARE_BODY.with(std::cell::Cell::take)
+        {
+            self.buffer = spare;
+        }
+        &mut self.buffer
+    }
+
+    /// Empties the body buffer, keeping it for the thread's next response unless it
+    /// grew large.
+    fn recycle_body(&mut self) {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        if buffer.capacity() > 0 && buffer.capacity() <= SPARE_BODY_MAX {
+            buffer.clear();
+            SPARE_BODY.with(|spare| spare.set(Some(buffer)));
+        }
     }
 
     /// What has been written and not yet flushed (for a
@@ -468,24 +497,26 @@ impl Context {
             }
             self.clear_representation_headers();
         }
-        // Taken whole (not split off), so freezing it allocates nothing.
-        let mut body = std::mem::take(&mut self.buffer).freeze();
+        let mut gzipped = None;
         if self.gzip.enabled {
             self.add_vary();
             if self.gzip.accepted
-                && body.len() >= GZIP_MIN_LENGTH
+                && self.buffer.len() >= GZIP_MIN_LENGTH
                 && self.gzip_allowed()
                 && !no_content(self.status)
             {
                 self.headers.set_static("Content-Encoding", "gzip");
-                body = Bytes::from(gzip_whole(&body));
+                let body = gzip_whole(&self.buffer);
                 if self.headers.contains("Content-Length") {
                     self.headers.set("Content-Length", &body.len().to_string());
                 }
+                gzipped = Some(body);
             }
         }
         self.mark_finished();
-        self.send_whole(&body)
+        let sent = self.send_whole(gzipped.as_deref().unwrap_or(&self.buffer));
+        self.recycle_body();
+        sent
     }
 
     /// Sends the head and `body` in one piece (the head carries its length).
