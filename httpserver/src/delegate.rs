@@ -90,8 +90,10 @@ pub enum BodyMode {
 pub trait HttpMessageDelegate: Sized + 'static {
     /// Whether [`finish`](Self::finish) may wait long (a long poll). When it is set,
     /// the server frees what reading the request took (about 1 KiB) before it awaits
-    /// `finish`, at the cost of one more small allocation per request; a delegate
-    /// that answers at once leaves it unset.
+    /// `finish`, which it takes boxed from [`finish_boxed`](Self::finish_boxed): by
+    /// default one more allocation per request, the size of the `finish` future, and
+    /// none for a delegate whose `finish` is boxed already. A delegate that answers
+    /// at once leaves it unset.
     ///
     /// ```
     /// # use tornado_httpserver::httputil::HttpServerRequest;

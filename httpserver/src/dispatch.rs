@@ -220,10 +220,11 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
             started: Some(started),
         });
     }
-    let outcome = match catch(move || message.finish(request, writer)) {
-        Ok(fut) => conn.run_guarded(&mut once(move || fut)).await,
-        Err(msg) => Some(Err(msg)),
-    };
+    // The future is made in place by `run_guarded` (which catches a panic while it is
+    // made), so it is held once.
+    let outcome = conn
+        .run_guarded(&mut once(move || message.finish(request, writer)))
+        .await;
     Served::Done(ending.conclude(&conn, outcome))
 }
 

@@ -55,8 +55,9 @@ use crate::settings::HttpServerSettings;
 pub(crate) const NO_MARK: u64 = u64::MAX;
 
 /// What a connection calls for each request: the server's delegate, with its type
-/// erased. The returned future answers the request and says whether the connection
-/// may go on to the next one.
+/// erased. The returned future reads the request and resolves to a [`Served`]: the
+/// request is over (and whether the connection may go on to the next one), or its
+/// end is still to be awaited.
 pub(crate) trait ServeRequest {
     fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> ServeFuture;
 }
