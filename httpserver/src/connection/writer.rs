@@ -2,6 +2,7 @@
 //! as the request's `connection`).
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::Poll;
 
@@ -164,6 +165,14 @@ impl ResponseWriter {
             Poll::Pending
         })
         .await
+    }
+
+    /// The peer's socket address (the proxy's, behind one: see `xheaders` and
+    /// [`HttpServerRequest::remote_ip`](crate::httputil::HttpServerRequest::remote_ip)
+    /// for the client's); `None` on a Unix socket (Tornado's
+    /// `request.connection.context.address`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.conn.peer
     }
 
     /// Whether the client's connection has closed (a long-polling handler can stop
