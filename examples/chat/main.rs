@@ -75,7 +75,16 @@ impl MessageBuffer {
     /// Kept as a number, a waiting request holds no string.
     fn parse_cursor(&self, cursor: &str) -> Option<u64> {
         let (epoch, seq) = cursor.split_once('-')?;
-        if u64::from_str_radix(epoch, 16).ok()? != self.epoch || epoch.len() != 16 {
+        // Only an id exactly as `add` writes it names a message (Tornado compares the
+        // strings): lower-case hex, no sign, no leading zero.
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if epoch.len() != 16 || !epoch.bytes().all(lower_hex) {
+            return None;
+        }
+        if u64::from_str_radix(epoch, 16).ok()? != self.epoch
+            || !seq.bytes().all(|b| b.is_ascii_digit())
+            || (seq.len() > 1 && seq.starts_with('0'))
+        {
             return None;
         }
         seq.parse().ok()
@@ -295,7 +304,9 @@ mod tests {
 
     #[test]
     fn cursor_returns_only_newer_messages() {
-        let buffer = MessageBuffer::new();
+        let mut buffer = MessageBuffer::new();
+        // With letters among its hex digits, so that an upper-case id differs.
+        buffer.epoch = 0x0123_4567_89ab_cdef;
         assert!(buffer.messages_since(None).is_empty());
         let a = buffer.add("a");
         let b = buffer.add("<b>");
@@ -310,14 +321,20 @@ mod tests {
         assert!(since(&id(&b)).is_empty());
         // An unknown cursor gets everything cached: not an id, another run's id, an
         // id no longer cached.
-        let other_run = format!("{:016x}-1", buffer.epoch.wrapping_add(1));
-        for unknown in [
-            "gone",
-            "",
-            "-",
-            &other_run,
-            &format!("{:016x}-99", buffer.epoch),
-        ] {
+        let epoch = buffer.epoch;
+        let unknown = [
+            "gone".to_string(),
+            String::new(),
+            "-".to_string(),
+            format!("{:016x}-1", epoch.wrapping_add(1)),
+            format!("{:016x}-99", epoch),
+            // Message 1, but not as its id is written.
+            format!("{epoch:016X}-1"),
+            format!("{epoch:016x}-01"),
+            format!("{epoch:016x}-+1"),
+            format!("{epoch:016x}- 1"),
+        ];
+        for unknown in &unknown {
             assert_eq!(since(unknown).len(), 2, "{unknown}");
         }
     }
