@@ -11,6 +11,10 @@ use crate::httputil::HttpHeaders;
 /// The `Server` header added when a response has none.
 pub const DEFAULT_SERVER: &str = concat!("TornadoRs/", env!("CARGO_PKG_VERSION"));
 
+/// `Server: `[`DEFAULT_SERVER`], then the blank line that ends a head.
+const SERVER_LINE_AND_END: &str =
+    concat!("Server: TornadoRs/", env!("CARGO_PKG_VERSION"), "\r\n\r\n");
+
 /// The interim response sent to a client that asked for
 /// `Expect: 100-continue`, before reading its body.
 pub const CONTINUE_RESPONSE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -246,12 +250,16 @@ fn encode_head(
         put_header(dst, "Connection", "Keep-Alive");
     }
     if !has_date {
-        put_header(dst, "Date", date);
+        dst.extend_from_slice(b"Date: ");
+        dst.extend_from_slice(date.as_bytes());
+        dst.extend_from_slice(b"\r\n");
     }
-    if !has_server {
-        put_header(dst, "Server", DEFAULT_SERVER);
-    }
-    dst.extend_from_slice(b"\r\n");
+    // The default `Server` line and the blank line after the head, in one piece.
+    dst.extend_from_slice(if has_server {
+        b"\r\n"
+    } else {
+        SERVER_LINE_AND_END.as_bytes()
+    });
     Ok(BodyEncoder {
         framing,
         remaining: match framing {
@@ -422,4 +430,17 @@ pub fn encode_error_response(status: StatusCode, dst: &mut BytesMut) {
     dst.extend_from_slice(b" ");
     dst.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     dst.extend_from_slice(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_line_is_the_default_server() {
+        assert_eq!(
+            SERVER_LINE_AND_END,
+            format!("Server: {DEFAULT_SERVER}\r\n\r\n")
+        );
+    }
 }

@@ -720,13 +720,12 @@ impl Context {
         let mut hasher = std::hash::DefaultHasher::new();
         hasher.write(&self.buffer);
         let hash = hasher.finish();
-        let mut s = String::with_capacity(18);
-        s.push('"');
-        for shift in (0..16).rev() {
-            s.push(char::from(HEX[((hash >> (shift * 4)) & 15) as usize]));
+        let mut tag = [b'"'; 18];
+        for (i, digit) in tag[1..17].iter_mut().enumerate() {
+            *digit = HEX[((hash >> (60 - 4 * i)) & 15) as usize];
         }
-        s.push('"');
-        s
+        // Quotes and hex digits: ASCII, so this never falls back.
+        String::from_utf8(tag.to_vec()).unwrap_or_default()
     }
 }
 
