@@ -142,7 +142,8 @@ impl Context {
             writer,
             gzip,
         });
-        cx.clear();
+        // What `clear` does, less resetting what is new.
+        cx.set_default_headers();
         cx
     }
 

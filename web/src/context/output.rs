@@ -366,11 +366,17 @@ impl Context {
     /// empty body (Tornado's `clear`).
     pub fn clear(&mut self) {
         self.headers.clear();
-        self.headers
-            .set_static("Content-Type", DEFAULT_CONTENT_TYPE);
         self.buffer.clear();
         self.status = StatusCode::OK;
         self.reason = None;
+        self.set_default_headers();
+    }
+
+    /// Into headers that are empty: the default `Content-Type`, then the handler's
+    /// [`set_default_headers`](crate::RequestHandler::set_default_headers).
+    pub(super) fn set_default_headers(&mut self) {
+        self.headers
+            .add_static("Content-Type", DEFAULT_CONTENT_TYPE);
         (self.hooks.set_default_headers)(self);
     }
 
