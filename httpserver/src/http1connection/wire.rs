@@ -71,15 +71,16 @@ fn is_framing_safe(value: &[u8]) -> bool {
     fn allowed(b: u8) -> bool {
         b != b'\r' && b != b'\n' && b != 0
     }
-    let mut words = value.chunks_exact(8);
-    for word in &mut words {
+    if value.len() < 8 {
+        return value.iter().all(|&b| allowed(b));
+    }
+    // The last eight bytes overlap the word before them.
+    let word_ok = |word: &[u8]| {
         // A chunk is always eight bytes; 0 would only send it to the exact check.
         let x = word.try_into().map_or(0, u64::from_le_bytes);
-        if has_byte_below(x, b'\r' + 1) && !word.iter().all(|&b| allowed(b)) {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&b| allowed(b))
+        !has_byte_below(x, b'\r' + 1) || word.iter().all(|&b| allowed(b))
+    };
+    value.chunks_exact(8).all(word_ok) && word_ok(&value[value.len() - 8..])
 }
 
 /// Whether a `Connection` value lists the `close` token.

@@ -653,19 +653,19 @@ pub(crate) fn is_field_value(s: &str) -> bool {
     fn allowed(b: u8) -> bool {
         (b >= 0x20 || b == b'\t') && b != 0x7f
     }
-    // Eight bytes at a time: only a word that may hold a control byte (a tab, say)
-    // is checked byte by byte.
-    let mut words = s.as_bytes().chunks_exact(8);
-    for word in &mut words {
+    let bytes = s.as_bytes();
+    if bytes.len() < 8 {
+        return bytes.iter().all(|&b| allowed(b));
+    }
+    // Eight bytes at a time, the last eight overlapping the word before them: only a
+    // word that may hold a control byte (a tab, say) is checked byte by byte.
+    let word_ok = |word: &[u8]| {
         // A chunk is always eight bytes; 0 would only send it to the exact check.
         let x = word.try_into().map_or(0, u64::from_le_bytes);
-        if (has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * 0x7f), 1))
-            && !word.iter().all(|&b| allowed(b))
-        {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&b| allowed(b))
+        !(has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * 0x7f), 1))
+            || word.iter().all(|&b| allowed(b))
+    };
+    bytes.chunks_exact(8).all(word_ok) && word_ok(&bytes[bytes.len() - 8..])
 }
 
 /// `0x01` in every byte of a word.
