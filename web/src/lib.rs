@@ -101,6 +101,8 @@
 //! # Modules
 //!
 //! - [`routing`]: patterns, host rules, `reverse_url` (used by [`Application`]).
+//! - [`signing`]: signed values (Tornado's `create_signed_value` and
+//!   `decode_signed_value`), the format of signed cookies.
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
 #![forbid(unsafe_code)]
 
@@ -114,6 +116,7 @@ mod handlers;
 mod panic;
 pub mod routing;
 mod settings;
+pub mod signing;
 pub mod testing;
 
 pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
