@@ -431,7 +431,9 @@ impl Context {
             None if self.buffer.is_empty() || !body_allowed => Ok(()),
             None => writer.write(&self.buffer),
         };
-        self.buffer.clear();
+        // A streaming handler often waits between chunks (server-sent events): it
+        // holds no buffer meanwhile, and its next write takes the thread's spare.
+        self.recycle_body();
         written.map_err(output_error)
     }
 
