@@ -296,13 +296,16 @@ impl<F: Future<Output = Result>> Future for Step<F> {
 
 impl<H: RequestHandler> HandlerState<H> {
     fn make_context(&mut self, request: HttpServerRequest, writer: ResponseWriter) {
-        Context::new_in(
-            &mut self.cx,
-            request,
-            self.app.clone(),
-            hooks_of::<H>(),
-            writer,
-        );
+        let app = self.app.clone();
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Context::new_in(&mut self.cx, request, app, hooks_of::<H>(), writer);
+        }));
+        if let Err(panic) = made {
+            // `set_default_headers` panicked: the handler never started, and dropping
+            // its state must not take that for a client that left.
+            self.cx = None;
+            std::panic::resume_unwind(panic);
+        }
     }
 
     async fn run(mut self: Box<Self>, streaming: bool) {
