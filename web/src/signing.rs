@@ -213,6 +213,8 @@ pub enum SignError {
     MissingKeyVersion,
     /// The versioned secret has no key of this version.
     UnknownKeyVersion(i64),
+    /// The clock given is not a finite number of seconds.
+    BadClock,
 }
 
 impl fmt::Display for SignError {
@@ -227,6 +229,7 @@ impl fmt::Display for SignError {
             SignError::UnknownKeyVersion(version) => {
                 write!(f, "the secret has no key of version {version}")
             }
+            SignError::BadClock => f.write_str("the clock is not a finite number of seconds"),
         }
     }
 }
@@ -238,8 +241,10 @@ impl std::error::Error for SignError {}
 /// `None` for `version` is [`DEFAULT_SIGNED_VALUE_VERSION`]; `clock` is the time in
 /// seconds since the Unix epoch (`None`: now), truncated to whole seconds as Tornado
 /// does; `key_version` picks the key of a versioned secret and is written into a
-/// version 2 value (`None`: 0, which a versioned secret refuses). The result is ASCII,
-/// ready for a cookie.
+/// version 2 value (`None`: 0, which a versioned secret refuses). A `clock` that is
+/// not a finite number is refused ([`SignError::BadClock`]; Python raises). The result
+/// is ASCII when `name` is (a cookie value still needs a name free of `;`, `,` and
+/// spaces).
 ///
 /// ```
 /// use tornado_web::signing::{create_signed_value, Secret, Version};
@@ -258,8 +263,12 @@ pub fn create_signed_value(
     key_version: Option<i64>,
 ) -> Result<Vec<u8>, SignError> {
     let version = version.unwrap_or(DEFAULT_SIGNED_VALUE_VERSION);
+    let clock = clock.unwrap_or_else(now);
+    if !clock.is_finite() {
+        return Err(SignError::BadClock);
+    }
     // Tornado's int(clock()): toward zero (here saturating at the ends of i64).
-    let timestamp = (clock.unwrap_or_else(now) as i64).to_string();
+    let timestamp = (clock as i64).to_string();
     let payload = STANDARD.encode(value.as_ref());
     match version {
         Version::V1 => {
@@ -345,6 +354,11 @@ pub fn decode_signed_value(
     }
     let max_age_days = max_age_days.unwrap_or(DEFAULT_MAX_AGE_DAYS);
     let now = clock.unwrap_or_else(now);
+    // NaN would make every age pass (Python's comparisons are all false): no value
+    // is valid against a clock or a limit that is not a number.
+    if max_age_days.is_nan() || !now.is_finite() {
+        return None;
+    }
     match version {
         1 => decode_v1(secret, name, value, max_age_days, now),
         2 => decode_v2(secret, name, value, max_age_days, now),
@@ -505,9 +519,14 @@ fn py_slice(s: &[u8], start: i128, end: i128) -> &[u8] {
     &s[start..end.max(start)]
 }
 
+/// Python's `int()` refuses a number of more digits than this
+/// (`sys.get_int_max_str_digits()`, 4300 by default since Python 3.11).
+const PY_INT_MAX_STR_DIGITS: usize = 4300;
+
 /// Python's `int(bytes)`: ASCII whitespace around, an optional sign, decimal digits
-/// with single underscores between them. Saturates at the ends of i128, where Python
-/// would go on, which changes no comparison a signed value can win.
+/// with single underscores between them, at most [`PY_INT_MAX_STR_DIGITS`] digits
+/// (leading zeros count). Saturates at the ends of i128 below that, where Python would
+/// go on, which changes no comparison a signed value can win.
 fn parse_int(s: &[u8]) -> Option<i128> {
     let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
     let start = s.iter().position(|b| !is_space(b))?;
@@ -520,6 +539,9 @@ fn parse_int(s: &[u8]) -> Option<i128> {
     };
     let (first, last) = (digits.first()?, digits.last()?);
     if !first.is_ascii_digit() || !last.is_ascii_digit() {
+        return None;
+    }
+    if digits.iter().filter(|b| b.is_ascii_digit()).count() > PY_INT_MAX_STR_DIGITS {
         return None;
     }
     let mut n: i128 = 0;
@@ -781,5 +803,29 @@ mod tests {
         assert_eq!(versioned.key_versions().collect::<Vec<_>>(), [0, 1]);
         assert!(versioned.is_versioned());
         assert!(!Secret::new("x").is_versioned());
+    }
+
+    #[test]
+    fn numbers_and_clocks_python_would_refuse_are_refused() {
+        let long = format!("{}7", "0".repeat(PY_INT_MAX_STR_DIGITS));
+        assert_eq!(parse_int(long.as_bytes()), None);
+        let at_limit = format!("{}7", "0".repeat(PY_INT_MAX_STR_DIGITS - 1));
+        assert_eq!(parse_int(at_limit.as_bytes()), Some(7));
+        let secret = Secret::new("secret");
+        for clock in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(
+                create_signed_value(&secret, "n", "v", None, Some(clock), None),
+                Err(SignError::BadClock)
+            );
+        }
+        let signed =
+            create_signed_value(&secret, "n", "v", None, Some(1_300_000_000.0), None).unwrap();
+        let decode = |max_age: Option<f64>, clock: f64| {
+            decode_signed_value(&secret, "n", &signed, max_age, Some(clock), None)
+        };
+        assert_eq!(decode(None, 1_300_000_000.0), Some(b"v".to_vec()));
+        assert_eq!(decode(Some(f64::NAN), 1_300_000_000.0), None);
+        assert_eq!(decode(None, f64::NAN), None);
+        assert_eq!(decode(None, f64::INFINITY), None);
     }
 }
