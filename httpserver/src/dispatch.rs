@@ -4,7 +4,9 @@
 //! delegates alike), runs `finish`, and decides whether the connection goes on.
 //!
 //! Generic over the delegate's type, so the delegate's futures live inside the one
-//! boxed future each request gets.
+//! boxed future each request gets; a delegate whose `finish` may wait long
+//! ([`HttpMessageDelegate::FINISH_MAY_WAIT`]) has that boxed future freed before it
+//! waits, its `finish` running in a [`Finishing`] the connection's task holds.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -73,9 +75,9 @@ impl Collected {
     }
 }
 
-/// Handles one request: reads it and starts the delegate's `finish`, which
-/// [`finishing`] then runs (in a future of its own when the delegate's `finish` may
-/// wait long).
+/// Handles one request: reads it and runs the delegate's `finish`, or, when that may
+/// wait long, hands it over as a [`Finishing`] for the connection's task to await
+/// once this future is freed.
 async fn handle_request<D: HttpServerConnectionDelegate>(
     conn: Rc<Conn>,
     delegate: Rc<D>,
