@@ -125,22 +125,11 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         seq,
     };
     if mode == BodyMode::Stream {
-        match conn
+        let received = conn
             .run_guarded(&mut once(|| message.headers_received(&writer)))
-            .await
-        {
-            Some(Ok(())) => {}
-            Some(Err(msg)) => {
-                log::error!("panic in headers_received: {msg}");
-                conn.end_answer();
-                fail(&conn);
-                return done(false);
-            }
-            None => {
-                conn.end_answer();
-                connection_closed(message);
-                return done(false);
-            }
+            .await;
+        if received != Some(Ok(())) {
+            return abandon(&conn, "headers_received", received, message);
         }
     }
     // Answered from the head: no `100 Continue` and no body; the connection closes
@@ -162,34 +151,20 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
                     let delivered = conn
                         .run_guarded(&mut once(|| message.data_received(chunk)))
                         .await;
-                    match delivered {
-                        Some(Ok(())) => {}
-                        Some(Err(msg)) => {
-                            log::error!("panic in data_received: {msg}");
-                            conn.end_answer();
-                            fail(&conn);
-                            return done(false);
-                        }
-                        None => {
-                            conn.end_answer();
-                            connection_closed(message);
-                            return done(false);
-                        }
+                    if delivered != Some(Ok(())) {
+                        return abandon(&conn, "data_received", delivered, message);
                     }
                 }
             },
             Ok(ServerEvent::End) => break,
             // The state machine never yields a head inside a request; the client left.
             Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => {
-                conn.end_answer();
-                connection_closed(message);
-                return done(false);
+                return abandon(&conn, "reading the body", None, message);
             }
             Err(BodyError::Parse(e)) => {
-                conn.end_answer();
-                connection_closed(message);
+                let abandoned = abandon(&conn, "reading the body", None, message);
                 conn.answer_error(&e);
-                return done(false);
+                return abandoned;
             }
         }
     }
@@ -310,6 +285,26 @@ impl Future for Finishing {
         };
         Poll::Ready(this.ending.conclude(&this.conn, outcome))
     }
+}
+
+/// A request given up while it was read, after `step` of the delegate's:
+/// `Some(Err(_))`, the step panicked (500, then the connection closes); `None`, the
+/// connection closed first (the delegate hears of it). No more requests follow.
+fn abandon<M: HttpMessageDelegate>(
+    conn: &Conn,
+    step: &str,
+    outcome: Option<Result<(), String>>,
+    message: M,
+) -> Served {
+    conn.end_answer();
+    match outcome {
+        Some(Err(msg)) => {
+            log::error!("panic in {step}: {msg}");
+            fail(conn);
+        }
+        _ => connection_closed(message),
+    }
+    Served::Done(false)
 }
 
 /// Answers 500 (if no response head went out) and closes the connection after it: for
