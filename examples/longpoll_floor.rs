@@ -37,6 +37,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use tornado::httputil::{format_timestamp, url_unescape};
+use tornado::web::xhtml_escape;
 
 /// How many messages are kept (as examples/chat keeps them).
 const CACHE_SIZE: usize = 200;
@@ -467,70 +469,15 @@ fn form_value(form: &[u8], name: &str) -> Option<String> {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
-            (form_decode(key) == name.as_bytes()).then(|| form_decode(value))
+            (url_unescape(key, true) == name.as_bytes()).then(|| url_unescape(value, true))
         })
         .next_back()
         .map(|value| String::from_utf8_lossy(&value).trim().to_owned())
 }
 
-/// `+` to a space and `%XX` to its byte; a `%` without two hex digits stays as it is.
-fn form_decode(text: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                text.get(i + 1).and_then(|&b| hex(b)),
-                text.get(i + 2).and_then(|&b| hex(b)),
-            ) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
 /// A JSON string literal.
 fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// HTML-escapes what examples/chat escapes (Tornado's `xhtml_escape`).
-fn xhtml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    serde_json::Value::from(text).to_string()
 }
 
 fn updates_body(messages: &[&Message]) -> String {
@@ -548,39 +495,11 @@ fn response(status: &str, content_type: &str, body: &[u8]) -> Rc<[u8]> {
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Date: {}\r\nServer: longpoll_floor\r\n\r\n",
         body.len(),
-        http_date(SystemTime::now())
+        format_timestamp(SystemTime::now())
     )
     .into_bytes();
     out.extend_from_slice(body);
     out.into()
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn http_date(now: SystemTime) -> String {
-    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
 }
 
 struct Args {
@@ -709,7 +628,7 @@ mod tests {
 
     #[test]
     fn dates_are_imf_fixdates() {
-        let at = |secs| http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        let at = |secs| format_timestamp(UNIX_EPOCH + std::time::Duration::from_secs(secs));
         assert_eq!(at(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(at(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(at(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
