@@ -4,6 +4,7 @@
 
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -11,10 +12,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use browser::{Browser, WAIT_LIMIT};
+use tornado::httpserver::Response;
 use tornado::httpserver::http::{Method, StatusCode};
-use tornado::httpserver::{HttpServer, Response};
 use tornado::httputil::HttpServerRequest;
-use tornado::ioloop::IoLoop;
 
 /// The page that sends: an input, a button, and a POST of the input's text.
 const WRITE_PAGE: &str = r#"<!doctype html>
@@ -63,34 +63,25 @@ poll();
 /// Serves the two pages and `/messages` (POST appends a line, GET lists them all) on
 /// 127.0.0.1, on a thread and loop of its own for the life of the test process.
 fn start_server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let io_loop = IoLoop::new().unwrap();
-        io_loop.run_sync(async move {
-            let messages = Rc::new(RefCell::new(Vec::<String>::new()));
-            let server = HttpServer::new(move |req: HttpServerRequest| {
-                let messages = Rc::clone(&messages);
-                async move {
-                    match (req.method(), req.path()) {
-                        (&Method::GET, "/") => Response::html(WRITE_PAGE),
-                        (&Method::GET, "/read") => Response::html(READ_PAGE),
-                        (&Method::GET, "/messages") => Response::text(messages.borrow().join("\n")),
-                        (&Method::POST, "/messages") => {
-                            let line = String::from_utf8_lossy(&req.body).replace('\n', " ");
-                            messages.borrow_mut().push(line);
-                            Response::text("ok")
-                        }
-                        _ => Response::text("not found").with_status(StatusCode::NOT_FOUND),
+    common::serve_on_thread(|| {
+        let messages = Rc::new(RefCell::new(Vec::<String>::new()));
+        move |req: HttpServerRequest| {
+            let messages = Rc::clone(&messages);
+            async move {
+                match (req.method(), req.path()) {
+                    (&Method::GET, "/") => Response::html(WRITE_PAGE),
+                    (&Method::GET, "/read") => Response::html(READ_PAGE),
+                    (&Method::GET, "/messages") => Response::text(messages.borrow().join("\n")),
+                    (&Method::POST, "/messages") => {
+                        let line = String::from_utf8_lossy(&req.body).replace('\n', " ");
+                        messages.borrow_mut().push(line);
+                        Response::text("ok")
                     }
+                    _ => Response::text("not found").with_status(StatusCode::NOT_FOUND),
                 }
-            });
-            server.listen(0, Some("127.0.0.1")).unwrap();
-            tx.send(server.local_addrs()[0]).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the server did not start")
+            }
+        }
+    })
 }
 
 #[test]

@@ -7,28 +7,15 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tornado::httpserver::{HttpServer, Response};
+use tornado::httpserver::Response;
 use tornado::httputil::HttpServerRequest;
-use tornado::ioloop::IoLoop;
 
 /// The longest one run of the example may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A hello server on its own thread and loop, for the life of the test process.
 fn start_server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let io_loop = IoLoop::new().unwrap();
-        io_loop.run_sync(async move {
-            let server =
-                HttpServer::new(|_req: HttpServerRequest| async { Response::text("Hello, world") });
-            server.listen(0, Some("127.0.0.1")).unwrap();
-            tx.send(server.local_addrs()[0]).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the server did not start")
+    common::serve_on_thread(|| |_req: HttpServerRequest| async { Response::text("Hello, world") })
 }
 
 #[test]

@@ -13,6 +13,27 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Serves what `make` builds (on the server's thread) on 127.0.0.1, port 0, on a
+/// thread and loop of its own for the life of the test process; returns its address.
+pub fn serve_on_thread<D, F>(make: F) -> std::net::SocketAddr
+where
+    D: tornado::httpserver::HttpServerConnectionDelegate,
+    F: FnOnce() -> D + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let io_loop = tornado::ioloop::IoLoop::new().unwrap();
+        io_loop.run_sync(async move {
+            let server = tornado::httpserver::HttpServer::new(make());
+            server.listen(0, Some("127.0.0.1")).unwrap();
+            tx.send(server.local_addrs()[0]).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the server did not start")
+}
+
 /// How long an example may run before it is killed and the test fails.
 pub const TIME_LIMIT: Duration = Duration::from_secs(60);
 
