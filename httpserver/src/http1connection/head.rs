@@ -379,7 +379,7 @@ pub fn parse_request_head_bytes(
 ///
 /// | input | status |
 /// |---|---|
-/// | head (blank lines included) longer than `max_header_size` (and than 2 GiB, whatever the setting), complete or not | 431 |
+/// | head (from its request line: blank lines before it do not count) longer than `max_header_size` (or, blank lines included, than 2 GiB, whatever the setting), complete or not; blank lines alone longer than `max_header_size` | 431 |
 /// | more than [`MAX_HEADERS`] header lines | 431 |
 /// | request target longer than `max_request_target` | 414 |
 /// | a well-formed `HTTP/x.y` version other than 1.0 and 1.1 | 505 |
@@ -428,7 +428,12 @@ pub fn parse_request_layout(
         .map_err(|e| parse_error(e, data))?;
     let n = match status {
         httparse::Status::Partial => {
-            if buf.len() > max_header_size {
+            // Blank lines before the request line do not count: the server drops
+            // them as they come when they arrive alone, so a head must be judged the
+            // same whether they came with it or before it. Blank lines alone beyond
+            // the limit are a flood that starts no request.
+            let flood = data.is_empty() && buf.len() > max_header_size;
+            if data.len() > max_header_size || flood || buf.len() >= MAX_SHARED_LEN {
                 return Err(header_too_large(max_header_size));
             }
             // A target already longer than the limit is refused before its line ends
@@ -454,7 +459,7 @@ pub fn parse_request_layout(
         httparse::Status::Complete(n) => n,
     };
     let head_len = skip + n;
-    if head_len > max_header_size {
+    if n > max_header_size || head_len >= MAX_SHARED_LEN {
         return Err(header_too_large(max_header_size));
     }
     let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {

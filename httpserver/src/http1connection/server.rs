@@ -739,14 +739,15 @@ fn head_may_be_complete(
 ) -> bool {
     let before = *scanned as usize;
     *scanned = u32::try_from(buf.len()).unwrap_or(u32::MAX);
-    if buf.len() > params.max_header_size {
-        return true;
-    }
-    // Blank lines before a request are skipped by the parser: judge what follows them.
+    // Blank lines before a request are skipped by the parser (and do not count toward
+    // the head's size): judge what follows them.
     let skip = buf
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
+    if buf.len() - skip > params.max_header_size {
+        return true;
+    }
     if before == 0 || before > buf.len() || skip > 0 {
         let data = &buf[skip..];
         *line_seen = data.contains(&b'\n');

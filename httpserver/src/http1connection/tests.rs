@@ -61,6 +61,33 @@ fn skips_blank_lines_before_the_request_line() {
 }
 
 #[test]
+fn blank_lines_before_the_request_line_do_not_count_toward_the_head_limit() {
+    // Found by the server_connection fuzz target: arriving alone, blank lines are
+    // dropped by the server; arriving with the head, they must not make it too large.
+    let head = b"POST / HTTP/1.1\r\nHost: h\r\n\r\n";
+    let small = Http1ConnectionParameters {
+        max_header_size: head.len(),
+        ..params()
+    };
+    let mut raw = b"\n".repeat(3 * head.len());
+    raw.extend_from_slice(head);
+    match parse_request_head(&raw, &small) {
+        Ok(Parsed::Complete(h)) => assert_eq!(h.head_len, raw.len()),
+        other => panic!("{other:?}"),
+    }
+    // A head that is itself over the limit is still refused, blank lines or not.
+    let tight = Http1ConnectionParameters {
+        max_header_size: head.len() - 1,
+        ..params()
+    };
+    let refused = parse_request_head(&raw, &tight).unwrap_err();
+    assert_eq!(
+        refused.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+#[test]
 fn bare_lf_line_endings_are_accepted_in_the_head() {
     let raw = b"GET / HTTP/1.1\nHost: h\nX-A: 1\n\nNEXT";
     let head = complete(raw);
