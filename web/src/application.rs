@@ -188,6 +188,8 @@ pub(crate) struct AppShared {
     /// Routes that could not be added (bad patterns), reported by `check`.
     errors: RefCell<Vec<RouteError>>,
     not_found: Target,
+    /// The template environment, made on the first render.
+    pub(crate) templates: crate::template::AppTemplates,
 }
 
 impl AppShared {
@@ -285,6 +287,7 @@ impl Application {
                 router: RefCell::new(router),
                 errors: RefCell::new(errors),
                 not_found,
+                templates: Default::default(),
             }),
         }
     }
@@ -322,6 +325,17 @@ impl Application {
         args: &[&dyn fmt::Display],
     ) -> Result<String, RouteError> {
         self.shared.reverse_url(name, args)
+    }
+
+    /// Renders template `name` with `context` outside any request (no `request`, no
+    /// `current_user`): what [`Context::render_string`](crate::Context::render_string)
+    /// does in a handler. See [`template`](crate::template).
+    pub fn render_string(
+        &self,
+        name: &str,
+        context: impl serde::Serialize,
+    ) -> crate::Result<String> {
+        crate::template::render_outside(&self.shared, name, context)
     }
 
     /// The settings.

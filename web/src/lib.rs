@@ -103,6 +103,7 @@
 //! - [`routing`]: patterns, host rules, `reverse_url` (used by [`Application`]).
 //! - [`signing`]: signed values (Tornado's `create_signed_value` and
 //!   `decode_signed_value`), the format of signed cookies.
+//! - [`template`]: templates ([`Context::render`]) and their [`UiModule`]s.
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
 #![forbid(unsafe_code)]
 
@@ -117,7 +118,9 @@ mod panic;
 pub mod routing;
 mod settings;
 pub mod signing;
+pub mod template;
 pub mod testing;
+mod uimodule;
 
 pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
 pub use context::IntoStatus;
@@ -132,6 +135,8 @@ pub use routing::{
     UrlSpec,
 };
 pub use settings::{DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE, LogFunction, RequestLog, Settings};
+pub use template::TemplateError;
+pub use uimodule::{ModuleCx, UiModule, UiModules};
 
 /// The `http` crate's types this API uses (`StatusCode`, `Method`).
 pub use tornado_httpserver::http;

@@ -1,6 +1,7 @@
 //! [`Settings`]: the application's settings (Tornado's `Application(**settings)`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use http::{Method, StatusCode};
 use tornado_httpserver::HttpServerSettings;
 
 use crate::application::Target;
+use crate::uimodule::UiModules;
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
 pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
@@ -32,8 +34,10 @@ pub type LogFunction = Rc<dyn Fn(&RequestLog<'_>)>;
 #[derive(Clone)]
 pub struct Settings {
     /// Development mode: serves tracebacks on error pages (as
-    /// [`serve_traceback`](Self::serve_traceback)). Later issues add template
-    /// reloading and no static-file hash cache to it, as Tornado's `debug` does.
+    /// [`serve_traceback`](Self::serve_traceback)) and reloads templates whose files
+    /// changed (as with [`compiled_template_cache`](Self::compiled_template_cache)
+    /// off). Later issues add no static-file hash cache to it, as Tornado's `debug`
+    /// does.
     pub debug: bool,
     /// Gzip responses to clients that accept it, for compressible types
     /// (`text/*`, JSON, JavaScript, XML, SVG) of at least
@@ -55,6 +59,19 @@ pub struct Settings {
     /// Settings of the HTTP server that [`Application::listen`](crate::Application::listen)
     /// starts (limits, timeouts, `xheaders`, TLS).
     pub server: HttpServerSettings,
+    /// The directory templates are loaded from by name (Tornado's `template_path`);
+    /// without it, rendering a template fails. See [`template`](crate::template).
+    pub template_path: Option<PathBuf>,
+    /// Escape what templates print for HTML unless it is marked safe (Tornado's
+    /// default `autoescape="xhtml_escape"`; `false` is its `autoescape=None`). On by
+    /// default.
+    pub autoescape: bool,
+    /// Compile each template once and keep it (Tornado's `compiled_template_cache`,
+    /// on by default). Off, or with [`debug`](Self::debug), each render checks the
+    /// template files it uses and recompiles those that changed.
+    pub compiled_template_cache: bool,
+    /// The UI modules templates call as `modules.Name(...)` (Tornado's `ui_modules`).
+    pub ui_modules: UiModules,
     /// WebSocket: send a ping this often (not yet used; the WebSocket handler uses it).
     pub websocket_ping_interval: Option<Duration>,
     /// WebSocket: close when a pong does not come within this time (not yet used).
@@ -75,6 +92,10 @@ impl Default for Settings {
             log_function: None,
             login_url: None,
             server: HttpServerSettings::default(),
+            template_path: None,
+            autoescape: true,
+            compiled_template_cache: true,
+            ui_modules: UiModules::new(),
             websocket_ping_interval: None,
             websocket_ping_timeout: None,
             websocket_max_message_size: DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
@@ -99,6 +120,10 @@ impl fmt::Debug for Settings {
             .field("default_host", &self.default_host)
             .field("log_function", &self.log_function.is_some())
             .field("login_url", &self.login_url)
+            .field("template_path", &self.template_path)
+            .field("autoescape", &self.autoescape)
+            .field("compiled_template_cache", &self.compiled_template_cache)
+            .field("ui_modules", &self.ui_modules)
             .field("websocket_ping_interval", &self.websocket_ping_interval)
             .field("websocket_ping_timeout", &self.websocket_ping_timeout)
             .field(
