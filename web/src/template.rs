@@ -16,8 +16,8 @@
 //! Tornado writes `{% end %}`, `{{ x|safe }}` for Tornado's `{% raw x %}`,
 //! `{% extends "base.html" %}`, `{% block name %}…{% endblock %}` and
 //! `{% include "part.html" %}` as in both. As in Tornado, everything a template
-//! prints is escaped for HTML (`&`, `<`, `>`, `"`, `'`, as
-//! [`xhtml_escape`](crate::xhtml_escape) does) unless it is marked safe, whatever the
+//! prints is escaped for HTML (`&`, `<`, `>`, `"`, `'`, as Tornado 6.6's
+//! `xhtml_escape` does, `'` as `&#x27;`) unless it is marked safe, whatever the
 //! template's file name; the [`autoescape`](crate::Settings::autoescape) setting turns
 //! that off. A name the template uses but nobody defined is an error, as in Tornado
 //! (minijinja's strict mode; `x is defined` tests for one).
@@ -149,8 +149,9 @@ fn environment(settings: &Settings) -> Environment<'static> {
     env
 }
 
-/// Prints a value into the page: strings not marked safe are escaped as Tornado's
-/// `xhtml_escape` escapes (minijinja's own escaping also turns `/` into `&#x2f;`).
+/// Prints a value into the page: strings not marked safe are escaped as Tornado 6.6's
+/// `xhtml_escape` (Python's `html.escape`) escapes them; minijinja's own escaping
+/// would also turn `/` into `&#x2f;`.
 fn format_value(
     out: &mut Output<'_>,
     state: &mut State<'_, '_>,
@@ -160,39 +161,44 @@ fn format_value(
         return minijinja::escape_formatter(out, state, value);
     }
     if let Some(text) = value.as_str() {
-        return write_xhtml_escaped(out, text);
+        return Ok(write_xhtml_escaped(out, text)?);
     }
     match value.kind() {
         ValueKind::Undefined | ValueKind::None | ValueKind::Bool | ValueKind::Number => {
             minijinja::escape_formatter(out, state, value)
         }
-        _ => write_xhtml_escaped(out, &value.to_string()),
+        _ => Ok(write_xhtml_escaped(out, &value.to_string())?),
     }
 }
 
-/// Writes `text` with `&<>"'` escaped, copying the runs between them whole.
-fn write_xhtml_escaped(
-    out: &mut Output<'_>,
-    text: &str,
-) -> std::result::Result<(), minijinja::Error> {
+/// Writes `text` with `&<>"'` escaped (`'` as `&#x27;`, as Tornado 6.4 and later
+/// write it), copying the runs between them whole. Most text has none of them: it is
+/// found so with two vectorised searches and written in one piece.
+fn write_xhtml_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     let bytes = text.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let entity = match b {
+    while let Some(at) = next_special(&bytes[start..]) {
+        let i = start + at;
+        let entity = match bytes[i] {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
+            _ => "&#x27;",
         };
-        // The bytes matched are ASCII, so `start..i` is on character boundaries.
+        // The bytes searched for are ASCII, so `start..i` is on character boundaries.
         out.write_str(&text[start..i])?;
         out.write_str(entity)?;
         start = i + 1;
     }
-    out.write_str(&text[start..])?;
-    Ok(())
+    out.write_str(&text[start..])
+}
+
+/// Where the first byte to escape in `bytes` is.
+fn next_special(bytes: &[u8]) -> Option<usize> {
+    let tag_or_amp = memchr::memchr3(b'<', b'>', b'&', bytes);
+    let quote = memchr::memchr2(b'"', b'\'', &bytes[..tag_or_amp.unwrap_or(bytes.len())]);
+    quote.or(tag_or_amp)
 }
 
 /// A template that could not be loaded or rendered: the engine's error, whose message
@@ -490,7 +496,7 @@ impl Context {
             let mut tags = String::new();
             for url in self.resource_urls(js_files)? {
                 tags.push_str("<script src=\"");
-                tags.push_str(&crate::xhtml_escape(&url));
+                tags.push_str(&xhtml_escape(&url));
                 tags.push_str("\" type=\"text/javascript\"></script>");
             }
             insert_before_last(&mut html, "</body>", &tags)?;
@@ -506,7 +512,7 @@ impl Context {
             let mut tags = String::new();
             for url in self.resource_urls(css_files)? {
                 tags.push_str("<link href=\"");
-                tags.push_str(&crate::xhtml_escape(&url));
+                tags.push_str(&xhtml_escape(&url));
                 tags.push_str("\" type=\"text/css\" rel=\"stylesheet\"/>");
             }
             insert_before_first(&mut html, "</head>", &tags)?;
@@ -773,13 +779,22 @@ impl Object for HeadersObject {
     }
 }
 
-/// `xhtml_escape(s)`: escaped, and marked safe so that it is not escaped twice.
+/// `xhtml_escape(s)`: escaped as the page is, and marked safe so that it is not
+/// escaped twice.
 fn xhtml_escape_filter(value: &Value) -> Value {
     let escaped = match value.as_str() {
-        Some(text) => crate::xhtml_escape(text),
-        None => crate::xhtml_escape(&value.to_string()),
+        Some(text) => xhtml_escape(text),
+        None => xhtml_escape(&value.to_string()),
     };
     Value::from_safe_string(escaped)
+}
+
+/// `text` escaped as templates escape it.
+fn xhtml_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 8);
+    // Writing to a String cannot fail.
+    let _ = write_xhtml_escaped(&mut escaped, text);
+    escaped
 }
 
 /// `url_escape(s, plus=true)`: Tornado's `url_escape`: with `plus`, Python's
@@ -854,6 +869,23 @@ fn squeeze_filter(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaping_is_tornados() {
+        for (text, want) in [
+            ("", ""),
+            ("plain text", "plain text"),
+            (
+                "<a href=\"x\">'&'</a>",
+                "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;",
+            ),
+            ("\"", "&quot;"),
+            ("é<ü>", "é&lt;ü&gt;"),
+            ("a'b\"c&", "a&#x27;b&quot;c&amp;"),
+        ] {
+            assert_eq!(xhtml_escape(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn url_escape_is_tornados() {

@@ -188,13 +188,13 @@ fn autoescape_is_tornados_and_safe_is_not_escaped() {
             let r = s.fetch(&format!("/render/escape.html?value={value}")).await;
             assert_eq!(
                 r.text().unwrap(),
-                "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;|<script>alert(1)</script>&\"'"
+                "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;|<script>alert(1)</script>&\"'"
             );
             // Every template is escaped, as in Tornado, whatever its extension.
             let r = s.fetch(&format!("/render/escape.txt?value={value}")).await;
             assert_eq!(
                 r.text().unwrap(),
-                "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"
+                "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;"
             );
             let r = s.fetch(&format!("/render/raw.html?value={value}")).await;
             assert_eq!(r.text().unwrap(), "<script>alert(1)</script>&\"'");
@@ -284,7 +284,7 @@ fn current_user_reverse_url_and_request() {
                 r.text().unwrap(),
                 format!(
                     "GET /render/request.html /render/request.html?user=bob&amp;value=v \
-                     user=bob&amp;value=v bob [&#39;v&#39;] yes yes {host} 127.0.0.1 http"
+                     user=bob&amp;value=v bob [&#x27;v&#x27;] yes yes {host} 127.0.0.1 http"
                 )
             );
 
