@@ -17,9 +17,10 @@ pages) in microseconds per page, in the same run; the script checks that both pa
 say the same (whitespace aside: Tornado's `.html` templates squeeze it) and prints the
 ratio.
 
-With --callgrind, ours also runs under valgrind's callgrind twice (N and 2N pages) and
-the difference gives instructions per page, a figure that does not depend on the
-machine's load.
+Ours runs a second time with --preconverted: the context converted for the engine
+once, before the rounds, to show what the conversion costs. With --callgrind, ours also
+runs under valgrind's callgrind twice (N and 2N pages, both ways) and the difference
+gives instructions per page, a figure that does not depend on the machine's load.
 
 Python Tornado must be installed (`pip install tornado`); without it only ours runs.
 """
@@ -69,9 +70,9 @@ def squeezed(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
-def run_ours(rounds, iterations, out):
+def run_ours(rounds, iterations, out, extra=()):
     cmd = ["cargo", "bench", "--quiet", "--bench", "templates", "--",
-           "--rounds", str(rounds), "--iterations", str(iterations), "--out", out]
+           "--rounds", str(rounds), "--iterations", str(iterations), "--out", out, *extra]
     result = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     figures = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
     return float(figures["us_per_page"])
@@ -86,11 +87,11 @@ def bench_binary():
     return max(found, key=os.path.getmtime) if found else None
 
 
-def callgrind_instructions(binary, pages):
+def callgrind_instructions(binary, pages, extra=()):
     def total(n):
         out = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", binary,
-             "--rounds", "1", "--iterations", str(n)],
+             "--rounds", "1", "--iterations", str(n), *extra],
             capture_output=True, text=True, check=True)
         match = re.search(r"Collected : (\d+)", out.stderr)
         return int(match.group(1))
@@ -124,11 +125,13 @@ def main():
         ours = run_ours(args.rounds, args.iterations, out)
         with open(out, encoding="utf-8") as f:
             our_page = f.read()
+        preconverted = run_ours(args.rounds, args.iterations, out, ["--preconverted"])
     tornado_us, tornado_page, version = run_tornado(args.rounds, args.iterations)
 
     print(f"fortunes page, {len(ROWS)} rows, best of {args.rounds} rounds of "
           f"{args.iterations} pages")
     print(f"  ours (minijinja, Application::render_string)  {ours:8.2f} us/page")
+    print(f"    context converted in advance                {preconverted:8.2f} us/page")
     if tornado_us is None:
         print("  Python Tornado is not installed: no comparison")
         return 0
@@ -145,7 +148,9 @@ def main():
             print("  --callgrind: needs valgrind and the bench binary")
         else:
             ir = callgrind_instructions(binary, 2000)
-            print(f"  ours under callgrind: {ir:,.0f} instructions per page")
+            pre = callgrind_instructions(binary, 2000, ["--preconverted"])
+            print(f"  ours under callgrind: {ir:,.0f} instructions per page "
+                  f"({pre:,.0f} with the context converted in advance)")
     return 0
 
 

@@ -29,7 +29,7 @@
 //! | `current_user` | [`Context::current_user`], or `none` |
 //! | `request` | the request: `method`, `uri`, `path`, `query`, `host`, `host_name`, `protocol`, `remote_ip`, `full_url`, `version`, `body`, `headers["Name"]` (any case), `arguments`, `query_arguments`, `body_arguments` (name to list of values), `cookies` |
 //! | `reverse_url(name, *args)` | the URL of a named route ([`Context::reverse_url`]) |
-//! | `modules.Name(*args, **kwargs)` | a [`UiModule`](crate::UiModule)'s HTML |
+//! | `modules.Name(*args, **kwargs)` | a [`UiModule`]'s HTML |
 //! | `xhtml_escape`, `url_escape(s, plus=true)`, `json_encode`, `squeeze` | Tornado's `tornado.escape` functions, as functions and as filters |
 //!
 //! and minijinja's built-in filters and functions (`tojson`, `default`, `length`,
@@ -84,7 +84,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// The template engine, for its types ([`Value`](minijinja::Value), the
+/// The template engine, for its types ([`Value`], the
 /// [`context!`](minijinja::context) macro, argument helpers): the version this crate
 /// renders with.
 pub use minijinja;
