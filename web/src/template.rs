@@ -134,9 +134,13 @@ fn environment(settings: &Settings) -> Environment<'static> {
     env.add_global("request", Value::from_object(RequestObject));
     env.add_global("modules", Value::from_object(ModulesObject));
     env.add_function("reverse_url", reverse_url);
-    // integration: static_url (once the static branch is in) goes here, as a function
-    // of the render scope (`current_scope()` has the app and the request):
-    //   env.add_function("static_url", |path: &str| static_url_in_scope(path));
+    // integration: static_url (once the static branch is in). The engine cannot reach
+    // the handler's `Context` while it renders, but the render scope has what
+    // Tornado's `static_url` reads: the application (settings, static-hash cache) and
+    // the request (for `include_host`). With the body of `Context::static_url` moved
+    // into a function of those, say `crate::static_files::static_url(&AppShared,
+    // Option<&HttpServerRequest>, &str) -> Result<String>`, this is the line:
+    //   env.add_function("static_url", |path: &str| { let s = current_scope()?; crate::static_files::static_url(&s.app, s.request.as_ref(), path).map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string())) });
     // Tornado's templates call these as functions; Jinja's pipe them as filters.
     env.add_filter("xhtml_escape", xhtml_escape_filter);
     env.add_function("xhtml_escape", xhtml_escape_filter);
