@@ -183,6 +183,10 @@ async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: Option<&Pa
     if user.is_some() {
         cx.set_current_user(user);
     }
+    let m = cx.method();
+    if cx.settings().xsrf_cookies && m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+        h.check_xsrf_cookie(cx)?;
+    }
     h.prepare(cx).await
 }
 

@@ -179,6 +179,29 @@ pub trait RequestHandler: Sized + 'static {
             .ok_or_else(|| Error::msg("the login_url setting must be set to use get_login_url"))
     }
 
+    /// The XSRF check (Tornado's `check_xsrf_cookie`), run with the `xsrf_cookies`
+    /// setting before [`prepare`](Self::prepare) for every method but `GET`, `HEAD`
+    /// and `OPTIONS`: [`Context::check_xsrf_cookie`] by default. Override it to opt a
+    /// handler out (an API authenticated by other means), or to check differently.
+    ///
+    /// ```
+    /// use tornado_web::{Context, RequestHandler};
+    ///
+    /// struct Webhook;
+    /// impl RequestHandler for Webhook {
+    ///     fn check_xsrf_cookie(&mut self, _cx: &mut Context) -> tornado_web::Result {
+    ///         Ok(()) // called by other servers, which carry a signature instead
+    ///     }
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("ok");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn check_xsrf_cookie(&mut self, cx: &mut Context) -> Result {
+        cx.check_xsrf_cookie()
+    }
+
     /// Runs after the response is finished (to clean up, record metrics). It cannot
     /// write: the response is out.
     fn on_finish(&mut self, cx: &mut Context) {

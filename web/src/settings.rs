@@ -8,6 +8,8 @@ use http::{Method, StatusCode};
 use tornado_httpserver::HttpServerSettings;
 
 use crate::application::Target;
+use crate::cookie::CookieOptions;
+use crate::signing::{Secret, Version};
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
 pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
@@ -50,8 +52,27 @@ pub struct Settings {
     pub default_host: Option<String>,
     /// Replaces the default access log line (Tornado's `log_function`).
     pub log_function: Option<LogFunction>,
-    /// Where `get_login_url` sends users who are not logged in.
+    /// Where `get_login_url` sends users who are not logged in (and
+    /// [`authenticated`](crate::authenticated) redirects them).
     pub login_url: Option<String>,
+    /// The secret that signs cookies ([`Context::set_signed_cookie`](crate::Context::set_signed_cookie)):
+    /// a long random key, or several by key version for rotation. Signed cookies fail
+    /// with an error while it is unset.
+    pub cookie_secret: Option<Secret>,
+    /// With a versioned [`cookie_secret`](Self::cookie_secret), the version of the
+    /// key that signs new values (every listed key still verifies).
+    pub key_version: Option<i64>,
+    /// Check every `POST`, `PUT`, `PATCH` and `DELETE` for the XSRF token of the
+    /// `_xsrf` cookie (see [`Context::check_xsrf_cookie`](crate::Context::check_xsrf_cookie)).
+    pub xsrf_cookies: bool,
+    /// The format of new XSRF tokens: [`Version::V2`] (masked anew for each page, the
+    /// default) or [`Version::V1`] (plain hex, for old clients). Both are read.
+    pub xsrf_cookie_version: Version,
+    /// The name of the XSRF cookie (`_xsrf`).
+    pub xsrf_cookie_name: String,
+    /// The attributes of the XSRF cookie (Tornado's `xsrf_cookie_kwargs`), e.g.
+    /// `secure` and `httponly`.
+    pub xsrf_cookie_kwargs: CookieOptions,
     /// Settings of the HTTP server that [`Application::listen`](crate::Application::listen)
     /// starts (limits, timeouts, `xheaders`, TLS).
     pub server: HttpServerSettings,
@@ -74,6 +95,12 @@ impl Default for Settings {
             default_host: None,
             log_function: None,
             login_url: None,
+            cookie_secret: None,
+            key_version: None,
+            xsrf_cookies: false,
+            xsrf_cookie_version: Version::V2,
+            xsrf_cookie_name: String::from("_xsrf"),
+            xsrf_cookie_kwargs: CookieOptions::default(),
             server: HttpServerSettings::default(),
             websocket_ping_interval: None,
             websocket_ping_timeout: None,
@@ -99,6 +126,12 @@ impl fmt::Debug for Settings {
             .field("default_host", &self.default_host)
             .field("log_function", &self.log_function.is_some())
             .field("login_url", &self.login_url)
+            .field("cookie_secret", &self.cookie_secret)
+            .field("key_version", &self.key_version)
+            .field("xsrf_cookies", &self.xsrf_cookies)
+            .field("xsrf_cookie_version", &self.xsrf_cookie_version)
+            .field("xsrf_cookie_name", &self.xsrf_cookie_name)
+            .field("xsrf_cookie_kwargs", &self.xsrf_cookie_kwargs)
             .field("websocket_ping_interval", &self.websocket_ping_interval)
             .field("websocket_ping_timeout", &self.websocket_ping_timeout)
             .field(
