@@ -206,9 +206,10 @@ impl Context {
         self.current_user.as_deref()
     }
 
-    /// Sets the current user (Tornado lets `prepare` assign `self.current_user`).
+    /// Sets the current user (Tornado lets `prepare` assign `self.current_user`). An
+    /// empty name is no user, as an empty value is false in Tornado.
     pub fn set_current_user(&mut self, user: Option<String>) {
-        self.current_user = user;
+        self.current_user = user.filter(|u| !u.is_empty());
     }
 
     /// Resolves when the client's connection closes; a long poll can race it against

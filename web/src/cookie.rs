@@ -4,10 +4,12 @@
 //!
 //! A value made only of the characters a cookie may hold bare goes out as it is; any
 //! other value goes out in double quotes, with `"` and `\` escaped and the characters
-//! that would end it (`,`, `;` and bytes 0x7f to 0xff) as octal escapes, which
+//! that would end it (`,`, `;` and U+0080 to U+00FF) as octal escapes, which
 //! [`parse_cookie`](tornado_httpserver::httputil::parse_cookie) on the next request
 //! (and Python's cookie parser) undoes. Names, values and attributes that would break
-//! the header are refused with an error naming them.
+//! the header are refused with an error naming them: control characters, spaces,
+//! characters beyond U+00FF (which Tornado cannot send either), and `;` in an
+//! attribute.
 //!
 //! ```
 //! use tornado_web::cookie::{set_cookie_line, CookieOptions, SameSite};
@@ -72,13 +74,14 @@ pub struct CookieOptions {
     pub domain: Option<String>,
     /// `Path`: `/` by default; `None` leaves the attribute out.
     pub path: Option<String>,
-    /// `expires` at this time. Takes precedence over
-    /// [`expires_days`](Self::expires_days), as in Tornado.
+    /// `expires` at this time (any time, the epoch included). Takes precedence over
+    /// [`expires_days`](Self::expires_days), as in Tornado. A time past the year 9999
+    /// is an error.
     pub expires: Option<SystemTime>,
     /// `expires` this many days from now (Tornado's `expires_days`).
     pub expires_days: Option<f64>,
-    /// `Max-Age`, in whole seconds (`Some(Duration::ZERO)` sends `Max-Age=0`, which
-    /// deletes the cookie).
+    /// `Max-Age`, in whole seconds. `Some(Duration::ZERO)` sends `Max-Age=0`, which
+    /// deletes the cookie (Tornado leaves a zero out).
     pub max_age: Option<Duration>,
     /// `HttpOnly`: scripts in the page cannot read the cookie.
     pub httponly: bool,
@@ -115,6 +118,10 @@ impl fmt::Display for CookieError {
 
 impl std::error::Error for CookieError {}
 
+/// 10000-01-01T00:00:00Z, in seconds since the Unix epoch: an HTTP date has four
+/// digits of year.
+const YEAR_10000: u64 = 253_402_300_800;
+
 /// The attribute names a cookie may not be called (Python's `Morsel._reserved`).
 const RESERVED: &[&str] = &[
     "expires",
@@ -140,9 +147,10 @@ fn unescaped(c: char) -> bool {
     legal(c) || " ()/<=>?@[]{}".contains(c)
 }
 
-/// A control character, space or `;`: what no attribute may contain.
+/// A control character, space, `;` or non-ASCII character: what no attribute may
+/// contain.
 fn breaks_attribute(c: char) -> bool {
-    c <= ' ' || c == ';' || c == '\x7f'
+    c <= ' ' || c == ';' || c >= '\x7f'
 }
 
 /// Checks a cookie name: non-empty, token characters only, not an attribute's name.
@@ -158,9 +166,14 @@ pub fn check_cookie_name(name: &str) -> Result<(), CookieError> {
     Ok(())
 }
 
-/// Checks a cookie value: no control characters or spaces (as Tornado refuses them).
+/// Checks a cookie value: no control characters or spaces (Tornado refuses them too),
+/// no DEL, nothing beyond U+00FF (which would go out as raw UTF-8: encode such text,
+/// with `url_escape` or base64, first).
 pub fn check_cookie_value(name: &str, value: &str) -> Result<(), CookieError> {
-    if value.chars().any(|c| c <= ' ' || c == '\x7f') {
+    if value
+        .chars()
+        .any(|c| c <= ' ' || c == '\x7f' || c > '\u{ff}')
+    {
         return Err(CookieError(format!("Invalid cookie {name:?}: {value:?}")));
     }
     Ok(())
@@ -218,6 +231,15 @@ pub fn set_cookie_line(
         (None, Some(days)) => Some(days_from_now(name, days)?),
         (None, None) => None,
     };
+    if let Some(at) = expires
+        && at
+            .duration_since(std::time::UNIX_EPOCH)
+            .is_ok_and(|d| d.as_secs() >= YEAR_10000)
+    {
+        return Err(CookieError(format!(
+            "Invalid expiry for cookie {name:?}: after the year 9999"
+        )));
+    }
 
     let mut line = String::with_capacity(name.len() + value.len() + 48);
     line.push_str(name);
@@ -303,7 +325,6 @@ mod tests {
             ("a,b;c", "\"a\\054b\\073c\""),
             ("q\"uo\\te", "\"q\\\"uo\\\\te\""),
             ("caf\u{e9}", "\"caf\\351\""),
-            ("\u{65e5}", "\"\u{65e5}\""),
             (
                 "2|1:0|10:1300000000|4:user|8:YWxpY2U=|ab",
                 "\"2|1:0|10:1300000000|4:user|8:YWxpY2U=|ab\"",
@@ -333,7 +354,14 @@ mod tests {
             let e = set_cookie_line(name, "v", &opts).unwrap_err();
             assert!(e.to_string().contains("cookie name"), "{name:?}: {e}");
         }
-        for value in ["a b", "a\r\nSet-Cookie: x=y", "tab\t", "\x7f", "nul\0"] {
+        for value in [
+            "a b",
+            "a\r\nSet-Cookie: x=y",
+            "tab\t",
+            "\x7f",
+            "nul\0",
+            "\u{65e5}",
+        ] {
             let e = set_cookie_line("k", value, &opts).unwrap_err();
             assert!(
                 e.to_string().contains("Invalid cookie \"k\""),
@@ -344,6 +372,7 @@ mod tests {
             (Some("a;b"), None),
             (None, Some("/a b")),
             (Some("x\ny"), None),
+            (Some("\u{e9}.example"), None),
         ] {
             let opts = CookieOptions {
                 domain: domain.map(Into::into),
@@ -353,11 +382,18 @@ mod tests {
             let e = set_cookie_line("k", "v", &opts).unwrap_err();
             assert!(e.to_string().contains("Invalid cookie attribute"), "{e}");
         }
+        for days in [f64::NAN, f64::INFINITY, 1e7] {
+            let opts = CookieOptions {
+                expires_days: Some(days),
+                ..Default::default()
+            };
+            assert!(set_cookie_line("k", "v", &opts).is_err(), "{days}");
+        }
         let opts = CookieOptions {
-            expires_days: Some(f64::NAN),
+            expires_days: Some(2_900_000.0),
             ..Default::default()
         };
-        assert!(set_cookie_line("k", "v", &opts).is_err());
+        assert!(set_cookie_line("k", "v", &opts).unwrap().contains(" 9"));
     }
 
     #[test]

@@ -62,9 +62,17 @@ pub struct Settings {
     /// With a versioned [`cookie_secret`](Self::cookie_secret), the version of the
     /// key that signs new values (every listed key still verifies).
     pub key_version: Option<i64>,
-    /// Check every `POST`, `PUT`, `PATCH` and `DELETE` for the XSRF token of the
+    /// Check every request but `GET`, `HEAD` and `OPTIONS` for the XSRF token of the
     /// `_xsrf` cookie (see [`Context::check_xsrf_cookie`](crate::Context::check_xsrf_cookie)).
     pub xsrf_cookies: bool,
+    /// Refuse (403) requests but `GET`, `HEAD` and `OPTIONS` that a browser marks as
+    /// cross-site (`Sec-Fetch-Site`), or whose `Origin` is not the `Host`, unless
+    /// [`RequestHandler::check_trusted_origin`](crate::RequestHandler::check_trusted_origin)
+    /// trusts the origin (Tornado 6.6's `cross_origin_protection`). Requests with
+    /// neither header (not from a browser) pass.
+    pub cross_origin_protection: bool,
+    /// The origins (`https://example.com`) that cross-origin protection lets through.
+    pub trusted_origins: Vec<String>,
     /// The format of new XSRF tokens: [`Version::V2`] (masked anew for each page, the
     /// default) or [`Version::V1`] (plain hex, for old clients). Both are read.
     pub xsrf_cookie_version: Version,
@@ -98,6 +106,8 @@ impl Default for Settings {
             cookie_secret: None,
             key_version: None,
             xsrf_cookies: false,
+            cross_origin_protection: false,
+            trusted_origins: Vec::new(),
             xsrf_cookie_version: Version::V2,
             xsrf_cookie_name: String::from("_xsrf"),
             xsrf_cookie_kwargs: CookieOptions::default(),
@@ -129,6 +139,8 @@ impl fmt::Debug for Settings {
             .field("cookie_secret", &self.cookie_secret)
             .field("key_version", &self.key_version)
             .field("xsrf_cookies", &self.xsrf_cookies)
+            .field("cross_origin_protection", &self.cross_origin_protection)
+            .field("trusted_origins", &self.trusted_origins)
             .field("xsrf_cookie_version", &self.xsrf_cookie_version)
             .field("xsrf_cookie_name", &self.xsrf_cookie_name)
             .field("xsrf_cookie_kwargs", &self.xsrf_cookie_kwargs)

@@ -113,6 +113,49 @@ fn parse_python_int(s: &str) -> Option<i64> {
     Some(if neg { -n } else { n })
 }
 
+/// Why a state-changing request is refused as cross-origin, if it is (Tornado 6.6's
+/// `_check_cross_origin`): `Sec-Fetch-Site: same-origin` or `none` passes; without
+/// that header, a request without `Origin` (not from a browser) passes, and one whose
+/// `Origin` names the `Host` or is trusted; a cross-site or same-site request passes
+/// only with a trusted `Origin`.
+pub(crate) fn cross_origin_error(
+    sec_fetch_site: Option<&str>,
+    origin: Option<&str>,
+    host: &str,
+    trusted: impl FnOnce(&str) -> bool,
+) -> Option<String> {
+    match sec_fetch_site {
+        Some("same-origin" | "none") => None,
+        None => {
+            let origin = origin?;
+            if origin_netloc(origin).eq_ignore_ascii_case(host) || trusted(origin) {
+                return None;
+            }
+            Some(format!("Origin '{origin}' not allowed"))
+        }
+        Some(site) => {
+            if let Some(o) = origin.filter(|o| !o.is_empty())
+                && trusted(o)
+            {
+                return None;
+            }
+            let origin = origin.map_or_else(|| "None".to_owned(), |o| format!("'{o}'"));
+            Some(format!(
+                "Sec-Fetch-Site {site} & origin {origin} not allowed"
+            ))
+        }
+    }
+}
+
+/// The `host:port` of an origin (`https://a.example:8443` → `a.example:8443`), as
+/// Python's `urlsplit(...).netloc`; empty when it has none.
+fn origin_netloc(origin: &str) -> &str {
+    let Some((_, rest)) = origin.split_once("//") else {
+        return "";
+    };
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
 /// The token as a page carries it: version 2 masked with `mask`, or version 1 hex.
 pub(crate) fn encode_token(raw: &RawToken, version2: bool, mask: [u8; 4]) -> String {
     if version2 {
@@ -198,6 +241,44 @@ mod tests {
             Vec::<u8>::new()
         );
         assert_eq!(decode_token("2|01020304|00| 1_0 ").unwrap().timestamp, 10);
+    }
+
+    #[test]
+    fn cross_origin_as_tornado_decides() {
+        let host = "app.example:8000";
+        let cases: [(Option<&str>, Option<&str>, Option<&str>); 11] = [
+            (Some("same-origin"), Some("https://evil.example"), None),
+            (Some("none"), None, None),
+            (None, None, None),
+            (None, Some("http://app.example:8000"), None),
+            (None, Some("http://APP.example:8000/x"), None),
+            (None, Some("https://friend.example"), None),
+            (
+                None,
+                Some("http://app.example"),
+                Some("Origin 'http://app.example' not allowed"),
+            ),
+            (None, Some("null"), Some("Origin 'null' not allowed")),
+            (Some("cross-site"), Some("https://friend.example"), None),
+            (
+                Some("same-site"),
+                Some("http://app.example:8000"),
+                Some("Sec-Fetch-Site same-site & origin 'http://app.example:8000' not allowed"),
+            ),
+            (
+                Some("cross-site"),
+                None,
+                Some("Sec-Fetch-Site cross-site & origin None not allowed"),
+            ),
+        ];
+        for (site, origin, want) in cases {
+            let trusted = |o: &str| o == "https://friend.example";
+            assert_eq!(
+                cross_origin_error(site, origin, host, trusted).as_deref(),
+                want,
+                "{site:?} {origin:?}"
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,29 @@ impl RequestHandler for F {
     async fn patch(&mut self, cx: &mut Context) -> tornado_web::Result {
         (self.0)(cx)
     }
+    async fn head(&mut self, cx: &mut Context) -> tornado_web::Result {
+        (self.0)(cx)
+    }
+    async fn options(&mut self, cx: &mut Context) -> tornado_web::Result {
+        (self.0)(cx)
+    }
+}
+
+/// Sets a cookie, flushes, then tries another: the first goes out with the head.
+struct Flushed;
+impl RequestHandler for Flushed {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.set_cookie("early", "1")?;
+        cx.write("one");
+        cx.flush().await?;
+        let late = cx.set_cookie("late", "1");
+        assert!(
+            late.is_err(),
+            "a cookie after the head went out was accepted"
+        );
+        cx.write("two");
+        Ok(())
+    }
 }
 
 /// Like [`F`], with the XSRF check turned off.
@@ -249,6 +272,8 @@ fn app_with(settings: Settings) -> Application {
                 })
             }),
             url("/no-xsrf", || NoXsrf),
+            url("/flushed", || Flushed),
+            url("/gone", || tornado_web::ErrorHandler::new(410)),
             url("/private", || Private),
             url("/private-abs", || {
                 PrivateElsewhere("http://login.example/in")
@@ -295,9 +320,13 @@ fn set_cookie_sends_every_attribute_as_tornado_writes_it() {
                  HttpOnly; Max-Age=10; Path=/p; SameSite=Strict; Secure"
             ]
         );
-        // Setting a name again replaces it, in its place.
+        // Setting a name again replaces it, and moves it last (as in Tornado).
         let r = t.fetch("/twice").await;
-        assert_eq!(set_cookies(&r), ["a=3; Path=/", "b=2; Path=/"]);
+        assert_eq!(set_cookies(&r), ["b=2; Path=/", "a=3; Path=/"]);
+        // A streamed response carries its cookies in the head it flushes.
+        let r = t.fetch("/flushed").await;
+        assert_eq!((r.code, r.text().unwrap()), (200, "onetwo"));
+        assert_eq!(set_cookies(&r), ["early=1; Path=/"]);
         // Cookies survive an error page, as in Tornado.
         let r = t.fetch("/then-error").await;
         assert_eq!(r.code, 503);
@@ -742,7 +771,13 @@ fn a_logged_in_users_first_token_cookie_lasts_30_days() {
             .fetch_request(t.request("/form").header("Cookie", "user=ann"))
             .await;
         let line = set_cookies(&r).remove(0);
-        assert!(line.contains("; expires="), "{line}");
+        // Thirty days from now (or from a minute ago, across midnight).
+        let day = |ago: u64| {
+            let at = std::time::SystemTime::now() + Duration::from_secs(30 * 86_400)
+                - Duration::from_secs(ago);
+            tornado_httpserver::httputil::format_timestamp(at)[..16].to_owned()
+        };
+        assert!(line.contains(&day(0)) || line.contains(&day(60)), "{line}");
         let r = t.fetch("/form").await;
         let line = set_cookies(&r).remove(0);
         assert!(!line.contains("expires"), "{line}");
@@ -805,4 +840,173 @@ fn urlencode(s: &str) -> String {
     let mut out = String::new();
     tornado_httpserver::httputil::url_escape_into(&mut out, s.as_bytes());
     out
+}
+
+#[test]
+fn xsrf_refusals_for_every_method_and_carrier() {
+    testing::run(xsrf_app, |t| async move {
+        let (token, cookie) = xsrf_page(&t, None).await;
+        let cookie = cookie.unwrap();
+        let (other, _) = xsrf_page(&t, None).await;
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            // Nothing, a token of another session in a header, in the query, and a
+            // token that decodes to nothing.
+            let cases = [
+                (None, "/form".to_owned()),
+                (Some(("X-XSRFToken", other.clone())), "/form".to_owned()),
+                (Some(("X-CSRFToken", other.clone())), "/form".to_owned()),
+                (None, format!("/form?_xsrf={}", urlencode(&other))),
+                (
+                    Some(("X-XSRFToken", "2|01020304||1".to_owned())),
+                    "/form".to_owned(),
+                ),
+            ];
+            for (header, path) in cases {
+                let mut req = t.request(&path).method(method).header("Cookie", &cookie);
+                if method != "DELETE" {
+                    req = req.body("");
+                }
+                if let Some((h, v)) = &header {
+                    req = req.header(h, v);
+                }
+                let r = t.fetch_request(req).await;
+                assert_eq!(r.code, 403, "{method} {path} {header:?}");
+            }
+        }
+        // HEAD and OPTIONS are not checked.
+        for method in ["HEAD", "OPTIONS"] {
+            let r = t.fetch_request(t.request("/plain").method(method)).await;
+            assert_eq!(r.code, 200, "{method}");
+        }
+        // A POST to a URL with no route, or to an ErrorHandler, is its error, not 403.
+        let r = t
+            .fetch_request(t.request("/nowhere").method("POST").body(""))
+            .await;
+        assert_eq!(r.code, 404);
+        let r = t
+            .fetch_request(t.request("/gone").method("POST").body(""))
+            .await;
+        assert_eq!(r.code, 410);
+        // A malformed _xsrf cookie is replaced by a new one.
+        let (_, replaced) = xsrf_page(&t, Some("_xsrf=2|zz|00|1")).await;
+        assert!(replaced.is_some_and(|c| c.starts_with("_xsrf=2|")));
+        let _ = token;
+    });
+}
+
+#[test]
+fn xsrf_cookie_settings() {
+    let custom = || {
+        app_with(Settings {
+            xsrf_cookies: true,
+            xsrf_cookie_version: Version::V1,
+            xsrf_cookie_name: "csrf".into(),
+            xsrf_cookie_kwargs: CookieOptions {
+                httponly: true,
+                secure: true,
+                ..CookieOptions::default()
+            },
+            ..settings()
+        })
+    };
+    testing::run(custom, |t| async move {
+        let r = t.fetch("/form").await;
+        let line = set_cookies(&r).remove(0);
+        // Version 1: the token in hex, the same in the cookie and the page.
+        let (pair_part, attrs) = line.split_once("; ").unwrap();
+        let value = pair_part.strip_prefix("csrf=").unwrap();
+        assert_eq!(value.len(), 32, "{line}");
+        assert!(value.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+        assert_eq!(attrs, "HttpOnly; Path=/; Secure");
+        assert!(r.text().unwrap().contains(&format!("value=\"{value}\"")));
+        let r = t
+            .fetch_request(
+                t.request("/form")
+                    .method("POST")
+                    .header("Cookie", pair_part)
+                    .body(format!("_xsrf={value}")),
+            )
+            .await;
+        assert_eq!(r.code, 200);
+    });
+}
+
+#[test]
+fn an_empty_user_is_no_user() {
+    testing::run(app, |t| async move {
+        // F's user is the plain `user` cookie: empty, it is nobody.
+        let r = t
+            .fetch_request(
+                t.request("/private-query")
+                    .header("Cookie", "user=")
+                    .follow_redirects(false),
+            )
+            .await;
+        assert_eq!(r.code, 302);
+    });
+}
+
+#[test]
+fn cross_origin_protection_refuses_cross_site_requests() {
+    let protected = || {
+        app_with(Settings {
+            cross_origin_protection: true,
+            trusted_origins: vec!["https://friend.example".into()],
+            serve_traceback: true,
+            ..settings()
+        })
+    };
+    testing::run(protected, |t| async move {
+        let host = format!("127.0.0.1:{}", t.port());
+        let post = |headers: Vec<(&'static str, String)>, path: &'static str| {
+            let mut req = t.request(path).method("POST").body("");
+            for (h, v) in headers {
+                req = req.header(h, &v);
+            }
+            t.fetch_request(req)
+        };
+        let cases: Vec<(Vec<(&str, String)>, u16)> = vec![
+            (vec![], 200),
+            (vec![("Sec-Fetch-Site", "same-origin".into())], 200),
+            (vec![("Origin", format!("http://{host}"))], 200),
+            (vec![("Origin", "https://friend.example".into())], 200),
+            (vec![("Origin", "https://evil.example".into())], 403),
+            (
+                vec![
+                    ("Sec-Fetch-Site", "cross-site".into()),
+                    ("Origin", "https://evil.example".into()),
+                ],
+                403,
+            ),
+            (
+                vec![
+                    ("Sec-Fetch-Site", "cross-site".into()),
+                    ("Origin", "https://friend.example".into()),
+                ],
+                200,
+            ),
+        ];
+        for (headers, code) in cases {
+            let r = post(headers.clone(), "/plain").await;
+            assert_eq!(r.code, code, "{headers:?}");
+            if code == 403 {
+                let page = String::from_utf8_lossy(&r.body);
+                assert!(page.contains("not allowed"), "{page}");
+            }
+        }
+        // GET is never checked; an error page takes any origin.
+        let r = t
+            .fetch_request(t.request("/plain").header("Origin", "https://evil.example"))
+            .await;
+        assert_eq!(r.code, 200);
+        let r = post(
+            vec![
+                ("Sec-Fetch-Site", "cross-site".into()),
+                ("Origin", "https://evil.example".into()),
+            ],
+            "/gone",
+        )
+        .await;
+        assert_eq!(r.code, 410);
+    });
 }

@@ -65,12 +65,15 @@ impl Context {
 
     /// Sets cookie `name` to `value` with the attributes in `opts` (Tornado's
     /// `set_cookie`). The cookie goes out with the response headers; setting the same
-    /// name again replaces it. [`get_cookie`](Self::get_cookie) does not see it: it
+    /// name again replaces it. Cookies set survive [`clear`](Self::clear) and
+    /// [`send_error`](Self::send_error), as in Tornado. [`get_cookie`](Self::get_cookie) does not see it: it
     /// reads the request's cookies.
     ///
     /// Fails, naming what is wrong, for a name that is not a token, a value with a
-    /// control character or a space, a domain or path with one or a `;`, and once the
-    /// headers have gone out.
+    /// control character or a space (or a character beyond U+00FF: encode such text
+    /// first), a domain or path with one or a `;`, and once the headers have gone out
+    /// (where Tornado drops the cookie silently: set cookies before the first
+    /// [`flush`](Self::flush)).
     ///
     /// ```
     /// use std::time::Duration;
@@ -99,10 +102,9 @@ impl Context {
         }
         let line = set_cookie_line(name, value, opts).map_err(Error::msg)?;
         let cookies = &mut self.extras().new_cookies;
-        match cookies.iter_mut().find(|(n, _)| n == name) {
-            Some(entry) => entry.1 = line,
-            None => cookies.push((name.to_owned(), line)),
-        }
+        // Set again, it moves to the end, as in Tornado.
+        cookies.retain(|(n, _)| n != name);
+        cookies.push((name.to_owned(), line));
         Ok(())
     }
 
@@ -172,7 +174,12 @@ impl Context {
         version: Option<Version>,
     ) -> Result<Vec<u8>> {
         let secret = self.cookie_secret()?;
-        let key_version = self.settings().key_version;
+        // A key version means something only with several keys (Tornado ignores it
+        // for a single secret).
+        let key_version = self
+            .settings()
+            .key_version
+            .filter(|_| secret.is_versioned());
         if secret.is_versioned() && key_version.is_none() {
             return Err(Error::msg(
                 "the key_version setting must be set when cookie_secret has key versions",
@@ -217,13 +224,10 @@ impl Context {
         opts: &CookieOptions,
         version: Option<Version>,
     ) -> Result {
+        crate::cookie::check_cookie_name(name).map_err(Error::msg)?;
         let signed = self.create_signed_value_version(name, value, version)?;
-        let signed = String::from_utf8(signed).map_err(|_| {
-            Error::msg(format!(
-                "cannot sign cookie {name:?}: its name is not ASCII"
-            ))
-        })?;
-        self.set_cookie_with(name, &signed, opts)
+        // A valid name is ASCII, and so is everything else in a signed value.
+        self.set_cookie_with(name, &String::from_utf8_lossy(&signed), opts)
     }
 
     /// The value of signed cookie `name` if it verifies and is at most 31 days old,
