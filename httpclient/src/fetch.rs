@@ -609,6 +609,10 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
             None => headers.add_static("User-Agent", DEFAULT_USER_AGENT),
         }
     }
+    // A POST says nothing of its body's type: a form, as Tornado's client assumes.
+    if request.method == http::Method::POST && !headers.contains("Content-Type") {
+        headers.add_static("Content-Type", "application/x-www-form-urlencoded");
+    }
     if request.decompress_response.unwrap_or(true) && !headers.contains("Accept-Encoding") {
         headers.add_static("Accept-Encoding", "gzip");
     }

@@ -209,7 +209,8 @@ impl HttpRequest {
         self
     }
 
-    /// Sets the body.
+    /// Sets the body. A `POST` without a `Content-Type` header is sent as
+    /// `application/x-www-form-urlencoded`, as Tornado's client sends it.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = Some(body.into());
         self

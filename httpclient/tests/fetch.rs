@@ -1,6 +1,6 @@
 //! The basics of a fetch against our `HttpServer`: status, headers, body,
-//! methods and bodies, the headers the client adds (`Host`, `User-Agent`,
-//! `Accept-Encoding`, `If-Modified-Since`), basic auth, the defaults of a
+//! methods and bodies, the headers the client adds (`Host`, `User-Agent`, a POST's
+//! `Content-Type`, `Accept-Encoding`, `If-Modified-Since`), basic auth, the defaults of a
 //! `ClientConfig`, and timings (Tornado's `test_hello_world`, `test_post`,
 //! `test_all_methods`, `test_basic_auth`, `test_credentials_in_url`,
 //! `test_configure_defaults`, `test_response_times`, `test_bind_source_ip`,
@@ -160,6 +160,27 @@ fn client_adds_host_user_agent_and_accept_encoding() {
         assert_eq!(echo.header("User-Agent"), Some("UserAgentTest/1.0"));
         assert_eq!(echo.header("Accept-Encoding"), Some("identity"));
         assert_eq!(echo.header("X-Custom"), Some("a value"));
+
+        // A POST without a Content-Type is sent as a form (Tornado's client does
+        // this); one with a type keeps it, and other methods get none.
+        let post = |method: &str, ctype: Option<&str>| {
+            let mut req = HttpRequest::new(format!("{base}/echo"))
+                .method(method)
+                .body("a=1");
+            if let Some(t) = ctype {
+                req = req.header("Content-Type", t);
+            }
+            client.fetch(req)
+        };
+        let echo = Echo::parse(&post("POST", None).await.unwrap().body);
+        assert_eq!(
+            echo.header("Content-Type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        let echo = Echo::parse(&post("POST", Some("text/plain")).await.unwrap().body);
+        assert_eq!(echo.header("Content-Type"), Some("text/plain"));
+        let echo = Echo::parse(&post("PUT", None).await.unwrap().body);
+        assert_eq!(echo.header("Content-Type"), None);
         server.stop();
     });
 }

@@ -4,6 +4,7 @@
 //! Input (arguments, path arguments, cookies) is in `context/input.rs`, output
 //! (status, headers, write, flush, finish, redirect, errors) in `context/output.rs`.
 
+mod cookies;
 mod input;
 mod output;
 
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::handler::RequestHandler;
 use crate::settings::Settings;
 
+pub use cookies::{SIGNED_COOKIE_EXPIRES_DAYS, authenticated};
 pub(crate) use input::decode_utf8_argument;
 pub use output::{GZIP_MIN_LENGTH, IntoStatus, Writable};
 
@@ -102,6 +104,21 @@ pub struct Context {
     /// Answers the request (from the head on).
     writer: ResponseWriter,
     gzip: output::Gzip,
+    /// What few requests need: outgoing cookies and the XSRF token (boxed, so a
+    /// request without them carries one pointer).
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a [`Context`] that most requests never use.
+#[derive(Default)]
+struct Extras {
+    /// Cookies to send, by name, with their `Set-Cookie` value; setting a name again
+    /// replaces it (Tornado's `_new_cookie`). They survive `clear`, as in Tornado.
+    new_cookies: Vec<(String, String)>,
+    /// The XSRF token read from the cookie or made for this request.
+    xsrf_raw: Option<crate::xsrf::RawToken>,
+    /// The masked token this request's pages carry (one mask per request).
+    xsrf_token: Option<String>,
 }
 
 impl fmt::Debug for Context {
@@ -141,6 +158,7 @@ impl Context {
             output: Output::Open,
             writer,
             gzip,
+            extras: None,
         });
         // What `clear` does, less resetting what is new.
         cx.set_default_headers();
@@ -188,9 +206,10 @@ impl Context {
         self.current_user.as_deref()
     }
 
-    /// Sets the current user (Tornado lets `prepare` assign `self.current_user`).
+    /// Sets the current user (Tornado lets `prepare` assign `self.current_user`). An
+    /// empty name is no user, as an empty value is false in Tornado.
     pub fn set_current_user(&mut self, user: Option<String>) {
-        self.current_user = user;
+        self.current_user = user.filter(|u| !u.is_empty());
     }
 
     /// Resolves when the client's connection closes; a long poll can race it against

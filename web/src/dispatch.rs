@@ -183,6 +183,24 @@ async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: Option<&Pa
     if user.is_some() {
         cx.set_current_user(user);
     }
+    let m = cx.method();
+    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+        if cx.settings().xsrf_cookies {
+            h.check_xsrf_cookie(cx)?;
+        }
+        if cx.settings().cross_origin_protection {
+            let headers = cx.request().headers();
+            let refused = crate::xsrf::cross_origin_error(
+                headers.get("Sec-Fetch-Site"),
+                headers.get("Origin"),
+                headers.get("Host").unwrap_or(""),
+                |origin| h.check_trusted_origin(cx, origin),
+            );
+            if let Some(reason) = refused {
+                return Err(HttpError::with_log(403, reason).into());
+            }
+        }
+    }
     h.prepare(cx).await
 }
 

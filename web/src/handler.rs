@@ -179,6 +179,53 @@ pub trait RequestHandler: Sized + 'static {
             .ok_or_else(|| Error::msg("the login_url setting must be set to use get_login_url"))
     }
 
+    /// The XSRF check (Tornado's `check_xsrf_cookie`), run with the `xsrf_cookies`
+    /// setting before [`prepare`](Self::prepare) for every method but `GET`, `HEAD`
+    /// and `OPTIONS`: [`Context::check_xsrf_cookie`] by default. Override it to opt a
+    /// handler out (an API authenticated by other means), or to check differently.
+    ///
+    /// ```
+    /// use tornado_web::{Context, RequestHandler};
+    ///
+    /// struct Webhook;
+    /// impl RequestHandler for Webhook {
+    ///     fn check_xsrf_cookie(&mut self, _cx: &mut Context) -> tornado_web::Result {
+    ///         Ok(()) // called by other servers, which carry a signature instead
+    ///     }
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("ok");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    fn check_xsrf_cookie(&mut self, cx: &mut Context) -> Result {
+        cx.check_xsrf_cookie()
+    }
+
+    /// Whether a request that looks cross-origin may go on, from its `Origin` header
+    /// (Tornado 6.6's `check_trusted_origin`). Asked only with the
+    /// `cross_origin_protection` setting, before `prepare`, for every method but
+    /// `GET`, `HEAD` and `OPTIONS`, and only for requests a browser marks as
+    /// cross-site (`Sec-Fetch-Site`) or whose `Origin` is not the `Host`. By default:
+    /// whether `origin` is in the `trusted_origins` setting.
+    ///
+    /// Override it to trust more (a family of subdomains), or to exempt an endpoint
+    /// meant for any origin (which must then not rely on cookies to authenticate):
+    ///
+    /// ```
+    /// use tornado_web::{Context, RequestHandler};
+    ///
+    /// struct Api;
+    /// impl RequestHandler for Api {
+    ///     fn check_trusted_origin(&self, _cx: &Context, origin: &str) -> bool {
+    ///         origin.ends_with(".example.com") && origin.starts_with("https://")
+    ///     }
+    /// }
+    /// ```
+    fn check_trusted_origin(&self, cx: &Context, origin: &str) -> bool {
+        cx.settings().trusted_origins.iter().any(|o| o == origin)
+    }
+
     /// Runs after the response is finished (to clean up, record metrics). It cannot
     /// write: the response is out.
     fn on_finish(&mut self, cx: &mut Context) {

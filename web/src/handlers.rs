@@ -42,6 +42,17 @@ impl RequestHandler for ErrorHandler {
     async fn prepare(&mut self, _cx: &mut Context) -> Result {
         Err(HttpError::new(self.status).into())
     }
+
+    /// A POST to an error page changes nothing: no XSRF check, so a POST to a wrong
+    /// URL answers 404, not 403 (as in Tornado).
+    fn check_xsrf_cookie(&mut self, _cx: &mut Context) -> Result {
+        Ok(())
+    }
+
+    /// Likewise, any origin may reach an error page.
+    fn check_trusted_origin(&self, _cx: &Context, _origin: &str) -> bool {
+        true
+    }
 }
 
 /// Redirects to a URL built from the route's groups (Tornado's `RedirectHandler`):

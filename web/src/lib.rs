@@ -100,6 +100,7 @@
 //!
 //! # Modules
 //!
+//! - [`cookie`]: the attributes of outgoing cookies ([`cookie::CookieOptions`]).
 //! - [`routing`]: patterns, host rules, `reverse_url` (used by [`Application`]).
 //! - [`signing`]: signed values (Tornado's `create_signed_value` and
 //!   `decode_signed_value`), the format of signed cookies.
@@ -109,6 +110,7 @@
 
 mod application;
 mod context;
+pub mod cookie;
 mod dispatch;
 mod error;
 mod errorpage;
@@ -121,10 +123,11 @@ pub mod signing;
 pub mod template;
 pub mod testing;
 mod uimodule;
+mod xsrf;
 
 pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
-pub use context::IntoStatus;
 pub use context::{Context, GZIP_MIN_LENGTH, Writable};
+pub use context::{IntoStatus, SIGNED_COOKIE_EXPIRES_DAYS, authenticated};
 pub use dispatch::WebRequest;
 pub use error::{Error, Finish, HttpError, Result};
 pub use errorpage::xhtml_escape;

@@ -9,6 +9,8 @@ use http::{Method, StatusCode};
 use tornado_httpserver::HttpServerSettings;
 
 use crate::application::Target;
+use crate::cookie::CookieOptions;
+use crate::signing::{Secret, Version};
 use crate::uimodule::UiModules;
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
@@ -54,8 +56,35 @@ pub struct Settings {
     pub default_host: Option<String>,
     /// Replaces the default access log line (Tornado's `log_function`).
     pub log_function: Option<LogFunction>,
-    /// Where `get_login_url` sends users who are not logged in.
+    /// Where `get_login_url` sends users who are not logged in (and
+    /// [`authenticated`](crate::authenticated) redirects them).
     pub login_url: Option<String>,
+    /// The secret that signs cookies ([`Context::set_signed_cookie`](crate::Context::set_signed_cookie)):
+    /// a long random key, or several by key version for rotation. Signed cookies fail
+    /// with an error while it is unset.
+    pub cookie_secret: Option<Secret>,
+    /// With a versioned [`cookie_secret`](Self::cookie_secret), the version of the
+    /// key that signs new values (every listed key still verifies).
+    pub key_version: Option<i64>,
+    /// Check every request but `GET`, `HEAD` and `OPTIONS` for the XSRF token of the
+    /// `_xsrf` cookie (see [`Context::check_xsrf_cookie`](crate::Context::check_xsrf_cookie)).
+    pub xsrf_cookies: bool,
+    /// Refuse (403) requests but `GET`, `HEAD` and `OPTIONS` that a browser marks as
+    /// cross-site (`Sec-Fetch-Site`), or whose `Origin` is not the `Host`, unless
+    /// [`RequestHandler::check_trusted_origin`](crate::RequestHandler::check_trusted_origin)
+    /// trusts the origin (Tornado 6.6's `cross_origin_protection`). Requests with
+    /// neither header (not from a browser) pass.
+    pub cross_origin_protection: bool,
+    /// The origins (`https://example.com`) that cross-origin protection lets through.
+    pub trusted_origins: Vec<String>,
+    /// The format of new XSRF tokens: [`Version::V2`] (masked anew for each page, the
+    /// default) or [`Version::V1`] (plain hex, for old clients). Both are read.
+    pub xsrf_cookie_version: Version,
+    /// The name of the XSRF cookie (`_xsrf`).
+    pub xsrf_cookie_name: String,
+    /// The attributes of the XSRF cookie (Tornado's `xsrf_cookie_kwargs`), e.g.
+    /// `secure` and `httponly`.
+    pub xsrf_cookie_kwargs: CookieOptions,
     /// Settings of the HTTP server that [`Application::listen`](crate::Application::listen)
     /// starts (limits, timeouts, `xheaders`, TLS).
     pub server: HttpServerSettings,
@@ -91,6 +120,14 @@ impl Default for Settings {
             default_host: None,
             log_function: None,
             login_url: None,
+            cookie_secret: None,
+            key_version: None,
+            xsrf_cookies: false,
+            cross_origin_protection: false,
+            trusted_origins: Vec::new(),
+            xsrf_cookie_version: Version::V2,
+            xsrf_cookie_name: String::from("_xsrf"),
+            xsrf_cookie_kwargs: CookieOptions::default(),
             server: HttpServerSettings::default(),
             template_path: None,
             autoescape: true,
@@ -124,6 +161,14 @@ impl fmt::Debug for Settings {
             .field("autoescape", &self.autoescape)
             .field("compiled_template_cache", &self.compiled_template_cache)
             .field("ui_modules", &self.ui_modules)
+            .field("cookie_secret", &self.cookie_secret)
+            .field("key_version", &self.key_version)
+            .field("xsrf_cookies", &self.xsrf_cookies)
+            .field("cross_origin_protection", &self.cross_origin_protection)
+            .field("trusted_origins", &self.trusted_origins)
+            .field("xsrf_cookie_version", &self.xsrf_cookie_version)
+            .field("xsrf_cookie_name", &self.xsrf_cookie_name)
+            .field("xsrf_cookie_kwargs", &self.xsrf_cookie_kwargs)
             .field("websocket_ping_interval", &self.websocket_ping_interval)
             .field("websocket_ping_timeout", &self.websocket_ping_timeout)
             .field(

@@ -19,6 +19,7 @@ impl RequestHandler for Getters {
             "opt" => format!("{:?}", cx.get_argument_opt("a")?),
             "all" => format!("{:?}", cx.get_arguments("a")?),
             "raw" => format!("{:?}", cx.get_arguments_unstripped("a")?),
+            "raw_one" => format!("{:?}", cx.get_argument_unstripped("a")?),
             "query" => cx.get_query_argument("a")?,
             "query_or" => cx.get_query_argument_or("a", "fallback")?,
             "query_opt" => format!("{:?}", cx.get_query_argument_opt("a")?),
@@ -145,6 +146,7 @@ fn strip_and_control_characters() {
             ("op=one&a=%00x%00", "x"),
             // Newlines and tabs inside are kept.
             ("op=raw&a=l1%0Al2%09t", "[\"l1\\nl2\\tt\"]"),
+            ("op=raw_one&a=x&a=%20y%0A", "\" y\\n\""),
         ];
         for (query, want) in cases {
             assert_eq!(get(&t, query).await, (200, want.to_owned()), "{query}");
@@ -155,7 +157,7 @@ fn strip_and_control_characters() {
 #[test]
 fn missing_argument_is_a_400_naming_it() {
     testing::run(app, |t| async move {
-        for op in ["one", "query", "body"] {
+        for op in ["one", "raw_one", "query", "body"] {
             let r = t.fetch(&format!("/get?op={op}")).await;
             assert_eq!(r.code, 400, "{op}");
             assert_eq!(r.reason, "Missing argument a", "{op}");

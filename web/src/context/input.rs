@@ -166,6 +166,14 @@ impl Context {
         self.values(Source::Body, name, true)
     }
 
+    /// [`get_argument`](Self::get_argument) without stripping surrounding whitespace
+    /// (Tornado's `get_argument(name, strip=False)`): for text whose leading spaces
+    /// matter, such as Markdown or a password.
+    pub fn get_argument_unstripped(&self, name: &str) -> Result<String> {
+        self.last(Source::All, name, false)?
+            .ok_or_else(|| HttpError::missing_argument(name).into())
+    }
+
     /// Every value of `name` without stripping surrounding whitespace (Tornado's
     /// `strip=False`); control characters still become spaces.
     ///

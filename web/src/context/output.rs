@@ -408,6 +408,9 @@ impl Context {
                 )));
             }
         }
+        if self.output == Output::Open {
+            self.emit_cookies();
+        }
         let writer = &self.writer;
         if self.output == Output::Open {
             writer
@@ -521,6 +524,7 @@ impl Context {
                 gzipped = Some(body);
             }
         }
+        self.emit_cookies();
         self.mark_finished();
         let sent = self.send_whole(gzipped.as_deref().unwrap_or(&self.buffer));
         self.recycle_body();
