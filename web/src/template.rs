@@ -30,6 +30,7 @@
 //! | `request` | the request: `method`, `uri`, `path`, `query`, `host`, `host_name`, `protocol`, `remote_ip`, `full_url`, `version`, `body`, `headers["Name"]` (any case), `arguments`, `query_arguments`, `body_arguments` (name to list of values), `cookies` |
 //! | `reverse_url(name, *args)` | the URL of a named route ([`Context::reverse_url`]) |
 //! | `modules.Name(*args, **kwargs)` | a [`UiModule`]'s HTML |
+//! | `xsrf_form_html()` | with the `xsrf_cookies` setting: the hidden `_xsrf` field ([`Context::xsrf_form_html`]; made before the render, so the cookie is set on every page rendered) |
 //! | `xhtml_escape`, `url_escape(s, plus=true)`, `json_encode`, `squeeze` | Tornado's `tornado.escape` functions, as functions and as filters |
 //!
 //! and minijinja's built-in filters and functions (`tojson`, `default`, `length`,
@@ -313,13 +314,17 @@ impl RenderScope {
 /// templates look up lazily, `request`, `reverse_url` and `modules`, are globals of
 /// the environment that read the render scope).
 fn request_globals(cx: &mut Context) -> Result<Vec<(&'static str, Value)>> {
-    #[allow(unused_mut, reason = "the xsrf integration below pushes to it")]
     let mut globals = vec![("current_user", Value::from(cx.current_user()))];
-    // integration: xsrf_form_html (once the cookies/XSRF branch is in). It sets the
-    // `_xsrf` cookie when the request has none, and the engine cannot call back into
-    // the context while it renders, so it is made here, before the render, when the
-    // application uses XSRF cookies:
-    //   if cx.settings().xsrf_cookies { let form = cx.xsrf_form_html()?; globals.push(("xsrf_form_html", Value::from_function(move || Value::from_safe_string(form.clone())))); }
+    // It sets the `_xsrf` cookie when the request has none, and the engine cannot call
+    // back into the context while it renders: so it is made here, before the render,
+    // when the application uses XSRF cookies.
+    if cx.settings().xsrf_cookies {
+        let form = cx.xsrf_form_html()?;
+        globals.push((
+            "xsrf_form_html",
+            Value::from_function(move || Value::from_safe_string(form.clone())),
+        ));
+    }
     Ok(globals)
 }
 

@@ -631,3 +631,24 @@ fn render_after_finish_is_an_error() {
         },
     );
 }
+
+#[test]
+fn xsrf_form_html_in_a_template() {
+    let t = Templates::new(&[("form.html", "<form>{{ xsrf_form_html() }}</form>")]);
+    let settings = Settings {
+        xsrf_cookies: true,
+        ..t.settings()
+    };
+    testing::run(
+        || app(settings),
+        |s| async move {
+            let r = s.fetch("/render/form.html").await;
+            let text = r.text().unwrap();
+            assert!(
+                text.starts_with("<form><input type=\"hidden\" name=\"_xsrf\" value=\""),
+                "{text}"
+            );
+            assert!(r.headers.get("Set-Cookie").unwrap().starts_with("_xsrf="));
+        },
+    );
+}
