@@ -119,6 +119,8 @@ struct Extras {
     xsrf_raw: Option<crate::xsrf::RawToken>,
     /// The masked token this request's pages carry (one mask per request).
     xsrf_token: Option<String>,
+    /// The `_xsrf` cookie of a new token has been set.
+    xsrf_cookie_set: bool,
 }
 
 impl fmt::Debug for Context {

@@ -84,6 +84,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The template engine, for its types ([`Value`], the
 /// [`context!`](minijinja::context) macro, argument helpers): the version this crate
@@ -274,6 +275,9 @@ pub(crate) struct RenderScope {
     pub(crate) current_user: Option<String>,
     /// The values a template sees besides its context (see `request_globals`).
     globals: Arc<[(&'static str, Value)]>,
+    /// Set when a template called `xsrf_form_html()`: the request then needs the
+    /// `_xsrf` cookie of a new token, set once the render is done.
+    xsrf_used: Arc<AtomicBool>,
     modules: RefCell<Vec<ActiveModule>>,
     /// The first error a UI module returned: an `HttpError` or `Finish` keeps its
     /// meaning through the engine, which only carries its message.
@@ -292,6 +296,7 @@ impl RenderScope {
             request,
             current_user,
             globals: globals.into(),
+            xsrf_used: Arc::new(AtomicBool::new(false)),
             modules: RefCell::new(Vec::new()),
             module_error: RefCell::new(None),
         }
@@ -299,13 +304,24 @@ impl RenderScope {
 
     /// The scope of a render inside a request.
     fn for_request(cx: &mut Context) -> Result<RenderScope> {
-        let globals = request_globals(cx)?;
-        Ok(RenderScope::new(
+        let xsrf_used = Arc::new(AtomicBool::new(false));
+        let globals = request_globals(cx, &xsrf_used)?;
+        let mut scope = RenderScope::new(
             cx.app().clone(),
             Some(cx.request().clone()),
             cx.current_user().map(str::to_owned),
             globals,
-        ))
+        );
+        scope.xsrf_used = xsrf_used;
+        Ok(scope)
+    }
+
+    /// After a render in `cx`: the `_xsrf` cookie, if a template used the token.
+    fn finish_request(&self, cx: &mut Context) -> Result {
+        if self.xsrf_used.load(Ordering::Relaxed) {
+            cx.xsrf_token()?;
+        }
+        Ok(())
     }
 }
 
@@ -313,16 +329,23 @@ impl RenderScope {
 /// the handler's context before the render (Tornado's `get_template_namespace`; what
 /// templates look up lazily, `request`, `reverse_url` and `modules`, are globals of
 /// the environment that read the render scope).
-fn request_globals(cx: &mut Context) -> Result<Vec<(&'static str, Value)>> {
+fn request_globals(
+    cx: &mut Context,
+    xsrf_used: &Arc<AtomicBool>,
+) -> Result<Vec<(&'static str, Value)>> {
     let mut globals = vec![("current_user", Value::from(cx.current_user()))];
-    // It sets the `_xsrf` cookie when the request has none, and the engine cannot call
-    // back into the context while it renders: so it is made here, before the render,
-    // when the application uses XSRF cookies.
+    // The engine cannot call back into the context while it renders: the field is
+    // made here, and the `_xsrf` cookie a new token needs is set after the render,
+    // only if a template called `xsrf_form_html()` (as Tornado sets it only then).
     if cx.settings().xsrf_cookies {
-        let form = cx.xsrf_form_html()?;
+        let form = cx.xsrf_form_html_deferred()?;
+        let used = xsrf_used.clone();
         globals.push((
             "xsrf_form_html",
-            Value::from_function(move || Value::from_safe_string(form.clone())),
+            Value::from_function(move || {
+                used.store(true, Ordering::Relaxed);
+                Value::from_safe_string(form.clone())
+            }),
         ));
     }
     Ok(globals)
@@ -458,6 +481,7 @@ impl Context {
         }
         let scope = Rc::new(RenderScope::for_request(self)?);
         let html = render_page(&scope, name, to_value(context))?;
+        scope.finish_request(self)?;
         let modules = scope.modules.take();
         let html = self.insert_module_resources(html, &modules)?;
         self.write(html);
@@ -474,7 +498,9 @@ impl Context {
     /// comes back as it is.
     pub fn render_string(&mut self, name: &str, context: impl serde::Serialize) -> Result<String> {
         let scope = Rc::new(RenderScope::for_request(self)?);
-        render_page(&scope, name, to_value(context))
+        let text = render_page(&scope, name, to_value(context))?;
+        scope.finish_request(self)?;
+        Ok(text)
     }
 
     /// Puts the resources of the modules a page used into it, as Tornado's `render`

@@ -634,7 +634,10 @@ fn render_after_finish_is_an_error() {
 
 #[test]
 fn xsrf_form_html_in_a_template() {
-    let t = Templates::new(&[("form.html", "<form>{{ xsrf_form_html() }}</form>")]);
+    let t = Templates::new(&[
+        ("form.html", "<form>{{ xsrf_form_html() }}</form>"),
+        ("plain.html", "no form here"),
+    ]);
     let settings = Settings {
         xsrf_cookies: true,
         ..t.settings()
@@ -648,7 +651,20 @@ fn xsrf_form_html_in_a_template() {
                 text.starts_with("<form><input type=\"hidden\" name=\"_xsrf\" value=\""),
                 "{text}"
             );
-            assert!(r.headers.get("Set-Cookie").unwrap().starts_with("_xsrf="));
+            // The cookie carries the token the page does (version 2: same token,
+            // other masks; the cookie's text is the page's).
+            let cookie = r.headers.get("Set-Cookie").unwrap();
+            let value = cookie
+                .split(';')
+                .next()
+                .unwrap()
+                .strip_prefix("_xsrf=")
+                .unwrap();
+            assert!(text.contains(value), "{cookie} vs {text}");
+            // A page that does not ask for the token sets no cookie, as in Tornado.
+            let r = s.fetch("/render/plain.html").await;
+            assert_eq!(r.text().unwrap(), "no form here");
+            assert_eq!(r.headers.get("Set-Cookie"), None);
         },
     );
 }

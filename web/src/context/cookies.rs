@@ -323,22 +323,38 @@ impl Context {
     /// [`xsrf_form_html`](Self::xsrf_form_html)) or send it as `X-XSRFToken` from
     /// scripts.
     pub fn xsrf_token(&mut self) -> Result<String> {
-        if let Some(token) = self.extras.as_ref().and_then(|e| e.xsrf_token.clone()) {
-            return Ok(token);
-        }
-        let raw = self.raw_xsrf_token()?;
-        let version2 = self.settings().xsrf_cookie_version != Version::V1;
-        let token = xsrf::encode_token(&raw, version2, random::<4>()?);
-        if raw.version.is_none() {
+        let token = self.masked_xsrf_token()?;
+        let new = self.raw_xsrf_token()?.version.is_none();
+        if new && !self.extras().xsrf_cookie_set {
             let mut opts = self.settings().xsrf_cookie_kwargs.clone();
             if self.current_user().is_some() && opts.expires_days.is_none() {
                 opts.expires_days = Some(SIGNED_COOKIE_EXPIRES_DAYS);
             }
             let name = self.settings().xsrf_cookie_name.clone();
             self.set_cookie_with(&name, &token, &opts)?;
+            self.extras().xsrf_cookie_set = true;
         }
+        Ok(token)
+    }
+
+    /// The token this request's pages carry, made once per request, without setting
+    /// the cookie a new token needs (see [`xsrf_token`](Self::xsrf_token)).
+    fn masked_xsrf_token(&mut self) -> Result<String> {
+        if let Some(token) = self.extras.as_ref().and_then(|e| e.xsrf_token.clone()) {
+            return Ok(token);
+        }
+        let raw = self.raw_xsrf_token()?;
+        let version2 = self.settings().xsrf_cookie_version != Version::V1;
+        let token = xsrf::encode_token(&raw, version2, random::<4>()?);
         self.extras().xsrf_token = Some(token.clone());
         Ok(token)
+    }
+
+    /// [`xsrf_form_html`](Self::xsrf_form_html) without the cookie, for a template
+    /// that may call it: the render sets the cookie afterwards, if it did.
+    pub(crate) fn xsrf_form_html_deferred(&mut self) -> Result<String> {
+        let token = self.masked_xsrf_token()?;
+        Ok(xsrf_input(&token))
     }
 
     /// A hidden `<input>` named `_xsrf` carrying [`xsrf_token`](Self::xsrf_token), for
@@ -359,10 +375,7 @@ impl Context {
     /// ```
     pub fn xsrf_form_html(&mut self) -> Result<String> {
         let token = self.xsrf_token()?;
-        Ok(format!(
-            "<input type=\"hidden\" name=\"_xsrf\" value=\"{}\"/>",
-            crate::xhtml_escape(&token)
-        ))
+        Ok(xsrf_input(&token))
     }
 
     /// Checks that the request carries the token of its `_xsrf` cookie, in the `_xsrf`
@@ -394,6 +407,14 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// The hidden `_xsrf` field carrying `token`.
+fn xsrf_input(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"_xsrf\" value=\"{}\"/>",
+        crate::xhtml_escape(token)
+    )
 }
 
 /// Requires a logged-in user (Tornado's `@authenticated`): call it first in a method.
