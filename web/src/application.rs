@@ -188,6 +188,8 @@ pub(crate) struct AppShared {
     /// Routes that could not be added (bad patterns), reported by `check`.
     errors: RefCell<Vec<RouteError>>,
     not_found: Target,
+    /// The `static_path` setting's files (for `static_url` and the static routes).
+    pub(crate) static_files: Option<Rc<crate::staticfile::StaticFiles>>,
 }
 
 impl AppShared {
@@ -271,6 +273,11 @@ impl Application {
     /// An application serving `rules` with `settings`.
     pub fn with_settings(rules: Vec<Rule>, settings: Settings) -> Application {
         crate::panic::install_hook();
+        let static_files = crate::staticfile::app_static_files(&settings);
+        let rules = match &static_files {
+            Some(files) => crate::staticfile::with_static_rules(rules, files),
+            None => rules,
+        };
         let mut errors = Vec::new();
         let specs = compile(rules, &mut errors);
         let mut router = Router::new(specs);
@@ -285,6 +292,7 @@ impl Application {
                 router: RefCell::new(router),
                 errors: RefCell::new(errors),
                 not_found,
+                static_files,
             }),
         }
     }
@@ -322,6 +330,12 @@ impl Application {
         args: &[&dyn fmt::Display],
     ) -> Result<String, RouteError> {
         self.shared.reverse_url(name, args)
+    }
+
+    /// The URL of static file `path`, with its version if `include_version` (Tornado's
+    /// `static_url`; see [`Context::static_url`](crate::Context::static_url)).
+    pub fn static_url(&self, path: &str, include_version: bool) -> crate::Result<String> {
+        crate::staticfile::static_url_for(&self.shared, path, include_version)
     }
 
     /// The settings.

@@ -208,6 +208,10 @@ impl Context {
         self.path = (!args.is_empty() || !kwargs.is_empty()).then(|| Box::new((args, kwargs)));
     }
 
+    pub(crate) fn app(&self) -> &AppShared {
+        &self.app
+    }
+
     pub(crate) fn hooks(&self) -> &'static Hooks {
         self.hooks
     }

@@ -103,6 +103,7 @@
 //! - [`routing`]: patterns, host rules, `reverse_url` (used by [`Application`]).
 //! - [`signing`]: signed values (Tornado's `create_signed_value` and
 //!   `decode_signed_value`), the format of signed cookies.
+//! - [`staticfile`]: [`StaticFileHandler`] and `static_url` (ETags, ranges, caching).
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
 #![forbid(unsafe_code)]
 
@@ -117,6 +118,7 @@ mod panic;
 pub mod routing;
 mod settings;
 pub mod signing;
+pub mod staticfile;
 pub mod testing;
 
 pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
@@ -132,6 +134,9 @@ pub use routing::{
     UrlSpec,
 };
 pub use settings::{DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE, LogFunction, RequestLog, Settings};
+pub use staticfile::{
+    DefaultPolicy, StaticFile, StaticFileHandler, StaticFileOptions, StaticFiles, StaticPolicy,
+};
 
 /// The `http` crate's types this API uses (`StatusCode`, `Method`).
 pub use tornado_httpserver::http;

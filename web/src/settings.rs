@@ -1,6 +1,7 @@
 //! [`Settings`]: the application's settings (Tornado's `Application(**settings)`).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use http::{Method, StatusCode};
 use tornado_httpserver::HttpServerSettings;
 
 use crate::application::Target;
+use crate::staticfile::StaticFileOptions;
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
 pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
@@ -55,6 +57,23 @@ pub struct Settings {
     /// Settings of the HTTP server that [`Application::listen`](crate::Application::listen)
     /// starts (limits, timeouts, `xheaders`, TLS).
     pub server: HttpServerSettings,
+    /// Serves the files of this directory under
+    /// [`static_url_prefix`](Self::static_url_prefix), and `/favicon.ico` and
+    /// `/robots.txt` from it, with a [`StaticFileHandler`](crate::StaticFileHandler)
+    /// (Tornado's `static_path`: the three routes go before the application's); needed
+    /// by [`Context::static_url`](crate::Context::static_url).
+    pub static_path: Option<PathBuf>,
+    /// Where static files are served and what `static_url` starts with (default
+    /// `/static/`).
+    pub static_url_prefix: String,
+    /// Whether `static_url` computes a file's version once and keeps it (Tornado's
+    /// `static_hash_cache`); `None` (the default): yes, unless `debug`. Files served are
+    /// checked for changes on every request either way.
+    pub static_hash_cache: Option<bool>,
+    /// Options of the static routes: `default_filename`, the directories symlinks may
+    /// lead to, and a [`StaticPolicy`](crate::StaticPolicy) (Tornado's
+    /// `static_handler_args` and `static_handler_class`).
+    pub static_handler_args: StaticFileOptions,
     /// WebSocket: send a ping this often (not yet used; the WebSocket handler uses it).
     pub websocket_ping_interval: Option<Duration>,
     /// WebSocket: close when a pong does not come within this time (not yet used).
@@ -75,6 +94,10 @@ impl Default for Settings {
             log_function: None,
             login_url: None,
             server: HttpServerSettings::default(),
+            static_path: None,
+            static_url_prefix: String::from("/static/"),
+            static_hash_cache: None,
+            static_handler_args: StaticFileOptions::default(),
             websocket_ping_interval: None,
             websocket_ping_timeout: None,
             websocket_max_message_size: DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
@@ -86,6 +109,12 @@ impl Settings {
     /// Whether error pages carry tracebacks (`serve_traceback` or `debug`).
     pub fn serves_traceback(&self) -> bool {
         self.serve_traceback || self.debug
+    }
+
+    /// Whether `static_url` keeps versions ([`static_hash_cache`](Self::static_hash_cache),
+    /// or not `debug`).
+    pub fn uses_static_hash_cache(&self) -> bool {
+        self.static_hash_cache.unwrap_or(!self.debug)
     }
 }
 
@@ -99,6 +128,10 @@ impl fmt::Debug for Settings {
             .field("default_host", &self.default_host)
             .field("log_function", &self.log_function.is_some())
             .field("login_url", &self.login_url)
+            .field("static_path", &self.static_path)
+            .field("static_url_prefix", &self.static_url_prefix)
+            .field("static_hash_cache", &self.static_hash_cache)
+            .field("static_handler_args", &self.static_handler_args)
             .field("websocket_ping_interval", &self.websocket_ping_interval)
             .field("websocket_ping_timeout", &self.websocket_ping_timeout)
             .field(
