@@ -779,6 +779,35 @@ fn a_large_file_arrives_intact() {
     );
 }
 
+/// A client that leaves in the middle of a download is no error: nothing is logged
+/// above info, and the server goes on.
+#[test]
+fn a_client_leaving_mid_download_is_no_error() {
+    let t = tree();
+    let root = root_of(&t);
+    t.write("root/huge.bin", &vec![3u8; 8 * 1024 * 1024]);
+    testing::run(
+        || app(&root),
+        |s| async move {
+            common::capture_logs();
+            let c = RawClient::connect(s.addr()).await;
+            c.request("GET", "/static/huge.bin", "").await;
+            let head = c.read_head().await;
+            assert_eq!(head.status, 200);
+            c.stream.read_bytes(100_000, false).await.unwrap();
+            c.stream.close();
+            drop(c);
+            tornado_gen::sleep(Duration::from_millis(100)).await;
+            assert_eq!(get(&s, "/static/robots.txt", &[]).await.code, 200);
+            let bad: Vec<_> = common::logs()
+                .into_iter()
+                .filter(|r| r.level <= log::Level::Warn)
+                .collect();
+            assert!(bad.is_empty(), "{bad:?}");
+        },
+    );
+}
+
 /// Tornado's issue 2997: a client that takes everything at once must not let one
 /// download hold the loop. The client reads on a thread of its own as fast as it can;
 /// a task on the server's loop counts how often it gets to run meanwhile.

@@ -470,6 +470,14 @@ impl Context {
     pub fn finish(&mut self) -> Result {
         match self.output {
             Output::Finished => Err(Error::msg("finish() called twice")),
+            Output::Streaming if self.writer.connection_closed() => {
+                // The client has gone: the rest cannot be sent, and that is no error
+                // (Tornado's `finish` is silent on a closed connection). The response
+                // is ended short, which the closed connection would refuse anyway.
+                self.mark_finished();
+                let _ = self.writer.finish();
+                Ok(())
+            }
             Output::Streaming => {
                 self.send_chunk()?;
                 if let Some(enc) = self.gzip.encoder.take() {
