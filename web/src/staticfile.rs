@@ -18,9 +18,11 @@
 //! is a 404.
 //!
 //! Small files (up to [`SMALL_FILE_SIZE`]) are read whole, kept in memory and sent in
-//! one write; larger ones are streamed in pieces of 64 KiB, each flushed to the socket
-//! before the next is read, yielding to the loop between pieces so that one fast client
-//! downloading a large file cannot hold up the others (Tornado's issue 2997). What is
+//! one write; larger ones go from the file to the socket with `sendfile` (not copied
+//! through memory; where that cannot be, on TLS or with gzip, they are read and written
+//! in pieces of 64 KiB), one piece at a time, each flushed before the next, yielding to
+//! the loop between pieces so that one fast client downloading a large file cannot hold
+//! up the others (Tornado's issue 2997). What is
 //! known of a file is checked against it with one `stat` per request (see
 //! [`StaticFiles`]): a changed file is served fresh.
 //!
@@ -105,6 +107,10 @@ pub const SMALL_FILE_SIZE: u64 = 64 * 1024;
 /// for a file (or `static_url`) can hold it. A larger file has no version and no
 /// `ETag` (`Last-Modified` still answers 304s).
 pub const MAX_VERSION_CONTENT_SIZE: u64 = 64 * 1024 * 1024;
+
+/// A larger file goes from the file to the socket (`sendfile`) in pieces of this
+/// size, with a yield to the loop between them.
+pub const SEND_FILE_PIECE: u64 = 1024 * 1024;
 
 /// How many files one root describes at most (Tornado's `MAX_CACHED_VERSIONS`); past
 /// that, an entry makes room for the next, and its file is read again when asked for.
@@ -706,8 +712,10 @@ fn not_modified(cx: &Context, modified: SystemTime) -> bool {
         .is_some_and(|since| since >= modified)
 }
 
-/// Sends bytes `start..end` of a file not held in memory: read whole when small, else
-/// streamed, each piece flushed before the next is read.
+/// Sends bytes `start..end` of a file not held in memory: read whole when small;
+/// else from the file to the socket in pieces of [`SEND_FILE_PIECE`] where it can
+/// (`sendfile`), read and written in pieces of 64 KiB where it cannot (TLS, gzip). Each
+/// piece is flushed before the next, with a yield to the loop between them.
 async fn send_region(cx: &mut Context, entry: &Entry, start: u64, end: u64) -> Result {
     let mut file = File::open(&entry.path).map_err(|_| HttpError::new(404))?;
     if !Stamp::of(&file.metadata()?).same_file(&entry.stamp) {
@@ -717,26 +725,46 @@ async fn send_region(cx: &mut Context, entry: &Entry, start: u64, end: u64) -> R
             entry.path.display()
         )));
     }
-    file.seek(SeekFrom::Start(start))?;
     let mut left = end - start;
-    let mut buf = vec![0u8; left.min(READ_SIZE as u64) as usize];
     if left <= SMALL_FILE_SIZE {
+        let mut buf = vec![0u8; left as usize];
+        file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut buf)?;
         cx.write(&buf[..]);
         return Ok(());
     }
+    let file = Rc::new(file);
+    let mut at = start;
+    while left > 0 {
+        let n = left.min(SEND_FILE_PIECE);
+        match cx.send_file(&file, at, n).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            // The client has gone (Tornado returns on StreamClosedError).
+            Err(_) if cx.connection_closed() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        at += n;
+        left -= n;
+        // A client that takes everything at once would otherwise have the loop send
+        // the whole file before serving anyone else (Tornado's issue 2997).
+        tornado_gen::moment().await;
+    }
+    if left == 0 {
+        return Ok(());
+    }
+    let mut file: &File = &file;
+    file.seek(SeekFrom::Start(at))?;
+    let mut buf = vec![0u8; left.min(READ_SIZE as u64) as usize];
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
         // A file that shrank ends the response short: the connection closes.
         file.read_exact(&mut buf[..n])?;
         cx.write(&buf[..n]);
         if cx.flush().await.is_err() {
-            // The client has gone (Tornado returns on StreamClosedError).
             return Ok(());
         }
         left -= n as u64;
-        // A client that takes everything at once would otherwise have the loop read
-        // the whole file before serving anyone else.
         tornado_gen::moment().await;
     }
     Ok(())
