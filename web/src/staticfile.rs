@@ -82,7 +82,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use http::Method;
-use tornado_httpserver::httputil::{format_timestamp, parse_http_date};
+use tornado_httpserver::httputil::{HttpHeaders, format_timestamp, parse_http_date};
 
 use crate::application::{AppShared, IntoTarget, Rule, Target, url};
 use crate::context::Context;
@@ -510,9 +510,11 @@ pub trait StaticPolicy: 'static {
     }
 
     /// The `Content-Type` of `file`: by default from its name, with
-    /// [`guess_content_type`].
+    /// [`guess_content_type`] (found once per file). A borrowed value is used as it
+    /// is: one with a control character makes the response fail (a 500) when it is
+    /// encoded; an owned one is checked as `set_header` checks.
     fn get_content_type(&self, file: &StaticFile) -> Cow<'static, str> {
-        Cow::Borrowed(guess_content_type(file.path()))
+        Cow::Borrowed(file.entry.content_type)
     }
 
     /// How long the response may be cached: a duration of at least a second sets
@@ -646,13 +648,20 @@ impl StaticFileHandler {
         };
         let entry = &file.entry;
 
-        cx.set_header("Accept-Ranges", "bytes")?;
+        // Values made here (a hex hash, a date) need no checking: straight in.
+        let headers = cx.headers_mut();
+        headers.add_static("Accept-Ranges", "bytes");
         if let Some(etag) = &entry.etag {
-            cx.set_header("Etag", etag)?;
+            headers.add("Etag", etag);
         }
-        cx.set_header("Last-Modified", &entry.last_modified)?;
+        headers.add("Last-Modified", &entry.last_modified);
         let content_type = policy.get_content_type(&file);
-        cx.set_header("Content-Type", &content_type)?;
+        match &content_type {
+            // A static value is taken as it is (the response's encoding still refuses
+            // one that would break its framing); one made at run time is checked.
+            Cow::Borrowed(known) => cx.headers_mut().set_static("Content-Type", known),
+            Cow::Owned(made) => cx.set_header("Content-Type", made)?,
+        }
         let cache_time = policy.get_cache_time(cx, &path, entry.modified, &content_type);
         if cache_time.as_secs() > 0 {
             let expires = SystemTime::now() + cache_time;
@@ -664,13 +673,14 @@ impl StaticFileHandler {
         }
         policy.set_extra_headers(cx, &path)?;
 
-        if not_modified(cx, entry.modified) {
+        let asked = Conditions::of(cx.request().headers());
+        if not_modified(cx, &asked, entry.modified) {
             cx.set_status(304)?;
             return Ok(());
         }
 
         let size = file.len();
-        let (start, end) = match range::span(cx.request().headers().get("Range"), size) {
+        let (start, end) = match range::span(asked.range, size) {
             Span::Whole => (0, size),
             Span::Partial { start, end } => {
                 cx.set_status(206)?;
@@ -687,27 +697,71 @@ impl StaticFileHandler {
                 return Ok(());
             }
         };
-        cx.set_header("Content-Length", end - start)?;
-        if !include_body {
+        if include_body && let Some(content) = &entry.content {
+            // Written whole: the response carries its length by itself.
+            cx.write(&content[start as usize..end as usize]);
             return Ok(());
         }
-        if let Some(content) = &entry.content {
-            cx.write(&content[start as usize..end as usize]);
+        let mut digits = [0u8; 20];
+        cx.headers_mut()
+            .add("Content-Length", decimal(end - start, &mut digits));
+        if !include_body {
             return Ok(());
         }
         send_region(cx, entry, start, end).await
     }
 }
 
+/// `n` in decimal, written into `buf` (what `format!` does, without its machinery).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Digits only.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The request headers that decide the answer, found in one pass over the request's
+/// headers (the first of each).
+#[derive(Debug, Default)]
+struct Conditions<'a> {
+    if_none_match: Option<&'a str>,
+    if_modified_since: Option<&'a str>,
+    range: Option<&'a str>,
+}
+
+impl<'a> Conditions<'a> {
+    fn of(headers: &'a HttpHeaders) -> Conditions<'a> {
+        let mut found = Conditions::default();
+        for (name, value) in headers.iter() {
+            let slot = match name.len() {
+                5 if name.eq_ignore_ascii_case("Range") => &mut found.range,
+                13 if name.eq_ignore_ascii_case("If-None-Match") => &mut found.if_none_match,
+                17 if name.eq_ignore_ascii_case("If-Modified-Since") => {
+                    &mut found.if_modified_since
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
 /// Tornado's `should_return_304`: `If-None-Match` decides if it is there, else
 /// `If-Modified-Since`.
-fn not_modified(cx: &Context, modified: SystemTime) -> bool {
-    let headers = cx.request().headers();
-    if headers.get("If-None-Match").is_some_and(|v| !v.is_empty()) {
+fn not_modified(cx: &Context, asked: &Conditions<'_>, modified: SystemTime) -> bool {
+    if asked.if_none_match.is_some_and(|v| !v.is_empty()) {
         return cx.check_etag_header();
     }
-    headers
-        .get("If-Modified-Since")
+    asked
+        .if_modified_since
         .and_then(parse_http_date)
         .is_some_and(|since| since >= modified)
 }
@@ -843,5 +897,18 @@ impl Context {
     /// application, not come from a request.
     pub fn static_url(&self, path: &str) -> Result<String> {
         static_url_for(self.app(), path, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimals() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, 10, 1024, 1_048_576, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
     }
 }

@@ -110,18 +110,26 @@ const SHORT_FORMS: &[(&str, bool)] = &[
 /// assert_eq!(guess_content_type(Path::new("a/README")), "application/octet-stream");
 /// ```
 pub fn guess_content_type(path: &Path) -> &'static str {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return OCTET_STREAM;
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let name = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(i) => &bytes[i + 1..],
+        None => bytes,
     };
     // Leading dots belong to the name (`.hidden` has no extension), as in Python.
-    let Some((_, ext)) = name.trim_start_matches('.').rsplit_once('.') else {
+    let start = name.iter().position(|&b| b != b'.').unwrap_or(name.len());
+    let name = &name[start..];
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
         return OCTET_STREAM;
     };
-    let compressed = ENCODINGS.iter().find(|(e, _)| *e == ext).or_else(|| {
-        SHORT_FORMS
-            .iter()
-            .find(|(e, _)| e.eq_ignore_ascii_case(ext))
-    });
+    let ext = &name[dot + 1..];
+    let compressed = ENCODINGS
+        .iter()
+        .find(|(e, _)| e.as_bytes() == ext)
+        .or_else(|| {
+            SHORT_FORMS
+                .iter()
+                .find(|(e, _)| e.as_bytes().eq_ignore_ascii_case(ext))
+        });
     if let Some(&(_, gzip)) = compressed {
         return if gzip {
             "application/gzip"
@@ -134,7 +142,7 @@ pub fn guess_content_type(path: &Path) -> &'static str {
     }
     let mut lower = [0u8; 16];
     let lower = &mut lower[..ext.len()];
-    lower.copy_from_slice(ext.as_bytes());
+    lower.copy_from_slice(ext);
     lower.make_ascii_lowercase();
     TYPES
         .binary_search_by(|(e, _)| e.as_bytes().cmp(lower))

@@ -43,6 +43,28 @@ pub(crate) fn join_within(root: &Path, path: &str) -> Result<PathBuf, HttpError>
             format!("{path:?} is not a valid path"),
         ));
     }
+    let outside = || HttpError::with_log(403, format!("{path} is not in root static directory"));
+    let root_bytes = root.as_os_str().as_encoded_bytes();
+    // The common case, a plain relative path, is joined as it is: no empty, `.` or
+    // `..` part (the parts are checked on bytes: `/` never occurs inside a
+    // multi-byte character).
+    let plain = !path.is_empty()
+        && !path.starts_with('/')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if plain {
+        let mut out = String::with_capacity(root_bytes.len() + 1 + path.len());
+        match root.to_str() {
+            Some(r) => out.push_str(r),
+            None => return Ok(root.join(path)),
+        }
+        if !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(path);
+        return Ok(PathBuf::from(out));
+    }
     // An absolute path replaces the root, as `os.path.join` does; the check below
     // then refuses it (unless the root is `/`).
     let mut out = if path.starts_with('/') {
@@ -61,10 +83,7 @@ pub(crate) fn join_within(root: &Path, path: &str) -> Result<PathBuf, HttpError>
     }
     // Component-wise: `/srv/static2` is not inside `/srv/static`.
     if !out.starts_with(root) {
-        return Err(HttpError::with_log(
-            403,
-            format!("{path} is not in root static directory"),
-        ));
+        return Err(outside());
     }
     Ok(out)
 }
