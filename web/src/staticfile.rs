@@ -800,9 +800,11 @@ async fn send_region(cx: &mut Context, entry: &Entry, start: u64, end: u64) -> R
         }
         at += n;
         left -= n;
-        // A client that takes everything at once would otherwise have the loop send
-        // the whole file before serving anyone else (Tornado's issue 2997).
-        tornado_gen::moment().await;
+        if left > 0 {
+            // A client that takes everything at once would otherwise have the loop
+            // send the whole file before serving anyone else (Tornado's issue 2997).
+            tornado_gen::moment().await;
+        }
     }
     if left == 0 {
         return Ok(());
@@ -819,7 +821,9 @@ async fn send_region(cx: &mut Context, entry: &Entry, start: u64, end: u64) -> R
             return Ok(());
         }
         left -= n as u64;
-        tornado_gen::moment().await;
+        if left > 0 {
+            tornado_gen::moment().await;
+        }
     }
     Ok(())
 }
