@@ -176,7 +176,9 @@ impl fmt::Debug for StaticFileOptions {
 /// [`SMALL_FILE_SIZE`], its content. A request `stat`s the file (one system call) and
 /// uses what is kept only if the identity is the same; otherwise the file is checked,
 /// read and hashed again. A file changed in the last two seconds is read for every
-/// request (its times may not show a second change within their granularity).
+/// request (its times may not show a second change within their granularity), and if
+/// it is larger than [`SMALL_FILE_SIZE`] it is not hashed (no `ETag`, no version) until
+/// it has been left alone that long.
 ///
 /// `static_url` versions are kept apart: with `static_hash_cache` (the default unless
 /// `debug`), a path's version is computed once, as Tornado does; without it, every call
@@ -372,7 +374,13 @@ impl StaticFiles {
         }
         let absolute = self.get_absolute_path(path)?;
         let version = match self.file(&absolute) {
-            Ok(file) => file.entry.version.clone(),
+            Ok(file) if file.entry.version.is_some() => file.entry.version.clone(),
+            // Not hashed for serving while it changes; a URL needs its version now.
+            Ok(file) if file.len() <= MAX_VERSION_CONTENT_SIZE => File::open(file.path())
+                .and_then(|f| cache::hash_file(&f))
+                .map_err(|e| log::error!("Could not read static file {}: {e}", absolute.display()))
+                .ok(),
+            Ok(_) => None,
             Err(e) => {
                 log::error!("Could not open static file {}: {e}", absolute.display());
                 None

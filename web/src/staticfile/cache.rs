@@ -17,7 +17,9 @@
 //! A file's times have a granularity (a few milliseconds on Linux, two seconds on
 //! FAT): a file written twice within one tick, keeping its size, would keep its stamp.
 //! As git does with its index, an entry is only kept once the file has been left alone
-//! for [`SETTLE_TIME`]; until then every request reads it again.
+//! for [`SETTLE_TIME`]; until then every request reads it again. A large file still
+//! changing (a log being written) is not hashed at all until it settles, so that it
+//! cannot have every request hash it on the loop: it goes without an `ETag` meanwhile.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -103,6 +105,13 @@ impl Stamp {
         }
     }
 
+    /// Whether the file has been left alone for [`SETTLE_TIME`].
+    fn settled(&self) -> bool {
+        SystemTime::now()
+            .duration_since(self.last_touched())
+            .is_ok_and(|d| d >= SETTLE_TIME)
+    }
+
     /// The modification time in whole seconds (what `Last-Modified` and
     /// `If-Modified-Since` speak in; Tornado truncates it too).
     fn modified_secs(&self) -> SystemTime {
@@ -146,6 +155,21 @@ fn hex_version(hash: digest::Digest) -> String {
     out
 }
 
+/// The version of a file's content, read from where it stands to its end.
+pub(crate) fn hash_file(mut file: &File) -> io::Result<String> {
+    let mut hasher = digest::Context::new(&digest::SHA256);
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex_version(hasher.finish()))
+}
+
 /// Reads the regular file at `path` (already resolved and checked): its whole content
 /// if it is small, its hash if it is not too large. Also says whether the entry may be
 /// kept: the file did not change while it was read and has settled.
@@ -163,27 +187,14 @@ pub(crate) fn load(path: PathBuf) -> io::Result<(Entry, bool)> {
             version = Some(hex_version(digest::digest(&digest::SHA256, &data)));
             content = Some(Bytes::from(data));
         }
-    } else if before.len <= MAX_VERSION_CONTENT_SIZE {
-        let mut hasher = digest::Context::new(&digest::SHA256);
-        let mut buf = vec![0u8; READ_SIZE];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        version = Some(hex_version(hasher.finish()));
+    } else if before.len <= MAX_VERSION_CONTENT_SIZE && before.settled() {
+        version = Some(hash_file(&file)?);
     }
     let after = Stamp::of(&file.metadata()?);
     let read_whole = content
         .as_ref()
         .is_none_or(|c: &Bytes| c.len() as u64 == after.len);
-    let settled = SystemTime::now()
-        .duration_since(after.last_touched())
-        .is_ok_and(|d| d >= SETTLE_TIME);
-    let keep = before == after && read_whole && settled;
+    let keep = before == after && read_whole && after.settled();
     if !read_whole {
         // The file grew past the small size while it was read: stream it instead.
         content = None;
