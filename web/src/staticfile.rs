@@ -22,12 +22,24 @@
 //! through memory; where that cannot be, on TLS or with gzip, they are read and written
 //! in pieces of 64 KiB), one piece at a time, each flushed before the next, yielding to
 //! the loop between pieces so that one fast client downloading a large file cannot hold
-//! up the others (Tornado's issue 2997). What is
-//! known of a file is checked against it with one `stat` per request (see
-//! [`StaticFiles`]): a changed file is served fresh.
+//! up the others (Tornado's issue 2997). What is known of a file is checked against it
+//! with one `stat` per request (see [`StaticFiles`]): a changed file is served fresh.
 //!
 //! What Tornado lets a subclass override, a [`StaticPolicy`] overrides: path checks,
 //! content types, cache times, extra headers and how versioned URLs look.
+//!
+//! # Differences from Tornado
+//!
+//! - The version and `ETag` are the first 128 bits of a SHA-256 of the content, in
+//!   hex (Tornado: a SHA-512): the same behaviour, other values.
+//! - A file served is checked for changes on every request, so its `ETag` follows it;
+//!   Tornado keeps a file's hash until `reset` (with `static_hash_cache`), serving new
+//!   content under an old `ETag`. `static_url` versions do follow Tornado's cache.
+//! - A file larger than [`SMALL_FILE_SIZE`] changed in the last two seconds has no
+//!   `ETag` until it settles (see [`StaticFiles`]).
+//! - Types come from a built-in table ([`guess_content_type`]), not from the
+//!   machine's `mime.types`.
+//! - `static_url` has no `include_host`; prefix it with the request's host yourself.
 //!
 //! ```
 //! use tornado_web::{testing, url, Application, Settings, StaticFileHandler};
