@@ -4,7 +4,7 @@
 usage (from the repository root, after `cargo build --release --example hello`):
   python3 benches/callgrind.py [--ours "CMD WITH {port}"] [--peers limit,hyper,may]
                                [--mode plaintext|pipelined|both] [--requests N]
-                               [--conns C] [--rounds R]
+                               [--conns C] [--rounds R] [--path P]
 
 Each server runs under `valgrind --tool=callgrind --trace-children=no`, which counts
 every instruction the process executes in user space, on all its threads (callgrind
@@ -130,10 +130,10 @@ def read_responses(sock, count, buf):
     return buf
 
 
-def load(port, requests, depth, conns):
-    """Sends `requests` requests, `depth` per write, one write in flight at a time,
-    round the `conns` connections; returns the open sockets."""
-    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+def load(port, requests, depth, conns, path="/"):
+    """Sends `requests` requests for `path`, `depth` per write, one write in flight at
+    a time, round the `conns` connections; returns the open sockets."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     batch = request * depth
     socks = []
     for _ in range(conns):
@@ -150,7 +150,7 @@ def load(port, requests, depth, conns):
     return socks
 
 
-def instructions(cmd, requests, depth, conns, workdir):
+def instructions(cmd, requests, depth, conns, workdir, path="/"):
     """Total instructions of one server process that answers `requests` requests."""
     port = free_port()
     out = os.path.join(workdir, f"callgrind.out.{port}")
@@ -163,7 +163,7 @@ def instructions(cmd, requests, depth, conns, workdir):
     socks = []
     try:
         wait_port(port, proc)
-        socks = load(port, requests, depth, conns)
+        socks = load(port, requests, depth, conns, path)
         wait_idle(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -195,6 +195,8 @@ def main():
     ap.add_argument("--requests", type=int, default=4800,
                     help="N, a multiple of 16 (default: %(default)s)")
     ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--path", default="/",
+                    help="the path requested (the peers answer only /)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure each figure this many times and show the spread")
     args = ap.parse_args()
@@ -223,8 +225,8 @@ def main():
         for r in range(args.rounds):
             for mode in modes:
                 for name, cmd in servers.items():
-                    once = instructions(cmd, n, MODES[mode], args.conns, workdir)
-                    twice = instructions(cmd, 2 * n, MODES[mode], args.conns, workdir)
+                    once = instructions(cmd, n, MODES[mode], args.conns, workdir, args.path)
+                    twice = instructions(cmd, 2 * n, MODES[mode], args.conns, workdir, args.path)
                     per = (twice - once) / n
                     figures.setdefault((name, mode), []).append(per)
                     print(f"round {r + 1} {mode:9} {name:6} Ir({n})={once:,} "

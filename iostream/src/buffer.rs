@@ -13,6 +13,8 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::fs::File;
+use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -173,8 +175,9 @@ impl ReadBuffer {
     }
 }
 
-/// Queued output: whole `Bytes` chunks handed over by the caller, then a tail into which
-/// small writes are copied (so a burst of small writes becomes one `write` call).
+/// Queued output: whole `Bytes` chunks and file regions handed over by the caller,
+/// then a tail into which small writes are copied (so a burst of small writes becomes
+/// one `write` call).
 ///
 /// Boxed and allocated only while output is queued: most writes go straight to the
 /// socket, and an idle stream then carries one pointer instead of the queue.
@@ -185,9 +188,29 @@ pub(crate) struct WriteBuffer {
 
 #[derive(Debug, Default)]
 struct WriteQueue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
     tail: BytesMut,
+    /// Bytes queued, file regions included.
     len: usize,
+}
+
+/// A piece of queued output handed over whole.
+#[derive(Debug)]
+enum Chunk {
+    Bytes(Bytes),
+    /// `len` bytes of `file` from `offset`, which the transport sends from the file.
+    File {
+        file: Rc<File>,
+        offset: u64,
+        len: usize,
+    },
+}
+
+/// What to write next: bytes, or a region of a file.
+#[derive(Debug)]
+pub(crate) enum Front<'a> {
+    Bytes(&'a [u8]),
+    File(&'a File, u64, usize),
 }
 
 impl WriteBuffer {
@@ -199,9 +222,17 @@ impl WriteBuffer {
         self.len() == 0
     }
 
+    /// The memory held (file regions hold none).
     pub(crate) fn capacity(&self) -> usize {
         self.queue.as_ref().map_or(0, |q| {
-            q.tail.capacity() + q.chunks.iter().map(Bytes::len).sum::<usize>()
+            q.tail.capacity()
+                + q.chunks
+                    .iter()
+                    .map(|c| match c {
+                        Chunk::Bytes(b) => b.len(),
+                        Chunk::File { .. } => 0,
+                    })
+                    .sum::<usize>()
         })
     }
 
@@ -222,22 +253,36 @@ impl WriteBuffer {
         if data.is_empty() {
             return;
         }
+        let len = data.len();
+        self.push_chunk(Chunk::Bytes(data), len);
+    }
+
+    /// Queues `len` bytes of `file` from `offset`, to go out after what is queued.
+    pub(crate) fn push_file(&mut self, file: Rc<File>, offset: u64, len: usize) {
+        if len == 0 {
+            return;
+        }
+        self.push_chunk(Chunk::File { file, offset, len }, len);
+    }
+
+    fn push_chunk(&mut self, chunk: Chunk, len: usize) {
         let q = self.queue();
         if !q.tail.is_empty() {
             let tail = q.tail.split().freeze();
-            q.chunks.push_back(tail);
+            q.chunks.push_back(Chunk::Bytes(tail));
         }
-        q.len += data.len();
-        q.chunks.push_back(data);
+        q.len += len;
+        q.chunks.push_back(chunk);
     }
 
-    /// The next contiguous bytes to write.
-    pub(crate) fn front(&self) -> &[u8] {
+    /// The next contiguous bytes (or file region) to write.
+    pub(crate) fn front(&self) -> Front<'_> {
         match &self.queue {
-            None => &[],
+            None => Front::Bytes(&[]),
             Some(q) => match q.chunks.front() {
-                Some(c) => c,
-                None => &q.tail,
+                Some(Chunk::Bytes(c)) => Front::Bytes(c),
+                Some(Chunk::File { file, offset, len }) => Front::File(file, *offset, *len),
+                None => Front::Bytes(&q.tail),
             },
         }
     }
@@ -248,9 +293,16 @@ impl WriteBuffer {
         };
         q.len -= n;
         match q.chunks.front_mut() {
-            Some(c) => {
+            Some(Chunk::Bytes(c)) => {
                 c.advance(n);
                 if c.is_empty() {
+                    q.chunks.pop_front();
+                }
+            }
+            Some(Chunk::File { offset, len, .. }) => {
+                *offset += n as u64;
+                *len -= n;
+                if *len == 0 {
                     q.chunks.pop_front();
                 }
             }
@@ -354,11 +406,44 @@ mod tests {
         w.push_slice(b"ef");
         let mut out = Vec::new();
         while !w.is_empty() {
-            let f = w.front().to_vec();
-            out.extend_from_slice(&f[..1]);
+            let Front::Bytes(f) = w.front() else {
+                panic!("no file was queued");
+            };
+            out.push(f[0]);
             w.advance(1);
         }
         assert_eq!(out, b"abcdef");
         assert_eq!(w.capacity(), 0);
+    }
+
+    #[test]
+    fn file_regions_keep_their_place_and_hold_no_memory() {
+        let path = std::env::temp_dir().join(format!("iostream-wbuf-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = Rc::new(File::open(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let mut w = WriteBuffer::default();
+        w.push_slice(b"ab");
+        w.push_file(file.clone(), 3, 4);
+        w.push_file(file, 0, 0);
+        w.push_slice(b"cd");
+        assert_eq!(w.len(), 8);
+        assert!(w.capacity() < 64, "a file region holds no memory");
+        let mut out = Vec::new();
+        while !w.is_empty() {
+            match w.front() {
+                Front::Bytes(f) => {
+                    out.push(f[0]);
+                    w.advance(1);
+                }
+                Front::File(_, offset, len) => {
+                    // What a transport would send of "0123456789", in two calls.
+                    let n = len.min(3);
+                    out.extend_from_slice(&b"0123456789"[offset as usize..offset as usize + n]);
+                    w.advance(n);
+                }
+            }
+        }
+        assert_eq!(out, b"ab3456cd");
     }
 }

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
@@ -25,6 +26,25 @@ pub trait Transport: Source + fmt::Debug + 'static {
 
     /// Writes from `buf` (see [`Write::write`]).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Writes up to `len` bytes of `file`, from `offset`, straight from the file
+    /// (`sendfile(2)`: the bytes are not copied through user memory), as
+    /// [`write`](Transport::write) would write them: how many, `Ok(0)` if the file ends
+    /// at `offset`, `WouldBlock` when full. Only a transport that is a kernel socket can:
+    /// the default is `Unsupported` (and a layer that must see the bytes, such as TLS,
+    /// keeps it). [`can_send_file`](Transport::can_send_file) tells beforehand.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let _ = (file, offset, len);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this transport cannot send from a file",
+        ))
+    }
+
+    /// Whether [`send_file`](Transport::send_file) works (false by default).
+    fn can_send_file(&self) -> bool {
+        false
+    }
 
     /// Converts the boxed transport into `Box<dyn Any>` so that
     /// [`Detached::downcast`](crate::Detached::downcast) can give the concrete type back.
@@ -125,6 +145,12 @@ impl Transport for TcpStream {
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        crate::sys::send_file(self, file, offset, len)
+    }
+    fn can_send_file(&self) -> bool {
+        crate::sys::SEND_FILE
+    }
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, nodelay)
     }
@@ -151,6 +177,12 @@ impl Transport for UnixStream {
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
+    }
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        crate::sys::send_file(self, file, offset, len)
+    }
+    fn can_send_file(&self) -> bool {
+        crate::sys::SEND_FILE
     }
     fn take_error(&self) -> io::Result<Option<io::Error>> {
         UnixStream::take_error(self)

@@ -190,6 +190,8 @@ pub(crate) struct AppShared {
     not_found: Target,
     /// The template environment, made on the first render.
     pub(crate) templates: crate::template::AppTemplates,
+    /// The `static_path` setting's files (for `static_url` and the static routes).
+    pub(crate) static_files: Option<Rc<crate::staticfile::StaticFiles>>,
 }
 
 impl AppShared {
@@ -273,6 +275,11 @@ impl Application {
     /// An application serving `rules` with `settings`.
     pub fn with_settings(rules: Vec<Rule>, settings: Settings) -> Application {
         crate::panic::install_hook();
+        let static_files = crate::staticfile::app_static_files(&settings);
+        let rules = match &static_files {
+            Some(files) => crate::staticfile::with_static_rules(rules, files),
+            None => rules,
+        };
         let mut errors = Vec::new();
         let specs = compile(rules, &mut errors);
         let mut router = Router::new(specs);
@@ -288,6 +295,7 @@ impl Application {
                 errors: RefCell::new(errors),
                 not_found,
                 templates: Default::default(),
+                static_files,
             }),
         }
     }
@@ -336,6 +344,12 @@ impl Application {
         context: impl serde::Serialize,
     ) -> crate::Result<String> {
         crate::template::render_outside(&self.shared, name, context)
+    }
+
+    /// The URL of static file `path`, with its version if `include_version` (Tornado's
+    /// `static_url`; see [`Context::static_url`](crate::Context::static_url)).
+    pub fn static_url(&self, path: &str, include_version: bool) -> crate::Result<String> {
+        crate::staticfile::static_url_for(&self.shared, path, include_version)
     }
 
     /// The settings.

@@ -233,6 +233,12 @@ impl Context {
         &self.app
     }
 
+    /// The response headers, for values the crate made itself and knows to be safe
+    /// (`set_header` checks what a handler gives it).
+    pub(crate) fn headers_mut(&mut self) -> &mut HttpHeaders {
+        &mut self.headers
+    }
+
     pub(crate) fn hooks(&self) -> &'static Hooks {
         self.hooks
     }

@@ -105,6 +105,7 @@
 //! - [`signing`]: signed values (Tornado's `create_signed_value` and
 //!   `decode_signed_value`), the format of signed cookies.
 //! - [`template`]: templates ([`Context::render`]) and their [`UiModule`]s.
+//! - [`staticfile`]: [`StaticFileHandler`] and `static_url` (ETags, ranges, caching).
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
 #![forbid(unsafe_code)]
 
@@ -120,6 +121,7 @@ mod panic;
 pub mod routing;
 mod settings;
 pub mod signing;
+pub mod staticfile;
 pub mod template;
 pub mod testing;
 mod uimodule;
@@ -138,6 +140,9 @@ pub use routing::{
     UrlSpec,
 };
 pub use settings::{DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE, LogFunction, RequestLog, Settings};
+pub use staticfile::{
+    DefaultPolicy, StaticFile, StaticFileHandler, StaticFileOptions, StaticFiles, StaticPolicy,
+};
 pub use template::TemplateError;
 pub use uimodule::{ModuleCx, UiModule, UiModules};
 

@@ -11,6 +11,7 @@ use tornado_httpserver::HttpServerSettings;
 use crate::application::Target;
 use crate::cookie::CookieOptions;
 use crate::signing::{Secret, Version};
+use crate::staticfile::StaticFileOptions;
 use crate::uimodule::UiModules;
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
@@ -101,6 +102,23 @@ pub struct Settings {
     pub compiled_template_cache: bool,
     /// The UI modules templates call as `modules.Name(...)` (Tornado's `ui_modules`).
     pub ui_modules: UiModules,
+    /// Serves the files of this directory under
+    /// [`static_url_prefix`](Self::static_url_prefix), and `/favicon.ico` and
+    /// `/robots.txt` from it, with a [`StaticFileHandler`](crate::StaticFileHandler)
+    /// (Tornado's `static_path`: the three routes go before the application's); needed
+    /// by [`Context::static_url`](crate::Context::static_url).
+    pub static_path: Option<PathBuf>,
+    /// Where static files are served and what `static_url` starts with (default
+    /// `/static/`).
+    pub static_url_prefix: String,
+    /// Whether `static_url` computes a file's version once and keeps it (Tornado's
+    /// `static_hash_cache`); `None` (the default): yes, unless `debug`. Files served are
+    /// checked for changes on every request either way.
+    pub static_hash_cache: Option<bool>,
+    /// Options of the static routes: `default_filename`, the directories symlinks may
+    /// lead to, and a [`StaticPolicy`](crate::StaticPolicy) (Tornado's
+    /// `static_handler_args` and `static_handler_class`).
+    pub static_handler_args: StaticFileOptions,
     /// WebSocket: send a ping this often (not yet used; the WebSocket handler uses it).
     pub websocket_ping_interval: Option<Duration>,
     /// WebSocket: close when a pong does not come within this time (not yet used).
@@ -133,6 +151,10 @@ impl Default for Settings {
             autoescape: true,
             compiled_template_cache: true,
             ui_modules: UiModules::new(),
+            static_path: None,
+            static_url_prefix: String::from("/static/"),
+            static_hash_cache: None,
+            static_handler_args: StaticFileOptions::default(),
             websocket_ping_interval: None,
             websocket_ping_timeout: None,
             websocket_max_message_size: DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
@@ -144,6 +166,12 @@ impl Settings {
     /// Whether error pages carry tracebacks (`serve_traceback` or `debug`).
     pub fn serves_traceback(&self) -> bool {
         self.serve_traceback || self.debug
+    }
+
+    /// Whether `static_url` keeps versions ([`static_hash_cache`](Self::static_hash_cache),
+    /// or not `debug`).
+    pub fn uses_static_hash_cache(&self) -> bool {
+        self.static_hash_cache.unwrap_or(!self.debug)
     }
 }
 
@@ -169,6 +197,10 @@ impl fmt::Debug for Settings {
             .field("xsrf_cookie_version", &self.xsrf_cookie_version)
             .field("xsrf_cookie_name", &self.xsrf_cookie_name)
             .field("xsrf_cookie_kwargs", &self.xsrf_cookie_kwargs)
+            .field("static_path", &self.static_path)
+            .field("static_url_prefix", &self.static_url_prefix)
+            .field("static_hash_cache", &self.static_hash_cache)
+            .field("static_handler_args", &self.static_handler_args)
             .field("websocket_ping_interval", &self.websocket_ping_interval)
             .field("websocket_ping_timeout", &self.websocket_ping_timeout)
             .field(

@@ -136,13 +136,13 @@ fn environment(settings: &Settings) -> Environment<'static> {
     env.add_global("request", Value::from_object(RequestObject));
     env.add_global("modules", Value::from_object(ModulesObject));
     env.add_function("reverse_url", reverse_url);
-    // integration: static_url (once the static branch is in). The engine cannot reach
-    // the handler's `Context` while it renders, but the render scope has what
-    // Tornado's `static_url` reads: the application (settings, static-hash cache) and
-    // the request (for `include_host`). With the body of `Context::static_url` moved
-    // into a function of those, say `crate::static_files::static_url(&AppShared,
-    // Option<&HttpServerRequest>, &str) -> Result<String>`, this is the line:
-    //   env.add_function("static_url", |path: &str| { let s = current_scope()?; crate::static_files::static_url(&s.app, s.request.as_ref(), path).map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string())) });
+    // The engine cannot reach the handler's `Context` while it renders; the render
+    // scope has what `static_url` reads: the application (settings, hash cache).
+    env.add_function("static_url", |path: &str| {
+        let scope = current_scope()?;
+        crate::staticfile::static_url_for(&scope.app, path, true)
+            .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))
+    });
     // Tornado's templates call these as functions; Jinja's pipe them as filters.
     env.add_filter("xhtml_escape", xhtml_escape_filter);
     env.add_function("xhtml_escape", xhtml_escape_filter);
@@ -576,9 +576,7 @@ impl Context {
             let url = if is_absolute(&path) {
                 path
             } else {
-                // integration: static_url (once the static branch is in):
-                //   self.static_url(&path)?
-                path
+                self.static_url(&path)?
             };
             if !urls.contains(&url) {
                 urls.push(url);

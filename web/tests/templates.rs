@@ -668,3 +668,52 @@ fn xsrf_form_html_in_a_template() {
         },
     );
 }
+
+#[test]
+fn static_url_in_a_template_carries_the_files_version() {
+    let t = Templates::new(&[
+        (
+            "page.html",
+            "<link href=\"{{ static_url('site.css') }}\"> {{ static_url('missing.css') }}",
+        ),
+        ("static/site.css", "body { color: red }"),
+    ]);
+    let settings = Settings {
+        static_path: Some(t.path().join("static")),
+        ..t.settings()
+    };
+    testing::run(
+        || app(settings),
+        |s| async move {
+            let r = s.fetch("/render/page.html").await;
+            assert_eq!(r.code, 200);
+            let text = r.text().unwrap().to_owned();
+            let url = text
+                .split('"')
+                .nth(1)
+                .unwrap_or_else(|| panic!("no link in {text}"))
+                .to_owned();
+            assert!(url.starts_with("/static/site.css?v="), "{text}");
+            // Tornado leaves the version off a file that is not there.
+            assert!(text.ends_with(" /static/missing.css"), "{text}");
+            // The versioned URL serves the file, for good.
+            let css = s.fetch(&url).await;
+            assert_eq!(css.text().unwrap(), "body { color: red }");
+            let cache = css
+                .headers
+                .get("Cache-Control")
+                .unwrap_or_default()
+                .to_owned();
+            assert!(cache.contains("max-age=315360000"), "{cache}");
+        },
+    );
+    // Without static_path, static_url is an error naming the setting (a 500).
+    let t = Templates::new(&[("page.html", "{{ static_url('site.css') }}")]);
+    let settings = t.settings();
+    testing::run(
+        || app(settings),
+        |s| async move {
+            assert_eq!(s.fetch("/render/page.html").await.code, 500);
+        },
+    );
+}

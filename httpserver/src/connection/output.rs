@@ -2,6 +2,7 @@
 //! responses encoded by the state machine.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -192,6 +193,27 @@ impl Conn {
             drop(self.stream.write_bytes(body));
         }
         Ok(())
+    }
+
+    /// Writes `len` bytes of `file` from `offset` as the next piece of the body, sent by
+    /// the stream straight from the file (`sendfile`): `false`, with nothing written,
+    /// when the stream cannot (TLS) or the framing does not allow it (chunked).
+    pub(crate) fn write_body_file(
+        &self,
+        file: Rc<File>,
+        offset: u64,
+        len: u64,
+    ) -> Result<bool, OutputError> {
+        if !self.stream.can_send_file() {
+            return Ok(false);
+        }
+        if !self.proto.borrow_mut().write_body_external_len(len)? {
+            return Ok(false);
+        }
+        // The head and what was written before go first.
+        drop(self.queue_output());
+        drop(self.stream.write_file(file, offset, len));
+        Ok(true)
     }
 
     /// Answers 500 if no response head was written; otherwise the connection closes

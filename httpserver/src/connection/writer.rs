@@ -2,6 +2,7 @@
 //! as the request's `connection`).
 
 use std::fmt;
+use std::fs::File;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::Poll;
@@ -78,6 +79,19 @@ impl ResponseWriter {
     pub fn write(&self, chunk: &[u8]) -> Result<(), OutputError> {
         self.check()?;
         self.conn.write_body(chunk)
+    }
+
+    /// Writes `len` bytes of `file`, from `offset`, as the next piece of the body,
+    /// straight from the file to the socket (`sendfile(2)`: not copied through memory);
+    /// await [`flush`](Self::flush) to know the socket took them. `Ok(false)`, with
+    /// nothing written, when that cannot be done: a TLS connection (its bytes must be
+    /// encrypted), a chunked body (no `Content-Length`), a platform without `sendfile`;
+    /// the caller then reads the file and [`write`](Self::write)s it. More than the
+    /// declared `Content-Length` is an error. A file shorter than the region closes the
+    /// connection once what it had is sent.
+    pub fn write_file(&self, file: Rc<File>, offset: u64, len: u64) -> Result<bool, OutputError> {
+        self.check()?;
+        self.conn.write_body_file(file, offset, len)
     }
 
     /// Sends what was written so far to the socket and waits until the socket took it.

@@ -367,21 +367,33 @@ impl BodyEncoder {
     /// and then `data`. Otherwise (chunked) it is written into `dst` as by
     /// [`write`](Self::write) and the result is `false`.
     pub fn write_external(&mut self, data: &[u8], dst: &mut BytesMut) -> Result<bool, OutputError> {
+        if self.write_external_len(data.len() as u64)? {
+            Ok(true)
+        } else {
+            self.write(data, dst).map(|()| false)
+        }
+    }
+
+    /// Accounts for `len` bytes of body that the caller sends itself (from a file),
+    /// when the framing allows that (a declared length, a close-delimited body):
+    /// `true`. `false`, with nothing accounted, when it does not (a chunked body, or
+    /// none); more than a declared length is an error.
+    pub fn write_external_len(&mut self, len: u64) -> Result<bool, OutputError> {
         match self.framing {
             BodyFraming::Length(_) | BodyFraming::CloseDelimited if !self.finished => {
                 if let BodyFraming::Length(_) = self.framing {
-                    if data.len() as u64 > self.remaining {
+                    if len > self.remaining {
                         self.keep_alive = false;
                         return Err(OutputError::new(
                             OutputErrorKind::TooMuchData,
                             "Tried to write more data than Content-Length",
                         ));
                     }
-                    self.remaining -= data.len() as u64;
+                    self.remaining -= len;
                 }
                 Ok(true)
             }
-            _ => self.write(data, dst).map(|()| false),
+            _ => Ok(false),
         }
     }
 

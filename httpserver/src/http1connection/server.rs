@@ -596,6 +596,24 @@ impl ServerConnection {
         result
     }
 
+    /// Accounts for `len` bytes of the body that the caller sends itself, after what
+    /// it has written so far (from a file): `true` when the framing allows that (a
+    /// declared length, a close-delimited body), `false` with nothing accounted when
+    /// it does not (chunked, or no body). More than a declared `Content-Length` fails
+    /// and closes the connection after the response.
+    pub fn write_body_external_len(&mut self, len: u64) -> Result<bool, OutputError> {
+        let Writing::Body(encoder) = &mut self.writing else {
+            return Err(self.not_writing("write"));
+        };
+        let result = encoder.write_external_len(len);
+        if let Err(e) = &result
+            && e.kind() == OutputErrorKind::TooMuchData
+        {
+            self.close_after = true;
+        }
+        result
+    }
+
     /// Whether the response being written may carry a body (not HEAD, 1xx, 204, 304).
     pub fn body_allowed(&self) -> bool {
         match &self.writing {

@@ -88,6 +88,205 @@ fn put2(dst: &mut [u8], n: u32) {
     dst[1] = b'0' + (n % 10) as u8;
 }
 
+/// Parses an HTTP date (RFC 9110 section 5.6.7): the IMF-fixdate `Sun, 06 Nov 1994
+/// 08:49:37 GMT` and the obsolete forms a recipient must also accept, RFC 850's
+/// `Sunday, 06-Nov-94 08:49:37 GMT` and asctime's `Sun Nov  6 08:49:37 1994`. As
+/// Python's `email.utils.parsedate_to_datetime` (which Tornado uses for
+/// `If-Modified-Since`), the weekday may be missing and is not checked, the month may be
+/// spelled out, seconds may be left out, the zone may be `GMT`, `UTC`, `UT`, `Z`, a US
+/// zone (`EST`, `PDT`, ...), a numeric offset (`+0100`) or missing (UTC), and a
+/// two-digit year is 19xx above 68 and 20xx otherwise. `None` for
+/// anything else, or a date that does not exist (`31 Feb`).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tornado_httpserver::httputil::parse_http_date;
+///
+/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(t));
+/// assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), Some(t));
+/// assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994"), Some(t));
+/// assert_eq!(parse_http_date("yesterday"), None);
+/// ```
+pub fn parse_http_date(text: &str) -> Option<SystemTime> {
+    let secs = parse_unix_secs(text)?;
+    let magnitude = std::time::Duration::from_secs(secs.unsigned_abs());
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude)
+    }
+}
+
+fn parse_unix_secs(text: &str) -> Option<i64> {
+    let mut tokens = text
+        .split(|c: char| c.is_ascii_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .peekable();
+    // An optional weekday, long or short (unchecked, as Python does).
+    if tokens
+        .peek()
+        .is_some_and(|t| t.len() >= 3 && t.bytes().all(|b| b.is_ascii_alphabetic()))
+        && month_number(tokens.peek()?).is_none()
+    {
+        tokens.next();
+    }
+    let first = tokens.next()?;
+    let (day, month, year, time, zone);
+    if let Some(m) = month_number(first) {
+        // asctime: `Nov 6 08:49:37 1994`.
+        month = m;
+        day = parse_number(tokens.next()?)?;
+        time = tokens.next()?;
+        year = parse_year(tokens.next()?)?;
+        zone = tokens.next();
+    } else {
+        if first.contains('-') {
+            // RFC 850: `06-Nov-94`.
+            let mut parts = first.split('-');
+            day = parse_number(parts.next()?)?;
+            month = month_number(parts.next()?)?;
+            year = parse_year(parts.next()?)?;
+            if parts.next().is_some() {
+                return None;
+            }
+        } else {
+            day = parse_number(first)?;
+            month = month_number(tokens.next()?)?;
+            year = parse_year(tokens.next()?)?;
+        }
+        time = tokens.next()?;
+        zone = tokens.next();
+    }
+    if tokens.next().is_some() {
+        return None;
+    }
+    let mut hms = time.split(':');
+    let hour = parse_number(hms.next()?)?;
+    let minute = parse_number(hms.next()?)?;
+    let second = match hms.next() {
+        Some(s) => parse_number(s)?,
+        None => 0,
+    };
+    if hms.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let offset = match zone {
+        None => 0,
+        Some(z) => zone_offset(z)?,
+    };
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset)
+}
+
+fn parse_number(t: &str) -> Option<u32> {
+    if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+fn parse_year(t: &str) -> Option<i64> {
+    let y = i64::from(parse_number(t)?);
+    Some(match (t.len(), y) {
+        (1 | 2, 69..) => y + 1900,
+        (1 | 2, _) => y + 2000,
+        _ => y,
+    })
+}
+
+fn month_number(t: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    // The abbreviation or the whole name, as Python takes them.
+    if t.len() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| {
+            m.len() >= t.len()
+                && (t.len() == 3 || t.len() == m.len())
+                && m[..t.len()].eq_ignore_ascii_case(t)
+        })
+        .map(|i| i as u32 + 1)
+}
+
+/// The zone's offset east of UTC, in seconds.
+fn zone_offset(z: &str) -> Option<i64> {
+    // The names Python's `email.utils` knows.
+    const NAMED: [(&str, i64); 14] = [
+        ("GMT", 0),
+        ("UTC", 0),
+        ("UT", 0),
+        ("Z", 0),
+        ("AST", -4),
+        ("ADT", -3),
+        ("EST", -5),
+        ("EDT", -4),
+        ("CST", -6),
+        ("CDT", -5),
+        ("MST", -7),
+        ("MDT", -6),
+        ("PST", -8),
+        ("PDT", -7),
+    ];
+    if let Some((_, hours)) = NAMED.iter().find(|(name, _)| z.eq_ignore_ascii_case(name)) {
+        return Some(hours * 3600);
+    }
+    let (sign, digits) = match z.as_bytes().first()? {
+        b'+' => (1, &z[1..]),
+        b'-' => (-1, &z[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 {
+        return None;
+    }
+    let n = i64::from(parse_number(digits)?);
+    let (hours, minutes) = (n / 100, n % 100);
+    if minutes > 59 {
+        return None;
+    }
+    Some(sign * (hours * 3600 + minutes * 60))
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (Howard
+/// Hinnant's `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400); // [0, 399]
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
 /// The value of the `Date` header, formatted at most once a second.
 ///
 /// The connection code reads the clock once per loop iteration and passes
@@ -228,5 +427,64 @@ mod tests {
             cache.get(t + Duration::from_secs(1)),
             "Sun, 06 Nov 1994 08:49:38 GMT"
         );
+    }
+    #[test]
+    fn parses_the_three_forms_and_what_python_accepts() {
+        let t = 784_111_777i64;
+        let rows: &[(&str, Option<i64>)] = &[
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(t)),
+            ("Sunday, 06-Nov-94 08:49:37 GMT", Some(t)),
+            ("Sun Nov  6 08:49:37 1994", Some(t)),
+            ("06 Nov 1994 08:49:37 GMT", Some(t)),
+            ("Sun, 06 Nov 1994 08:49:37", Some(t)),
+            ("sun, 06 nov 1994 08:49:37 utc", Some(t)),
+            ("Sun, 06 Nov 1994 09:49:37 +0100", Some(t)),
+            ("Sun, 06 Nov 1994 03:49:37 -0500", Some(t)),
+            ("Sun, 06 Nov 1994 08:49 GMT", Some(t - 37)),
+            ("  Sun, 06 Nov 1994 08:49:37 GMT  ", Some(t)),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", Some(0)),
+            ("Fri, 01 Jan 1960 00:00:00 GMT", Some(-315_619_200)),
+            ("Thu, 01-Jan-70 00:00:00 GMT", Some(0)),
+            ("Mon, 01-Jan-68 00:00:00 GMT", Some(3_092_601_600)),
+            ("Tue, 29 Feb 2000 00:00:00 GMT", Some(951_782_400)),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(253_402_300_799)),
+            ("", None),
+            ("!nv@l!d", None),
+            ("Sun, 06 Nov 1994", None),
+            ("Sun, 06 Foo 1994 08:49:37 GMT", None),
+            ("Sun, 31 Feb 1994 08:49:37 GMT", None),
+            ("Sun, 00 Nov 1994 08:49:37 GMT", None),
+            ("Sun, 06 Nov 1994 24:00:00 GMT", None),
+            ("Sun, 06 Nov 1994 08:60:00 GMT", None),
+            ("Sun, 06 Nov 1994 03:49:37 EST", Some(t)),
+            ("Sun, 06 Nov 1994 08:49:37 XST", None),
+            ("Sun, 06 Nov 1994 08:49:37 +01", None),
+            ("Sun, 06 Nov 1994 08:49:37 GMT extra", None),
+            ("Sun, 06 Nov 1994 08:49:37:00 GMT", None),
+            ("Sun, 06 November 1994 08:49:37 GMT", Some(t)),
+            ("Sun, 06 Novem 1994 08:49:37 GMT", None),
+            ("Sun, -6 Nov 1994 08:49:37 GMT", None),
+            ("Sun, 06 Nov 19945 08:49:37 GMT", None),
+        ];
+        for &(text, want) in rows {
+            let got = parse_http_date(text).map(unix_secs);
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn parsing_inverts_formatting() {
+        for secs in [0i64, 1, 86_399, 951_782_400, 1_359_312_200, -1, -86_401] {
+            let t = if secs >= 0 {
+                UNIX_EPOCH + Duration::from_secs(secs as u64)
+            } else {
+                UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+            };
+            assert_eq!(parse_http_date(&format_timestamp(t)), Some(t), "{secs}");
+        }
+        for days in (-800_000i64..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 }

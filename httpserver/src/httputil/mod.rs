@@ -14,7 +14,7 @@ pub use args::{
     parse_body_arguments, parse_body_arguments_with, parse_qs_into, url_concat, url_escape_into,
 };
 pub use cookie::parse_cookie;
-pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp};
+pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp, parse_http_date};
 pub use form::{
     Arguments, Files, HttpFile, MAX_ARGUMENTS, MAX_BOUNDARY_LEN, MAX_MULTIPART_PARTS,
     MAX_PART_HEADER_SIZE, ParseBodyConfig, percent_decode, url_unescape,

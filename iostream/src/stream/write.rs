@@ -1,6 +1,7 @@
 //! The write side: queueing, flushing to the transport, and [`WriteFuture`].
 
 use std::fmt;
+use std::fs::File;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 
 use super::io_stream::IoStream;
 use super::state::{Shared, State};
+use crate::buffer::Front;
 use crate::error::write_buffer_full;
 
 impl State {
@@ -55,38 +57,42 @@ impl State {
     /// transport takes, then completes the write futures that are done.
     pub(crate) fn flush(&mut self) {
         while !self.wbuf.is_empty() {
-            // The borrow of `wbuf` ends before `write_some` needs `self`: copy out the
-            // front slice's length, write from a temporary split.
-            let front = self.wbuf.front();
-            let len = front.len();
-            let res = {
-                let t = match self.transport.as_mut() {
-                    Some(t) if self.write_ready => t,
-                    _ => break,
-                };
-                let hint = t.short_read_means_drained();
-                (t.write(self.wbuf.front()), hint)
+            let t = match self.transport.as_mut() {
+                Some(t) if self.write_ready => t,
+                _ => break,
+            };
+            let hint = t.short_read_means_drained();
+            let (res, len, from_file) = match self.wbuf.front() {
+                Front::Bytes(data) => (t.write(data), data.len(), false),
+                Front::File(file, offset, len) => (t.send_file(file, offset, len), len, true),
             };
             match res {
-                (Ok(0), _) if len > 0 => {
-                    self.close(Some(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the transport accepted no bytes",
-                    )));
+                Ok(0) if len > 0 => {
+                    let e = if from_file {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the file ended before the region queued from it",
+                        )
+                    } else {
+                        io::Error::new(io::ErrorKind::WriteZero, "the transport accepted no bytes")
+                    };
+                    self.close(Some(e));
                     return;
                 }
-                (Ok(n), hint) => {
+                Ok(n) => {
                     self.wbuf.advance(n);
                     self.written += n as u64;
-                    if n < len && hint {
+                    // A short `sendfile` may also mean the file ended: only the next
+                    // call tells, so it is not taken for a full socket.
+                    if n < len && hint && !from_file {
                         self.write_ready = false;
                     }
                 }
-                (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.write_ready = false;
                 }
-                (Err(e), _) if e.kind() == io::ErrorKind::Interrupted => {}
-                (Err(e), _) => {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
                     self.close(Some(e));
                     return;
                 }
@@ -185,7 +191,63 @@ impl State {
     }
 }
 
+impl State {
+    /// Queues `len` bytes of `file` from `offset` and writes what the transport takes
+    /// now; returns the position that marks the end of the region.
+    fn queue_file(&mut self, file: Rc<File>, offset: u64, len: u64) -> io::Result<u64> {
+        if self.closed {
+            return Err(self.closed_error());
+        }
+        if !self.transport.as_ref().is_some_and(|t| t.can_send_file()) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this stream cannot send from a file (TLS, a pipe): write its bytes instead",
+            ));
+        }
+        let len = usize::try_from(len)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file region too large"))?;
+        let max = self.max_write_buffer_size;
+        if self.wbuf.len().saturating_add(len) > max {
+            return Err(write_buffer_full(max));
+        }
+        self.wbuf.push_file(file, offset, len);
+        self.queued += len as u64;
+        self.flush();
+        if self.closed {
+            return Err(self.closed_error());
+        }
+        Ok(self.queued)
+    }
+}
+
 impl IoStream {
+    /// Queues `len` bytes of `file`, from `offset`, for writing after what is queued, and
+    /// starts writing them at once straight from the file (`sendfile(2)`: not copied
+    /// through user memory, nor held in the write buffer); the future resolves when they
+    /// (and everything queued before) have been written. The file's own position is not
+    /// used.
+    ///
+    /// Only a plain TCP or Unix socket stream on Linux can do this (see
+    /// [`can_send_file`](Self::can_send_file)); others fail with `Unsupported` at once,
+    /// and the caller writes the bytes instead. A file that turns out shorter than the
+    /// region closes the stream with `UnexpectedEof`, since what was promised to the
+    /// peer cannot be sent. The region counts toward `max_write_buffer_size`.
+    pub fn write_file(&self, file: Rc<File>, offset: u64, len: u64) -> WriteFuture {
+        let res = self
+            .shared
+            .state
+            .borrow_mut()
+            .queue_file(file, offset, len)
+            .map(|end| (end, 0));
+        self.write_future(res)
+    }
+
+    /// Whether [`write_file`](Self::write_file) can send from a file on this stream.
+    pub fn can_send_file(&self) -> bool {
+        let st = self.shared.state.borrow();
+        !st.closed && st.transport.as_ref().is_some_and(|t| t.can_send_file())
+    }
+
     /// Queues `data` for writing and starts writing it at once; the future resolves
     /// when it (and everything queued before it) has been written to the transport.
     ///

@@ -2,7 +2,9 @@
 //! `send_error`, `clear`; ETags and 304; gzip (Tornado's `GZipContentEncoding`).
 
 use std::fmt;
+use std::fs::File;
 use std::io::Write as _;
+use std::rc::Rc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use flate2::Compression;
@@ -392,6 +394,36 @@ impl Context {
         Ok(())
     }
 
+    /// Sends bytes `offset..offset + len` of `file` as the next piece of the body,
+    /// straight from the file to the socket (`sendfile`), after what was written
+    /// before (and the headers, the first time), and waits until the socket took them.
+    /// `Ok(false)` when nothing may stand between file and socket but does: a gzipped
+    /// response, a chunked body (no `Content-Length` set), a TLS connection; what was
+    /// written before has then been sent, and the caller writes the file's bytes.
+    pub(crate) async fn send_file(
+        &mut self,
+        file: &Rc<File>,
+        offset: u64,
+        len: u64,
+    ) -> Result<bool> {
+        if self.output == Output::Finished {
+            return Err(Error::msg("send_file() after finish()"));
+        }
+        self.send_chunk()?;
+        if self.gzip.encoder.is_some() || !self.body_allowed() {
+            return Ok(false);
+        }
+        if !self
+            .writer
+            .write_file(file.clone(), offset, len)
+            .map_err(output_error)?
+        {
+            return Ok(false);
+        }
+        self.writer.flush().await?;
+        Ok(true)
+    }
+
     /// Writes the head (first time) and the buffered body as one chunk.
     fn send_chunk(&mut self) -> Result {
         if self.output == Output::Open && no_content(self.status) {
@@ -473,6 +505,14 @@ impl Context {
     pub fn finish(&mut self) -> Result {
         match self.output {
             Output::Finished => Err(Error::msg("finish() called twice")),
+            Output::Streaming if self.writer.connection_closed() => {
+                // The client has gone: the rest cannot be sent, and that is no error
+                // (Tornado's `finish` is silent on a closed connection). The response
+                // is ended short, which the closed connection would refuse anyway.
+                self.mark_finished();
+                let _ = self.writer.finish();
+                Ok(())
+            }
             Output::Streaming => {
                 self.send_chunk()?;
                 if let Some(enc) = self.gzip.encoder.take() {
