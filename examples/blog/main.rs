@@ -437,18 +437,56 @@ async fn check_password(password: String, hash: Option<String>) -> tornado::web:
     .map_err(|e| tornado::web::Error::msg(format!("password task failed: {e}")))
 }
 
-/// Markdown to HTML; raw HTML in the text is shown as text, not passed through.
+/// Markdown to HTML. Raw HTML in the text is shown as text, not passed through, and
+/// a link or image whose URL has a scheme other than http, https or mailto (such as
+/// `javascript:`) points nowhere: an author cannot put script into pages.
 fn markdown_to_html(text: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser, html};
+    use pulldown_cmark::{Event, Options, Parser, Tag, html};
     let parser = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(
         |event| match event {
             Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            }),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Image {
+                link_type,
+                dest_url: safe_url(dest_url),
+                title,
+                id,
+            }),
             other => other,
         },
     );
     let mut out = String::with_capacity(text.len() * 3 / 2);
     html::push_html(&mut out, parser);
     out
+}
+
+/// `url` if it is relative or http, https or mailto; `#` otherwise.
+fn safe_url(url: pulldown_cmark::CowStr<'_>) -> pulldown_cmark::CowStr<'_> {
+    // A scheme is what comes before the first `:`, if no `/`, `?` or `#` comes first.
+    let scheme = url
+        .split(['/', '?', '#'])
+        .next()
+        .and_then(|head| head.split_once(':'))
+        .map(|(scheme, _)| scheme.trim().to_ascii_lowercase());
+    match scheme.as_deref() {
+        None | Some("http" | "https" | "mailto") => url,
+        Some(_) => "#".into(),
+    }
 }
 
 /// A URL slug from a title: lower-case ASCII letters and digits joined by `-`
@@ -634,6 +672,25 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<div"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+        // Links and images go nowhere unless their scheme is harmless.
+        let md = "[a](javascript:alert(1)) [b](JavaScript:x) <javascript:alert(2)> \
+                  [c][r] ![i](data:text/html,x) [ok](https://e.example/x) [rel](/entry/y) \
+                  [m](mailto:a@b.example) [q](/a?x=javascript:1)\n\n[r]: vbscript:x\n";
+        let html = markdown_to_html(md);
+        let lower = html.to_ascii_lowercase();
+        for bad in ["href=\"javascript", "href=\"vbscript", "src=\"data"] {
+            assert!(!lower.contains(bad), "{bad}: {html}");
+        }
+        assert_eq!(html.matches("href=\"#\"").count(), 4, "{html}");
+        assert!(html.contains("src=\"#\""), "{html}");
+        for kept in [
+            "https://e.example/x",
+            "/entry/y",
+            "mailto:a@b.example",
+            "/a?x=javascript:1",
+        ] {
+            assert!(html.contains(&format!("href=\"{kept}\"")), "{kept}: {html}");
+        }
     }
 
     #[test]
