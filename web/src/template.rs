@@ -628,34 +628,37 @@ impl Object for ModulesObject {
 
 /// Renders module `name` with `args`: its instance for this render (made on its first
 /// call), taken out of the scope while it renders, since it may render templates that
-/// call modules.
+/// call modules, itself included (such a nested call gets an instance of its own).
 fn call_module(
     state: &State<'_, '_>,
     name: &str,
     args: &[Value],
 ) -> std::result::Result<Value, minijinja::Error> {
     let scope = current_scope()?;
-    let mut module = {
+    let make = || {
+        scope.app.settings.ui_modules.make(name).ok_or_else(|| {
+            minijinja::Error::new(
+                ErrorKind::UnknownFunction,
+                format!("no UI module named {name} in the ui_modules setting"),
+            )
+        })
+    };
+    // The render's instance of the module, or, for a call from inside the module's
+    // own render (a tree of comments), an instance for that call alone.
+    let (mut module, nested) = {
         let mut active = scope.modules.borrow_mut();
         match active.iter_mut().find(|m| m.name == name) {
-            Some(m) => m.module.take().ok_or_else(|| {
-                minijinja::Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("UI module {name} called while it renders"),
-                )
-            })?,
+            Some(m) => match m.module.take() {
+                Some(module) => (module, false),
+                None => (make()?, true),
+            },
             None => {
-                let module = scope.app.settings.ui_modules.make(name).ok_or_else(|| {
-                    minijinja::Error::new(
-                        ErrorKind::UnknownFunction,
-                        format!("no UI module named {name} in the ui_modules setting"),
-                    )
-                })?;
+                let module = make()?;
                 active.push(ActiveModule {
                     name: name.to_owned(),
                     module: None,
                 });
-                module
+                (module, false)
             }
         }
     };
@@ -666,11 +669,12 @@ fn call_module(
         },
         args,
     );
-    if let Some(slot) = scope
-        .modules
-        .borrow_mut()
-        .iter_mut()
-        .find(|m| m.name == name)
+    if !nested
+        && let Some(slot) = scope
+            .modules
+            .borrow_mut()
+            .iter_mut()
+            .find(|m| m.name == name)
     {
         slot.module = Some(module);
     }

@@ -717,3 +717,46 @@ fn static_url_in_a_template_carries_the_files_version() {
         },
     );
 }
+
+#[test]
+fn a_ui_module_may_call_itself() {
+    /// `{{ modules.Tree(node) }}`: a node and, inside it, its children.
+    struct Tree;
+    impl UiModule for Tree {
+        fn render(&mut self, cx: &ModuleCx<'_>, args: &[Value]) -> tornado_web::Result<String> {
+            let (node,): (Value,) = from_args(args)?;
+            cx.render_string("node.html", context! { node })
+        }
+        fn css_files(&self) -> Vec<String> {
+            vec!["/tree.css".into()]
+        }
+    }
+    bounded(|| {
+        let t = Templates::new(&[
+            (
+                "page.html",
+                "<html><head></head><body>{{ modules.Tree(root) }}</body></html>",
+            ),
+            (
+                "node.html",
+                "{{ node.name }}{% for c in node.children %}({{ modules.Tree(c) }}){% endfor %}",
+            ),
+        ]);
+        let settings = Settings {
+            ui_modules: UiModules::new().add("Tree", || Tree),
+            ..t.settings()
+        };
+        let app = Application::with_settings(Vec::new(), settings);
+        let root = serde_json::json!({
+            "name": "a",
+            "children": [
+                {"name": "b", "children": [{"name": "c", "children": []}]},
+                {"name": "d", "children": []}
+            ]
+        });
+        let html = app
+            .render_string("page.html", serde_json::json!({ "root": root }))
+            .unwrap();
+        assert_eq!(html, "<html><head></head><body>a(b(c))(d)</body></html>");
+    });
+}
