@@ -340,10 +340,23 @@ impl StaticFiles {
         if !meta.is_file() {
             return Err(not_a_file(absolute));
         }
-        let (entry, keep) = cache::load(resolved).map_err(|e| match e.kind() {
+        let cannot = |e: io::Error| match e.kind() {
             io::ErrorKind::NotFound => HttpError::new(404),
             _ => HttpError::with_log(403, format!("cannot read {}: {e}", absolute.display())),
-        })?;
+        };
+        let file = cache::open_regular(&resolved).map_err(cannot)?;
+        // What was opened, not what the path led to a moment ago: a directory on the
+        // way swapped for a symlink in between must not lead out of the root.
+        if let Some(opened) = cache::opened_path(&file)
+            && !self.inside_roots(&opened)
+        {
+            return Err(HttpError::with_log(
+                403,
+                format!("{} left the root static directory", absolute.display()),
+            )
+            .into());
+        }
+        let (entry, keep) = cache::load(file, resolved).map_err(cannot)?;
         let entry = if keep {
             self.files.insert(absolute, entry)
         } else {
@@ -356,15 +369,7 @@ impl StaticFiles {
     /// directory (Tornado's `_resolve_symlink_target`).
     fn resolve(&self, absolute: &Path) -> Result<PathBuf> {
         let resolved = std::fs::canonicalize(absolute).map_err(|_| HttpError::new(404))?;
-        let roots = &self.options.allowed_symlink_directories;
-        let allowed =
-            |dir: &Path| std::fs::canonicalize(dir).is_ok_and(|dir| resolved.starts_with(dir));
-        let inside = if roots.is_empty() {
-            allowed(&self.root)
-        } else {
-            roots.iter().any(|d| allowed(d))
-        };
-        if !inside {
+        if !self.inside_roots(&resolved) {
             return Err(HttpError::with_log(
                 403,
                 format!("{} is not in root static directory", absolute.display()),
@@ -372,6 +377,19 @@ impl StaticFiles {
             .into());
         }
         Ok(resolved)
+    }
+
+    /// Whether `resolved` (a path without symlinks) lies in the root, or in one of the
+    /// allowed symlink directories when there are any.
+    fn inside_roots(&self, resolved: &Path) -> bool {
+        let roots = &self.options.allowed_symlink_directories;
+        let allowed =
+            |dir: &Path| std::fs::canonicalize(dir).is_ok_and(|dir| resolved.starts_with(dir));
+        if roots.is_empty() {
+            allowed(&self.root)
+        } else {
+            roots.iter().any(|d| allowed(d))
+        }
     }
 
     /// The version of the file at `path` (relative to the root): a hash of its
@@ -388,8 +406,8 @@ impl StaticFiles {
         let version = match self.file(&absolute) {
             Ok(file) if file.entry.version.is_some() => file.entry.version.clone(),
             // Not hashed for serving while it changes; a URL needs its version now.
-            Ok(file) if file.len() <= MAX_VERSION_CONTENT_SIZE => File::open(file.path())
-                .and_then(|f| cache::hash_file(&f))
+            Ok(file) if file.len() <= MAX_VERSION_CONTENT_SIZE => cache::open_regular(file.path())
+                .and_then(|f| cache::hash_file(&f, file.len()))
                 .map_err(|e| log::error!("Could not read static file {}: {e}", absolute.display()))
                 .ok(),
             Ok(_) => None,
@@ -791,7 +809,7 @@ fn not_modified(cx: &Context, asked: &Conditions<'_>, modified: SystemTime) -> b
 /// (`sendfile`), read and written in pieces of 64 KiB where it cannot (TLS, gzip). Each
 /// piece is flushed before the next, with a yield to the loop between them.
 async fn send_region(cx: &mut Context, entry: &Entry, start: u64, end: u64) -> Result {
-    let mut file = File::open(&entry.path).map_err(|_| HttpError::new(404))?;
+    let mut file = cache::open_regular(&entry.path).map_err(|_| HttpError::new(404))?;
     if !Stamp::of(&file.metadata()?).same_file(&entry.stamp) {
         // Replaced since it was checked: the new file has not been.
         return Err(Error::msg(format!(

@@ -212,7 +212,12 @@ impl Conn {
         }
         // The head and what was written before go first.
         drop(self.queue_output());
-        drop(self.stream.write_file(file, offset, len));
+        if let Err(e) = self.stream.try_write_file(file, offset, len) {
+            // The bytes are counted as sent and are not: the response cannot end as
+            // its head said, so the connection closes after what went out.
+            log::warn!("cannot send a piece of a file: {e}");
+            self.proto.borrow_mut().abort_response();
+        }
         Ok(true)
     }
 

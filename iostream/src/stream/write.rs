@@ -242,6 +242,18 @@ impl IoStream {
         self.write_future(res)
     }
 
+    /// [`write_file`](Self::write_file), failing at once, before anything is queued, if
+    /// the region cannot be queued (the stream is closed, cannot send from a file, or
+    /// the write buffer is full), where `write_file` reports it through its future.
+    pub fn try_write_file(&self, file: Rc<File>, offset: u64, len: u64) -> io::Result<WriteFuture> {
+        let end = self
+            .shared
+            .state
+            .borrow_mut()
+            .queue_file(file, offset, len)?;
+        Ok(self.write_future(Ok((end, 0))))
+    }
+
     /// Whether [`write_file`](Self::write_file) can send from a file on this stream.
     pub fn can_send_file(&self) -> bool {
         let st = self.shared.state.borrow();

@@ -155,10 +155,38 @@ fn hex_version(hash: digest::Digest) -> String {
     out
 }
 
-/// The version of a file's content, read from where it stands to its end.
-pub(crate) fn hash_file(mut file: &File) -> io::Result<String> {
+/// Opens the file at `path` for reading without blocking, and checks that it is a
+/// regular file: a FIFO or a device swapped in after the path was checked would
+/// otherwise block the loop in `open` or `read`.
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// Where an open file is, from its descriptor (Linux's `/proc/self/fd`): what was
+/// opened, whatever a path's directories were swapped for meanwhile. `None` where the
+/// system does not tell.
+pub(crate) fn opened_path(file: &File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()
+}
+
+/// The version of a file's content: at most `len` bytes from where it stands (the
+/// size it was checked at: a file still growing is not read on and on).
+pub(crate) fn hash_file(file: &File, len: u64) -> io::Result<String> {
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut buf = vec![0u8; READ_SIZE];
+    let mut file = file.take(len);
     loop {
         match file.read(&mut buf) {
             Ok(0) => break,
@@ -170,11 +198,11 @@ pub(crate) fn hash_file(mut file: &File) -> io::Result<String> {
     Ok(hex_version(hasher.finish()))
 }
 
-/// Reads the regular file at `path` (already resolved and checked): its whole content
-/// if it is small, its hash if it is not too large. Also says whether the entry may be
-/// kept: the file did not change while it was read and has settled.
-pub(crate) fn load(path: PathBuf) -> io::Result<(Entry, bool)> {
-    let mut file = File::open(&path)?;
+/// Reads `file`, the regular file at `path` (opened with [`open_regular`] and
+/// checked): its whole content if it is small, its hash if it is not too large. Also
+/// says whether the entry may be kept: the file did not change while it was read and
+/// has settled.
+pub(crate) fn load(mut file: File, path: PathBuf) -> io::Result<(Entry, bool)> {
     let before = Stamp::of(&file.metadata()?);
     let mut content = None;
     let mut version = None;
@@ -188,7 +216,7 @@ pub(crate) fn load(path: PathBuf) -> io::Result<(Entry, bool)> {
             content = Some(Bytes::from(data));
         }
     } else if before.len <= MAX_VERSION_CONTENT_SIZE && before.settled() {
-        version = Some(hash_file(&file)?);
+        version = Some(hash_file(&file, before.len)?);
     }
     let after = Stamp::of(&file.metadata()?);
     let read_whole = content
@@ -334,6 +362,38 @@ impl FileCache {
 mod tests {
     use super::*;
 
+    #[test]
+    fn only_regular_files_open_and_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("tornado-open-regular-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::fs::write(dir.join("real/f"), b"abc").unwrap();
+        std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+
+        let file = open_regular(&dir.join("link/f")).unwrap();
+        // The descriptor tells where the file really is.
+        if let Some(at) = opened_path(&file) {
+            assert_eq!(at, std::fs::canonicalize(dir.join("real/f")).unwrap());
+        }
+        assert_eq!(
+            hash_file(&file, 2).unwrap(),
+            hex_version(digest::digest(&digest::SHA256, b"ab"))
+        );
+
+        let e = open_regular(&dir.join("real")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        // A FIFO with no writer: a plain open would wait for one for ever.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if matches!(made, Ok(s) if s.success()) {
+            let e = open_regular(&fifo).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        } else {
+            eprintln!("mkfifo is missing: the FIFO case is skipped");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     fn temp_file(name: &str, data: &[u8]) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("tornado-cache-test-{}-{name}", std::process::id()));
@@ -346,7 +406,7 @@ mod tests {
     #[test]
     fn a_fresh_file_is_read_but_not_kept() {
         let path = temp_file("fresh.txt", b"hello");
-        let (entry, keep) = load(path.clone()).unwrap();
+        let (entry, keep) = load(open_regular(&path).unwrap(), path.clone()).unwrap();
         assert!(!keep, "written just now: not settled");
         assert_eq!(entry.content.as_deref(), Some(&b"hello"[..]));
         assert_eq!(entry.stamp.len, 5);
