@@ -106,6 +106,7 @@
 //!   `decode_signed_value`), the format of signed cookies.
 //! - [`template`]: templates ([`Context::render`]) and their [`UiModule`]s.
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
+//! - [`websocket`]: WebSocket handlers (RFC 6455, permessage-deflate).
 #![forbid(unsafe_code)]
 
 mod application;
@@ -123,6 +124,7 @@ pub mod signing;
 pub mod template;
 pub mod testing;
 mod uimodule;
+pub mod websocket;
 mod xsrf;
 
 pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
