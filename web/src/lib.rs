@@ -127,7 +127,9 @@ mod uimodule;
 pub mod websocket;
 mod xsrf;
 
-pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
+pub use application::{
+    Application, DEFAULT_SHUTDOWN_GRACE, HandlerFactory, IntoTarget, Rule, Target, url,
+};
 pub use context::{Context, GZIP_MIN_LENGTH, Writable};
 pub use context::{IntoStatus, SIGNED_COOKIE_EXPIRES_DAYS, authenticated};
 pub use dispatch::WebRequest;
