@@ -122,8 +122,33 @@ fn trim_scratch(buf: &mut Vec<u8>) {
     }
 }
 
-/// The future of [`WebSocket::write_message`]: resolves when the frame is written.
-#[must_use = "the message is queued anyway; await this to know it was written"]
+/// What [`WebSocket::write_message`] returns: the message is queued already; `.await`
+/// it to know when it was written (or that the connection was closed). Dropping it
+/// does not cancel the write, so a caller that does not need to know can ignore it, as
+/// with Tornado's `write_message`.
+#[derive(Debug)]
+pub struct WriteMessage {
+    inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
+}
+
+impl WriteMessage {
+    /// Whether the message could not even be queued (the connection is closed).
+    pub fn is_err(&self) -> bool {
+        self.inner.is_err()
+    }
+}
+
+impl std::future::IntoFuture for WriteMessage {
+    type Output = Result<(), WebSocketError>;
+    type IntoFuture = WriteFuture;
+
+    fn into_future(self) -> WriteFuture {
+        WriteFuture { inner: self.inner }
+    }
+}
+
+/// The future of a [`WriteMessage`]: resolves when the frame is written.
+#[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct WriteFuture {
     inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
@@ -166,11 +191,11 @@ impl WebSocket {
     ///
     /// ```no_run
     /// # async fn f(ws: tornado_web::websocket::WebSocket) -> Result<(), tornado_web::websocket::WebSocketError> {
-    /// ws.write_message("hello").await?;           // text, waiting until written
-    /// let _ = ws.write_message(vec![1u8, 2, 3]);  // binary, not waiting
+    /// ws.write_message("hello").await?;       // text, waiting until written
+    /// ws.write_message(vec![1u8, 2, 3]);      // binary, not waiting
     /// # Ok(()) }
     /// ```
-    pub fn write_message(&self, message: impl Into<Message>) -> WriteFuture {
+    pub fn write_message(&self, message: impl Into<Message>) -> WriteMessage {
         let message = message.into();
         let opcode = if message.is_text() {
             OpCode::Text
@@ -192,7 +217,7 @@ impl WebSocket {
         if self.inner.phase.get() != Phase::Open {
             return Err(WebSocketError::closed());
         }
-        drop(self.send(OpCode::Ping, data, false));
+        self.send(OpCode::Ping, data, false);
         Ok(())
     }
 
@@ -210,7 +235,7 @@ impl WebSocket {
                 close_payload(code.unwrap_or(close_code::NORMAL), reason.unwrap_or(""))
             }
         };
-        drop(self.send(OpCode::Close, &payload, false));
+        self.send(OpCode::Close, &payload, false);
         if self.inner.phase.get() == Phase::Open {
             self.inner
                 .phase
@@ -260,10 +285,10 @@ impl WebSocket {
     }
 
     /// Encodes and queues one frame (a whole message, or a control frame).
-    fn send(&self, opcode: OpCode, payload: &[u8], data: bool) -> WriteFuture {
+    fn send(&self, opcode: OpCode, payload: &[u8], data: bool) -> WriteMessage {
         let inner = &*self.inner;
         if inner.phase.get() != Phase::Open || inner.stream.closed() {
-            return WriteFuture {
+            return WriteMessage {
                 inner: Err(Some(WebSocketError::closed())),
             };
         }
@@ -286,14 +311,14 @@ impl WebSocket {
             trim_scratch(&mut frame);
             w
         });
-        WriteFuture { inner: Ok(write) }
+        WriteMessage { inner: Ok(write) }
     }
 
     /// Fails the connection (a protocol error): a close frame with `code`, then the
     /// stream is closed once it is written.
     fn fail(&self, code: u16, reason: &str) {
         if self.inner.phase.get() == Phase::Open {
-            drop(self.send(OpCode::Close, &close_payload(code, reason), false));
+            self.send(OpCode::Close, &close_payload(code, reason), false);
         }
         self.inner.phase.set(Phase::Closed);
     }
@@ -342,21 +367,54 @@ enum Woken {
     Timer,
 }
 
-/// Runs an open connection until it closes, then calls `on_close` once.
-pub(crate) async fn run<W: WebSocketHandler>(
-    mut handler: W,
+/// One connection's reading side: what its task holds between messages.
+///
+/// Each turn of its loop is a future of its own, made afresh: the task's future (most
+/// of an idle connection's memory) holds the session and one turn, not every await
+/// point's state side by side.
+struct Session<W> {
+    handler: W,
     ws: WebSocket,
-    mut reader: MessageReader,
-    mut pinger: Option<Pinger>,
+    reader: MessageReader,
+    /// Boxed: a connection without pings carries one pointer for it.
+    pinger: Option<Box<Pinger>>,
     capture: bool,
-) {
-    let stream = ws.inner.stream.clone();
-    loop {
+}
+
+/// Runs an open connection until it closes, then calls `on_close` once.
+pub(crate) fn run<W: WebSocketHandler>(
+    handler: W,
+    ws: WebSocket,
+    reader: MessageReader,
+    pinger: Option<Pinger>,
+    capture: bool,
+) -> impl Future<Output = ()> {
+    let mut session = Session {
+        handler,
+        ws,
+        reader,
+        pinger: pinger.map(Box::new),
+        capture,
+    };
+    // The session is the block's captured state, used in place. (An `async fn`
+    // taking it would store it twice: its argument, and the local it moves into.)
+    async move {
+        while session.turn().await {}
+        session.finish();
+    }
+}
+
+impl<W: WebSocketHandler> Session<W> {
+    /// Acts on what is buffered, or waits for more; `false` once the connection is
+    /// over.
+    async fn turn(&mut self) -> bool {
+        let ws = &self.ws;
+        let stream = &ws.inner.stream;
         if ws.phase() == Phase::Closed {
-            break;
+            return false;
         }
-        let step = stream.with_read_buffer(|buf| reader.read(buf));
-        let incoming = match step {
+        let reader = &mut self.reader;
+        let incoming = match stream.with_read_buffer(|buf| reader.read(buf)) {
             Ok((used, got)) => {
                 if used > 0 {
                     stream.consume(used);
@@ -366,59 +424,71 @@ pub(crate) async fn run<W: WebSocketHandler>(
             Err(e) => {
                 log::debug!("WebSocket protocol error: {e}");
                 ws.fail(e.close_code(), e.message());
-                break;
+                return false;
             }
         };
         if let Some(incoming) = incoming {
-            if let (Incoming::Pong(_), Some(p)) = (&incoming, pinger.as_mut()) {
+            if let (Incoming::Pong(_), Some(p)) = (&incoming, self.pinger.as_mut()) {
                 p.pong_due = None;
             }
-            if !handle(&mut handler, &ws, incoming, capture).await {
-                break;
-            }
-            continue;
+            return handle(&mut self.handler, ws, incoming, self.capture).await;
         }
-        match wait(&ws, &stream, pinger.as_ref()).await {
-            Woken::Data => {}
+        match wait(ws, stream, self.pinger.as_deref()).await {
+            Woken::Data => true,
             Woken::Closed => {
                 ws.inner.phase.set(Phase::Closed);
-                break;
+                false
             }
-            Woken::Timer => {
-                let now = Instant::now();
-                if let Phase::CloseSent(deadline) = ws.phase()
-                    && now >= deadline
-                {
-                    log::debug!("WebSocket closing handshake timed out");
-                    ws.inner.phase.set(Phase::Closed);
-                    break;
-                }
-                if let Some(p) = pinger.as_mut() {
-                    if p.pong_due.is_some_and(|d| now >= d) {
-                        p.pong_due = None;
-                        ws.close(Some(close_code::NORMAL), Some("ping timed out"));
-                    }
-                    if now >= p.next_ping && ws.phase() == Phase::Open {
-                        let _ = ws.ping(b"");
-                        if !p.timeout.is_zero() && p.pong_due.is_none() {
-                            p.pong_due = Some(now + p.timeout);
-                        }
-                        p.next_ping = now + p.interval;
-                    }
-                }
-            }
+            Woken::Timer => self.on_timer(),
         }
     }
-    // Whatever was queued (a close frame) goes out before the stream closes; a peer
-    // that does not read gets CLOSE_TIMEOUT.
-    if !stream.closed() {
-        let _ = tornado_gen::with_timeout(CLOSE_TIMEOUT, stream.flush()).await;
-        stream.close();
+
+    /// A deadline passed: the closing handshake's, a pong's, or the next ping's.
+    fn on_timer(&mut self) -> bool {
+        let ws = &self.ws;
+        let now = Instant::now();
+        if let Phase::CloseSent(deadline) = ws.phase()
+            && now >= deadline
+        {
+            log::debug!("WebSocket closing handshake timed out");
+            ws.inner.phase.set(Phase::Closed);
+            return false;
+        }
+        if let Some(p) = self.pinger.as_mut() {
+            if p.pong_due.is_some_and(|d| now >= d) {
+                p.pong_due = None;
+                ws.close(Some(close_code::NORMAL), Some("ping timed out"));
+            }
+            if now >= p.next_ping && ws.phase() == Phase::Open {
+                let _ = ws.ping(b"");
+                if !p.timeout.is_zero() && p.pong_due.is_none() {
+                    p.pong_due = Some(now + p.timeout);
+                }
+                p.next_ping = now + p.interval;
+            }
+        }
+        true
     }
-    ws.inner.phase.set(Phase::Closed);
-    ws.inner.task.borrow_mut().take();
-    if let Err(p) = crate::panic::guarded(capture, || handler.on_close(&ws)) {
-        log::error!("panic in WebSocket on_close: {}", p.message);
+
+    /// The connection is over: what was queued (a close frame) goes out and the
+    /// stream closes, on a small task of its own (a peer that does not read gets
+    /// [`CLOSE_TIMEOUT`]); `on_close` runs now.
+    fn finish(&mut self) {
+        let ws = &self.ws;
+        let stream = &ws.inner.stream;
+        if !stream.closed() {
+            let stream = stream.clone();
+            tornado_ioloop::spawn_callback(async move {
+                let _ = tornado_gen::with_timeout(CLOSE_TIMEOUT, stream.flush()).await;
+                stream.close();
+            });
+        }
+        ws.inner.phase.set(Phase::Closed);
+        ws.inner.task.borrow_mut().take();
+        let handler = &mut self.handler;
+        if let Err(p) = crate::panic::guarded(self.capture, || handler.on_close(ws)) {
+            log::error!("panic in WebSocket on_close: {}", p.message);
+        }
     }
 }
 
@@ -447,7 +517,7 @@ async fn handle<W: WebSocketHandler>(
         }
         Incoming::Ping(data) => {
             if ws.phase() == Phase::Open {
-                drop(ws.send(OpCode::Pong, &data, false));
+                ws.send(OpCode::Pong, &data, false);
             }
             guarded_hook(capture, "on_ping", || handler.on_ping(ws, &data));
             true
@@ -465,7 +535,7 @@ async fn handle<W: WebSocketHandler>(
             if ws.phase() == Phase::Open {
                 // Echo the code (RFC 6455 5.5.1); an empty close is answered empty.
                 let payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
-                drop(ws.send(OpCode::Close, &payload, false));
+                ws.send(OpCode::Close, &payload, false);
             }
             ws.inner.phase.set(Phase::Closed);
             false
@@ -520,4 +590,34 @@ async fn wait(ws: &WebSocket, stream: &IoStream, pinger: Option<&Pinger>) -> Wok
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl WebSocketHandler for Echo {
+        async fn on_message(&mut self, ws: &WebSocket, message: Message) -> crate::Result {
+            ws.write_message(message);
+            Ok(())
+        }
+    }
+
+    /// What an idle connection's task holds is mostly the size of its future: keep
+    /// it small (456 bytes when this was written).
+    #[test]
+    fn an_idle_connection_task_is_small() {
+        let io_loop = tornado_ioloop::IoLoop::new().unwrap();
+        let size = io_loop.run_sync(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let stream = IoStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let ws = WebSocket::new(stream, None, None);
+            let reader = MessageReader::server(1 << 20, None);
+            std::mem::size_of_val(&run(Echo, ws, reader, None, false))
+        });
+        assert!(size <= 512, "the connection task's future is {size} bytes");
+    }
 }

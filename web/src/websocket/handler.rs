@@ -28,7 +28,7 @@ use crate::handler::RequestHandler;
 ///
 /// impl WebSocketHandler for EchoWebSocket {
 ///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
-///         let _ = ws.write_message(message);
+///         ws.write_message(message);
 ///         Ok(())
 ///     }
 /// }

@@ -26,7 +26,7 @@
 //! struct EchoWebSocket;
 //! impl WebSocketHandler for EchoWebSocket {
 //!     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
-//!         let _ = ws.write_message(message);
+//!         ws.write_message(message);
 //!         Ok(())
 //!     }
 //! }
@@ -71,7 +71,7 @@ mod message;
 pub mod reader;
 mod utf8;
 
-pub use connection::{CLOSE_TIMEOUT, WebSocket, WebSocketError, WriteFuture};
+pub use connection::{CLOSE_TIMEOUT, WebSocket, WebSocketError, WriteFuture, WriteMessage};
 pub use deflate::CompressionOptions;
 pub use handler::{WebSocketFactory, WebSocketHandler};
 pub use message::Message;
