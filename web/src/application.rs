@@ -94,14 +94,23 @@ impl Target {
     }
 }
 
-/// Anything a route can serve: a closure making a [`RequestHandler`] (`|| MyHandler`),
-/// a [`Target`], or a [`FallbackHandler`](crate::FallbackHandler).
-pub trait IntoTarget {
+/// Anything a route can serve: a closure making a [`RequestHandler`] (`|| MyHandler`)
+/// or a [`WebSocketHandler`](crate::websocket::WebSocketHandler), a [`Target`], or a
+/// [`FallbackHandler`](crate::FallbackHandler).
+///
+/// `M` only keeps the implementations for the two kinds of closure apart; type
+/// inference picks it and it is never written.
+pub trait IntoTarget<M = ()> {
     /// The target.
     fn into_target(self) -> Target;
 }
 
-impl<F, H> IntoTarget for F
+/// Marks the [`IntoTarget`] implementation for [`RequestHandler`] factories; type
+/// inference picks it, so it is never named.
+#[derive(Debug)]
+pub enum HandlerFactory {}
+
+impl<F, H> IntoTarget<HandlerFactory> for F
 where
     F: Fn() -> H + 'static,
     H: RequestHandler,
@@ -173,7 +182,7 @@ impl Rule {
 /// assert_eq!(app.reverse_url("story", &[&0]).unwrap(), "/story/0");
 /// assert!(app.check().is_ok());
 /// ```
-pub fn url(pattern: &str, target: impl IntoTarget) -> Rule {
+pub fn url<M>(pattern: &str, target: impl IntoTarget<M>) -> Rule {
     Rule {
         pattern: pattern.to_owned(),
         target: target.into_target(),

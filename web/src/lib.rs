@@ -107,6 +107,7 @@
 //! - [`template`]: templates ([`Context::render`]) and their [`UiModule`]s.
 //! - [`staticfile`]: [`StaticFileHandler`] and `static_url` (ETags, ranges, caching).
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
+//! - [`websocket`]: WebSocket handlers (RFC 6455, permessage-deflate).
 #![forbid(unsafe_code)]
 
 mod application;
@@ -125,9 +126,12 @@ pub mod staticfile;
 pub mod template;
 pub mod testing;
 mod uimodule;
+pub mod websocket;
 mod xsrf;
 
-pub use application::{Application, DEFAULT_SHUTDOWN_GRACE, IntoTarget, Rule, Target, url};
+pub use application::{
+    Application, DEFAULT_SHUTDOWN_GRACE, HandlerFactory, IntoTarget, Rule, Target, url,
+};
 pub use context::{Context, GZIP_MIN_LENGTH, Writable};
 pub use context::{IntoStatus, SIGNED_COOKIE_EXPIRES_DAYS, authenticated};
 pub use dispatch::WebRequest;

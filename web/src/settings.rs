@@ -119,12 +119,14 @@ pub struct Settings {
     /// lead to, and a [`StaticPolicy`](crate::StaticPolicy) (Tornado's
     /// `static_handler_args` and `static_handler_class`).
     pub static_handler_args: StaticFileOptions,
-    /// WebSocket: send a ping this often (not yet used; the WebSocket handler uses it).
+    /// WebSocket: send a ping this often (none by default, or zero: no pings).
     pub websocket_ping_interval: Option<Duration>,
-    /// WebSocket: close when a pong does not come within this time (not yet used).
+    /// WebSocket: close (1000, "ping timed out") when a ping's pong does not come
+    /// within this time; the ping interval by default and at most, zero for no limit.
     pub websocket_ping_timeout: Option<Duration>,
-    /// WebSocket: the largest message accepted
-    /// ([`DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE`]; not yet used).
+    /// WebSocket: the largest message accepted, decompressed and with its fragments
+    /// joined ([`DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE`]); a larger one closes the
+    /// connection with 1009.
     pub websocket_max_message_size: usize,
 }
 

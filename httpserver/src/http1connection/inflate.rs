@@ -204,7 +204,9 @@ enum Stage {
 #[derive(Debug)]
 pub(crate) struct Inflater {
     stage: Stage,
-    inner: Decompress,
+    /// Boxed: zlib-rs's state is several hundred bytes, and a body reader that
+    /// decompresses nothing should not carry that space.
+    inner: Box<Decompress>,
     /// CRC-32 and length of the current gzip member's output.
     crc: Crc,
     member_len: u64,
@@ -223,7 +225,7 @@ impl Inflater {
         };
         Inflater {
             stage,
-            inner: Decompress::new(false),
+            inner: Box::new(Decompress::new(false)),
             crc: Crc::new(),
             member_len: 0,
             total_out: 0,
@@ -314,7 +316,7 @@ impl Inflater {
                     let zlib = b0 & 0x0f == 8
                         && b0 >> 4 <= 7
                         && (u16::from(b0) << 8 | u16::from(b1)) % 31 == 0;
-                    self.inner = Decompress::new(zlib);
+                    *self.inner = Decompress::new(zlib);
                     self.stage = Stage::Deflate { held: *first };
                 }
                 Stage::Deflate { held } => {

@@ -705,6 +705,23 @@ impl Context {
         }
     }
 
+    /// Answers `101 Switching Protocols` with the headers set so far (less
+    /// `Content-Type`) and takes the connection's stream over for another protocol
+    /// (WebSocket). The response is over and logged as a 101. `None` if the response
+    /// was started already or the client is gone.
+    pub(crate) fn upgrade(&mut self) -> Option<tornado_iostream::IoStream> {
+        if self.output != Output::Open {
+            return None;
+        }
+        self.status = StatusCode::SWITCHING_PROTOCOLS;
+        self.reason = None;
+        self.headers.remove("Content-Type");
+        let sent = self.writer.write_headers(self.status, &self.headers);
+        let stream = sent.ok().and_then(|()| self.writer.detach());
+        self.mark_finished();
+        stream
+    }
+
     /// The last resort when the error page itself failed: an empty 500, without the
     /// handler's hooks.
     pub(crate) fn send_bare_500(&mut self) {

@@ -1,0 +1,623 @@
+//! [`WebSocket`]: an open connection's handle, and the task that reads it.
+//!
+//! After the upgrade one task per connection reads: it takes frames out of the
+//! stream's read buffer in place (so an idle connection holds no read buffer: the
+//! stream frees it while waiting), hands whole messages to the handler one at a time,
+//! answers pings, sends the periodic ping, and runs the closing handshake. Writes need
+//! no task: a frame is encoded into a per-thread scratch buffer and queued on the
+//! stream, which copies only what the socket does not take at once.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use tornado_ioloop::{Sleep, sleep_until};
+use tornado_iostream::IoStream;
+
+use super::Message;
+use super::deflate::Compressor;
+use super::frame::{MAX_CONTROL_PAYLOAD, OpCode, close_code, close_payload, encode_header};
+use super::handler::WebSocketHandler;
+use super::reader::{Incoming, MessageReader};
+
+/// How long a closing handshake may take: after sending a close frame, the connection
+/// is dropped if the peer's close does not come within this (Tornado's 5 seconds).
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where a connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Messages flow both ways.
+    Open,
+    /// This end sent its close frame and waits for the peer's until the deadline.
+    CloseSent(Instant),
+    /// Over: the stream is closed or closing.
+    Closed,
+}
+
+/// Why a write, ping or close could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketError {
+    closed: bool,
+    message: &'static str,
+}
+
+impl WebSocketError {
+    fn closed() -> WebSocketError {
+        WebSocketError {
+            closed: true,
+            message: "WebSocket is closed",
+        }
+    }
+
+    /// The connection is closed or closing (Tornado's `WebSocketClosedError`).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl fmt::Display for WebSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+impl std::error::Error for WebSocketError {}
+
+/// The connection's state, shared by its handles and its reading task.
+struct Inner {
+    stream: IoStream,
+    phase: Cell<Phase>,
+    /// The peer's close frame: its code and reason.
+    close: RefCell<Option<(Option<u16>, Box<str>)>>,
+    subprotocol: Option<Box<str>>,
+    /// permessage-deflate, when negotiated.
+    compress: Option<Box<RefCell<Compressor>>>,
+    /// The reading task, woken when a handle starts the closing handshake.
+    task: RefCell<Option<Waker>>,
+}
+
+/// An open WebSocket connection (Tornado's `WebSocketHandler` methods that act on the
+/// connection). Cheap to clone: keep clones to write from elsewhere (a chat room holds
+/// one per member); they all act on the same connection.
+///
+/// Writes are queued at once and go out in order; the future a write returns resolves
+/// when the stream has written the frame, and can be dropped (the write still
+/// happens). On a closed connection they fail with an error for which
+/// [`WebSocketError::is_closed`] holds.
+#[derive(Clone)]
+pub struct WebSocket {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("phase", &self.inner.phase.get())
+            .field("subprotocol", &self.inner.subprotocol)
+            .field("compressed", &self.inner.compress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    /// Where frames are encoded before they are queued: one per thread, so neither a
+    /// connection nor a message allocates one.
+    static FRAME: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Where a message is compressed before it is framed.
+    static DEFLATED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers larger than this are given back after use.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+fn trim_scratch(buf: &mut Vec<u8>) {
+    buf.clear();
+    if buf.capacity() > SCRATCH_KEEP {
+        *buf = Vec::new();
+    }
+}
+
+/// What [`WebSocket::write_message`] returns: the message is queued already; `.await`
+/// it to know when it was written (or that the connection was closed). Dropping it
+/// does not cancel the write, so a caller that does not need to know can ignore it, as
+/// with Tornado's `write_message`.
+#[derive(Debug)]
+pub struct WriteMessage {
+    inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
+}
+
+impl WriteMessage {
+    /// Whether the message could not even be queued (the connection is closed).
+    pub fn is_err(&self) -> bool {
+        self.inner.is_err()
+    }
+}
+
+impl std::future::IntoFuture for WriteMessage {
+    type Output = Result<(), WebSocketError>;
+    type IntoFuture = WriteFuture;
+
+    fn into_future(self) -> WriteFuture {
+        WriteFuture { inner: self.inner }
+    }
+}
+
+/// The future of a [`WriteMessage`]: resolves when the frame is written.
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct WriteFuture {
+    inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
+}
+
+impl Future for WriteFuture {
+    type Output = Result<(), WebSocketError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Ok(w) => Pin::new(w)
+                .poll(cx)
+                .map(|r| r.map_err(|_| WebSocketError::closed())),
+            Err(e) => Poll::Ready(Err(e.take().unwrap_or_else(WebSocketError::closed))),
+        }
+    }
+}
+
+impl WebSocket {
+    pub(crate) fn new(
+        stream: IoStream,
+        subprotocol: Option<String>,
+        compress: Option<Compressor>,
+    ) -> WebSocket {
+        WebSocket {
+            inner: Rc::new(Inner {
+                stream,
+                phase: Cell::new(Phase::Open),
+                close: RefCell::new(None),
+                subprotocol: subprotocol.map(String::into_boxed_str),
+                compress: compress.map(|c| Box::new(RefCell::new(c))),
+                task: RefCell::new(None),
+            }),
+        }
+    }
+
+    /// Sends a message, text or binary (anything that converts into a [`Message`]:
+    /// `&str` and `String` as text, `Vec<u8>`, `&[u8]` and `Bytes` as binary).
+    /// Compressed when permessage-deflate was negotiated.
+    ///
+    /// ```no_run
+    /// # async fn f(ws: tornado_web::websocket::WebSocket) -> Result<(), tornado_web::websocket::WebSocketError> {
+    /// ws.write_message("hello").await?;       // text, waiting until written
+    /// ws.write_message(vec![1u8, 2, 3]);      // binary, not waiting
+    /// # Ok(()) }
+    /// ```
+    pub fn write_message(&self, message: impl Into<Message>) -> WriteMessage {
+        let message = message.into();
+        let opcode = if message.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        self.send(opcode, message.as_bytes(), true)
+    }
+
+    /// Sends a ping with `data` (at most 125 bytes); the peer's pong reaches
+    /// [`on_pong`](WebSocketHandler::on_pong).
+    pub fn ping(&self, data: &[u8]) -> Result<(), WebSocketError> {
+        if data.len() > MAX_CONTROL_PAYLOAD {
+            return Err(WebSocketError {
+                closed: false,
+                message: "a ping carries at most 125 bytes",
+            });
+        }
+        if self.inner.phase.get() != Phase::Open {
+            return Err(WebSocketError::closed());
+        }
+        self.send(OpCode::Ping, data, false);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (Tornado's `close(code, reason)`): sends a close
+    /// frame and drops the connection when the peer answers, or after
+    /// [`CLOSE_TIMEOUT`]. With a reason but no code the code is 1000; with neither
+    /// the frame is empty. Does nothing once closing.
+    pub fn close(&self, code: Option<u16>, reason: Option<&str>) {
+        if self.inner.phase.get() != Phase::Open {
+            return;
+        }
+        let payload = match (code, reason) {
+            (None, None) => Vec::new(),
+            (code, reason) => {
+                close_payload(code.unwrap_or(close_code::NORMAL), reason.unwrap_or(""))
+            }
+        };
+        self.send(OpCode::Close, &payload, false);
+        if self.inner.phase.get() == Phase::Open {
+            self.inner
+                .phase
+                .set(Phase::CloseSent(Instant::now() + CLOSE_TIMEOUT));
+        }
+        if let Some(w) = self.inner.task.borrow_mut().take() {
+            w.wake();
+        }
+    }
+
+    /// The code of the peer's close frame (Tornado's `close_code`); `None` until the
+    /// peer closed, or if its close frame carried none.
+    pub fn close_code(&self) -> Option<u16> {
+        self.inner.close.borrow().as_ref().and_then(|(c, _)| *c)
+    }
+
+    /// The reason of the peer's close frame (Tornado's `close_reason`).
+    pub fn close_reason(&self) -> Option<String> {
+        self.inner
+            .close
+            .borrow()
+            .as_ref()
+            .filter(|(c, _)| c.is_some())
+            .map(|(_, r)| r.to_string())
+    }
+
+    /// The subprotocol [`select_subprotocol`](WebSocketHandler::select_subprotocol)
+    /// chose, if any.
+    pub fn selected_subprotocol(&self) -> Option<&str> {
+        self.inner.subprotocol.as_deref()
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.inner.compress.is_some()
+    }
+
+    /// Sets `TCP_NODELAY` (on by default for server connections: small messages go
+    /// out at once).
+    pub fn set_nodelay(&self, nodelay: bool) -> std::io::Result<()> {
+        self.inner.stream.set_nodelay(nodelay)
+    }
+
+    /// Whether the connection is closed or closing (writes then fail).
+    pub fn is_closed(&self) -> bool {
+        self.inner.phase.get() != Phase::Open || self.inner.stream.closed()
+    }
+
+    /// Encodes and queues one frame (a whole message, or a control frame).
+    fn send(&self, opcode: OpCode, payload: &[u8], data: bool) -> WriteMessage {
+        let inner = &*self.inner;
+        if inner.phase.get() != Phase::Open || inner.stream.closed() {
+            return WriteMessage {
+                inner: Err(Some(WebSocketError::closed())),
+            };
+        }
+        let write = FRAME.with(|frame| {
+            let mut frame = frame.borrow_mut();
+            match inner.compress.as_ref().filter(|_| data) {
+                Some(c) => DEFLATED.with(|deflated| {
+                    let mut deflated = deflated.borrow_mut();
+                    c.borrow_mut().compress(payload, &mut deflated);
+                    encode_header(&mut frame, true, true, opcode, None, deflated.len() as u64);
+                    frame.extend_from_slice(&deflated);
+                    trim_scratch(&mut deflated);
+                }),
+                None => {
+                    encode_header(&mut frame, true, false, opcode, None, payload.len() as u64);
+                    frame.extend_from_slice(payload);
+                }
+            }
+            let w = inner.stream.write(&frame);
+            trim_scratch(&mut frame);
+            w
+        });
+        WriteMessage { inner: Ok(write) }
+    }
+
+    /// Fails the connection (a protocol error): a close frame with `code`, then the
+    /// stream is closed once it is written.
+    fn fail(&self, code: u16, reason: &str) {
+        if self.inner.phase.get() == Phase::Open {
+            self.send(OpCode::Close, &close_payload(code, reason), false);
+        }
+        self.inner.phase.set(Phase::Closed);
+    }
+
+    fn phase(&self) -> Phase {
+        self.inner.phase.get()
+    }
+}
+
+/// Pings on the `websocket_ping_interval` setting, and the pong they wait for.
+#[derive(Debug)]
+pub(crate) struct Pinger {
+    interval: Duration,
+    timeout: Duration,
+    next_ping: Instant,
+    pong_due: Option<Instant>,
+}
+
+impl Pinger {
+    /// `None` without an interval. The timeout is the interval unless shorter (as in
+    /// Tornado); zero means no timeout.
+    pub(crate) fn new(interval: Option<Duration>, timeout: Option<Duration>) -> Option<Pinger> {
+        let interval = interval.filter(|i| !i.is_zero())?;
+        let timeout = timeout.map_or(interval, |t| t.min(interval));
+        Some(Pinger {
+            interval,
+            timeout,
+            next_ping: Instant::now() + interval,
+            pong_due: None,
+        })
+    }
+
+    fn deadline(&self) -> Instant {
+        self.pong_due
+            .map_or(self.next_ping, |p| p.min(self.next_ping))
+    }
+}
+
+/// What ended a wait.
+enum Woken {
+    /// More bytes are buffered.
+    Data,
+    /// The stream closed.
+    Closed,
+    /// A deadline passed (or a handle changed the phase).
+    Timer,
+}
+
+/// One connection's reading side: what its task holds between messages.
+///
+/// Each turn of its loop is a future of its own, made afresh: the task's future (most
+/// of an idle connection's memory) holds the session and one turn, not every await
+/// point's state side by side.
+struct Session<W> {
+    handler: W,
+    ws: WebSocket,
+    reader: MessageReader,
+    /// Boxed: a connection without pings carries one pointer for it.
+    pinger: Option<Box<Pinger>>,
+    capture: bool,
+}
+
+/// Runs an open connection until it closes, then calls `on_close` once.
+pub(crate) fn run<W: WebSocketHandler>(
+    handler: W,
+    ws: WebSocket,
+    reader: MessageReader,
+    pinger: Option<Pinger>,
+    capture: bool,
+) -> impl Future<Output = ()> {
+    let mut session = Session {
+        handler,
+        ws,
+        reader,
+        pinger: pinger.map(Box::new),
+        capture,
+    };
+    // The session is the block's captured state, used in place. (An `async fn`
+    // taking it would store it twice: its argument, and the local it moves into.)
+    async move {
+        while session.turn().await {}
+        session.finish();
+    }
+}
+
+impl<W: WebSocketHandler> Session<W> {
+    /// Acts on what is buffered, or waits for more; `false` once the connection is
+    /// over.
+    async fn turn(&mut self) -> bool {
+        let ws = &self.ws;
+        let stream = &ws.inner.stream;
+        if ws.phase() == Phase::Closed {
+            return false;
+        }
+        let reader = &mut self.reader;
+        let incoming = match stream.with_read_buffer(|buf| reader.read(buf)) {
+            Ok((used, got)) => {
+                if used > 0 {
+                    stream.consume(used);
+                }
+                got
+            }
+            Err(e) => {
+                log::debug!("WebSocket protocol error: {e}");
+                ws.fail(e.close_code(), e.message());
+                return false;
+            }
+        };
+        if let Some(incoming) = incoming {
+            if let (Incoming::Pong(_), Some(p)) = (&incoming, self.pinger.as_mut()) {
+                p.pong_due = None;
+            }
+            return handle(&mut self.handler, ws, incoming, self.capture).await;
+        }
+        match wait(ws, stream, self.pinger.as_deref()).await {
+            Woken::Data => true,
+            Woken::Closed => {
+                ws.inner.phase.set(Phase::Closed);
+                false
+            }
+            Woken::Timer => self.on_timer(),
+        }
+    }
+
+    /// A deadline passed: the closing handshake's, a pong's, or the next ping's.
+    fn on_timer(&mut self) -> bool {
+        let ws = &self.ws;
+        let now = Instant::now();
+        if let Phase::CloseSent(deadline) = ws.phase()
+            && now >= deadline
+        {
+            log::debug!("WebSocket closing handshake timed out");
+            ws.inner.phase.set(Phase::Closed);
+            return false;
+        }
+        if let Some(p) = self.pinger.as_mut() {
+            if p.pong_due.is_some_and(|d| now >= d) {
+                p.pong_due = None;
+                ws.close(Some(close_code::NORMAL), Some("ping timed out"));
+            }
+            if now >= p.next_ping && ws.phase() == Phase::Open {
+                let _ = ws.ping(b"");
+                if !p.timeout.is_zero() && p.pong_due.is_none() {
+                    p.pong_due = Some(now + p.timeout);
+                }
+                p.next_ping = now + p.interval;
+            }
+        }
+        true
+    }
+
+    /// The connection is over: what was queued (a close frame) goes out and the
+    /// stream closes, on a small task of its own (a peer that does not read gets
+    /// [`CLOSE_TIMEOUT`]); `on_close` runs now.
+    fn finish(&mut self) {
+        let ws = &self.ws;
+        let stream = &ws.inner.stream;
+        if !stream.closed() {
+            let stream = stream.clone();
+            tornado_ioloop::spawn_callback(async move {
+                let _ = tornado_gen::with_timeout(CLOSE_TIMEOUT, stream.flush()).await;
+                stream.close();
+            });
+        }
+        ws.inner.phase.set(Phase::Closed);
+        ws.inner.task.borrow_mut().take();
+        let handler = &mut self.handler;
+        if let Err(p) = crate::panic::guarded(self.capture, || handler.on_close(ws)) {
+            log::error!("panic in WebSocket on_close: {}", p.message);
+        }
+    }
+}
+
+/// Acts on one thing the peer sent; `false` when the connection is over.
+async fn handle<W: WebSocketHandler>(
+    handler: &mut W,
+    ws: &WebSocket,
+    incoming: Incoming,
+    capture: bool,
+) -> bool {
+    match incoming {
+        Incoming::Message(message) => {
+            if ws.phase() != Phase::Open {
+                // Closing: what the peer sent before it saw our close is dropped.
+                return true;
+            }
+            let result = crate::panic::catch_unwind(handler.on_message(ws, message), capture).await;
+            let failed = match result {
+                Ok(Ok(())) => return true,
+                Ok(Err(e)) => format!("error in WebSocket on_message: {e}"),
+                Err(p) => format!("panic in WebSocket on_message: {}", p.message),
+            };
+            log::error!("{failed}");
+            ws.close(Some(close_code::INTERNAL_ERROR), None);
+            true
+        }
+        Incoming::Ping(data) => {
+            if ws.phase() == Phase::Open {
+                ws.send(OpCode::Pong, &data, false);
+            }
+            guarded_hook(capture, "on_ping", || handler.on_ping(ws, &data));
+            true
+        }
+        Incoming::Pong(data) => {
+            guarded_hook(capture, "on_pong", || handler.on_pong(ws, &data));
+            true
+        }
+        Incoming::Close(close) => {
+            let code = close.as_ref().map(|(c, _)| *c);
+            *ws.inner.close.borrow_mut() = Some(match close {
+                Some((c, r)) => (Some(c), r.into_boxed_str()),
+                None => (None, Box::from("")),
+            });
+            if ws.phase() == Phase::Open {
+                // Echo the code (RFC 6455 5.5.1); an empty close is answered empty.
+                let payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
+                ws.send(OpCode::Close, &payload, false);
+            }
+            ws.inner.phase.set(Phase::Closed);
+            false
+        }
+    }
+}
+
+fn guarded_hook(capture: bool, name: &str, f: impl FnOnce()) {
+    if let Err(p) = crate::panic::guarded(capture, f) {
+        log::error!("panic in WebSocket {name}: {}", p.message);
+    }
+}
+
+/// Waits for more input, the stream's end, the next deadline, or a handle's close.
+async fn wait(ws: &WebSocket, stream: &IoStream, pinger: Option<&Pinger>) -> Woken {
+    let mut fill = stream.fill_read_buffer();
+    let mut timer: Option<Sleep> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = Pin::new(&mut fill).poll(cx) {
+            return Poll::Ready(if r.is_ok() {
+                Woken::Data
+            } else {
+                Woken::Closed
+            });
+        }
+        let close_deadline = match ws.phase() {
+            Phase::Open => None,
+            Phase::CloseSent(d) => Some(d),
+            Phase::Closed => return Poll::Ready(Woken::Timer),
+        };
+        let deadline = match (close_deadline, pinger.map(Pinger::deadline)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match deadline {
+            Some(d) => {
+                if timer.as_ref().and_then(Sleep::deadline) != Some(d) {
+                    timer = Some(sleep_until(d));
+                }
+                if let Some(t) = timer.as_mut()
+                    && Pin::new(t).poll(cx).is_ready()
+                {
+                    return Poll::Ready(Woken::Timer);
+                }
+            }
+            None => timer = None,
+        }
+        let mut task = ws.inner.task.borrow_mut();
+        if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *task = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl WebSocketHandler for Echo {
+        async fn on_message(&mut self, ws: &WebSocket, message: Message) -> crate::Result {
+            ws.write_message(message);
+            Ok(())
+        }
+    }
+
+    /// What an idle connection's task holds is mostly the size of its future: keep
+    /// it small (456 bytes when this was written).
+    #[test]
+    fn an_idle_connection_task_is_small() {
+        let io_loop = tornado_ioloop::IoLoop::new().unwrap();
+        let size = io_loop.run_sync(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let stream = IoStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let ws = WebSocket::new(stream, None, None);
+            let reader = MessageReader::server(1 << 20, None);
+            std::mem::size_of_val(&run(Echo, ws, reader, None, false))
+        });
+        assert!(size <= 512, "the connection task's future is {size} bytes");
+    }
+}

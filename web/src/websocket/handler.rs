@@ -1,0 +1,289 @@
+//! [`WebSocketHandler`]: what a WebSocket route implements, and the upgrade that
+//! starts it (Tornado's `WebSocketHandler.get`).
+
+use std::rc::Rc;
+
+use http::Method;
+
+use super::Message;
+use super::connection::{Pinger, WebSocket, run};
+use super::deflate::{CompressionOptions, server_negotiate};
+use super::handshake::{HandshakeError, VERSION, accept_key, check_key, check_upgrade, split_list};
+use super::reader::MessageReader;
+use crate::application::{IntoTarget, Target};
+use crate::context::Context;
+use crate::error::Result;
+use crate::handler::RequestHandler;
+
+/// Serves a WebSocket route (Tornado's `WebSocketHandler` subclass): one value per
+/// connection, made by the route's factory like a
+/// [`RequestHandler`](crate::RequestHandler). Only
+/// [`on_message`](Self::on_message) is required.
+///
+/// ```
+/// use tornado_web::websocket::{Message, WebSocket, WebSocketHandler};
+/// use tornado_web::{url, Application};
+///
+/// struct EchoWebSocket;
+///
+/// impl WebSocketHandler for EchoWebSocket {
+///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+///         ws.write_message(message);
+///         Ok(())
+///     }
+/// }
+///
+/// let app = Application::new(vec![url("/websocket", || EchoWebSocket)]);
+/// # let _ = app;
+/// ```
+///
+/// # The life of a connection
+///
+/// 1. The upgrade request (a `GET`) goes through [`get_current_user`](Self::get_current_user)
+///    and [`prepare`](Self::prepare) as any request does (either may refuse it with an
+///    error), then the checks: `Upgrade: websocket` and `Connection: upgrade` (400
+///    otherwise), the origin ([`check_origin`](Self::check_origin), 403), version 13
+///    (426 with `Sec-WebSocket-Version: 13`), a 16-byte `Sec-WebSocket-Key` (400).
+/// 2. [`select_subprotocol`](Self::select_subprotocol) and
+///    [`get_compression_options`](Self::get_compression_options) shape the
+///    `101 Switching Protocols` answer; the stream then belongs to the connection.
+/// 3. [`open`](Self::open) runs with the request's [`Context`] (arguments, path
+///    arguments, cookies, the current user): copy what later callbacks need into
+///    `self`, as the context is dropped after `open`.
+/// 4. Messages reach [`on_message`](Self::on_message) one at a time: the next is not
+///    read until it returns. Pings are answered by themselves; the `websocket_ping_*`
+///    settings send pings and close a connection whose pong does not come.
+/// 5. [`on_close`](Self::on_close) runs once when the connection is over, whoever
+///    closed it and however.
+///
+/// An `Err` or a panic from `open` or `on_message` is logged and closes the
+/// connection with 1011.
+#[allow(async_fn_in_trait)]
+pub trait WebSocketHandler: Sized + 'static {
+    /// The user of the upgrade request, as
+    /// [`RequestHandler::get_current_user`](crate::RequestHandler::get_current_user).
+    async fn get_current_user(&mut self, cx: &mut Context) -> Result<Option<String>> {
+        let _ = cx;
+        Ok(None)
+    }
+
+    /// Runs before the upgrade; an error (or a finished response) refuses it, as
+    /// [`RequestHandler::prepare`](crate::RequestHandler::prepare).
+    async fn prepare(&mut self, cx: &mut Context) -> Result {
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Whether a cross-origin upgrade from `origin` may go on (Tornado 6.6's
+    /// `check_origin`). Asked only for requests that look cross-origin: a browser's
+    /// `Sec-Fetch-Site` says so, or, without it, the `Origin` is not the `Host`
+    /// (clients that send no `Origin` are not browsers and pass). By default, whether
+    /// `origin` is in the `trusted_origins` setting; refused upgrades get 403.
+    ///
+    /// Browsers let any page open a WebSocket to any site with the user's cookies:
+    /// widen this only for a handler that does not trust cookies alone.
+    fn check_origin(&self, cx: &Context, origin: &str) -> bool {
+        cx.settings().trusted_origins.iter().any(|o| o == origin)
+    }
+
+    /// Chooses one of the subprotocols the client offered (`Sec-WebSocket-Protocol`),
+    /// or none; called only when it offered some. Choosing one it did not offer is
+    /// logged and ignored.
+    fn select_subprotocol(&mut self, cx: &Context, subprotocols: &[&str]) -> Option<String> {
+        let _ = (cx, subprotocols);
+        None
+    }
+
+    /// Compression for this connection: `None` (the default) for none, or the
+    /// options under which permessage-deflate is accepted when the client offers it.
+    fn get_compression_options(&self, cx: &Context) -> Option<CompressionOptions> {
+        let _ = cx;
+        None
+    }
+
+    /// The connection is open. `cx` is the upgrade request (path arguments,
+    /// arguments, cookies, current user); its response is over, so it cannot write.
+    async fn open(&mut self, ws: &WebSocket, cx: &mut Context) -> Result {
+        let _ = (ws, cx);
+        Ok(())
+    }
+
+    /// A whole message from the peer, text or binary.
+    async fn on_message(&mut self, ws: &WebSocket, message: Message) -> Result;
+
+    /// A ping from the peer (the pong is sent already).
+    fn on_ping(&mut self, ws: &WebSocket, data: &[u8]) {
+        let _ = (ws, data);
+    }
+
+    /// A pong from the peer.
+    fn on_pong(&mut self, ws: &WebSocket, data: &[u8]) {
+        let _ = (ws, data);
+    }
+
+    /// The connection is over (the peer's close code and reason, if it sent them, are
+    /// in [`WebSocket::close_code`] and [`WebSocket::close_reason`]). Called once.
+    fn on_close(&mut self, ws: &WebSocket) {
+        let _ = ws;
+    }
+}
+
+/// The [`RequestHandler`] a WebSocket route serves its upgrade request with.
+struct Upgrade<W> {
+    /// Taken when the connection opens.
+    handler: Option<W>,
+}
+
+impl<W: WebSocketHandler> RequestHandler for Upgrade<W> {
+    const SUPPORTED_METHODS: &'static [Method] = &[Method::GET];
+
+    async fn get_current_user(&mut self, cx: &mut Context) -> Result<Option<String>> {
+        match self.handler.as_mut() {
+            Some(h) => h.get_current_user(cx).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn prepare(&mut self, cx: &mut Context) -> Result {
+        match self.handler.as_mut() {
+            Some(h) => h.prepare(cx).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn get(&mut self, cx: &mut Context) -> Result {
+        match self.handler.take() {
+            Some(h) => accept(h, cx).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Answers a refused upgrade with its status and message.
+fn refuse(cx: &mut Context, e: HandshakeError) -> Result {
+    log::debug!("WebSocket upgrade refused: {e}");
+    cx.set_status(e.status)?;
+    if e.status == 426 {
+        cx.set_header("Sec-WebSocket-Version", VERSION)?;
+    }
+    cx.write(e.message);
+    Ok(())
+}
+
+/// The upgrade: checks, the 101, then the connection's own task.
+async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result {
+    let headers = cx.request().headers();
+    if let Err(e) = check_upgrade(headers.get("Upgrade"), headers.get("Connection")) {
+        return refuse(cx, e);
+    }
+    // Browsers do not apply the same-origin policy to WebSockets: the check is always
+    // on, after `prepare` (a `check_origin` may rely on its authentication).
+    let refused = crate::xsrf::cross_origin_error(
+        headers.get("Sec-Fetch-Site"),
+        headers.get("Origin"),
+        headers.get("Host").unwrap_or(""),
+        |origin| handler.check_origin(cx, origin),
+    );
+    if let Some(why) = refused {
+        log::debug!("Cross origin websockets not allowed: {why}");
+        cx.set_status(403)?;
+        cx.write("Cross origin websockets not allowed");
+        return Ok(());
+    }
+    let headers = cx.request().headers();
+    let key = match check_key(
+        headers.get("Sec-WebSocket-Version"),
+        headers.get("Sec-WebSocket-Key"),
+    ) {
+        Ok(key) => accept_key(key),
+        Err(e) => return refuse(cx, e),
+    };
+    let offered: Vec<String> = headers
+        .get_all("Sec-WebSocket-Protocol")
+        .flat_map(split_list)
+        .map(str::to_owned)
+        .collect();
+    let extensions = headers
+        .get_all("Sec-WebSocket-Extensions")
+        .collect::<Vec<_>>()
+        .join(",");
+    let subprotocol = if offered.is_empty() {
+        None
+    } else {
+        let list: Vec<&str> = offered.iter().map(String::as_str).collect();
+        match handler.select_subprotocol(cx, &list) {
+            Some(p) if list.contains(&p.as_str()) => Some(p),
+            Some(p) => {
+                log::error!("select_subprotocol chose {p:?}, which the client did not offer");
+                None
+            }
+            None => None,
+        }
+    };
+    let options = handler.get_compression_options(cx);
+    let deflate = options.as_ref().and_then(|o| {
+        server_negotiate(&extensions, o).map(|(p, answer)| (p, answer, o.compression_level))
+    });
+
+    cx.set_header("Upgrade", "websocket")?;
+    cx.set_header("Connection", "Upgrade")?;
+    cx.set_header("Sec-WebSocket-Accept", key)?;
+    if let Some(p) = &subprotocol {
+        cx.set_header("Sec-WebSocket-Protocol", p)?;
+    }
+    if let Some((_, answer, _)) = &deflate {
+        cx.set_header("Sec-WebSocket-Extensions", answer)?;
+    }
+    let Some(stream) = cx.upgrade() else {
+        return Ok(());
+    };
+    let settings = cx.settings();
+    let (compress, inflate) = match &deflate {
+        Some((params, _, level)) => (
+            Some(params.compressor(true, *level)),
+            Some(params.decompressor(true)),
+        ),
+        None => (None, None),
+    };
+    let reader = MessageReader::server(settings.websocket_max_message_size, inflate);
+    let pinger = Pinger::new(
+        settings.websocket_ping_interval,
+        settings.websocket_ping_timeout,
+    );
+    let capture = settings.serves_traceback();
+    let ws = WebSocket::new(stream, subprotocol, compress);
+    let opened = crate::panic::catch_unwind(handler.open(&ws, cx), capture).await;
+    let failed = match opened {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("error in WebSocket open: {e}")),
+        Err(p) => Some(format!("panic in WebSocket open: {}", p.message)),
+    };
+    if let Some(failed) = failed {
+        log::error!("{failed}");
+        ws.close(Some(super::frame::close_code::INTERNAL_ERROR), None);
+    }
+    // The connection runs on its own task: the HTTP connection's (its request, its
+    // context, this handler's state) ends here and its memory goes.
+    tornado_ioloop::spawn_callback(run(handler, ws, reader, pinger, capture));
+    Ok(())
+}
+
+/// Marks the [`IntoTarget`] implementation for WebSocket handler factories; type
+/// inference picks it, so it is never named.
+#[derive(Debug)]
+pub enum WebSocketFactory {}
+
+/// A closure making a [`WebSocketHandler`] is a route target, as one making a
+/// [`RequestHandler`] is: `url("/ws", || EchoWebSocket)`.
+impl<F, W> IntoTarget<WebSocketFactory> for F
+where
+    F: Fn() -> W + 'static,
+    W: WebSocketHandler,
+{
+    fn into_target(self) -> Target {
+        let factory = Rc::new(self);
+        Target::handler(move || Upgrade {
+            handler: Some(factory()),
+        })
+    }
+}

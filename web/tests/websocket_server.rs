@@ -1,0 +1,796 @@
+//! The WebSocket server over real loopback sockets, driven by a raw client written
+//! here (it masks its frames, as a client must): the handshake and every refusal,
+//! echo, fragments with a ping between them, the protocol errors and their close
+//! codes, compression, pings, and both closing handshakes.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tornado_iostream::IoStream;
+use tornado_web::testing;
+use tornado_web::websocket::deflate::{DeflateParams, client_accept, client_offer};
+use tornado_web::websocket::frame::{OpCode, encode_frame};
+use tornado_web::websocket::{CompressionOptions, Message, WebSocket, WebSocketHandler};
+use tornado_web::{Application, Context, Settings, url};
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+/// Echoes, and records its callbacks. `close` asks the server to close with 4000;
+/// `fail` returns an error.
+struct TestSocket {
+    log: Log,
+    compress: bool,
+    tag: String,
+}
+
+impl WebSocketHandler for TestSocket {
+    fn get_compression_options(&self, _cx: &Context) -> Option<CompressionOptions> {
+        self.compress.then(CompressionOptions::default)
+    }
+
+    fn select_subprotocol(&mut self, _cx: &Context, subprotocols: &[&str]) -> Option<String> {
+        subprotocols
+            .iter()
+            .find(|p| p.starts_with("good"))
+            .map(|p| p.to_string())
+    }
+
+    async fn open(&mut self, ws: &WebSocket, cx: &mut Context) -> tornado_web::Result {
+        self.tag = cx.path_arg(0).unwrap_or("").to_owned();
+        self.log
+            .borrow_mut()
+            .push(format!("open {} {:?}", self.tag, ws.selected_subprotocol()));
+        Ok(())
+    }
+
+    async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+        match message.as_text() {
+            Some("close") => ws.close(Some(4000), Some("bye")),
+            Some("fail") => return Err(tornado_web::Error::msg("asked to fail")),
+            Some("tag") => ws.write_message(self.tag.clone()).await?,
+            _ => ws.write_message(message).await?,
+        }
+        Ok(())
+    }
+
+    fn on_ping(&mut self, _ws: &WebSocket, data: &[u8]) {
+        self.log
+            .borrow_mut()
+            .push(format!("ping {}", String::from_utf8_lossy(data)));
+    }
+
+    fn on_pong(&mut self, _ws: &WebSocket, _data: &[u8]) {
+        self.log.borrow_mut().push("pong".into());
+    }
+
+    fn on_close(&mut self, ws: &WebSocket) {
+        self.log.borrow_mut().push(format!(
+            "close {:?} {:?}",
+            ws.close_code(),
+            ws.close_reason()
+        ));
+        let late = ws.write_message("too late");
+        tornado_ioloop::spawn_callback({
+            let log = self.log.clone();
+            async move {
+                let r = late.await;
+                log.borrow_mut().push(format!(
+                    "late write closed={}",
+                    r.is_err_and(|e| e.is_closed())
+                ));
+            }
+        });
+    }
+}
+
+fn app_with(log: &Log, settings: Settings) -> Application {
+    let (l1, l2) = (log.clone(), log.clone());
+    Application::with_settings(
+        vec![
+            url(r"/ws/(\w*)", move || TestSocket {
+                log: l1.clone(),
+                compress: false,
+                tag: String::new(),
+            }),
+            url(r"/deflate", move || TestSocket {
+                log: l2.clone(),
+                compress: true,
+                tag: String::new(),
+            }),
+        ],
+        settings,
+    )
+}
+
+fn app(log: &Log) -> Application {
+    app_with(log, Settings::default())
+}
+
+/// A frame as the server sent it.
+#[derive(Debug, PartialEq)]
+struct Frame {
+    fin: bool,
+    rsv1: bool,
+    opcode: u8,
+    payload: Vec<u8>,
+}
+
+/// The raw client.
+struct Client {
+    stream: IoStream,
+    status: u16,
+    head: String,
+    mask_seed: u8,
+}
+
+impl Client {
+    async fn open(addr: SocketAddr, path: &str, extra: &str) -> Client {
+        let stream = IoStream::connect(addr).await.expect("connect");
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        Client::raw(stream, &req).await
+    }
+
+    async fn raw(stream: IoStream, request: &str) -> Client {
+        stream
+            .write(request.as_bytes())
+            .await
+            .expect("send the request");
+        let head = stream
+            .read_until(b"\r\n\r\n", Some(65536))
+            .await
+            .expect("a head");
+        let head = String::from_utf8(head.to_vec()).expect("ASCII");
+        let status = head[9..12].parse().expect("a status");
+        Client {
+            stream,
+            status,
+            head,
+            mask_seed: 7,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The body of a refusal (the server sends Content-Length).
+    async fn body(&self) -> String {
+        let len: usize = self
+            .header("Content-Length")
+            .expect("a length")
+            .parse()
+            .unwrap();
+        let b = self.stream.read_bytes(len, false).await.expect("the body");
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    fn mask(&mut self) -> [u8; 4] {
+        self.mask_seed = self.mask_seed.wrapping_mul(31).wrapping_add(17);
+        let s = self.mask_seed;
+        [s, s ^ 0x5a, s.wrapping_add(3), 0x80 | s]
+    }
+
+    async fn send(&mut self, fin: bool, rsv1: bool, opcode: OpCode, payload: &[u8]) {
+        let mut out = Vec::new();
+        let mask = self.mask();
+        encode_frame(&mut out, fin, rsv1, opcode, Some(mask), payload);
+        self.stream.write(&out).await.expect("send a frame");
+    }
+
+    async fn send_raw(&self, bytes: &[u8]) {
+        self.stream.write(bytes).await.expect("send bytes");
+    }
+
+    async fn text(&mut self, s: &str) {
+        self.send(true, false, OpCode::Text, s.as_bytes()).await;
+    }
+
+    async fn frame(&self) -> Frame {
+        let h = self
+            .stream
+            .read_bytes(2, false)
+            .await
+            .expect("a frame header");
+        assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+        let len = match h[1] & 0x7f {
+            126 => {
+                let b = self.stream.read_bytes(2, false).await.unwrap();
+                u16::from_be_bytes([b[0], b[1]]) as usize
+            }
+            127 => {
+                let b = self.stream.read_bytes(8, false).await.unwrap();
+                u64::from_be_bytes(b[..].try_into().unwrap()) as usize
+            }
+            n => n as usize,
+        };
+        let payload = if len > 0 {
+            self.stream
+                .read_bytes(len, false)
+                .await
+                .expect("a payload")
+                .to_vec()
+        } else {
+            Vec::new()
+        };
+        Frame {
+            fin: h[0] & 0x80 != 0,
+            rsv1: h[0] & 0x40 != 0,
+            opcode: h[0] & 0x0f,
+            payload,
+        }
+    }
+
+    /// Reads a close frame: its code and reason.
+    async fn close_frame(&self) -> (Option<u16>, String) {
+        let f = self.frame().await;
+        assert_eq!(f.opcode, 8, "a close frame, got {f:?}");
+        if f.payload.is_empty() {
+            return (None, String::new());
+        }
+        let code = u16::from_be_bytes([f.payload[0], f.payload[1]]);
+        (
+            Some(code),
+            String::from_utf8(f.payload[2..].to_vec()).unwrap(),
+        )
+    }
+
+    /// The server closed the TCP connection.
+    async fn eof(&self) {
+        assert!(
+            self.stream.read_bytes(1, false).await.is_err(),
+            "expected the end"
+        );
+    }
+}
+
+/// Waits until `log` has a line starting with `prefix`.
+async fn wait_for(log: &Log, prefix: &str) {
+    while !log.borrow().iter().any(|l| l.starts_with(prefix)) {
+        tornado_gen::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[test]
+fn handshake_accepts_and_echoes_text_and_binary() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/a", "").await;
+            assert_eq!(c.status, 101, "{}", c.head);
+            assert_eq!(c.header("Sec-WebSocket-Accept"), Some(ACCEPT));
+            assert!(
+                c.header("Upgrade")
+                    .unwrap()
+                    .eq_ignore_ascii_case("websocket")
+            );
+            assert!(
+                c.header("Connection")
+                    .unwrap()
+                    .eq_ignore_ascii_case("upgrade")
+            );
+            assert_eq!(c.header("Sec-WebSocket-Extensions"), None);
+            assert_eq!(c.header("Sec-WebSocket-Protocol"), None);
+
+            c.text("hello").await;
+            assert_eq!(
+                c.frame().await,
+                Frame {
+                    fin: true,
+                    rsv1: false,
+                    opcode: 1,
+                    payload: b"hello".to_vec()
+                }
+            );
+            c.text("tag").await;
+            assert_eq!(c.frame().await.payload, b"a");
+            for len in [0usize, 125, 126, 65535, 65536, 200_000] {
+                let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+                c.send(true, false, OpCode::Binary, &data).await;
+                let f = c.frame().await;
+                assert_eq!((f.opcode, f.payload.len()), (2, len));
+                assert!(f.payload == data);
+            }
+            // Two messages in one packet.
+            let mut both = Vec::new();
+            encode_frame(
+                &mut both,
+                true,
+                false,
+                OpCode::Text,
+                Some([1, 2, 3, 4]),
+                b"one",
+            );
+            encode_frame(
+                &mut both,
+                true,
+                false,
+                OpCode::Text,
+                Some([5, 6, 7, 8]),
+                b"two",
+            );
+            c.send_raw(&both).await;
+            assert_eq!(c.frame().await.payload, b"one");
+            assert_eq!(c.frame().await.payload, b"two");
+        },
+    );
+    assert_eq!(log.borrow()[0], "open a None");
+}
+
+#[test]
+fn every_refusal_answers_with_its_status_and_a_message() {
+    let log = Log::default();
+    testing::run(
+        || {
+            app_with(
+                &log,
+                Settings {
+                    trusted_origins: vec!["https://friend.example".into()],
+                    ..Settings::default()
+                },
+            )
+        },
+        |server| async move {
+            let addr = server.addr();
+            let base = |upgrade: &str, connection: &str, version: &str, key: &str, extra: &str| {
+                format!(
+                    "GET /ws/x HTTP/1.1\r\nHost: {addr}\r\n{upgrade}{connection}{version}{key}{extra}\r\n"
+                )
+            };
+            let up = "Upgrade: websocket\r\n";
+            let conn = "Connection: Upgrade\r\n";
+            let ver = "Sec-WebSocket-Version: 13\r\n";
+            let key = format!("Sec-WebSocket-Key: {KEY}\r\n");
+            let rows: Vec<(&str, String, u16, &str)> = vec![
+                ("no Upgrade", base("", conn, ver, &key, ""), 400, "Upgrade"),
+                (
+                    "Upgrade: h2c",
+                    base("Upgrade: h2c\r\n", conn, ver, &key, ""),
+                    400,
+                    "Upgrade",
+                ),
+                (
+                    "no Connection",
+                    base(up, "", ver, &key, ""),
+                    400,
+                    "Connection",
+                ),
+                (
+                    "Connection: close",
+                    base(up, "Connection: close\r\n", ver, &key, ""),
+                    400,
+                    "Connection",
+                ),
+                ("no version", base(up, conn, "", &key, ""), 426, "13"),
+                (
+                    "version 8",
+                    base(up, conn, "Sec-WebSocket-Version: 8\r\n", &key, ""),
+                    426,
+                    "13",
+                ),
+                (
+                    "no key",
+                    base(up, conn, ver, "", ""),
+                    400,
+                    "Sec-WebSocket-Key",
+                ),
+                (
+                    "short key",
+                    base(up, conn, ver, "Sec-WebSocket-Key: c2hvcnQ=\r\n", ""),
+                    400,
+                    "Sec-WebSocket-Key",
+                ),
+                (
+                    "key not base64",
+                    base(
+                        up,
+                        conn,
+                        ver,
+                        "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n",
+                        "",
+                    ),
+                    400,
+                    "Sec-WebSocket-Key",
+                ),
+                (
+                    "foreign origin",
+                    base(up, conn, ver, &key, "Origin: http://evil.example\r\n"),
+                    403,
+                    "Cross origin",
+                ),
+                (
+                    "cross-site fetch",
+                    base(
+                        up,
+                        conn,
+                        ver,
+                        &key,
+                        "Sec-Fetch-Site: cross-site\r\nOrigin: http://evil.example\r\n",
+                    ),
+                    403,
+                    "Cross origin",
+                ),
+                (
+                    "POST",
+                    format!(
+                        "POST /ws/x HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n{up}{conn}{ver}{key}\r\n"
+                    ),
+                    405,
+                    "",
+                ),
+            ];
+            for (what, request, status, needle) in rows {
+                let stream = IoStream::connect(addr).await.unwrap();
+                let c = Client::raw(stream, &request).await;
+                assert_eq!(c.status, status, "{what}: {}", c.head);
+                let body = c.body().await;
+                assert!(body.contains(needle), "{what}: {body:?}");
+                if status == 426 {
+                    assert_eq!(c.header("Sec-WebSocket-Version"), Some("13"), "{what}");
+                }
+            }
+            // Same origin, a trusted origin, Sec-Fetch-Site: same-origin, and no
+            // Origin at all are let through.
+            for extra in [
+                format!("Origin: http://{addr}\r\n"),
+                "Origin: https://friend.example\r\n".to_owned(),
+                "Sec-Fetch-Site: same-origin\r\nOrigin: http://other.example\r\n".to_owned(),
+                String::new(),
+            ] {
+                let c = Client::open(addr, "/ws/x", &extra).await;
+                assert_eq!(c.status, 101, "{extra:?}: {}", c.head);
+            }
+        },
+    );
+}
+
+#[test]
+fn subprotocols_are_chosen_from_the_offer() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let c = Client::open(
+                server.addr(),
+                "/ws/p",
+                "Sec-WebSocket-Protocol: bad, good.v2, good.v1\r\n",
+            )
+            .await;
+            assert_eq!(c.status, 101);
+            assert_eq!(c.header("Sec-WebSocket-Protocol"), Some("good.v2"));
+            let c = Client::open(server.addr(), "/ws/q", "Sec-WebSocket-Protocol: bad\r\n").await;
+            assert_eq!(c.header("Sec-WebSocket-Protocol"), None);
+        },
+    );
+    assert!(
+        log.borrow()
+            .contains(&"open p Some(\"good.v2\")".to_string())
+    );
+}
+
+#[test]
+fn fragments_with_a_ping_between_them() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/f", "").await;
+            c.send(false, false, OpCode::Text, b"frag").await;
+            c.send(false, false, OpCode::Continuation, "men".as_bytes())
+                .await;
+            c.send(true, false, OpCode::Ping, b"are you there").await;
+            assert_eq!(
+                c.frame().await,
+                Frame {
+                    fin: true,
+                    rsv1: false,
+                    opcode: 0xA,
+                    payload: b"are you there".to_vec()
+                }
+            );
+            c.send(true, false, OpCode::Continuation, "ted é".as_bytes())
+                .await;
+            assert_eq!(c.frame().await.payload, "fragmented é".as_bytes());
+        },
+    );
+    assert!(log.borrow().contains(&"ping are you there".to_string()));
+}
+
+/// Sends `frames` and expects a close frame with `code`, then the end of the stream.
+fn expect_failure(frames: Vec<(bool, bool, OpCode, Vec<u8>)>, code: u16, settings: Settings) {
+    let log = Log::default();
+    testing::run(
+        || app_with(&log, settings),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/e", "").await;
+            for (fin, rsv1, op, payload) in frames {
+                c.send(fin, rsv1, op, &payload).await;
+            }
+            assert_eq!(c.close_frame().await.0, Some(code));
+            c.eof().await;
+        },
+    );
+    let lines = log.borrow();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("close")).count(),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn bad_utf8_closes_with_1007() {
+    expect_failure(
+        vec![(true, false, OpCode::Text, b"\xce\xba\xed\xa0\x80".to_vec())],
+        1007,
+        Settings::default(),
+    );
+    // In a later fragment: refused before the message ends.
+    expect_failure(
+        vec![
+            (false, false, OpCode::Text, b"\xce\xba".to_vec()),
+            (false, false, OpCode::Continuation, b"\xf4\x90".to_vec()),
+        ],
+        1007,
+        Settings::default(),
+    );
+}
+
+#[test]
+fn bad_close_codes_and_frames_close_with_1002() {
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+        expect_failure(
+            vec![(true, false, OpCode::Close, code.to_be_bytes().to_vec())],
+            1002,
+            Settings::default(),
+        );
+    }
+    expect_failure(
+        vec![(true, false, OpCode::Close, vec![3])],
+        1002,
+        Settings::default(),
+    );
+    expect_failure(
+        vec![(true, true, OpCode::Text, b"x".to_vec())],
+        1002,
+        Settings::default(),
+    );
+    expect_failure(
+        vec![(true, false, OpCode::Continuation, b"x".to_vec())],
+        1002,
+        Settings::default(),
+    );
+    expect_failure(
+        vec![(false, false, OpCode::Ping, b"x".to_vec())],
+        1002,
+        Settings::default(),
+    );
+    expect_failure(
+        vec![(true, false, OpCode::Ping, vec![0; 126])],
+        1002,
+        Settings::default(),
+    );
+}
+
+#[test]
+fn too_big_closes_with_1009() {
+    let small = || Settings {
+        websocket_max_message_size: 1000,
+        ..Settings::default()
+    };
+    expect_failure(
+        vec![(true, false, OpCode::Binary, vec![0; 1001])],
+        1009,
+        small(),
+    );
+    expect_failure(
+        vec![
+            (false, false, OpCode::Binary, vec![0; 600]),
+            (true, false, OpCode::Continuation, vec![0; 401]),
+        ],
+        1009,
+        small(),
+    );
+}
+
+#[test]
+fn compression_is_negotiated_and_round_trips() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let opts = CompressionOptions::default();
+            let offer = format!("Sec-WebSocket-Extensions: {}\r\n", client_offer(&opts));
+            let mut c = Client::open(server.addr(), "/deflate", &offer).await;
+            assert_eq!(c.status, 101);
+            let answer = c
+                .header("Sec-WebSocket-Extensions")
+                .expect("deflate accepted")
+                .to_owned();
+            let params: DeflateParams = client_accept(&answer, &opts).unwrap();
+            let mut compress = params.compressor(false, 6);
+            let mut inflate = params.decompressor(false);
+            let text = "compress me please, compress me please, compress me please".repeat(20);
+            for _ in 0..3 {
+                let mut payload = Vec::new();
+                compress.compress(text.as_bytes(), &mut payload);
+                assert!(payload.len() < text.len() / 4);
+                c.send(true, true, OpCode::Text, &payload).await;
+                let f = c.frame().await;
+                assert!(f.rsv1 && f.opcode == 1, "{f:?}");
+                assert!(f.payload.len() < text.len() / 4);
+                assert_eq!(
+                    inflate.decompress(&f.payload, 1 << 20).unwrap(),
+                    text.as_bytes()
+                );
+            }
+            // An uncompressed message on a compressed connection is fine too.
+            c.text("plain").await;
+            let f = c.frame().await;
+            assert_eq!(inflate.decompress(&f.payload, 100).unwrap(), b"plain");
+
+            // Without compression options the offer is declined.
+            let c = Client::open(server.addr(), "/ws/n", &offer).await;
+            assert_eq!(c.header("Sec-WebSocket-Extensions"), None);
+        },
+    );
+}
+
+#[test]
+fn server_pings_and_reads_pongs() {
+    let log = Log::default();
+    let settings = Settings {
+        websocket_ping_interval: Some(Duration::from_millis(30)),
+        ..Settings::default()
+    };
+    let l = log.clone();
+    testing::run(
+        || app_with(&log, settings),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/p", "").await;
+            for _ in 0..3 {
+                let f = c.frame().await;
+                assert_eq!(f.opcode, 9, "a ping: {f:?}");
+                c.send(true, false, OpCode::Pong, &f.payload).await;
+            }
+            wait_for(&l, "pong").await;
+            c.text("still open").await;
+            // Pings may come first.
+            let echo = loop {
+                let f = c.frame().await;
+                if f.opcode != 9 {
+                    break f;
+                }
+            };
+            assert_eq!(echo.payload, b"still open");
+        },
+    );
+}
+
+#[test]
+fn no_pong_closes_after_the_ping_timeout() {
+    let log = Log::default();
+    let settings = Settings {
+        websocket_ping_interval: Some(Duration::from_millis(30)),
+        websocket_ping_timeout: Some(Duration::from_millis(20)),
+        ..Settings::default()
+    };
+    testing::run(
+        || app_with(&log, settings),
+        |server| async move {
+            let c = Client::open(server.addr(), "/ws/t", "").await;
+            assert_eq!(c.frame().await.opcode, 9);
+            // No pong: the server closes.
+            let (code, reason) = c.close_frame().await;
+            assert_eq!((code, reason.as_str()), (Some(1000), "ping timed out"));
+        },
+    );
+}
+
+#[test]
+fn server_initiated_close_with_code_and_reason() {
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/c", "").await;
+            c.text("close").await;
+            assert_eq!(c.close_frame().await, (Some(4000), "bye".to_owned()));
+            // Messages after the close frame are not answered; the echo of the close
+            // ends it.
+            c.text("ignored").await;
+            c.send(true, false, OpCode::Close, &4000u16.to_be_bytes())
+                .await;
+            c.eof().await;
+            wait_for(&l, "late write").await;
+        },
+    );
+    let lines = log.borrow();
+    assert!(
+        lines.contains(&"close Some(4000) Some(\"\")".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"late write closed=true".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn client_initiated_close_is_echoed() {
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/c", "").await;
+            let mut payload = 3001u16.to_be_bytes().to_vec();
+            payload.extend_from_slice(b"done");
+            c.send(true, false, OpCode::Close, &payload).await;
+            assert_eq!(c.close_frame().await.0, Some(3001));
+            c.eof().await;
+            // An empty close is answered empty.
+            let mut c = Client::open(server.addr(), "/ws/d", "").await;
+            c.send(true, false, OpCode::Close, b"").await;
+            assert_eq!(c.close_frame().await.0, None);
+            c.eof().await;
+            wait_for(&l, "close None").await;
+        },
+    );
+    let lines = log.borrow();
+    assert!(
+        lines.contains(&"close Some(3001) Some(\"done\")".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn on_close_runs_once_when_the_client_vanishes() {
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/v", "").await;
+            c.text("hi").await;
+            assert_eq!(c.frame().await.payload, b"hi");
+            // Half a frame, then gone.
+            c.send_raw(&[0x81, 0x85, 1, 2]).await;
+            c.stream.close();
+            wait_for(&l, "close").await;
+            tornado_gen::sleep(Duration::from_millis(50)).await;
+        },
+    );
+    let lines = log.borrow();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("close")).count(),
+        1,
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"close None None".to_string()), "{lines:?}");
+}
+
+#[test]
+fn an_error_in_on_message_closes_with_1011() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/ws/x", "").await;
+            c.text("fail").await;
+            assert_eq!(c.close_frame().await.0, Some(1011));
+        },
+    );
+}
