@@ -39,8 +39,8 @@ pub struct Settings {
     /// Development mode: serves tracebacks on error pages (as
     /// [`serve_traceback`](Self::serve_traceback)) and reloads templates whose files
     /// changed (as with [`compiled_template_cache`](Self::compiled_template_cache)
-    /// off). Later issues add no static-file hash cache to it, as Tornado's `debug`
-    /// does.
+    /// off), and `static_url` hashes files anew each time (as with
+    /// [`static_hash_cache`](Self::static_hash_cache) off), as Tornado's `debug` does.
     pub debug: bool,
     /// Gzip responses to clients that accept it, for compressible types
     /// (`text/*`, JSON, JavaScript, XML, SVG) of at least
