@@ -113,7 +113,8 @@ pub struct Context {
 #[derive(Default)]
 struct Extras {
     /// Cookies to send, by name, with their `Set-Cookie` value; setting a name again
-    /// replaces it (Tornado's `_new_cookie`). They survive `clear`, as in Tornado.
+    /// replaces it and moves it last (Tornado's `_new_cookie`). They survive `clear`,
+    /// as in Tornado.
     new_cookies: Vec<(String, String)>,
     /// The XSRF token read from the cookie or made for this request.
     xsrf_raw: Option<crate::xsrf::RawToken>,
