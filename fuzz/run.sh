@@ -28,7 +28,8 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(request_head chunked multipart cookie gzip server_connection client_connection)
+    targets=(request_head chunked multipart cookie gzip server_connection client_connection
+             websocket_reader websocket_inflate)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
