@@ -118,6 +118,7 @@ mod error;
 mod errorpage;
 mod handler;
 mod handlers;
+mod hex;
 mod panic;
 pub mod routing;
 mod settings;

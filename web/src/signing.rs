@@ -53,6 +53,7 @@
 //! length-prefixed with its length in bytes, so the value reads back here and in
 //! Tornado (Tornado writes its length in characters and cannot read its own value).
 
+use crate::hex::push_hex;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -614,14 +615,6 @@ fn verify_hex(key: &hmac::Key, message: &[u8], hex: &[u8]) -> bool {
         }
     }
     hmac::verify(key, message, &tag[..len]).is_ok()
-}
-
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0xf)]);
-    }
 }
 
 /// Python's `base64.b64decode` without `validate` (CPython's `binascii.a2b_base64` in

@@ -8,6 +8,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::hex::to_hex as hex;
+
 /// A decoded token: the raw secret, the format it came in and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawToken {
@@ -30,16 +32,6 @@ fn apply_mask(mask: &[u8; 4], data: &[u8]) -> Vec<u8> {
         .enumerate()
         .map(|(i, b)| b ^ mask[i % 4])
         .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// Hex digits to bytes (either case); `None` for an odd length or a non-digit.

@@ -146,13 +146,7 @@ pub(crate) struct Entry {
 
 /// Hex of the first 128 bits of a SHA-256: the version of a file's content.
 fn hex_version(hash: digest::Digest) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for b in &hash.as_ref()[..16] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    crate::hex::to_hex(&hash.as_ref()[..16])
 }
 
 /// Opens the file at `path` for reading without blocking, and checks that it is a
