@@ -183,8 +183,10 @@ async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: Option<&Pa
     if user.is_some() {
         cx.set_current_user(user);
     }
+    let settings = cx.settings();
+    let checked = settings.xsrf_cookies || settings.cross_origin_protection;
     let m = cx.method();
-    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+    if checked && m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
         if cx.settings().xsrf_cookies {
             h.check_xsrf_cookie(cx)?;
         }
