@@ -26,9 +26,10 @@ const POOL_MAX_BUFFER: usize = 64 * 1024;
 pub const ZERO_COPY_BODY_MIN: usize = 16 * 1024;
 
 thread_local! {
-    /// The `Date` header text, and until when (by the loop's clock) it is current.
-    static DATES: RefCell<(DateCache, Option<Instant>)> =
-        RefCell::new((DateCache::new(), None));
+    /// The `Date` header: the formatter, its text as a `String` (so a response need
+    /// not check it is UTF-8 again), and until when (by the loop's clock) it is current.
+    static DATES: RefCell<(DateCache, String, Option<Instant>)> =
+        RefCell::new((DateCache::new(), String::new(), None));
     static POOL: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -55,17 +56,18 @@ pub(super) fn return_buffer(mut buf: BytesMut) {
 /// ahead of it) the cached text is current.
 fn with_date<R>(loop_now: Instant, f: impl FnOnce(&str) -> R) -> R {
     DATES.with(|d| {
-        let (dates, valid_until) = &mut *d.borrow_mut();
+        let (dates, text, valid_until) = &mut *d.borrow_mut();
         if valid_until.is_none_or(|v| loop_now >= v) {
             let now = SystemTime::now();
-            dates.get(now);
+            text.clear();
+            text.push_str(dates.get(now));
             let into_second = now
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let left = Duration::from_nanos(u64::from(1_000_000_000 - into_second));
             *valid_until = Some(loop_now + left);
         }
-        f(dates.text())
+        f(text)
     })
 }
 

@@ -9,7 +9,9 @@ use http::{Method, StatusCode, Version};
 
 use super::params::{Http1ConnectionParameters, MAX_HEADERS};
 use crate::error::ParseError;
-use crate::httputil::{HeadersView, HttpHeaders, MAX_SHARED_LEN, request_host, validate_host};
+use crate::httputil::{
+    HeadersView, HttpHeaders, MAX_SHARED_LEN, request_host, validate_host_bytes,
+};
 
 /// How a request's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +121,7 @@ impl RequestHead {
     /// # Ok::<(), tornado_httpserver::ParseError>(())
     /// ```
     pub fn compact(&mut self) {
-        let raw = Bytes::copy_from_slice(&self.parts.raw);
+        let raw = shared_copy(&self.parts.raw);
         self.parts.headers.attach(raw.clone());
         self.parts.raw = raw;
     }
@@ -488,17 +490,14 @@ pub fn parse_request_layout(
     for h in req.headers.iter() {
         let name = span_of(buf, h.name.as_bytes())?;
         let value = trim_ows(h.value);
-        let stored = match std::str::from_utf8(value) {
-            Ok(text) => {
-                framing.note(h.name, text);
-                headers.push_shared(name, span_of(buf, value)?)
-            }
-            Err(_) => {
-                // Tornado decodes header bytes as Latin-1: one char per byte.
-                let text: String = value.iter().map(|&b| char::from(b)).collect();
-                framing.note(h.name, &text);
-                headers.push_shared_name(name, &text)
-            }
+        framing.note(h.name, value);
+        // Most values are ASCII, which is checked a word at a time.
+        let stored = if value.is_ascii() || std::str::from_utf8(value).is_ok() {
+            headers.push_shared(name, span_of(buf, value)?)
+        } else {
+            // Tornado decodes header bytes as Latin-1: one char per byte.
+            let text: String = value.iter().map(|&b| char::from(b)).collect();
+            headers.push_shared_name(name, &text)
         };
         if !stored {
             return Err(header_too_large(max_header_size));
@@ -507,7 +506,7 @@ pub fn parse_request_layout(
     let view = headers.view_over(buf);
     // The usual case, one Host line, is checked without looking for a second.
     if framing.hosts == 1 {
-        validate_host(view.get("Host").unwrap_or_default())?;
+        validate_host_bytes(framing.host)?;
     } else {
         request_host(view.get_all("Host"), version)?;
     }
@@ -562,6 +561,48 @@ fn trim_ows(mut value: &[u8]) -> &[u8] {
     value
 }
 
+/// A copy of a request head in one allocation of a size class, with its count of
+/// handles: cloning the [`Bytes`] made from it allocates nothing.
+struct HeadCopy<const N: usize> {
+    len: usize,
+    data: [u8; N],
+}
+
+impl<const N: usize> AsRef<[u8]> for HeadCopy<N> {
+    fn as_ref(&self) -> &[u8] {
+        self.data.get(..self.len).unwrap_or_default()
+    }
+}
+
+fn copy_into<const N: usize>(src: &[u8]) -> Bytes {
+    let mut data = [0; N];
+    data[..src.len()].copy_from_slice(src);
+    Bytes::from_owner(HeadCopy {
+        len: src.len(),
+        data,
+    })
+}
+
+/// `src` copied into a [`Bytes`] whose first clone does not allocate (a copy made
+/// with `Bytes::copy_from_slice` allocates again when first cloned): one allocation
+/// for a head of up to 2 KiB, in size classes at most half again as large as the
+/// head, and two above that.
+fn shared_copy(src: &[u8]) -> Bytes {
+    match src.len() {
+        0..=64 => copy_into::<64>(src),
+        65..=128 => copy_into::<128>(src),
+        129..=192 => copy_into::<192>(src),
+        193..=256 => copy_into::<256>(src),
+        257..=384 => copy_into::<384>(src),
+        385..=512 => copy_into::<512>(src),
+        513..=768 => copy_into::<768>(src),
+        769..=1024 => copy_into::<1024>(src),
+        1025..=1536 => copy_into::<1536>(src),
+        1537..=2048 => copy_into::<2048>(src),
+        _ => Bytes::copy_from_slice(src),
+    }
+}
+
 fn header_too_large(max_header_size: usize) -> ParseError {
     ParseError::new(
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -572,8 +613,10 @@ fn header_too_large(max_header_size: usize) -> ParseError {
 /// What the header lines say about framing and the connection, gathered in
 /// the one pass over them.
 #[derive(Default)]
-struct Framing {
+struct Framing<'a> {
     hosts: usize,
+    /// The value of the (last) `Host` line.
+    host: &'a [u8],
     content_length: bool,
     transfer_encoding: bool,
     connection_close: bool,
@@ -581,26 +624,31 @@ struct Framing {
     expect_continue: bool,
 }
 
-impl Framing {
-    fn note(&mut self, name: &str, value: &str) {
+impl<'a> Framing<'a> {
+    /// Notes a header line; `value` is its raw bytes, trimmed (the tokens looked for
+    /// are ASCII, so they compare the same on the bytes as on the decoded text).
+    fn note(&mut self, name: &str, value: &'a [u8]) {
         // Dispatch on the length first: most headers match none of these names.
         match name.len() {
-            4 if name.eq_ignore_ascii_case("host") => self.hosts += 1,
+            4 if name.eq_ignore_ascii_case("host") => {
+                self.hosts += 1;
+                self.host = value;
+            }
             14 if name.eq_ignore_ascii_case("content-length") => self.content_length = true,
             17 if name.eq_ignore_ascii_case("transfer-encoding") => {
                 self.transfer_encoding = true;
             }
             10 if name.eq_ignore_ascii_case("connection") => {
-                for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
-                    if token.eq_ignore_ascii_case("close") {
+                for token in value.split(|&b| b == b',').map(trim_ows) {
+                    if token.eq_ignore_ascii_case(b"close") {
                         self.connection_close = true;
-                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
                         self.connection_keep_alive = true;
                     }
                 }
             }
             6 if name.eq_ignore_ascii_case("expect") => {
-                self.expect_continue |= value.eq_ignore_ascii_case("100-continue");
+                self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
             }
             _ => {}
         }

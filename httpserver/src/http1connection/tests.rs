@@ -996,3 +996,76 @@ fn error_responses() {
     }
     assert_eq!(CONTINUE_RESPONSE, b"HTTP/1.1 100 Continue\r\n\r\n");
 }
+
+#[test]
+fn compacted_heads_keep_every_byte_at_each_size_class_boundary() {
+    // The copy goes into size classes of up to 2 KiB, then into a plain copy: a head
+    // just below, at and above each boundary reads the same once compacted.
+    for total in [
+        40usize, 63, 64, 65, 128, 129, 511, 512, 513, 2047, 2048, 2049, 5000,
+    ] {
+        let fixed = "GET /p?q=1 HTTP/1.1\r\nHost: h\r\nX-Pad: \r\n\r\n".len();
+        let Some(pad) = total.checked_sub(fixed) else {
+            continue;
+        };
+        let raw = format!(
+            "GET /p?q=1 HTTP/1.1\r\nHost: h\r\nX-Pad: {}\r\n\r\n",
+            "a".repeat(pad)
+        );
+        assert_eq!(raw.len(), total);
+        let mut head = complete(raw.as_bytes());
+        head.compact();
+        let copy = head.clone();
+        assert_eq!((head.uri(), head.query()), ("/p?q=1", "q=1"), "{total}");
+        assert_eq!(head.headers().get("host"), Some("h"), "{total}");
+        assert_eq!(
+            head.headers().get("x-pad").map(str::len),
+            Some(pad),
+            "{total}"
+        );
+        drop(head);
+        assert_eq!(copy.headers().get("x-pad").map(str::len), Some(pad));
+        assert_eq!(copy, complete(raw.as_bytes()), "{total}");
+    }
+}
+
+#[test]
+fn host_values_are_checked_on_their_bytes() {
+    for (host, ok) in [
+        ("example.com:8080", true),
+        ("[::1]:80", true),
+        ("a%41b", true),
+        ("a%4", false),
+        ("a%zz", false),
+        ("a b", false),
+        ("a/b", false),
+        ("a,b", false),
+        ("", true),
+    ] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let got = parse(raw.as_bytes());
+        assert_eq!(got.is_ok(), ok, "{host:?}: {got:?}");
+        if let Err(e) = got {
+            let want = if host.contains(',') {
+                "Multiple host headers not allowed"
+            } else {
+                "Invalid Host header"
+            };
+            assert!(e.to_string().contains(want), "{host:?}: {e}");
+            assert!(e.to_string().contains(host), "{host:?}: {e}");
+        }
+    }
+    // A Latin-1 byte is shown as the header's decoded text.
+    let e = parse(b"GET / HTTP/1.1\r\nHost: caf\xe9\r\n\r\n").unwrap_err();
+    assert!(
+        e.to_string().contains("Invalid Host header: \"caf\u{e9}\""),
+        "{e}"
+    );
+    // `Connection` and `Expect` tokens are read on the raw bytes too.
+    let head = complete(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: x,\t Close \r\n\r\n");
+    assert!(!head.keep_alive);
+    let head = complete(
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nExpect: 100-CONTINUE\r\n\r\n",
+    );
+    assert!(head.expect_continue);
+}

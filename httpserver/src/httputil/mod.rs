@@ -26,4 +26,4 @@ pub use request::{COMPACT_BODY_MAX, HttpServerRequest, split_host_and_port, vali
 pub(crate) use headers::{
     HeadersView, MAX_SHARED_LEN, bytes_to_str, has_byte_below, is_field_value, is_token,
 };
-pub(crate) use request::request_host;
+pub(crate) use request::{request_host, validate_host_bytes};

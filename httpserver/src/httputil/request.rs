@@ -368,47 +368,52 @@ pub(crate) fn request_host<'a>(
 /// Checks a `Host` value: URI host characters (letters, digits,
 /// `-._~!$&'()*+;=`, `%XX`, and `[`, `]`, `:` anywhere) and no comma.
 pub fn validate_host(host: &str) -> Result<(), ParseError> {
-    let b = host.as_bytes();
+    validate_host_bytes(host.as_bytes())
+}
+
+/// Which bytes may stand in a `Host` value as they are (`%` is checked apart).
+const HOST_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let extra = b"-._~!$&'()*+;=[]:";
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            table[c] = true;
+        }
+        c += 1;
+    }
+    table
+};
+
+/// [`validate_host`] on the raw bytes of the header line; an error shows them as
+/// the header's text (UTF-8, or Latin-1 when they are not UTF-8).
+pub(crate) fn validate_host_bytes(b: &[u8]) -> Result<(), ParseError> {
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'.'
-            | b'_'
-            | b'~'
-            | b'!'
-            | b'$'
-            | b'&'
-            | b'\''
-            | b'('
-            | b')'
-            | b'*'
-            | b'+'
-            | b';'
-            | b'='
-            | b'['
-            | b']'
-            | b':' => {}
-            b',' => {
-                return Err(ParseError::bad_request(format!(
-                    "Multiple host headers not allowed: {host:?}"
-                )));
-            }
-            b'%' if b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit) =>
-            {
-                i += 2
-            }
-            _ => {
-                return Err(ParseError::bad_request(format!(
-                    "Invalid Host header: {host:?}"
-                )));
-            }
+        let c = b[i];
+        if HOST_BYTE[usize::from(c)] {
+            i += 1;
+            continue;
         }
-        i += 1;
+        if c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            i += 3;
+            continue;
+        }
+        let host = super::headers::bytes_to_str(b);
+        return Err(ParseError::bad_request(if c == b',' {
+            format!("Multiple host headers not allowed: {host:?}")
+        } else {
+            format!("Invalid Host header: {host:?}")
+        }));
     }
     Ok(())
 }
