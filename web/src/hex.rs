@@ -11,6 +11,14 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// Appends `bytes` in lower-case hex to a string.
+pub(crate) fn push_hex_str(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+}
+
 /// `bytes` in lower-case hex.
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len() * 2);
@@ -25,5 +33,8 @@ mod tests {
     fn lower_case_pairs() {
         assert_eq!(super::to_hex(&[0, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(super::to_hex(&[]), "");
+        let mut s = String::from("x");
+        super::push_hex_str(&mut s, &[0xab, 0x01]);
+        assert_eq!(s, "xab01");
     }
 }

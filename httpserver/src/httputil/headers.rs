@@ -231,9 +231,11 @@ impl HttpHeaders {
     /// names and values copied in.
     pub fn with_capacity(lines: usize, bytes: usize) -> Self {
         HttpHeaders {
+            shared: Bytes::new(),
             owned: String::with_capacity(bytes),
             lines: Lines::with_capacity(lines),
-            ..HttpHeaders::default()
+            live: 0,
+            owned_live: 0,
         }
     }
 
@@ -491,7 +493,9 @@ impl HttpHeaders {
         };
         if self.owned.capacity() == 0 {
             // Room for the few lines a response usually copies in (a Content-Type, an
-            // ETag), so they do not regrow the buffer line by line.
+            // ETag), so they do not regrow the buffer line by line: a buffer a dropped
+            // header set gave back to this thread, or a new one.
+            self.owned = take_spare_owned();
             self.owned.reserve(s.len().max(FIRST_OWNED_CAPACITY));
         }
         self.owned.push_str(s);
@@ -517,6 +521,46 @@ impl HttpHeaders {
         }
         self.owned = fresh;
     }
+}
+
+impl Drop for HttpHeaders {
+    /// Gives a small owned buffer back to the thread, for the next header set that
+    /// copies a line in (each response whose handler sets a header does).
+    fn drop(&mut self) {
+        let cap = self.owned.capacity();
+        if cap != 0 && cap <= SPARE_OWNED_MAX {
+            let mut owned = std::mem::take(&mut self.owned);
+            owned.clear();
+            let _ = SPARE_OWNED.try_with(|spare| {
+                if let Ok(mut spare) = spare.try_borrow_mut()
+                    && spare.len() < SPARE_OWNED_COUNT
+                {
+                    spare.push(owned);
+                }
+            });
+        }
+    }
+}
+
+/// The most owned buffers a thread keeps for reuse.
+const SPARE_OWNED_COUNT: usize = 16;
+/// Owned buffers larger than this are freed, not kept.
+const SPARE_OWNED_MAX: usize = 1024;
+
+thread_local! {
+    /// Owned buffers of dropped header sets, emptied, for reuse on this thread.
+    static SPARE_OWNED: std::cell::RefCell<Vec<String>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer for copied-in names and values: a spare one when the thread has
+/// one.
+fn take_spare_owned() -> String {
+    SPARE_OWNED
+        .try_with(|spare| spare.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// `len` bytes of the owned buffer at `start` (less its [`OWNED`] bit).

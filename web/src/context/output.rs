@@ -1,6 +1,7 @@
 //! What a handler writes: status, headers, body; `flush`, `finish`, `redirect`,
 //! `send_error`, `clear`; ETags and 304; gzip (Tornado's `GZipContentEncoding`).
 
+use std::cell::Cell;
 use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
@@ -738,10 +739,11 @@ impl Context {
     /// Sets the `ETag` header from [`compute_etag`](crate::RequestHandler::compute_etag)
     /// (Tornado's `set_etag_header`).
     pub fn set_etag_header(&mut self) {
-        if let Some(etag) = (self.hooks.compute_etag)(self)
-            && check_header("Etag", &etag).is_ok()
-        {
-            self.headers.set("Etag", &etag);
+        if let Some(etag) = (self.hooks.compute_etag)(self) {
+            if check_header("Etag", &etag).is_ok() {
+                self.headers.set("Etag", &etag);
+            }
+            give_back_tag(etag);
         }
     }
 
@@ -754,6 +756,7 @@ impl Context {
             return false;
         };
         if check_header("Etag", &etag).is_err() {
+            give_back_tag(etag);
             return false;
         }
         let not_modified = self
@@ -762,6 +765,7 @@ impl Context {
             .get_joined("If-None-Match")
             .is_some_and(|header| etag_matches(&header, &etag));
         self.headers.add("Etag", &etag);
+        give_back_tag(etag);
         not_modified
     }
 
@@ -784,17 +788,33 @@ impl Context {
     /// not).
     pub fn default_etag(&self) -> String {
         use std::hash::Hasher as _;
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         // Fixed keys: the same body gets the same tag in every process.
         let mut hasher = std::hash::DefaultHasher::new();
         hasher.write(&self.buffer);
         let hash = hasher.finish();
-        let mut tag = [b'"'; 18];
-        for (i, digit) in tag[1..17].iter_mut().enumerate() {
-            *digit = HEX[((hash >> (60 - 4 * i)) & 15) as usize];
-        }
-        // Quotes and hex digits: ASCII, so this never falls back.
-        String::from_utf8(tag.to_vec()).unwrap_or_default()
+        // Written into the string the last tag left behind, so that a response's tag
+        // allocates nothing.
+        let mut tag = SPARE_TAG.try_with(Cell::take).unwrap_or_default();
+        tag.clear();
+        tag.reserve(18);
+        tag.push('"');
+        crate::hex::push_hex_str(&mut tag, &hash.to_be_bytes());
+        tag.push('"');
+        tag
+    }
+}
+
+thread_local! {
+    /// The string of the last tag set, once its text was copied into the headers:
+    /// [`Context::default_etag`] writes the next tag into it.
+    static SPARE_TAG: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Keeps a computed tag's string for the next [`Context::default_etag`] (a small
+/// one; a tag of a custom `compute_etag` may be anything).
+fn give_back_tag(tag: String) {
+    if tag.capacity() <= 64 {
+        let _ = SPARE_TAG.try_with(|spare| spare.set(tag));
     }
 }
 
