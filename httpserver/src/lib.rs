@@ -77,7 +77,7 @@ pub use delegate::{
     BodyMode, CallHandler, HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture,
 };
 pub use error::{OutputError, OutputErrorKind, ParseError};
-pub use registry::SHUTDOWN_POLL_INTERVAL;
+pub use registry::{SHUTDOWN_POLL_INTERVAL, UpgradeGuard, UpgradedConnection};
 pub use response::Response;
 pub use server::HttpServer;
 pub use settings::{DEFAULT_IDLE_CONNECTION_TIMEOUT, HttpServerSettings};

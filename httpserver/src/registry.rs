@@ -27,11 +27,50 @@ pub(crate) trait Tracked {
     fn sweep(&self, now: Instant);
 }
 
+/// A connection a handler took over from the server (a WebSocket, after
+/// [`ResponseWriter::detach`](crate::ResponseWriter::detach)) that the server still
+/// counts as open, so that a graceful shutdown lets it end well: registered with
+/// [`ResponseWriter::track_upgraded`](crate::ResponseWriter::track_upgraded), it is
+/// asked to [`shutdown`](Self::shutdown) when the server shuts down, the shutdown
+/// waits for it (up to its grace), and it is [`close`](Self::close)d when the grace
+/// is over or on `close_all_connections`. It is not subject to the idle-connection
+/// timeout: the protocol keeps its own time.
+pub trait UpgradedConnection {
+    /// The server is shutting down: end the protocol soon and cleanly (a WebSocket
+    /// sends its close frame, 1001 "going away"). Called once.
+    fn shutdown(&self);
+    /// Close the connection now.
+    fn close(&self);
+}
+
+/// Keeps an [`UpgradedConnection`] counted among the server's open connections; the
+/// connection leaves the count when this is dropped (when its protocol ends).
+pub struct UpgradeGuard {
+    registry: Rc<Registry>,
+    key: usize,
+}
+
+impl std::fmt::Debug for UpgradeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpgradeGuard")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl Drop for UpgradeGuard {
+    fn drop(&mut self) {
+        self.registry.upgraded.borrow_mut().try_remove(self.key);
+    }
+}
+
 /// One thread's part of a server's state: its open connections and whether it is
 /// shutting down.
 pub(crate) struct Registry {
     idle_timeout: Option<Duration>,
     conns: RefCell<Slab<Weak<dyn Tracked>>>,
+    /// Connections taken over by another protocol, counted until they end.
+    upgraded: RefCell<Slab<Weak<dyn UpgradedConnection>>>,
     shutting_down: Cell<bool>,
     /// Closes connections idle past `idle_connection_timeout`; runs while there are
     /// connections, so idle connections need no timer each.
@@ -43,6 +82,7 @@ impl Registry {
         Rc::new(Registry {
             idle_timeout,
             conns: RefCell::new(Slab::new()),
+            upgraded: RefCell::new(Slab::new()),
             shutting_down: Cell::new(false),
             sweeper: RefCell::new(None),
         })
@@ -52,6 +92,32 @@ impl Registry {
         let key = self.conns.borrow_mut().insert(conn);
         self.start_sweeper();
         key
+    }
+
+    /// Counts `conn` as open until the guard is dropped; a connection upgraded while
+    /// the server shuts down is asked to end at once.
+    pub(crate) fn register_upgraded(
+        self: &Rc<Self>,
+        conn: Weak<dyn UpgradedConnection>,
+    ) -> UpgradeGuard {
+        let key = self.upgraded.borrow_mut().insert(conn.clone());
+        if self.shutting_down.get()
+            && let Some(conn) = conn.upgrade()
+        {
+            conn.shutdown();
+        }
+        UpgradeGuard {
+            registry: self.clone(),
+            key,
+        }
+    }
+
+    fn live_upgraded(&self) -> Vec<Rc<dyn UpgradedConnection>> {
+        self.upgraded
+            .borrow()
+            .iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .collect()
     }
 
     pub(crate) fn unregister(&self, key: usize) {
@@ -106,11 +172,14 @@ impl Registry {
     }
 
     pub(crate) fn connection_count(&self) -> usize {
-        self.conns
-            .borrow()
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .count()
+        let conns = self.conns.borrow();
+        let plain = conns.iter().filter(|(_, w)| w.strong_count() > 0).count();
+        let upgraded = self.upgraded.borrow();
+        plain
+            + upgraded
+                .iter()
+                .filter(|(_, w)| w.strong_count() > 0)
+                .count()
     }
 
     /// Closes every connection now.
@@ -118,14 +187,23 @@ impl Registry {
         for conn in self.live() {
             conn.close();
         }
+        for conn in self.live_upgraded() {
+            conn.close();
+        }
     }
 
     /// Starts a graceful shutdown on this thread: idle connections close now, busy ones
     /// after their response (sent with `Connection: close`).
     pub(crate) fn begin_shutdown(&self) {
-        self.shutting_down.set(true);
+        let first = !self.shutting_down.replace(true);
         for conn in self.live() {
             conn.close_if_idle();
+        }
+        // Upgraded connections are asked once (those upgraded later, as they come).
+        if first {
+            for conn in self.live_upgraded() {
+                conn.shutdown();
+            }
         }
     }
 

@@ -5,13 +5,17 @@ mod common;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::net::TcpStream;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Client, get, in_thread, run, unwrap_thread};
 use tornado_httpserver::httputil::HttpServerRequest;
-use tornado_httpserver::{HttpServer, HttpServerSettings, Response};
+use tornado_httpserver::{
+    HttpMessageDelegate, HttpServer, HttpServerConnectionDelegate, HttpServerSettings, Response,
+    ResponseWriter, UpgradedConnection,
+};
 
 thread_local! {
     /// Requests that reached a slow handler on this thread.
@@ -192,4 +196,136 @@ fn start_two_threads_with_from_factory_serves_from_both() {
     // both threads are all but certain to get some.
     assert_eq!(result.len(), 2, "{result:?}");
     assert_eq!(made.load(Ordering::SeqCst), 2, "one delegate per thread");
+}
+
+/// Upgrades any request to a line-echo protocol that runs on a task of its own and
+/// stays counted by the server (`track_upgraded`); on shutdown a polite one says
+/// `bye` and closes, a stubborn one ignores it.
+struct Upgrader {
+    polite: bool,
+}
+
+struct UpgradeReq {
+    polite: bool,
+}
+
+/// The upgraded protocol's side the server sees.
+struct EchoConn {
+    stream: tornado_iostream::IoStream,
+    polite: bool,
+    shutdowns: Cell<u32>,
+}
+
+impl UpgradedConnection for EchoConn {
+    fn shutdown(&self) {
+        self.shutdowns.set(self.shutdowns.get() + 1);
+        if self.polite {
+            let stream = self.stream.clone();
+            tornado_ioloop::spawn_callback(async move {
+                let _ = stream.write(b"bye\n").await;
+                stream.close();
+            });
+        }
+    }
+    fn close(&self) {
+        self.stream.close();
+    }
+}
+
+impl HttpServerConnectionDelegate for Upgrader {
+    type Message = UpgradeReq;
+
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> UpgradeReq {
+        UpgradeReq {
+            polite: self.polite,
+        }
+    }
+}
+
+thread_local! {
+    /// The shutdowns the last upgraded connection on this thread was asked for.
+    static SHUTDOWNS: Cell<u32> = const { Cell::new(0) };
+}
+
+impl HttpMessageDelegate for UpgradeReq {
+    async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+        let mut headers = tornado_httpserver::httputil::HttpHeaders::new();
+        headers.set("Upgrade", "echo");
+        headers.set("Connection", "Upgrade");
+        writer
+            .write_headers(http::StatusCode::SWITCHING_PROTOCOLS, &headers)
+            .unwrap();
+        let stream = writer.detach().expect("detach");
+        let conn = Rc::new(EchoConn {
+            stream: stream.clone(),
+            polite: self.polite,
+            shutdowns: Cell::new(0),
+        });
+        let weak: Weak<dyn UpgradedConnection> = Rc::downgrade(&conn) as _;
+        let guard = writer.track_upgraded(weak);
+        // The protocol runs on its own task, as a WebSocket does: the HTTP
+        // connection's part ends here.
+        tornado_ioloop::spawn_callback(async move {
+            let _guard = guard;
+            while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+                if stream.write(&line).await.is_err() {
+                    break;
+                }
+            }
+            SHUTDOWNS.with(|s| s.set(conn.shutdowns.get()));
+        });
+    }
+}
+
+/// Upgrades a connection, checks the echo, then shuts the server down with `grace`;
+/// returns what the client read after the echo, how long the shutdown took and how
+/// many shutdowns the connection was asked for.
+fn shut_down_upgraded(polite: bool, grace: Duration) -> (Vec<u8>, Duration, u32) {
+    let result = run(async move {
+        let server = HttpServer::new(Upgrader { polite });
+        server.listen(0, Some("127.0.0.1")).unwrap();
+        let addr = server.local_addrs()[0];
+        let ready = Arc::new(AtomicUsize::new(0));
+        let r = ready.clone();
+        let handle = tornado_ioloop::IoLoop::current().spawn(in_thread(move || {
+            let mut c = Client::connect(addr);
+            c.send(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi\n",
+            );
+            assert_eq!(c.read_head().status, 101);
+            assert_eq!(c.read_until(b"\n"), b"hi\n");
+            r.store(1, Ordering::SeqCst);
+            c.read_to_close()
+        }));
+        wait_until(|| ready.load(Ordering::SeqCst) == 1).await;
+        // The HTTP connection's task is over; the upgraded one is still counted.
+        wait_until(|| server.connection_count() == 1).await;
+        let started = Instant::now();
+        server.shutdown(grace).await;
+        let waited = started.elapsed();
+        assert_eq!(server.connection_count(), 0);
+        // Let the protocol's task see its stream closed.
+        wait_until(|| SHUTDOWNS.with(Cell::get) > 0).await;
+        (handle.await.expect("client task"), waited)
+    });
+    let (rest, waited) = result;
+    (unwrap_thread(rest), waited, SHUTDOWNS.with(Cell::get))
+}
+
+#[test]
+fn shutdown_asks_an_upgraded_connection_to_end_and_waits_for_it() {
+    let (rest, waited, shutdowns) = shut_down_upgraded(true, Duration::from_secs(30));
+    assert_eq!(rest, b"bye\n");
+    assert_eq!(shutdowns, 1);
+    assert!(
+        waited < Duration::from_secs(30),
+        "the shutdown ended with the connection, not at the deadline ({waited:?})"
+    );
+}
+
+#[test]
+fn shutdown_closes_an_upgraded_connection_that_does_not_end_by_the_deadline() {
+    let (rest, _, shutdowns) = shut_down_upgraded(false, Duration::from_millis(200));
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(shutdowns, 1);
 }

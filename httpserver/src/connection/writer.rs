@@ -4,7 +4,7 @@
 use std::fmt;
 use std::fs::File;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::Poll;
 
 use http::StatusCode;
@@ -13,6 +13,7 @@ use tornado_iostream::IoStream;
 use super::{Conn, Phase};
 use crate::error::OutputError;
 use crate::httputil::HttpHeaders;
+use crate::registry::{UpgradeGuard, UpgradedConnection};
 use crate::response::Response;
 
 /// Answers one request.
@@ -160,6 +161,36 @@ impl ResponseWriter {
     /// ```
     pub fn detach(&self) -> Option<IoStream> {
         self.conn.detach(self.seq)
+    }
+
+    /// Keeps a connection taken over with [`detach`](Self::detach) among the server's
+    /// open connections until the returned guard is dropped: a graceful
+    /// [`HttpServer::shutdown`](crate::HttpServer::shutdown) calls its
+    /// [`shutdown`](UpgradedConnection::shutdown) and waits for it (up to the grace,
+    /// then [`close`](UpgradedConnection::close)s it), as it waits for a request in
+    /// flight. Drop the guard when the protocol ends. Without it, an upgraded
+    /// connection is the new protocol's alone and a shutdown does not wait for it.
+    ///
+    /// ```no_run
+    /// # use std::rc::Rc;
+    /// # use tornado_httpserver::{ResponseWriter, UpgradedConnection};
+    /// struct Echo(tornado_iostream::IoStream);
+    /// impl UpgradedConnection for Echo {
+    ///     fn shutdown(&self) { self.0.close() } // say goodbye as the protocol does
+    ///     fn close(&self) { self.0.close() }
+    /// }
+    /// # async fn upgrade(writer: ResponseWriter) {
+    /// let stream = writer.detach().expect("the connection is still open");
+    /// let echo = Rc::new(Echo(stream.clone()));
+    /// let weak: std::rc::Weak<dyn UpgradedConnection> = Rc::downgrade(&echo) as _;
+    /// let _guard = writer.track_upgraded(weak);
+    /// while let Ok(line) = stream.read_until(b"\n", Some(1024)).await {
+    ///     let _ = stream.write(&line).await;
+    /// }
+    /// # }
+    /// ```
+    pub fn track_upgraded(&self, conn: Weak<dyn UpgradedConnection>) -> UpgradeGuard {
+        self.conn.shared.registry.register_upgraded(conn)
     }
 
     /// Resolves when the client's connection closes: a long-polling handler can stop
