@@ -219,7 +219,7 @@ impl WebSocketHandler for ChatSocketHandler {
             return Err(Error::msg("a chat message is JSON text, not binary"));
         };
         let incoming: Incoming = serde_json::from_str(text)
-            .map_err(|e| Error::msg(format!("not a chat message ({e}): {text:.100?}")))?;
+            .map_err(|e| Error::msg(format!("not a chat message: {e}")))?;
         log::debug!("got message {:?}", incoming.body);
         let id = self.room.new_id();
         let html = self.room.render(&id, &incoming.body)?;
