@@ -257,6 +257,7 @@ impl Page {
     /// exist) with the mouse: a trusted click, as a person's.
     pub fn click(&self, selector: &str) {
         self.element_exists(selector);
+        self.bring_to_front();
         let middle = format!(
             "(() => {{ const e = document.querySelector({}); e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
             js_string(selector)
@@ -275,9 +276,19 @@ impl Page {
 
     /// Presses and releases a key on the focused element ("Enter", "Tab", "a").
     pub fn press_key(&self, key: &str) {
+        self.bring_to_front();
         self.tab
             .press_key(key)
             .unwrap_or_else(|e| panic!("{}: cannot press {key}: {e:#}", self.url));
+    }
+
+    /// Makes this the tab in front, as a person's mouse and keys reach only the tab
+    /// they look at. Chromium renders no frames for a tab behind another, and each
+    /// mouse event sent to one waits (about two seconds) for a frame that never comes.
+    pub fn bring_to_front(&self) {
+        self.tab
+            .bring_to_front()
+            .unwrap_or_else(|e| panic!("{}: cannot bring the tab to the front: {e:#}", self.url));
     }
 
     /// Evaluates a JavaScript expression and returns its value as JSON (a promise is
