@@ -219,7 +219,8 @@ fn next_special(bytes: &[u8]) -> Option<usize> {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// std::fs::write(dir.join("broken.html"), "line 1\n{{ nobody_defined_me }}").unwrap();
 ///
-/// let app = Application::with_settings(vec![], Settings { template_path: Some(dir.clone()), ..Settings::default() });
+/// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+/// let app = Application::with_settings(vec![], settings);
 /// let error = app.render_string("broken.html", ()).unwrap_err();
 /// let message = error.to_string();
 /// assert!(message.starts_with("template error: "), "{message}");

@@ -190,7 +190,8 @@ pub trait UiModule: 'static {
     /// testing::run(|| Application::with_settings(vec![url("/", || Page)], settings), |t| async move {
     ///     let page = t.fetch("/").await;
     ///     assert_eq!(page.text().unwrap(), "<html><head></head><body><canvas id=chart></canvas>\
-    ///                   <script src=\"/js/chart.js\" type=\"text/javascript\"></script><script src=\"https://cdn.example.com/d3.js\" type=\"text/javascript\"></script>\n\
+    ///                   <script src=\"/js/chart.js\" type=\"text/javascript\"></script>\
+    ///                   <script src=\"https://cdn.example.com/d3.js\" type=\"text/javascript\"></script>\n\
     ///                   </body></html>");
     /// });
     /// # std::fs::remove_dir_all(&dir).unwrap();
@@ -448,7 +449,11 @@ impl UiModules {
     ///
     /// let site = Rc::new("example.com".to_owned());
     /// let modules = UiModules::new().add("Footer", move || Footer(site.clone()));
-    /// let settings = Settings { ui_modules: modules, template_path: Some(dir.clone()), ..Settings::default() };
+    /// let settings = Settings {
+    ///     ui_modules: modules,
+    ///     template_path: Some(dir.clone()),
+    ///     ..Settings::default()
+    /// };
     /// // page.html: {{ modules.Footer() }}
     /// let page = Application::with_settings(vec![], settings).render_string("page.html", ());
     /// assert_eq!(page.unwrap(), "<footer>example.com</footer>");

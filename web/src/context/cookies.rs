@@ -224,7 +224,8 @@ impl Context {
     /// struct Forget;
     /// impl RequestHandler for Forget {
     ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
-    ///         cx.clear_all_cookies_with(&CookieOptions { path: Some("/app".into()), ..CookieOptions::default() })
+    ///         let opts = CookieOptions { path: Some("/app".into()), ..CookieOptions::default() };
+    ///         cx.clear_all_cookies_with(&opts)
     ///     }
     /// }
     ///
