@@ -568,7 +568,8 @@ impl Application {
     ///
     /// let dir = std::env::temp_dir().join(format!("tornado-doc-app-render-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir).unwrap();
-    /// std::fs::write(dir.join("mail.txt"), "Dear {{ name }}, {{ current_user or 'nobody' }} writes.").unwrap();
+    /// let mail = "Dear {{ name }}, {{ current_user or 'nobody' }} writes.";
+    /// std::fs::write(dir.join("mail.txt"), mail).unwrap();
     ///
     /// let settings = Settings { template_path: Some(dir.clone()), autoescape: false, ..Settings::default() };
     /// let app = Application::with_settings(vec![], settings);
@@ -594,9 +595,11 @@ impl Application {
     /// std::fs::create_dir_all(&dir).unwrap();
     /// std::fs::write(dir.join("app.js"), "hello").unwrap();
     ///
-    /// let app = Application::with_settings(vec![], Settings { static_path: Some(dir.clone()), ..Settings::default() });
+    /// let settings = Settings { static_path: Some(dir.clone()), ..Settings::default() };
+    /// let app = Application::with_settings(vec![], settings);
     /// assert_eq!(app.static_url("app.js", false).unwrap(), "/static/app.js");
-    /// assert_eq!(app.static_url("app.js", true).unwrap(), "/static/app.js?v=2cf24dba5fb0a30e26e83b2ac5b9e29e");
+    /// let versioned = app.static_url("app.js", true).unwrap();
+    /// assert_eq!(versioned, "/static/app.js?v=2cf24dba5fb0a30e26e83b2ac5b9e29e"); // the content's hash
     /// // A path out of the static directory is refused.
     /// assert_eq!(app.static_url("../secret", true).unwrap_err().status(), http::StatusCode::FORBIDDEN);
     /// # std::fs::remove_dir_all(&dir).unwrap();

@@ -143,7 +143,8 @@ pub trait UiModule: 'static {
     /// testing::run(|| Application::with_settings(vec![url("/", || Page)], settings), |t| async move {
     ///     let page = t.fetch("/").await;
     ///     assert_eq!(page.text().unwrap(), "<html><head></head><body><canvas id=chart></canvas>\
-    ///                   <script type=\"text/javascript\">\n//<![CDATA[\ndrawChart('chart');\n//]]>\n</script>\n\
+    ///                   <script type=\"text/javascript\">\n//<![CDATA[\n\
+    ///                   drawChart('chart');\n//]]>\n</script>\n\
     ///                   </body></html>");
     /// });
     /// # std::fs::remove_dir_all(&dir).unwrap();

@@ -37,7 +37,10 @@ use crate::settings::RequestLog;
 /// assert_eq!(GZIP_MIN_LENGTH, 1024);
 /// let settings = Settings { compress_response: true, ..Settings::default() };
 /// testing::run(|| Application::with_settings(vec![url("/", || Text)], settings), |t| async move {
-///     let get = |n: usize| t.request(&format!("/?n={n}")).header("Accept-Encoding", "gzip").decompress_response(false);
+///     let get = |n: usize| {
+///         let request = t.request(&format!("/?n={n}")).header("Accept-Encoding", "gzip");
+///         request.decompress_response(false)
+///     };
 ///     let short = t.fetch_request(get(GZIP_MIN_LENGTH - 1)).await;
 ///     assert_eq!(short.headers.get("Content-Encoding"), None);
 ///     let long = t.fetch_request(get(GZIP_MIN_LENGTH)).await;
