@@ -299,7 +299,7 @@ impl Error {
     /// use tornado_web::{Error, Finish, HttpError};
     ///
     /// assert_eq!(Error::from(HttpError::new(404)).status(), StatusCode::NOT_FOUND);
-    /// assert_eq!(Error::from(Finish).status(), StatusCode::OK); // whatever the response set
+    /// assert_eq!(Error::from(Finish).status(), StatusCode::OK); // no error: the response's own
     /// assert_eq!(Error::msg("db down").status(), StatusCode::INTERNAL_SERVER_ERROR);
     /// ```
     pub fn status(&self) -> StatusCode {
