@@ -20,6 +20,12 @@ use crate::settings::Settings;
 
 /// How long [`Application::run`] lets requests in flight finish after SIGINT or
 /// SIGTERM before closing their connections.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(tornado_web::DEFAULT_SHUTDOWN_GRACE, Duration::from_secs(10));
+/// ```
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts the handling of one routed request.
@@ -36,7 +42,7 @@ pub(crate) trait Route {
 /// ([`FallbackHandler`](crate::FallbackHandler)). Cheap to clone.
 ///
 /// ```
-/// use tornado_web::{Context, RequestHandler, Settings, Target};
+/// use tornado_web::{testing, Application, Context, RequestHandler, Settings, Target};
 ///
 /// struct NotFound;
 /// impl RequestHandler for NotFound {
@@ -47,7 +53,10 @@ pub(crate) trait Route {
 ///     }
 /// }
 /// let settings = Settings { default_handler: Some(Target::handler(|| NotFound)), ..Settings::default() };
-/// # let _ = settings;
+/// testing::run(|| Application::with_settings(vec![], settings), |t| async move {
+///     let r = t.fetch("/nowhere").await;
+///     assert_eq!((r.code, r.text().unwrap()), (404, "nothing here"));
+/// });
 /// ```
 #[derive(Clone)]
 pub struct Target {
@@ -79,6 +88,26 @@ where
 
 impl Target {
     /// A target that makes a handler with `factory` for each request.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Target};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// // One target behind two routes (a clone is one `Rc`).
+    /// let target = Target::handler(|| Hello);
+    /// let routes = vec![url("/", target.clone()), url("/index.html", target)];
+    /// testing::run(|| Application::new(routes), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "hello");
+    ///     assert_eq!(t.fetch("/index.html").await.text().unwrap(), "hello");
+    /// });
+    /// ```
     pub fn handler<F, H>(factory: F) -> Target
     where
         F: Fn() -> H + 'static,
@@ -100,13 +129,73 @@ impl Target {
 ///
 /// `M` only keeps the implementations for the two kinds of closure apart; type
 /// inference picks it and it is never written.
+///
+/// ```
+/// use tornado_web::{testing, url, Application, Context, IntoTarget, RequestHandler, Rule};
+///
+/// /// Serves `target` under `prefix` and everything below it.
+/// fn mount<M>(prefix: &str, target: impl IntoTarget<M>) -> Rule {
+///     url(&format!("{prefix}(/.*)?"), target)
+/// }
+///
+/// struct Hello;
+/// impl RequestHandler for Hello {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("hello");
+///         Ok(())
+///     }
+/// }
+///
+/// testing::run(|| Application::new(vec![mount("/hello", || Hello)]), |t| async move {
+///     assert_eq!(t.fetch("/hello/a/b").await.text().unwrap(), "hello");
+///     assert_eq!(t.fetch("/other").await.code, 404);
+/// });
+/// ```
 pub trait IntoTarget<M = ()> {
     /// The target.
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application, Context, IntoTarget, RequestHandler, Settings, Target};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let target: Target = (|| Hello).into_target();
+    /// let settings = Settings { default_handler: Some(target), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![], settings), |t| async move {
+    ///     assert_eq!(t.fetch("/anything").await.text().unwrap(), "hello");
+    /// });
+    /// ```
     fn into_target(self) -> Target;
 }
 
 /// Marks the [`IntoTarget`] implementation for [`RequestHandler`] factories; type
 /// inference picks it, so it is never named.
+///
+/// ```
+/// use tornado_web::{url, Application, Context, HandlerFactory, IntoTarget, RequestHandler, Target};
+///
+/// /// Takes handler factories only (not a `Target` or a `FallbackHandler`).
+/// fn handler_target(factory: impl IntoTarget<HandlerFactory>) -> Target {
+///     factory.into_target()
+/// }
+///
+/// struct Hello;
+/// impl RequestHandler for Hello {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("hello");
+///         Ok(())
+///     }
+/// }
+///
+/// let app = Application::new(vec![url("/", handler_target(|| Hello))]);
+/// assert!(app.check().is_ok());
+/// ```
 #[derive(Debug)]
 pub enum HandlerFactory {}
 
@@ -128,6 +217,21 @@ impl IntoTarget for Target {
 
 /// One route: a pattern, what serves it, and optionally a name for
 /// [`reverse_url`](Application::reverse_url). Made by [`url`].
+///
+/// ```
+/// use tornado_web::{url, Context, RequestHandler, Rule};
+///
+/// struct Hello;
+/// impl RequestHandler for Hello {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("hello");
+///         Ok(())
+///     }
+/// }
+///
+/// let rule: Rule = url("/", || Hello).name("home");
+/// assert_eq!(format!("{rule:?}"), r#"Rule { pattern: "/", name: Some("home") }"#);
+/// ```
 pub struct Rule {
     pattern: String,
     target: Target,
@@ -145,6 +249,21 @@ impl fmt::Debug for Rule {
 
 impl Rule {
     /// Names the route, for [`Application::reverse_url`] (Tornado's `url(..., name=)`).
+    ///
+    /// ```
+    /// use tornado_web::{url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = Application::new(vec![url(r"/user/(\w+)", || Hello).name("profile")]);
+    /// assert_eq!(app.reverse_url("profile", &[&"alice"]).unwrap(), "/user/alice");
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Rule {
         self.name = Some(name.into());
         self
@@ -277,11 +396,46 @@ fn compile(rules: Vec<Rule>, errors: &mut Vec<RouteError>) -> Vec<UrlSpec<Target
 
 impl Application {
     /// An application serving `rules` with default settings.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Hello)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "hello");
+    ///     assert_eq!(t.fetch("/other").await.code, 404);
+    /// });
+    /// ```
     pub fn new(rules: Vec<Rule>) -> Application {
         Application::with_settings(rules, Settings::default())
     }
 
     /// An application serving `rules` with `settings`.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Save;
+    /// impl RequestHandler for Save {
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("saved");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { xsrf_cookies: true, ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Save)], settings), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").method("POST").body("a=1")).await;
+    ///     assert_eq!(r.code, 403); // no XSRF token
+    /// });
+    /// ```
     pub fn with_settings(rules: Vec<Rule>, settings: Settings) -> Application {
         crate::panic::install_hook();
         let static_files = crate::staticfile::app_static_files(&settings);
@@ -313,6 +467,29 @@ impl Application {
     /// whole host name, e.g. `r"(www\.)?example\.com"`; Tornado's `add_handlers`).
     /// Host rules are tried in the order they were added, before the routes given to
     /// [`new`](Self::new), which serve any host.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Site(&'static str);
+    /// impl RequestHandler for Site {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write(self.0);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = || {
+    ///     let app = Application::new(vec![url("/", || Site("www"))]);
+    ///     app.add_handlers(r"api\.example\.com", vec![url("/", || Site("api"))]);
+    ///     app
+    /// };
+    /// testing::run(app, |t| async move {
+    ///     let api = t.fetch_request(t.request("/").header("Host", "api.example.com")).await;
+    ///     assert_eq!(api.text().unwrap(), "api");
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "www"); // Host: 127.0.0.1:PORT
+    /// });
+    /// ```
     pub fn add_handlers(&self, host_pattern: &str, rules: Vec<Rule>) {
         let mut errors = self.shared.errors.borrow_mut();
         let specs = compile(rules, &mut errors);
@@ -327,6 +504,23 @@ impl Application {
     }
 
     /// Whether every route was added: `Err` with the first bad pattern (and why).
+    ///
+    /// ```
+    /// use tornado_web::{url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// assert!(Application::new(vec![url("/", || Hello)]).check().is_ok());
+    /// let bad = Application::new(vec![url("/", || Hello), url("/(unclosed", || Hello)]);
+    /// let error = bad.check().unwrap_err();
+    /// assert!(error.to_string().contains("/(unclosed"), "{error}");
+    /// ```
     pub fn check(&self) -> Result<(), RouteError> {
         match self.shared.errors.borrow().first() {
             Some(e) => Err(e.clone()),
@@ -336,6 +530,26 @@ impl Application {
 
     /// The URL of the route named `name` with its groups filled from `args`
     /// (Tornado's `reverse_url`).
+    ///
+    /// ```
+    /// use tornado_web::{url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = Application::new(vec![
+    ///     url("/", || Hello).name("home"),
+    ///     url(r"/story/([0-9]+)/(\w+)", || Hello).name("story"),
+    /// ]);
+    /// assert_eq!(app.reverse_url("home", &[]).unwrap(), "/");
+    /// assert_eq!(app.reverse_url("story", &[&7, &"a b"]).unwrap(), "/story/7/a%20b");
+    /// assert!(app.reverse_url("nowhere", &[]).is_err());
+    /// ```
     pub fn reverse_url(
         &self,
         name: &str,
@@ -347,6 +561,22 @@ impl Application {
     /// Renders template `name` with `context` outside any request (no `request`, no
     /// `current_user`): what [`Context::render_string`](crate::Context::render_string)
     /// does in a handler. See [`template`](crate::template).
+    ///
+    /// ```
+    /// use tornado_web::template::minijinja::context;
+    /// use tornado_web::{Application, Settings};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-app-render-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let mail = "Dear {{ name }}, {{ current_user or 'nobody' }} writes.";
+    /// std::fs::write(dir.join("mail.txt"), mail).unwrap();
+    ///
+    /// let settings = Settings { template_path: Some(dir.clone()), autoescape: false, ..Settings::default() };
+    /// let app = Application::with_settings(vec![], settings);
+    /// let mail = app.render_string("mail.txt", context! { name => "Ann & Bo" }).unwrap();
+    /// assert_eq!(mail, "Dear Ann & Bo, nobody writes.");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn render_string(
         &self,
         name: &str,
@@ -357,17 +587,67 @@ impl Application {
 
     /// The URL of static file `path`, with its version if `include_version` (Tornado's
     /// `static_url`; see [`Context::static_url`](crate::Context::static_url)).
+    ///
+    /// ```
+    /// use tornado_web::{Application, Settings};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-app-static-url-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("app.js"), "hello").unwrap();
+    ///
+    /// let settings = Settings { static_path: Some(dir.clone()), ..Settings::default() };
+    /// let app = Application::with_settings(vec![], settings);
+    /// assert_eq!(app.static_url("app.js", false).unwrap(), "/static/app.js");
+    /// let versioned = app.static_url("app.js", true).unwrap();
+    /// assert_eq!(versioned, "/static/app.js?v=2cf24dba5fb0a30e26e83b2ac5b9e29e"); // the content's hash
+    /// // A path out of the static directory is refused.
+    /// assert_eq!(app.static_url("../secret", true).unwrap_err().status(), http::StatusCode::FORBIDDEN);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn static_url(&self, path: &str, include_version: bool) -> crate::Result<String> {
         crate::staticfile::static_url_for(&self.shared, path, include_version)
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// use tornado_web::{Application, Settings};
+    ///
+    /// let app = Application::with_settings(vec![], Settings { debug: true, ..Settings::default() });
+    /// assert!(app.settings().debug);
+    /// assert!(!app.settings().uses_static_hash_cache()); // debug hashes files anew
+    /// ```
     pub fn settings(&self) -> &Settings {
         &self.shared.settings
     }
 
     /// An [`HttpServer`] for this application with the `server` settings (not yet
     /// listening). Fails if a route was bad (see [`check`](Self::check)).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let bad = Application::new(vec![url("/(", || Hello)]);
+    /// assert_eq!(bad.server().unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    ///
+    /// testing::gen_test(async {
+    ///     let server = Application::new(vec![url("/", || Hello)]).server().unwrap();
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let addr = server.local_addrs()[0];
+    ///     let client = tornado_httpclient::AsyncHttpClient::new();
+    ///     let response = client.fetch(format!("http://{addr}/")).await.unwrap();
+    ///     assert_eq!(response.text().unwrap(), "hello");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn server(&self) -> io::Result<HttpServer> {
         self.check()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -381,11 +661,50 @@ impl Application {
     /// `listen`); start the loop afterwards. Port 0 picks a free port (see
     /// [`HttpServer::local_addrs`]). The server keeps serving if the returned handle
     /// is dropped.
+    ///
+    /// ```no_run
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_web::{url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let server = Application::new(vec![url("/", || Hello)]).listen(8888)?;
+    /// assert_eq!(server.local_addrs()[0].port(), 8888);
+    /// IoLoop::current().start();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn listen(&self, port: u16) -> io::Result<HttpServer> {
         self.listen_on(port, None)
     }
 
     /// [`listen`](Self::listen) on one address (e.g. `Some("127.0.0.1")`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::gen_test(async {
+    ///     let server = Application::new(vec![url("/", || Hello)]).listen_on(0, Some("127.0.0.1")).unwrap();
+    ///     let addr = server.local_addrs()[0];
+    ///     assert!(addr.ip().is_loopback() && addr.port() != 0); // port 0: a free one
+    ///     let client = tornado_httpclient::AsyncHttpClient::new();
+    ///     assert_eq!(client.fetch(format!("http://{addr}/")).await.unwrap().text().unwrap(), "hello");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn listen_on(&self, port: u16, address: Option<&str>) -> io::Result<HttpServer> {
         let server = self.server()?;
         server.listen(port, address)?;

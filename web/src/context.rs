@@ -205,12 +205,59 @@ impl Context {
 
     /// The user [`get_current_user`](RequestHandler::get_current_user) found, or that
     /// [`set_current_user`](Self::set_current_user) set.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get_current_user(&mut self, cx: &mut Context) -> tornado_web::Result<Option<String>> {
+    ///         // A real application reads a signed cookie (`get_signed_cookie`).
+    ///         Ok(cx.get_cookie("user").map(str::to_owned))
+    ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let name = cx.current_user().unwrap_or("stranger").to_owned();
+    ///         cx.write(format!("hello, {name}"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Hello)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "hello, stranger");
+    ///     let alice = t.fetch_request(t.request("/").header("Cookie", "user=alice")).await;
+    ///     assert_eq!(alice.text().unwrap(), "hello, alice");
+    /// });
+    /// ```
     pub fn current_user(&self) -> Option<&str> {
         self.current_user.as_deref()
     }
 
     /// Sets the current user (Tornado lets `prepare` assign `self.current_user`). An
     /// empty name is no user, as an empty value is false in Tornado.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Api;
+    /// impl RequestHandler for Api {
+    ///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let key = cx.request().headers().get("X-Api-Key").map(str::to_owned);
+    ///         cx.set_current_user(key.map(|k| format!("key:{k}")));
+    ///         Ok(())
+    ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let user = format!("{:?}", cx.current_user());
+    ///         cx.write(user);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Api)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("X-Api-Key", "7")).await;
+    ///     assert_eq!(r.text().unwrap(), "Some(\"key:7\")");
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "None");
+    /// });
+    /// ```
     pub fn set_current_user(&mut self, user: Option<String>) {
         self.current_user = user.filter(|u| !u.is_empty());
     }

@@ -30,6 +30,14 @@ use std::time::{Duration, SystemTime};
 use tornado_httpserver::httputil::format_timestamp;
 
 /// The `SameSite` attribute of a cookie.
+///
+/// ```
+/// use tornado_web::cookie::{set_cookie_line, CookieOptions, SameSite};
+///
+/// // A cookie sent with cross-site requests too: browsers require `Secure` with it.
+/// let opts = CookieOptions { secure: true, samesite: Some(SameSite::None), ..CookieOptions::default() };
+/// assert_eq!(set_cookie_line("id", "1", &opts).unwrap(), "id=1; Path=/; SameSite=None; Secure");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SameSite {
     /// Sent only with requests from the cookie's own site.
@@ -42,6 +50,14 @@ pub enum SameSite {
 
 impl SameSite {
     /// The attribute's value as it goes in the header.
+    ///
+    /// ```
+    /// use tornado_web::cookie::SameSite;
+    ///
+    /// assert_eq!(SameSite::Strict.as_str(), "Strict");
+    /// assert_eq!(SameSite::Lax.as_str(), "Lax");
+    /// assert_eq!(SameSite::None.as_str(), "None");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SameSite::Strict => "Strict",
@@ -66,7 +82,10 @@ impl SameSite {
 ///     samesite: Some(SameSite::Strict),
 ///     ..CookieOptions::default()
 /// };
-/// # let _ = opts;
+/// assert_eq!(
+///     tornado_web::cookie::set_cookie_line("k", "v", &opts).unwrap(),
+///     "k=v; Domain=example.com; HttpOnly; Max-Age=3600; Path=/; SameSite=Strict; Secure",
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CookieOptions {
@@ -107,6 +126,16 @@ impl Default for CookieOptions {
 }
 
 /// Why a cookie could not be set.
+///
+/// ```
+/// use tornado_web::cookie::{check_cookie_name, CookieError};
+///
+/// let e: CookieError = check_cookie_name("max-age").unwrap_err();
+/// assert_eq!(e.to_string(), "Invalid cookie name \"max-age\": it is the name of a cookie attribute");
+/// // A `std::error::Error`, so `?` turns it into a handler's error.
+/// let e: tornado_web::Error = e.into();
+/// assert_eq!(e.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CookieError(String);
 
@@ -154,6 +183,16 @@ fn breaks_attribute(c: char) -> bool {
 }
 
 /// Checks a cookie name: non-empty, token characters only, not an attribute's name.
+///
+/// ```
+/// use tornado_web::cookie::check_cookie_name;
+///
+/// assert!(check_cookie_name("session_id").is_ok());
+/// assert!(check_cookie_name("").is_err());
+/// assert!(check_cookie_name("a b").is_err());
+/// assert!(check_cookie_name("a=b").is_err());
+/// assert!(check_cookie_name("Path").is_err()); // an attribute's name, in any case
+/// ```
 pub fn check_cookie_name(name: &str) -> Result<(), CookieError> {
     if name.is_empty() || !name.chars().all(legal) {
         return Err(CookieError(format!("Invalid cookie name {name:?}")));
@@ -169,6 +208,17 @@ pub fn check_cookie_name(name: &str) -> Result<(), CookieError> {
 /// Checks a cookie value: no control characters or spaces (Tornado refuses them too),
 /// no DEL, nothing beyond U+00FF (which would go out as raw UTF-8: encode such text,
 /// with `url_escape` or base64, first).
+///
+/// ```
+/// use tornado_web::cookie::check_cookie_value;
+///
+/// assert!(check_cookie_value("k", "abc").is_ok());
+/// assert!(check_cookie_value("k", "a,b;\"c\"").is_ok()); // quoted when it goes out
+/// assert!(check_cookie_value("k", "caf\u{e9}").is_ok()); // U+00E9 fits in Latin-1
+/// assert!(check_cookie_value("k", "a b").is_err());
+/// assert!(check_cookie_value("k", "x\r\nSet-Cookie: y=z").is_err());
+/// assert!(check_cookie_value("k", "\u{65e5}\u{672c}").is_err()); // encode it first
+/// ```
 pub fn check_cookie_value(name: &str, value: &str) -> Result<(), CookieError> {
     if value
         .chars()
@@ -214,6 +264,21 @@ fn push_value(out: &mut String, value: &str) {
 /// Fails, naming what is wrong, for a name that is not a token (or is an attribute's
 /// name), a value with a control character or space, an attribute containing one or a
 /// `;`, or an expiry that is not a finite number of days.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tornado_web::cookie::{set_cookie_line, CookieOptions};
+///
+/// let opts = CookieOptions {
+///     expires: Some(UNIX_EPOCH + Duration::from_secs(1_359_312_200)),
+///     max_age: Some(Duration::from_secs(10)),
+///     ..CookieOptions::default()
+/// };
+/// assert_eq!(set_cookie_line("a", "b", &opts).unwrap(),
+///            "a=b; expires=Sun, 27 Jan 2013 18:43:20 GMT; Max-Age=10; Path=/");
+/// let nan = CookieOptions { expires_days: Some(f64::NAN), ..CookieOptions::default() };
+/// assert!(set_cookie_line("a", "b", &nan).is_err());
+/// ```
 pub fn set_cookie_line(
     name: &str,
     value: &str,

@@ -38,6 +38,49 @@ pub(crate) trait ErasedMessage {
 
 /// The [`HttpMessageDelegate`] an [`Application`](crate::Application) gives the server
 /// for each request.
+///
+/// A server delegate of your own can hand requests on to an application:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tornado_httpserver::httputil::HttpServerRequest;
+/// use tornado_httpserver::{HttpServer, HttpServerConnectionDelegate};
+/// use tornado_web::{testing, url, Application, Context, RequestHandler, WebRequest};
+///
+/// /// Counts requests, then lets the application route them.
+/// struct Counted {
+///     app: Rc<Application>,
+///     count: Rc<Cell<u32>>,
+/// }
+///
+/// impl HttpServerConnectionDelegate for Counted {
+///     type Message = WebRequest;
+///     fn start_request(self: Rc<Self>, request: &HttpServerRequest) -> WebRequest {
+///         self.count.set(self.count.get() + 1);
+///         self.app.clone().start_request(request)
+///     }
+/// }
+/// # struct Hello;
+/// # impl RequestHandler for Hello {
+/// #     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+/// #         cx.write("hello");
+/// #         Ok(())
+/// #     }
+/// # }
+///
+/// testing::gen_test(async {
+///     let count = Rc::new(Cell::new(0));
+///     let app = Rc::new(Application::new(vec![url("/", || Hello)]));
+///     let server = HttpServer::new(Counted { app, count: count.clone() });
+///     server.listen(0, Some("127.0.0.1")).unwrap();
+///     let addr = server.local_addrs()[0];
+///     let response = tornado_httpclient::AsyncHttpClient::new().fetch(format!("http://{addr}/")).await;
+///     assert_eq!(response.unwrap().text().unwrap(), "hello");
+///     assert_eq!(count.get(), 1);
+///     server.stop();
+/// });
+/// ```
 pub struct WebRequest(Box<dyn ErasedMessage>);
 
 impl std::fmt::Debug for WebRequest {

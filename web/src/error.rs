@@ -8,6 +8,18 @@ use http::StatusCode;
 
 /// What handler methods return: `Ok(())`, or an [`Error`] that the framework turns
 /// into a response.
+///
+/// ```
+/// use tornado_web::HttpError;
+///
+/// /// A route's id, or the 404 a bad one earns.
+/// fn story_id(arg: &str) -> tornado_web::Result<u32> {
+///     arg.parse().map_err(|_| HttpError::new(404).into())
+/// }
+///
+/// assert_eq!(story_id("7").unwrap(), 7);
+/// assert_eq!(story_id("x").unwrap_err().status(), http::StatusCode::NOT_FOUND);
+/// ```
 pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 
 /// An error that answers with an HTTP status (Tornado's `HTTPError`).
@@ -20,7 +32,7 @@ pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 /// is what the default error page shows.
 ///
 /// ```
-/// use tornado_web::{Context, HttpError, RequestHandler};
+/// use tornado_web::{testing, url, Application, Context, HttpError, RequestHandler};
 ///
 /// struct Story;
 /// impl RequestHandler for Story {
@@ -34,6 +46,11 @@ pub type Result<T = (), E = Error> = std::result::Result<T, E>;
 ///         Ok(())
 ///     }
 /// }
+///
+/// testing::run(|| Application::new(vec![url("/story/(.*)", || Story)]), |t| async move {
+///     assert_eq!(t.fetch("/story/7").await.text().unwrap(), "story 7");
+///     assert_eq!(t.fetch("/story/seven").await.code, 404);
+/// });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
@@ -48,6 +65,15 @@ pub struct HttpError {
 impl HttpError {
     /// An error answering `status` (e.g. `404`). A code outside 200–599 answers 500 (an
     /// informational 1xx cannot end a response: the client would wait for another).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::HttpError;
+    ///
+    /// assert_eq!(HttpError::new(404).status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(HttpError::new(404).to_string(), "HTTP 404: Not Found");
+    /// assert_eq!(HttpError::new(101).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
     pub fn new(status: u16) -> Self {
         HttpError {
             status,
@@ -59,6 +85,14 @@ impl HttpError {
 
     /// An error answering `status` whose `log_message` is logged (as Tornado's
     /// `HTTPError(status, log_message)`); the client does not see it.
+    ///
+    /// ```
+    /// use tornado_web::HttpError;
+    ///
+    /// let e = HttpError::with_log(403, "token expired for user 42");
+    /// assert_eq!(e.log_message(), Some("token expired for user 42"));
+    /// assert_eq!(e.to_string(), "HTTP 403: Forbidden (token expired for user 42)");
+    /// ```
     pub fn with_log(status: u16, log_message: impl Into<String>) -> Self {
         HttpError {
             log_message: Some(log_message.into()),
@@ -68,12 +102,37 @@ impl HttpError {
 
     /// Sets the reason phrase sent in the status line and shown by the default error
     /// page (Tornado's `reason=`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, HttpError, RequestHandler};
+    ///
+    /// struct Closed;
+    /// impl RequestHandler for Closed {
+    ///     async fn get(&mut self, _cx: &mut Context) -> tornado_web::Result {
+    ///         Err(HttpError::new(503).with_reason("Gone Fishing").into())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Closed)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.reason.as_str()), (503, "Gone Fishing"));
+    ///     assert!(r.text().unwrap().contains("Gone Fishing"));
+    /// });
+    /// ```
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
     }
 
     /// The status code this error answers with (500 for a code outside 200–599).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::HttpError;
+    ///
+    /// assert_eq!(HttpError::new(418).status(), StatusCode::IM_A_TEAPOT);
+    /// assert_eq!(HttpError::new(600).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match StatusCode::from_u16(self.status) {
             Ok(s) if (200..600).contains(&self.status) => s,
@@ -82,17 +141,39 @@ impl HttpError {
     }
 
     /// The message for the log, if any.
+    ///
+    /// ```
+    /// use tornado_web::HttpError;
+    ///
+    /// assert_eq!(HttpError::with_log(400, "bad date").log_message(), Some("bad date"));
+    /// assert_eq!(HttpError::new(400).log_message(), None);
+    /// ```
     pub fn log_message(&self) -> Option<&str> {
         self.log_message.as_deref()
     }
 
     /// The reason phrase given with [`with_reason`](Self::with_reason), if any.
+    ///
+    /// ```
+    /// use tornado_web::HttpError;
+    ///
+    /// assert_eq!(HttpError::new(503).with_reason("Gone Fishing").reason(), Some("Gone Fishing"));
+    /// assert_eq!(HttpError::new(503).reason(), None); // the standard phrase goes out
+    /// ```
     pub fn reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
 
     /// 400 for a missing argument: the reason names it (Tornado's
     /// `MissingArgumentError`).
+    ///
+    /// ```
+    /// use tornado_web::HttpError;
+    ///
+    /// let e = HttpError::missing_argument("email");
+    /// assert_eq!(e.status().as_u16(), 400);
+    /// assert_eq!(e.reason(), Some("Missing argument email"));
+    /// ```
     pub fn missing_argument(name: &str) -> Self {
         HttpError::with_log(400, format!("Missing argument {name}"))
             .with_reason(format!("Missing argument {name}"))
@@ -121,7 +202,7 @@ impl std::error::Error for HttpError {}
 /// sent (the response is finished if it was not), nothing is logged.
 ///
 /// ```
-/// use tornado_web::{Context, Finish, RequestHandler};
+/// use tornado_web::{testing, url, Application, Context, Finish, RequestHandler};
 ///
 /// struct Guarded;
 /// impl RequestHandler for Guarded {
@@ -133,7 +214,19 @@ impl std::error::Error for HttpError {}
 ///         }
 ///         Ok(())
 ///     }
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("secret");
+///         Ok(())
+///     }
 /// }
+///
+/// testing::run(|| Application::new(vec![url("/", || Guarded)]), |t| async move {
+///     let r = t.fetch("/").await;
+///     assert_eq!(r.code, 401);
+///     assert_eq!(r.headers.get("WWW-Authenticate"), Some("Basic realm=\"x\""));
+///     let authorized = t.fetch_request(t.request("/").header("Authorization", "Basic eDp5")).await;
+///     assert_eq!(authorized.text().unwrap(), "secret");
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Finish;
@@ -200,6 +293,15 @@ impl Error {
     }
 
     /// The status this error answers with.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::{Error, Finish, HttpError};
+    ///
+    /// assert_eq!(Error::from(HttpError::new(404)).status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(Error::from(Finish).status(), StatusCode::OK); // no error: the response's own
+    /// assert_eq!(Error::msg("db down").status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match &self.kind {
             Kind::Http(e) => e.status(),
@@ -209,6 +311,14 @@ impl Error {
     }
 
     /// The [`HttpError`] inside, if it is one.
+    ///
+    /// ```
+    /// use tornado_web::{Error, HttpError};
+    ///
+    /// let e = Error::from(HttpError::with_log(403, "no token"));
+    /// assert_eq!(e.as_http().and_then(HttpError::log_message), Some("no token"));
+    /// assert!(Error::msg("db down").as_http().is_none());
+    /// ```
     pub fn as_http(&self) -> Option<&HttpError> {
         match &self.kind {
             Kind::Http(e) => Some(e),
@@ -217,17 +327,71 @@ impl Error {
     }
 
     /// Whether this is a [`Finish`].
+    ///
+    /// ```
+    /// use tornado_web::{Error, Finish};
+    ///
+    /// assert!(Error::from(Finish).is_finish());
+    /// assert!(!Error::msg("db down").is_finish());
+    /// ```
     pub fn is_finish(&self) -> bool {
         matches!(self.kind, Kind::Finish)
     }
 
     /// Whether the handler panicked.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::{testing, url, Application, Context, Error, RequestHandler};
+    ///
+    /// struct Buggy;
+    /// impl RequestHandler for Buggy {
+    ///     async fn get(&mut self, _cx: &mut Context) -> tornado_web::Result {
+    ///         let empty: Vec<u8> = Vec::new();
+    ///         let _ = empty[0]; // panics
+    ///         Ok(())
+    ///     }
+    ///     fn write_error(cx: &mut Context, _status: StatusCode, error: Option<&Error>) {
+    ///         let panicked = error.is_some_and(Error::is_panic);
+    ///         cx.write(if panicked { "a bug: we are on it" } else { "an error" });
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Buggy)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.text().unwrap()), (500, "a bug: we are on it"));
+    /// });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.kind, Kind::Panic { .. })
     }
 
     /// The backtrace captured with the error (with the `debug` or `serve_traceback`
     /// setting, or `RUST_BACKTRACE` set), if any.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::{testing, url, Application, Context, Error, HttpError, RequestHandler, Settings};
+    ///
+    /// struct Reader;
+    /// impl RequestHandler for Reader {
+    ///     async fn get(&mut self, _cx: &mut Context) -> tornado_web::Result {
+    ///         std::fs::read("/no/such/file")?;
+    ///         Ok(())
+    ///     }
+    ///     fn write_error(cx: &mut Context, _status: StatusCode, error: Option<&Error>) {
+    ///         let traced = error.and_then(Error::backtrace).is_some();
+    ///         cx.write(format!("backtrace: {traced}"));
+    ///     }
+    /// }
+    ///
+    /// // An HttpError carries none.
+    /// assert!(Error::from(HttpError::new(404)).backtrace().is_none());
+    /// let settings = Settings { serve_traceback: true, ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Reader)], settings), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "backtrace: true");
+    /// });
+    /// ```
     pub fn backtrace(&self) -> Option<&Backtrace> {
         let bt = match &self.kind {
             Kind::Other { backtrace, .. } => Some(backtrace),

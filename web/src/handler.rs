@@ -9,6 +9,15 @@ use crate::error::{Error, HttpError, Result};
 
 /// The methods a handler serves unless it says otherwise (Tornado's
 /// `SUPPORTED_METHODS`).
+///
+/// ```
+/// use http::Method;
+/// use tornado_web::DEFAULT_SUPPORTED_METHODS;
+///
+/// assert_eq!(DEFAULT_SUPPORTED_METHODS.len(), 7);
+/// assert!(DEFAULT_SUPPORTED_METHODS.contains(&Method::OPTIONS));
+/// assert!(!DEFAULT_SUPPORTED_METHODS.contains(&Method::TRACE));
+/// ```
 pub const DEFAULT_SUPPORTED_METHODS: &[Method] = &[
     Method::GET,
     Method::HEAD,

@@ -152,4 +152,12 @@ pub use template::TemplateError;
 pub use uimodule::{ModuleCx, UiModule, UiModules};
 
 /// The `http` crate's types this API uses (`StatusCode`, `Method`).
+///
+/// ```
+/// use tornado_web::http::{Method, StatusCode};
+/// use tornado_web::HttpError;
+///
+/// assert_eq!(HttpError::new(404).status(), StatusCode::NOT_FOUND);
+/// assert!(tornado_web::DEFAULT_SUPPORTED_METHODS.contains(&Method::PATCH));
+/// ```
 pub use tornado_httpserver::http;

@@ -15,9 +15,43 @@ use crate::staticfile::StaticFileOptions;
 use crate::uimodule::UiModules;
 
 /// The WebSocket message size limit Tornado uses by default (10 MiB).
+///
+/// ```
+/// use tornado_web::{Settings, DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE};
+///
+/// assert_eq!(DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE, 10 * 1024 * 1024);
+/// assert_eq!(Settings::default().websocket_max_message_size, DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE);
+/// ```
 pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
 
 /// A replacement for the access log line: called with each finished request.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use tornado_web::{testing, url, Application, Context, LogFunction, RequestHandler, RequestLog};
+/// use tornado_web::Settings;
+///
+/// struct Hello;
+/// impl RequestHandler for Hello {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("hello");
+///         Ok(())
+///     }
+/// }
+///
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let record = seen.clone();
+/// let log: LogFunction = Rc::new(move |r: &RequestLog<'_>| {
+///     record.borrow_mut().push((r.status.as_u16(), r.uri.to_owned()));
+/// });
+/// let settings = Settings { log_function: Some(log), ..Settings::default() };
+/// testing::run(|| Application::with_settings(vec![url("/", || Hello)], settings), |t| async move {
+///     t.fetch("/?a=1").await;
+///     t.fetch("/missing").await;
+///     assert_eq!(*seen.borrow(), [(200, "/?a=1".to_owned()), (404, "/missing".to_owned())]);
+/// });
+/// ```
 pub type LogFunction = Rc<dyn Fn(&RequestLog<'_>)>;
 
 /// The application's settings. Build with struct-update syntax over `Default`.
@@ -166,12 +200,29 @@ impl Default for Settings {
 
 impl Settings {
     /// Whether error pages carry tracebacks (`serve_traceback` or `debug`).
+    ///
+    /// ```
+    /// use tornado_web::Settings;
+    ///
+    /// assert!(!Settings::default().serves_traceback());
+    /// assert!(Settings { debug: true, ..Settings::default() }.serves_traceback());
+    /// assert!(Settings { serve_traceback: true, ..Settings::default() }.serves_traceback());
+    /// ```
     pub fn serves_traceback(&self) -> bool {
         self.serve_traceback || self.debug
     }
 
     /// Whether `static_url` keeps versions ([`static_hash_cache`](Self::static_hash_cache),
     /// or not `debug`).
+    ///
+    /// ```
+    /// use tornado_web::Settings;
+    ///
+    /// assert!(Settings::default().uses_static_hash_cache());
+    /// assert!(!Settings { debug: true, ..Settings::default() }.uses_static_hash_cache());
+    /// let kept = Settings { debug: true, static_hash_cache: Some(true), ..Settings::default() };
+    /// assert!(kept.uses_static_hash_cache());
+    /// ```
     pub fn uses_static_hash_cache(&self) -> bool {
         self.static_hash_cache.unwrap_or(!self.debug)
     }
@@ -226,16 +277,31 @@ pub(crate) fn summary(method: &Method, uri: &str, ip: Option<std::net::IpAddr>) 
 /// gets from the handler).
 ///
 /// ```
+/// use std::cell::RefCell;
 /// use std::rc::Rc;
-/// use tornado_web::{RequestLog, Settings};
+/// use tornado_web::{testing, url, Application, RequestLog, Settings};
+/// # use tornado_web::{Context, RequestHandler};
+/// # struct Hello;
+/// # impl RequestHandler for Hello {
+/// #     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+/// #         cx.write("hello");
+/// #         Ok(())
+/// #     }
+/// # }
 ///
+/// let lines = Rc::new(RefCell::new(Vec::new()));
+/// let out = lines.clone();
 /// let settings = Settings {
-///     log_function: Some(Rc::new(|r: &RequestLog<'_>| {
-///         println!("{} {} {} {:.1}ms", r.status.as_u16(), r.method, r.uri, r.request_time.as_secs_f64() * 1e3);
+///     log_function: Some(Rc::new(move |r: &RequestLog<'_>| {
+///         out.borrow_mut().push(format!("{} {} {} by {}", r.status.as_u16(), r.method, r.uri, r.handler));
 ///     })),
 ///     ..Settings::default()
 /// };
-/// # let _ = settings;
+/// testing::run(|| Application::with_settings(vec![url("/", || Hello)], settings), |t| async move {
+///     t.fetch("/").await;
+///     let line = lines.borrow()[0].clone();
+///     assert!(line.starts_with("200 GET / by ") && line.ends_with("Hello"), "{line}");
+/// });
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -272,6 +338,31 @@ pub(crate) fn access_log_enabled(status: StatusCode) -> bool {
 
 impl RequestLog<'_> {
     /// Tornado's summary: `METHOD uri (ip)`.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, RequestLog, Settings};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let summaries = Rc::new(RefCell::new(Vec::new()));
+    /// let out = summaries.clone();
+    /// let settings = Settings {
+    ///     log_function: Some(Rc::new(move |r: &RequestLog<'_>| out.borrow_mut().push(r.summary()))),
+    ///     ..Settings::default()
+    /// };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Hello)], settings), |t| async move {
+    ///     t.fetch("/?q=1").await;
+    ///     assert_eq!(*summaries.borrow(), ["GET /?q=1 (127.0.0.1)"]);
+    /// });
+    /// ```
     pub fn summary(&self) -> String {
         summary(self.method, self.uri, self.remote_ip)
     }
@@ -279,6 +370,39 @@ impl RequestLog<'_> {
     /// Logs the line as Tornado's `Application.log_request` does, to target
     /// `tornado.access`: `200 GET / (127.0.0.1) 0.52ms` at info for statuses below
     /// 400, warning below 500, error from 500 on.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, RequestLog, Settings};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// // Logs only what went wrong, in Tornado's words, and counts the rest.
+    /// let fine = Rc::new(Cell::new(0));
+    /// let count = fine.clone();
+    /// let settings = Settings {
+    ///     log_function: Some(Rc::new(move |r: &RequestLog<'_>| {
+    ///         if r.status.as_u16() >= 400 {
+    ///             r.log(); // "404 GET /missing (127.0.0.1) 0.21ms", a warning
+    ///         } else {
+    ///             count.set(count.get() + 1);
+    ///         }
+    ///     })),
+    ///     ..Settings::default()
+    /// };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Hello)], settings), |t| async move {
+    ///     t.fetch("/").await;
+    ///     t.fetch("/missing").await;
+    ///     assert_eq!(fine.get(), 1);
+    /// });
+    /// ```
     pub fn log(&self) {
         let level = access_level(self.status);
         if log::log_enabled!(target: "tornado.access", level) {

@@ -64,14 +64,45 @@ use ring::hmac;
 
 /// The format [`create_signed_value`] writes when given no version: [`Version::V2`]
 /// (Tornado's `DEFAULT_SIGNED_VALUE_VERSION`).
+///
+/// ```
+/// use tornado_web::signing::{create_signed_value, Secret, Version, DEFAULT_SIGNED_VALUE_VERSION};
+///
+/// assert_eq!(DEFAULT_SIGNED_VALUE_VERSION, Version::V2);
+/// let signed = create_signed_value(&Secret::new("k"), "n", "v", None, None, None).unwrap();
+/// assert!(signed.starts_with(b"2|"));
+/// ```
 pub const DEFAULT_SIGNED_VALUE_VERSION: Version = Version::V2;
 
 /// The oldest format [`decode_signed_value`] reads when given no minimum:
 /// [`Version::V1`] (Tornado's `DEFAULT_SIGNED_VALUE_MIN_VERSION`).
+///
+/// ```
+/// use tornado_web::signing::{create_signed_value, decode_signed_value, Secret, Version};
+/// use tornado_web::signing::DEFAULT_SIGNED_VALUE_MIN_VERSION;
+///
+/// assert_eq!(DEFAULT_SIGNED_VALUE_MIN_VERSION, Version::V1);
+/// // An old version 1 cookie still reads back by default.
+/// let secret = Secret::new("k");
+/// let v1 = create_signed_value(&secret, "n", "v", Some(Version::V1), None, None).unwrap();
+/// assert_eq!(decode_signed_value(&secret, "n", &v1, None, None, None), Some(b"v".to_vec()));
+/// ```
 pub const DEFAULT_SIGNED_VALUE_MIN_VERSION: Version = Version::V1;
 
 /// How old a value [`decode_signed_value`] accepts when given no `max_age_days`: 31
 /// days, as Tornado's `get_signed_cookie`.
+///
+/// ```
+/// use tornado_web::signing::{create_signed_value, decode_signed_value, Secret, DEFAULT_MAX_AGE_DAYS};
+///
+/// assert_eq!(DEFAULT_MAX_AGE_DAYS, 31.0);
+/// let secret = Secret::new("k");
+/// let signed_at = 1_300_000_000.0;
+/// let signed = create_signed_value(&secret, "n", "v", None, Some(signed_at), None).unwrap();
+/// let days_later = |d: f64| Some(signed_at + d * 86_400.0);
+/// assert!(decode_signed_value(&secret, "n", &signed, None, days_later(30.0), None).is_some());
+/// assert!(decode_signed_value(&secret, "n", &signed, None, days_later(32.0), None).is_none());
+/// ```
 pub const DEFAULT_MAX_AGE_DAYS: f64 = 31.0;
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
@@ -87,6 +118,19 @@ const V1_MAX_FUTURE_SECONDS: f64 = 31.0 * SECONDS_PER_DAY;
 const MAX_VERSION_DIGITS: usize = 3;
 
 /// A signed-value format.
+///
+/// ```
+/// use tornado_web::signing::{create_signed_value, decode_signed_value, Secret, Version};
+///
+/// let secret = Secret::new("k");
+/// let v1 = create_signed_value(&secret, "n", "v", Some(Version::V1), None, None).unwrap();
+/// let v2 = create_signed_value(&secret, "n", "v", Some(Version::V2), None, None).unwrap();
+/// assert!(!v1.starts_with(b"2|") && v2.starts_with(b"2|"));
+/// // A minimum version refuses older formats.
+/// assert_eq!(decode_signed_value(&secret, "n", &v1, None, None, Some(Version::V2)), None);
+/// assert!(decode_signed_value(&secret, "n", &v2, None, None, Some(Version::V2)).is_some());
+/// assert!(Version::V1 < Version::V2 && Version::default() == Version::V2);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
     /// Tornado's version 1: HMAC-SHA1 over name, payload and timestamp, no key version.
@@ -137,6 +181,17 @@ impl Keys {
 
 impl Secret {
     /// One key (Tornado's `cookie_secret` as a string or bytes).
+    ///
+    /// ```
+    /// use tornado_web::signing::{create_signed_value, decode_signed_value, Secret};
+    ///
+    /// let secret = Secret::new(b"32 random bytes, kept out of git");
+    /// let signed = create_signed_value(&secret, "user", "alice", None, None, None).unwrap();
+    /// assert_eq!(decode_signed_value(&secret, "user", &signed, None, None, None),
+    ///            Some(b"alice".to_vec()));
+    /// // Another key does not verify it.
+    /// assert_eq!(decode_signed_value(&Secret::new("other"), "user", &signed, None, None, None), None);
+    /// ```
     pub fn new(key: impl AsRef<[u8]>) -> Secret {
         Secret(Keying::Single(Box::new(Keys::new(key.as_ref()))))
     }
@@ -144,6 +199,21 @@ impl Secret {
     /// Keys by key version (Tornado's `cookie_secret` as a dict). Values are signed with
     /// the key named by `key_version`, in format 2 only, and read with the key whose
     /// version they carry. A later duplicate version replaces an earlier one.
+    ///
+    /// ```
+    /// use tornado_web::signing::{create_signed_value, decode_signed_value, Secret};
+    ///
+    /// // Signed with key 1 before the rotation...
+    /// let old = Secret::versioned([(1, "old key")]);
+    /// let signed = create_signed_value(&old, "user", "alice", None, None, Some(1)).unwrap();
+    /// // ...it still verifies once key 2 signs new values.
+    /// let rotated = Secret::versioned([(1, "old key"), (2, "new key")]);
+    /// assert_eq!(decode_signed_value(&rotated, "user", &signed, None, None, None),
+    ///            Some(b"alice".to_vec()));
+    /// // Once key 1 is dropped, it does not.
+    /// let dropped = Secret::versioned([(2, "new key")]);
+    /// assert_eq!(decode_signed_value(&dropped, "user", &signed, None, None, None), None);
+    /// ```
     pub fn versioned<K: AsRef<[u8]>>(keys: impl IntoIterator<Item = (i64, K)>) -> Secret {
         let keys = keys
             .into_iter()
@@ -153,11 +223,26 @@ impl Secret {
     }
 
     /// Whether this secret maps key versions to keys.
+    ///
+    /// ```
+    /// use tornado_web::signing::Secret;
+    ///
+    /// assert!(!Secret::new("k").is_versioned());
+    /// assert!(Secret::versioned([(1, "k")]).is_versioned());
+    /// ```
     pub fn is_versioned(&self) -> bool {
         matches!(self.0, Keying::Versioned(_))
     }
 
     /// The key versions of a versioned secret, in ascending order; none for one key.
+    ///
+    /// ```
+    /// use tornado_web::signing::Secret;
+    ///
+    /// let secret = Secret::versioned([(3, "c"), (1, "a"), (2, "b")]);
+    /// assert_eq!(secret.key_versions().collect::<Vec<_>>(), [1, 2, 3]);
+    /// assert_eq!(Secret::new("k").key_versions().count(), 0);
+    /// ```
     pub fn key_versions(&self) -> impl Iterator<Item = i64> + '_ {
         let keys = match &self.0 {
             Keying::Single(_) => None,
@@ -205,6 +290,19 @@ impl From<Vec<u8>> for Secret {
 
 /// Why [`create_signed_value`] could not sign (each an assertion or `KeyError` in
 /// Tornado).
+///
+/// ```
+/// use tornado_web::signing::{create_signed_value, Secret, SignError, Version};
+///
+/// let keys = Secret::versioned([(1, "a"), (2, "b")]);
+/// let sign = |version, key_version| create_signed_value(&keys, "n", "v", version, None, key_version);
+/// assert_eq!(sign(None, None), Err(SignError::MissingKeyVersion));
+/// assert_eq!(sign(None, Some(3)), Err(SignError::UnknownKeyVersion(3)));
+/// assert_eq!(sign(Some(Version::V1), Some(1)), Err(SignError::VersionedSecretNeedsV2));
+/// assert_eq!(sign(None, Some(3)).unwrap_err().to_string(), "the secret has no key of version 3");
+/// let one = Secret::new("k");
+/// assert_eq!(create_signed_value(&one, "n", "v", None, Some(f64::NAN), None), Err(SignError::BadClock));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SignError {

@@ -108,24 +108,46 @@ use range::Span;
 
 /// How long a response to a versioned URL (one with `v=`) may be cached: ten years,
 /// Tornado's `CACHE_MAX_AGE`.
+///
+/// ```
+/// use tornado_web::staticfile::CACHE_MAX_AGE;
+///
+/// assert_eq!(CACHE_MAX_AGE.as_secs(), 10 * 365 * 86_400); // Cache-Control: max-age=315360000
+/// ```
 pub const CACHE_MAX_AGE: Duration = Duration::from_secs(86_400 * 365 * 10);
 
 /// Files of at most this many bytes are read whole, kept in memory (up to 16 MiB of
 /// them per root) and sent in one write; larger files are streamed.
+///
+/// ```
+/// assert_eq!(tornado_web::staticfile::SMALL_FILE_SIZE, 64 * 1024);
+/// ```
 pub const SMALL_FILE_SIZE: u64 = 64 * 1024;
 
 /// The largest file whose content is hashed (Tornado's `MAX_VERSION_CONTENT_SIZE`,
 /// 64 MiB): the hash is computed on the loop, so this bounds how long a first request
 /// for a file (or `static_url`) can hold it. A larger file has no version and no
 /// `ETag` (`Last-Modified` still answers 304s).
+///
+/// ```
+/// assert_eq!(tornado_web::staticfile::MAX_VERSION_CONTENT_SIZE, 64 * 1024 * 1024);
+/// ```
 pub const MAX_VERSION_CONTENT_SIZE: u64 = 64 * 1024 * 1024;
 
 /// A larger file goes from the file to the socket (`sendfile`) in pieces of this
 /// size, with a yield to the loop between them.
+///
+/// ```
+/// assert_eq!(tornado_web::staticfile::SEND_FILE_PIECE, 1024 * 1024);
+/// ```
 pub const SEND_FILE_PIECE: u64 = 1024 * 1024;
 
 /// How many files one root describes at most (Tornado's `MAX_CACHED_VERSIONS`); past
 /// that, an entry makes room for the next, and its file is read again when asked for.
+///
+/// ```
+/// assert_eq!(tornado_web::staticfile::MAX_CACHED_FILES, 10_000);
+/// ```
 pub const MAX_CACHED_FILES: usize = 10_000;
 
 /// Options of a directory served by [`StaticFileHandler`] (Tornado's
@@ -134,17 +156,28 @@ pub const MAX_CACHED_FILES: usize = 10_000;
 /// [`Settings::static_handler_args`](crate::Settings::static_handler_args).
 ///
 /// ```
-/// use tornado_web::{Settings, StaticFileOptions};
+/// use tornado_web::{testing, Application, Settings, StaticFileOptions};
+/// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-options-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::create_dir_all(dir.join("docs")).unwrap();
+/// # std::fs::write(dir.join("docs/index.html"), "docs home").unwrap();
 ///
 /// let settings = Settings {
-///     static_path: Some("assets".into()),
+///     static_path: Some(dir.clone()),
 ///     static_handler_args: StaticFileOptions {
 ///         default_filename: Some("index.html".into()),
 ///         ..StaticFileOptions::default()
 ///     },
 ///     ..Settings::default()
 /// };
-/// # let _ = settings;
+/// testing::run(|| Application::with_settings(vec![], settings), |t| async move {
+///     assert_eq!(t.fetch("/static/docs/").await.text().unwrap(), "docs home");
+///     let bare = t.fetch_request(t.request("/static/docs").follow_redirects(false)).await;
+///     assert_eq!(bare.code, 301);
+///     assert_eq!(bare.headers.get("Location"), Some("/static/docs/"));
+/// });
+/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Clone, Default)]
 pub struct StaticFileOptions {
@@ -195,6 +228,22 @@ impl fmt::Debug for StaticFileOptions {
 /// `static_url` versions are kept apart: with `static_hash_cache` (the default unless
 /// `debug`), a path's version is computed once, as Tornado does; without it, every call
 /// looks at the file.
+///
+/// ```
+/// use tornado_web::{StaticFileHandler, StaticFiles};
+/// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-files-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::create_dir_all(dir.join("css")).unwrap();
+/// # std::fs::write(dir.join("css/site.css"), "body{}").unwrap();
+///
+/// let files: StaticFiles = StaticFileHandler::factory(&dir).default_filename("index.html");
+/// assert_eq!(files.root(), dir.as_path());
+/// let css = files.file(&files.get_absolute_path("css/site.css").unwrap()).unwrap();
+/// assert_eq!(css.len(), 6);
+/// assert!(files.get_absolute_path("../../etc/passwd").is_err());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub struct StaticFiles {
     root: PathBuf,
     options: StaticFileOptions,
@@ -218,11 +267,33 @@ impl fmt::Debug for StaticFiles {
 impl StaticFiles {
     /// The files under `root` (made absolute against the current directory), with
     /// default options.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tornado_web::StaticFiles;
+    ///
+    /// let cwd = std::env::current_dir().unwrap();
+    /// assert_eq!(StaticFiles::new("assets").root(), cwd.join("assets").as_path());
+    /// assert_eq!(StaticFiles::new("/srv/www/../site/").root(), Path::new("/srv/site"));
+    /// ```
     pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles::with_options(root, StaticFileOptions::default())
     }
 
     /// The files under `root` with `options`.
+    ///
+    /// ```
+    /// use tornado_web::{url, StaticFileOptions, StaticFiles};
+    ///
+    /// let options = StaticFileOptions {
+    ///     default_filename: Some("index.html".into()),
+    ///     ..StaticFileOptions::default()
+    /// };
+    /// let files = StaticFiles::with_options("/srv/www", options);
+    /// assert_eq!(files.options().default_filename.as_deref(), Some("index.html"));
+    /// let route = url(r"/(.*)", files); // what a route serves
+    /// # let _ = route;
+    /// ```
     pub fn with_options(root: impl Into<PathBuf>, options: StaticFileOptions) -> StaticFiles {
         let policy = options
             .policy
@@ -240,6 +311,22 @@ impl StaticFiles {
     }
 
     /// Serves `name` for a directory (see [`StaticFileOptions::default_filename`]).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, StaticFileHandler};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-default-filename-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(dir.join("guide")).unwrap();
+    /// # std::fs::write(dir.join("guide/index.html"), "<h1>guide</h1>").unwrap();
+    ///
+    /// let docs = StaticFileHandler::factory(&dir).default_filename("index.html");
+    /// testing::run(|| Application::new(vec![url(r"/docs/(.*)", docs)]), |t| async move {
+    ///     assert_eq!(t.fetch("/docs/guide/").await.text().unwrap(), "<h1>guide</h1>");
+    ///     assert_eq!(t.fetch("/docs/guide/index.html").await.text().unwrap(), "<h1>guide</h1>");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn default_filename(mut self, name: impl Into<String>) -> StaticFiles {
         self.options.default_filename = Some(name.into());
         self
@@ -248,12 +335,57 @@ impl StaticFiles {
     /// Lets symlinks lead into `dir` too (see
     /// [`StaticFileOptions::allowed_symlink_directories`]; the root is then no longer
     /// allowed by default: add it too if it should be).
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-symlink-dir-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(dir.join("shared")).unwrap();
+    /// # std::fs::create_dir_all(dir.join("site")).unwrap();
+    /// # std::fs::write(dir.join("site/index.html"), "home").unwrap();
+    /// # std::fs::write(dir.join("shared/logo.txt"), "logo").unwrap();
+    /// // site/shared -> ../shared, a directory outside the root
+    /// std::os::unix::fs::symlink(dir.join("shared"), dir.join("site/shared")).unwrap();
+    ///
+    /// let strict = StaticFiles::new(dir.join("site"));
+    /// let logo = strict.get_absolute_path("shared/logo.txt").unwrap();
+    /// assert_eq!(strict.file(&logo).unwrap_err().status(), http::StatusCode::FORBIDDEN);
+    ///
+    /// let open = StaticFiles::new(dir.join("site"))
+    ///     .allowed_symlink_directory(dir.join("site"))
+    ///     .allowed_symlink_directory(dir.join("shared"));
+    /// assert_eq!(open.file(&logo).unwrap().len(), 4);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn allowed_symlink_directory(mut self, dir: impl Into<PathBuf>) -> StaticFiles {
         self.options.allowed_symlink_directories.push(dir.into());
         self
     }
 
     /// Uses `policy` instead of [`DefaultPolicy`].
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, StaticFileHandler, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-policy-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// struct NoSniff;
+    /// impl StaticPolicy for NoSniff {
+    ///     fn set_extra_headers(&self, cx: &mut Context, _path: &str) -> tornado_web::Result {
+    ///         cx.set_header("X-Content-Type-Options", "nosniff")
+    ///     }
+    /// }
+    ///
+    /// let files = StaticFileHandler::factory(&dir).policy(NoSniff);
+    /// testing::run(|| Application::new(vec![url(r"/(.*)", files)]), |t| async move {
+    ///     let r = t.fetch("/a.txt").await;
+    ///     assert_eq!(r.headers.get("X-Content-Type-Options"), Some("nosniff"));
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn policy(mut self, policy: impl StaticPolicy) -> StaticFiles {
         let policy: Rc<dyn StaticPolicy> = Rc::new(policy);
         self.options.policy = Some(policy.clone());
@@ -262,11 +394,26 @@ impl StaticFiles {
     }
 
     /// The root, absolute.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tornado_web::StaticFiles;
+    ///
+    /// assert_eq!(StaticFiles::new("/srv/www/").root(), Path::new("/srv/www"));
+    /// ```
     pub fn root(&self) -> &Path {
         &self.root
     }
 
     /// The options.
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    ///
+    /// let files = StaticFiles::new("/srv/www").default_filename("index.html");
+    /// assert_eq!(files.options().default_filename.as_deref(), Some("index.html"));
+    /// assert!(files.options().allowed_symlink_directories.is_empty());
+    /// ```
     pub fn options(&self) -> &StaticFileOptions {
         &self.options
     }
@@ -274,6 +421,20 @@ impl StaticFiles {
     /// The prefix of the URLs [`StaticPolicy::make_static_url`] makes (the
     /// `static_url_prefix` setting for the application's static files, `/static/`
     /// otherwise).
+    ///
+    /// ```
+    /// use tornado_web::{Application, Settings, StaticFiles};
+    ///
+    /// assert_eq!(StaticFiles::new("/srv/www").url_prefix(), "/static/");
+    /// // The application's static files take the setting's prefix.
+    /// let settings = Settings {
+    ///     static_path: Some("/srv/www".into()),
+    ///     static_url_prefix: "/assets/".into(),
+    ///     ..Settings::default()
+    /// };
+    /// let app = Application::with_settings(vec![], settings);
+    /// assert_eq!(app.static_url("app.js", false).unwrap(), "/assets/app.js");
+    /// ```
     pub fn url_prefix(&self) -> &str {
         &self.url_prefix
     }
@@ -281,6 +442,18 @@ impl StaticFiles {
     /// `path` (relative to the root, `/`-separated) joined to the root and
     /// normalized, without looking at the filesystem (Tornado's `get_absolute_path`):
     /// a 403 if it leads out of the root (`..`, an absolute path) or holds a NUL byte.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tornado_web::StaticFiles;
+    ///
+    /// let files = StaticFiles::new("/srv/www");
+    /// assert_eq!(files.get_absolute_path("css/site.css").unwrap(), Path::new("/srv/www/css/site.css"));
+    /// assert_eq!(files.get_absolute_path("a/../b.txt").unwrap(), Path::new("/srv/www/b.txt"));
+    /// for bad in ["../etc/passwd", "/etc/passwd", "a\0b"] {
+    ///     assert_eq!(files.get_absolute_path(bad).unwrap_err().status(), http::StatusCode::FORBIDDEN);
+    /// }
+    /// ```
     pub fn get_absolute_path(&self, path: &str) -> Result<PathBuf> {
         Ok(path::join_within(&self.root, path)?)
     }
@@ -291,6 +464,42 @@ impl StaticFiles {
     /// `default_filename`, which is served (a request without the trailing slash is
     /// redirected to it with one, and `Ok(None)` returned: the response is finished);
     /// anything but a regular file (a FIFO, a device) is a 403.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tornado_web::{testing, url, Application, Context, StaticFile, StaticFileHandler};
+    /// use tornado_web::{StaticFiles, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-validate-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("index.html"), "app shell").unwrap();
+    /// # std::fs::write(dir.join("app.js"), "run()").unwrap();
+    ///
+    /// /// A single-page application: paths that name no file get `index.html`.
+    /// struct Spa;
+    /// impl StaticPolicy for Spa {
+    ///     fn validate_absolute_path(
+    ///         &self,
+    ///         cx: &mut Context,
+    ///         files: &StaticFiles,
+    ///         absolute: &Path,
+    ///     ) -> tornado_web::Result<Option<StaticFile>> {
+    ///         match files.validate_absolute_path(cx, absolute) {
+    ///             Err(e) if e.status() == http::StatusCode::NOT_FOUND => {
+    ///                 files.file(&files.root().join("index.html")).map(Some)
+    ///             }
+    ///             found => found,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let app = StaticFileHandler::factory(&dir).policy(Spa);
+    /// testing::run(|| Application::new(vec![url(r"/app/(.*)", app)]), |t| async move {
+    ///     assert_eq!(t.fetch("/app/app.js").await.text().unwrap(), "run()");
+    ///     assert_eq!(t.fetch("/app/settings/profile").await.text().unwrap(), "app shell");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn validate_absolute_path(
         &self,
         cx: &mut Context,
@@ -326,6 +535,22 @@ impl StaticFiles {
     /// [`get_absolute_path`](Self::get_absolute_path)), its symlinks checked: 404 if
     /// it is missing, 403 if it leads out of the allowed directories or is not a
     /// regular file.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-file-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// let file = files.file(&files.get_absolute_path("a.txt").unwrap()).unwrap();
+    /// assert_eq!(file.len(), 5);
+    /// assert_eq!(files.file(&dir.join("missing.txt")).unwrap_err().status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(files.file(&dir).unwrap_err().status(), StatusCode::FORBIDDEN); // a directory
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn file(&self, absolute: &Path) -> Result<StaticFile> {
         let meta = std::fs::metadata(absolute).map_err(|_| HttpError::new(404))?;
         self.file_with(absolute, &meta)
@@ -396,6 +621,22 @@ impl StaticFiles {
     /// content, `None` if it is missing, unreadable or too large (Tornado's
     /// `get_version` with its cache: see "What is kept" above). A path out of the root
     /// is a 403.
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-content-version-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// // The first 128 bits of the content's SHA-256, in hex.
+    /// let version = files.content_version("a.txt").unwrap();
+    /// assert_eq!(version.as_deref(), Some("2cf24dba5fb0a30e26e83b2ac5b9e29e"));
+    /// assert_eq!(files.content_version("missing.txt").unwrap(), None);
+    /// assert!(files.content_version("../outside.txt").is_err());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn content_version(&self, path: &str) -> Result<Option<String>> {
         if self.hash_cache
             && let Some(v) = self.versions.borrow().get(path)
@@ -428,6 +669,22 @@ impl StaticFiles {
 
     /// Forgets what is known of every file and version (Tornado's
     /// `StaticFileHandler.reset`).
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-reset-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// let before = files.content_version("a.txt").unwrap();
+    /// std::fs::write(dir.join("a.txt"), "hello, world").unwrap();
+    /// assert_eq!(files.content_version("a.txt").unwrap(), before); // kept, as Tornado keeps it
+    /// files.reset();
+    /// assert_ne!(files.content_version("a.txt").unwrap(), before);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn reset(&self) {
         self.files.clear();
         self.versions.borrow_mut().clear();
@@ -439,6 +696,19 @@ fn not_a_file(path: &Path) -> Error {
 }
 
 /// A regular file that passed the path checks, as it was when checked.
+///
+/// ```
+/// use tornado_web::{StaticFile, StaticFiles};
+/// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-staticfile-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+///
+/// let files = StaticFiles::new(&dir);
+/// let file: StaticFile = files.file(&dir.join("a.txt")).unwrap();
+/// assert_eq!((file.len(), file.version()), (5, Some("2cf24dba5fb0a30e26e83b2ac5b9e29e")));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct StaticFile {
     entry: Rc<Entry>,
@@ -446,27 +716,96 @@ pub struct StaticFile {
 
 impl StaticFile {
     /// Where it is, symlinks resolved.
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-path-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    /// std::os::unix::fs::symlink("a.txt", dir.join("latest.txt")).unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// let file = files.file(&dir.join("latest.txt")).unwrap();
+    /// assert_eq!(file.path(), dir.join("a.txt").canonicalize().unwrap().as_path());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn path(&self) -> &Path {
         &self.entry.path
     }
 
     /// Its size in bytes.
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-len-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// assert_eq!(files.file(&dir.join("a.txt")).unwrap().len(), 5);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn len(&self) -> u64 {
         self.entry.stamp.len
     }
 
     /// Whether it is empty.
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-is-empty-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    /// # std::fs::write(dir.join("empty.txt"), "").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// assert!(files.file(&dir.join("empty.txt")).unwrap().is_empty());
+    /// assert!(!files.file(&dir.join("a.txt")).unwrap().is_empty());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// When it was last modified, in whole seconds (as `Last-Modified` says it).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-modified-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let on_disk = std::fs::File::options().write(true).open(dir.join("a.txt")).unwrap();
+    /// on_disk.set_modified(UNIX_EPOCH + Duration::from_millis(1_300_000_000_750)).unwrap();
+    /// let files = StaticFiles::new(&dir);
+    /// let file = files.file(&dir.join("a.txt")).unwrap();
+    /// assert_eq!(file.modified(), UNIX_EPOCH + Duration::from_secs(1_300_000_000));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn modified(&self) -> SystemTime {
         self.entry.modified
     }
 
     /// The hash of its content (hex), its version in URLs; `None` past
     /// [`MAX_VERSION_CONTENT_SIZE`].
+    ///
+    /// ```
+    /// use tornado_web::StaticFiles;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-version-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// let file = files.file(&dir.join("a.txt")).unwrap();
+    /// assert_eq!(file.version(), Some("2cf24dba5fb0a30e26e83b2ac5b9e29e")); // also its ETag, quoted
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn version(&self) -> Option<&str> {
         self.entry.version.as_deref()
     }
@@ -530,6 +869,33 @@ pub trait StaticPolicy: 'static {
     /// Turns the route's path argument into a path relative to the root (Tornado's
     /// `parse_url_path`; the inverse of [`make_static_url`](Self::make_static_url)).
     /// As it comes by default.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use tornado_web::{testing, url, Application, StaticFileHandler, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-parse-url-path-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("app.js"), "run()").unwrap();
+    ///
+    /// /// URLs carry a release before the path (`/assets/r42/app.js`), which is not on disk.
+    /// struct Releases;
+    /// impl StaticPolicy for Releases {
+    ///     fn parse_url_path<'a>(&self, url_path: &'a str) -> Cow<'a, str> {
+    ///         match url_path.split_once('/') {
+    ///             Some((release, path)) if release.starts_with('r') => Cow::Borrowed(path),
+    ///             _ => Cow::Borrowed(url_path),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(Releases.parse_url_path("r42/app.js"), "app.js");
+    /// let assets = StaticFileHandler::factory(&dir).policy(Releases);
+    /// testing::run(|| Application::new(vec![url(r"/assets/(.*)", assets)]), |t| async move {
+    ///     assert_eq!(t.fetch("/assets/r42/app.js").await.text().unwrap(), "run()");
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn parse_url_path<'a>(&self, url_path: &'a str) -> Cow<'a, str> {
         Cow::Borrowed(url_path)
     }
@@ -538,6 +904,40 @@ pub trait StaticPolicy: 'static {
     /// checked not to leave the root on paper) and gives the file to serve, or `None`
     /// after answering the request itself (a redirect). Errors answer their status.
     /// By default [`StaticFiles::validate_absolute_path`].
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use tornado_web::{testing, url, Application, Context, DefaultPolicy, HttpError, StaticFile};
+    /// use tornado_web::{StaticFileHandler, StaticFiles, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-policy-validate-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("notes.txt"), "notes").unwrap();
+    /// # std::fs::write(dir.join("secret.key"), "key").unwrap();
+    ///
+    /// /// Serves text files only.
+    /// struct TextOnly;
+    /// impl StaticPolicy for TextOnly {
+    ///     fn validate_absolute_path(
+    ///         &self,
+    ///         cx: &mut Context,
+    ///         files: &StaticFiles,
+    ///         absolute: &Path,
+    ///     ) -> tornado_web::Result<Option<StaticFile>> {
+    ///         if absolute.extension().is_none_or(|e| e != "txt") {
+    ///             return Err(HttpError::new(404).into());
+    ///         }
+    ///         DefaultPolicy.validate_absolute_path(cx, files, absolute)
+    ///     }
+    /// }
+    ///
+    /// let files = StaticFileHandler::factory(&dir).policy(TextOnly);
+    /// testing::run(|| Application::new(vec![url(r"/(.*)", files)]), |t| async move {
+    ///     assert_eq!(t.fetch("/notes.txt").await.code, 200);
+    ///     assert_eq!(t.fetch("/secret.key").await.code, 404);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn validate_absolute_path(
         &self,
         cx: &mut Context,
@@ -551,6 +951,33 @@ pub trait StaticPolicy: 'static {
     /// [`guess_content_type`] (found once per file). A borrowed value is used as it
     /// is: one with a control character makes the response fail (a 500) when it is
     /// encoded; an owned one is checked as `set_header` checks.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use tornado_web::{DefaultPolicy, StaticFile, StaticFiles, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-content-type-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    /// # std::fs::write(dir.join("logo.png"), "png").unwrap();
+    ///
+    /// /// Says that text is UTF-8.
+    /// struct Utf8Text;
+    /// impl StaticPolicy for Utf8Text {
+    ///     fn get_content_type(&self, file: &StaticFile) -> Cow<'static, str> {
+    ///         match DefaultPolicy.get_content_type(file) {
+    ///             t if t.starts_with("text/") => Cow::Owned(format!("{t}; charset=utf-8")),
+    ///             t => t,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let files = StaticFiles::new(&dir);
+    /// let text = files.file(&dir.join("a.txt")).unwrap();
+    /// assert_eq!(Utf8Text.get_content_type(&text), "text/plain; charset=utf-8");
+    /// assert_eq!(Utf8Text.get_content_type(&files.file(&dir.join("logo.png")).unwrap()), "image/png");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn get_content_type(&self, file: &StaticFile) -> Cow<'static, str> {
         Cow::Borrowed(file.entry.content_type)
     }
@@ -559,6 +986,46 @@ pub trait StaticPolicy: 'static {
     /// `Expires` and `Cache-Control: max-age`; zero sets neither (browsers then decide).
     /// By default [`CACHE_MAX_AGE`] for a request with a `v` argument (a versioned
     /// URL), zero otherwise. `path` is the path relative to the root.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tornado_web::{testing, url, Application, Context, DefaultPolicy, StaticFileHandler};
+    /// use tornado_web::StaticPolicy;
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-cache-time-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(dir.join("fonts")).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    /// # std::fs::write(dir.join("fonts/a.woff2"), "font").unwrap();
+    ///
+    /// /// Fonts never change under one name: a year. Anything else as by default.
+    /// struct Fonts;
+    /// impl StaticPolicy for Fonts {
+    ///     fn get_cache_time(
+    ///         &self,
+    ///         cx: &Context,
+    ///         path: &str,
+    ///         modified: SystemTime,
+    ///         content_type: &str,
+    ///     ) -> Duration {
+    ///         if content_type.starts_with("font/") {
+    ///             return Duration::from_secs(365 * 86_400);
+    ///         }
+    ///         DefaultPolicy.get_cache_time(cx, path, modified, content_type)
+    ///     }
+    /// }
+    ///
+    /// let files = StaticFileHandler::factory(&dir).policy(Fonts);
+    /// testing::run(|| Application::new(vec![url(r"/(.*)", files)]), |t| async move {
+    ///     let font = t.fetch("/fonts/a.woff2").await;
+    ///     assert_eq!(font.headers.get("Cache-Control"), Some("max-age=31536000"));
+    ///     assert!(font.headers.get("Expires").is_some());
+    ///     assert_eq!(t.fetch("/a.txt").await.headers.get("Cache-Control"), None);
+    ///     let versioned = t.fetch("/a.txt?v=1").await; // as static_url makes them
+    ///     assert_eq!(versioned.headers.get("Cache-Control"), Some("max-age=315360000"));
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn get_cache_time(
         &self,
         cx: &Context,
@@ -576,6 +1043,35 @@ pub trait StaticPolicy: 'static {
 
     /// Adds headers of your own to every response of the route (Tornado's
     /// `set_extra_headers`). None by default.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, StaticFileHandler, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-extra-headers-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(dir.join("fonts")).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    /// # std::fs::write(dir.join("fonts/a.woff2"), "font").unwrap();
+    ///
+    /// /// Lets pages of other origins load the fonts.
+    /// struct SharedFonts;
+    /// impl StaticPolicy for SharedFonts {
+    ///     fn set_extra_headers(&self, cx: &mut Context, path: &str) -> tornado_web::Result {
+    ///         if path.starts_with("fonts/") {
+    ///             cx.set_header("Access-Control-Allow-Origin", "*")?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let files = StaticFileHandler::factory(&dir).policy(SharedFonts);
+    /// testing::run(|| Application::new(vec![url(r"/(.*)", files)]), |t| async move {
+    ///     let font = t.fetch("/fonts/a.woff2").await;
+    ///     assert_eq!(font.headers.get("Access-Control-Allow-Origin"), Some("*"));
+    ///     assert_eq!(t.fetch("/a.txt").await.headers.get("Access-Control-Allow-Origin"), None);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn set_extra_headers(&self, cx: &mut Context, path: &str) -> Result {
         let _ = (cx, path);
         Ok(())
@@ -585,6 +1081,44 @@ pub trait StaticPolicy: 'static {
     /// [`Context::static_url`] (Tornado's `make_static_url`): by default the prefix,
     /// the path and, if `include_version` and the file has one, `?v=` and its
     /// [`get_version`](Self::get_version).
+    ///
+    /// ```
+    /// use tornado_web::{Application, Settings, StaticFileOptions, StaticFiles, StaticPolicy};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-make-static-url-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// /// The version in the path (`/static/VERSION/a.txt`), for caches that ignore queries.
+    /// /// (Serving those URLs takes a `parse_url_path` that drops it again.)
+    /// struct InPath;
+    /// impl StaticPolicy for InPath {
+    ///     fn make_static_url(
+    ///         &self,
+    ///         files: &StaticFiles,
+    ///         path: &str,
+    ///         include_version: bool,
+    ///     ) -> tornado_web::Result<String> {
+    ///         match self.get_version(files, path)? {
+    ///             Some(v) if include_version => Ok(format!("{}{v}/{path}", files.url_prefix())),
+    ///             _ => Ok(format!("{}{path}", files.url_prefix())),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings {
+    ///     static_path: Some(dir.clone()),
+    ///     static_handler_args: StaticFileOptions {
+    ///         policy: Some(std::rc::Rc::new(InPath)),
+    ///         ..StaticFileOptions::default()
+    ///     },
+    ///     ..Settings::default()
+    /// };
+    /// let app = Application::with_settings(vec![], settings);
+    /// assert_eq!(app.static_url("a.txt", true).unwrap(), "/static/2cf24dba5fb0a30e26e83b2ac5b9e29e/a.txt");
+    /// assert_eq!(app.static_url("a.txt", false).unwrap(), "/static/a.txt");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     fn make_static_url(
         &self,
         files: &StaticFiles,
@@ -601,6 +1135,29 @@ pub trait StaticPolicy: 'static {
 
     /// The version of `path` in URLs (Tornado's `get_version`): by default
     /// [`StaticFiles::content_version`], a hash of the content.
+    ///
+    /// ```
+    /// use tornado_web::{Application, Settings, StaticFileOptions, StaticFiles, StaticPolicy};
+    ///
+    /// /// Every file is versioned by the release: no file is read to make a URL.
+    /// struct Release(&'static str);
+    /// impl StaticPolicy for Release {
+    ///     fn get_version(&self, _files: &StaticFiles, _path: &str) -> tornado_web::Result<Option<String>> {
+    ///         Ok(Some(self.0.to_owned()))
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings {
+    ///     static_path: Some("/srv/www".into()),
+    ///     static_handler_args: StaticFileOptions {
+    ///         policy: Some(std::rc::Rc::new(Release("r42"))),
+    ///         ..StaticFileOptions::default()
+    ///     },
+    ///     ..Settings::default()
+    /// };
+    /// let app = Application::with_settings(vec![], settings);
+    /// assert_eq!(app.static_url("css/site.css", true).unwrap(), "/static/css/site.css?v=r42");
+    /// ```
     fn get_version(&self, files: &StaticFiles, path: &str) -> Result<Option<String>> {
         files.content_version(path)
     }
@@ -608,6 +1165,21 @@ pub trait StaticPolicy: 'static {
 
 /// Tornado's `StaticFileHandler` behaviour: every [`StaticPolicy`] method as it is by
 /// default. A policy of your own calls it to extend the default.
+///
+/// ```
+/// use tornado_web::{DefaultPolicy, StaticFiles, StaticPolicy};
+/// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-default-policy-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+///
+/// let files = StaticFiles::new(&dir);
+/// assert_eq!(DefaultPolicy.parse_url_path("css/site.css"), "css/site.css");
+/// assert_eq!(DefaultPolicy.get_content_type(&files.file(&dir.join("a.txt")).unwrap()), "text/plain");
+/// assert_eq!(DefaultPolicy.make_static_url(&files, "a.txt", true).unwrap(),
+///            "/static/a.txt?v=2cf24dba5fb0a30e26e83b2ac5b9e29e");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultPolicy;
 
@@ -631,7 +1203,7 @@ fn has_version_argument(cx: &Context) -> bool {
 ///     url(r"/content/(.*)", StaticFileHandler::factory("/var/www")),
 ///     url(r"/docs/(.*)", StaticFileHandler::factory("docs").default_filename("index.html")),
 /// ]);
-/// # let _ = app;
+/// assert!(app.check().is_ok());
 /// ```
 ///
 /// # Responses
@@ -666,11 +1238,51 @@ impl StaticFileHandler {
     /// StaticFileHandler::factory(root))`, with options set by its builder methods
     /// ([`default_filename`](StaticFiles::default_filename),
     /// [`policy`](StaticFiles::policy), ...).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, StaticFileHandler};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-factory-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// let files = StaticFileHandler::factory(&dir);
+    /// testing::run(|| Application::new(vec![url(r"/files/(.*)", files)]), |t| async move {
+    ///     let r = t.fetch("/files/a.txt").await;
+    ///     assert_eq!((r.code, r.text().unwrap()), (200, "hello"));
+    ///     assert_eq!(r.headers.get("Content-Type"), Some("text/plain"));
+    ///     assert_eq!(t.fetch("/files/missing.txt").await.code, 404);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn factory(root: impl Into<PathBuf>) -> StaticFiles {
         StaticFiles::new(root)
     }
 
     /// A handler for `files` (what the route's factory makes per request).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use tornado_web::{testing, url, Application, StaticFileHandler, StaticFiles};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-handler-new-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("a.txt"), "hello").unwrap();
+    ///
+    /// // One set of files behind two routes, and a handle kept to `reset` it.
+    /// let files = Rc::new(StaticFiles::new(&dir));
+    /// let (old, new) = (files.clone(), files.clone());
+    /// let routes = vec![
+    ///     url(r"/old/(.*)", move || StaticFileHandler::new(old.clone())),
+    ///     url(r"/files/(.*)", move || StaticFileHandler::new(new.clone())),
+    /// ];
+    /// testing::run(|| Application::new(routes), |t| async move {
+    ///     assert_eq!(t.fetch("/old/a.txt").await.text().unwrap(), "hello");
+    ///     assert_eq!(t.fetch("/files/a.txt").await.text().unwrap(), "hello");
+    ///     files.reset();
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn new(files: Rc<StaticFiles>) -> StaticFileHandler {
         StaticFileHandler { files }
     }
@@ -937,6 +1549,36 @@ impl Context {
     /// The version is a hash of the file's content, computed once per path unless
     /// `debug` (or `static_hash_cache: Some(false)`). `path` should name a file of the
     /// application, not come from a request.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    /// # let dir = std::env::temp_dir().join(format!("tornado-doc-static-static-url-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(dir.join("css")).unwrap();
+    /// # std::fs::write(dir.join("css/site.css"), "hello").unwrap();
+    ///
+    /// struct Page;
+    /// impl RequestHandler for Page {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let css = cx.static_url("css/site.css")?;
+    ///         cx.write(format!("<link rel=stylesheet href=\"{css}\">"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { static_path: Some(dir.clone()), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Page)], settings), |t| async move {
+    ///     let page = t.fetch("/").await;
+    ///     let version = "2cf24dba5fb0a30e26e83b2ac5b9e29e"; // of the file's content
+    ///     let expected = format!("<link rel=stylesheet href=\"/static/css/site.css?v={version}\">");
+    ///     assert_eq!(page.text().unwrap(), expected);
+    ///     // That URL may be cached for good.
+    ///     let css = t.fetch(&format!("/static/css/site.css?v={version}")).await;
+    ///     assert_eq!(css.headers.get("Cache-Control"), Some("max-age=315360000"));
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn static_url(&self, path: &str) -> Result<String> {
         static_url_for(self.app(), path, true)
     }

@@ -209,6 +209,29 @@ fn next_special(bytes: &[u8]) -> Option<usize> {
 
 /// A template that could not be loaded or rendered: the engine's error, whose message
 /// names the template and the line (and in debug mode shows the lines around it).
+///
+/// It reaches a handler inside an [`Error`], which shows its message:
+///
+/// ```
+/// use tornado_web::{Application, Settings};
+///
+/// let dir = std::env::temp_dir().join(format!("tornado-doc-templateerror-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("broken.html"), "line 1\n{{ nobody_defined_me }}").unwrap();
+///
+/// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+/// let app = Application::with_settings(vec![], settings);
+/// let error = app.render_string("broken.html", ()).unwrap_err();
+/// let message = error.to_string();
+/// assert!(message.starts_with("template error: "), "{message}");
+/// assert!(message.contains("broken.html:2"), "{message}");
+/// assert_eq!(error.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+///
+/// // Without the template_path setting, the message says so.
+/// let error = Application::new(vec![]).render_string("page.html", ()).unwrap_err();
+/// assert!(error.to_string().contains("the template_path setting is not set"));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct TemplateError {
     error: minijinja::Error,
@@ -224,16 +247,47 @@ impl TemplateError {
     }
 
     /// The template the error is in, when it is in one.
+    ///
+    /// ```
+    /// use tornado_web::TemplateError;
+    ///
+    /// /// "page.html:3", as an editor jumps to it.
+    /// fn location(e: &TemplateError) -> String {
+    ///     format!("{}:{}", e.name().unwrap_or("?"), e.line().unwrap_or(0))
+    /// }
+    /// # let _ = location;
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.error.name()
     }
 
     /// The line of the template the error is on.
+    ///
+    /// ```
+    /// use tornado_web::TemplateError;
+    ///
+    /// /// The line of the template source the error is on, to show it.
+    /// fn offending_line<'a>(e: &TemplateError, source: &'a str) -> Option<&'a str> {
+    ///     source.lines().nth(e.line()?.checked_sub(1)?)
+    /// }
+    /// # let _ = offending_line;
+    /// ```
     pub fn line(&self) -> Option<usize> {
         self.error.line()
     }
 
     /// The engine's error.
+    ///
+    /// ```
+    /// use tornado_web::template::minijinja::ErrorKind;
+    /// use tornado_web::TemplateError;
+    ///
+    /// /// A missing template is the application's fault; tell it apart from a bad one.
+    /// fn is_missing(e: &TemplateError) -> bool {
+    ///     e.engine_error().kind() == ErrorKind::TemplateNotFound
+    /// }
+    /// # let _ = is_missing;
+    /// ```
     pub fn engine_error(&self) -> &minijinja::Error {
         &self.error
     }
@@ -475,6 +529,30 @@ impl Context {
     ///
     /// An error (see [`render_string`](Self::render_string)) leaves the response
     /// open, so returning it answers 500. Rendering after `finish` is an error.
+    ///
+    /// ```
+    /// use tornado_web::template::minijinja::context;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let name = cx.get_argument_or("name", "world")?;
+    ///         cx.render("hello.html", context! { name })
+    ///     }
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-render-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("hello.html"), "<p>Hello, {{ name }}, at {{ request.path }}</p>").unwrap();
+    /// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/hi", || Hello)], settings), |t| async move {
+    ///     let page = t.fetch("/hi?name=%3Cb%3E").await;
+    ///     assert_eq!(page.text().unwrap(), "<p>Hello, &lt;b&gt;, at /hi</p>");
+    ///     assert_eq!(page.headers.get("Content-Type"), Some("text/html; charset=UTF-8"));
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn render(&mut self, name: &str, context: impl serde::Serialize) -> Result {
         if self.is_finished() {
             return Err(Error::msg("cannot render() after finish()"));
@@ -496,6 +574,31 @@ impl Context {
     /// filter or module fails) is a [`TemplateError`] whose message names the
     /// template and the line; an [`HttpError`](crate::HttpError) a UI module returned
     /// comes back as it is.
+    ///
+    /// ```
+    /// use tornado_web::template::minijinja::context;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// /// A fragment of HTML, sent inside JSON for a script to insert.
+    /// struct Item;
+    /// impl RequestHandler for Item {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let html = cx.render_string("item.html", context! { name => "<new>" })?;
+    ///         cx.write(serde_json::json!({ "html": html }));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-render-string-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("item.html"), "<li>{{ name }}</li>").unwrap();
+    /// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/item", || Item)], settings), |t| async move {
+    ///     let r = t.fetch("/item").await;
+    ///     assert_eq!(r.text().unwrap(), r#"{"html":"<li>&lt;new&gt;</li>"}"#);
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn render_string(&mut self, name: &str, context: impl serde::Serialize) -> Result<String> {
         let scope = Rc::new(RenderScope::for_request(self)?);
         let text = render_page(&scope, name, to_value(context))?;

@@ -37,10 +37,26 @@ use tornado_ioloop::IoLoop;
 use crate::application::Application;
 
 /// How long a test may run by default (Tornado's `ASYNC_TEST_TIMEOUT`).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(tornado_web::testing::DEFAULT_ASYNC_TEST_TIMEOUT, Duration::from_secs(5));
+/// ```
 pub const DEFAULT_ASYNC_TEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The timeout of each test: the `ASYNC_TEST_TIMEOUT` environment variable (seconds,
 /// as in Tornado) or [`DEFAULT_ASYNC_TEST_TIMEOUT`].
+///
+/// ```
+/// use tornado_web::testing::{async_test_timeout, gen_test_timeout, DEFAULT_ASYNC_TEST_TIMEOUT};
+///
+/// if std::env::var_os("ASYNC_TEST_TIMEOUT").is_none() {
+///     assert_eq!(async_test_timeout(), DEFAULT_ASYNC_TEST_TIMEOUT);
+/// }
+/// // A test known to be slow gets twice the time the machine allows.
+/// gen_test_timeout(async_test_timeout() * 2, async {});
+/// ```
 pub fn async_test_timeout() -> Duration {
     std::env::var("ASYNC_TEST_TIMEOUT")
         .ok()
@@ -51,6 +67,28 @@ pub fn async_test_timeout() -> Duration {
 
 /// An application listening on 127.0.0.1 on a free port, with a client for it
 /// (Tornado's `AsyncHTTPTestCase`: `get_url`, `fetch`).
+///
+/// ```
+/// use tornado_web::testing::{self, TestServer};
+/// use tornado_web::{url, Application, Context, RequestHandler};
+///
+/// struct Hello;
+/// impl RequestHandler for Hello {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.write("hello");
+///         Ok(())
+///     }
+/// }
+///
+/// /// What several tests share.
+/// async fn check_home(t: &TestServer) {
+///     assert_eq!(t.fetch("/").await.text().unwrap(), "hello");
+/// }
+///
+/// testing::run(|| Application::new(vec![url("/", || Hello)]), |t| async move {
+///     check_home(&t).await;
+/// });
+/// ```
 pub struct TestServer {
     server: HttpServer,
     addr: SocketAddr,
@@ -68,6 +106,28 @@ impl fmt::Debug for TestServer {
 
 impl TestServer {
     /// Starts `app` on 127.0.0.1, port 0, on this thread's loop.
+    ///
+    /// ```
+    /// use tornado_web::testing::{self, TestServer};
+    /// use tornado_web::{url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// // Two applications in one test (a front and the back it calls, say).
+    /// testing::gen_test(async {
+    ///     let front = TestServer::start(Application::new(vec![url("/", || Hello)])).unwrap();
+    ///     let back = TestServer::start(Application::new(vec![])).unwrap();
+    ///     assert_ne!(front.port(), back.port());
+    ///     assert_eq!(front.fetch("/").await.text().unwrap(), "hello");
+    ///     assert_eq!(back.fetch("/").await.code, 404);
+    /// });
+    /// ```
     pub fn start(app: Application) -> std::io::Result<TestServer> {
         let server = app.listen_on(0, Some("127.0.0.1"))?;
         let addr = server
@@ -84,22 +144,66 @@ impl TestServer {
     }
 
     /// The server's address.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     assert_eq!(t.addr().ip(), Ipv4Addr::LOCALHOST);
+    ///     assert_eq!(t.addr().port(), t.port());
+    /// });
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The server's port (Tornado's `get_http_port`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     assert_ne!(t.port(), 0); // the free port the system chose
+    /// });
+    /// ```
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
     /// The absolute URL of `path` on the server (Tornado's `get_url`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     assert_eq!(t.url("/a?b=1"), format!("http://127.0.0.1:{}/a?b=1", t.port()));
+    /// });
+    /// ```
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.addr.port())
     }
 
     /// A request for `path` on the server, to set a method, body or headers before
     /// [`fetch_request`](Self::fetch_request).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Echo;
+    /// impl RequestHandler for Echo {
+    ///     async fn put(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let body = cx.body().to_vec();
+    ///         cx.write(body);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/echo", || Echo)]), |t| async move {
+    ///     let request = t.request("/echo").method("PUT").header("Content-Type", "text/plain").body("ping");
+    ///     assert_eq!(t.fetch_request(request).await.text().unwrap(), "ping");
+    /// });
+    /// ```
     pub fn request(&self, path: &str) -> HttpRequest {
         HttpRequest::new(self.url(path))
     }
@@ -111,12 +215,48 @@ impl TestServer {
     ///
     /// If the request fails without a response (connection refused, timeout): the
     /// test fails with the error. Use [`try_fetch`](Self::try_fetch) to examine it.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Hello)]), |t| async move {
+    ///     let ok = t.fetch("/").await;
+    ///     assert_eq!((ok.code, ok.text().unwrap()), (200, "hello"));
+    ///     assert_eq!(t.fetch("/missing").await.code, 404); // no error raised for a 404
+    /// });
+    /// ```
     pub async fn fetch(&self, path: &str) -> HttpResponse {
         self.fetch_request(self.request(path)).await
     }
 
     /// Fetches `request` (made with [`request`](Self::request)) and returns the
     /// response whatever its status; panics as [`fetch`](Self::fetch) does.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Lang;
+    /// impl RequestHandler for Lang {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let lang = cx.request().headers().get("Accept-Language").unwrap_or("en").to_owned();
+    ///         cx.write(lang);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Lang)]), |t| async move {
+    ///     let french = t.fetch_request(t.request("/").header("Accept-Language", "fr")).await;
+    ///     assert_eq!(french.text().unwrap(), "fr");
+    /// });
+    /// ```
     pub async fn fetch_request(&self, request: HttpRequest) -> HttpResponse {
         let url = request.url.clone();
         match self.try_fetch(request).await {
@@ -127,21 +267,66 @@ impl TestServer {
 
     /// Fetches `request`: `Ok` with the response whatever its status, `Err` when
     /// there is no response.
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     // A status is a response, an error or not.
+    ///     assert_eq!(t.try_fetch(t.request("/missing")).await.unwrap().code, 404);
+    ///     // A request that cannot be sent has none.
+    ///     assert!(t.try_fetch(t.request("/").method("NOT A METHOD")).await.is_err());
+    /// });
+    /// ```
     pub async fn try_fetch(&self, request: HttpRequest) -> Result<HttpResponse, HttpClientError> {
         self.client.fetch(request.raise_error(false)).await
     }
 
     /// The client the server is fetched with.
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     // The client itself raises for an error status, as Tornado's does.
+    ///     assert!(t.client().fetch(t.url("/missing")).await.is_err());
+    /// });
+    /// ```
     pub fn client(&self) -> &AsyncHttpClient {
         &self.client
     }
 
     /// The application under test.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/hi", || Hello).name("hi")]), |t| async move {
+    ///     let path = t.app().reverse_url("hi", &[]).unwrap();
+    ///     assert_eq!(t.fetch(&path).await.text().unwrap(), "hello");
+    /// });
+    /// ```
     pub fn app(&self) -> &Application {
         &self.app
     }
 
     /// The HTTP server.
+    ///
+    /// ```
+    /// use tornado_web::{testing, Application};
+    ///
+    /// testing::run(|| Application::new(vec![]), |t| async move {
+    ///     assert_eq!(t.server().local_addrs(), [t.addr()]);
+    /// });
+    /// ```
     pub fn server(&self) -> &HttpServer {
         &self.server
     }
@@ -167,6 +352,20 @@ pub fn gen_test<Fut: Future<Output = ()> + 'static>(test: Fut) {
 }
 
 /// [`gen_test`] with a timeout of its own.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// let done = Rc::new(Cell::new(false));
+/// let flag = done.clone();
+/// tornado_web::testing::gen_test_timeout(Duration::from_secs(1), async move {
+///     tornado_gen::moment().await; // one turn of the loop
+///     flag.set(true);
+/// });
+/// assert!(done.get());
+/// ```
 pub fn gen_test_timeout<Fut: Future<Output = ()> + 'static>(timeout: Duration, test: Fut) {
     complete(&fresh_loop(), timeout, test);
 }
@@ -178,6 +377,33 @@ pub fn gen_test_timeout<Fut: Future<Output = ()> + 'static>(timeout: Duration, t
 ///
 /// If the application cannot start (a bad route) or the test times out: the test
 /// fails.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tornado_web::{testing, url, Application, Context, RequestHandler};
+///
+/// struct Counter(Rc<Cell<u32>>);
+/// impl RequestHandler for Counter {
+///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         self.0.set(self.0.get() + 1);
+///         cx.write(self.0.get().to_string());
+///         Ok(())
+///     }
+/// }
+///
+/// let hits = Rc::new(Cell::new(0));
+/// let counted = hits.clone();
+/// testing::run(
+///     move || Application::new(vec![url("/hit", move || Counter(counted.clone()))]),
+///     |t| async move {
+///         let hit = || t.fetch_request(t.request("/hit").method("POST").body(""));
+///         assert_eq!(hit().await.text().unwrap(), "1");
+///         assert_eq!(hit().await.text().unwrap(), "2");
+///     },
+/// );
+/// assert_eq!(hits.get(), 2);
+/// ```
 pub fn run<A, T, Fut>(make_app: A, test: T)
 where
     A: FnOnce() -> Application,

@@ -15,6 +15,10 @@ use crate::xsrf::{self, RawToken};
 
 /// How many days a signed cookie set without options lives in the browser (Tornado's
 /// `set_signed_cookie(expires_days=30)`).
+///
+/// ```
+/// assert_eq!(tornado_web::SIGNED_COOKIE_EXPIRES_DAYS, 30.0);
+/// ```
 pub const SIGNED_COOKIE_EXPIRES_DAYS: f64 = 30.0;
 
 /// A cookie cleared is set empty with an expiry this many days in the past.
@@ -47,7 +51,7 @@ impl Context {
     /// See [`set_cookie_with`](Self::set_cookie_with).
     ///
     /// ```
-    /// use tornado_web::{Context, RequestHandler};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
     ///
     /// struct Visit;
     /// impl RequestHandler for Visit {
@@ -58,6 +62,14 @@ impl Context {
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Visit)]), |t| async move {
+    ///     let first = t.fetch("/").await;
+    ///     assert_eq!(first.text().unwrap(), "hello");
+    ///     assert_eq!(first.headers.get("Set-Cookie"), Some("seen=1; Path=/"));
+    ///     let again = t.fetch_request(t.request("/").header("Cookie", "seen=1")).await;
+    ///     assert_eq!(again.text().unwrap(), "welcome back");
+    /// });
     /// ```
     pub fn set_cookie(&mut self, name: &str, value: &str) -> Result {
         self.set_cookie_with(name, value, &CookieOptions::default())
@@ -78,7 +90,7 @@ impl Context {
     /// ```
     /// use std::time::Duration;
     /// use tornado_web::cookie::{CookieOptions, SameSite};
-    /// use tornado_web::{Context, RequestHandler};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
     ///
     /// struct Prefs;
     /// impl RequestHandler for Prefs {
@@ -93,6 +105,12 @@ impl Context {
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/prefs", || Prefs)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/prefs").method("POST").body("theme=dark")).await;
+    ///     assert_eq!(r.headers.get("Set-Cookie"),
+    ///                Some("theme=dark; HttpOnly; Max-Age=31536000; Path=/; SameSite=Lax"));
+    /// });
     /// ```
     pub fn set_cookie_with(&mut self, name: &str, value: &str, opts: &CookieOptions) -> Result {
         if self.headers_written() {
@@ -109,6 +127,24 @@ impl Context {
     }
 
     /// Deletes cookie `name` (path `/`): sets it empty, expired a year ago.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Logout;
+    /// impl RequestHandler for Logout {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.clear_cookie("user")
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/logout", || Logout)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/logout").header("Cookie", "user=alice")).await;
+    ///     let line = r.headers.get("Set-Cookie").unwrap();
+    ///     assert!(line.starts_with("user=\"\"; expires="), "{line}");
+    ///     assert!(line.ends_with(" GMT; Path=/"), "{line}");
+    /// });
+    /// ```
     pub fn clear_cookie(&mut self, name: &str) -> Result {
         self.clear_cookie_with(name, &CookieOptions::default())
     }
@@ -117,6 +153,29 @@ impl Context {
     /// deletes it only if `domain` and `path` (and, for `SameSite=None`, `secure` and
     /// `samesite`) are those it was set with. An expiry in `opts` is an error: a
     /// cleared cookie's expiry is in the past.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_web::cookie::CookieOptions;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Logout;
+    /// impl RequestHandler for Logout {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let opts = CookieOptions { domain: Some("example.com".into()), ..CookieOptions::default() };
+    ///         // An expiry is refused: the point is one in the past.
+    ///         let aged = CookieOptions { max_age: Some(Duration::from_secs(60)), ..opts.clone() };
+    ///         assert!(cx.clear_cookie_with("session", &aged).is_err());
+    ///         cx.clear_cookie_with("session", &opts)
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Logout)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     let line = r.headers.get("Set-Cookie").unwrap();
+    ///     assert!(line.starts_with("session=\"\"; Domain=example.com; expires="), "{line}");
+    /// });
+    /// ```
     pub fn clear_cookie_with(&mut self, name: &str, opts: &CookieOptions) -> Result {
         if opts.expires.is_some() || opts.expires_days.is_some() || opts.max_age.is_some() {
             return Err(Error::msg(format!(
@@ -131,6 +190,25 @@ impl Context {
     }
 
     /// Deletes every cookie the request carried (path `/`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Forget;
+    /// impl RequestHandler for Forget {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.clear_all_cookies()
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Forget)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("Cookie", "b=2; a=1")).await;
+    ///     let cleared: Vec<&str> = r.headers.get_all("Set-Cookie")
+    ///         .map(|line| line.split('=').next().unwrap())
+    ///         .collect();
+    ///     assert_eq!(cleared, ["a", "b"]);
+    /// });
+    /// ```
     pub fn clear_all_cookies(&mut self) -> Result {
         self.clear_all_cookies_with(&CookieOptions::default())
     }
@@ -138,6 +216,25 @@ impl Context {
     /// Deletes every cookie the request carried, each with `opts` (Tornado's
     /// `clear_all_cookies`; it can only work if every cookie was set with the same
     /// domain and path). Names that are not valid cookie names are skipped.
+    ///
+    /// ```
+    /// use tornado_web::cookie::CookieOptions;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Forget;
+    /// impl RequestHandler for Forget {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let opts = CookieOptions { path: Some("/app".into()), ..CookieOptions::default() };
+    ///         cx.clear_all_cookies_with(&opts)
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/app/forget", || Forget)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/app/forget").header("Cookie", "a=1; b=2")).await;
+    ///     assert_eq!(r.headers.get_all("Set-Cookie").count(), 2);
+    ///     assert!(r.headers.get_all("Set-Cookie").all(|line| line.ends_with("; Path=/app")));
+    /// });
+    /// ```
     pub fn clear_all_cookies_with(&mut self, opts: &CookieOptions) -> Result {
         let mut names: Vec<String> = self.request.cookies().keys().cloned().collect();
         names.sort_unstable();
@@ -161,12 +258,59 @@ impl Context {
     /// Signs and timestamps `value` for `name` with the `cookie_secret` setting
     /// (and `key_version`, for a versioned secret), in the default format (Tornado's
     /// `RequestHandler.create_signed_value`; see [`crate::signing`]).
+    ///
+    /// ```
+    /// use tornado_web::signing::{decode_signed_value, Secret};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Token;
+    /// impl RequestHandler for Token {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let signed = cx.create_signed_value("token", "42")?;
+    ///         cx.write(signed);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { cookie_secret: Some(Secret::new("secret")), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Token)], settings), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert!(r.body.starts_with(b"2|1:0|"));
+    ///     let secret = Secret::new("secret");
+    ///     assert_eq!(decode_signed_value(&secret, "token", &r.body, None, None, None),
+    ///                Some(b"42".to_vec()));
+    /// });
+    /// ```
     pub fn create_signed_value(&self, name: &str, value: impl AsRef<[u8]>) -> Result<Vec<u8>> {
         self.create_signed_value_version(name, value, None)
     }
 
     /// [`create_signed_value`](Self::create_signed_value) in format `version` (`None`:
     /// the default, version 2).
+    ///
+    /// ```
+    /// use tornado_web::signing::{decode_signed_value, Secret, Version};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// /// For an old client that reads only version 1 values.
+    /// struct Legacy;
+    /// impl RequestHandler for Legacy {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let signed = cx.create_signed_value_version("token", "42", Some(Version::V1))?;
+    ///         cx.write(signed);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { cookie_secret: Some(Secret::new("secret")), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Legacy)], settings), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert!(r.body.starts_with(b"NDI=|")); // base64 of the value, then the time
+    ///     let secret = Secret::new("secret");
+    ///     assert!(decode_signed_value(&secret, "token", &r.body, None, None, None).is_some());
+    ///     assert!(decode_signed_value(&secret, "token", &r.body, None, None, Some(Version::V2)).is_none());
+    /// });
+    /// ```
     pub fn create_signed_value_version(
         &self,
         name: &str,
@@ -196,7 +340,7 @@ impl Context {
     /// client (signed, not encrypted).
     ///
     /// ```
-    /// use tornado_web::{Context, RequestHandler};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
     ///
     /// struct Login;
     /// impl RequestHandler for Login {
@@ -206,6 +350,29 @@ impl Context {
     ///         cx.redirect("/")
     ///     }
     /// }
+    /// # struct Home;
+    /// # impl RequestHandler for Home {
+    /// #     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    /// #         let user = cx.get_signed_cookie("user")?.unwrap_or_default();
+    /// #         cx.write(user);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    ///
+    /// let settings = Settings { cookie_secret: Some("secret".into()), ..Settings::default() };
+    /// let routes = vec![url("/login", || Login), url("/", || Home)];
+    /// testing::run(|| Application::with_settings(routes, settings), |t| async move {
+    ///     let login = t.request("/login").method("POST").body("name=alice").follow_redirects(false);
+    ///     let r = t.fetch_request(login).await;
+    ///     let line = r.headers.get("Set-Cookie").unwrap();
+    ///     assert!(line.starts_with("user=\"2|1:0|"), "{line}"); // quoted: base64 holds `=`
+    ///     assert!(line.contains("; expires="), "{line}"); // 30 days from now
+    ///
+    ///     // Sent back, it reads back (`Home` writes `get_signed_cookie("user")`).
+    ///     let cookie = line.split(';').next().unwrap();
+    ///     let home = t.fetch_request(t.request("/").header("Cookie", cookie)).await;
+    ///     assert_eq!(home.text().unwrap(), "alice");
+    /// });
     /// ```
     pub fn set_signed_cookie(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result {
         let opts = CookieOptions {
@@ -217,6 +384,28 @@ impl Context {
 
     /// Sets a signed cookie with the attributes in `opts` (give `expires_days`
     /// yourself: none makes a session cookie) in format `version` (`None`: version 2).
+    ///
+    /// ```
+    /// use tornado_web::cookie::CookieOptions;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Login;
+    /// impl RequestHandler for Login {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         // A session cookie that scripts cannot read.
+    ///         let opts = CookieOptions { httponly: true, ..CookieOptions::default() };
+    ///         cx.set_signed_cookie_with("user", "alice", &opts, None)
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { cookie_secret: Some("secret".into()), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Login)], settings), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     let line = r.headers.get("Set-Cookie").unwrap();
+    ///     assert!(line.starts_with("user=\"2|") && line.ends_with("; HttpOnly; Path=/"), "{line}");
+    ///     assert!(!line.contains("expires"));
+    /// });
+    /// ```
     pub fn set_signed_cookie_with(
         &mut self,
         name: &str,
@@ -235,14 +424,31 @@ impl Context {
     /// setting is missing.
     ///
     /// ```
-    /// use tornado_web::{Context, RequestHandler};
+    /// use tornado_web::signing::{create_signed_value, Secret};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
     ///
     /// struct Home;
     /// impl RequestHandler for Home {
     ///     async fn get_current_user(&mut self, cx: &mut Context) -> tornado_web::Result<Option<String>> {
     ///         Ok(cx.get_signed_cookie("user")?.and_then(|v| String::from_utf8(v).ok()))
     ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let user = cx.current_user().unwrap_or("nobody").to_owned();
+    ///         cx.write(user);
+    ///         Ok(())
+    ///     }
     /// }
+    ///
+    /// let secret = Secret::new("secret");
+    /// let signed = create_signed_value(&secret, "user", "alice", None, None, None).unwrap();
+    /// let signed = format!("user={}", String::from_utf8(signed).unwrap());
+    /// let settings = Settings { cookie_secret: Some(secret), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Home)], settings), |t| async move {
+    ///     let who = |cookie: &str| t.request("/").header("Cookie", cookie);
+    ///     assert_eq!(t.fetch_request(who(&signed)).await.text().unwrap(), "alice");
+    ///     // A cookie the client made up does not verify.
+    ///     assert_eq!(t.fetch_request(who("user=alice")).await.text().unwrap(), "nobody");
+    /// });
     /// ```
     pub fn get_signed_cookie(&self, name: &str) -> Result<Option<Vec<u8>>> {
         self.get_signed_cookie_with(name, signing::DEFAULT_MAX_AGE_DAYS, None)
@@ -250,6 +456,33 @@ impl Context {
 
     /// [`get_signed_cookie`](Self::get_signed_cookie) accepting values up to
     /// `max_age_days` old, in formats from `min_version` on (`None`: version 1 and 2).
+    ///
+    /// ```
+    /// use std::time::{SystemTime, UNIX_EPOCH};
+    /// use tornado_web::signing::{create_signed_value, Secret};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Home;
+    /// impl RequestHandler for Home {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let month = cx.get_signed_cookie("user")?; // at most 31 days old
+    ///         let quarter = cx.get_signed_cookie_with("user", 90.0, None)?;
+    ///         cx.write(format!("{} {}", month.is_some(), quarter.is_some()));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let secret = Secret::new("secret");
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    /// let forty_days_ago = Some(now - 40.0 * 86_400.0);
+    /// let old = create_signed_value(&secret, "user", "alice", None, forty_days_ago, None).unwrap();
+    /// let cookie = format!("user={}", String::from_utf8(old).unwrap());
+    /// let settings = Settings { cookie_secret: Some(secret), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Home)], settings), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("Cookie", &cookie)).await;
+    ///     assert_eq!(r.text().unwrap(), "false true");
+    /// });
+    /// ```
     pub fn get_signed_cookie_with(
         &self,
         name: &str,
@@ -265,6 +498,34 @@ impl Context {
     /// Verifies `value`, signed for `name`, as a signed cookie is verified (Tornado's
     /// `get_signed_cookie(name, value=...)`): for signed values carried elsewhere than
     /// in a cookie.
+    ///
+    /// ```
+    /// use tornado_web::signing::{create_signed_value, Secret};
+    /// use tornado_web::{testing, url, Application, Context, HttpError, RequestHandler, Settings};
+    ///
+    /// /// Answers a request that carries a token signed within the last day.
+    /// struct Api;
+    /// impl RequestHandler for Api {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let token = cx.request().headers().get("X-Token").unwrap_or("");
+    ///         let Some(account) = cx.decode_signed_value("token", token, 1.0, None)? else {
+    ///             return Err(HttpError::new(403).into());
+    ///         };
+    ///         cx.write(account);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let secret = Secret::new("secret");
+    /// let token = create_signed_value(&secret, "token", "42", None, None, None).unwrap();
+    /// let token = String::from_utf8(token).unwrap();
+    /// let settings = Settings { cookie_secret: Some(secret), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Api)], settings), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("X-Token", &token)).await;
+    ///     assert_eq!(r.text().unwrap(), "42");
+    ///     assert_eq!(t.fetch_request(t.request("/").header("X-Token", "42")).await.code, 403);
+    /// });
+    /// ```
     pub fn decode_signed_value(
         &self,
         name: &str,
@@ -286,6 +547,36 @@ impl Context {
     /// The key version that signed cookie `name` (Tornado's
     /// `get_signed_cookie_key_version`), without verifying it: `None` for a missing
     /// cookie or a value without one.
+    ///
+    /// ```
+    /// use tornado_web::signing::{create_signed_value, Secret};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// /// Signs the cookie again with the current key when an older one signed it.
+    /// struct Home;
+    /// impl RequestHandler for Home {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let version = cx.get_signed_cookie_key_version("user")?;
+    ///         if version.is_some() && version != cx.settings().key_version
+    ///             && let Some(user) = cx.get_signed_cookie("user")?
+    ///         {
+    ///             cx.set_signed_cookie("user", user)?;
+    ///         }
+    ///         cx.write(format!("{version:?}"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let keys = Secret::versioned([(1, "old key"), (2, "new key")]);
+    /// let old = create_signed_value(&keys, "user", "alice", None, None, Some(1)).unwrap();
+    /// let cookie = format!("user={}", String::from_utf8(old).unwrap());
+    /// let settings = Settings { cookie_secret: Some(keys), key_version: Some(2), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Home)], settings), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("Cookie", &cookie)).await;
+    ///     assert_eq!(r.text().unwrap(), "Some(1)");
+    ///     assert!(r.headers.get("Set-Cookie").unwrap().starts_with("user=\"2|1:2|"));
+    /// });
+    /// ```
     pub fn get_signed_cookie_key_version(&self, name: &str) -> Result<Option<i64>> {
         self.cookie_secret()?;
         Ok(self
@@ -322,6 +613,31 @@ impl Context {
     /// a new one, which sets the cookie. Put it in every form that posts (see
     /// [`xsrf_form_html`](Self::xsrf_form_html)) or send it as `X-XSRFToken` from
     /// scripts.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Token;
+    /// impl RequestHandler for Token {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let token = cx.xsrf_token()?;
+    ///         cx.write(token);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Token)]), |t| async move {
+    ///     // A first visit gets a new token, and the cookie that holds it.
+    ///     let first = t.fetch("/").await;
+    ///     assert!(first.text().unwrap().starts_with("2|"));
+    ///     let cookie = first.headers.get("Set-Cookie").unwrap().split(';').next().unwrap();
+    ///     assert!(cookie.starts_with("_xsrf=2|"), "{cookie}");
+    ///     // With the cookie: the same token, masked afresh, and no new cookie.
+    ///     let again = t.fetch_request(t.request("/").header("Cookie", cookie)).await;
+    ///     assert_ne!(again.text().unwrap(), first.text().unwrap());
+    ///     assert!(again.headers.get("Set-Cookie").is_none());
+    /// });
+    /// ```
     pub fn xsrf_token(&mut self) -> Result<String> {
         let token = self.masked_xsrf_token()?;
         let new = self.raw_xsrf_token()?.version.is_none();
@@ -362,7 +678,7 @@ impl Context {
     /// `xsrf_form_html`).
     ///
     /// ```
-    /// use tornado_web::{Context, RequestHandler};
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
     ///
     /// struct Form;
     /// impl RequestHandler for Form {
@@ -372,6 +688,13 @@ impl Context {
     ///         Ok(())
     ///     }
     /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Form)]), |t| async move {
+    ///     let page = t.fetch("/").await;
+    ///     let html = page.text().unwrap();
+    ///     assert!(html.starts_with("<form method=post><input type=\"hidden\" name=\"_xsrf\" value=\"2|"));
+    ///     assert!(page.headers.get("Set-Cookie").unwrap().starts_with("_xsrf="));
+    /// });
     /// ```
     pub fn xsrf_form_html(&mut self) -> Result<String> {
         let token = self.xsrf_token()?;
@@ -384,6 +707,33 @@ impl Context {
     /// `xsrf_cookies` setting, the framework calls it (through
     /// [`RequestHandler::check_xsrf_cookie`]) before `prepare` for every request but
     /// `GET`, `HEAD` and `OPTIONS`.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Comment;
+    /// impl RequestHandler for Comment {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let token = cx.xsrf_token()?;
+    ///         cx.write(token);
+    ///         Ok(())
+    ///     }
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.check_xsrf_cookie()?; // what the `xsrf_cookies` setting does for every handler
+    ///         cx.write("posted");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Comment)]), |t| async move {
+    ///     let page = t.fetch("/").await;
+    ///     let token = page.text().unwrap();
+    ///     let post = || t.request("/").method("POST").body("text=hi");
+    ///     assert_eq!(t.fetch_request(post()).await.code, 403);
+    ///     let with_token = post().header("Cookie", &format!("_xsrf={token}")).header("X-XSRFToken", token);
+    ///     assert_eq!(t.fetch_request(with_token).await.text().unwrap(), "posted");
+    /// });
+    /// ```
     pub fn check_xsrf_cookie(&mut self) -> Result {
         let from_argument = self.get_argument_opt("_xsrf")?.filter(|v| !v.is_empty());
         let headers = self.request.headers();
@@ -426,7 +776,7 @@ fn xsrf_input(token: &str) -> String {
 /// [`Finish`] so `?` ends the method; any other method gets 403.
 ///
 /// ```
-/// use tornado_web::{authenticated, Context, RequestHandler};
+/// use tornado_web::{authenticated, testing, url, Application, Context, RequestHandler, Settings};
 ///
 /// struct Compose;
 /// impl RequestHandler for Compose {
@@ -439,6 +789,17 @@ fn xsrf_input(token: &str) -> String {
 ///         Ok(())
 ///     }
 /// }
+///
+/// let settings = Settings {
+///     login_url: Some("/login".into()),
+///     cookie_secret: Some("secret".into()),
+///     ..Settings::default()
+/// };
+/// testing::run(|| Application::with_settings(vec![url("/compose", || Compose)], settings), |t| async move {
+///     let r = t.fetch_request(t.request("/compose").follow_redirects(false)).await;
+///     assert_eq!(r.code, 302);
+///     assert_eq!(r.headers.get("Location"), Some("/login?next=%2Fcompose"));
+/// });
 /// ```
 pub fn authenticated<H: RequestHandler>(handler: &H, cx: &mut Context) -> Result {
     if cx.current_user().is_some() {

@@ -229,11 +229,50 @@ impl Context {
     }
 
     /// The value of cookie `name` sent with the request.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Page;
+    /// impl RequestHandler for Page {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let theme = cx.get_cookie("theme").unwrap_or("light").to_owned();
+    ///         cx.write(theme);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Page)]), |t| async move {
+    ///     let dark = t.fetch_request(t.request("/").header("Cookie", "theme=dark")).await;
+    ///     assert_eq!(dark.text().unwrap(), "dark");
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "light");
+    /// });
+    /// ```
     pub fn get_cookie(&self, name: &str) -> Option<&str> {
         self.request.cookies().get(name).map(String::as_str)
     }
 
     /// Every cookie sent with the request.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Names;
+    /// impl RequestHandler for Names {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let mut names: Vec<&str> = cx.cookies().keys().map(String::as_str).collect();
+    ///         names.sort_unstable();
+    ///         let names = names.join(",");
+    ///         cx.write(names);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Names)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").header("Cookie", "b=2; a=1")).await;
+    ///     assert_eq!(r.text().unwrap(), "a,b");
+    /// });
+    /// ```
     pub fn cookies(&self) -> &HashMap<String, String> {
         self.request.cookies()
     }

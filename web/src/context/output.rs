@@ -21,6 +21,32 @@ use crate::settings::RequestLog;
 /// Responses shorter than this are not gzipped when written in one piece (Tornado's
 /// `GZipContentEncoding.MIN_LENGTH`): the gzip header and trailer would eat the gain.
 /// A response streamed with `flush` is compressed whatever its size.
+///
+/// ```
+/// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings, GZIP_MIN_LENGTH};
+///
+/// struct Text;
+/// impl RequestHandler for Text {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         let n: usize = cx.get_argument("n")?.parse()?;
+///         cx.write("a".repeat(n));
+///         Ok(())
+///     }
+/// }
+///
+/// assert_eq!(GZIP_MIN_LENGTH, 1024);
+/// let settings = Settings { compress_response: true, ..Settings::default() };
+/// testing::run(|| Application::with_settings(vec![url("/", || Text)], settings), |t| async move {
+///     let get = |n: usize| {
+///         let request = t.request(&format!("/?n={n}")).header("Accept-Encoding", "gzip");
+///         request.decompress_response(false)
+///     };
+///     let short = t.fetch_request(get(GZIP_MIN_LENGTH - 1)).await;
+///     assert_eq!(short.headers.get("Content-Encoding"), None);
+///     let long = t.fetch_request(get(GZIP_MIN_LENGTH)).await;
+///     assert_eq!(long.headers.get("Content-Encoding"), Some("gzip"));
+/// });
+/// ```
 pub const GZIP_MIN_LENGTH: usize = 1024;
 
 /// zlib's default, as Tornado uses.
@@ -138,8 +164,64 @@ fn check_header(name: &str, value: &str) -> Result {
 
 /// Something [`Context::write`] can append to the response body: text or bytes, or a
 /// `serde_json::Value` (sent as JSON, with its `Content-Type`).
+///
+/// ```
+/// use tornado_web::{testing, url, Application, Context, RequestHandler};
+///
+/// struct Parts;
+/// impl RequestHandler for Parts {
+///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         match cx.get_argument("as")?.as_str() {
+///             "json" => cx.write(serde_json::json!({ "id": 1 })),
+///             _ => {
+///                 cx.write("text, ");
+///                 cx.write(b"bytes, ");
+///                 cx.write(String::from("a String"));
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// testing::run(|| Application::new(vec![url("/", || Parts)]), |t| async move {
+///     assert_eq!(t.fetch("/?as=text").await.text().unwrap(), "text, bytes, a String");
+///     let json = t.fetch("/?as=json").await;
+///     assert_eq!(json.text().unwrap(), r#"{"id":1}"#);
+///     assert_eq!(json.headers.get("Content-Type"), Some("application/json; charset=UTF-8"));
+/// });
+/// ```
 pub trait Writable {
     /// Appends to `out`; returns the `Content-Type` the value implies, if any.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Writable};
+    ///
+    /// /// Rows written as CSV.
+    /// struct Csv(Vec<(&'static str, u32)>);
+    /// impl Writable for Csv {
+    ///     fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+    ///         for (name, count) in self.0 {
+    ///             out.extend_from_slice(format!("{name},{count}\n").as_bytes());
+    ///         }
+    ///         Some("text/csv")
+    ///     }
+    /// }
+    ///
+    /// struct Report;
+    /// impl RequestHandler for Report {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write(Csv(vec![("apples", 3), ("pears", 5)]));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/report.csv", || Report)]), |t| async move {
+    ///     let r = t.fetch("/report.csv").await;
+    ///     assert_eq!(r.text().unwrap(), "apples,3\npears,5\n");
+    ///     assert_eq!(r.headers.get("Content-Type"), Some("text/csv"));
+    /// });
+    /// ```
     fn append_to(self, out: &mut BytesMut) -> Option<&'static str>;
 }
 
@@ -207,8 +289,35 @@ impl Writable for serde_json::Value {
 }
 
 /// A status given as a number or as a [`StatusCode`].
+///
+/// ```
+/// use http::StatusCode;
+/// use tornado_web::{testing, url, Application, Context, RequestHandler};
+///
+/// struct Create;
+/// impl RequestHandler for Create {
+///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+///         cx.set_status(201)?; // a number...
+///         cx.set_status(StatusCode::CREATED)?; // ...or a StatusCode
+///         Ok(())
+///     }
+/// }
+///
+/// testing::run(|| Application::new(vec![url("/", || Create)]), |t| async move {
+///     assert_eq!(t.fetch_request(t.request("/").method("POST").body("")).await.code, 201);
+/// });
+/// ```
 pub trait IntoStatus {
     /// The status, or an error for a number that is not one (outside 100–999).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::IntoStatus;
+    ///
+    /// assert_eq!(404u16.into_status().unwrap(), StatusCode::NOT_FOUND);
+    /// assert_eq!(StatusCode::OK.into_status().unwrap(), StatusCode::OK);
+    /// assert!(1000u16.into_status().is_err());
+    /// ```
     fn into_status(self) -> Result<StatusCode>;
 }
 

@@ -13,6 +13,15 @@ use std::path::Path;
 
 /// The type of a file whose extension is unknown, or that is compressed other than
 /// with gzip.
+///
+/// ```
+/// use std::path::Path;
+/// use tornado_web::staticfile::{guess_content_type, OCTET_STREAM};
+///
+/// assert_eq!(OCTET_STREAM, "application/octet-stream");
+/// assert_eq!(guess_content_type(Path::new("data.unknown-extension")), OCTET_STREAM);
+/// assert_eq!(guess_content_type(Path::new("backup.tar.xz")), OCTET_STREAM);
+/// ```
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Extensions (lower case, sorted for binary search) and their types.
