@@ -326,6 +326,36 @@ impl Error {
         }
     }
 
+    /// The error inside, as a `T`, if it is one: the error a `?` converted (an
+    /// `io::Error`, a [`TemplateError`](crate::TemplateError), your own), or the
+    /// [`HttpError`] or [`Finish`] this is. Only that error is looked at, not its
+    /// `source()` chain; a panic holds none.
+    ///
+    /// `Error` cannot itself implement `std::error::Error`: any such error converts into
+    /// it, and the standard library's `From<T> for T` would then be implemented twice.
+    ///
+    /// ```
+    /// use std::io;
+    /// use tornado_web::{Error, HttpError};
+    ///
+    /// let e = Error::from(io::Error::new(io::ErrorKind::NotFound, "no such file"));
+    /// assert_eq!(e.downcast_ref::<io::Error>().map(io::Error::kind), Some(io::ErrorKind::NotFound));
+    /// assert!(e.downcast_ref::<HttpError>().is_none());
+    ///
+    /// let e = Error::from(HttpError::new(404));
+    /// assert_eq!(e.downcast_ref::<HttpError>().map(|h| h.status().as_u16()), Some(404));
+    /// assert!(e.downcast_ref::<io::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        let error: &(dyn std::error::Error + 'static) = match &self.kind {
+            Kind::Http(e) => e,
+            Kind::Finish => &Finish,
+            Kind::Other { error, .. } => error.as_ref(),
+            Kind::Panic { .. } => return None,
+        };
+        error.downcast_ref()
+    }
+
     /// Whether this is a [`Finish`].
     ///
     /// ```
@@ -481,6 +511,51 @@ mod tests {
         let e: Error = io.into();
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(e.to_string(), "disk on fire");
+    }
+
+    #[test]
+    fn downcast_ref_reaches_the_error_inside() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        let e = Error::from(io);
+        let inner = e.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(inner.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(e.downcast_ref::<HttpError>().is_none());
+        assert!(e.downcast_ref::<Finish>().is_none());
+
+        let e = Error::from(HttpError::with_log(403, "no token"));
+        assert_eq!(
+            e.downcast_ref::<HttpError>().unwrap().log_message(),
+            Some("no token")
+        );
+        assert!(e.downcast_ref::<std::io::Error>().is_none());
+        assert!(e.downcast_ref::<crate::TemplateError>().is_none());
+
+        let e = Error::from(Finish);
+        assert!(e.downcast_ref::<Finish>().is_some());
+        assert!(e.downcast_ref::<HttpError>().is_none());
+
+        let e = Error::panic("boom".into(), None);
+        assert!(e.downcast_ref::<HttpError>().is_none());
+        assert!(e.downcast_ref::<std::io::Error>().is_none());
+    }
+
+    #[test]
+    fn downcast_ref_looks_at_the_outer_error_only() {
+        #[derive(Debug)]
+        struct Wrapper(std::io::Error);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapped")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Error::from(Wrapper(std::io::Error::other("inner")));
+        assert!(e.downcast_ref::<Wrapper>().is_some());
+        assert!(e.downcast_ref::<std::io::Error>().is_none());
     }
 
     #[test]

@@ -39,9 +39,10 @@
 //! # Errors
 //!
 //! A template that cannot be found, does not parse, uses an undefined name or fails
-//! while it renders is an `Err` (a [`TemplateError`] inside an [`Error`]) whose message
-//! names the template file and line; a handler that returns it answers 500, and in
-//! debug mode the error page shows that message with the template's lines around it.
+//! while it renders is an `Err` (a [`TemplateError`] inside an [`Error`], reached with
+//! [`Error::downcast_ref`]) whose message names the template file and line; a handler
+//! that returns it answers 500, and in debug mode the error page shows that message
+//! with the template's lines around it.
 //!
 //! # Example
 //!
@@ -246,16 +247,36 @@ impl TemplateError {
         TemplateError { error, hint }
     }
 
-    /// The template the error is in, when it is in one.
+    /// The template the error is in, when it is in one. A handler's
+    /// [`write_error`](crate::RequestHandler::write_error) finds the `TemplateError`
+    /// with [`Error::downcast_ref`].
     ///
     /// ```
-    /// use tornado_web::TemplateError;
+    /// use http::StatusCode;
+    /// use tornado_web::{testing, url, Application, Context, Error, RequestHandler, Settings, TemplateError};
     ///
-    /// /// "page.html:3", as an editor jumps to it.
-    /// fn location(e: &TemplateError) -> String {
-    ///     format!("{}:{}", e.name().unwrap_or("?"), e.line().unwrap_or(0))
+    /// struct Page;
+    /// impl RequestHandler for Page {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.render("page.html", ())
+    ///     }
+    ///     fn write_error(cx: &mut Context, status: StatusCode, error: Option<&Error>) {
+    ///         match error.and_then(Error::downcast_ref::<TemplateError>) {
+    ///             Some(e) => cx.write(format!("{} is broken", e.name().unwrap_or("?"))),
+    ///             None => cx.write(status.to_string()),
+    ///         }
+    ///     }
     /// }
-    /// # let _ = location;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-template-name-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("page.html"), "{{ nobody }}").unwrap();
+    /// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Page)], settings), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.text().unwrap()), (500, "page.html is broken"));
+    /// });
+    /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn name(&self) -> Option<&str> {
         self.error.name()
@@ -264,13 +285,19 @@ impl TemplateError {
     /// The line of the template the error is on.
     ///
     /// ```
-    /// use tornado_web::TemplateError;
+    /// use tornado_web::{Application, Settings, TemplateError};
     ///
-    /// /// The line of the template source the error is on, to show it.
-    /// fn offending_line<'a>(e: &TemplateError, source: &'a str) -> Option<&'a str> {
-    ///     source.lines().nth(e.line()?.checked_sub(1)?)
-    /// }
-    /// # let _ = offending_line;
+    /// let dir = std::env::temp_dir().join(format!("tornado-doc-template-line-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let source = "<h1>Post</h1>\n<p>{{ 'text'|nosuchfilter }}</p>";
+    /// std::fs::write(dir.join("post.html"), source).unwrap();
+    ///
+    /// let settings = Settings { template_path: Some(dir.clone()), ..Settings::default() };
+    /// let error = Application::with_settings(vec![], settings).render_string("post.html", ()).unwrap_err();
+    /// let line = error.downcast_ref::<TemplateError>().and_then(TemplateError::line).unwrap();
+    /// assert_eq!(line, 2);
+    /// assert_eq!(source.lines().nth(line - 1), Some("<p>{{ 'text'|nosuchfilter }}</p>"));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn line(&self) -> Option<usize> {
         self.error.line()
@@ -280,13 +307,18 @@ impl TemplateError {
     ///
     /// ```
     /// use tornado_web::template::minijinja::ErrorKind;
-    /// use tornado_web::TemplateError;
+    /// use tornado_web::{Application, TemplateError};
     ///
     /// /// A missing template is the application's fault; tell it apart from a bad one.
-    /// fn is_missing(e: &TemplateError) -> bool {
-    ///     e.engine_error().kind() == ErrorKind::TemplateNotFound
+    /// fn is_missing(e: &tornado_web::Error) -> bool {
+    ///     let kind = e.downcast_ref::<TemplateError>().map(|t| t.engine_error().kind());
+    ///     kind == Some(ErrorKind::TemplateNotFound)
     /// }
-    /// # let _ = is_missing;
+    ///
+    /// // No template_path setting: no template can be found.
+    /// let error = Application::new(vec![]).render_string("page.html", ()).unwrap_err();
+    /// assert!(is_missing(&error));
+    /// assert!(!is_missing(&tornado_web::Error::msg("the database is away")));
     /// ```
     pub fn engine_error(&self) -> &minijinja::Error {
         &self.error
@@ -1055,6 +1087,34 @@ mod tests {
     fn json_encode_escapes_closing_tags() {
         let v = Value::from("</script>");
         assert_eq!(json_encode_filter(&v).unwrap(), r#""<\/script>""#);
+    }
+
+    #[test]
+    fn a_template_error_downcasts_out_of_error() {
+        let error = crate::Application::new(vec![])
+            .render_string("page.html", ())
+            .unwrap_err();
+        let template = error.downcast_ref::<TemplateError>().unwrap();
+        assert_eq!(template.engine_error().kind(), ErrorKind::TemplateNotFound);
+        assert!(error.downcast_ref::<crate::HttpError>().is_none());
+        assert!(error.downcast_ref::<std::io::Error>().is_none());
+
+        let dir =
+            std::env::temp_dir().join(format!("tornado-template-downcast-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("broken.html"), "line 1\n{{ nobody }}").unwrap();
+        let settings = Settings {
+            template_path: Some(dir.clone()),
+            ..Settings::default()
+        };
+        let error = crate::Application::with_settings(vec![], settings)
+            .render_string("broken.html", ())
+            .unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let template = error.downcast_ref::<TemplateError>().unwrap();
+        assert_eq!(template.name(), Some("broken.html"));
+        assert_eq!(template.line(), Some(2));
+        assert_eq!(template.engine_error().kind(), ErrorKind::UndefinedError);
     }
 
     #[test]
