@@ -337,6 +337,24 @@ impl Context {
     /// Sets the response status (Tornado's `set_status`), as a number or a
     /// [`StatusCode`]; a number outside 100–999 is an error, and so is an
     /// informational 1xx (it cannot end a response: the client would wait on).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Create;
+    /// impl RequestHandler for Create {
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         assert!(cx.set_status(1000).is_err()); // no such status
+    ///         assert!(cx.set_status(103).is_err()); // 1xx cannot end a response
+    ///         cx.set_status(201)
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Create)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").method("POST").body("")).await;
+    ///     assert_eq!((r.code, r.reason.as_str()), (201, "Created"));
+    /// });
+    /// ```
     pub fn set_status(&mut self, status: impl IntoStatus) -> Result {
         self.status = final_status(status.into_status()?)?;
         self.reason = None;
@@ -345,6 +363,24 @@ impl Context {
 
     /// Sets the status with a reason phrase of your own (`set_status(code, reason)`);
     /// a reason with control characters is an error.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Busy;
+    /// impl RequestHandler for Busy {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         // A reason that could split the status line is refused.
+    ///         assert!(cx.set_status_with_reason(429, "Slow\r\nDown").is_err());
+    ///         cx.set_status_with_reason(429, "Slow Down")
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Busy)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.reason.as_str()), (429, "Slow Down"));
+    /// });
+    /// ```
     pub fn set_status_with_reason(&mut self, status: impl IntoStatus, reason: &str) -> Result {
         let status = final_status(status.into_status()?)?;
         check_reason(reason).map_err(output_error)?;
@@ -354,6 +390,26 @@ impl Context {
     }
 
     /// The response status.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Status;
+    /// impl RequestHandler for Status {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let before = cx.get_status().as_u16();
+    ///         cx.set_status(202)?;
+    ///         let after = cx.get_status().as_u16();
+    ///         cx.write(format!("{before} then {after}"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Status)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.text().unwrap()), (202, "200 then 202"));
+    /// });
+    /// ```
     pub fn get_status(&self) -> StatusCode {
         self.status
     }
@@ -361,6 +417,28 @@ impl Context {
     /// Sets response header `name`, replacing any value (Tornado's `set_header`). The
     /// value may be anything `Display` (numbers, too). A name that is not a token or
     /// a value with CR, LF or another control character is refused with an error.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Counted;
+    /// impl RequestHandler for Counted {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_header("X-Count", 1)?;
+    ///         cx.set_header("X-Count", 2)?; // replaces the 1
+    ///         let refused = cx.set_header("X-Evil", "a\r\nSet-Cookie: admin=1").is_err();
+    ///         cx.write(format!("refused: {refused}"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Counted)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.headers.get_all("X-Count").collect::<Vec<_>>(), ["2"]);
+    ///     assert_eq!(r.headers.get("Set-Cookie"), None);
+    ///     assert_eq!(r.text().unwrap(), "refused: true");
+    /// });
+    /// ```
     pub fn set_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
         with_text(value, |value| {
             check_header(name, value)?;
@@ -372,6 +450,26 @@ impl Context {
     /// Adds a value to response header `name`, keeping the ones it has (Tornado's
     /// `add_header`; for `Set-Cookie`, `Link`). Checked as in
     /// [`set_header`](Self::set_header).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Page;
+    /// impl RequestHandler for Page {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.add_header("Link", "</app.css>; rel=preload; as=style")?;
+    ///         cx.add_header("Link", "</app.js>; rel=preload; as=script")?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Page)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     let links: Vec<&str> = r.headers.get_all("Link").collect();
+    ///     let want = ["</app.css>; rel=preload; as=style", "</app.js>; rel=preload; as=script"];
+    ///     assert_eq!(links, want);
+    /// });
+    /// ```
     pub fn add_header(&mut self, name: &str, value: impl fmt::Display) -> Result {
         with_text(value, |value| {
             check_header(name, value)?;
@@ -381,11 +479,52 @@ impl Context {
     }
 
     /// Removes response header `name` (Tornado's `clear_header`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Bare;
+    /// impl RequestHandler for Bare {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_header("X-Draft", "yes")?;
+    ///         cx.clear_header("X-Draft");
+    ///         cx.clear_header("Content-Type"); // even the default one
+    ///         cx.write("no type");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Bare)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.headers.get("X-Draft"), None);
+    ///     assert_eq!(r.headers.get("Content-Type"), None);
+    /// });
+    /// ```
     pub fn clear_header(&mut self, name: &str) {
         self.headers.remove(name);
     }
 
     /// The response headers set so far.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Show;
+    /// impl RequestHandler for Show {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let default = cx.response_headers().get("Content-Type").unwrap_or("").to_owned();
+    ///         cx.set_header("Content-Type", "text/plain")?;
+    ///         cx.write(default);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Show)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.text().unwrap(), "text/html; charset=UTF-8");
+    ///     assert_eq!(r.headers.get("Content-Type"), Some("text/plain"));
+    /// });
+    /// ```
     pub fn response_headers(&self) -> &HttpHeaders {
         &self.headers
     }
@@ -397,6 +536,27 @@ impl Context {
     /// Output stays in memory until [`flush`](Self::flush) or
     /// [`finish`](Self::finish). Writing after `finish` is a bug in the handler: it
     /// is logged and the data dropped.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Hello;
+    /// impl RequestHandler for Hello {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("Hello, ");
+    ///         cx.write(b"world");
+    ///         cx.finish()?;
+    ///         cx.write("!"); // after finish: logged and dropped
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Hello)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.text().unwrap(), "Hello, world");
+    ///     assert_eq!(r.headers.get("Content-Length"), Some("12"));
+    /// });
+    /// ```
     pub fn write(&mut self, chunk: impl Writable) {
         if self.output == Output::Finished {
             log::error!(
@@ -415,13 +575,26 @@ impl Context {
     /// (Tornado's `write(dict)`).
     ///
     /// ```
-    /// # use tornado_web::Context;
-    /// #[derive(serde::Serialize)]
-    /// struct Message<'a> { id: u64, body: &'a str }
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
     ///
-    /// # fn f(cx: &mut Context) -> tornado_web::Result {
-    /// cx.write_json(&Message { id: 1, body: "hi" })?;
-    /// # Ok(()) }
+    /// #[derive(serde::Serialize)]
+    /// struct Message<'a> {
+    ///     id: u64,
+    ///     body: &'a str,
+    /// }
+    ///
+    /// struct Api;
+    /// impl RequestHandler for Api {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write_json(&Message { id: 1, body: "hi" })
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Api)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.text().unwrap(), r#"{"id":1,"body":"hi"}"#);
+    ///     assert_eq!(r.headers.get("Content-Type"), Some("application/json; charset=UTF-8"));
+    /// });
     /// ```
     pub fn write_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result {
         if self.output == Output::Finished {
@@ -458,16 +631,77 @@ impl Context {
 
     /// What has been written and not yet flushed (for a
     /// [`compute_etag`](crate::RequestHandler::compute_etag) of your own).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Measured;
+    /// impl RequestHandler for Measured {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hello");
+    ///         let n = cx.written().len();
+    ///         cx.set_header("X-Body-Length", n)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Measured)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.headers.get("X-Body-Length"), Some("5"));
+    /// });
+    /// ```
     pub fn written(&self) -> &[u8] {
         &self.buffer
     }
 
     /// Whether the response headers have gone out (after `flush` or `finish`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Stream;
+    /// impl RequestHandler for Stream {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let before = cx.headers_written();
+    ///         cx.write(format!("{before} "));
+    ///         cx.flush().await?;
+    ///         let after = cx.headers_written();
+    ///         cx.write(format!("{after}"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Stream)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "false true");
+    /// });
+    /// ```
     pub fn headers_written(&self) -> bool {
         self.output != Output::Open
     }
 
     /// Whether the response is finished.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Early;
+    /// impl RequestHandler for Early {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         if cx.get_argument_opt("cached")?.is_some() {
+    ///             cx.write("from cache");
+    ///             cx.finish()?;
+    ///         }
+    ///         if !cx.is_finished() {
+    ///             cx.write("computed");
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Early)]), |t| async move {
+    ///     assert_eq!(t.fetch("/?cached=1").await.text().unwrap(), "from cache");
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "computed");
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.output == Output::Finished
     }
@@ -476,6 +710,29 @@ impl Context {
     /// text/html; charset=UTF-8`, then the handler's
     /// [`set_default_headers`](crate::RequestHandler::set_default_headers)) and an
     /// empty body (Tornado's `clear`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Restart;
+    /// impl RequestHandler for Restart {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_status(500)?;
+    ///         cx.set_header("X-Draft", "1")?;
+    ///         cx.write("draft");
+    ///         cx.clear();
+    ///         cx.write("final");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Restart)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.text().unwrap()), (200, "final"));
+    ///     assert_eq!(r.headers.get("X-Draft"), None);
+    ///     assert_eq!(r.headers.get("Content-Type"), Some("text/html; charset=UTF-8"));
+    /// });
+    /// ```
     pub fn clear(&mut self) {
         self.headers.clear();
         self.buffer.clear();
@@ -495,6 +752,28 @@ impl Context {
     /// Sends what was written so far, with the headers if they have not gone out
     /// (the response is then chunked), and waits until the socket took it (Tornado's
     /// `flush`). Fails if the client has gone.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Progress;
+    /// impl RequestHandler for Progress {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         for step in 1..=3 {
+    ///             cx.write(format!("step {step}\n"));
+    ///             cx.flush().await?; // out now, in its own chunk
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Progress)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.text().unwrap(), "step 1\nstep 2\nstep 3\n");
+    ///     assert_eq!(r.headers.get("Transfer-Encoding"), Some("chunked"));
+    ///     assert_eq!(r.headers.get("Content-Length"), None);
+    /// });
+    /// ```
     pub async fn flush(&mut self) -> Result {
         if self.output == Output::Finished {
             return Err(Error::msg("flush() after finish()"));
@@ -612,6 +891,34 @@ impl Context {
     /// `Content-Length`; for a 200 to `GET` or `HEAD` an `ETag` is set (unless one
     /// is) and a matching `If-None-Match` turns it into a bodiless `304`. A second
     /// call, or a body with a status that allows none (204, 304, 1xx), is an error.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Save(Rc<Cell<bool>>);
+    /// impl RequestHandler for Save {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("saved");
+    ///         cx.finish()?; // the client has its answer; the method may go on working
+    ///         self.0.set(cx.finish().is_err()); // but cannot finish twice
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let twice_refused = Rc::new(Cell::new(false));
+    /// let flag = twice_refused.clone();
+    /// let app = move || Application::new(vec![url("/", move || Save(flag.clone()))]);
+    /// testing::run(app, |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.headers.get("Content-Length"), Some("5"));
+    ///     let etag = r.headers.get("Etag").unwrap().to_owned();
+    ///     let again = t.fetch_request(t.request("/").header("If-None-Match", &etag)).await;
+    ///     assert_eq!((again.code, again.body.len()), (304, 0));
+    /// });
+    /// assert!(twice_refused.get());
+    /// ```
     pub fn finish(&mut self) -> Result {
         match self.output {
             Output::Finished => Err(Error::msg("finish() called twice")),
@@ -697,17 +1004,67 @@ impl Context {
 
     /// Redirects to `url` with `302 Found` (Tornado's `redirect(url)`) and finishes.
     /// Fails once headers have gone out.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Home;
+    /// impl RequestHandler for Home {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.redirect("/dashboard")
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Home)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").follow_redirects(false)).await;
+    ///     assert_eq!((r.code, r.headers.get("Location")), (302, Some("/dashboard")));
+    /// });
+    /// ```
     pub fn redirect(&mut self, url: &str) -> Result {
         self.redirect_with_status(url, StatusCode::FOUND)
     }
 
     /// Redirects with `301 Moved Permanently` (Tornado's `redirect(url,
     /// permanent=True)`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Moved;
+    /// impl RequestHandler for Moved {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.redirect_permanent("https://new.example/")
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Moved)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/").follow_redirects(false)).await;
+    ///     assert_eq!((r.code, r.headers.get("Location")), (301, Some("https://new.example/")));
+    /// });
+    /// ```
     pub fn redirect_permanent(&mut self, url: &str) -> Result {
         self.redirect_with_status(url, StatusCode::MOVED_PERMANENTLY)
     }
 
     /// Redirects with a 3xx status of your choice (303, 307, 308, ...).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Submit;
+    /// impl RequestHandler for Submit {
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         assert!(cx.redirect_with_status("/done", 200).is_err()); // not a 3xx
+    ///         cx.redirect_with_status("/done", 303) // "see other": the client GETs it
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/submit", || Submit)]), |t| async move {
+    ///     let request = t.request("/submit").method("POST").body("").follow_redirects(false);
+    ///     let r = t.fetch_request(request).await;
+    ///     assert_eq!((r.code, r.headers.get("Location")), (303, Some("/done")));
+    /// });
+    /// ```
     pub fn redirect_with_status(&mut self, url: &str, status: impl IntoStatus) -> Result {
         let status = status.into_status()?;
         if self.headers_written() {
@@ -732,6 +1089,26 @@ impl Context {
     /// is discarded, the handler's [`write_error`](crate::RequestHandler::write_error)
     /// writes the page. Once headers have gone out an error page is impossible: the
     /// response is ended instead (and the error logged).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Down;
+    /// impl RequestHandler for Down {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("half a page");
+    ///         cx.send_error(503); // what was written is discarded
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Down)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.code, 503);
+    ///     let page = r.text().unwrap();
+    ///     assert!(page.contains("503: Service Unavailable") && !page.contains("half"), "{page}");
+    /// });
+    /// ```
     pub fn send_error(&mut self, status: impl IntoStatus) {
         let status = status
             .into_status()
@@ -741,6 +1118,26 @@ impl Context {
 
     /// [`send_error`](Self::send_error) for the error that caused it (an
     /// [`HttpError`](crate::HttpError)'s reason becomes the status line's).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::{testing, url, Application, Context, Error, HttpError, RequestHandler};
+    ///
+    /// struct Expired;
+    /// impl RequestHandler for Expired {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let error = Error::from(HttpError::new(403).with_reason("Token Expired"));
+    ///         cx.send_error_for(StatusCode::FORBIDDEN, Some(&error));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Expired)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!((r.code, r.reason.as_str()), (403, "Token Expired"));
+    ///     assert!(r.text().unwrap().contains("403: Token Expired"));
+    /// });
+    /// ```
     pub fn send_error_for(&mut self, status: StatusCode, error: Option<&Error>) {
         match self.output {
             Output::Finished => return,
@@ -847,6 +1244,30 @@ impl Context {
 
     /// Sets the `ETag` header from [`compute_etag`](crate::RequestHandler::compute_etag)
     /// (Tornado's `set_etag_header`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// /// Tagged by the version of what it shows, not by its bytes.
+    /// struct Article;
+    /// impl RequestHandler for Article {
+    ///     fn compute_etag(_cx: &Context) -> Option<String> {
+    ///         Some("\"v7\"".to_owned())
+    ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_etag_header();
+    ///         let tag = cx.response_headers().get("Etag").unwrap_or("none").to_owned();
+    ///         cx.write(format!("tagged {tag} before any body was written"));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Article)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     assert_eq!(r.text().unwrap(), "tagged \"v7\" before any body was written");
+    ///     assert_eq!(r.headers.get("Etag"), Some("\"v7\""));
+    /// });
+    /// ```
     pub fn set_etag_header(&mut self) {
         if let Some(etag) = (self.hooks.compute_etag)(self) {
             if check_header("Etag", &etag).is_ok() {
@@ -881,6 +1302,35 @@ impl Context {
     /// Whether the request's `If-None-Match` matches the response's `ETag` (weak
     /// comparison, `*` matches any), so a 304 can be sent (Tornado's
     /// `check_etag_header`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Report;
+    /// impl RequestHandler for Report {
+    ///     fn compute_etag(_cx: &Context) -> Option<String> {
+    ///         Some("\"2024-06\"".to_owned())
+    ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_etag_header();
+    ///         if cx.check_etag_header() {
+    ///             return cx.set_status(304); // the client's copy is current: skip the work
+    ///         }
+    ///         cx.write("an expensive report");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Report)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.code, 200);
+    ///     for tag in ["\"2024-06\"", "W/\"2024-06\"", "*"] {
+    ///         let r = t.fetch_request(t.request("/").header("If-None-Match", tag)).await;
+    ///         assert_eq!(r.code, 304, "{tag}");
+    ///     }
+    ///     let old = t.fetch_request(t.request("/").header("If-None-Match", "\"2024-05\"")).await;
+    ///     assert_eq!(old.code, 200);
+    /// });
+    /// ```
     pub fn check_etag_header(&self) -> bool {
         let Some(etag) = self.headers.get("Etag") else {
             return false;
@@ -895,6 +1345,27 @@ impl Context {
     /// `compute_etag` hashes with SHA-1; this is a 64-bit SipHash, about twenty times
     /// cheaper for a small page: the values differ from Tornado's, the behaviour does
     /// not).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Tagged;
+    /// impl RequestHandler for Tagged {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("same body, same tag");
+    ///         let tag = cx.default_etag();
+    ///         cx.set_header("X-Tag", tag)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Tagged)]), |t| async move {
+    ///     let r = t.fetch("/").await;
+    ///     let tag = r.headers.get("X-Tag").unwrap();
+    ///     assert_eq!(r.headers.get("Etag"), Some(tag)); // what finish sets by default
+    ///     assert!(tag.len() == 18 && tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+    /// });
+    /// ```
     pub fn default_etag(&self) -> String {
         use std::hash::Hasher as _;
         // Fixed keys: the same body gets the same tag in every process.
