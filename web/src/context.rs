@@ -169,27 +169,138 @@ impl Context {
     }
 
     /// The request (method, URI, headers, body, arguments, files, client address).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Where;
+    /// impl RequestHandler for Where {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let r = cx.request();
+    ///         let seen = format!("{} {} {:?}", r.path(), r.query(), r.headers().get("X-Trace"));
+    ///         cx.write(seen);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/where", || Where)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/where?a=1").header("X-Trace", "7")).await;
+    ///     assert_eq!(r.text().unwrap(), "/where a=1 Some(\"7\")");
+    /// });
+    /// ```
     pub fn request(&self) -> &HttpServerRequest {
         &self.request
     }
 
     /// The request, mutably (a `prepare` step may rewrite headers for the method).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Localized;
+    /// impl RequestHandler for Localized {
+    ///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         // One place decides the default, so every method can rely on the header.
+    ///         let headers = cx.request_mut().headers_mut();
+    ///         if !headers.contains("Accept-Language") {
+    ///             headers.set("Accept-Language", "en");
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let lang = cx.request().headers().get("Accept-Language").unwrap_or("?").to_owned();
+    ///         cx.write(lang);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Localized)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "en");
+    ///     let fr = t.fetch_request(t.request("/").header("Accept-Language", "fr")).await;
+    ///     assert_eq!(fr.text().unwrap(), "fr");
+    /// });
+    /// ```
     pub fn request_mut(&mut self) -> &mut HttpServerRequest {
         &mut self.request
     }
 
     /// The request method.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// /// GET and POST share one answer that names the method.
+    /// struct Either;
+    /// impl Either {
+    ///     fn answer(cx: &mut Context) -> tornado_web::Result {
+    ///         let method = cx.method().as_str().to_owned();
+    ///         cx.write(method);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl RequestHandler for Either {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         Either::answer(cx)
+    ///     }
+    ///     async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         Either::answer(cx)
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Either)]), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "GET");
+    ///     let post = t.fetch_request(t.request("/").method("POST").body("")).await;
+    ///     assert_eq!(post.text().unwrap(), "POST");
+    /// });
+    /// ```
     pub fn method(&self) -> &Method {
         self.request.method()
     }
 
     /// The application's settings.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Mode;
+    /// impl RequestHandler for Mode {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let mode = if cx.settings().debug { "debug" } else { "production" };
+    ///         cx.write(mode);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let settings = Settings { debug: true, ..Settings::default() };
+    /// testing::run(|| Application::with_settings(vec![url("/", || Mode)], settings), |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "debug");
+    /// });
+    /// ```
     pub fn settings(&self) -> &Settings {
         &self.app.settings
     }
 
     /// The URL of the route named `name`, its groups filled from `args` (Tornado's
     /// `reverse_url`).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Profile;
+    /// impl RequestHandler for Profile {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let link = cx.reverse_url("user", &[&42])?;
+    ///         assert!(cx.reverse_url("no-such-route", &[]).is_err());
+    ///         cx.write(link);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = || Application::new(vec![url(r"/user/(\d+)", || Profile).name("user")]);
+    /// testing::run(app, |t| async move {
+    ///     assert_eq!(t.fetch("/user/1").await.text().unwrap(), "/user/42");
+    /// });
+    /// ```
     pub fn reverse_url(
         &self,
         name: &str,
@@ -199,6 +310,24 @@ impl Context {
     }
 
     /// The handler's type name (as error pages and logs show it).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Named;
+    /// impl RequestHandler for Named {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let name = cx.handler_name();
+    ///         cx.write(name);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// testing::run(|| Application::new(vec![url("/", || Named)]), |t| async move {
+    ///     let name = t.fetch("/").await.text().unwrap().to_owned();
+    ///     assert!(name.ends_with("::Named"), "{name}"); // the type's path, as logs show it
+    /// });
+    /// ```
     pub fn handler_name(&self) -> &'static str {
         (self.hooks.handler_name)()
     }
@@ -264,11 +393,74 @@ impl Context {
 
     /// Resolves when the client's connection closes; a long poll can race it against
     /// its wait (the framework also drops a waiting method when the client leaves).
+    ///
+    /// ```
+    /// use tornado_gen::locks::Event;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// /// Answers at once, then keeps a resource until the client leaves.
+    /// struct Session(Event);
+    /// impl RequestHandler for Session {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("welcome");
+    ///         cx.finish()?; // after this, the client leaving no longer cancels the method
+    ///         cx.closed().await;
+    ///         self.0.set(); // release what the session held
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let left = Event::new();
+    /// let set_by_handler = left.clone();
+    /// let app = move || Application::new(vec![url("/", move || Session(set_by_handler.clone()))]);
+    /// testing::run(app, |t| async move {
+    ///     let stream = IoStream::connect(t.addr()).await.unwrap();
+    ///     stream.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    ///     stream.read_until(b"welcome", Some(4096)).await.unwrap();
+    ///     stream.close();
+    ///     left.wait().await; // resolves once the handler saw the close
+    /// });
+    /// ```
     pub async fn closed(&self) {
         self.writer.closed().await
     }
 
     /// Whether the client's connection has closed.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use tornado_gen::locks::Event;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler};
+    ///
+    /// struct Watch(Rc<RefCell<Vec<bool>>>, Event);
+    /// impl RequestHandler for Watch {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write("hi");
+    ///         cx.finish()?;
+    ///         self.0.borrow_mut().push(cx.connection_closed());
+    ///         cx.closed().await;
+    ///         self.0.borrow_mut().push(cx.connection_closed());
+    ///         self.1.set();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let done = Event::new();
+    /// let (s, d) = (seen.clone(), done.clone());
+    /// let app = move || Application::new(vec![url("/", move || Watch(s.clone(), d.clone()))]);
+    /// testing::run(app, |t| async move {
+    ///     let stream = IoStream::connect(t.addr()).await.unwrap();
+    ///     stream.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
+    ///     stream.read_until(b"hi", Some(4096)).await.unwrap();
+    ///     stream.close();
+    ///     done.wait().await;
+    /// });
+    /// assert_eq!(*seen.borrow(), [false, true]);
+    /// ```
     pub fn connection_closed(&self) -> bool {
         self.writer.connection_closed()
     }
