@@ -21,10 +21,16 @@ use crate::routing::PathArgs;
 /// requests matching no route get, as a 404.
 ///
 /// ```
-/// use tornado_web::{url, Application, ErrorHandler};
+/// use tornado_web::{testing, url, Application, ErrorHandler, Settings};
 ///
-/// let app = Application::new(vec![url("/gone", || ErrorHandler::new(410))]);
-/// # let _ = app;
+/// let settings = Settings { xsrf_cookies: true, ..Settings::default() };
+/// let routes = vec![url("/gone", || ErrorHandler::new(410))];
+/// let app = || Application::with_settings(routes, settings);
+/// testing::run(app, |t| async move {
+///     assert_eq!(t.fetch("/gone").await.code, 410);
+///     // Not 403 for the missing XSRF token: there is nothing to protect.
+///     assert_eq!(t.fetch_request(t.request("/gone").method("POST").body("")).await.code, 410);
+/// });
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorHandler {
@@ -33,6 +39,18 @@ pub struct ErrorHandler {
 
 impl ErrorHandler {
     /// A handler answering `status`.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, ErrorHandler};
+    ///
+    /// // The whole API is down for maintenance; the rest of the site is not.
+    /// let app = || Application::new(vec![url(r"/api/.*", || ErrorHandler::new(503))]);
+    /// testing::run(app, |t| async move {
+    ///     let r = t.fetch("/api/orders").await;
+    ///     assert_eq!(r.code, 503);
+    ///     assert!(r.text().unwrap().contains("503: Service Unavailable"));
+    /// });
+    /// ```
     pub fn new(status: u16) -> Self {
         ErrorHandler { status }
     }
@@ -61,13 +79,19 @@ impl RequestHandler for ErrorHandler {
 /// default. Serves `GET`.
 ///
 /// ```
-/// use tornado_web::{url, Application, RedirectHandler};
+/// use tornado_web::{testing, url, Application, RedirectHandler};
 ///
-/// let app = Application::new(vec![
+/// let app = || Application::new(vec![
 ///     url(r"/photos/(.*)", || RedirectHandler::new("/pictures/{0}")),
 ///     url(r"/old", || RedirectHandler::new("/new").permanent(false)),
 /// ]);
-/// # let _ = app;
+/// testing::run(app, |t| async move {
+///     let get = |path: &str| t.fetch_request(t.request(path).follow_redirects(false));
+///     let r = get("/photos/cat.jpg?size=2").await;
+///     assert_eq!((r.code, r.headers.get("Location")), (301, Some("/pictures/cat.jpg?size=2")));
+///     let r = get("/old").await;
+///     assert_eq!((r.code, r.headers.get("Location")), (302, Some("/new")));
+/// });
 /// ```
 #[derive(Debug, Clone)]
 pub struct RedirectHandler {
@@ -77,6 +101,20 @@ pub struct RedirectHandler {
 
 impl RedirectHandler {
     /// A permanent redirect to `url` (a template, see above).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, RedirectHandler};
+    ///
+    /// let to = || RedirectHandler::new("/posts/{slug}?year={year}");
+    /// let app = move || Application::new(vec![url(r"/(?P<year>\d{4})/(?P<slug>[\w-]+)", to)]);
+    /// testing::run(app, |t| async move {
+    ///     let request = t.request("/2024/hello-world?ref=feed").follow_redirects(false);
+    ///     let r = t.fetch_request(request).await;
+    ///     assert_eq!(r.code, 301);
+    ///     // The client's query goes on after the template's.
+    ///     assert_eq!(r.headers.get("Location"), Some("/posts/hello-world?year=2024&ref=feed"));
+    /// });
+    /// ```
     pub fn new(url: impl Into<String>) -> Self {
         RedirectHandler {
             url: url.into(),
@@ -85,6 +123,18 @@ impl RedirectHandler {
     }
 
     /// `false`: a temporary redirect (302).
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, RedirectHandler};
+    ///
+    /// // While the new page is tried out, browsers should not remember the move.
+    /// let to = || RedirectHandler::new("/pricing-beta").permanent(false);
+    /// let app = move || Application::new(vec![url("/pricing", to)]);
+    /// testing::run(app, |t| async move {
+    ///     let r = t.fetch_request(t.request("/pricing").follow_redirects(false)).await;
+    ///     assert_eq!((r.code, r.headers.get("Location")), (302, Some("/pricing-beta")));
+    /// });
+    /// ```
     pub fn permanent(mut self, permanent: bool) -> Self {
         self.status = if permanent {
             StatusCode::MOVED_PERMANENTLY
@@ -95,6 +145,17 @@ impl RedirectHandler {
     }
 
     /// Redirect with this status (e.g. 307 or 308 to keep the method).
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_web::{testing, url, Application, RedirectHandler};
+    ///
+    /// let to = || RedirectHandler::new("/v2/items").status(StatusCode::PERMANENT_REDIRECT);
+    /// testing::run(move || Application::new(vec![url("/v1/items", to)]), |t| async move {
+    ///     let r = t.fetch_request(t.request("/v1/items").follow_redirects(false)).await;
+    ///     assert_eq!((r.code, r.headers.get("Location")), (308, Some("/v2/items")));
+    /// });
+    /// ```
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
@@ -166,13 +227,17 @@ impl RequestHandler for RedirectHandler {
 ///
 /// ```
 /// use tornado_httpserver::{Response, httputil::HttpServerRequest};
-/// use tornado_web::{url, Application, FallbackHandler};
+/// use tornado_web::{testing, url, Application, FallbackHandler};
 ///
 /// let legacy = |req: HttpServerRequest| async move {
 ///     Response::text(format!("legacy service saw {}", req.path()))
 /// };
-/// let app = Application::new(vec![url(r"/legacy/.*", FallbackHandler::new(legacy))]);
-/// # let _ = app;
+/// let app = move || Application::new(vec![url(r"/legacy/.*", FallbackHandler::new(legacy))]);
+/// testing::run(app, |t| async move {
+///     let r = t.fetch("/legacy/orders?id=1").await;
+///     assert_eq!(r.text().unwrap(), "legacy service saw /legacy/orders");
+///     assert_eq!(t.fetch("/elsewhere").await.code, 404);
+/// });
 /// ```
 pub struct FallbackHandler<D> {
     delegate: Rc<D>,
@@ -186,6 +251,23 @@ impl<D> fmt::Debug for FallbackHandler<D> {
 
 impl<D: HttpServerConnectionDelegate> FallbackHandler<D> {
     /// Mounts `delegate`.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use tornado_httpserver::{Response, httputil::HttpServerRequest};
+    /// use tornado_web::{testing, url, Application, FallbackHandler};
+    ///
+    /// let teapot = |_req: HttpServerRequest| async {
+    ///     let r = Response::text("short and stout").with_status(StatusCode::IM_A_TEAPOT);
+    ///     r.with_header("X-Pot", "1")
+    /// };
+    /// let app = move || Application::new(vec![url("/tea", FallbackHandler::new(teapot))]);
+    /// testing::run(app, |t| async move {
+    ///     let r = t.fetch("/tea").await;
+    ///     assert_eq!((r.code, r.headers.get("X-Pot")), (418, Some("1")));
+    ///     assert_eq!(r.text().unwrap(), "short and stout");
+    /// });
+    /// ```
     pub fn new(delegate: D) -> Self {
         FallbackHandler {
             delegate: Rc::new(delegate),
