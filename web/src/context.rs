@@ -76,7 +76,7 @@ type PathValues = (Vec<String>, Vec<(String, String)>);
 /// `HEAD`, an `ETag` checked against `If-None-Match`), a flushed one chunked.
 ///
 /// ```
-/// use tornado_web::{Context, RequestHandler};
+/// use tornado_web::{testing, url, Application, Context, RequestHandler};
 ///
 /// struct Echo;
 /// impl RequestHandler for Echo {
@@ -87,6 +87,14 @@ type PathValues = (Vec<String>, Vec<(String, String)>);
 ///         Ok(())
 ///     }
 /// }
+///
+/// testing::run(|| Application::new(vec![url("/echo", || Echo)]), |t| async move {
+///     let post = |path: &str| t.fetch_request(t.request(path).method("POST").body(""));
+///     let r = post("/echo?text=hi").await;
+///     assert_eq!((r.text().unwrap(), r.headers.get("X-Length")), (r#"{"text":"hi"}"#, Some("2")));
+///     assert_eq!(r.headers.get("Content-Length"), Some("13")); // sent whole
+///     assert_eq!(post("/echo").await.code, 400);
+/// });
 /// ```
 pub struct Context {
     request: HttpServerRequest,
