@@ -280,7 +280,8 @@ impl Context {
     /// }
     ///
     /// let settings = Settings { debug: true, ..Settings::default() };
-    /// testing::run(|| Application::with_settings(vec![url("/", || Mode)], settings), |t| async move {
+    /// let app = || Application::with_settings(vec![url("/", || Mode)], settings);
+    /// testing::run(app, |t| async move {
     ///     assert_eq!(t.fetch("/").await.text().unwrap(), "debug");
     /// });
     /// ```
@@ -420,15 +421,17 @@ impl Context {
     /// }
     ///
     /// let left = Event::new();
-    /// let set_by_handler = left.clone();
-    /// let app = move || Application::new(vec![url("/", move || Session(set_by_handler.clone()))]);
-    /// testing::run(app, |t| async move {
+    /// let (set_by_handler, released) = (left.clone(), left.clone());
+    /// let session = move || Session(set_by_handler.clone());
+    /// testing::run(move || Application::new(vec![url("/", session)]), |t| async move {
     ///     let stream = IoStream::connect(t.addr()).await.unwrap();
     ///     stream.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
     ///     stream.read_until(b"welcome", Some(4096)).await.unwrap();
+    ///     assert!(!left.is_set());
     ///     stream.close();
     ///     left.wait().await; // resolves once the handler saw the close
     /// });
+    /// assert!(released.is_set());
     /// ```
     pub async fn closed(&self) {
         self.writer.closed().await

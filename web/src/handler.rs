@@ -657,15 +657,17 @@ pub trait RequestHandler: Sized + 'static {
     /// }
     ///
     /// let (waiting, left) = (Event::new(), Event::new());
-    /// let (w, l) = (waiting.clone(), left.clone());
+    /// let (w, l, closed) = (waiting.clone(), left.clone(), left.clone());
     /// let poll = move || Poll { waiting: w.clone(), left: l.clone() };
     /// testing::run(move || Application::new(vec![url("/poll", poll)]), |t| async move {
     ///     let stream = IoStream::connect(t.addr()).await.unwrap();
     ///     stream.write(b"GET /poll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.unwrap();
     ///     waiting.wait().await;
+    ///     assert!(!left.is_set());
     ///     stream.close();
     ///     left.wait().await; // on_connection_close ran
     /// });
+    /// assert!(closed.is_set());
     /// ```
     fn on_connection_close(&mut self) {}
 
