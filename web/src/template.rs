@@ -961,8 +961,8 @@ fn xhtml_escape_filter(value: &Value) -> Value {
     Value::from_safe_string(escaped)
 }
 
-/// `text` escaped as templates escape it.
-fn xhtml_escape(text: &str) -> String {
+/// `text` escaped as templates escape it (and [`crate::xhtml_escape`]).
+pub(crate) fn xhtml_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len() + 8);
     // Writing to a String cannot fail.
     let _ = write_xhtml_escaped(&mut escaped, text);

@@ -102,7 +102,7 @@ fn errors_and_panics_answer_with_pages() {
             assert_eq!(r.code, 418);
             assert_eq!(
                 r.text().unwrap(),
-                "<html><title>418: I&#39;m a teapot</title><body>418: I&#39;m a teapot</body></html>"
+                "<html><title>418: I&#x27;m a teapot</title><body>418: I&#x27;m a teapot</body></html>"
             );
             let r = t.fetch("/fail?how=io").await;
             assert_eq!(r.code, 500);

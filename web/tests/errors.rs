@@ -53,7 +53,7 @@ fn default_error_page_is_tornados() {
                 (400, "Bad Request"),
                 (403, "Forbidden"),
                 (404, "Not Found"),
-                (418, "I&#39;m a teapot"),
+                (418, "I&#x27;m a teapot"),
                 (500, "Internal Server Error"),
                 (503, "Service Unavailable"),
             ];

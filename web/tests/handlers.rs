@@ -133,7 +133,7 @@ fn error_handler_answers_its_status() {
         assert_eq!(r.code, 418);
         assert_eq!(
             r.text().unwrap(),
-            "<html><title>418: I&#39;m a teapot</title><body>418: I&#39;m a teapot</body></html>"
+            "<html><title>418: I&#x27;m a teapot</title><body>418: I&#x27;m a teapot</body></html>"
         );
     });
 }
