@@ -68,6 +68,7 @@ pub mod frame;
 mod handler;
 pub mod handshake;
 mod message;
+mod random;
 pub mod reader;
 mod utf8;
 
