@@ -437,6 +437,21 @@ fn a_listener_that_never_accepts_times_out_connecting() {
 }
 
 #[test]
+fn the_request_timeout_bounds_the_handshake() {
+    // The kernel accepts; nothing ever answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    run(async move {
+        let request =
+            HttpRequest::new(format!("ws://{addr}/")).request_timeout(Duration::from_millis(200));
+        let err = websocket_connect(request).await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(err.phase(), Some(Phase::Receive));
+    });
+    drop(listener);
+}
+
+#[test]
 fn the_server_closes_with_a_code_and_reason() {
     run(async {
         let log = new_log();
@@ -775,6 +790,29 @@ fn a_masked_frame_from_the_server_fails_the_connection_with_1002() {
         assert_eq!(conn.read_message().await, None);
     });
     let close = thread.join().unwrap();
+    assert_eq!(close.opcode, 0x8);
+    let (code, _) = parse_close_payload(&close.payload).unwrap().unwrap();
+    assert_eq!(code, 1002);
+}
+
+#[test]
+fn what_the_reader_writes_goes_out_before_a_protocol_error_behind_it() {
+    // A good message and, in the same write, a frame with RSV2 set: the echo of the
+    // first still goes out, then the close for the second (Autobahn's case 3.2).
+    let (url, thread) = raw_server(|s| {
+        let mut frames = server_frame(true, OpCode::Text, b"Hello");
+        frames.extend([0x81 | 0x20, 0x00]);
+        accept_handshake(s, &frames);
+        (read_frame(s).unwrap(), read_frame(s).unwrap())
+    });
+    run(async move {
+        let conn = websocket_connect(url).await.unwrap();
+        while let Some(message) = conn.read_message().await {
+            let _ = conn.write_message(message);
+        }
+    });
+    let (echo, close) = thread.join().unwrap();
+    assert_eq!((echo.opcode, &echo.payload[..]), (0x1, &b"Hello"[..]));
     assert_eq!(close.opcode, 0x8);
     let (code, _) = parse_close_payload(&close.payload).unwrap().unwrap();
     assert_eq!(code, 1002);

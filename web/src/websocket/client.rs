@@ -309,9 +309,10 @@ fn ws_url(url: &str) -> String {
 /// Read with [`read_message`](Self::read_message) (or give
 /// [`on_message_callback`](WebSocketConnect::on_message_callback) when
 /// connecting); write with [`write_message`](Self::write_message). Pings from the
-/// server are answered by themselves. As in Tornado, one message is held for the
-/// reader: until it is read, the connection reads no further (a slow reader slows
-/// the server down rather than filling memory).
+/// server are answered by themselves. One message is held for the reader, and the
+/// connection reads no further until it is taken: a slow reader slows the server
+/// down rather than filling memory, and what the reader writes on taking a message
+/// goes out before the connection acts on what came after it.
 ///
 /// Dropping it closes the connection as [`close(None, None)`](Self::close) does;
 /// keep a [`websocket`](Self::websocket) handle to write from elsewhere while it
@@ -423,7 +424,7 @@ struct InboxState {
     detached: bool,
     /// Tasks in `read_message`.
     readers: Vec<Waker>,
-    /// The connection's task, waiting for room.
+    /// The connection's task, waiting for its message to be taken.
     writer: Option<Waker>,
 }
 
@@ -445,7 +446,10 @@ impl Inbox {
         Poll::Pending
     }
 
-    /// Waits for room, then holds `message` for the reader.
+    /// Holds `message` for the reader and waits until it is taken. The connection
+    /// reads nothing more meanwhile, so what the reader does on taking it (an echo, a
+    /// reply) goes out before the connection acts on what came next (a protocol
+    /// error that closes it, say), as a server's `on_message` does.
     async fn put(&self, message: Message) {
         let mut message = Some(message);
         std::future::poll_fn(|cx| {
@@ -453,11 +457,14 @@ impl Inbox {
             if st.detached {
                 return Poll::Ready(());
             }
-            if st.message.is_none() {
-                st.message = message.take();
+            if let Some(m) = message.take() {
+                // The previous message was taken before this one was read.
+                st.message = Some(m);
                 for w in st.readers.drain(..) {
                     w.wake();
                 }
+            }
+            if st.message.is_none() {
                 return Poll::Ready(());
             }
             st.writer = Some(cx.waker().clone());
