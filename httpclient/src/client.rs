@@ -20,6 +20,7 @@ use crate::proxy::EnvProxies;
 use crate::request::{DEFAULT_MAX_REDIRECTS, HttpRequest};
 use crate::response::{HttpResponse, Timings};
 use crate::tls::TlsConfigs;
+use crate::upgrade::Upgraded;
 use crate::url::{Url, redact};
 
 /// Tornado's default `max_clients`: 10 fetches at once, the rest queued.
@@ -340,6 +341,66 @@ impl AsyncHttpClient {
         async move { client.fetch_request(request).await }
     }
 
+    /// Sends `request` on a new connection and hands the connection over
+    /// when the server answers `101 Switching Protocols`: the way into
+    /// another protocol over HTTP/1.1 (a WebSocket, which
+    /// `tornado_web::websocket::websocket_connect` builds on this).
+    ///
+    /// The request names the protocol in its `Upgrade` header (and
+    /// `Connection: Upgrade` is added unless it has a `Connection` header);
+    /// it has no body. The connection is made as for [`fetch`](Self::fetch),
+    /// with the request's TLS settings (`validate_cert`, `ca_certs`, a client
+    /// certificate) and proxy, but it is always a new one, never taken from
+    /// or given to the pool, and it does not wait for a `max_clients` slot.
+    /// Through a proxy it is a `CONNECT` tunnel for `http://` too. Redirects
+    /// are not followed. The connect timeout bounds the connecting, the
+    /// request timeout the whole handshake; neither applies afterwards.
+    ///
+    /// Any other answer is an error: an [`ErrorKind::Http`] with the status
+    /// as its code and the response (with its body) attached, a 2xx
+    /// included; transport failures are as for `fetch`. On success, what
+    /// the server sent after the `101` head is left buffered in the stream.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use tornado_httpclient::{AsyncHttpClient, HttpRequest};
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// // A server that switches to an "echo" protocol and speaks first.
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let url = format!("http://{}/", listener.local_addr().unwrap());
+    /// let server = std::thread::spawn(move || {
+    ///     let (mut s, _) = listener.accept().unwrap();
+    ///     let mut head = Vec::new();
+    ///     let mut byte = [0];
+    ///     while !head.ends_with(b"\r\n\r\n") {
+    ///         s.read_exact(&mut byte).unwrap();
+    ///         head.push(byte[0]);
+    ///     }
+    ///     s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\
+    ///                   Connection: Upgrade\r\n\r\nhello").unwrap();
+    ///     String::from_utf8(head).unwrap()
+    /// });
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let request = HttpRequest::new(url).header("Upgrade", "echo");
+    ///     let upgraded = AsyncHttpClient::new().upgrade(request).await.unwrap();
+    ///     assert_eq!(upgraded.response.code, 101);
+    ///     // The bytes after the head belong to the new protocol.
+    ///     let hello = upgraded.stream.read_bytes(5, false).await.unwrap();
+    ///     assert_eq!(&hello[..], b"hello");
+    /// });
+    /// let head = server.join().unwrap();
+    /// assert!(head.contains("Upgrade: echo\r\n"));
+    /// assert!(head.contains("Connection: Upgrade\r\n"));
+    /// ```
+    pub fn upgrade(
+        &self,
+        request: impl Into<HttpRequest>,
+    ) -> impl Future<Output = Result<Upgraded, HttpClientError>> + 'static {
+        crate::upgrade::upgrade(self.shared.clone(), request.into())
+    }
+
     async fn fetch_request(
         &self,
         mut request: HttpRequest,
@@ -441,7 +502,7 @@ impl AsyncHttpClient {
 /// a CR, LF or NUL in a header value or the user agent (which would let a
 /// value inject header lines): the checks the connection makes as it
 /// writes, made before connecting.
-fn check_fields(request: &HttpRequest) -> Result<(), HttpClientError> {
+pub(crate) fn check_fields(request: &HttpRequest) -> Result<(), HttpClientError> {
     let fields = request.headers.iter();
     let agent = request.user_agent.as_deref().map(|a| ("User-Agent", a));
     for (name, value) in fields.chain(agent) {

@@ -142,6 +142,51 @@ impl Connection {
         }
     }
 
+    /// The next event of a response whose connection may switch protocols:
+    /// a head is taken from the stream up to its blank line and no further,
+    /// so after a `101` the bytes that follow it are still the stream's, for
+    /// the new protocol. Call it while a head is due (then
+    /// [`next_event`](Self::next_event) for a body); the connection's own
+    /// buffer must be empty.
+    pub(crate) async fn next_head_event(&self) -> Result<ClientEvent, ReadFailure> {
+        let max = self.proto.borrow().params().max_header_size;
+        loop {
+            let (len, end) = self.stream.with_read_buffer(|b| (b.len(), head_end(b)));
+            // Past the limit without an end, the whole buffer goes to the
+            // parser, which refuses it as too large.
+            let take = match end {
+                Some(end) => Some(end),
+                None if len > max => Some(len),
+                None => None,
+            };
+            if let Some(n) = take {
+                let head = self.stream.take_read_buffer(n);
+                self.rbuf.borrow_mut().extend_from_slice(&head);
+                self.read_since_mark
+                    .set(self.read_since_mark.get() + n as u64);
+                // The head is whole, so this parses it (or finds it bad)
+                // without reading more.
+                return self.next_event().await;
+            }
+            if let Err(e) = self.stream.fill_read_buffer().await {
+                // What came before the close is parsed as it is: a head cut off.
+                let n = self.stream.read_buffer_len();
+                let rest = self.stream.take_read_buffer(n);
+                self.rbuf.borrow_mut().extend_from_slice(&rest);
+                return match stream_closed_error(&e) {
+                    Some(closed) => {
+                        if closed.real_error().is_some() {
+                            *self.closed_by.borrow_mut() = Some(e);
+                        }
+                        self.eof.set(true);
+                        self.next_event().await
+                    }
+                    None => Err(ReadFailure::Io(e)),
+                };
+            }
+        }
+    }
+
     /// The read error that closed the stream, if one did, else `otherwise`.
     fn cut_off(&self, otherwise: ReadFailure) -> ReadFailure {
         self.closed_by.take().map_or(otherwise, ReadFailure::Io)
@@ -150,8 +195,12 @@ impl Connection {
     /// Reads more bytes into the connection's buffer, or notes the end.
     async fn fill(&self) -> Result<(), ReadFailure> {
         // Every fill takes all the stream holds, so the stream's buffer is
-        // empty here and the fill waits for new bytes.
-        let result = self.stream.fill_read_buffer().await;
+        // empty here and the fill waits for new bytes; unless a head was
+        // read on its own (`next_head_event`), leaving its body behind.
+        let result = match self.stream.read_buffer_len() {
+            0 => self.stream.fill_read_buffer().await.map(drop),
+            _ => Ok(()),
+        };
         let n = self.stream.read_buffer_len();
         if n > 0 {
             self.stream
@@ -172,6 +221,47 @@ impl Connection {
                 }
                 None => Err(ReadFailure::Io(e)),
             },
+        }
+    }
+}
+
+/// Where the response head at the start of `buf` ends (just past its blank
+/// line), if it is all there. Blank lines before the status line are
+/// skipped, as the parser skips them; a line may end with CRLF or a bare LF.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let mut i = start;
+    while let Some(at) = buf[i..].iter().position(|&b| b == b'\n') {
+        let next = i + at + 1;
+        match buf.get(next..) {
+            Some([b'\n', ..]) => return Some(next + 1),
+            Some([b'\r', b'\n', ..]) => return Some(next + 2),
+            _ => i = next,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_end;
+
+    #[test]
+    fn where_a_head_ends() {
+        let rows: &[(&[u8], Option<usize>)] = &[
+            (b"", None),
+            (b"\r\n\r\n", None),
+            (b"HTTP/1.1 101 OK\r\n", None),
+            (b"HTTP/1.1 101 OK\r\n\r", None),
+            (b"HTTP/1.1 101 OK\r\n\r\n", Some(19)),
+            (b"HTTP/1.1 101 OK\r\n\r\n\x81\x00", Some(19)),
+            (b"HTTP/1.1 101 OK\nA: b\n\nrest", Some(22)),
+            (b"HTTP/1.1 101 OK\r\nA: b\n\r\nrest", Some(24)),
+            (b"\r\n\r\nHTTP/1.1 101 OK\r\n\r\nrest", Some(23)),
+            (b"HTTP/1.1 101 OK\r\nA: b\r\n", None),
+        ];
+        for (buf, end) in rows {
+            assert_eq!(head_end(buf), *end, "{:?}", String::from_utf8_lossy(buf));
         }
     }
 }

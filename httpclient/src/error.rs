@@ -51,7 +51,9 @@ pub enum ErrorKind {
     /// [`max_header_size`](crate::HttpRequest::max_header_size).
     HeaderTooLarge,
     /// The server's bytes are not valid HTTP/1.x, or a compressed body does
-    /// not decode.
+    /// not decode; or the answer to an
+    /// [`upgrade`](crate::AsyncHttpClient::upgrade) does not complete the new
+    /// protocol's handshake (a WebSocket's wrong `Sec-WebSocket-Accept`).
     Protocol,
     /// The connection closed before the response was complete.
     Closed,

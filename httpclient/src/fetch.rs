@@ -96,19 +96,68 @@ fn idempotent(method: &Method) -> bool {
 }
 
 /// The per-hop settings worked out from the request.
-struct Plan<'a> {
-    request: &'a HttpRequest,
-    url: &'a Url,
+pub(crate) struct Plan<'a> {
+    pub(crate) request: &'a HttpRequest,
+    pub(crate) url: &'a Url,
     key: PoolKey,
     proxy: Option<Proxy>,
     /// Whether the pool keeps connections; if not, the server is told so.
     keep_alive: bool,
+    /// The connection is for an upgrade (a WebSocket): never pooled, and
+    /// through a proxy it goes by a `CONNECT` tunnel even for `http://`,
+    /// since a plain proxy would not pass the new protocol on.
+    upgrade: bool,
 }
 
-impl Plan<'_> {
+impl<'a> Plan<'a> {
+    /// Works out the proxy, the pool key and the connection's fate.
+    pub(crate) fn new(
+        shared: &Shared,
+        request: &'a HttpRequest,
+        url: &'a Url,
+        upgrade: bool,
+    ) -> Plan<'a> {
+        let mut proxy = Proxy::of_request(request).or_else(|| shared.env_proxies.for_url(url));
+        // A `Proxy-Authorization` header the caller set is for the proxy alone:
+        // it goes on the proxy's requests, never to the origin.
+        if let Some(proxy) = &mut proxy
+            && proxy.authorization.is_none()
+        {
+            proxy.authorization = request
+                .headers
+                .get("Proxy-Authorization")
+                .map(str::to_owned);
+        }
+        let key = PoolKey {
+            scheme: url.scheme,
+            host: url.host.clone(),
+            port: url.port,
+            tls: (url.scheme == Scheme::Https).then(|| TlsKey::of(request)),
+            proxy: proxy.clone(),
+            source: request.network_interface,
+            ipv6: request.allow_ipv6.unwrap_or(true),
+        };
+        Plan {
+            request,
+            url,
+            key,
+            proxy,
+            // An upgraded connection is never pooled, and says nothing of
+            // keep-alive: its `Connection` header names the upgrade.
+            keep_alive: upgrade || shared.pool.keeps_alive(),
+            upgrade,
+        }
+    }
+
     /// `host:port` for messages; made only when one is needed.
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.url.authority()
+    }
+
+    /// Whether the connection goes through a proxy's `CONNECT` tunnel
+    /// (else a proxy, if any, gets requests in absolute form).
+    fn tunnels(&self) -> bool {
+        self.proxy.is_some() && (self.url.scheme == Scheme::Https || self.upgrade)
     }
 }
 
@@ -122,33 +171,7 @@ pub(crate) async fn fetch_hop(
     start: Instant,
     redirecting: &dyn Fn(u16, &HttpHeaders) -> bool,
 ) -> Result<HopResponse, HttpClientError> {
-    let mut proxy = Proxy::of_request(request).or_else(|| shared.env_proxies.for_url(url));
-    // A `Proxy-Authorization` header the caller set is for the proxy alone:
-    // it goes on the proxy's requests, never to the origin.
-    if let Some(proxy) = &mut proxy
-        && proxy.authorization.is_none()
-    {
-        proxy.authorization = request
-            .headers
-            .get("Proxy-Authorization")
-            .map(str::to_owned);
-    }
-    let key = PoolKey {
-        scheme: url.scheme,
-        host: url.host.clone(),
-        port: url.port,
-        tls: (url.scheme == Scheme::Https).then(|| TlsKey::of(request)),
-        proxy: proxy.clone(),
-        source: request.network_interface,
-        ipv6: request.allow_ipv6.unwrap_or(true),
-    };
-    let plan = Plan {
-        request,
-        url,
-        key,
-        proxy,
-        keep_alive: shared.pool.keeps_alive(),
-    };
+    let plan = Plan::new(shared, request, url, false);
     let (connect_timeout, request_timeout) = request.timeouts();
     let request_deadline = deadline_after(start, request_timeout);
     let connect_deadline = deadline_after(start, connect_timeout).min(request_deadline);
@@ -208,8 +231,11 @@ pub(crate) async fn fetch_hop(
 }
 
 /// Opens a connection: TCP to the origin or the proxy, a `CONNECT` tunnel
-/// through the proxy for `https`, then TLS.
-async fn connect(shared: &Rc<Shared>, plan: &Plan<'_>) -> Result<Connection, HttpClientError> {
+/// through the proxy for `https` (and for an upgrade), then TLS.
+pub(crate) async fn connect(
+    shared: &Rc<Shared>,
+    plan: &Plan<'_>,
+) -> Result<Connection, HttpClientError> {
     let url = plan.url;
     let (host, port) = match &plan.proxy {
         Some(proxy) => (proxy.host.as_str(), proxy.port),
@@ -238,17 +264,21 @@ async fn connect(shared: &Rc<Shared>, plan: &Plan<'_>) -> Result<Connection, Htt
         .map_err(|e| HttpClientError::io(Phase::Connect, &format!("{host}:{port}"), e))?;
     let _ = stream.set_nodelay(true);
     let conn = Connection::new(stream);
-    if let (Some(proxy), Some(config)) = (&plan.proxy, tls) {
+    if let Some(proxy) = &plan.proxy
+        && plan.tunnels()
+    {
         tunnel(&conn, proxy, url).await?;
-        let tls = TlsConfig::client(config, &url.host)
-            .map_err(|e| HttpClientError::io(Phase::Connect, &plan.host(), e))?;
-        conn.stream.start_tls(tls).await.map_err(|e| {
-            HttpClientError::transport(
-                ErrorKind::Tls,
-                Phase::Connect,
-                format!("TLS handshake with {} failed: {e}", plan.host()),
-            )
-        })?;
+        if let Some(config) = tls {
+            let tls = TlsConfig::client(config, &url.host)
+                .map_err(|e| HttpClientError::io(Phase::Connect, &plan.host(), e))?;
+            conn.stream.start_tls(tls).await.map_err(|e| {
+                HttpClientError::transport(
+                    ErrorKind::Tls,
+                    Phase::Connect,
+                    format!("TLS handshake with {} failed: {e}", plan.host()),
+                )
+            })?;
+        }
         return Ok(Connection::new_after_tunnel(conn));
     }
     Ok(conn)
@@ -331,7 +361,7 @@ impl Connection {
 }
 
 /// Maps a read failure to the fetch's error.
-fn read_error(failure: ReadFailure, phase: Phase, host: &str) -> HttpClientError {
+pub(crate) fn read_error(failure: ReadFailure, phase: Phase, host: &str) -> HttpClientError {
     match failure {
         ReadFailure::Io(e) => HttpClientError::io(phase, host, e),
         ReadFailure::Closed => HttpClientError::transport(
@@ -394,7 +424,7 @@ async fn exchange(
         },
         (None, None) => RequestBody::None,
     };
-    let target = if plan.proxy.is_some() && plan.url.scheme == Scheme::Http {
+    let target = if plan.proxy.is_some() && !plan.tunnels() {
         Cow::Owned(plan.url.href())
     } else {
         Cow::Borrowed(plan.url.target.as_str())
@@ -599,7 +629,7 @@ fn write_all_body(
 }
 
 /// The headers sent: the request's own, then what the options add.
-fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
+pub(crate) fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
     let request = plan.request;
     let mut headers = request.headers.clone();
     if !headers.contains("User-Agent") {
@@ -637,7 +667,7 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
         headers.remove("Proxy-Authorization");
     }
     if let Some(proxy) = &plan.proxy
-        && plan.url.scheme == Scheme::Http
+        && !plan.tunnels()
         && let Some(auth) = &proxy.authorization
     {
         headers.add("Proxy-Authorization", auth);
@@ -656,7 +686,7 @@ fn request_headers(plan: &Plan<'_>) -> HttpHeaders {
 }
 
 /// Calls the header callback with the lines of `head`, as Tornado does.
-fn call_header_callback(request: &HttpRequest, head: &ResponseHead) {
+pub(crate) fn call_header_callback(request: &HttpRequest, head: &ResponseHead) {
     let Some(callback) = request.header_lines() else {
         return;
     };
@@ -679,13 +709,13 @@ fn call_header_callback(request: &HttpRequest, head: &ResponseHead) {
 
 /// The body gathered so far: one piece is kept as it is, more are joined.
 #[derive(Debug, Default)]
-struct Body {
+pub(crate) struct Body {
     first: Option<Bytes>,
     rest: Option<BytesMut>,
 }
 
 impl Body {
-    fn push(&mut self, data: Bytes) {
+    pub(crate) fn push(&mut self, data: Bytes) {
         if let Some(rest) = &mut self.rest {
             rest.extend_from_slice(&data);
         } else if let Some(first) = self.first.take() {
@@ -698,7 +728,7 @@ impl Body {
         }
     }
 
-    fn finish(self) -> Bytes {
+    pub(crate) fn finish(self) -> Bytes {
         match (self.first, self.rest) {
             (_, Some(rest)) => rest.freeze(),
             (Some(first), None) => first,

@@ -27,6 +27,8 @@
 //!   certificate, `validate_cert(false)` for a test server.
 //! - gzip and deflate bodies, `streaming_callback`, `header_callback`,
 //!   `body_producer`, `expect_100_continue`, basic auth, timeouts per phase.
+//! - [`AsyncHttpClient::upgrade`]: a request answered `101 Switching
+//!   Protocols`, handing over the connection (the WebSocket client's way in).
 //! - [`HttpClient`]: the blocking wrapper, with its own loop on its own thread.
 //!
 //! Only HTTP/1.1 is spoken, and TLS offers it alone by ALPN. The seam for
@@ -73,6 +75,7 @@ mod proxy;
 mod request;
 mod response;
 mod tls;
+mod upgrade;
 mod url;
 
 pub use crate::blocking::HttpClient;
@@ -87,4 +90,5 @@ pub use crate::request::{
     DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, HttpRequest,
 };
 pub use crate::response::{HttpResponse, Timings};
+pub use crate::upgrade::Upgraded;
 pub use tornado_httpserver::httputil::HttpHeaders;

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Autobahn|Testsuite's fuzzingclient against the websocket_echo example.
+"""Autobahn|Testsuite against the WebSocket server and client.
 
-    python3 tests/autobahn/run.py [--cases 1.*,2.*] [--keep-reports DIR]
+    python3 tests/autobahn/run.py [--side server|client|both] [--cases 1.*,2.*]
+                                  [--keep-reports DIR]
 
-Builds `websocket_echo` in release mode, starts it on a free port on 127.0.0.1, runs
-every case of sections 1-13 but 9.* (performance), and fails unless each case's
-behaviour and close behaviour are OK, NON-STRICT or INFORMATIONAL. Prints a table per
-section.
+Server side: builds the `websocket_echo` example in release mode, starts it on a free
+port on 127.0.0.1 and runs `wstest -m fuzzingclient` against it. Client side: starts
+`wstest -m fuzzingserver` on a free port and runs the `websocket_autobahn_client`
+example against it (it offers permessage-deflate, so 12.* and 13.* run too). Both
+sides by default.
+
+Every case of sections 1-13 but 9.* (performance) runs, and the run fails unless each
+case's behaviour and close behaviour are OK, NON-STRICT or INFORMATIONAL. Prints a
+table per section for each side.
 
 Autobahn|Testsuite runs under Python 2.7 only: it is looked for in pyenv
 (`$(pyenv root)/versions/2.7.*`) or as `python2.7` on PATH, and `autobahntestsuite` is
@@ -28,6 +34,9 @@ from collections import Counter, defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSING = {"OK", "NON-STRICT", "INFORMATIONAL"}
+AGENT = "tornado-rs"
+# The longest the client may take over all its cases.
+CLIENT_TIMEOUT = 30 * 60
 
 
 def find_python27():
@@ -58,75 +67,107 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_listening(port, proc, timeout=30):
+def wait_listening(port, proc, name, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit("websocket_echo exited early with %s" % proc.returncode)
+            raise SystemExit("%s exited early with %s" % (name, proc.returncode))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("websocket_echo did not listen on port %d" % port)
+    raise SystemExit("%s did not listen on port %d" % (name, port))
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def case_key(case):
     return tuple(int(p) for p in case.split("."))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", default="*", help="comma-separated case patterns (default all)")
-    ap.add_argument("--keep-reports", help="write the HTML reports to this directory")
-    args = ap.parse_args()
+def write_spec(work, name, spec):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return path
 
-    python = find_python27()
-    if not python:
-        print("SKIP: Autobahn|Testsuite needs Python 2.7, which was not found "
-              "(install it with `pyenv install 2.7.18`)")
-        return 0
-    wstest = ensure_wstest(python)
 
-    subprocess.check_call(
-        ["cargo", "build", "--release", "--quiet", "--example", "websocket_echo"], cwd=ROOT)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    server_bin = os.path.join(target, "release", "examples", "websocket_echo")
+def fail_with_log(log_path, message):
+    with open(log_path) as f:
+        print(f.read()[-4000:])
+    raise SystemExit(message)
 
-    work = tempfile.mkdtemp(prefix="autobahn-")
-    reports = args.keep_reports or os.path.join(work, "reports")
+
+def server_side(wstest, example_dir, work, cases):
+    """wstest's fuzzingclient against the websocket_echo example."""
+    reports = os.path.join(work, "server-reports")
     port = free_port()
-    spec = {
+    spec_path = write_spec(work, "fuzzingclient.json", {
         "outdir": reports,
-        "servers": [{"agent": "tornado-rs", "url": "ws://127.0.0.1:%d" % port}],
-        "cases": args.cases.split(","),
+        "servers": [{"agent": AGENT, "url": "ws://127.0.0.1:%d" % port}],
+        "cases": cases,
         "exclude-cases": ["9.*"],
         "exclude-agent-cases": {},
-    }
-    spec_path = os.path.join(work, "fuzzingclient.json")
-    with open(spec_path, "w") as f:
-        json.dump(spec, f)
-
-    server = subprocess.Popen([server_bin, "--port", str(port)],
+    })
+    server = subprocess.Popen([os.path.join(example_dir, "websocket_echo"), "--port", str(port)],
                               env=dict(os.environ, RUST_LOG="error"))
     try:
-        wait_listening(port, server)
-        log_path = os.path.join(work, "wstest.log")
+        wait_listening(port, server, "websocket_echo")
+        log_path = os.path.join(work, "wstest-fuzzingclient.log")
         with open(log_path, "w") as log:
             rc = subprocess.call([wstest, "-m", "fuzzingclient", "-s", spec_path],
                                  cwd=work, stdout=log, stderr=subprocess.STDOUT)
         if rc != 0:
-            print(open(log_path).read()[-4000:])
-            raise SystemExit("wstest failed with exit status %d" % rc)
+            fail_with_log(log_path, "wstest fuzzingclient failed with exit status %d" % rc)
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
+    return reports
 
+
+def client_side(wstest, example_dir, work, cases):
+    """The websocket_autobahn_client example against wstest's fuzzingserver."""
+    reports = os.path.join(work, "client-reports")
+    port = free_port()
+    url = "ws://127.0.0.1:%d" % port
+    spec_path = write_spec(work, "fuzzingserver.json", {
+        "url": url,
+        "outdir": reports,
+        "cases": cases,
+        "exclude-cases": ["9.*"],
+        "exclude-agent-cases": {},
+    })
+    log_path = os.path.join(work, "wstest-fuzzingserver.log")
+    with open(log_path, "w") as log:
+        fuzzingserver = subprocess.Popen([wstest, "-m", "fuzzingserver", "-s", spec_path],
+                                         cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(port, fuzzingserver, "wstest fuzzingserver")
+            client = [os.path.join(example_dir, "websocket_autobahn_client"),
+                      "--url", url, "--agent", AGENT]
+            try:
+                rc = subprocess.call(client, env=dict(os.environ, RUST_LOG="error"),
+                                     timeout=CLIENT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                rc = "a timeout after %d s" % CLIENT_TIMEOUT
+            if rc != 0:
+                fail_with_log(log_path, "websocket_autobahn_client failed with %s" % rc)
+        finally:
+            stop(fuzzingserver)
+    return reports
+
+
+def summarize(title, reports):
+    """Prints the table of one side; returns its failing cases."""
     with open(os.path.join(reports, "index.json")) as f:
-        results = json.load(f)["tornado-rs"]
+        results = json.load(f)[AGENT]
 
     by_section = defaultdict(Counter)
     failures = []
@@ -138,7 +179,7 @@ def main():
         if verdict not in PASSING:
             failures.append((case, behavior, close))
 
-    print("\nAutobahn|Testsuite fuzzingclient, %d cases (9.* excluded)" % len(results))
+    print("\nAutobahn|Testsuite %s, %d cases (9.* excluded)" % (title, len(results)))
     print("%-8s %6s %11s %14s %7s" % ("section", "OK", "NON-STRICT", "INFORMATIONAL", "other"))
     for section in sorted(by_section, key=int):
         c = by_section[section]
@@ -148,10 +189,53 @@ def main():
         print("\nFAILED cases (behavior, close behavior):")
         for case, behavior, close in failures:
             print("  %-10s %-14s %s" % (case, behavior, close))
-        if args.keep_reports:
-            print("reports in", reports)
+        print("reports in", reports)
+    else:
+        print("all cases OK, NON-STRICT or INFORMATIONAL")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--side", choices=["server", "client", "both"], default="both",
+                    help="test the server (fuzzingclient), the client (fuzzingserver) or both")
+    ap.add_argument("--cases", default="*", help="comma-separated case patterns (default all)")
+    ap.add_argument("--keep-reports", help="write the reports under this directory")
+    args = ap.parse_args()
+
+    python = find_python27()
+    if not python:
+        print("SKIP: Autobahn|Testsuite needs Python 2.7, which was not found "
+              "(install it with `pyenv install 2.7.18`)")
+        return 0
+    wstest = ensure_wstest(python)
+
+    sides = ["server", "client"] if args.side == "both" else [args.side]
+    examples = {"server": "websocket_echo", "client": "websocket_autobahn_client"}
+    build = ["cargo", "build", "--release", "--quiet"]
+    for side in sides:
+        build += ["--example", examples[side]]
+    subprocess.check_call(build, cwd=ROOT)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    example_dir = os.path.join(target, "release", "examples")
+
+    if args.keep_reports:
+        os.makedirs(args.keep_reports, exist_ok=True)
+        work = os.path.abspath(args.keep_reports)
+    else:
+        work = tempfile.mkdtemp(prefix="autobahn-")
+    cases = args.cases.split(",")
+    failed = False
+    for side in sides:
+        if side == "server":
+            reports = server_side(wstest, example_dir, work, cases)
+            title = "fuzzingclient against the server (websocket_echo)"
+        else:
+            reports = client_side(wstest, example_dir, work, cases)
+            title = "fuzzingserver against the client (websocket_autobahn_client)"
+        failed |= bool(summarize(title, reports))
+    if failed:
         return 1
-    print("\nall cases OK, NON-STRICT or INFORMATIONAL")
     if not args.keep_reports:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -107,7 +107,8 @@
 //! - [`template`]: templates ([`Context::render`]) and their [`UiModule`]s.
 //! - [`staticfile`]: [`StaticFileHandler`] and `static_url` (ETags, ranges, caching).
 //! - [`testing`]: an application on 127.0.0.1 inside a test, fetched in a line.
-//! - [`websocket`]: WebSocket handlers (RFC 6455, permessage-deflate).
+//! - [`websocket`]: WebSocket handlers and the client, `websocket_connect` (RFC 6455,
+//!   permessage-deflate).
 #![forbid(unsafe_code)]
 
 mod application;

@@ -6,6 +6,10 @@
 //! answers pings, sends the periodic ping, and runs the closing handshake. Writes need
 //! no task: a frame is encoded into a per-thread scratch buffer and queued on the
 //! stream, which copies only what the socket does not take at once.
+//!
+//! Both ends run on this: a server's connection with its [`WebSocketHandler`], a
+//! client's (`websocket_connect`) with a handler that hands messages to the
+//! client's reader. A client masks every frame it sends with a fresh random key.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -20,8 +24,11 @@ use tornado_iostream::IoStream;
 
 use super::Message;
 use super::deflate::Compressor;
-use super::frame::{MAX_CONTROL_PAYLOAD, OpCode, close_code, close_payload, encode_header};
+use super::frame::{
+    MAX_CONTROL_PAYLOAD, OpCode, apply_mask, close_code, close_payload, encode_header,
+};
 use super::handler::WebSocketHandler;
+use super::random;
 use super::reader::{Incoming, MessageReader};
 
 /// How long a closing handshake may take: after sending a close frame, the connection
@@ -74,11 +81,20 @@ struct Inner {
     phase: Cell<Phase>,
     /// The peer's close frame: its code and reason.
     close: RefCell<Option<(Option<u16>, Box<str>)>>,
-    subprotocol: Option<Box<str>>,
-    /// permessage-deflate, when negotiated.
-    compress: Option<Box<RefCell<Compressor>>>,
+    /// What only some connections have; `None` for most of a server's.
+    extras: Option<Box<Extras>>,
     /// The reading task, woken when a handle starts the closing handshake.
     task: RefCell<Option<Waker>>,
+}
+
+/// What a connection may have beyond the common case: boxed, so that a plain server
+/// connection (no subprotocol, no compression) carries one pointer for all of it.
+struct Extras {
+    subprotocol: Option<Box<str>>,
+    /// permessage-deflate, when negotiated.
+    compress: Option<RefCell<Compressor>>,
+    /// This end is a client: each frame it sends is masked with a fresh random key.
+    mask: bool,
 }
 
 /// An open WebSocket connection (Tornado's `WebSocketHandler` methods that act on the
@@ -98,8 +114,9 @@ impl fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocket")
             .field("phase", &self.inner.phase.get())
-            .field("subprotocol", &self.inner.subprotocol)
-            .field("compressed", &self.inner.compress.is_some())
+            .field("subprotocol", &self.selected_subprotocol())
+            .field("compressed", &self.is_compressed())
+            .field("client", &self.inner.masks())
             .finish_non_exhaustive()
     }
 }
@@ -167,19 +184,39 @@ impl Future for WriteFuture {
     }
 }
 
+impl Inner {
+    fn compressor(&self) -> Option<&RefCell<Compressor>> {
+        self.extras.as_deref().and_then(|e| e.compress.as_ref())
+    }
+
+    /// Whether this end is a client, masking what it sends.
+    fn masks(&self) -> bool {
+        self.extras.as_deref().is_some_and(|e| e.mask)
+    }
+}
+
 impl WebSocket {
+    /// A connection over `stream` after the handshake: `client` for the end that
+    /// masks its frames.
     pub(crate) fn new(
         stream: IoStream,
         subprotocol: Option<String>,
         compress: Option<Compressor>,
+        client: bool,
     ) -> WebSocket {
+        let extras = (subprotocol.is_some() || compress.is_some() || client).then(|| {
+            Box::new(Extras {
+                subprotocol: subprotocol.map(String::into_boxed_str),
+                compress: compress.map(RefCell::new),
+                mask: client,
+            })
+        });
         WebSocket {
             inner: Rc::new(Inner {
                 stream,
                 phase: Cell::new(Phase::Open),
                 close: RefCell::new(None),
-                subprotocol: subprotocol.map(String::into_boxed_str),
-                compress: compress.map(|c| Box::new(RefCell::new(c))),
+                extras,
                 task: RefCell::new(None),
             }),
         }
@@ -263,14 +300,17 @@ impl WebSocket {
     }
 
     /// The subprotocol [`select_subprotocol`](WebSocketHandler::select_subprotocol)
-    /// chose, if any.
+    /// chose (for a client: the one the server selected), if any.
     pub fn selected_subprotocol(&self) -> Option<&str> {
-        self.inner.subprotocol.as_deref()
+        self.inner
+            .extras
+            .as_deref()
+            .and_then(|e| e.subprotocol.as_deref())
     }
 
     /// Whether permessage-deflate was negotiated.
     pub fn is_compressed(&self) -> bool {
-        self.inner.compress.is_some()
+        self.inner.compressor().is_some()
     }
 
     /// Sets `TCP_NODELAY` (on by default for server connections: small messages go
@@ -292,20 +332,28 @@ impl WebSocket {
                 inner: Err(Some(WebSocketError::closed())),
             };
         }
+        let mask = inner.masks().then(random::mask);
         let write = FRAME.with(|frame| {
             let mut frame = frame.borrow_mut();
-            match inner.compress.as_ref().filter(|_| data) {
+            let start = match inner.compressor().filter(|_| data) {
                 Some(c) => DEFLATED.with(|deflated| {
                     let mut deflated = deflated.borrow_mut();
                     c.borrow_mut().compress(payload, &mut deflated);
-                    encode_header(&mut frame, true, true, opcode, None, deflated.len() as u64);
+                    encode_header(&mut frame, true, true, opcode, mask, deflated.len() as u64);
+                    let start = frame.len();
                     frame.extend_from_slice(&deflated);
                     trim_scratch(&mut deflated);
+                    start
                 }),
                 None => {
-                    encode_header(&mut frame, true, false, opcode, None, payload.len() as u64);
+                    encode_header(&mut frame, true, false, opcode, mask, payload.len() as u64);
+                    let start = frame.len();
                     frame.extend_from_slice(payload);
+                    start
                 }
+            };
+            if let Some(mask) = mask {
+                apply_mask(&mut frame[start..], mask, 0);
             }
             let w = inner.stream.write(&frame);
             trim_scratch(&mut frame);
@@ -614,7 +662,7 @@ mod tests {
             let stream = IoStream::connect(listener.local_addr().unwrap())
                 .await
                 .unwrap();
-            let ws = WebSocket::new(stream, None, None);
+            let ws = WebSocket::new(stream, None, None, false);
             let reader = MessageReader::server(1 << 20, None);
             std::mem::size_of_val(&run(Echo, ws, reader, None, false))
         });

@@ -251,7 +251,7 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
         settings.websocket_ping_timeout,
     );
     let capture = settings.serves_traceback();
-    let ws = WebSocket::new(stream, subprotocol, compress);
+    let ws = WebSocket::new(stream, subprotocol, compress, false);
     let opened = crate::panic::catch_unwind(handler.open(&ws, cx), capture).await;
     let failed = match opened {
         Ok(Ok(())) => None,

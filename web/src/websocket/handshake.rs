@@ -1,8 +1,13 @@
 //! The opening handshake (RFC 6455 section 4) as pure functions over header values:
-//! checking an upgrade request, `Sec-WebSocket-Accept`, and header lists.
+//! checking an upgrade request, `Sec-WebSocket-Accept`, and header lists on the
+//! server's side; the request and the check of the answer ([`ClientHandshake`]) on
+//! the client's.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use tornado_httpserver::httputil::HttpHeaders;
+
+use super::deflate::{CompressionOptions, DeflateParams, client_accept, client_offer};
 
 /// The GUID RFC 6455 appends to the key before hashing.
 pub const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -106,6 +111,129 @@ pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A client's opening handshake (RFC 6455 section 4.1): the headers it sends, and
+/// the check of the server's `101` answer against them.
+///
+/// ```
+/// use tornado_httpserver::httputil::HttpHeaders;
+/// use tornado_web::websocket::handshake::{accept_key, ClientHandshake};
+///
+/// let handshake = ClientHandshake::new(vec!["chat".into(), "superchat".into()], None);
+/// let sent: Vec<(&str, String)> = handshake.request_headers();
+/// assert_eq!(sent[0], ("Upgrade", "websocket".to_owned()));
+///
+/// let mut answer = HttpHeaders::new();
+/// answer.add("Upgrade", "websocket");
+/// answer.add("Connection", "Upgrade");
+/// answer.add("Sec-WebSocket-Accept", &accept_key(handshake.key()));
+/// answer.add("Sec-WebSocket-Protocol", "superchat");
+/// let agreed = handshake.check_answer(&answer).unwrap();
+/// assert_eq!(agreed.subprotocol.as_deref(), Some("superchat"));
+///
+/// answer.set("Sec-WebSocket-Protocol", "other");
+/// assert!(handshake.check_answer(&answer).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientHandshake {
+    key: String,
+    subprotocols: Vec<String>,
+    compression: Option<CompressionOptions>,
+}
+
+/// What the server's answer agreed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agreed {
+    /// The subprotocol the server selected, one of those offered.
+    pub subprotocol: Option<String>,
+    /// permessage-deflate's parameters, when the server accepted the offer.
+    pub deflate: Option<DeflateParams>,
+}
+
+impl ClientHandshake {
+    /// A handshake offering `subprotocols` (in order of preference) and, with
+    /// `compression`, permessage-deflate; its key is 16 fresh random bytes.
+    pub fn new(subprotocols: Vec<String>, compression: Option<CompressionOptions>) -> Self {
+        let mut key = [0; 16];
+        super::random::fill(&mut key);
+        ClientHandshake {
+            key: STANDARD.encode(key),
+            subprotocols,
+            compression,
+        }
+    }
+
+    /// The `Sec-WebSocket-Key` sent (base64 of 16 random bytes).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The headers of the upgrade request: `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, and `Sec-WebSocket-Protocol`
+    /// and `Sec-WebSocket-Extensions` when something is offered.
+    pub fn request_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("Upgrade", "websocket".to_owned()),
+            ("Connection", "Upgrade".to_owned()),
+            ("Sec-WebSocket-Key", self.key.clone()),
+            ("Sec-WebSocket-Version", VERSION.to_owned()),
+        ];
+        if !self.subprotocols.is_empty() {
+            headers.push(("Sec-WebSocket-Protocol", self.subprotocols.join(", ")));
+        }
+        if let Some(options) = &self.compression {
+            headers.push(("Sec-WebSocket-Extensions", client_offer(options)));
+        }
+        headers
+    }
+
+    /// Checks the headers of the server's `101`: `Upgrade: websocket`, `Connection`
+    /// listing `upgrade`, the `Sec-WebSocket-Accept` for the key, a subprotocol only
+    /// if one was offered and then one of those, and an extension only if
+    /// permessage-deflate was offered and then an acceptable answer to it. Says what
+    /// was wrong otherwise: the client must then fail the connection.
+    pub fn check_answer(&self, headers: &HttpHeaders) -> Result<Agreed, &'static str> {
+        if !has_token(headers.get("Upgrade"), "websocket") {
+            return Err("the answer has no \"Upgrade: websocket\"");
+        }
+        if !has_token(headers.get("Connection"), "upgrade") {
+            return Err("the answer's \"Connection\" does not list \"upgrade\"");
+        }
+        let mut accept = headers.get_all("Sec-WebSocket-Accept");
+        match (accept.next(), accept.next()) {
+            (Some(a), None) if a.trim() == accept_key(&self.key) => {}
+            (None, _) => return Err("the answer has no Sec-WebSocket-Accept"),
+            _ => return Err("the answer's Sec-WebSocket-Accept does not match the key"),
+        }
+        let selected: Vec<&str> = headers
+            .get_all("Sec-WebSocket-Protocol")
+            .flat_map(split_list)
+            .collect();
+        let subprotocol = match selected[..] {
+            [] => None,
+            [p] if self.subprotocols.iter().any(|o| o == p) => Some(p.to_owned()),
+            [_] if self.subprotocols.is_empty() => {
+                return Err("the server selected a subprotocol though none was offered");
+            }
+            [_] => return Err("the server selected a subprotocol that was not offered"),
+            _ => return Err("the server selected more than one subprotocol"),
+        };
+        let extensions = headers
+            .get_all("Sec-WebSocket-Extensions")
+            .filter(|v| !v.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(",");
+        let deflate = match (&self.compression, extensions.is_empty()) {
+            (_, true) => None,
+            (None, false) => return Err("the server answered with an extension not offered"),
+            (Some(options), false) => Some(client_accept(&extensions, options)?),
+        };
+        Ok(Agreed {
+            subprotocol,
+            deflate,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +285,171 @@ mod tests {
         );
         assert!(has_token(Some("a, B"), "b"));
         assert!(!has_token(Some("ab"), "b"));
+    }
+
+    fn answer(key: &str, extra: &[(&str, &str)]) -> HttpHeaders {
+        let mut h = HttpHeaders::new();
+        h.add("Upgrade", "websocket");
+        h.add("Connection", "Upgrade");
+        h.add("Sec-WebSocket-Accept", &accept_key(key));
+        for (name, value) in extra {
+            if value.is_empty() {
+                h.remove(name);
+            } else {
+                h.add(name, value);
+            }
+        }
+        h
+    }
+
+    #[test]
+    fn client_request_headers() {
+        let plain = ClientHandshake::new(vec![], None);
+        assert_eq!(STANDARD.decode(plain.key()).unwrap().len(), 16);
+        assert_ne!(plain.key(), ClientHandshake::new(vec![], None).key());
+        let names: Vec<&str> = plain.request_headers().iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "Upgrade",
+                "Connection",
+                "Sec-WebSocket-Key",
+                "Sec-WebSocket-Version"
+            ]
+        );
+        let full = ClientHandshake::new(
+            vec!["a".into(), "b".into()],
+            Some(CompressionOptions::default()),
+        );
+        let headers = full.request_headers();
+        assert!(headers.contains(&("Sec-WebSocket-Protocol", "a, b".to_owned())));
+        assert!(headers.contains(&(
+            "Sec-WebSocket-Extensions",
+            "permessage-deflate; client_max_window_bits".to_owned()
+        )));
+    }
+
+    #[test]
+    fn client_checks_the_answer() {
+        let offers = ClientHandshake::new(
+            vec!["chat".into(), "v2".into()],
+            Some(CompressionOptions::default()),
+        );
+        let bare = ClientHandshake::new(vec![], None);
+        let key = offers.key().to_owned();
+        // Good answers.
+        let agreed = offers.check_answer(&answer(&key, &[])).unwrap();
+        assert_eq!(
+            agreed,
+            Agreed {
+                subprotocol: None,
+                deflate: None
+            }
+        );
+        let agreed = offers
+            .check_answer(&answer(
+                &key,
+                &[
+                    ("Sec-WebSocket-Protocol", "v2"),
+                    (
+                        "Sec-WebSocket-Extensions",
+                        "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+                    ),
+                ],
+            ))
+            .unwrap();
+        assert_eq!(agreed.subprotocol.as_deref(), Some("v2"));
+        let deflate = agreed.deflate.unwrap();
+        assert!(deflate.server_no_context_takeover);
+        assert_eq!(deflate.client_max_window_bits, 10);
+        let mut odd_case = HttpHeaders::new();
+        odd_case.add("upgrade", "WebSocket");
+        odd_case.add("connection", "keep-alive, upgrade");
+        odd_case.add("sec-websocket-accept", &accept_key(&key));
+        assert!(offers.check_answer(&odd_case).is_ok());
+
+        // Bad ones: each a row, with a word of its message.
+        let rows: &[(&ClientHandshake, HttpHeaders, &str)] = &[
+            (&offers, answer(&key, &[("Upgrade", "")]), "Upgrade"),
+            (
+                &offers,
+                {
+                    let mut h = answer(&key, &[("Upgrade", "")]);
+                    h.add("Upgrade", "h2c");
+                    h
+                },
+                "Upgrade",
+            ),
+            (&offers, answer(&key, &[("Connection", "")]), "Connection"),
+            (
+                &offers,
+                answer(&key, &[("Sec-WebSocket-Accept", "")]),
+                "no Sec-WebSocket-Accept",
+            ),
+            (
+                &offers,
+                answer("AAAAAAAAAAAAAAAAAAAAAA==", &[]),
+                "does not match",
+            ),
+            (
+                &offers,
+                answer(&key, &[("Sec-WebSocket-Accept", "x")]),
+                "does not match",
+            ),
+            (
+                &offers,
+                answer(&key, &[("Sec-WebSocket-Protocol", "other")]),
+                "not offered",
+            ),
+            (
+                &offers,
+                answer(&key, &[("Sec-WebSocket-Protocol", "chat, v2")]),
+                "more than one",
+            ),
+            (
+                &bare,
+                answer(bare.key(), &[("Sec-WebSocket-Protocol", "chat")]),
+                "none was offered",
+            ),
+            (
+                &bare,
+                answer(
+                    bare.key(),
+                    &[("Sec-WebSocket-Extensions", "permessage-deflate")],
+                ),
+                "not offered",
+            ),
+            (
+                &offers,
+                answer(
+                    &key,
+                    &[("Sec-WebSocket-Extensions", "x-webkit-deflate-frame")],
+                ),
+                "not offered",
+            ),
+            (
+                &offers,
+                answer(
+                    &key,
+                    &[("Sec-WebSocket-Extensions", "permessage-deflate; mystery=1")],
+                ),
+                "unknown",
+            ),
+            (
+                &offers,
+                answer(
+                    &key,
+                    &[(
+                        "Sec-WebSocket-Extensions",
+                        "permessage-deflate, permessage-deflate",
+                    )],
+                ),
+                "exactly one",
+            ),
+        ];
+        for (handshake, headers, why) in rows {
+            let err = handshake.check_answer(headers).unwrap_err();
+            assert!(err.contains(why), "{why}: {err} for {headers:?}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! WebSocket (RFC 6455) with permessage-deflate (RFC 7692): Tornado's
-//! `tornado.websocket`, server side.
+//! `tornado.websocket`, server and client.
 //!
 //! A route whose factory makes a [`WebSocketHandler`] serves WebSocket connections:
 //! `url("/ws", || EchoWebSocket)`, as a [`RequestHandler`](crate::RequestHandler)
@@ -8,10 +8,16 @@
 //! whole messages to [`WebSocketHandler::on_message`], and [`WebSocket`] (cloneable)
 //! writes to it from anywhere on the loop's thread.
 //!
-//! The protocol is pure functions and state machines over bytes, usable by a client
-//! as well: [`frame`] (headers, masking, close payloads), [`reader`] (messages from
-//! frames: fragments with control frames between them, UTF-8 checked as it arrives,
-//! the size limit), [`deflate`] (negotiation and compression) and [`handshake`].
+//! The client: [`websocket_connect`] (a `ws://` or `wss://` URL, or an
+//! [`HttpRequest`](tornado_httpclient::HttpRequest) with headers, timeouts, TLS
+//! settings and a proxy) opens a [`WebSocketClientConnection`], read with
+//! `read_message` or a message callback. Both ends share the connection's task and
+//! its writes; the client masks each frame with a fresh random key.
+//!
+//! The protocol is pure functions and state machines over bytes, used by both ends:
+//! [`frame`] (headers, masking, close payloads), [`reader`] (messages from frames:
+//! fragments with control frames between them, UTF-8 checked as it arrives, the size
+//! limit), [`deflate`] (negotiation and compression) and [`handshake`].
 //!
 //! Settings: `websocket_max_message_size` (10 MiB; a larger message closes the
 //! connection with 1009), `websocket_ping_interval` and `websocket_ping_timeout`.
@@ -62,15 +68,18 @@
 //! }, Duration::from_secs(10)).unwrap();
 //! ```
 
+mod client;
 mod connection;
 pub mod deflate;
 pub mod frame;
 mod handler;
 pub mod handshake;
 mod message;
+mod random;
 pub mod reader;
 mod utf8;
 
+pub use client::{WebSocketClientConnection, WebSocketConnect, websocket_connect};
 pub use connection::{CLOSE_TIMEOUT, WebSocket, WebSocketError, WriteFuture, WriteMessage};
 pub use deflate::CompressionOptions;
 pub use handler::{WebSocketFactory, WebSocketHandler};
