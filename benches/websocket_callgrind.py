@@ -5,17 +5,22 @@ tokio-tungstenite and fastwebsockets.
 usage (from the repository root; needs valgrind):
   python3 benches/websocket_callgrind.py [--servers ours,tungstenite,fastwebsockets]
                                          [--mode small|large|both] [--messages N]
-                                         [--conns C] [--rounds R] [--exe PATH]
+                                         [--conns C] [--depth D] [--rounds R]
+                                         [--tool callgrind|strace] [--exe PATH]
 
 The servers are the ones `cargo bench --bench websocket` measures, run alone by the
 bench's executable (`--serve NAME --port P`; built here with `cargo bench --no-run`
 unless --exe names it) under `valgrind --tool=callgrind`, which counts every
 instruction the process executes in user space, on every thread. A client in this
 script opens C WebSockets (no extensions, so no compression), then sends exactly N
-masked messages, one at a time, going round the connections in turn, and reads each
-echo before sending the next; then the server gets SIGTERM and callgrind writes its
-total. Each server runs with N and with 2N messages, and the figure is
-(Ir(2N) - Ir(N)) / N: start-up, handshakes and shutdown cancel out.
+masked messages, D at a time in one write (default 1), going round the connections
+in turn, and reads the D echoes before sending more; then the server gets SIGTERM
+and callgrind writes its total. Each server runs with N and with 2N messages, and
+the figure is (Ir(2N) - Ir(N)) / N: start-up, handshakes and shutdown cancel out.
+
+`--tool strace` runs the servers under `strace -f -c` instead and gives system calls
+per message the same way (what batching saves is mostly in the kernel, which
+callgrind does not see).
 
 Modes: `small` is a 32-byte text message (as the bench's echo), `large` a 16 KiB
 binary one (as its throughput; there the bench keeps 16 in flight, here one, so
@@ -137,13 +142,16 @@ def wait_idle(pid, timeout=10.0):
         calm = calm + 1 if all(s in "SDI" for s in states) else 0
 
 
-def instructions(exe, server, mode, messages, conns, workdir):
+def instructions(exe, server, mode, messages, conns, workdir, depth=1, tool="callgrind"):
     port = free_port()
-    out = os.path.join(workdir, f"callgrind.out.{port}")
-    argv = ["valgrind", "--tool=callgrind", "--trace-children=no",
-            f"--callgrind-out-file={out}",
-            "--log-file=" + os.path.join(workdir, f"valgrind.{port}.log"),
-            exe, "--serve", server, "--port", str(port)]
+    out = os.path.join(workdir, f"{tool}.out.{port}")
+    if tool == "strace":
+        argv = ["strace", "-f", "-c", "-o", out]
+    else:
+        argv = ["valgrind", "--tool=callgrind", "--trace-children=no",
+                f"--callgrind-out-file={out}",
+                "--log-file=" + os.path.join(workdir, f"valgrind.{port}.log")]
+    argv += [exe, "--serve", server, "--port", str(port)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     socks = []
@@ -154,14 +162,24 @@ def instructions(exe, server, mode, messages, conns, workdir):
             socks.append(s)
         text, size = MODES[mode]
         payload = bytes(ord("a") + i % 26 for i in range(size))
-        msg = frame(text, payload)
-        for i in range(messages):
+        msgs = frame(text, payload) * depth
+        for i in range(messages // depth):
             s = socks[i % conns]
-            s.sendall(msg)
-            read_echo(s, payload)
+            s.sendall(msgs)
+            for _ in range(depth):
+                read_echo(s, payload)
         wait_idle(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        # strace writes its summary when the server it traces ends, not when it is
+        # itself signalled.
+        target = proc.pid
+        if tool == "strace":
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    target = int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+        os.kill(target, signal.SIGTERM)
         try:
             proc.wait(timeout=START_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -171,9 +189,11 @@ def instructions(exe, server, mode, messages, conns, workdir):
             s.close()
     with open(out) as f:
         for line in f:
-            if line.startswith(("totals:", "summary:")):
+            if tool == "strace" and line.rstrip().endswith(" total"):
+                return int(line.split()[3])
+            if tool == "callgrind" and line.startswith(("totals:", "summary:")):
                 return int(line.split()[1])
-    raise SystemExit(f"callgrind wrote no total for {server}; see {workdir}")
+    raise SystemExit(f"{tool} wrote no total for {server}; see {workdir}")
 
 
 def main():
@@ -183,12 +203,18 @@ def main():
     ap.add_argument("--mode", default="both", choices=["small", "large", "both"])
     ap.add_argument("--messages", type=int, default=4000)
     ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--depth", type=int, default=1,
+                    help="messages sent in one write, their echoes read before more")
+    ap.add_argument("--tool", default="callgrind", choices=["callgrind", "strace"])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--exe", help="the websocket bench's executable (default: build it)")
     args = ap.parse_args()
-    if shutil.which("valgrind") is None:
-        print("websocket_callgrind.py: valgrind is not installed; nothing measured")
+    needs = "valgrind" if args.tool == "callgrind" else "strace"
+    if shutil.which(needs) is None:
+        print(f"websocket_callgrind.py: {needs} is not installed; nothing measured")
         return
+    if args.messages <= 0 or args.messages % args.depth:
+        raise SystemExit("--messages must be a positive multiple of --depth")
     servers = [s for s in args.servers.split(",") if s]
     for s in servers:
         if s not in SERVERS:
@@ -201,16 +227,20 @@ def main():
         for r in range(args.rounds):
             for mode in modes:
                 for server in servers:
-                    once = instructions(exe, server, mode, n, args.conns, workdir)
-                    twice = instructions(exe, server, mode, 2 * n, args.conns, workdir)
+                    once = instructions(exe, server, mode, n, args.conns, workdir,
+                                        args.depth, args.tool)
+                    twice = instructions(exe, server, mode, 2 * n, args.conns, workdir,
+                                         args.depth, args.tool)
                     per = (twice - once) / n
                     figures.setdefault((server, mode), []).append(per)
-                    print(f"round {r + 1} {mode:5} {server:14} Ir({n})={once:,} "
-                          f"Ir({2 * n})={twice:,} -> {per:,.0f} per message", file=sys.stderr)
-    print(f"\nInstructions per echoed message under callgrind ({n} extra messages, "
-          f"{args.conns} connections, one message in flight, {args.rounds} round(s), "
-          "medians)\n")
-    print("| server | message | instructions/message | × ours | spread |")
+                    print(f"round {r + 1} {mode:5} {server:14} count({n})={once:,} "
+                          f"count({2 * n})={twice:,} -> {per:,.2f} per message", file=sys.stderr)
+    what = "Instructions" if args.tool == "callgrind" else "System calls"
+    print(f"\n{what} per echoed message under {args.tool} ({n} extra messages, "
+          f"{args.conns} connections, {args.depth} message(s) per write, "
+          f"{args.rounds} round(s), medians)\n")
+    unit = "instructions" if args.tool == "callgrind" else "syscalls"
+    print(f"| server | message | {unit}/message | × ours | spread |")
     print("|---|---|---:|---:|---:|")
     for mode in modes:
         ours = statistics.median(figures[("ours", mode)]) if ("ours", mode) in figures else None
@@ -220,7 +250,8 @@ def main():
             per = statistics.median(runs)
             ratio = f"{per / ours:.2f}" if ours else "-"
             spread = f"{(max(runs) - min(runs)) / min(runs) * 100:.2f}%" if len(runs) > 1 else "-"
-            print(f"| {server} | {label} | {per:,.0f} | {ratio} | {spread} |")
+            shown = f"{per:,.0f}" if args.tool == "callgrind" else f"{per:.2f}"
+            print(f"| {server} | {label} | {shown} | {ratio} | {spread} |")
 
 
 if __name__ == "__main__":
