@@ -163,15 +163,29 @@ async fn tokio_listener(port: u16, ready: impl FnOnce(SocketAddr)) -> tokio::net
     listener
 }
 
+/// tokio-tungstenite's configuration: its default, unless `TUNGSTENITE_READ_BUFFER`
+/// sets the read buffer's size (128 KiB by default, which tungstenite zero-fills
+/// before each read: that is nearly all of its instructions for a small message).
+fn tungstenite_config() -> Option<tokio_tungstenite::tungstenite::protocol::WebSocketConfig> {
+    let size: usize = std::env::var("TUNGSTENITE_READ_BUFFER")
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(
+        tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(size),
+    )
+}
+
 async fn tungstenite_echo(port: u16, ready: impl FnOnce(SocketAddr)) {
     let listener = tokio_listener(port, ready).await;
+    let config = tungstenite_config();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+            let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, config).await else {
                 return;
             };
             let (write, read) = ws.split();
@@ -189,6 +203,7 @@ async fn tungstenite_broadcast(port: u16, ready: impl FnOnce(SocketAddr)) {
 
     type Peers = Rc<RefCell<Vec<UnboundedSender<Message>>>>;
     let listener = tokio_listener(port, ready).await;
+    let config = tungstenite_config();
     let peers: Peers = Rc::default();
     let local = tokio::task::LocalSet::new();
     local
@@ -200,7 +215,8 @@ async fn tungstenite_broadcast(port: u16, ready: impl FnOnce(SocketAddr)) {
                 let _ = stream.set_nodelay(true);
                 let peers = peers.clone();
                 tokio::task::spawn_local(async move {
-                    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                    let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, config).await
+                    else {
                         return;
                     };
                     let (write, mut read) = ws.split();
