@@ -7,9 +7,10 @@
 //! a mio loop on this thread. Each round, the first client sends `broadcast N`; the
 //! server writes it to every member, the first client included; the round's time is
 //! from that send until the last client has the whole frame. Beside it: the server's
-//! CPU time over the round (its one thread's `schedstat`), and its memory per open
-//! socket (RSS growth over the connections, measured after they opened and before
-//! the first broadcast).
+//! CPU time over the round (its one thread's `schedstat`), the clients' (this
+//! thread's: when it is as long as the round, the clients set the pace, not the
+//! server), and the server's memory per open socket (RSS growth over the
+//! connections, measured after they opened and before the first broadcast).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -21,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::client::{FrameReader, handshake, masked_frame};
 use crate::servers::{self, Server};
-use crate::{median, schedstat};
+use crate::{median, pin_this_thread, pinning, schedstat};
 
 /// How long one round may take before the bench gives up.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,12 +60,23 @@ struct Figures {
     server: Server,
     rounds_ms: Vec<f64>,
     cpu_ms: Vec<f64>,
+    client_ms: Vec<f64>,
     bytes_per_socket: f64,
 }
 
 fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<Figures> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    // Server on CPU 0, clients on CPU 1, as ../shared/peers/compare.py pins them, when
+    // `taskset` is there: else a client woken on the server's core takes turns with it.
+    let pin = pinning();
+    let mut command = if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    let mut child = command
         .args(["--serve-broadcast", server.name()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -79,6 +91,9 @@ fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<F
         .parse()
         .map_err(|_| io::Error::other(format!("the server printed {line:?}")))?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    if pin {
+        pin_this_thread(1);
+    }
     let cpu = || schedstat(format!("/proc/{pid}/task/{pid}/schedstat").as_ref());
 
     std::thread::sleep(Duration::from_millis(200));
@@ -106,10 +121,11 @@ fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<F
     let mut poll = poll;
     let mut events = Events::with_capacity(4096);
     let mut buf = vec![0u8; 16 * 1024];
-    let (mut rounds_ms, mut cpu_ms) = (Vec::new(), Vec::new());
+    let (mut rounds_ms, mut cpu_ms, mut client_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let client_cpu = || schedstat("/proc/thread-self/schedstat".as_ref());
     for round in 0..broadcasts {
         let frame = masked_frame(true, format!("broadcast {round}").as_bytes());
-        let cpu0 = cpu();
+        let (cpu0, client0) = (cpu(), client_cpu());
         let start = Instant::now();
         conns[0].0.write_all(&frame)?;
         let mut got = 0;
@@ -144,6 +160,7 @@ fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<F
         }
         let elapsed = start.elapsed();
         let used = cpu().saturating_sub(cpu0);
+        let client_used = client_cpu().saturating_sub(client0);
         if let Some(i) = conns.iter().position(|c| c.2 != round + 1) {
             return Err(io::Error::other(format!(
                 "client {i} had {} messages after round {}",
@@ -152,14 +169,16 @@ fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<F
             )));
         }
         eprintln!(
-            "broadcast {:14} round {}: {:.1} ms, server CPU {:.1} ms",
+            "broadcast {:14} round {}: {:.1} ms, server CPU {:.1} ms, clients' CPU {:.1} ms",
             server.name(),
             round + 1,
             elapsed.as_secs_f64() * 1e3,
-            used.as_secs_f64() * 1e3
+            used.as_secs_f64() * 1e3,
+            client_used.as_secs_f64() * 1e3
         );
         rounds_ms.push(elapsed.as_secs_f64() * 1e3);
         cpu_ms.push(used.as_secs_f64() * 1e3);
+        client_ms.push(client_used.as_secs_f64() * 1e3);
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(child);
@@ -167,6 +186,7 @@ fn one_server(server: Server, clients: usize, broadcasts: usize) -> io::Result<F
         server,
         rounds_ms,
         cpu_ms,
+        client_ms,
         bytes_per_socket: rss_after.saturating_sub(rss_before) as f64 / clients as f64,
     })
 }
@@ -188,14 +208,17 @@ pub fn run(servers: &[Server], clients: usize, broadcasts: usize) {
         "\nbroadcast: one message to {clients} open sockets, time until every client has it \
          (medians of {broadcasts} broadcasts)\n"
     );
-    println!("| server | sockets | fan-out ms | server CPU ms | bytes per open socket |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| server | sockets | fan-out ms | server CPU ms | clients' CPU ms | bytes per open socket |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for f in all {
         println!(
-            "| {} | {clients} | {:.1} | {:.1} | {:.0} |",
+            "| {} | {clients} | {:.1} | {:.1} | {:.1} | {:.0} |",
             f.server.name(),
             median(f.rounds_ms),
             median(f.cpu_ms),
+            median(f.client_ms),
             f.bytes_per_socket
         );
     }

@@ -13,7 +13,8 @@
 //!
 //! Beside each rate, the server thread's CPU time (user + system, from
 //! `/proc/self/task/TID/schedstat`) per message: on a shared machine it moves less
-//! than the rate does.
+//! than the rate does. With two CPUs or more and `taskset`, the servers are pinned to
+//! CPU 0 and the clients to CPU 1, as `../shared/peers/compare.py` pins wrk.
 //!
 //! ```text
 //! cargo bench --bench websocket [-- [echo] [throughput] [broadcast]
@@ -107,15 +108,46 @@ fn parse_args() -> Result<Args, String> {
 /// Reads a thread's CPU time (user + system, nanoseconds) from
 /// `/proc/self/task/TID/schedstat`, finding the thread by its name.
 fn thread_cpu(name: &str) -> impl Fn() -> Duration + use<> {
-    let tid = std::fs::read_dir("/proc/self/task")
+    let path = format!("/proc/self/task/{}/schedstat", thread_id(name));
+    move || schedstat(path.as_ref())
+}
+
+/// Whether to pin the servers to CPU 0 and the clients to CPU 1 (as
+/// `../shared/peers/compare.py` does): two CPUs or more, and `taskset` works.
+fn pinning() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+        && std::process::Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// Pins a thread of this process (by its id) to `cpu`.
+fn pin_thread(tid: &str, cpu: usize) {
+    let _ = std::process::Command::new("taskset")
+        .args(["-cp", &cpu.to_string(), tid])
+        .output();
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_this_thread(cpu: usize) {
+    if let Ok(link) = std::fs::read_link("/proc/thread-self")
+        && let Some(tid) = link.file_name().and_then(|t| t.to_str())
+    {
+        pin_thread(tid, cpu);
+    }
+}
+
+/// The id of this process's thread named `name`.
+fn thread_id(name: &str) -> String {
+    std::fs::read_dir("/proc/self/task")
         .unwrap()
         .filter_map(|e| e.ok())
         .find(|e| {
             std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
         })
-        .map(|e| e.path())
-        .unwrap_or_else(|| panic!("no thread named {name}"));
-    move || schedstat(&tid.join("schedstat"))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .unwrap_or_else(|| panic!("no thread named {name}"))
 }
 
 fn schedstat(path: &std::path::Path) -> Duration {
@@ -215,6 +247,12 @@ fn main() {
     } else {
         Vec::new()
     };
+    if echo_servers && pinning() {
+        for &(server, _) in &addrs {
+            pin_thread(&thread_id(server.thread_name()), 0);
+        }
+        pin_this_thread(1);
+    }
     if args.workloads.iter().any(|w| w == "echo") {
         let f = measure(&args, &addrs, ECHO, "echo");
         table(
