@@ -68,7 +68,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         workloads: Vec::new(),
         seconds: 3.0,
-        rounds: 3,
+        rounds: 5,
         servers: Server::ALL.to_vec(),
         clients: 10_000,
         broadcasts: 5,
