@@ -794,3 +794,95 @@ fn an_error_in_on_message_closes_with_1011() {
         },
     );
 }
+
+/// Echoes without waiting for its writes, except that `wait` answers `waiting`, waits
+/// for another connection's `release`, then answers `released`.
+struct Waiter {
+    released: tornado_gen::locks::Event,
+}
+
+impl WebSocketHandler for Waiter {
+    async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+        match message.as_text() {
+            Some("wait") => {
+                ws.write_message("waiting");
+                self.released.wait().await;
+                ws.write_message("released");
+            }
+            Some("release") => self.released.set(),
+            _ => {
+                ws.write_message(message);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn frames(texts: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for t in texts {
+        encode_frame(
+            &mut out,
+            true,
+            false,
+            OpCode::Text,
+            Some([9, 8, 7, 6]),
+            t.as_bytes(),
+        );
+    }
+    out
+}
+
+/// Messages that arrive together are answered together, in order, pings included;
+/// and a handler that waits mid-way has its earlier answers sent meanwhile (else the
+/// client here would never see `waiting`, and nothing would release the handler).
+#[test]
+fn messages_that_arrive_together_are_answered_in_order_even_when_a_handler_waits() {
+    let released = tornado_gen::locks::Event::new();
+    testing::run(
+        move || {
+            let released = released.clone();
+            Application::new(vec![url("/", move || Waiter {
+                released: released.clone(),
+            })])
+        },
+        |server| async move {
+            let c = Client::open(server.addr(), "/", "").await;
+            let mut wire = frames(&["a", "b"]);
+            encode_frame(
+                &mut wire,
+                true,
+                false,
+                OpCode::Ping,
+                Some([1, 1, 1, 1]),
+                b"p",
+            );
+            wire.extend(frames(&["c", "wait", "d"]));
+            c.send_raw(&wire).await;
+            for want in ["a", "b"] {
+                assert_eq!(c.frame().await.payload, want.as_bytes());
+            }
+            assert_eq!(c.frame().await.opcode, 10, "the pong, in its place");
+            for want in ["c", "waiting"] {
+                assert_eq!(c.frame().await.payload, want.as_bytes());
+            }
+            let mut other = Client::open(server.addr(), "/", "").await;
+            other.text("release").await;
+            for want in ["released", "d"] {
+                assert_eq!(c.frame().await.payload, want.as_bytes());
+            }
+            // A batch larger than the limit, answered whole and in order.
+            let big = "x".repeat(30_000);
+            let mut wire = Vec::new();
+            for _ in 0..5 {
+                wire.extend(frames(&[&big]));
+            }
+            wire.extend(frames(&["end"]));
+            c.send_raw(&wire).await;
+            for _ in 0..5 {
+                assert_eq!(c.frame().await.payload.len(), big.len());
+            }
+            assert_eq!(c.frame().await.payload, b"end");
+        },
+    );
+}

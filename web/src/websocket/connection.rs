@@ -10,6 +10,14 @@
 //! Both ends run on this: a server's connection with its [`WebSocketHandler`], a
 //! client's (`websocket_connect`) with a handler that hands messages to the
 //! client's reader. A client masks every frame it sends with a fresh random key.
+//!
+//! Messages that arrive together are answered together: while the task handles a
+//! message with more input buffered behind it, what the connection writes is held in
+//! a per-thread batch, which goes out in one write whenever the task waits (the
+//! socket has nothing more to read, or the handler awaits something), when a write of
+//! it is awaited, or when it reaches 64 KiB. A lone message is answered at once. The
+//! HTTP server does the same for pipelined requests. Only the running task can hold
+//! the batch, so it is never held across a wait.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -139,19 +147,102 @@ fn trim_scratch(buf: &mut Vec<u8>) {
     }
 }
 
+/// A batch of frames this large is written at once, even with more input to answer.
+const BATCH_LIMIT: usize = 64 * 1024;
+
+/// Frames held back while one connection answers messages that arrived together.
+struct Batch {
+    /// The connection whose task is answering them; `None` when no batch is open.
+    owner: Option<Rc<Inner>>,
+    frames: Vec<u8>,
+}
+
+thread_local! {
+    static BATCH: RefCell<Batch> = const {
+        RefCell::new(Batch {
+            owner: None,
+            frames: Vec::new(),
+        })
+    };
+    /// Whether `BATCH` has an owner: a flag without a destructor is the cheaper
+    /// thread-local to ask on every write and wait.
+    static BATCH_OPEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Opens a batch for `ws`, unless one is open already (for `ws`: only the running
+/// task opens one, and its batch is written before it waits).
+fn cork(ws: &WebSocket) {
+    if BATCH_OPEN.get() {
+        return;
+    }
+    BATCH.with(|b| b.borrow_mut().owner = Some(ws.inner.clone()));
+    BATCH_OPEN.set(true);
+}
+
+/// Writes and closes the open batch, if there is one, to the connection it is for.
+fn uncork() {
+    if !BATCH_OPEN.get() {
+        return;
+    }
+    BATCH_OPEN.set(false);
+    BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        if let Some(owner) = b.owner.take()
+            && !b.frames.is_empty()
+        {
+            // Queued at once; a failed write closes the stream, which its task sees.
+            drop(owner.stream.write(&b.frames));
+        }
+        trim_scratch(&mut b.frames);
+    });
+}
+
+pin_project_lite::pin_project! {
+    /// A connection's task: whenever it waits (for input, a timer, or whatever its
+    /// handler awaits), its batch goes out first. The wrapper adds nothing to the
+    /// size of what it wraps, which is most of an idle connection's memory.
+    struct UncorkWhenWaiting<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for UncorkWhenWaiting<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let r = self.project().fut.poll(cx);
+        if r.is_pending() {
+            uncork();
+        }
+        r
+    }
+}
+
 /// What [`WebSocket::write_message`] returns: the message is queued already; `.await`
 /// it to know when it was written (or that the connection was closed). Dropping it
 /// does not cancel the write, so a caller that does not need to know can ignore it, as
 /// with Tornado's `write_message`.
 #[derive(Debug)]
 pub struct WriteMessage {
-    inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
+    inner: Queued,
+}
+
+/// Where a frame went.
+#[derive(Debug)]
+enum Queued {
+    /// Onto the stream.
+    Stream(tornado_iostream::WriteFuture),
+    /// Into the connection's open batch, which goes onto the stream later.
+    Batch(WebSocket),
+    /// Nowhere: the connection is closed.
+    Failed(Option<WebSocketError>),
 }
 
 impl WriteMessage {
     /// Whether the message could not even be queued (the connection is closed).
     pub fn is_err(&self) -> bool {
-        self.inner.is_err()
+        matches!(self.inner, Queued::Failed(_))
     }
 }
 
@@ -168,18 +259,26 @@ impl std::future::IntoFuture for WriteMessage {
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct WriteFuture {
-    inner: Result<tornado_iostream::WriteFuture, Option<WebSocketError>>,
+    inner: Queued,
 }
 
 impl Future for WriteFuture {
     type Output = Result<(), WebSocketError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match &mut self.get_mut().inner {
-            Ok(w) => Pin::new(w)
+        let inner = &mut self.get_mut().inner;
+        if let Queued::Batch(ws) = inner {
+            // Waiting for a batched frame: the batch goes out now, and this waits for
+            // everything queued on the stream up to its end.
+            uncork();
+            *inner = Queued::Stream(ws.inner.stream.flush());
+        }
+        match inner {
+            Queued::Stream(w) => Pin::new(w)
                 .poll(cx)
                 .map(|r| r.map_err(|_| WebSocketError::closed())),
-            Err(e) => Poll::Ready(Err(e.take().unwrap_or_else(WebSocketError::closed))),
+            Queued::Failed(e) => Poll::Ready(Err(e.take().unwrap_or_else(WebSocketError::closed))),
+            Queued::Batch(_) => unreachable!("replaced above"),
         }
     }
 }
@@ -329,24 +428,24 @@ impl WebSocket {
         let inner = &*self.inner;
         if inner.phase.get() != Phase::Open || inner.stream.closed() {
             return WriteMessage {
-                inner: Err(Some(WebSocketError::closed())),
+                inner: Queued::Failed(Some(WebSocketError::closed())),
             };
         }
+        // A client masks each frame with a fresh key.
         let mask = inner.masks().then(random::mask);
-        let write = FRAME.with(|frame| {
-            let mut frame = frame.borrow_mut();
+        let encode = |frame: &mut Vec<u8>| {
             let start = match inner.compressor().filter(|_| data) {
                 Some(c) => DEFLATED.with(|deflated| {
                     let mut deflated = deflated.borrow_mut();
                     c.borrow_mut().compress(payload, &mut deflated);
-                    encode_header(&mut frame, true, true, opcode, mask, deflated.len() as u64);
+                    encode_header(frame, true, true, opcode, mask, deflated.len() as u64);
                     let start = frame.len();
                     frame.extend_from_slice(&deflated);
                     trim_scratch(&mut deflated);
                     start
                 }),
                 None => {
-                    encode_header(&mut frame, true, false, opcode, mask, payload.len() as u64);
+                    encode_header(frame, true, false, opcode, mask, payload.len() as u64);
                     let start = frame.len();
                     frame.extend_from_slice(payload);
                     start
@@ -355,11 +454,35 @@ impl WebSocket {
             if let Some(mask) = mask {
                 apply_mask(&mut frame[start..], mask, 0);
             }
+        };
+        let batched = BATCH_OPEN.get()
+            && BATCH.with(|b| {
+                let mut b = b.borrow_mut();
+                if !b.owner.as_ref().is_some_and(|o| Rc::ptr_eq(o, &self.inner)) {
+                    return false;
+                }
+                encode(&mut b.frames);
+                if b.frames.len() >= BATCH_LIMIT {
+                    drop(inner.stream.write(&b.frames));
+                    b.frames.clear();
+                }
+                true
+            });
+        if batched {
+            return WriteMessage {
+                inner: Queued::Batch(self.clone()),
+            };
+        }
+        let write = FRAME.with(|frame| {
+            let mut frame = frame.borrow_mut();
+            encode(&mut frame);
             let w = inner.stream.write(&frame);
             trim_scratch(&mut frame);
             w
         });
-        WriteMessage { inner: Ok(write) }
+        WriteMessage {
+            inner: Queued::Stream(write),
+        }
     }
 
     /// Fails the connection (a protocol error): a close frame with `code`, then the
@@ -446,9 +569,12 @@ pub(crate) fn run<W: WebSocketHandler>(
     };
     // The session is the block's captured state, used in place. (An `async fn`
     // taking it would store it twice: its argument, and the local it moves into.)
-    async move {
-        while session.turn().await {}
-        session.finish();
+    UncorkWhenWaiting {
+        fut: async move {
+            while session.turn().await {}
+            uncork();
+            session.finish();
+        },
     }
 }
 
@@ -462,22 +588,29 @@ impl<W: WebSocketHandler> Session<W> {
             return false;
         }
         let reader = &mut self.reader;
-        let incoming = match stream.with_read_buffer(|buf| reader.read(buf)) {
-            Ok((used, got)) => {
-                if used > 0 {
-                    stream.consume(used);
+        // (No named binding for the read: one would be kept across the awaits below, in
+        // every idle connection's future.)
+        let (incoming, more) =
+            match stream.with_read_buffer(|buf| reader.read(buf).map(|r| (r, buf.len()))) {
+                Ok(((used, got), buffered)) => {
+                    if used > 0 {
+                        stream.consume(used);
+                    }
+                    (got, buffered > used)
                 }
-                got
-            }
-            Err(e) => {
-                log::debug!("WebSocket protocol error: {e}");
-                ws.fail(e.close_code(), e.message());
-                return false;
-            }
-        };
+                Err(e) => {
+                    log::debug!("WebSocket protocol error: {e}");
+                    ws.fail(e.close_code(), e.message());
+                    return false;
+                }
+            };
         if let Some(incoming) = incoming {
             if let (Incoming::Pong(_), Some(p)) = (&incoming, self.pinger.as_mut()) {
                 p.pong_due = None;
+            }
+            // More input behind this one: answer them together.
+            if more {
+                cork(ws);
             }
             return handle(&mut self.handler, ws, incoming, self.capture).await;
         }
