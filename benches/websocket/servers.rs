@@ -13,8 +13,9 @@
 //!
 //! The broadcast servers keep every open socket in a room; a text message starting
 //! with `broadcast` is written to every member. Ours holds `WebSocket` handles in a
-//! thread-local list; tokio-tungstenite follows its `server` example (a map of
-//! unbounded senders, each connection's task forwarding its receiver to its sink).
+//! thread-local list; tokio-tungstenite follows its `server` example (unbounded
+//! senders, kept here in a list where the example keeps a map, and each connection's
+//! task forwarding its receiver to its sink).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;

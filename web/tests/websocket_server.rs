@@ -883,6 +883,35 @@ fn messages_that_arrive_together_are_answered_in_order_even_when_a_handler_waits
                 assert_eq!(c.frame().await.payload.len(), big.len());
             }
             assert_eq!(c.frame().await.payload, b"end");
+            // Large binary messages in one write, each with its own bytes and mask,
+            // then a small one.
+            let blobs: Vec<Vec<u8>> = (0..5u8)
+                .map(|k| (0..20_000 + k as usize).map(|i| (i as u8) ^ k).collect())
+                .collect();
+            let mut wire = Vec::new();
+            for (k, blob) in blobs.iter().enumerate() {
+                let mask = [k as u8, 0x5a, 0xa5, 0x3c ^ k as u8];
+                encode_frame(&mut wire, true, false, OpCode::Binary, Some(mask), blob);
+            }
+            encode_frame(
+                &mut wire,
+                true,
+                false,
+                OpCode::Binary,
+                Some([1, 2, 3, 4]),
+                b"small",
+            );
+            c.send_raw(&wire).await;
+            for blob in &blobs {
+                let f = c.frame().await;
+                assert_eq!(f.opcode, 2);
+                assert!(
+                    f.payload == *blob,
+                    "a {}-byte message came back changed",
+                    blob.len()
+                );
+            }
+            assert_eq!(c.frame().await.payload, b"small");
         },
     );
 }
