@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(json_string("a\"b\\c\n\u{1}é"), r#""a\"b\\c\n\u0001é""#);
         assert_eq!(
             xhtml_escape("<a href='x'>&\""),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+            "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;"
         );
     }
 
