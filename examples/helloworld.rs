@@ -7,6 +7,9 @@
 //!
 //! SIGINT or SIGTERM stops it gracefully.
 
+#[path = "common/port_address.rs"]
+mod port_address;
+
 use tornado::web::{Application, Context, RequestHandler, url};
 
 /// `GET /`.
@@ -41,24 +44,6 @@ fn make_app() -> Application {
     Application::new(vec![url("/", || MainHandler), url("/json", || JsonHandler)])
 }
 
-fn parse_args() -> Result<(u16, String), String> {
-    let (mut port, mut address) = (8888u16, "127.0.0.1".to_string());
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => address = value("--address")?,
-            "-h" | "--help" => return Err("usage: helloworld [--port N] [--address A]".into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok((port, address))
-}
-
 fn main() {
     // Access lines are off by default so the benchmark measures the server;
     // `RUST_LOG=info` turns them on.
@@ -66,14 +51,8 @@ fn main() {
         env_logger::Env::default().default_filter_or("info,tornado.access=warn"),
     )
     .init();
-    let (port, address) = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = make_app().run(port, Some(&address)) {
+    let args = port_address::parse_or_exit("helloworld");
+    if let Err(e) = make_app().run(args.port, Some(&args.address)) {
         eprintln!("helloworld: {e}");
         std::process::exit(1);
     }

@@ -13,6 +13,9 @@
 //!
 //! The last 200 messages are kept. SIGINT or SIGTERM stops it gracefully.
 
+#[path = "../common/port_address.rs"]
+mod port_address;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -250,44 +253,12 @@ fn make_app(buffer: Rc<MessageBuffer>) -> Application {
     )
 }
 
-struct Args {
-    port: u16,
-    address: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 8888,
-        address: "127.0.0.1".to_string(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => args.address = value("--address")?,
-            "-h" | "--help" => return Err("usage: chat [--port N] [--address A]".into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("info,tornado.access=warn"),
     )
     .init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = port_address::parse_or_exit("chat");
     let app = make_app(Rc::new(MessageBuffer::new()));
     match app.run(args.port, Some(&args.address)) {
         Ok(signal) => log::info!("stopped by {signal}"),

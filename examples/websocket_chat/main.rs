@@ -23,6 +23,9 @@
 //!
 //! SIGINT or SIGTERM stops it gracefully.
 
+#[path = "../common/port_address.rs"]
+mod port_address;
+
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -262,46 +265,12 @@ fn make_app(room: Rc<Room>, root: PathBuf) -> Application {
     app
 }
 
-struct Args {
-    port: u16,
-    address: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 8888,
-        address: "127.0.0.1".to_string(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => args.address = value("--address")?,
-            "-h" | "--help" => {
-                return Err("usage: websocket_chat [--port N] [--address A]".into());
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("info,tornado.access=warn"),
     )
     .init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = port_address::parse_or_exit("websocket_chat");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/websocket_chat");
     let app = make_app(Rc::new(Room::new()), root);
     match app.run(args.port, Some(&args.address)) {
