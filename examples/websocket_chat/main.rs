@@ -26,7 +26,7 @@
 #[path = "../common/port_address.rs"]
 mod port_address;
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -73,10 +73,6 @@ struct Room {
     next_id: Cell<u64>,
     /// Part of every message id, so a cursor from an earlier run names no message.
     epoch: u64,
-    /// The application, whose templates render each message (set once it is made).
-    /// The room lives as long as the application that holds it, as the demo's class
-    /// attributes live as long as the process.
-    app: OnceCell<Application>,
 }
 
 impl Room {
@@ -90,7 +86,6 @@ impl Room {
             cache: RefCell::new(VecDeque::with_capacity(CACHE_SIZE)),
             next_id: Cell::new(0),
             epoch,
-            app: OnceCell::new(),
         }
     }
 
@@ -155,18 +150,14 @@ impl Room {
             }
         }
     }
+}
 
-    /// Renders `message.html` for a message, with the application's templates.
-    fn render(&self, id: &str, body: &str) -> tornado::web::Result<String> {
-        let app = self
-            .app
-            .get()
-            .ok_or_else(|| Error::msg("the chat room has no application"))?;
-        app.render_string(
-            "message.html",
-            context! { message => context! { id => id, body => body } },
-        )
-    }
+/// Renders `message.html` for a message, with the application's templates.
+fn render_message(app: &Application, id: &str, body: &str) -> tornado::web::Result<String> {
+    app.render_string(
+        "message.html",
+        context! { message => context! { id => id, body => body } },
+    )
 }
 
 /// `GET /`: the page, with the cached messages.
@@ -195,6 +186,10 @@ struct ChatSocketHandler {
     room: Rc<Room>,
     /// Its number in the room, once open.
     joined: Option<u64>,
+    /// The application (Tornado's `self.application`), whose templates render each
+    /// message: taken from the upgrade request in `open`, since `on_message` has no
+    /// `Context`.
+    app: Option<Application>,
 }
 
 impl WebSocketHandler for ChatSocketHandler {
@@ -214,6 +209,7 @@ impl WebSocketHandler for ChatSocketHandler {
             ws.write_message(chat.wire.as_str());
         }
         self.joined = Some(self.room.join(ws.clone()));
+        self.app = Some(cx.application());
         Ok(())
     }
 
@@ -225,7 +221,11 @@ impl WebSocketHandler for ChatSocketHandler {
             .map_err(|e| Error::msg(format!("not a chat message: {e}")))?;
         log::debug!("got message {:?}", incoming.body);
         let id = self.room.new_id();
-        let html = self.room.render(&id, &incoming.body)?;
+        let app = self
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::msg("a message before open"))?;
+        let html = render_message(app, &id, &incoming.body)?;
         self.room.add(id, incoming.body, html);
         Ok(())
     }
@@ -240,7 +240,7 @@ impl WebSocketHandler for ChatSocketHandler {
 /// The chat application around `room`, with its templates and static files in `root`.
 fn make_app(room: Rc<Room>, root: PathBuf) -> Application {
     let (page_room, socket_room) = (room.clone(), room.clone());
-    let app = Application::with_settings(
+    Application::with_settings(
         vec![
             url("/", move || MainHandler {
                 room: page_room.clone(),
@@ -248,6 +248,7 @@ fn make_app(room: Rc<Room>, root: PathBuf) -> Application {
             url("/chatsocket", move || ChatSocketHandler {
                 room: socket_room.clone(),
                 joined: None,
+                app: None,
             }),
         ],
         Settings {
@@ -258,11 +259,7 @@ fn make_app(room: Rc<Room>, root: PathBuf) -> Application {
             websocket_max_message_size: MAX_MESSAGE_SIZE,
             ..Settings::default()
         },
-    );
-    if room.app.set(app.clone()).is_err() {
-        log::warn!("the chat room already had an application; it keeps that one");
-    }
-    app
+    )
 }
 
 fn main() {
@@ -343,10 +340,8 @@ mod tests {
     fn messages_are_rendered_escaped() {
         let room = Rc::new(Room::new());
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/websocket_chat");
-        let _app = make_app(room.clone(), root);
-        let html = room
-            .render("1-1", "<script>alert('x')</script> & more")
-            .unwrap();
+        let app = make_app(room, root);
+        let html = render_message(&app, "1-1", "<script>alert('x')</script> & more").unwrap();
         assert_eq!(
             html.trim(),
             "<div class=\"message\" id=\"m1-1\">&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more</div>"

@@ -395,6 +395,14 @@ fn compile(rules: Vec<Rule>, errors: &mut Vec<RouteError>) -> Vec<UrlSpec<Target
 }
 
 impl Application {
+    /// The application whose state `shared` is (what [`Context::application`]
+    /// hands out).
+    ///
+    /// [`Context::application`]: crate::Context::application
+    pub(crate) fn from_shared(shared: Rc<AppShared>) -> Application {
+        Application { shared }
+    }
+
     /// An application serving `rules` with default settings.
     ///
     /// ```

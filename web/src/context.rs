@@ -289,6 +289,38 @@ impl Context {
         &self.app.settings
     }
 
+    /// The application serving this request (Tornado's `self.application`): a handle
+    /// (one reference count) that a handler may keep past the request, for instance a
+    /// [`WebSocketHandler`](crate::websocket::WebSocketHandler) that renders templates
+    /// in `on_message`, where it has no `Context`.
+    ///
+    /// ```
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// struct Links;
+    /// impl RequestHandler for Links {
+    ///     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         let app = cx.application();
+    ///         let debug = app.settings().debug;
+    ///         cx.write(format!("{} {debug}", app.reverse_url("profile", &[&7])?));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = || {
+    ///     Application::new(vec![
+    ///         url("/", || Links),
+    ///         url(r"/user/(\d+)", || Links).name("profile"),
+    ///     ])
+    /// };
+    /// testing::run(app, |t| async move {
+    ///     assert_eq!(t.fetch("/").await.text().unwrap(), "/user/7 false");
+    /// });
+    /// ```
+    pub fn application(&self) -> crate::Application {
+        crate::Application::from_shared(self.app.clone())
+    }
+
     /// The URL of the route named `name`, its groups filled from `args` (Tornado's
     /// `reverse_url`).
     ///
