@@ -13,6 +13,23 @@
 //! a 9-bit one whose farthest match is 250 bytes back (the window less the 262-byte
 //! lookahead), which a peer's 8-bit (256-byte) window can follow, so an offer of 8 is
 //! accepted as 8.
+//!
+//! ```
+//! use tornado_web::websocket::deflate::{client_accept, client_offer, server_negotiate};
+//! use tornado_web::websocket::CompressionOptions;
+//!
+//! let options = CompressionOptions::default();
+//! // The client offers; the server answers; the client checks the answer.
+//! let offer = client_offer(&options);
+//! let (server, answer) = server_negotiate(&offer, &options).unwrap();
+//! let client = client_accept(&answer, &options).unwrap();
+//!
+//! // The server compresses what it sends, the client inflates it.
+//! let mut payload = Vec::new();
+//! server.compressor(true, 6).compress("hello, hello, hello".as_bytes(), &mut payload);
+//! let text = client.decompressor(false).decompress(&payload, 1024).unwrap();
+//! assert_eq!(text, b"hello, hello, hello");
+//! ```
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -36,6 +53,7 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// level, and what the server asks of each direction in the negotiation.
 ///
 /// ```
+/// use tornado_web::websocket::deflate::server_negotiate;
 /// use tornado_web::websocket::CompressionOptions;
 ///
 /// // Small windows and no kept context: less memory per connection, less compression.
@@ -45,7 +63,14 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 ///     server_max_window_bits: 10,
 ///     ..CompressionOptions::default()
 /// };
-/// # let _ = lean;
+/// // A server with these options answers a plain offer with them.
+/// let (params, answer) = server_negotiate("permessage-deflate", &lean).unwrap();
+/// assert_eq!(
+///     answer,
+///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+///      server_max_window_bits=10"
+/// );
+/// assert_eq!(params.server_max_window_bits, 10);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompressionOptions {

@@ -5,6 +5,23 @@
 //! fragmented or oversized control frame, a length not in its shortest form, a 64-bit
 //! length with the top bit set, or a frame masked the wrong way for its direction is a
 //! [`ProtocolError`] carrying the close code to fail the connection with.
+//!
+//! ```
+//! use tornado_web::websocket::frame::{apply_mask, decode_header, encode_frame, DecodeRules, OpCode};
+//!
+//! // A client's frame: masked.
+//! let mut wire = Vec::new();
+//! encode_frame(&mut wire, true, false, OpCode::Text, Some([7, 7, 7, 7]), b"hi");
+//! assert_ne!(&wire[6..], b"hi");
+//!
+//! // The server decodes its header, then unmasks its payload.
+//! let rules = DecodeRules { masked: true, rsv1_allowed: false };
+//! let (header, len) = decode_header(&wire, rules).unwrap().unwrap();
+//! assert_eq!((header.opcode, header.payload_len, len), (OpCode::Text, 2, 6));
+//! let mut payload = wire[len..].to_vec();
+//! apply_mask(&mut payload, header.mask.unwrap(), 0);
+//! assert_eq!(payload, b"hi");
+//! ```
 
 use std::fmt;
 

@@ -21,7 +21,7 @@ use crate::handler::RequestHandler;
 /// [`on_message`](Self::on_message) is required.
 ///
 /// ```
-/// use tornado_web::websocket::{Message, WebSocket, WebSocketHandler};
+/// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
 /// use tornado_web::{url, Application};
 ///
 /// struct EchoWebSocket;
@@ -33,8 +33,15 @@ use crate::handler::RequestHandler;
 ///     }
 /// }
 ///
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
 /// let app = Application::new(vec![url("/websocket", || EchoWebSocket)]);
-/// # let _ = app;
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/websocket", server.local_addrs()[0]);
+/// let conn = websocket_connect(url).await.unwrap();
+/// conn.write_message("echo?");
+/// assert_eq!(conn.read_message().await, Some(Message::from("echo?")));
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
 /// ```
 ///
 /// # The life of a connection

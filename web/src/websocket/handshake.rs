@@ -2,6 +2,17 @@
 //! checking an upgrade request, `Sec-WebSocket-Accept`, and header lists on the
 //! server's side; the request and the check of the answer ([`ClientHandshake`]) on
 //! the client's.
+//!
+//! ```
+//! use tornado_web::websocket::handshake::{accept_key, check_key, check_upgrade};
+//!
+//! // A server checks an upgrade request's headers, then answers with the accept key.
+//! check_upgrade(Some("websocket"), Some("Upgrade")).unwrap();
+//! let key = check_key(Some("13"), Some("dGhlIHNhbXBsZSBub25jZQ==")).unwrap();
+//! assert_eq!(accept_key(key), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+//! // A version other than 13: 426.
+//! assert_eq!(check_key(Some("8"), Some(key)).unwrap_err().status, 426);
+//! ```
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -7,6 +7,34 @@
 //! connection before the rest arrives). Control frames, which may come between the
 //! fragments of a message, are taken whole (at most 125 bytes). An idle reader holds
 //! no buffer.
+//!
+//! ```
+//! use tornado_web::websocket::frame::{encode_frame, OpCode};
+//! use tornado_web::websocket::reader::Incoming;
+//! use tornado_web::websocket::MessageReader;
+//!
+//! // What a server sent, arriving three bytes at a time.
+//! let mut wire = Vec::new();
+//! encode_frame(&mut wire, true, false, OpCode::Text, None, b"hello");
+//! encode_frame(&mut wire, true, false, OpCode::Pong, None, b"");
+//!
+//! let mut reader = MessageReader::client(1024, None);
+//! let mut buffer = Vec::new();
+//! let mut got = Vec::new();
+//! for piece in wire.chunks(3) {
+//!     buffer.extend_from_slice(piece);
+//!     // Take out all that is complete; keep what is not used.
+//!     loop {
+//!         let (used, incoming) = reader.read(&buffer).unwrap();
+//!         buffer.drain(..used);
+//!         match incoming {
+//!             Some(incoming) => got.push(incoming),
+//!             None => break,
+//!         }
+//!     }
+//! }
+//! assert_eq!(got, [Incoming::Message("hello".into()), Incoming::Pong(Default::default())]);
+//! ```
 
 use bytes::Bytes;
 
