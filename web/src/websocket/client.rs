@@ -180,7 +180,10 @@ impl WebSocketConnect {
     /// let app = Application::new(vec![url("/chat", || Chat)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
-    /// let conn = websocket_connect(url.clone()).subprotocols(["chat.v2", "chat.v1"]).await.unwrap();
+    /// let conn = websocket_connect(url.clone())
+    ///     .subprotocols(["chat.v2", "chat.v1"])
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(conn.selected_subprotocol(), Some("chat.v1"));
     /// let conn = websocket_connect(url).subprotocols(["chat.v2"]).await.unwrap();
     /// assert_eq!(conn.selected_subprotocol(), None);
@@ -225,7 +228,10 @@ impl WebSocketConnect {
     /// let app = Application::new(vec![url("/chat", || Chat)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
-    /// let options = CompressionOptions { server_max_window_bits: 10, ..CompressionOptions::default() };
+    /// let options = CompressionOptions {
+    ///     server_max_window_bits: 10,
+    ///     ..CompressionOptions::default()
+    /// };
     /// let conn = websocket_connect(url).compression(options).await.unwrap();
     /// assert!(conn.is_compressed());
     /// assert_eq!(
@@ -909,7 +915,10 @@ impl WebSocketClientConnection {
     /// let app = Application::new(vec![url("/chat", || Chat)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
-    /// let conn = websocket_connect(url.clone()).compression(CompressionOptions::default()).await.unwrap();
+    /// let conn = websocket_connect(url.clone())
+    ///     .compression(CompressionOptions::default())
+    ///     .await
+    ///     .unwrap();
     /// assert!(conn.is_compressed());
     /// let conn = websocket_connect(url).await.unwrap();
     /// assert!(!conn.is_compressed());

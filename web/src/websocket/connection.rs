@@ -668,7 +668,10 @@ impl WebSocket {
     /// }
     ///
     /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
-    /// let app = Application::new(vec![url("/away", || Closer(Some(1001))), url("/empty", || Closer(None))]);
+    /// let app = Application::new(vec![
+    ///     url("/away", || Closer(Some(1001))),
+    ///     url("/empty", || Closer(None)),
+    /// ]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let base = format!("ws://{}", server.local_addrs()[0]);
     /// let conn = websocket_connect(format!("{base}/away")).await.unwrap();
@@ -705,7 +708,11 @@ impl WebSocket {
     /// }
     ///
     /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
-    /// let app = Application::new(vec![url("/reason", || Closer(None, Some("maintenance"))), url("/code", || Closer(Some(1001), None)), url("/empty", || Closer(None, None))]);
+    /// let app = Application::new(vec![
+    ///     url("/reason", || Closer(None, Some("maintenance"))),
+    ///     url("/code", || Closer(Some(1001), None)),
+    ///     url("/empty", || Closer(None, None)),
+    /// ]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let base = format!("ws://{}", server.local_addrs()[0]);
     /// for (path, code, reason) in [
@@ -743,7 +750,8 @@ impl WebSocket {
     ///         offered.contains(&"v2").then(|| "v2".to_owned())
     ///     }
     ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
-    ///         ws.write_message(format!("speaking {}", ws.selected_subprotocol().unwrap_or("nothing")));
+    ///         let speaking = ws.selected_subprotocol().unwrap_or("nothing");
+    ///         ws.write_message(format!("speaking {speaking}"));
     ///         Ok(())
     ///     }
     ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
@@ -755,7 +763,10 @@ impl WebSocket {
     /// let app = Application::new(vec![url("/api", || Versioned)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let base = format!("ws://{}", server.local_addrs()[0]);
-    /// let conn = websocket_connect(format!("{base}/api")).subprotocols(["v3", "v2"]).await.unwrap();
+    /// let conn = websocket_connect(format!("{base}/api"))
+    ///     .subprotocols(["v3", "v2"])
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(conn.read_message().await, Some(Message::from("speaking v2")));
     /// assert_eq!(conn.websocket().selected_subprotocol(), Some("v2"));
     ///

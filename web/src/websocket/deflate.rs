@@ -110,7 +110,10 @@ impl Default for CompressionOptions {
 /// use tornado_web::websocket::CompressionOptions;
 ///
 /// let client = CompressionOptions::default();
-/// let server = CompressionOptions { server_no_context_takeover: true, ..CompressionOptions::default() };
+/// let server = CompressionOptions {
+///     server_no_context_takeover: true,
+///     ..CompressionOptions::default()
+/// };
 /// let (on_server, answer) = server_negotiate(&client_offer(&client), &server).unwrap();
 /// let on_client = client_accept(&answer, &client).unwrap();
 /// assert_eq!(on_server, on_client);
@@ -447,7 +450,8 @@ pub fn client_accept(
 /// use tornado_web::websocket::deflate::server_negotiate;
 /// use tornado_web::websocket::CompressionOptions;
 ///
-/// let (params, _) = server_negotiate("permessage-deflate", &CompressionOptions::default()).unwrap();
+/// let options = CompressionOptions::default();
+/// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
 /// let mut compressor = params.compressor(true, 9);
 /// let mut payload = Vec::new();
 /// compressor.compress(&[b'a'; 10_000], &mut payload);
@@ -478,7 +482,8 @@ impl Compressor {
     /// use tornado_web::websocket::deflate::server_negotiate;
     /// use tornado_web::websocket::CompressionOptions;
     ///
-    /// let (params, _) = server_negotiate("permessage-deflate", &CompressionOptions::default()).unwrap();
+    /// let options = CompressionOptions::default();
+    /// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
     /// let mut compressor = params.compressor(true, 6);
     /// let mut out = b"header".to_vec();
     /// compressor.compress(b"Hello", &mut out);
@@ -531,7 +536,8 @@ impl Compressor {
 /// use tornado_web::websocket::deflate::server_negotiate;
 /// use tornado_web::websocket::CompressionOptions;
 ///
-/// let (params, _) = server_negotiate("permessage-deflate", &CompressionOptions::default()).unwrap();
+/// let options = CompressionOptions::default();
+/// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
 /// let mut payload = Vec::new();
 /// params.compressor(false, 6).compress(b"from the client", &mut payload);
 /// let mut decompressor = params.decompressor(true);
@@ -561,7 +567,8 @@ impl Decompressor {
     /// use tornado_web::websocket::deflate::server_negotiate;
     /// use tornado_web::websocket::CompressionOptions;
     ///
-    /// let (params, _) = server_negotiate("permessage-deflate", &CompressionOptions::default()).unwrap();
+    /// let options = CompressionOptions::default();
+    /// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
     /// let mut bomb = Vec::new();
     /// params.compressor(false, 9).compress(&[0; 1_000_000], &mut bomb);
     /// assert!(bomb.len() < 2_000);

@@ -54,7 +54,8 @@ pub const MAX_HEADER_LEN: usize = 14;
 /// ```
 /// use tornado_web::websocket::frame::OpCode;
 ///
-/// for op in [OpCode::Continuation, OpCode::Text, OpCode::Binary, OpCode::Close, OpCode::Ping, OpCode::Pong] {
+/// use OpCode::*;
+/// for op in [Continuation, Text, Binary, Close, Ping, Pong] {
 ///     assert_eq!(OpCode::from_u8(op.as_u8()), Some(op));
 /// }
 /// ```
@@ -392,7 +393,8 @@ pub struct FrameHeader {
 /// let from_server = DecodeRules { masked: false, rsv1_allowed: false };
 /// let unmasked = [0x81, 0x00];
 /// assert!(decode_header(&unmasked, from_server).unwrap().is_some());
-/// assert_eq!(decode_header(&unmasked, from_client).unwrap_err().message(), "unmasked frame from a client");
+/// let err = decode_header(&unmasked, from_client).unwrap_err();
+/// assert_eq!(err.message(), "unmasked frame from a client");
 /// // RSV1 means something only once permessage-deflate is negotiated.
 /// let deflated = [0xC1, 0x00];
 /// assert!(decode_header(&deflated, from_server).is_err());

@@ -209,7 +209,10 @@ pub trait WebSocketHandler: Sized + 'static {
     /// let app = Application::new(vec![url("/chat", || Chat)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
-    /// let conn = websocket_connect(url.clone()).subprotocols(["chat.v3", "chat.v2", "chat.v1"]).await.unwrap();
+    /// let conn = websocket_connect(url.clone())
+    ///     .subprotocols(["chat.v3", "chat.v2", "chat.v1"])
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(conn.selected_subprotocol(), Some("chat.v2"));
     /// let conn = websocket_connect(url).subprotocols(["mqtt"]).await.unwrap();
     /// assert_eq!(conn.selected_subprotocol(), None);
@@ -247,7 +250,10 @@ pub trait WebSocketHandler: Sized + 'static {
     /// let app = Application::new(vec![url("/z", || Compressed)]);
     /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
     /// # let url = format!("ws://{}/z", server.local_addrs()[0]);
-    /// let conn = websocket_connect(url.clone()).compression(CompressionOptions::default()).await.unwrap();
+    /// let conn = websocket_connect(url.clone())
+    ///     .compression(CompressionOptions::default())
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(conn.read_message().await, Some(Message::from("compressed: true")));
     /// // A client that offers no compression gets none.
     /// let plain = websocket_connect(url).await.unwrap();
@@ -310,7 +316,9 @@ pub trait WebSocketHandler: Sized + 'static {
     /// impl WebSocketHandler for Shout {
     ///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
     ///         match message {
-    ///             Message::Text(text) if text == "fail" => return Err(tornado_web::Error::msg("failed")),
+    ///             Message::Text(text) if text == "fail" => {
+    ///                 return Err(tornado_web::Error::msg("failed"));
+    ///             }
     ///             Message::Text(text) => ws.write_message(text.to_uppercase()),
     ///             Message::Binary(data) => ws.write_message(format!("{} bytes", data.len())),
     ///         };
@@ -588,11 +596,11 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
 
 /// Marks the [`IntoTarget`] implementation for WebSocket handler factories; type
 /// inference picks it, so it is never named: a closure making a
-/// [`WebSocketHandler`] is a route's target, and the route answers a request that
-/// is not an upgrade with 400.
+/// [`WebSocketHandler`] is a route's target. The route serves `GET` only (405 for
+/// other methods), and answers a `GET` that is not an upgrade with 400.
 ///
 /// ```
-/// use tornado_httpclient::AsyncHttpClient;
+/// use tornado_httpclient::{AsyncHttpClient, HttpRequest};
 /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
 /// use tornado_web::{url, Application};
 ///
@@ -608,8 +616,11 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
 /// let app = Application::new(vec![url("/echo", || Echo)]);
 /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
 /// # let addr = server.local_addrs()[0];
-/// let plain = AsyncHttpClient::current().fetch(format!("http://{addr}/echo")).await;
+/// let client = AsyncHttpClient::current();
+/// let plain = client.fetch(format!("http://{addr}/echo")).await;
 /// assert_eq!(plain.unwrap_err().code(), 400);
+/// let post = HttpRequest::new(format!("http://{addr}/echo")).method("POST").body("x");
+/// assert_eq!(client.fetch(post).await.unwrap_err().code(), 405);
 /// assert!(websocket_connect(format!("ws://{addr}/echo")).await.is_ok());
 /// # server.stop();
 /// # }, std::time::Duration::from_secs(10)).unwrap();
