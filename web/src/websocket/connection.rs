@@ -41,6 +41,13 @@ use super::reader::{Incoming, MessageReader};
 
 /// How long a closing handshake may take: after sending a close frame, the connection
 /// is dropped if the peer's close does not come within this (Tornado's 5 seconds).
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_web::websocket::CLOSE_TIMEOUT;
+///
+/// assert_eq!(CLOSE_TIMEOUT, Duration::from_secs(5));
+/// ```
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a connection stands.
@@ -54,7 +61,35 @@ enum Phase {
     Closed,
 }
 
-/// Why a write, ping or close could not be made.
+/// Why a write or ping could not be made.
+///
+/// ```
+/// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+/// # use tornado_web::{url, Application};
+/// # struct Echo;
+/// # impl WebSocketHandler for Echo {
+/// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+/// #         ws.write_message(m);
+/// #         Ok(())
+/// #     }
+/// # }
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+/// # let app = Application::new(vec![url("/echo", || Echo)]);
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+///
+/// let conn = websocket_connect(url).await.unwrap();
+/// let err = conn.ping(&[0; 126]).unwrap_err();
+/// assert!(!err.is_closed());
+/// assert_eq!(err.to_string(), "a ping carries at most 125 bytes");
+///
+/// conn.close(None, None);
+/// let err = conn.write_message("too late").await.unwrap_err();
+/// assert!(err.is_closed());
+/// assert_eq!(err.to_string(), "WebSocket is closed");
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSocketError {
     closed: bool,
@@ -70,6 +105,29 @@ impl WebSocketError {
     }
 
     /// The connection is closed or closing (Tornado's `WebSocketClosedError`).
+    ///
+    /// ```
+    /// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// # use tornado_web::{url, Application};
+    /// # struct Echo;
+    /// # impl WebSocketHandler for Echo {
+    /// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+    /// #         ws.write_message(m);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// # let app = Application::new(vec![url("/echo", || Echo)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// let ws = conn.websocket();
+    /// assert!(!ws.ping(&[0; 200]).unwrap_err().is_closed()); // too long, but open
+    /// ws.close(None, None);
+    /// assert!(ws.ping(b"").unwrap_err().is_closed());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.closed
     }
@@ -113,6 +171,52 @@ struct Extras {
 /// when the stream has written the frame, and can be dropped (the write still
 /// happens). On a closed connection they fail with an error for which
 /// [`WebSocketError::is_closed`] holds.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+/// use tornado_web::{url, Application, Context};
+///
+/// // A chat room: each member's handle, to write to all of them.
+/// type Room = Rc<RefCell<Vec<WebSocket>>>;
+///
+/// struct Member {
+///     room: Room,
+/// }
+/// impl WebSocketHandler for Member {
+///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+///         self.room.borrow_mut().push(ws.clone());
+///         ws.write_message("welcome");
+///         Ok(())
+///     }
+///     async fn on_message(&mut self, _ws: &WebSocket, message: Message) -> tornado_web::Result {
+///         for member in self.room.borrow().iter() {
+///             member.write_message(message.clone());
+///         }
+///         Ok(())
+///     }
+///     fn on_close(&mut self, _ws: &WebSocket) {
+///         self.room.borrow_mut().retain(|member| !member.is_closed());
+///     }
+/// }
+///
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+/// let room = Room::default();
+/// let app = Application::new(vec![url("/chat", move || Member { room: room.clone() })]);
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
+/// let alice = websocket_connect(url.clone()).await.unwrap();
+/// let bob = websocket_connect(url).await.unwrap();
+/// assert_eq!(alice.read_message().await, Some(Message::from("welcome")));
+/// assert_eq!(bob.read_message().await, Some(Message::from("welcome")));
+///
+/// alice.write_message("hi all");
+/// assert_eq!(bob.read_message().await, Some(Message::from("hi all")));
+/// assert_eq!(alice.read_message().await, Some(Message::from("hi all")));
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct WebSocket {
     inner: Rc<Inner>,
@@ -223,6 +327,32 @@ impl<F: Future> Future for UncorkWhenWaiting<F> {
 /// it to know when it was written (or that the connection was closed). Dropping it
 /// does not cancel the write, so a caller that does not need to know can ignore it, as
 /// with Tornado's `write_message`.
+///
+/// ```
+/// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+/// # use tornado_web::{url, Application};
+/// # struct Echo;
+/// # impl WebSocketHandler for Echo {
+/// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+/// #         ws.write_message(m);
+/// #         Ok(())
+/// #     }
+/// # }
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+/// # let app = Application::new(vec![url("/echo", || Echo)]);
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+///
+/// let conn = websocket_connect(url).await.unwrap();
+/// // Not awaited: sent all the same.
+/// conn.write_message("first");
+/// // Awaited: Ok once the stream has written it.
+/// conn.write_message("second").await.unwrap();
+/// assert_eq!(conn.read_message().await, Some(Message::from("first")));
+/// assert_eq!(conn.read_message().await, Some(Message::from("second")));
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
+/// ```
 #[derive(Debug)]
 pub struct WriteMessage {
     inner: Queued,
@@ -241,6 +371,28 @@ enum Queued {
 
 impl WriteMessage {
     /// Whether the message could not even be queued (the connection is closed).
+    ///
+    /// ```
+    /// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// # use tornado_web::{url, Application};
+    /// # struct Echo;
+    /// # impl WebSocketHandler for Echo {
+    /// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+    /// #         ws.write_message(m);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// # let app = Application::new(vec![url("/echo", || Echo)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// assert!(!conn.write_message("queued").is_err());
+    /// conn.close(None, None);
+    /// assert!(conn.write_message("not queued").is_err());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn is_err(&self) -> bool {
         matches!(self.inner, Queued::Failed(_))
     }
@@ -256,6 +408,37 @@ impl std::future::IntoFuture for WriteMessage {
 }
 
 /// The future of a [`WriteMessage`]: resolves when the frame is written.
+///
+/// ```
+/// use std::future::IntoFuture;
+/// use tornado_web::websocket::WriteFuture;
+/// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+/// # use tornado_web::{url, Application};
+/// # struct Echo;
+/// # impl WebSocketHandler for Echo {
+/// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+/// #         ws.write_message(m);
+/// #         Ok(())
+/// #     }
+/// # }
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+/// # let app = Application::new(vec![url("/echo", || Echo)]);
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+///
+/// let conn = websocket_connect(url).await.unwrap();
+/// // Queue three messages, then wait for all of them.
+/// let writes: Vec<WriteFuture> =
+///     (0..3).map(|i| conn.write_message(i.to_string()).into_future()).collect();
+/// for write in writes {
+///     write.await.unwrap();
+/// }
+/// for i in 0..3 {
+///     assert_eq!(conn.read_message().await, Some(Message::Text(i.to_string())));
+/// }
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct WriteFuture {
@@ -325,11 +508,33 @@ impl WebSocket {
     /// `&str` and `String` as text, `Vec<u8>`, `&[u8]` and `Bytes` as binary).
     /// Compressed when permessage-deflate was negotiated.
     ///
-    /// ```no_run
-    /// # async fn f(ws: tornado_web::websocket::WebSocket) -> Result<(), tornado_web::websocket::WebSocketError> {
-    /// ws.write_message("hello").await?;       // text, waiting until written
-    /// ws.write_message(vec![1u8, 2, 3]);      // binary, not waiting
-    /// # Ok(()) }
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Greeter;
+    /// impl WebSocketHandler for Greeter {
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.write_message("hello").await?; // text, waiting until written
+    ///         ws.write_message(vec![1u8, 2, 3]); // binary, not waiting
+    ///         ws.write_message(Message::json(&serde_json::json!({"n": 1}))?);
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/greet", || Greeter)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{base}/greet")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::Text("hello".into())));
+    /// assert_eq!(conn.read_message().await, Some(Message::Binary(vec![1u8, 2, 3].into())));
+    /// assert_eq!(conn.read_message().await, Some(Message::Text(r#"{"n":1}"#.into())));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
     /// ```
     pub fn write_message(&self, message: impl Into<Message>) -> WriteMessage {
         let message = message.into();
@@ -342,7 +547,40 @@ impl WebSocket {
     }
 
     /// Sends a ping with `data` (at most 125 bytes); the peer's pong reaches
-    /// [`on_pong`](WebSocketHandler::on_pong).
+    /// [`on_pong`](WebSocketHandler::on_pong). Fails on a closed connection, and for
+    /// more than 125 bytes.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Pinger;
+    /// impl WebSocketHandler for Pinger {
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.ping(b"still there?")?;
+    ///         Ok(())
+    ///     }
+    ///     fn on_pong(&mut self, ws: &WebSocket, data: &[u8]) {
+    ///         ws.write_message(format!("pong: {}", String::from_utf8_lossy(data)));
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/ping", || Pinger)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// // The client answers the server's ping by itself.
+    /// let conn = websocket_connect(format!("{base}/ping")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("pong: still there?")));
+    /// // The client's side has the same handle.
+    /// assert!(conn.websocket().ping(&[0; 125]).is_ok());
+    /// assert!(conn.websocket().ping(&[0; 126]).is_err());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn ping(&self, data: &[u8]) -> Result<(), WebSocketError> {
         if data.len() > MAX_CONTROL_PAYLOAD {
             return Err(WebSocketError {
@@ -361,6 +599,34 @@ impl WebSocket {
     /// frame and drops the connection when the peer answers, or after
     /// [`CLOSE_TIMEOUT`]. With a reason but no code the code is 1000; with neither
     /// the frame is empty. Does nothing once closing.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Polite;
+    /// impl WebSocketHandler for Polite {
+    ///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+    ///         if message.as_text() == Some("bye") {
+    ///             ws.close(Some(4001), Some("see you"));
+    ///             ws.close(Some(4002), None); // closing already: ignored
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/polite", || Polite)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{base}/polite")).await.unwrap();
+    /// conn.write_message("bye");
+    /// assert_eq!(conn.read_message().await, None);
+    /// assert_eq!(conn.close_code(), Some(4001));
+    /// assert_eq!(conn.close_reason().as_deref(), Some("see you"));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn close(&self, code: Option<u16>, reason: Option<&str>) {
         if self.inner.phase.get() != Phase::Open {
             return;
@@ -384,11 +650,84 @@ impl WebSocket {
 
     /// The code of the peer's close frame (Tornado's `close_code`); `None` until the
     /// peer closed, or if its close frame carried none.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// // Closes at once, with the code it is made with (or an empty close frame).
+    /// struct Closer(Option<u16>);
+    /// impl WebSocketHandler for Closer {
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.close(self.0, None);
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![
+    ///     url("/away", || Closer(Some(1001))),
+    ///     url("/empty", || Closer(None)),
+    /// ]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{base}/away")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, None);
+    /// assert_eq!(conn.websocket().close_code(), Some(1001));
+    ///
+    /// let conn = websocket_connect(format!("{base}/empty")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, None);
+    /// assert_eq!(conn.websocket().close_code(), None);
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn close_code(&self) -> Option<u16> {
         self.inner.close.borrow().as_ref().and_then(|(c, _)| *c)
     }
 
-    /// The reason of the peer's close frame (Tornado's `close_reason`).
+    /// The reason of the peer's close frame (Tornado's `close_reason`): `None` until
+    /// the peer closed, or if its close frame was empty; `Some("")` for a close frame
+    /// with a code and no reason (where Tornado's is `None`).
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Closer(Option<u16>, Option<&'static str>);
+    /// impl WebSocketHandler for Closer {
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.close(self.0, self.1);
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![
+    ///     url("/reason", || Closer(None, Some("maintenance"))),
+    ///     url("/code", || Closer(Some(1001), None)),
+    ///     url("/empty", || Closer(None, None)),
+    /// ]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// for (path, code, reason) in [
+    ///     ("/reason", Some(1000), Some("maintenance")), // a reason without a code: 1000
+    ///     ("/code", Some(1001), Some("")),
+    ///     ("/empty", None, None),
+    /// ] {
+    ///     let conn = websocket_connect(format!("{base}{path}")).await.unwrap();
+    ///     assert_eq!(conn.read_message().await, None);
+    ///     let ws = conn.websocket();
+    ///     assert_eq!((ws.close_code(), ws.close_reason().as_deref()), (code, reason));
+    /// }
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn close_reason(&self) -> Option<String> {
         self.inner
             .close
@@ -400,6 +739,42 @@ impl WebSocket {
 
     /// The subprotocol [`select_subprotocol`](WebSocketHandler::select_subprotocol)
     /// chose (for a client: the one the server selected), if any.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Versioned;
+    /// impl WebSocketHandler for Versioned {
+    ///     fn select_subprotocol(&mut self, _cx: &Context, offered: &[&str]) -> Option<String> {
+    ///         offered.contains(&"v2").then(|| "v2".to_owned())
+    ///     }
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         let speaking = ws.selected_subprotocol().unwrap_or("nothing");
+    ///         ws.write_message(format!("speaking {speaking}"));
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/api", || Versioned)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{base}/api"))
+    ///     .subprotocols(["v3", "v2"])
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("speaking v2")));
+    /// assert_eq!(conn.websocket().selected_subprotocol(), Some("v2"));
+    ///
+    /// let conn = websocket_connect(format!("{base}/api")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("speaking nothing")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn selected_subprotocol(&self) -> Option<&str> {
         self.inner
             .extras
@@ -408,17 +783,101 @@ impl WebSocket {
     }
 
     /// Whether permessage-deflate was negotiated.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    /// use tornado_web::websocket::CompressionOptions;
+    ///
+    /// struct Deflating;
+    /// impl WebSocketHandler for Deflating {
+    ///     fn get_compression_options(&self, _cx: &Context) -> Option<CompressionOptions> {
+    ///         Some(CompressionOptions::default())
+    ///     }
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.write_message(format!("compressed: {}", ws.is_compressed()));
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/z", || Deflating)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let base = format!("ws://{}", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{base}/z"))
+    ///     .compression(CompressionOptions::default())
+    ///     .await
+    ///     .unwrap();
+    /// assert!(conn.websocket().is_compressed());
+    /// assert_eq!(conn.read_message().await, Some(Message::from("compressed: true")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn is_compressed(&self) -> bool {
         self.inner.compressor().is_some()
     }
 
     /// Sets `TCP_NODELAY` (on by default for server connections: small messages go
     /// out at once).
+    ///
+    /// ```
+    /// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// # use tornado_web::{url, Application};
+    /// # struct Echo;
+    /// # impl WebSocketHandler for Echo {
+    /// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+    /// #         ws.write_message(m);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// # let app = Application::new(vec![url("/echo", || Echo)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// // Many small writes in a row: let the kernel gather them.
+    /// conn.websocket().set_nodelay(false).unwrap();
+    /// for word in ["one", "two", "three"] {
+    ///     conn.write_message(word);
+    /// }
+    /// assert_eq!(conn.read_message().await, Some(Message::from("one")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn set_nodelay(&self, nodelay: bool) -> std::io::Result<()> {
         self.inner.stream.set_nodelay(nodelay)
     }
 
     /// Whether the connection is closed or closing (writes then fail).
+    ///
+    /// ```
+    /// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// # use tornado_web::{url, Application};
+    /// # struct Echo;
+    /// # impl WebSocketHandler for Echo {
+    /// #     async fn on_message(&mut self, ws: &WebSocket, m: Message) -> tornado_web::Result {
+    /// #         ws.write_message(m);
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// # let app = Application::new(vec![url("/echo", || Echo)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/echo", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// let ws = conn.websocket().clone();
+    /// assert!(!ws.is_closed());
+    /// ws.close(None, None);
+    /// assert!(ws.is_closed()); // closing: the peer has not answered yet
+    /// assert!(ws.write_message("late").is_err());
+    /// assert_eq!(conn.read_message().await, None); // now it has
+    /// assert!(ws.is_closed());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.phase.get() != Phase::Open || self.inner.stream.closed()
     }

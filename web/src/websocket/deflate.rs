@@ -13,12 +13,37 @@
 //! a 9-bit one whose farthest match is 250 bytes back (the window less the 262-byte
 //! lookahead), which a peer's 8-bit (256-byte) window can follow, so an offer of 8 is
 //! accepted as 8.
+//!
+//! ```
+//! use tornado_web::websocket::deflate::{client_accept, client_offer, server_negotiate};
+//! use tornado_web::websocket::CompressionOptions;
+//!
+//! let options = CompressionOptions::default();
+//! // The client offers; the server answers; the client checks the answer.
+//! let offer = client_offer(&options);
+//! let (server, answer) = server_negotiate(&offer, &options).unwrap();
+//! let client = client_accept(&answer, &options).unwrap();
+//!
+//! // The server compresses what it sends, the client inflates it.
+//! let mut payload = Vec::new();
+//! server.compressor(true, 6).compress("hello, hello, hello".as_bytes(), &mut payload);
+//! let text = client.decompressor(false).decompress(&payload, 1024).unwrap();
+//! assert_eq!(text, b"hello, hello, hello");
+//! ```
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::frame::{ProtocolError, close_code};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
+///
+/// ```
+/// use tornado_web::websocket::deflate::{client_offer, EXTENSION_NAME};
+/// use tornado_web::websocket::CompressionOptions;
+///
+/// assert_eq!(EXTENSION_NAME, "permessage-deflate");
+/// assert!(client_offer(&CompressionOptions::default()).starts_with(EXTENSION_NAME));
+/// ```
 pub const EXTENSION_NAME: &str = "permessage-deflate";
 
 /// The end of a sync flush, cut from each compressed message.
@@ -28,6 +53,7 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// level, and what the server asks of each direction in the negotiation.
 ///
 /// ```
+/// use tornado_web::websocket::deflate::server_negotiate;
 /// use tornado_web::websocket::CompressionOptions;
 ///
 /// // Small windows and no kept context: less memory per connection, less compression.
@@ -37,7 +63,14 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 ///     server_max_window_bits: 10,
 ///     ..CompressionOptions::default()
 /// };
-/// # let _ = lean;
+/// // A server with these options answers a plain offer with them.
+/// let (params, answer) = server_negotiate("permessage-deflate", &lean).unwrap();
+/// assert_eq!(
+///     answer,
+///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+///      server_max_window_bits=10"
+/// );
+/// assert_eq!(params.server_max_window_bits, 10);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompressionOptions {
@@ -69,7 +102,28 @@ impl Default for CompressionOptions {
     }
 }
 
-/// The parameters both ends agreed on.
+/// The parameters both ends agreed on: each end makes its [`Compressor`] and
+/// [`Decompressor`] from them.
+///
+/// ```
+/// use tornado_web::websocket::deflate::{client_accept, client_offer, server_negotiate};
+/// use tornado_web::websocket::CompressionOptions;
+///
+/// let client = CompressionOptions::default();
+/// let server = CompressionOptions {
+///     server_no_context_takeover: true,
+///     ..CompressionOptions::default()
+/// };
+/// let (on_server, answer) = server_negotiate(&client_offer(&client), &server).unwrap();
+/// let on_client = client_accept(&answer, &client).unwrap();
+/// assert_eq!(on_server, on_client);
+/// assert!(on_client.server_no_context_takeover && !on_client.client_no_context_takeover);
+///
+/// // What one end compresses, the other inflates.
+/// let mut payload = Vec::new();
+/// on_server.compressor(true, 6).compress(b"hello", &mut payload);
+/// assert_eq!(on_client.decompressor(false).decompress(&payload, 100).unwrap(), b"hello");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeflateParams {
     /// The server compresses each message afresh.
@@ -83,7 +137,37 @@ pub struct DeflateParams {
 }
 
 impl DeflateParams {
-    /// The compressor for messages this end sends (`server`: this end is the server).
+    /// The compressor for messages this end sends (`server`: this end is the server),
+    /// at zlib `level` (0-9; more is taken as 9). Its window is this end's
+    /// `*_max_window_bits` (an 8-bit one compresses with 9 bits: see the module's
+    /// documentation), and it keeps its context between messages unless this end's
+    /// `*_no_context_takeover` is set.
+    ///
+    /// ```
+    /// use tornado_web::websocket::deflate::DeflateParams;
+    ///
+    /// let params = DeflateParams {
+    ///     server_no_context_takeover: false,
+    ///     client_no_context_takeover: true,
+    ///     server_max_window_bits: 15,
+    ///     client_max_window_bits: 15,
+    /// };
+    /// let text = b"the same text, again and again";
+    /// let (mut first, mut again) = (Vec::new(), Vec::new());
+    ///
+    /// // The server keeps its context: the second copy refers back to the first.
+    /// let mut server = params.compressor(true, 6);
+    /// server.compress(text, &mut first);
+    /// server.compress(text, &mut again);
+    /// assert!(again.len() < first.len());
+    ///
+    /// // The client starts afresh with each message.
+    /// let (mut first, mut again) = (Vec::new(), Vec::new());
+    /// let mut client = params.compressor(false, 6);
+    /// client.compress(text, &mut first);
+    /// client.compress(text, &mut again);
+    /// assert_eq!(again, first);
+    /// ```
     pub fn compressor(&self, server: bool, level: u32) -> Compressor {
         let (bits, fresh) = if server {
             (self.server_max_window_bits, self.server_no_context_takeover)
@@ -98,7 +182,26 @@ impl DeflateParams {
         }
     }
 
-    /// The decompressor for messages this end receives.
+    /// The decompressor for messages this end receives (`server`: this end is the
+    /// server): its window and context are the peer's.
+    ///
+    /// ```
+    /// use tornado_web::websocket::deflate::DeflateParams;
+    ///
+    /// let params = DeflateParams {
+    ///     server_no_context_takeover: false,
+    ///     client_no_context_takeover: false,
+    ///     server_max_window_bits: 15,
+    ///     client_max_window_bits: 10,
+    /// };
+    /// let mut client = params.compressor(false, 6);
+    /// let mut server = params.decompressor(true);
+    /// for text in ["first message", "second message, with context from the first"] {
+    ///     let mut payload = Vec::new();
+    ///     client.compress(text.as_bytes(), &mut payload);
+    ///     assert_eq!(server.decompress(&payload, 1024).unwrap(), text.as_bytes());
+    /// }
+    /// ```
     pub fn decompressor(&self, server: bool) -> Decompressor {
         let (bits, fresh) = if server {
             (self.client_max_window_bits, self.client_no_context_takeover)
@@ -341,7 +444,19 @@ pub fn client_accept(
     })
 }
 
-/// Compresses the messages one end sends.
+/// Compresses the messages one end sends; made by [`DeflateParams::compressor`].
+///
+/// ```
+/// use tornado_web::websocket::deflate::server_negotiate;
+/// use tornado_web::websocket::CompressionOptions;
+///
+/// let options = CompressionOptions::default();
+/// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
+/// let mut compressor = params.compressor(true, 9);
+/// let mut payload = Vec::new();
+/// compressor.compress(&[b'a'; 10_000], &mut payload);
+/// assert!(payload.len() < 100);
+/// ```
 pub struct Compressor {
     inner: Option<Compress>,
     level: Compression,
@@ -359,7 +474,27 @@ impl std::fmt::Debug for Compressor {
 }
 
 impl Compressor {
-    /// Appends `data`, compressed as one message's payload, to `out`.
+    /// Appends `data`, compressed as one message's payload, to `out`: raw DEFLATE
+    /// ended with a sync flush whose final `00 00 ff ff` is cut off, as RFC 7692
+    /// sends it.
+    ///
+    /// ```
+    /// use tornado_web::websocket::deflate::server_negotiate;
+    /// use tornado_web::websocket::CompressionOptions;
+    ///
+    /// let options = CompressionOptions::default();
+    /// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
+    /// let mut compressor = params.compressor(true, 6);
+    /// let mut out = b"header".to_vec();
+    /// compressor.compress(b"Hello", &mut out);
+    /// assert!(out.starts_with(b"header"));
+    /// assert!(!out.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+    ///
+    /// // An empty message is one byte (RFC 7692 section 7.2.3.6).
+    /// let mut empty = Vec::new();
+    /// compressor.compress(b"", &mut empty);
+    /// assert_eq!(empty, [0x00]);
+    /// ```
     pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let (level, bits) = (self.level, self.window_bits);
         let c = self
@@ -394,7 +529,20 @@ impl Compressor {
     }
 }
 
-/// Decompresses the messages one end receives, within a size limit.
+/// Decompresses the messages one end receives, within a size limit; made by
+/// [`DeflateParams::decompressor`].
+///
+/// ```
+/// use tornado_web::websocket::deflate::server_negotiate;
+/// use tornado_web::websocket::CompressionOptions;
+///
+/// let options = CompressionOptions::default();
+/// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
+/// let mut payload = Vec::new();
+/// params.compressor(false, 6).compress(b"from the client", &mut payload);
+/// let mut decompressor = params.decompressor(true);
+/// assert_eq!(decompressor.decompress(&payload, 1024).unwrap(), b"from the client");
+/// ```
 pub struct Decompressor {
     inner: Option<Decompress>,
     window_bits: u8,
@@ -414,6 +562,23 @@ impl Decompressor {
     /// One message's compressed payload, inflated. Output beyond `limit` bytes fails
     /// with close code 1009 (a compression bomb), never allocating more than `limit`
     /// and a byte; data that does not inflate fails with 1007.
+    ///
+    /// ```
+    /// use tornado_web::websocket::deflate::server_negotiate;
+    /// use tornado_web::websocket::CompressionOptions;
+    ///
+    /// let options = CompressionOptions::default();
+    /// let (params, _) = server_negotiate("permessage-deflate", &options).unwrap();
+    /// let mut bomb = Vec::new();
+    /// params.compressor(false, 9).compress(&[0; 1_000_000], &mut bomb);
+    /// assert!(bomb.len() < 2_000);
+    ///
+    /// let mut d = params.decompressor(true);
+    /// assert_eq!(d.decompress(&bomb, 1_000_000).unwrap().len(), 1_000_000);
+    /// assert_eq!(d.decompress(&bomb, 1_000).unwrap_err().close_code(), 1009);
+    /// // A reserved block type: not DEFLATE.
+    /// assert_eq!(d.decompress(&[0xff, 0xff], 1_000).unwrap_err().close_code(), 1007);
+    /// ```
     pub fn decompress(&mut self, data: &[u8], limit: usize) -> Result<Vec<u8>, ProtocolError> {
         let bits = self.window_bits;
         let d = self

@@ -5,16 +5,60 @@
 //! fragmented or oversized control frame, a length not in its shortest form, a 64-bit
 //! length with the top bit set, or a frame masked the wrong way for its direction is a
 //! [`ProtocolError`] carrying the close code to fail the connection with.
+//!
+//! ```
+//! use tornado_web::websocket::frame::{apply_mask, decode_header, encode_frame, DecodeRules, OpCode};
+//!
+//! // A client's frame: masked.
+//! let mut wire = Vec::new();
+//! encode_frame(&mut wire, true, false, OpCode::Text, Some([7, 7, 7, 7]), b"hi");
+//! assert_ne!(&wire[6..], b"hi");
+//!
+//! // The server decodes its header, then unmasks its payload.
+//! let rules = DecodeRules { masked: true, rsv1_allowed: false };
+//! let (header, len) = decode_header(&wire, rules).unwrap().unwrap();
+//! assert_eq!((header.opcode, header.payload_len, len), (OpCode::Text, 2, 6));
+//! let mut payload = wire[len..].to_vec();
+//! apply_mask(&mut payload, header.mask.unwrap(), 0);
+//! assert_eq!(payload, b"hi");
+//! ```
 
 use std::fmt;
 
 /// The largest payload of a control frame (close, ping, pong).
+///
+/// ```
+/// use tornado_web::websocket::frame::{close_payload, decode_header, DecodeRules, MAX_CONTROL_PAYLOAD};
+///
+/// let rules = DecodeRules { masked: false, rsv1_allowed: false };
+/// // A ping announcing 126 bytes is refused as soon as its header is seen.
+/// assert_eq!(decode_header(&[0x89, 126, 0, 126], rules).unwrap_err().close_code(), 1002);
+/// // A close frame's reason is cut to fit.
+/// assert_eq!(close_payload(1000, &"x".repeat(200)).len(), MAX_CONTROL_PAYLOAD);
+/// ```
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// The longest frame header: 2 bytes, an 8-byte length, a 4-byte mask.
+///
+/// ```
+/// use tornado_web::websocket::frame::{encode_header, OpCode, MAX_HEADER_LEN};
+///
+/// let mut out = Vec::new();
+/// encode_header(&mut out, true, false, OpCode::Binary, Some([1, 2, 3, 4]), 1 << 20);
+/// assert_eq!(out.len(), MAX_HEADER_LEN);
+/// ```
 pub const MAX_HEADER_LEN: usize = 14;
 
 /// A frame's opcode.
+///
+/// ```
+/// use tornado_web::websocket::frame::OpCode;
+///
+/// use OpCode::*;
+/// for op in [Continuation, Text, Binary, Close, Ping, Pong] {
+///     assert_eq!(OpCode::from_u8(op.as_u8()), Some(op));
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpCode {
     /// The next fragment of a text or binary message.
@@ -34,6 +78,15 @@ pub enum OpCode {
 impl OpCode {
     /// The opcode for the low 4 bits of a frame's first byte; `None` for the reserved
     /// ones (3-7, 0xB-0xF).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::OpCode;
+    ///
+    /// assert_eq!(OpCode::from_u8(0x81 & 0x0F), Some(OpCode::Text));
+    /// assert_eq!(OpCode::from_u8(0xA), Some(OpCode::Pong));
+    /// assert_eq!(OpCode::from_u8(0x3), None);
+    /// assert_eq!(OpCode::from_u8(0xB), None);
+    /// ```
     pub fn from_u8(v: u8) -> Option<OpCode> {
         Some(match v {
             0x0 => OpCode::Continuation,
@@ -47,6 +100,14 @@ impl OpCode {
     }
 
     /// The 4-bit value on the wire.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::OpCode;
+    ///
+    /// assert_eq!(OpCode::Continuation.as_u8(), 0x0);
+    /// assert_eq!(OpCode::Binary.as_u8(), 0x2);
+    /// assert_eq!(OpCode::Close.as_u8(), 0x8);
+    /// ```
     pub fn as_u8(self) -> u8 {
         match self {
             OpCode::Continuation => 0x0,
@@ -60,34 +121,131 @@ impl OpCode {
 
     /// Close, ping and pong: at most [`MAX_CONTROL_PAYLOAD`] bytes, never fragmented,
     /// allowed between the fragments of a message.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::OpCode;
+    ///
+    /// assert!(OpCode::Ping.is_control() && OpCode::Close.is_control());
+    /// assert!(!OpCode::Text.is_control() && !OpCode::Continuation.is_control());
+    /// ```
     pub fn is_control(self) -> bool {
         matches!(self, OpCode::Close | OpCode::Ping | OpCode::Pong)
     }
 }
 
 /// Close codes (RFC 6455 section 7.4.1) this crate sends.
+///
+/// ```
+/// use tornado_web::websocket::frame::{close_code, close_payload, parse_close_payload};
+///
+/// let payload = close_payload(close_code::GOING_AWAY, "restarting");
+/// assert_eq!(parse_close_payload(&payload).unwrap(), Some((1001, "restarting")));
+/// ```
 pub mod close_code {
-    /// Normal closure.
+    /// Normal closure: what [`WebSocket::close`](crate::websocket::WebSocket::close)
+    /// sends for a reason without a code.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::close_code::NORMAL;
+    ///
+    /// assert_eq!(NORMAL, 1000);
+    /// ```
     pub const NORMAL: u16 = 1000;
     /// The endpoint is going away (server shutdown, page navigation).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::GOING_AWAY, is_valid_close_code};
+    ///
+    /// assert_eq!(GOING_AWAY, 1001);
+    /// assert!(is_valid_close_code(GOING_AWAY));
+    /// ```
     pub const GOING_AWAY: u16 = 1001;
-    /// A protocol error.
+    /// A protocol error: what a malformed frame fails the connection with.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::PROTOCOL_ERROR, decode_header, DecodeRules};
+    ///
+    /// // An unmasked frame from a client.
+    /// let rules = DecodeRules { masked: true, rsv1_allowed: false };
+    /// assert_eq!(decode_header(&[0x81, 0x00], rules).unwrap_err().close_code(), PROTOCOL_ERROR);
+    /// ```
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// A message of a type the endpoint cannot accept.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::UNSUPPORTED_DATA, is_valid_close_code};
+    ///
+    /// assert_eq!(UNSUPPORTED_DATA, 1003);
+    /// assert!(is_valid_close_code(UNSUPPORTED_DATA));
+    /// ```
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// No status code was present (never sent on the wire).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::NO_STATUS, is_valid_close_code};
+    ///
+    /// assert_eq!(NO_STATUS, 1005);
+    /// assert!(!is_valid_close_code(NO_STATUS));
+    /// ```
     pub const NO_STATUS: u16 = 1005;
     /// The connection closed without a close frame (never sent on the wire).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::ABNORMAL, parse_close_payload};
+    ///
+    /// assert_eq!(ABNORMAL, 1006);
+    /// assert!(parse_close_payload(&ABNORMAL.to_be_bytes()).is_err());
+    /// ```
     pub const ABNORMAL: u16 = 1006;
     /// Data inconsistent with the message type (text that is not UTF-8).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::INVALID_PAYLOAD, parse_close_payload};
+    ///
+    /// // A close frame whose reason is not UTF-8.
+    /// let err = parse_close_payload(b"\x03\xe8\xff").unwrap_err();
+    /// assert_eq!(err.close_code(), INVALID_PAYLOAD);
+    /// ```
     pub const INVALID_PAYLOAD: u16 = 1007;
     /// A message that violates the endpoint's policy.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::POLICY_VIOLATION, is_valid_close_code};
+    ///
+    /// assert_eq!(POLICY_VIOLATION, 1008);
+    /// assert!(is_valid_close_code(POLICY_VIOLATION));
+    /// ```
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A message too big to process (`websocket_max_message_size`).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::MESSAGE_TOO_BIG, encode_frame, OpCode};
+    /// use tornado_web::websocket::MessageReader;
+    ///
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, false, OpCode::Binary, Some([1, 2, 3, 4]), b"12345");
+    /// let err = MessageReader::server(4, None).read(&wire).unwrap_err();
+    /// assert_eq!(err.close_code(), MESSAGE_TOO_BIG);
+    /// ```
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The client expected an extension the server did not negotiate.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::MANDATORY_EXTENSION, is_valid_close_code};
+    ///
+    /// assert_eq!(MANDATORY_EXTENSION, 1010);
+    /// assert!(is_valid_close_code(MANDATORY_EXTENSION));
+    /// ```
     pub const MANDATORY_EXTENSION: u16 = 1010;
-    /// The server met an unexpected condition (a handler's error).
+    /// The server met an unexpected condition: a handler's `open` or `on_message`
+    /// returned an error or panicked.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{close_code::INTERNAL_ERROR, is_valid_close_code};
+    ///
+    /// assert_eq!(INTERNAL_ERROR, 1011);
+    /// assert!(is_valid_close_code(INTERNAL_ERROR));
+    /// ```
     pub const INTERNAL_ERROR: u16 = 1011;
 }
 
@@ -95,12 +253,28 @@ pub mod close_code {
 /// RFC 6455 defines for sending), and 3000-4999 (registered and private). 1004-1006
 /// and 1015 (reserved, never sent), everything below 1000, and 1012-2999 (not
 /// defined by the RFC; Autobahn's case 7.9 expects them refused) may not.
+///
+/// ```
+/// use tornado_web::websocket::frame::is_valid_close_code;
+///
+/// assert!(is_valid_close_code(1000) && is_valid_close_code(1011) && is_valid_close_code(4000));
+/// assert!(!is_valid_close_code(999) && !is_valid_close_code(1005) && !is_valid_close_code(1012));
+/// assert!(!is_valid_close_code(2999) && !is_valid_close_code(5000));
+/// ```
 pub fn is_valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
 }
 
 /// Why a frame or message was refused, with the close code to fail the connection
 /// with (1002 for a protocol error, 1007 for bad UTF-8, 1009 for a message too big).
+///
+/// ```
+/// use tornado_web::websocket::frame::parse_close_payload;
+///
+/// let err = parse_close_payload(b"\x03").unwrap_err();
+/// assert_eq!(err.close_code(), 1002);
+/// assert_eq!(err.to_string(), "close frame with a 1-byte payload (close code 1002)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError {
     code: u16,
@@ -117,21 +291,54 @@ impl ProtocolError {
     }
 
     /// The close code to send.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::parse_close_payload;
+    ///
+    /// // Close code 999 is not a valid one: a protocol error.
+    /// assert_eq!(parse_close_payload(b"\x03\xe7").unwrap_err().close_code(), 1002);
+    /// ```
     pub fn close_code(&self) -> u16 {
         self.code
     }
 
     /// What was wrong (also the close frame's reason).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::parse_close_payload;
+    ///
+    /// assert_eq!(parse_close_payload(b"\x03\xe7").unwrap_err().message(), "invalid close code");
+    /// ```
     pub fn message(&self) -> &'static str {
         self.message
     }
 
     /// The message was larger than the limit (close code 1009).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::MessageReader;
+    ///
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, false, OpCode::Text, Some([1, 2, 3, 4]), b"too long");
+    /// let err = MessageReader::server(4, None).read(&wire).unwrap_err();
+    /// assert!(err.is_too_big() && !err.is_invalid_payload());
+    /// ```
     pub fn is_too_big(&self) -> bool {
         self.code == close_code::MESSAGE_TOO_BIG
     }
 
     /// Text that was not UTF-8, or a payload that did not decompress (close code 1007).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::MessageReader;
+    ///
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, false, OpCode::Text, Some([1, 2, 3, 4]), b"\xff");
+    /// let err = MessageReader::server(100, None).read(&wire).unwrap_err();
+    /// assert!(err.is_invalid_payload() && !err.is_too_big());
+    /// ```
     pub fn is_invalid_payload(&self) -> bool {
         self.code == close_code::INVALID_PAYLOAD
     }
@@ -146,6 +353,23 @@ impl fmt::Display for ProtocolError {
 impl std::error::Error for ProtocolError {}
 
 /// A decoded frame header.
+///
+/// ```
+/// use tornado_web::websocket::frame::{decode_header, DecodeRules, FrameHeader, OpCode};
+///
+/// // A masked, compressed first fragment of a text message, 300 bytes long.
+/// let wire = [0x41, 0x80 | 126, 0x01, 0x2c, 9, 8, 7, 6];
+/// let rules = DecodeRules { masked: true, rsv1_allowed: true };
+/// let (header, len) = decode_header(&wire, rules).unwrap().unwrap();
+/// assert_eq!(len, wire.len());
+/// assert_eq!(header, FrameHeader {
+///     fin: false,
+///     rsv1: true,
+///     opcode: OpCode::Text,
+///     mask: Some([9, 8, 7, 6]),
+///     payload_len: 300,
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     /// The last frame of its message.
@@ -161,6 +385,21 @@ pub struct FrameHeader {
 }
 
 /// What [`decode_header`] checks beyond the RFC's fixed rules.
+///
+/// ```
+/// use tornado_web::websocket::frame::{decode_header, DecodeRules};
+///
+/// let from_client = DecodeRules { masked: true, rsv1_allowed: false };
+/// let from_server = DecodeRules { masked: false, rsv1_allowed: false };
+/// let unmasked = [0x81, 0x00];
+/// assert!(decode_header(&unmasked, from_server).unwrap().is_some());
+/// let err = decode_header(&unmasked, from_client).unwrap_err();
+/// assert_eq!(err.message(), "unmasked frame from a client");
+/// // RSV1 means something only once permessage-deflate is negotiated.
+/// let deflated = [0xC1, 0x00];
+/// assert!(decode_header(&deflated, from_server).is_err());
+/// assert!(decode_header(&deflated, DecodeRules { rsv1_allowed: true, ..from_server }).is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeRules {
     /// Frames must be masked (a server reading a client), or must not be (a client
@@ -275,6 +514,20 @@ pub fn decode_header(
 
 /// Appends a frame header for a `payload_len`-byte payload to `out`, in the shortest
 /// length form.
+///
+/// ```
+/// use tornado_web::websocket::frame::{encode_header, OpCode};
+///
+/// let mut out = Vec::new();
+/// encode_header(&mut out, true, false, OpCode::Text, None, 5);
+/// assert_eq!(out, [0x81, 5]);
+/// out.clear();
+/// encode_header(&mut out, true, false, OpCode::Binary, Some([1, 2, 3, 4]), 300);
+/// assert_eq!(out, [0x82, 0x80 | 126, 0x01, 0x2c, 1, 2, 3, 4]);
+/// out.clear();
+/// encode_header(&mut out, false, false, OpCode::Binary, None, 70_000);
+/// assert_eq!(out, [0x02, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70]);
+/// ```
 pub fn encode_header(
     out: &mut Vec<u8>,
     fin: bool,
@@ -390,6 +643,16 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<(u16, &str)>, Protoc
 
 /// The payload of a close frame with `code` and `reason`, the reason cut at a
 /// character boundary so the payload fits a control frame (123 bytes of reason).
+///
+/// ```
+/// use tornado_web::websocket::frame::close_payload;
+///
+/// assert_eq!(close_payload(1000, "bye"), b"\x03\xe8bye");
+/// // 100 two-byte characters: 61 fit in 123 bytes, and no character is cut in half.
+/// let long = close_payload(4000, &"é".repeat(100));
+/// assert_eq!(long.len(), 2 + 61 * 2);
+/// assert!(std::str::from_utf8(&long[2..]).is_ok());
+/// ```
 pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(end) {

@@ -21,7 +21,7 @@ use crate::handler::RequestHandler;
 /// [`on_message`](Self::on_message) is required.
 ///
 /// ```
-/// use tornado_web::websocket::{Message, WebSocket, WebSocketHandler};
+/// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
 /// use tornado_web::{url, Application};
 ///
 /// struct EchoWebSocket;
@@ -33,8 +33,15 @@ use crate::handler::RequestHandler;
 ///     }
 /// }
 ///
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
 /// let app = Application::new(vec![url("/websocket", || EchoWebSocket)]);
-/// # let _ = app;
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let url = format!("ws://{}/websocket", server.local_addrs()[0]);
+/// let conn = websocket_connect(url).await.unwrap();
+/// conn.write_message("echo?");
+/// assert_eq!(conn.read_message().await, Some(Message::from("echo?")));
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
 /// ```
 ///
 /// # The life of a connection
@@ -61,14 +68,77 @@ use crate::handler::RequestHandler;
 #[allow(async_fn_in_trait)]
 pub trait WebSocketHandler: Sized + 'static {
     /// The user of the upgrade request, as
-    /// [`RequestHandler::get_current_user`](crate::RequestHandler::get_current_user).
+    /// [`RequestHandler::get_current_user`](crate::RequestHandler::get_current_user):
+    /// called before [`prepare`](Self::prepare); what it returns is
+    /// [`Context::current_user`] in the hooks that follow.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Hello;
+    /// impl WebSocketHandler for Hello {
+    ///     async fn get_current_user(&mut self, cx: &mut Context) -> tornado_web::Result<Option<String>> {
+    ///         // A real application would read a signed cookie.
+    ///         cx.get_argument_opt("user")
+    ///     }
+    ///     async fn open(&mut self, ws: &WebSocket, cx: &mut Context) -> tornado_web::Result {
+    ///         ws.write_message(format!("hello, {}", cx.current_user().unwrap_or("stranger")));
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/hello", || Hello)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/hello", server.local_addrs()[0]);
+    /// let ann = websocket_connect(format!("{url}?user=ann")).await.unwrap();
+    /// assert_eq!(ann.read_message().await, Some(Message::from("hello, ann")));
+    /// let anyone = websocket_connect(url).await.unwrap();
+    /// assert_eq!(anyone.read_message().await, Some(Message::from("hello, stranger")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     async fn get_current_user(&mut self, cx: &mut Context) -> Result<Option<String>> {
         let _ = cx;
         Ok(None)
     }
 
     /// Runs before the upgrade; an error (or a finished response) refuses it, as
-    /// [`RequestHandler::prepare`](crate::RequestHandler::prepare).
+    /// [`RequestHandler::prepare`](crate::RequestHandler::prepare). The client then
+    /// gets the error's status instead of `101`.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    /// use tornado_web::HttpError;
+    ///
+    /// struct Members;
+    /// impl WebSocketHandler for Members {
+    ///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         if cx.get_argument_opt("token")?.as_deref() != Some("secret") {
+    ///             return Err(HttpError::new(403).into());
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/members", || Members)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/members", server.local_addrs()[0]);
+    /// let refused = websocket_connect(url.clone()).await.unwrap_err();
+    /// assert_eq!(refused.code(), 403);
+    /// assert!(websocket_connect(format!("{url}?token=secret")).await.is_ok());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     async fn prepare(&mut self, cx: &mut Context) -> Result {
         let _ = cx;
         Ok(())
@@ -82,6 +152,35 @@ pub trait WebSocketHandler: Sized + 'static {
     ///
     /// Browsers let any page open a WebSocket to any site with the user's cookies:
     /// widen this only for a handler that does not trust cookies alone.
+    ///
+    /// ```
+    /// use tornado_httpclient::HttpRequest;
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Widget;
+    /// impl WebSocketHandler for Widget {
+    ///     fn check_origin(&self, _cx: &Context, origin: &str) -> bool {
+    ///         origin == "https://app.example.com"
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/widget", || Widget)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/widget", server.local_addrs()[0]);
+    /// let from = |origin: &str| HttpRequest::new(url.as_str()).header("Origin", origin);
+    /// assert!(websocket_connect(from("https://app.example.com")).await.is_ok());
+    /// let refused = websocket_connect(from("https://evil.example")).await.unwrap_err();
+    /// assert_eq!(refused.code(), 403);
+    /// // Without an `Origin` (not a browser) the check is not made.
+    /// assert!(websocket_connect(url.as_str()).await.is_ok());
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn check_origin(&self, cx: &Context, origin: &str) -> bool {
         cx.settings().trusted_origins.iter().any(|o| o == origin)
     }
@@ -89,6 +188,37 @@ pub trait WebSocketHandler: Sized + 'static {
     /// Chooses one of the subprotocols the client offered (`Sec-WebSocket-Protocol`),
     /// or none; called only when it offered some. Choosing one it did not offer is
     /// logged and ignored.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Chat;
+    /// impl WebSocketHandler for Chat {
+    ///     fn select_subprotocol(&mut self, _cx: &Context, subprotocols: &[&str]) -> Option<String> {
+    ///         // Offered in the client's order of preference: the first this server speaks.
+    ///         let known = ["chat.v1", "chat.v2"];
+    ///         subprotocols.iter().copied().find(|p| known.contains(p)).map(str::to_owned)
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/chat", || Chat)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/chat", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url.clone())
+    ///     .subprotocols(["chat.v3", "chat.v2", "chat.v1"])
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(conn.selected_subprotocol(), Some("chat.v2"));
+    /// let conn = websocket_connect(url).subprotocols(["mqtt"]).await.unwrap();
+    /// assert_eq!(conn.selected_subprotocol(), None);
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn select_subprotocol(&mut self, cx: &Context, subprotocols: &[&str]) -> Option<String> {
         let _ = (cx, subprotocols);
         None
@@ -96,6 +226,41 @@ pub trait WebSocketHandler: Sized + 'static {
 
     /// Compression for this connection: `None` (the default) for none, or the
     /// options under which permessage-deflate is accepted when the client offers it.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    /// use tornado_web::websocket::CompressionOptions;
+    ///
+    /// struct Compressed;
+    /// impl WebSocketHandler for Compressed {
+    ///     fn get_compression_options(&self, _cx: &Context) -> Option<CompressionOptions> {
+    ///         Some(CompressionOptions::default())
+    ///     }
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.write_message(format!("compressed: {}", ws.is_compressed()));
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/z", || Compressed)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/z", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url.clone())
+    ///     .compression(CompressionOptions::default())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("compressed: true")));
+    /// // A client that offers no compression gets none.
+    /// let plain = websocket_connect(url).await.unwrap();
+    /// assert_eq!(plain.read_message().await, Some(Message::from("compressed: false")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn get_compression_options(&self, cx: &Context) -> Option<CompressionOptions> {
         let _ = cx;
         None
@@ -103,26 +268,187 @@ pub trait WebSocketHandler: Sized + 'static {
 
     /// The connection is open. `cx` is the upgrade request (path arguments,
     /// arguments, cookies, current user); its response is over, so it cannot write.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Room {
+    ///     name: String,
+    /// }
+    /// impl WebSocketHandler for Room {
+    ///     async fn open(&mut self, ws: &WebSocket, cx: &mut Context) -> tornado_web::Result {
+    ///         // The context goes after `open`: keep what later callbacks need.
+    ///         self.name = cx.path_arg(0).unwrap_or_default().to_owned();
+    ///         ws.write_message(format!("welcome to {}", self.name));
+    ///         Ok(())
+    ///     }
+    ///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+    ///         ws.write_message(format!("{}: {}", self.name, message.as_text().unwrap_or("?")));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/room/(.*)", || Room { name: String::new() })]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/room", server.local_addrs()[0]);
+    /// let conn = websocket_connect(format!("{url}/rust")).await.unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("welcome to rust")));
+    /// conn.write_message("hi");
+    /// assert_eq!(conn.read_message().await, Some(Message::from("rust: hi")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     async fn open(&mut self, ws: &WebSocket, cx: &mut Context) -> Result {
         let _ = (ws, cx);
         Ok(())
     }
 
-    /// A whole message from the peer, text or binary.
+    /// A whole message from the peer, text or binary. The next message is not read
+    /// until this returns; an `Err` (or a panic) closes the connection with 1011.
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Shout;
+    /// impl WebSocketHandler for Shout {
+    ///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+    ///         match message {
+    ///             Message::Text(text) if text == "fail" => {
+    ///                 return Err(tornado_web::Error::msg("failed"));
+    ///             }
+    ///             Message::Text(text) => ws.write_message(text.to_uppercase()),
+    ///             Message::Binary(data) => ws.write_message(format!("{} bytes", data.len())),
+    ///         };
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/shout", || Shout)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/shout", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// conn.write_message("hi");
+    /// assert_eq!(conn.read_message().await, Some(Message::from("HI")));
+    /// conn.write_message(vec![1u8, 2, 3]);
+    /// assert_eq!(conn.read_message().await, Some(Message::from("3 bytes")));
+    /// conn.write_message("fail");
+    /// assert_eq!(conn.read_message().await, None);
+    /// assert_eq!(conn.close_code(), Some(1011));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> Result;
 
     /// A ping from the peer (the pong is sent already).
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Counter {
+    ///     pings: usize,
+    /// }
+    /// impl WebSocketHandler for Counter {
+    ///     fn on_ping(&mut self, ws: &WebSocket, data: &[u8]) {
+    ///         self.pings += 1;
+    ///         ws.write_message(format!("ping {}: {}", self.pings, String::from_utf8_lossy(data)));
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/count", || Counter { pings: 0 })]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/count", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// conn.ping(b"are you there?").unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("ping 1: are you there?")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn on_ping(&mut self, ws: &WebSocket, data: &[u8]) {
         let _ = (ws, data);
     }
 
-    /// A pong from the peer.
+    /// A pong from the peer: the answer to [`WebSocket::ping`] (or to the pings of
+    /// the `websocket_ping_interval` setting).
+    ///
+    /// ```
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// struct Heartbeat;
+    /// impl WebSocketHandler for Heartbeat {
+    ///     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+    ///         ws.ping(b"beat")?;
+    ///         Ok(())
+    ///     }
+    ///     fn on_pong(&mut self, ws: &WebSocket, data: &[u8]) {
+    ///         ws.write_message(format!("pong: {}", String::from_utf8_lossy(data)));
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let app = Application::new(vec![url("/beat", || Heartbeat)]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/beat", server.local_addrs()[0]);
+    /// // The client answers the ping by itself.
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// assert_eq!(conn.read_message().await, Some(Message::from("pong: beat")));
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn on_pong(&mut self, ws: &WebSocket, data: &[u8]) {
         let _ = (ws, data);
     }
 
     /// The connection is over (the peer's close code and reason, if it sent them, are
     /// in [`WebSocket::close_code`] and [`WebSocket::close_reason`]). Called once.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+    /// use tornado_web::{url, Application, Context};
+    ///
+    /// type Closes = Rc<RefCell<Vec<(Option<u16>, Option<String>)>>>;
+    /// struct Tracked {
+    ///     closes: Closes,
+    /// }
+    /// impl WebSocketHandler for Tracked {
+    ///     fn on_close(&mut self, ws: &WebSocket) {
+    ///         self.closes.borrow_mut().push((ws.close_code(), ws.close_reason()));
+    ///     }
+    ///     async fn on_message(&mut self, _ws: &WebSocket, _m: Message) -> tornado_web::Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+    /// let closes = Closes::default();
+    /// let seen = closes.clone();
+    /// let app = Application::new(vec![url("/tracked", move || Tracked { closes: seen.clone() })]);
+    /// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+    /// # let url = format!("ws://{}/tracked", server.local_addrs()[0]);
+    /// let conn = websocket_connect(url).await.unwrap();
+    /// conn.close(Some(4000), Some("done"));
+    /// assert_eq!(conn.read_message().await, None);
+    /// while closes.borrow().is_empty() {
+    ///     tornado_gen::sleep(std::time::Duration::from_millis(5)).await;
+    /// }
+    /// assert_eq!(*closes.borrow(), [(Some(4000), Some("done".to_owned()))]);
+    /// # server.stop();
+    /// # }, std::time::Duration::from_secs(10)).unwrap();
+    /// ```
     fn on_close(&mut self, ws: &WebSocket) {
         let _ = ws;
     }
@@ -269,7 +595,36 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
 }
 
 /// Marks the [`IntoTarget`] implementation for WebSocket handler factories; type
-/// inference picks it, so it is never named.
+/// inference picks it, so it is never named: a closure making a
+/// [`WebSocketHandler`] is a route's target. The route serves `GET` only (405 for
+/// other methods), and answers a `GET` that is not an upgrade with 400.
+///
+/// ```
+/// use tornado_httpclient::{AsyncHttpClient, HttpRequest};
+/// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
+/// use tornado_web::{url, Application};
+///
+/// struct Echo;
+/// impl WebSocketHandler for Echo {
+///     async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+///         ws.write_message(message);
+///         Ok(())
+///     }
+/// }
+///
+/// # tornado_ioloop::IoLoop::new().unwrap().run_sync_timeout(async {
+/// let app = Application::new(vec![url("/echo", || Echo)]);
+/// # let server = app.listen_on(0, Some("127.0.0.1")).unwrap();
+/// # let addr = server.local_addrs()[0];
+/// let client = AsyncHttpClient::current();
+/// let plain = client.fetch(format!("http://{addr}/echo")).await;
+/// assert_eq!(plain.unwrap_err().code(), 400);
+/// let post = HttpRequest::new(format!("http://{addr}/echo")).method("POST").body("x");
+/// assert_eq!(client.fetch(post).await.unwrap_err().code(), 405);
+/// assert!(websocket_connect(format!("ws://{addr}/echo")).await.is_ok());
+/// # server.stop();
+/// # }, std::time::Duration::from_secs(10)).unwrap();
+/// ```
 #[derive(Debug)]
 pub enum WebSocketFactory {}
 

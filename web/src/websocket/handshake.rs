@@ -2,6 +2,17 @@
 //! checking an upgrade request, `Sec-WebSocket-Accept`, and header lists on the
 //! server's side; the request and the check of the answer ([`ClientHandshake`]) on
 //! the client's.
+//!
+//! ```
+//! use tornado_web::websocket::handshake::{accept_key, check_key, check_upgrade};
+//!
+//! // A server checks an upgrade request's headers, then answers with the accept key.
+//! check_upgrade(Some("websocket"), Some("Upgrade")).unwrap();
+//! let key = check_key(Some("13"), Some("dGhlIHNhbXBsZSBub25jZQ==")).unwrap();
+//! assert_eq!(accept_key(key), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+//! // A version other than 13: 426.
+//! assert_eq!(check_key(Some("8"), Some(key)).unwrap_err().status, 426);
+//! ```
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,12 +21,35 @@ use tornado_httpserver::httputil::HttpHeaders;
 use super::deflate::{CompressionOptions, DeflateParams, client_accept, client_offer};
 
 /// The GUID RFC 6455 appends to the key before hashing.
+///
+/// ```
+/// use tornado_web::websocket::handshake::ACCEPT_GUID;
+///
+/// assert_eq!(ACCEPT_GUID.len(), 36);
+/// assert!(ACCEPT_GUID.starts_with("258EAFA5"));
+/// ```
 pub const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// The protocol version this crate speaks (`Sec-WebSocket-Version`).
+///
+/// ```
+/// use tornado_web::websocket::handshake::{check_key, VERSION};
+///
+/// assert_eq!(VERSION, "13");
+/// assert!(check_key(Some(VERSION), Some("dGhlIHNhbXBsZSBub25jZQ==")).is_ok());
+/// ```
 pub const VERSION: &str = "13";
 
 /// Why an upgrade request is refused: the status to answer and a message for the body.
+///
+/// ```
+/// use tornado_web::websocket::handshake::check_upgrade;
+///
+/// let err = check_upgrade(Some("websocket"), Some("keep-alive")).unwrap_err();
+/// assert_eq!(err.status, 400);
+/// assert_eq!(err.message, "\"Connection\" must be \"Upgrade\".");
+/// assert_eq!(err.to_string(), "400 \"Connection\" must be \"Upgrade\".");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandshakeError {
     /// 400, or 426 for a version other than 13 (answered with
@@ -50,12 +84,28 @@ pub fn accept_key(key: &str) -> String {
 }
 
 /// Whether a comma-separated header value lists `token` (case-insensitive).
+///
+/// ```
+/// use tornado_web::websocket::handshake::has_token;
+///
+/// assert!(has_token(Some("keep-alive, Upgrade"), "upgrade"));
+/// assert!(!has_token(Some("upgraded"), "upgrade"));
+/// assert!(!has_token(None, "upgrade"));
+/// ```
 pub fn has_token(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 /// The first check, as Tornado makes it before anything else: `Upgrade: websocket`
 /// and `Connection` listing `upgrade`.
+///
+/// ```
+/// use tornado_web::websocket::handshake::check_upgrade;
+///
+/// assert!(check_upgrade(Some("WebSocket"), Some("keep-alive, Upgrade")).is_ok());
+/// let err = check_upgrade(Some("h2c"), Some("Upgrade")).unwrap_err();
+/// assert_eq!((err.status, err.message), (400, "Can \"Upgrade\" only to \"WebSocket\"."));
+/// ```
 pub fn check_upgrade(
     upgrade: Option<&str>,
     connection: Option<&str>,
@@ -107,6 +157,12 @@ pub fn check_key<'a>(
 
 /// The items of a comma-separated header list (`Sec-WebSocket-Protocol`), trimmed,
 /// empty ones left out.
+///
+/// ```
+/// use tornado_web::websocket::handshake::split_list;
+///
+/// assert_eq!(split_list(" chat, , superchat ").collect::<Vec<_>>(), ["chat", "superchat"]);
+/// ```
 pub fn split_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
@@ -140,7 +196,26 @@ pub struct ClientHandshake {
     compression: Option<CompressionOptions>,
 }
 
-/// What the server's answer agreed to.
+/// What the server's answer agreed to: what [`ClientHandshake::check_answer`]
+/// returns.
+///
+/// ```
+/// use tornado_httpserver::httputil::HttpHeaders;
+/// use tornado_web::websocket::handshake::{accept_key, Agreed, ClientHandshake};
+/// use tornado_web::websocket::CompressionOptions;
+///
+/// let handshake = ClientHandshake::new(vec![], Some(CompressionOptions::default()));
+/// let mut answer = HttpHeaders::new();
+/// answer.add("Upgrade", "websocket");
+/// answer.add("Connection", "Upgrade");
+/// answer.add("Sec-WebSocket-Accept", &accept_key(handshake.key()));
+/// // The server did not take up the offer of compression.
+/// assert_eq!(handshake.check_answer(&answer), Ok(Agreed { subprotocol: None, deflate: None }));
+///
+/// answer.add("Sec-WebSocket-Extensions", "permessage-deflate; server_max_window_bits=12");
+/// let agreed = handshake.check_answer(&answer).unwrap();
+/// assert_eq!(agreed.deflate.unwrap().server_max_window_bits, 12);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agreed {
     /// The subprotocol the server selected, one of those offered.
@@ -152,6 +227,14 @@ pub struct Agreed {
 impl ClientHandshake {
     /// A handshake offering `subprotocols` (in order of preference) and, with
     /// `compression`, permessage-deflate; its key is 16 fresh random bytes.
+    ///
+    /// ```
+    /// use tornado_web::websocket::handshake::ClientHandshake;
+    ///
+    /// let a = ClientHandshake::new(vec!["chat".into()], None);
+    /// let b = ClientHandshake::new(vec!["chat".into()], None);
+    /// assert_ne!(a.key(), b.key());
+    /// ```
     pub fn new(subprotocols: Vec<String>, compression: Option<CompressionOptions>) -> Self {
         let mut key = [0; 16];
         super::random::fill(&mut key);
@@ -163,6 +246,15 @@ impl ClientHandshake {
     }
 
     /// The `Sec-WebSocket-Key` sent (base64 of 16 random bytes).
+    ///
+    /// ```
+    /// use tornado_web::websocket::handshake::{check_key, ClientHandshake};
+    ///
+    /// let handshake = ClientHandshake::new(vec![], None);
+    /// assert_eq!(handshake.key().len(), 24);
+    /// // What a server checks it with.
+    /// assert_eq!(check_key(Some("13"), Some(handshake.key())), Ok(handshake.key()));
+    /// ```
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -170,6 +262,25 @@ impl ClientHandshake {
     /// The headers of the upgrade request: `Upgrade`, `Connection`,
     /// `Sec-WebSocket-Key`, `Sec-WebSocket-Version`, and `Sec-WebSocket-Protocol`
     /// and `Sec-WebSocket-Extensions` when something is offered.
+    ///
+    /// ```
+    /// use tornado_web::websocket::handshake::ClientHandshake;
+    /// use tornado_web::websocket::CompressionOptions;
+    ///
+    /// let handshake = ClientHandshake::new(
+    ///     vec!["v2".into(), "v1".into()],
+    ///     Some(CompressionOptions::default()),
+    /// );
+    /// assert_eq!(handshake.request_headers(), [
+    ///     ("Upgrade", "websocket".to_owned()),
+    ///     ("Connection", "Upgrade".to_owned()),
+    ///     ("Sec-WebSocket-Key", handshake.key().to_owned()),
+    ///     ("Sec-WebSocket-Version", "13".to_owned()),
+    ///     ("Sec-WebSocket-Protocol", "v2, v1".to_owned()),
+    ///     ("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits".to_owned()),
+    /// ]);
+    /// assert_eq!(ClientHandshake::new(vec![], None).request_headers().len(), 4);
+    /// ```
     pub fn request_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             ("Upgrade", "websocket".to_owned()),
@@ -191,6 +302,26 @@ impl ClientHandshake {
     /// if one was offered and then one of those, and an extension only if
     /// permessage-deflate was offered and then an acceptable answer to it. Says what
     /// was wrong otherwise: the client must then fail the connection.
+    ///
+    /// ```
+    /// use tornado_httpserver::httputil::HttpHeaders;
+    /// use tornado_web::websocket::handshake::{accept_key, ClientHandshake};
+    ///
+    /// let handshake = ClientHandshake::new(vec![], None);
+    /// let mut answer = HttpHeaders::new();
+    /// answer.add("Upgrade", "websocket");
+    /// answer.add("Connection", "Upgrade");
+    /// answer.add("Sec-WebSocket-Accept", &accept_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+    /// assert_eq!(
+    ///     handshake.check_answer(&answer).unwrap_err(),
+    ///     "the answer's Sec-WebSocket-Accept does not match the key"
+    /// );
+    /// answer.set("Sec-WebSocket-Accept", &accept_key(handshake.key()));
+    /// assert!(handshake.check_answer(&answer).is_ok());
+    /// // An extension nobody offered.
+    /// answer.add("Sec-WebSocket-Extensions", "permessage-deflate");
+    /// assert!(handshake.check_answer(&answer).is_err());
+    /// ```
     pub fn check_answer(&self, headers: &HttpHeaders) -> Result<Agreed, &'static str> {
         if !has_token(headers.get("Upgrade"), "websocket") {
             return Err("the answer has no \"Upgrade: websocket\"");

@@ -23,11 +23,28 @@ pub enum Message {
 
 impl Message {
     /// A text message holding `value` as JSON (Tornado's `write_message(dict)`).
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Move { x: i32, y: i32 }
+    ///
+    /// let m = Message::json(&Move { x: 1, y: -2 }).unwrap();
+    /// assert_eq!(m, Message::Text(r#"{"x":1,"y":-2}"#.into()));
+    /// ```
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Message> {
         serde_json::to_string(value).map(Message::Text)
     }
 
     /// The text, for a text message.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// assert_eq!(Message::from("hi").as_text(), Some("hi"));
+    /// assert_eq!(Message::from(&b"hi"[..]).as_text(), None); // binary, even if UTF-8
+    /// ```
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Message::Text(s) => Some(s),
@@ -36,6 +53,13 @@ impl Message {
     }
 
     /// The payload's bytes, either kind.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// assert_eq!(Message::from("é").as_bytes(), b"\xc3\xa9");
+    /// assert_eq!(Message::from(vec![0u8, 255]).as_bytes(), &[0, 255]);
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Message::Text(s) => s.as_bytes(),
@@ -44,16 +68,37 @@ impl Message {
     }
 
     /// Whether this is a text message.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// assert!(Message::from(String::from("hi")).is_text());
+    /// assert!(!Message::from(bytes::Bytes::from_static(b"hi")).is_text());
+    /// ```
     pub fn is_text(&self) -> bool {
         matches!(self, Message::Text(_))
     }
 
     /// The payload's length in bytes.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// assert_eq!(Message::from("héllo").len(), 6); // bytes, not characters
+    /// assert_eq!(Message::from(vec![1u8, 2, 3]).len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         self.as_bytes().len()
     }
 
     /// Whether the payload is empty.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Message;
+    ///
+    /// assert!(Message::from("").is_empty());
+    /// assert!(!Message::from(vec![0u8]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -7,6 +7,34 @@
 //! connection before the rest arrives). Control frames, which may come between the
 //! fragments of a message, are taken whole (at most 125 bytes). An idle reader holds
 //! no buffer.
+//!
+//! ```
+//! use tornado_web::websocket::frame::{encode_frame, OpCode};
+//! use tornado_web::websocket::reader::Incoming;
+//! use tornado_web::websocket::MessageReader;
+//!
+//! // What a server sent, arriving three bytes at a time.
+//! let mut wire = Vec::new();
+//! encode_frame(&mut wire, true, false, OpCode::Text, None, b"hello");
+//! encode_frame(&mut wire, true, false, OpCode::Pong, None, b"");
+//!
+//! let mut reader = MessageReader::client(1024, None);
+//! let mut buffer = Vec::new();
+//! let mut got = Vec::new();
+//! for piece in wire.chunks(3) {
+//!     buffer.extend_from_slice(piece);
+//!     // Take out all that is complete; keep what is not used.
+//!     loop {
+//!         let (used, incoming) = reader.read(&buffer).unwrap();
+//!         buffer.drain(..used);
+//!         match incoming {
+//!             Some(incoming) => got.push(incoming),
+//!             None => break,
+//!         }
+//!     }
+//! }
+//! assert_eq!(got, [Incoming::Message("hello".into()), Incoming::Pong(Default::default())]);
+//! ```
 
 use bytes::Bytes;
 
@@ -18,6 +46,24 @@ use super::frame::{
 use super::utf8::Utf8Validator;
 
 /// Something the peer sent.
+///
+/// ```
+/// use bytes::Bytes;
+/// use tornado_web::websocket::frame::{close_payload, encode_frame, OpCode};
+/// use tornado_web::websocket::reader::Incoming;
+/// use tornado_web::websocket::MessageReader;
+///
+/// // A server's frames are unmasked: what a client reads.
+/// let mut wire = Vec::new();
+/// encode_frame(&mut wire, true, false, OpCode::Ping, None, b"p");
+/// encode_frame(&mut wire, true, false, OpCode::Close, None, &close_payload(1001, "bye"));
+///
+/// let mut reader = MessageReader::client(1024, None);
+/// let (used, got) = reader.read(&wire).unwrap();
+/// assert_eq!(got, Some(Incoming::Ping(Bytes::from_static(b"p"))));
+/// let (_, got) = reader.read(&wire[used..]).unwrap();
+/// assert_eq!(got, Some(Incoming::Close(Some((1001, "bye".into())))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
     /// A whole message (its fragments joined, decompressed, text checked).
@@ -81,11 +127,54 @@ pub struct MessageReader {
 impl MessageReader {
     /// A server's reader: frames must be masked; `inflate` when permessage-deflate was
     /// negotiated (RSV1 then marks a compressed message).
+    ///
+    /// ```
+    /// use tornado_web::websocket::deflate::DeflateParams;
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::reader::Incoming;
+    /// use tornado_web::websocket::{Message, MessageReader};
+    ///
+    /// let params = DeflateParams {
+    ///     server_no_context_takeover: false,
+    ///     client_no_context_takeover: false,
+    ///     server_max_window_bits: 15,
+    ///     client_max_window_bits: 15,
+    /// };
+    /// // A client's compressed message: RSV1 set, masked.
+    /// let mut payload = Vec::new();
+    /// params.compressor(false, 6).compress(b"hello hello hello", &mut payload);
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, true, OpCode::Text, Some([1, 2, 3, 4]), &payload);
+    ///
+    /// let mut reader = MessageReader::server(1024, Some(params.decompressor(true)));
+    /// let (_, got) = reader.read(&wire).unwrap();
+    /// assert_eq!(got, Some(Incoming::Message(Message::Text("hello hello hello".into()))));
+    ///
+    /// // Without deflate negotiated, RSV1 is a protocol error.
+    /// assert_eq!(MessageReader::server(1024, None).read(&wire).unwrap_err().close_code(), 1002);
+    /// ```
     pub fn server(max_message_size: usize, inflate: Option<Decompressor>) -> MessageReader {
         MessageReader::new(true, max_message_size, inflate)
     }
 
     /// A client's reader: frames must not be masked.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::reader::Incoming;
+    /// use tornado_web::websocket::{Message, MessageReader};
+    ///
+    /// let mut reader = MessageReader::client(1024, None);
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, false, OpCode::Binary, None, &[1, 2]);
+    /// let (_, got) = reader.read(&wire).unwrap();
+    /// assert_eq!(got, Some(Incoming::Message(Message::Binary(vec![1u8, 2].into()))));
+    ///
+    /// // A masked frame from the server is a protocol error.
+    /// wire.clear();
+    /// encode_frame(&mut wire, true, false, OpCode::Binary, Some([1, 2, 3, 4]), &[1, 2]);
+    /// assert_eq!(reader.read(&wire).unwrap_err().message(), "masked frame from a server");
+    /// ```
     pub fn client(max_message_size: usize, inflate: Option<Decompressor>) -> MessageReader {
         MessageReader::new(false, max_message_size, inflate)
     }
@@ -104,6 +193,22 @@ impl MessageReader {
     }
 
     /// Whether a message is partly read (the reader then holds its bytes).
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::MessageReader;
+    ///
+    /// let mut reader = MessageReader::client(1024, None);
+    /// let mut first = Vec::new();
+    /// encode_frame(&mut first, false, false, OpCode::Text, None, b"Hel");
+    /// assert_eq!(reader.read(&first).unwrap(), (first.len(), None));
+    /// assert!(reader.in_message());
+    ///
+    /// let mut last = Vec::new();
+    /// encode_frame(&mut last, true, false, OpCode::Continuation, None, b"lo");
+    /// assert!(reader.read(&last).unwrap().1.is_some());
+    /// assert!(!reader.in_message());
+    /// ```
     pub fn in_message(&self) -> bool {
         self.message.is_some()
     }
@@ -112,6 +217,25 @@ impl MessageReader {
     /// anything. Call again with the unused rest (and more input) until it returns
     /// `None`; bytes not used are an incomplete header or control frame. After an
     /// error the connection must be failed with its close code.
+    ///
+    /// ```
+    /// use tornado_web::websocket::frame::{encode_frame, OpCode};
+    /// use tornado_web::websocket::reader::Incoming;
+    /// use tornado_web::websocket::{Message, MessageReader};
+    ///
+    /// let mut wire = Vec::new();
+    /// encode_frame(&mut wire, true, false, OpCode::Text, None, b"one");
+    /// encode_frame(&mut wire, true, false, OpCode::Text, None, b"two");
+    ///
+    /// // As a socket might deliver it: the first frame and a byte of the second.
+    /// let mut reader = MessageReader::client(1024, None);
+    /// let (used, got) = reader.read(&wire[..6]).unwrap();
+    /// assert_eq!((used, got), (5, Some(Incoming::Message(Message::Text("one".into())))));
+    /// // Half a header is not used: keep it, and read again once more has come.
+    /// assert_eq!(reader.read(&wire[5..6]).unwrap(), (0, None));
+    /// let (used, got) = reader.read(&wire[5..]).unwrap();
+    /// assert_eq!((used, got), (5, Some(Incoming::Message(Message::Text("two".into())))));
+    /// ```
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<Incoming>), ProtocolError> {
         let mut pos = 0;
         loop {

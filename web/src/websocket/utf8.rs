@@ -38,11 +38,34 @@ fn width(lead: u8) -> usize {
 }
 
 /// The input was not UTF-8.
+///
+/// ```
+/// use tornado_web::websocket::{InvalidUtf8, Utf8Validator};
+///
+/// let mut v = Utf8Validator::default();
+/// assert_eq!(v.feed(b"\xff"), Err(InvalidUtf8));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidUtf8;
 
 impl Utf8Validator {
-    /// Checks the next piece.
+    /// Checks the next piece: an error as soon as a byte can no longer be part of
+    /// valid UTF-8; a code point cut at the end of the piece waits for the next.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Utf8Validator;
+    ///
+    /// let mut v = Utf8Validator::default();
+    /// // "€" is E2 82 AC: fed one byte at a time.
+    /// assert!(v.feed(b"price: \xe2").is_ok());
+    /// assert!(v.feed(b"\x82").is_ok());
+    /// assert!(v.feed(b"\xac").is_ok());
+    /// assert!(v.finish().is_ok());
+    ///
+    /// // An overlong encoding fails in the piece that holds it.
+    /// assert!(v.feed(b"ok").is_ok());
+    /// assert!(v.feed(b"\xc0\xaf").is_err());
+    /// ```
     pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
         if self.len > 0 {
             let have = self.len as usize;
@@ -70,6 +93,16 @@ impl Utf8Validator {
 
     /// The message ended: an incomplete code point left over is an error. The
     /// validator is ready for the next message either way.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Utf8Validator;
+    ///
+    /// let mut v = Utf8Validator::default();
+    /// assert!(v.feed(b"abc\xe2\x82").is_ok()); // could still become "€"
+    /// assert!(v.finish().is_err()); // but the message ended
+    /// assert!(v.feed(b"next message").is_ok());
+    /// assert!(v.finish().is_ok());
+    /// ```
     pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
         let incomplete = self.len > 0;
         self.len = 0;
@@ -77,6 +110,16 @@ impl Utf8Validator {
     }
 
     /// Whether a code point is waiting for its next bytes.
+    ///
+    /// ```
+    /// use tornado_web::websocket::Utf8Validator;
+    ///
+    /// let mut v = Utf8Validator::default();
+    /// v.feed(b"caf\xc3").unwrap();
+    /// assert!(v.is_incomplete());
+    /// v.feed(b"\xa9").unwrap();
+    /// assert!(!v.is_incomplete());
+    /// ```
     pub fn is_incomplete(&self) -> bool {
         self.len > 0
     }
