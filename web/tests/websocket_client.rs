@@ -464,7 +464,7 @@ fn the_server_closes_with_a_code_and_reason() {
         assert_eq!(conn.close_reason().as_deref(), Some("goodbye"));
         assert!(conn.is_closed());
         // The client echoed the code.
-        assert_eq!(logged(&log, "close").await, "close Some(1001) Some(\"\")");
+        assert_eq!(logged(&log, "close").await, "close Some(1001) None");
         // Reading again still says closed; writing is an error.
         assert_eq!(conn.read_message().await, None);
         let err = conn.write_message("late").await.unwrap_err();

@@ -719,7 +719,7 @@ fn server_initiated_close_with_code_and_reason() {
     );
     let lines = log.borrow();
     assert!(
-        lines.contains(&"close Some(4000) Some(\"\")".to_string()),
+        lines.contains(&"close Some(4000) None".to_string()),
         "{lines:?}"
     );
     assert!(

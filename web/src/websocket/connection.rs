@@ -689,8 +689,8 @@ impl WebSocket {
     }
 
     /// The reason of the peer's close frame (Tornado's `close_reason`): `None` until
-    /// the peer closed, or if its close frame was empty; `Some("")` for a close frame
-    /// with a code and no reason (where Tornado's is `None`).
+    /// the peer closed, and, as in Tornado, when its close frame had no reason (a code
+    /// alone, or an empty frame).
     ///
     /// ```
     /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
@@ -717,7 +717,7 @@ impl WebSocket {
     /// # let base = format!("ws://{}", server.local_addrs()[0]);
     /// for (path, code, reason) in [
     ///     ("/reason", Some(1000), Some("maintenance")), // a reason without a code: 1000
-    ///     ("/code", Some(1001), Some("")),
+    ///     ("/code", Some(1001), None),
     ///     ("/empty", None, None),
     /// ] {
     ///     let conn = websocket_connect(format!("{base}{path}")).await.unwrap();
@@ -733,7 +733,7 @@ impl WebSocket {
             .close
             .borrow()
             .as_ref()
-            .filter(|(c, _)| c.is_some())
+            .filter(|(c, r)| c.is_some() && !r.is_empty())
             .map(|(_, r)| r.to_string())
     }
 
