@@ -22,6 +22,9 @@
 //! writing to slow storage would hand the writes to a thread. SIGINT or SIGTERM stops
 //! it gracefully.
 
+#[path = "common/port_address.rs"]
+mod port_address;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -198,36 +201,23 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 8888,
-        address: "127.0.0.1".into(),
-        dir: std::env::temp_dir().join("tornado-uploads"),
-        max_size: 1 << 30,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => args.address = value("--address")?,
-            "--dir" => args.dir = PathBuf::from(value("--dir")?),
-            "--max-size" => {
-                let v = value("--max-size")?;
-                args.max_size = v.parse().map_err(|_| format!("bad --max-size {v:?}"))?;
-            }
-            "-h" | "--help" => {
-                return Err(
-                    "usage: file_upload [--port N] [--address A] [--dir DIR] [--max-size BYTES]"
-                        .into(),
-                );
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
+    let mut dir = std::env::temp_dir().join("tornado-uploads");
+    let mut max_size = 1 << 30;
+    let usage = "usage: file_upload [--port N] [--address A] [--dir DIR] [--max-size BYTES]";
+    let at = port_address::parse_with(usage, |flag, flags| {
+        match flag {
+            "--dir" => dir = PathBuf::from(flags.value("--dir")?),
+            "--max-size" => max_size = flags.parsed("--max-size")?,
+            _ => return Ok(false),
         }
-    }
-    Ok(args)
+        Ok(true)
+    })?;
+    Ok(Args {
+        port: at.port,
+        address: at.address,
+        dir,
+        max_size,
+    })
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), String> {

@@ -6,6 +6,9 @@
 //!
 //! SIGINT or SIGTERM stops it gracefully. `RUST_LOG=info` adds the access log.
 
+#[path = "common/port_address.rs"]
+mod port_address;
+
 use std::path::{Path, PathBuf};
 
 use tornado::web::{
@@ -94,33 +97,25 @@ const USAGE: &str =
     "usage: fileserver --root DIR [--port 8888] [--address 127.0.0.1] [--no-listing]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        root: PathBuf::new(),
-        port: 8888,
-        address: "127.0.0.1".into(),
-        listing: true,
-    };
-    let mut root = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--root" => root = Some(PathBuf::from(value("--root")?)),
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => args.address = value("--address")?,
-            "--no-listing" => args.listing = false,
-            "-h" | "--help" => return Err(USAGE.into()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+    let (mut root, mut listing) = (None, true);
+    let at = port_address::parse_with(USAGE, |flag, flags| {
+        match flag {
+            "--root" => root = Some(PathBuf::from(flags.value("--root")?)),
+            "--no-listing" => listing = false,
+            _ => return Ok(false),
         }
+        Ok(true)
+    })?;
+    let root = root.ok_or(format!("--root is required\n{USAGE}"))?;
+    if !root.is_dir() {
+        return Err(format!("{} is not a directory", root.display()));
     }
-    args.root = root.ok_or(format!("--root is required\n{USAGE}"))?;
-    if !args.root.is_dir() {
-        return Err(format!("{} is not a directory", args.root.display()));
-    }
-    Ok(args)
+    Ok(Args {
+        root,
+        port: at.port,
+        address: at.address,
+        listing,
+    })
 }
 
 fn make_app(args: &Args) -> Application {

@@ -18,6 +18,9 @@
 
 mod db;
 
+#[path = "../common/port_address.rs"]
+mod port_address;
+
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -579,36 +582,29 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 8888,
-        address: "127.0.0.1".into(),
-        db: PathBuf::from("blog.sqlite3"),
-        root: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/blog"),
-        secret: None,
-        debug: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|_| format!("bad --port {v:?}"))?;
-            }
-            "--address" => args.address = value("--address")?,
-            "--db" => args.db = PathBuf::from(value("--db")?),
-            "--root" => args.root = PathBuf::from(value("--root")?),
-            "--cookie-secret" => args.secret = Some(value("--cookie-secret")?),
-            "--debug" => args.debug = true,
-            "-h" | "--help" => {
-                return Err("usage: blog [--port N] [--address A] [--db FILE] \
-                            [--root DIR] [--cookie-secret S] [--debug]"
-                    .into());
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
+    let mut db = PathBuf::from("blog.sqlite3");
+    let mut root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/blog");
+    let (mut secret, mut debug) = (None, false);
+    let usage = "usage: blog [--port N] [--address A] [--db FILE] [--root DIR] \
+                 [--cookie-secret S] [--debug]";
+    let at = port_address::parse_with(usage, |flag, flags| {
+        match flag {
+            "--db" => db = PathBuf::from(flags.value("--db")?),
+            "--root" => root = PathBuf::from(flags.value("--root")?),
+            "--cookie-secret" => secret = Some(flags.value("--cookie-secret")?),
+            "--debug" => debug = true,
+            _ => return Ok(false),
         }
-    }
-    Ok(args)
+        Ok(true)
+    })?;
+    Ok(Args {
+        port: at.port,
+        address: at.address,
+        db,
+        root,
+        secret,
+        debug,
+    })
 }
 
 /// A random secret for this run (logins end with the process).
