@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
+use std::io::IoSlice;
 use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -287,26 +288,64 @@ impl WriteBuffer {
         }
     }
 
-    pub(crate) fn advance(&mut self, n: usize) {
+    /// The queued bytes up to the first file region, as slices for one vectored write
+    /// (as many as fit in `out`); how many were filled. Zero when a file region is next.
+    pub(crate) fn front_vectored<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let Some(q) = &self.queue else {
+            return 0;
+        };
+        let mut n = 0;
+        for chunk in &q.chunks {
+            if n == out.len() {
+                return n;
+            }
+            match chunk {
+                Chunk::Bytes(c) => {
+                    out[n] = IoSlice::new(c);
+                    n += 1;
+                }
+                Chunk::File { .. } => return n,
+            }
+        }
+        if n < out.len() && !q.tail.is_empty() {
+            out[n] = IoSlice::new(&q.tail);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` queued bytes, which may span several chunks (after a
+    /// vectored write) but end within a file region only if they start in it.
+    pub(crate) fn advance(&mut self, mut n: usize) {
         let Some(q) = self.queue.as_mut() else {
             return;
         };
+        n = n.min(q.len);
         q.len -= n;
-        match q.chunks.front_mut() {
-            Some(Chunk::Bytes(c)) => {
-                c.advance(n);
-                if c.is_empty() {
-                    q.chunks.pop_front();
+        while n > 0 {
+            match q.chunks.front_mut() {
+                Some(Chunk::Bytes(c)) => {
+                    let k = n.min(c.len());
+                    c.advance(k);
+                    n -= k;
+                    if c.is_empty() {
+                        q.chunks.pop_front();
+                    }
+                }
+                Some(Chunk::File { offset, len, .. }) => {
+                    let k = n.min(*len);
+                    *offset += k as u64;
+                    *len -= k;
+                    n -= k;
+                    if *len == 0 {
+                        q.chunks.pop_front();
+                    }
+                }
+                None => {
+                    q.tail.advance(n);
+                    n = 0;
                 }
             }
-            Some(Chunk::File { offset, len, .. }) => {
-                *offset += n as u64;
-                *len -= n;
-                if *len == 0 {
-                    q.chunks.pop_front();
-                }
-            }
-            None => q.tail.advance(n),
         }
         if q.len == 0 {
             self.release();
@@ -413,6 +452,28 @@ mod tests {
             w.advance(1);
         }
         assert_eq!(out, b"abcdef");
+        assert_eq!(w.capacity(), 0);
+    }
+
+    #[test]
+    fn a_vectored_front_spans_chunks_and_the_tail_and_advances_across_them() {
+        fn front(w: &WriteBuffer, room: usize) -> Vec<Vec<u8>> {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let n = w.front_vectored(&mut slices[..room]);
+            slices[..n].iter().map(|s| s.to_vec()).collect()
+        }
+        let mut w = WriteBuffer::default();
+        w.push_slice(b"ab");
+        w.push_bytes(Bytes::from_static(b"cde"));
+        w.push_slice(b"fg");
+        assert_eq!(front(&w, 8), [&b"ab"[..], b"cde", b"fg"]);
+        assert_eq!(front(&w, 2).len(), 2);
+        // A write that ended inside the second chunk.
+        w.advance(3);
+        assert_eq!(w.len(), 4);
+        assert_eq!(front(&w, 8), [&b"de"[..], b"fg"]);
+        w.advance(4);
+        assert!(w.is_empty());
         assert_eq!(w.capacity(), 0);
     }
 
