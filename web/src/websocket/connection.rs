@@ -27,8 +27,9 @@ use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tornado_ioloop::{Sleep, sleep_until};
-use tornado_iostream::IoStream;
+use tornado_iostream::{IoStream, WritePart};
 
 use super::Message;
 use super::deflate::Compressor;
@@ -150,11 +151,66 @@ fn trim_scratch(buf: &mut Vec<u8>) {
 /// A batch of frames this large is written at once, even with more input to answer.
 const BATCH_LIMIT: usize = 64 * 1024;
 
+/// A server's uncompressed message at least this large is written from its own bytes:
+/// its header and its payload go out in one vectored write, and what the socket does not
+/// take is queued without copying the payload. A smaller one is copied after its header
+/// into one buffer, which costs less than the vectored write's bookkeeping.
+///
+/// ```
+/// use tornado_web::websocket::{Message, ZERO_COPY_MIN};
+///
+/// // A message this large, handed over as a `Vec<u8>` or `String`, is written from
+/// // its own allocation.
+/// let big = Message::from(vec![0u8; ZERO_COPY_MIN]);
+/// assert!(big.len() >= ZERO_COPY_MIN);
+/// ```
+pub const ZERO_COPY_MIN: usize = 2 * 1024;
+
+/// At most this many such payloads wait in a batch: it is written when one more would
+/// not fit in the fixed list of pieces its vectored write is made from.
+const BATCH_PAYLOADS: usize = 16;
+
 /// Frames held back while one connection answers messages that arrived together.
 struct Batch {
     /// The connection whose task is answering them; `None` when no batch is open.
     owner: Option<Rc<Inner>>,
+    /// Encoded frames, except the payloads below.
     frames: Vec<u8>,
+    /// Payloads of large messages, not copied: each goes after `frames[..at]`.
+    payloads: Vec<(usize, Bytes)>,
+    /// The bytes in `payloads`.
+    payload_len: usize,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.frames.len() + self.payload_len
+    }
+
+    /// Queues what the batch holds on `stream`, in order, in one write, and empties it.
+    fn write_to(&mut self, stream: &IoStream) {
+        // Queued at once; a failed write closes the stream, which its task sees.
+        if self.payloads.is_empty() {
+            if !self.frames.is_empty() {
+                drop(stream.write(&self.frames));
+            }
+        } else {
+            let mut parts = [WritePart::Slice(&[]); 2 * BATCH_PAYLOADS + 1];
+            let mut n = 0;
+            let mut from = 0;
+            for (at, payload) in &self.payloads {
+                parts[n] = WritePart::Slice(&self.frames[from..*at]);
+                parts[n + 1] = WritePart::Bytes(payload);
+                n += 2;
+                from = *at;
+            }
+            parts[n] = WritePart::Slice(&self.frames[from..]);
+            drop(stream.write_vectored(&parts[..n + 1]));
+            self.payloads.clear();
+            self.payload_len = 0;
+        }
+        self.frames.clear();
+    }
 }
 
 thread_local! {
@@ -162,6 +218,8 @@ thread_local! {
         RefCell::new(Batch {
             owner: None,
             frames: Vec::new(),
+            payloads: Vec::new(),
+            payload_len: 0,
         })
     };
     /// Whether `BATCH` has an owner: a flag without a destructor is the cheaper
@@ -187,11 +245,8 @@ fn uncork() {
     BATCH_OPEN.set(false);
     BATCH.with(|b| {
         let mut b = b.borrow_mut();
-        if let Some(owner) = b.owner.take()
-            && !b.frames.is_empty()
-        {
-            // Queued at once; a failed write closes the stream, which its task sees.
-            drop(owner.stream.write(&b.frames));
+        if let Some(owner) = b.owner.take() {
+            b.write_to(&owner.stream);
         }
         trim_scratch(&mut b.frames);
     });
@@ -331,6 +386,10 @@ impl WebSocket {
     /// ws.write_message(vec![1u8, 2, 3]);      // binary, not waiting
     /// # Ok(()) }
     /// ```
+    ///
+    /// A large message on a server's uncompressed connection (at least
+    /// [`ZERO_COPY_MIN`] bytes) is written from its own bytes, not copied: pass a
+    /// `String`, `Vec<u8>` or `Bytes` rather than a borrowed one to save that copy too.
     pub fn write_message(&self, message: impl Into<Message>) -> WriteMessage {
         let message = message.into();
         let opcode = if message.is_text() {
@@ -338,6 +397,17 @@ impl WebSocket {
         } else {
             OpCode::Binary
         };
+        if message.len() >= ZERO_COPY_MIN
+            && !self.inner.masks()
+            && self.inner.compressor().is_none()
+        {
+            let payload = match message {
+                Message::Binary(b) => b,
+                // The string's allocation becomes the `Bytes`: nothing is copied.
+                Message::Text(s) => Bytes::from(s),
+            };
+            return self.send_shared(opcode, payload);
+        }
         self.send(opcode, message.as_bytes(), true)
     }
 
@@ -462,9 +532,8 @@ impl WebSocket {
                     return false;
                 }
                 encode(&mut b.frames);
-                if b.frames.len() >= BATCH_LIMIT {
-                    drop(inner.stream.write(&b.frames));
-                    b.frames.clear();
+                if b.len() >= BATCH_LIMIT {
+                    b.write_to(&inner.stream);
                 }
                 true
             });
@@ -478,6 +547,51 @@ impl WebSocket {
             encode(&mut frame);
             let w = inner.stream.write(&frame);
             trim_scratch(&mut frame);
+            w
+        });
+        WriteMessage {
+            inner: Queued::Stream(write),
+        }
+    }
+
+    /// Queues one unmasked, uncompressed data frame whose payload is not copied: its
+    /// header and `payload` go out in one vectored write (after the open batch's frames,
+    /// if the batch is this connection's).
+    fn send_shared(&self, opcode: OpCode, payload: Bytes) -> WriteMessage {
+        let inner = &*self.inner;
+        if inner.phase.get() != Phase::Open || inner.stream.closed() {
+            return WriteMessage {
+                inner: Queued::Failed(Some(WebSocketError::closed())),
+            };
+        }
+        let len = payload.len();
+        let batched = BATCH_OPEN.get()
+            && BATCH.with(|b| {
+                let b = b.borrow();
+                b.owner.as_ref().is_some_and(|o| Rc::ptr_eq(o, &self.inner))
+            });
+        if batched {
+            BATCH.with(|b| {
+                let mut b = b.borrow_mut();
+                encode_header(&mut b.frames, true, false, opcode, None, len as u64);
+                let at = b.frames.len();
+                b.payloads.push((at, payload));
+                b.payload_len += len;
+                if b.len() >= BATCH_LIMIT || b.payloads.len() == BATCH_PAYLOADS {
+                    b.write_to(&inner.stream);
+                }
+            });
+            return WriteMessage {
+                inner: Queued::Batch(self.clone()),
+            };
+        }
+        let write = FRAME.with(|frame| {
+            let mut frame = frame.borrow_mut();
+            encode_header(&mut frame, true, false, opcode, None, len as u64);
+            let w = inner
+                .stream
+                .write_vectored(&[WritePart::Slice(&frame), WritePart::Bytes(&payload)]);
+            frame.clear();
             w
         });
         WriteMessage {
