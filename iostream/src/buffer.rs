@@ -114,7 +114,22 @@ impl ReadBuffer {
                 // shrinks a little each time, and zeroing a reclaimed one for every
                 // message would cost more than the slightly shorter reads. A smaller one
                 // is reclaimed (and zeroed) once the bytes taken from it are dropped.
+                //
+                // A stream that reads large (its reads came back full, so it asks for
+                // more than the first read) would be held to the size of whatever
+                // pooled buffer it gets, since it gives the buffer back each time it
+                // consumes all of it (a WebSocket taking a large message piece by
+                // piece): such a buffer is grown to the read wanted, once, and goes
+                // back to the pool that size.
                 self.buf = match pooled() {
+                    Some(b) if b.len() >= want => b,
+                    Some(mut b) if want > INITIAL_READ_SIZE && b.capacity() >= want => {
+                        b.resize(want, 0);
+                        b
+                    }
+                    Some(b) if want > INITIAL_READ_SIZE => {
+                        reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want))
+                    }
                     Some(b) if b.len() >= want / 2 => b,
                     Some(b) => reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want)),
                     None => BytesMut::zeroed(want),
@@ -425,6 +440,27 @@ mod tests {
         assert_eq!(s.len(), INITIAL_READ_SIZE);
         assert_eq!(s.as_ptr().addr(), fresh);
         assert!(s.iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn a_stream_that_reads_large_gets_a_pooled_buffer_as_large_as_its_read() {
+        let mut b = ReadBuffer::default();
+        let n = b.spare(2 * INITIAL_READ_SIZE, usize::MAX).len();
+        assert_eq!(n, 2 * INITIAL_READ_SIZE);
+        b.commit(n);
+        b.consume(n);
+        b.release_if_empty();
+        // A small read takes the pooled buffer as it is.
+        assert_eq!(b.spare(INITIAL_READ_SIZE, usize::MAX).len(), n);
+        b.release_if_empty();
+        // A large one is not held to its size (it consumed it all, so it gave it back
+        // and would get it again for every read).
+        let s = b.spare(MAX_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), MAX_READ_SIZE);
+        b.release_if_empty();
+        // The grown buffer went back to the pool, and serves the next large read as is.
+        let s = b.spare(MAX_READ_SIZE / 2, usize::MAX);
+        assert_eq!(s.len(), MAX_READ_SIZE);
     }
 
     #[test]
