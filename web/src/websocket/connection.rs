@@ -5,7 +5,10 @@
 //! stream frees it while waiting), hands whole messages to the handler one at a time,
 //! answers pings, sends the periodic ping, and runs the closing handshake. Writes need
 //! no task: a frame is encoded into a per-thread scratch buffer and queued on the
-//! stream, which copies only what the socket does not take at once.
+//! stream, which copies only what the socket does not take at once. A large message
+//! on a server's uncompressed connection is not copied at all: its header and its own
+//! bytes go out in one vectored write, and what the socket does not take is queued by
+//! reference.
 //!
 //! Both ends run on this: a server's connection with its [`WebSocketHandler`], a
 //! client's (`websocket_connect`) with a handler that hands messages to the
