@@ -14,6 +14,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
+use std::io::IoSlice;
 use std::rc::Rc;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -113,7 +114,22 @@ impl ReadBuffer {
                 // shrinks a little each time, and zeroing a reclaimed one for every
                 // message would cost more than the slightly shorter reads. A smaller one
                 // is reclaimed (and zeroed) once the bytes taken from it are dropped.
+                //
+                // A stream that reads large (its reads came back full, so it asks for
+                // more than the first read) would be held to the size of whatever
+                // pooled buffer it gets, since it gives the buffer back each time it
+                // consumes all of it (a WebSocket taking a large message piece by
+                // piece): such a buffer is grown to the read wanted, once, and goes
+                // back to the pool that size.
                 self.buf = match pooled() {
+                    Some(b) if b.len() >= want => b,
+                    Some(mut b) if want > INITIAL_READ_SIZE && b.capacity() >= want => {
+                        b.resize(want, 0);
+                        b
+                    }
+                    Some(b) if want > INITIAL_READ_SIZE => {
+                        reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want))
+                    }
                     Some(b) if b.len() >= want / 2 => b,
                     Some(b) => reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want)),
                     None => BytesMut::zeroed(want),
@@ -287,26 +303,64 @@ impl WriteBuffer {
         }
     }
 
-    pub(crate) fn advance(&mut self, n: usize) {
+    /// The queued bytes up to the first file region, as slices for one vectored write
+    /// (as many as fit in `out`); how many were filled. Zero when a file region is next.
+    pub(crate) fn front_vectored<'a>(&'a self, out: &mut [IoSlice<'a>]) -> usize {
+        let Some(q) = &self.queue else {
+            return 0;
+        };
+        let mut n = 0;
+        for chunk in &q.chunks {
+            if n == out.len() {
+                return n;
+            }
+            match chunk {
+                Chunk::Bytes(c) => {
+                    out[n] = IoSlice::new(c);
+                    n += 1;
+                }
+                Chunk::File { .. } => return n,
+            }
+        }
+        if n < out.len() && !q.tail.is_empty() {
+            out[n] = IoSlice::new(&q.tail);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` queued bytes, which may span several chunks (after a
+    /// vectored write) but end within a file region only if they start in it.
+    pub(crate) fn advance(&mut self, mut n: usize) {
         let Some(q) = self.queue.as_mut() else {
             return;
         };
+        n = n.min(q.len);
         q.len -= n;
-        match q.chunks.front_mut() {
-            Some(Chunk::Bytes(c)) => {
-                c.advance(n);
-                if c.is_empty() {
-                    q.chunks.pop_front();
+        while n > 0 {
+            match q.chunks.front_mut() {
+                Some(Chunk::Bytes(c)) => {
+                    let k = n.min(c.len());
+                    c.advance(k);
+                    n -= k;
+                    if c.is_empty() {
+                        q.chunks.pop_front();
+                    }
+                }
+                Some(Chunk::File { offset, len, .. }) => {
+                    let k = n.min(*len);
+                    *offset += k as u64;
+                    *len -= k;
+                    n -= k;
+                    if *len == 0 {
+                        q.chunks.pop_front();
+                    }
+                }
+                None => {
+                    q.tail.advance(n);
+                    n = 0;
                 }
             }
-            Some(Chunk::File { offset, len, .. }) => {
-                *offset += n as u64;
-                *len -= n;
-                if *len == 0 {
-                    q.chunks.pop_front();
-                }
-            }
-            None => q.tail.advance(n),
         }
         if q.len == 0 {
             self.release();
@@ -389,6 +443,27 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_that_reads_large_gets_a_pooled_buffer_as_large_as_its_read() {
+        let mut b = ReadBuffer::default();
+        let n = b.spare(2 * INITIAL_READ_SIZE, usize::MAX).len();
+        assert_eq!(n, 2 * INITIAL_READ_SIZE);
+        b.commit(n);
+        b.consume(n);
+        b.release_if_empty();
+        // A small read takes the pooled buffer as it is.
+        assert_eq!(b.spare(INITIAL_READ_SIZE, usize::MAX).len(), n);
+        b.release_if_empty();
+        // A large one is not held to its size (it consumed it all, so it gave it back
+        // and would get it again for every read).
+        let s = b.spare(MAX_READ_SIZE, usize::MAX);
+        assert_eq!(s.len(), MAX_READ_SIZE);
+        b.release_if_empty();
+        // The grown buffer went back to the pool, and serves the next large read as is.
+        let s = b.spare(MAX_READ_SIZE / 2, usize::MAX);
+        assert_eq!(s.len(), MAX_READ_SIZE);
+    }
+
+    #[test]
     fn read_buffer_spare_after_full() {
         let mut b = ReadBuffer::default();
         let n = b.spare(8, usize::MAX).len();
@@ -413,6 +488,28 @@ mod tests {
             w.advance(1);
         }
         assert_eq!(out, b"abcdef");
+        assert_eq!(w.capacity(), 0);
+    }
+
+    #[test]
+    fn a_vectored_front_spans_chunks_and_the_tail_and_advances_across_them() {
+        fn front(w: &WriteBuffer, room: usize) -> Vec<Vec<u8>> {
+            let mut slices = [IoSlice::new(&[]); 8];
+            let n = w.front_vectored(&mut slices[..room]);
+            slices[..n].iter().map(|s| s.to_vec()).collect()
+        }
+        let mut w = WriteBuffer::default();
+        w.push_slice(b"ab");
+        w.push_bytes(Bytes::from_static(b"cde"));
+        w.push_slice(b"fg");
+        assert_eq!(front(&w, 8), [&b"ab"[..], b"cde", b"fg"]);
+        assert_eq!(front(&w, 2).len(), 2);
+        // A write that ended inside the second chunk.
+        w.advance(3);
+        assert_eq!(w.len(), 4);
+        assert_eq!(front(&w, 8), [&b"de"[..], b"fg"]);
+        w.advance(4);
+        assert!(w.is_empty());
         assert_eq!(w.capacity(), 0);
     }
 

@@ -70,6 +70,7 @@ pub use crate::error::{
 pub use crate::pipe::Pipe;
 pub use crate::stream::{
     DEFAULT_MAX_BUFFER_SIZE, Detached, FillReadBuffer, IoStream, ReadFuture, ReadInto, WriteFuture,
+    WritePart,
 };
 pub use crate::tls::{Handshake, SslIoStream, TlsConfig, TlsTransport};
 pub use crate::transport::Transport;

@@ -132,6 +132,12 @@ impl Transport for Pipe {
             None => Err(no_end("write")),
         }
     }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match &mut self.sender {
+            Some(s) => s.write_vectored(bufs),
+            None => Err(no_end("write")),
+        }
+    }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }

@@ -42,4 +42,4 @@ pub use self::close::Detached;
 pub use self::io_stream::IoStream;
 pub use self::read_future::{FillReadBuffer, ReadFuture, ReadInto};
 pub use self::state::DEFAULT_MAX_BUFFER_SIZE;
-pub use self::write::WriteFuture;
+pub use self::write::{WriteFuture, WritePart};

@@ -349,6 +349,18 @@ impl Transport for TlsTransport {
         Ok(n)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        // rustls copies the plaintext into its records anyway: all of it at once, as
+        // `write` does one buffer.
+        self.write_records()?;
+        let n = self.conn.writer().write_vectored(bufs)?;
+        if self.conn.is_handshaking() && n > 0 {
+            self.early_plaintext = true;
+        }
+        self.write_records_now()?;
+        Ok(n)
+    }
+
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }

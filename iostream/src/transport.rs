@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 
 use mio::event::Source;
@@ -26,6 +26,18 @@ pub trait Transport: Source + fmt::Debug + 'static {
 
     /// Writes from `buf` (see [`Write::write`]).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Writes from several buffers in order, as one `write` of their concatenation
+    /// would (see [`Write::write_vectored`]): a socket does it in one `writev(2)`, so
+    /// pieces that live apart (a frame header and its payload) need not be copied
+    /// together first. The default writes the first non-empty buffer alone, which is
+    /// correct for any transport (the stream calls again for the rest).
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) => self.write(b),
+            None => Ok(0),
+        }
+    }
 
     /// Writes up to `len` bytes of `file`, from `offset`, straight from the file
     /// (`sendfile(2)`: the bytes are not copied through user memory), as
@@ -142,6 +154,9 @@ impl Transport for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Write::write(self, buf)
     }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
+    }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
@@ -174,6 +189,9 @@ impl Transport for UnixStream {
     }
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         Write::write(self, buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        Write::write_vectored(self, bufs)
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self

@@ -131,6 +131,44 @@ fn handshake_then_data_both_ways() {
 }
 
 #[test]
+fn a_vectored_write_goes_through_tls_whole_and_in_order() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let (c, s) = handshake(
+            &client,
+            &server,
+            TlsConfig::client(client_cfg, "localhost").unwrap(),
+            TlsConfig::server(server_cfg),
+        )
+        .await;
+        c.unwrap();
+        s.unwrap();
+        let payload = bytes::Bytes::from(
+            (0..2_000_000u32)
+                .map(|i| (i % 249) as u8)
+                .collect::<Vec<_>>(),
+        );
+        let w = client.write_vectored(&[
+            tornado_iostream::WritePart::from(&b"head"[..]),
+            tornado_iostream::WritePart::from(&payload),
+        ]);
+        let tail = client.write(b"tail");
+        let got = server
+            .read_bytes(4 + payload.len() + 4, false)
+            .await
+            .unwrap();
+        w.await.unwrap();
+        tail.await.unwrap();
+        assert_eq!(&got[..4], b"head");
+        assert!(got[4..4 + payload.len()] == payload[..]);
+        assert_eq!(&got[4 + payload.len()..], b"tail");
+    });
+}
+
+#[test]
 fn reads_and_writes_started_before_the_handshake_wait_for_it() {
     run(async {
         let pki = pki(&["localhost"]);

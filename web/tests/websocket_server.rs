@@ -12,7 +12,9 @@ use tornado_iostream::IoStream;
 use tornado_web::testing;
 use tornado_web::websocket::deflate::{DeflateParams, client_accept, client_offer};
 use tornado_web::websocket::frame::{OpCode, encode_frame};
-use tornado_web::websocket::{CompressionOptions, Message, WebSocket, WebSocketHandler};
+use tornado_web::websocket::{
+    CompressionOptions, Message, WebSocket, WebSocketHandler, ZERO_COPY_MIN,
+};
 use tornado_web::{Application, Context, Settings, url};
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -912,6 +914,53 @@ fn messages_that_arrive_together_are_answered_in_order_even_when_a_handler_waits
                 );
             }
             assert_eq!(c.frame().await.payload, b"small");
+        },
+    );
+}
+
+/// Small and large messages that arrive together, text and binary, some just around
+/// `ZERO_COPY_MIN` and more large ones than a batch holds: each comes back whole and
+/// in order (a large one is written from the message's own bytes, after the small
+/// frames batched before it). The client reads only once it has sent everything, so
+/// the server's socket fills and the rest of its output waits in the stream.
+#[test]
+fn small_and_large_messages_together_come_back_in_order() {
+    testing::run(
+        || {
+            Application::new(vec![url("/", || Waiter {
+                released: tornado_gen::locks::Event::new(),
+            })])
+        },
+        |server| async move {
+            let c = Client::open(server.addr(), "/", "").await;
+            let sizes: Vec<usize> = (0..48)
+                .map(|i| match i % 4 {
+                    0 => 5 + i,
+                    1 => ZERO_COPY_MIN - 1 + i % 3,
+                    2 => 3000 + i,
+                    _ => 70_000 + i,
+                })
+                .collect();
+            let mut wire = Vec::new();
+            let mut sent = Vec::new();
+            for (i, &len) in sizes.iter().enumerate() {
+                let text = i % 2 == 0;
+                let payload: Vec<u8> = (0..len).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+                let opcode = if text { OpCode::Text } else { OpCode::Binary };
+                let mask = [i as u8, 0x11, 0x22, 0x33];
+                encode_frame(&mut wire, true, false, opcode, Some(mask), &payload);
+                sent.push((if text { 1 } else { 2 }, payload));
+            }
+            c.send_raw(&wire).await;
+            for (i, (opcode, payload)) in sent.iter().enumerate() {
+                let f = c.frame().await;
+                assert_eq!(f.opcode, *opcode, "message {i}");
+                assert!(
+                    f.payload == *payload,
+                    "message {i} ({} bytes) came back changed",
+                    payload.len()
+                );
+            }
         },
     );
 }

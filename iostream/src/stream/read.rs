@@ -25,10 +25,10 @@ impl State {
                     if drained_hint && !self.read_closed {
                         self.read_ready = false;
                     }
-                    if n < asked / 8 && self.read_size > INITIAL_READ_SIZE {
+                    if n < asked / 8 && self.read_size > INITIAL_READ_SIZE as u32 {
                         self.read_size /= 2;
                     }
-                } else if self.read_size < MAX_READ_SIZE {
+                } else if self.read_size < MAX_READ_SIZE as u32 {
                     self.read_size *= 2;
                 }
                 n
@@ -60,7 +60,7 @@ impl State {
             return;
         }
         let hint = t.short_read_means_drained();
-        let spare = self.rbuf.spare(self.read_size, room);
+        let spare = self.rbuf.spare(self.read_size as usize, room);
         let asked = spare.len();
         let res = t.read(spare);
         if let Ok(n) = res {
@@ -139,13 +139,19 @@ impl State {
         if self.reader.is_some() {
             return Err(already_reading());
         }
-        self.next_reader += 1;
-        self.reader = Some(self.next_reader);
-        Ok(self.next_reader)
+        let id = self.next_reader;
+        self.next_reader = id.saturating_add(1);
+        self.reader = Some(id);
+        Ok(id.get())
+    }
+
+    /// Whether the pending read is the one with `id`.
+    pub(super) fn is_reader(&self, id: u64) -> bool {
+        self.reader.is_some_and(|r| r.get() == id)
     }
 
     pub(super) fn finish_read(&mut self, id: u64) {
-        if self.reader == Some(id) {
+        if self.is_reader(id) {
             self.reader = None;
             self.read_waker = None;
             self.rbuf.release_if_empty();

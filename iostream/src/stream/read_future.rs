@@ -274,7 +274,7 @@ impl Future for FillReadBuffer {
         };
         // Keep the buffer: the caller is about to parse it.
         if let ReadState::Active(_, id) = this.state
-            && st.reader == Some(id)
+            && st.is_reader(id)
         {
             st.reader = None;
             st.read_waker = None;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs::File;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -14,19 +14,35 @@ use super::io_stream::IoStream;
 use super::state::{Shared, State};
 use crate::buffer::Front;
 use crate::error::write_buffer_full;
+use crate::transport::Transport;
 
 impl State {
     /// One transport write; `None` when nothing could be written (not writable, or the
     /// stream closed).
     fn write_some(&mut self, data: &[u8]) -> Option<usize> {
+        self.write_some_with(data.len(), |t| t.write(data))
+    }
+
+    /// One vectored transport write of `slices`, as [`write_some`](Self::write_some).
+    fn write_some_vectored(&mut self, slices: &[IoSlice<'_>]) -> Option<usize> {
+        let offered = slices.iter().map(|s| s.len()).sum();
+        self.write_some_with(offered, |t| t.write_vectored(slices))
+    }
+
+    #[inline]
+    fn write_some_with(
+        &mut self,
+        offered: usize,
+        mut write: impl FnMut(&mut dyn Transport) -> io::Result<usize>,
+    ) -> Option<usize> {
         loop {
             if !self.write_ready {
                 return None;
             }
             let t = self.transport.as_mut()?;
             let hint = t.short_read_means_drained();
-            match t.write(data) {
-                Ok(0) if !data.is_empty() => {
+            match write(&mut **t) {
+                Ok(0) if offered > 0 => {
                     self.close(Some(io::Error::new(
                         io::ErrorKind::WriteZero,
                         "the transport accepted no bytes",
@@ -34,7 +50,7 @@ impl State {
                     return None;
                 }
                 Ok(n) => {
-                    if n < data.len() && hint {
+                    if n < offered && hint {
                         self.write_ready = false;
                     }
                     self.written += n as u64;
@@ -63,8 +79,21 @@ impl State {
             };
             let hint = t.short_read_means_drained();
             let (res, len, from_file) = match self.wbuf.front() {
-                Front::Bytes(data) => (t.write(data), data.len(), false),
                 Front::File(file, offset, len) => (t.send_file(file, offset, len), len, true),
+                // The only piece queued.
+                Front::Bytes(data) if data.len() == self.wbuf.len() => {
+                    (t.write(data), data.len(), false)
+                }
+                Front::Bytes(_) => {
+                    // Every queued piece up to a file region, in one vectored write.
+                    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                    let n = self.wbuf.front_vectored(&mut slices);
+                    let len = slices[..n].iter().map(|s| s.len()).sum();
+                    match &slices[..n] {
+                        [one] => (t.write(one), len, false),
+                        more => (t.write_vectored(more), len, false),
+                    }
+                }
             };
             match res {
                 Ok(0) if len > 0 => {
@@ -141,13 +170,12 @@ impl State {
         }
     }
 
-    /// Queues `data` (writing what the transport takes now, and buffering at most
-    /// `buffer_cap` bytes in all of the rest); returns the position that marks the end
-    /// of what was accepted, and how many bytes that is.
+    /// Queues the concatenation of `parts` (writing what the transport takes now, and
+    /// buffering at most `buffer_cap` bytes in all of the rest); returns the position
+    /// that marks the end of what was accepted, and how many bytes that is.
     fn queue_write(
         &mut self,
-        data: &[u8],
-        owned: Option<&Bytes>,
+        parts: &[WritePart<'_>],
         buffer_cap: usize,
     ) -> io::Result<(u64, usize)> {
         if self.closed {
@@ -159,35 +187,143 @@ impl State {
                 "this stream cannot be written (read-only pipe)",
             ));
         }
+        let total = match parts {
+            [one] => one.len(),
+            more => more.iter().map(WritePart::len).sum(),
+        };
         let max = self.max_write_buffer_size;
-        if self.wbuf.len().saturating_add(data.len()) > max {
+        if self.wbuf.len().saturating_add(total) > max {
             return Err(write_buffer_full(max));
         }
         let mut off = 0;
         if self.wbuf.is_empty() {
-            while off < data.len() {
-                match self.write_some(&data[off..]) {
-                    Some(n) => off += n,
-                    None => break,
+            match parts {
+                [one] => {
+                    let data = one.as_slice();
+                    while off < data.len() {
+                        match self.write_some(&data[off..]) {
+                            Some(n) => off += n,
+                            None => break,
+                        }
+                    }
+                }
+                more => {
+                    while off < total {
+                        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                        let n = slices_from(more, off, &mut slices);
+                        match self.write_some_vectored(&slices[..n]) {
+                            Some(n) => off += n,
+                            None => break,
+                        }
+                    }
                 }
             }
             if self.closed {
                 return Err(self.closed_error());
             }
         }
-        let take = (data.len() - off).min(buffer_cap.saturating_sub(self.wbuf.len()));
-        if take > 0 {
-            match owned {
-                Some(b) => self.wbuf.push_bytes(b.slice(off..off + take)),
-                None => self.wbuf.push_slice(&data[off..off + take]),
+        // The rest: borrowed bytes are copied, shared ones queued as they are.
+        let mut room = buffer_cap.saturating_sub(self.wbuf.len());
+        let mut skip = off;
+        let mut accepted = off;
+        for part in parts {
+            let len = part.len();
+            if skip >= len {
+                skip -= len;
+                continue;
             }
+            let take = (len - skip).min(room);
+            if take == 0 {
+                break;
+            }
+            match part {
+                WritePart::Slice(s) => self.wbuf.push_slice(&s[skip..skip + take]),
+                WritePart::Bytes(b) => self.wbuf.push_bytes(b.slice(skip..skip + take)),
+            }
+            room -= take;
+            accepted += take;
+            skip = 0;
         }
-        let accepted = off + take;
         self.queued += accepted as u64;
         if off > 0 {
             self.update_confirmed();
         }
         Ok((self.queued, accepted))
+    }
+}
+
+/// The most slices one vectored write offers (Linux takes up to 1,024); what lies
+/// beyond goes in the next call.
+const MAX_IOVECS: usize = 64;
+
+/// Fills `out` with the bytes of `parts` from byte `off` on; how many slices.
+fn slices_from<'a>(parts: &'a [WritePart<'_>], mut off: usize, out: &mut [IoSlice<'a>]) -> usize {
+    let mut n = 0;
+    for part in parts {
+        let data = part.as_slice();
+        if off >= data.len() {
+            off -= data.len();
+            continue;
+        }
+        if n == out.len() {
+            break;
+        }
+        out[n] = IoSlice::new(&data[off..]);
+        n += 1;
+        off = 0;
+    }
+    n
+}
+
+/// One piece of a [`IoStream::write_vectored`]: bytes the caller keeps, which are
+/// copied if the transport does not take them at once, or bytes in a [`Bytes`], which
+/// are then queued as they are (a reference is kept; nothing is copied).
+///
+/// ```
+/// use bytes::Bytes;
+/// use tornado_iostream::WritePart;
+///
+/// let payload = Bytes::from(vec![7u8; 4096]);
+/// let parts = [WritePart::from(&b"header"[..]), WritePart::from(&payload)];
+/// assert_eq!(parts.iter().map(WritePart::len).sum::<usize>(), 4102);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub enum WritePart<'a> {
+    /// Borrowed bytes: what is not written at once is copied into the write buffer.
+    Slice(&'a [u8]),
+    /// Shared bytes: what is not written at once is queued without copying.
+    Bytes(&'a Bytes),
+}
+
+impl WritePart<'_> {
+    /// The part's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            WritePart::Slice(s) => s,
+            WritePart::Bytes(b) => b,
+        }
+    }
+
+    /// How many bytes the part holds.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether the part holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> From<&'a [u8]> for WritePart<'a> {
+    fn from(s: &'a [u8]) -> WritePart<'a> {
+        WritePart::Slice(s)
+    }
+}
+
+impl<'a> From<&'a Bytes> for WritePart<'a> {
+    fn from(b: &'a Bytes) -> WritePart<'a> {
+        WritePart::Bytes(b)
     }
 }
 
@@ -271,7 +407,7 @@ impl IoStream {
             .shared
             .state
             .borrow_mut()
-            .queue_write(data, None, usize::MAX);
+            .queue_write(&[WritePart::Slice(data)], usize::MAX);
         self.write_future(res)
     }
 
@@ -282,17 +418,52 @@ impl IoStream {
             .shared
             .state
             .borrow_mut()
-            .queue_write(&data, Some(&data), usize::MAX);
+            .queue_write(&[WritePart::Bytes(&data)], usize::MAX);
+        self.write_future(res)
+    }
+
+    /// Queues `parts`, one after another, as one write of their concatenation, and
+    /// starts writing them at once in one vectored write (`writev(2)` on a TCP or Unix
+    /// socket or a pipe; a TLS stream copies them into its records, as it copies any
+    /// write). The future resolves when they (and everything queued before) have been
+    /// written.
+    ///
+    /// This is for data that lives in pieces, such as a small header before a large
+    /// payload: nothing is copied to join them. What the transport does not take at
+    /// once is queued: a [`WritePart::Slice`] is copied (the caller keeps it), a
+    /// [`WritePart::Bytes`] is kept by reference, without copying. Queued output is
+    /// later written with vectored writes too. Fails as [`write`](Self::write) does.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tornado_iostream::{IoStream, WritePart};
+    ///
+    /// # tornado_ioloop::IoLoop::new().unwrap().run_sync(async {
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let stream = IoStream::connect(listener.local_addr()?).await?;
+    /// let (mut peer, _) = listener.accept()?;
+    /// let payload = Bytes::from(vec![b'x'; 3]);
+    /// stream
+    ///     .write_vectored(&[WritePart::from(&b"head:"[..]), WritePart::from(&payload)])
+    ///     .await?;
+    /// let mut got = [0u8; 8];
+    /// std::io::Read::read_exact(&mut peer, &mut got)?;
+    /// assert_eq!(&got, b"head:xxx");
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn write_vectored(&self, parts: &[WritePart<'_>]) -> WriteFuture {
+        let res = self
+            .shared
+            .state
+            .borrow_mut()
+            .queue_write(parts, usize::MAX);
         self.write_future(res)
     }
 
     /// Resolves when everything queued so far has been written.
     pub fn flush(&self) -> WriteFuture {
-        let res = self
-            .shared
-            .state
-            .borrow_mut()
-            .queue_write(&[], None, usize::MAX);
+        let res = self.shared.state.borrow_mut().queue_write(&[], usize::MAX);
         self.write_future(res)
     }
 
@@ -343,7 +514,10 @@ impl IoStream {
                 return Poll::Pending;
             }
         }
-        Poll::Ready(st.queue_write(data, None, high_water).map(|(_, n)| n))
+        Poll::Ready(
+            st.queue_write(&[WritePart::Slice(data)], high_water)
+                .map(|(_, n)| n),
+        )
     }
 
     /// `AsyncWrite::poll_flush`: ready when everything queued has been written.

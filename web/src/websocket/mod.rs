@@ -80,7 +80,9 @@ pub mod reader;
 mod utf8;
 
 pub use client::{WebSocketClientConnection, WebSocketConnect, websocket_connect};
-pub use connection::{CLOSE_TIMEOUT, WebSocket, WebSocketError, WriteFuture, WriteMessage};
+pub use connection::{
+    CLOSE_TIMEOUT, WebSocket, WebSocketError, WriteFuture, WriteMessage, ZERO_COPY_MIN,
+};
 pub use deflate::CompressionOptions;
 pub use handler::{WebSocketFactory, WebSocketHandler};
 pub use message::Message;
