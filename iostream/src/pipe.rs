@@ -138,6 +138,9 @@ impl Transport for Pipe {
             None => Err(no_end("write")),
         }
     }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }

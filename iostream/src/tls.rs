@@ -226,6 +226,11 @@ impl Write for Io<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
     }
+    /// rustls offers its queued records together: one `writev` for all of them when
+    /// the socket below can (else the first record, as `write`).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
+    }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -359,6 +364,10 @@ impl Transport for TlsTransport {
         }
         self.write_records_now()?;
         Ok(n)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {

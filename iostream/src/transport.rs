@@ -30,13 +30,27 @@ pub trait Transport: Source + fmt::Debug + 'static {
     /// Writes from several buffers in order, as one `write` of their concatenation
     /// would (see [`Write::write_vectored`]): a socket does it in one `writev(2)`, so
     /// pieces that live apart (a frame header and its payload) need not be copied
-    /// together first. The default writes the first non-empty buffer alone, which is
-    /// correct for any transport (the stream calls again for the rest).
+    /// together first. The default writes the first non-empty buffer alone. A
+    /// transport that overrides it to take every buffer also returns true from
+    /// [`is_write_vectored`](Transport::is_write_vectored); until it does, the stream
+    /// offers it one buffer at a time.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match bufs.iter().find(|b| !b.is_empty()) {
             Some(b) => self.write(b),
             None => Ok(0),
         }
+    }
+
+    /// Whether [`write_vectored`](Transport::write_vectored) writes from every buffer
+    /// it is given, as one `write` of their concatenation would (false by default).
+    ///
+    /// The stream reads a short write as "the source is full" (and waits for its next
+    /// writable event) when [`short_read_means_drained`](Transport::short_read_means_drained)
+    /// says so; it offers several buffers at once only to a transport that answers
+    /// true here, so a default `write_vectored`, which stops after the first buffer,
+    /// is never taken for a full socket.
+    fn is_write_vectored(&self) -> bool {
+        false
     }
 
     /// Writes up to `len` bytes of `file`, from `offset`, straight from the file
@@ -157,6 +171,9 @@ impl Transport for TcpStream {
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         Write::write_vectored(self, bufs)
     }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
@@ -192,6 +209,9 @@ impl Transport for UnixStream {
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         Write::write_vectored(self, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self

@@ -168,3 +168,83 @@ fn writing_a_closed_stream_fails() {
         assert!(tornado_iostream::is_stream_closed(&err));
     });
 }
+
+/// A transport of a user's that wraps a socket with `read` and `write` alone: its
+/// `write_vectored` is the trait's default, which writes one buffer a call.
+#[derive(Debug)]
+struct OneAtATime(mio::net::TcpStream);
+
+impl mio::event::Source for OneAtATime {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.0.register(registry, token, interests)
+    }
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        self.0.reregister(registry, token, interests)
+    }
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        self.0.deregister(registry)
+    }
+}
+
+impl tornado_iostream::Transport for OneAtATime {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        io::Read::read(&mut self.0, buf)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut self.0, buf)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+#[test]
+fn a_transport_without_vectored_writes_gets_everything_one_piece_at_a_time() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let (raw, _) = listener.accept().unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let s = IoStream::new(OneAtATime(mio::net::TcpStream::from_std(client))).unwrap();
+
+        // Several pieces at once on an idle socket, then more than it buffers (the peer
+        // is not reading yet), then pieces queued behind that: a short write of the
+        // first piece alone must not be taken for a full socket, or the rest would
+        // wait for a writable event that never comes.
+        let small = Bytes::from(pattern(100, 5));
+        let big = Bytes::from(pattern(8 * 1024 * 1024, 13));
+        let w1 = s.write_vectored(&[WritePart::from(&b"a:"[..]), WritePart::from(&small)]);
+        let w2 = s.write_bytes(big.clone());
+        let w3 = s.write(b":tail");
+        let w4 = s.write_vectored(&[WritePart::from(&b"<"[..]), WritePart::from(&b">"[..])]);
+        assert!(s.write_buffer_len() > 0, "the socket took 8 MiB at once");
+
+        let total = 2 + small.len() + big.len() + 5 + 2;
+        let reader = std::thread::spawn(move || {
+            let mut raw = raw;
+            let mut got = vec![0u8; total];
+            raw.read_exact(&mut got).unwrap();
+            got
+        });
+        for w in [w1, w2, w3, w4] {
+            w.await.unwrap();
+        }
+        let got = reader.join().unwrap();
+        let mut expected = b"a:".to_vec();
+        expected.extend_from_slice(&small);
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b":tail<>");
+        assert!(got == expected, "the bytes arrived out of order");
+    });
+}

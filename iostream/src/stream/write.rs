@@ -24,7 +24,13 @@ impl State {
     }
 
     /// One vectored transport write of `slices`, as [`write_some`](Self::write_some).
+    /// A transport that does not write vectored is offered the first non-empty slice
+    /// alone, so that a short write still means a full transport.
     fn write_some_vectored(&mut self, slices: &[IoSlice<'_>]) -> Option<usize> {
+        if !self.transport.as_ref()?.is_write_vectored() {
+            let first = slices.iter().find(|s| !s.is_empty())?;
+            return self.write_some(first);
+        }
         let offered = slices.iter().map(|s| s.len()).sum();
         self.write_some_with(offered, |t| t.write_vectored(slices))
     }
@@ -78,10 +84,11 @@ impl State {
                 _ => break,
             };
             let hint = t.short_read_means_drained();
+            let vectored = t.is_write_vectored();
             let (res, len, from_file) = match self.wbuf.front() {
                 Front::File(file, offset, len) => (t.send_file(file, offset, len), len, true),
-                // The only piece queued.
-                Front::Bytes(data) if data.len() == self.wbuf.len() => {
+                // The only piece queued, or a transport that takes one at a time.
+                Front::Bytes(data) if data.len() == self.wbuf.len() || !vectored => {
                     (t.write(data), data.len(), false)
                 }
                 Front::Bytes(_) => {
