@@ -918,29 +918,19 @@ fn messages_that_arrive_together_are_answered_in_order_even_when_a_handler_waits
     );
 }
 
-/// Small and large messages that arrive together, text and binary, some just around
-/// `ZERO_COPY_MIN` and more large ones than a batch holds: each comes back whole and
-/// in order (a large one is written from the message's own bytes, after the small
-/// frames batched before it). The client reads only once it has sent everything, so
-/// the server's socket fills and the rest of its output waits in the stream.
-#[test]
-fn small_and_large_messages_together_come_back_in_order() {
+/// Sends messages of `sizes` in one write (text and binary in turn, each masked) to a
+/// server that echoes them, and reads only once everything is sent, so the server's
+/// socket can fill and the rest of its output waits in the stream: each must come back
+/// whole and in order.
+fn echoed_whole_and_in_order(sizes: Vec<usize>) {
     testing::run(
         || {
             Application::new(vec![url("/", || Waiter {
                 released: tornado_gen::locks::Event::new(),
             })])
         },
-        |server| async move {
+        move |server| async move {
             let c = Client::open(server.addr(), "/", "").await;
-            let sizes: Vec<usize> = (0..48)
-                .map(|i| match i % 4 {
-                    0 => 5 + i,
-                    1 => ZERO_COPY_MIN - 1 + i % 3,
-                    2 => 3000 + i,
-                    _ => 70_000 + i,
-                })
-                .collect();
             let mut wire = Vec::new();
             let mut sent = Vec::new();
             for (i, &len) in sizes.iter().enumerate() {
@@ -962,5 +952,41 @@ fn small_and_large_messages_together_come_back_in_order() {
                 );
             }
         },
+    );
+}
+
+/// Small and large messages that arrive together, some just around `ZERO_COPY_MIN`
+/// and some larger than a batch (a large one is written from the message's own
+/// bytes, after the small frames batched before it; one past the batch's size makes
+/// it go out at once).
+#[test]
+fn small_and_large_messages_together_come_back_in_order() {
+    echoed_whole_and_in_order(
+        (0..48)
+            .map(|i| match i % 4 {
+                0 => 5 + i,
+                1 => ZERO_COPY_MIN - 1 + i % 3,
+                2 => 3000 + i,
+                _ => 70_000 + i,
+            })
+            .collect(),
+    );
+}
+
+/// Many messages just over `ZERO_COPY_MIN` between small ones, under 64 KiB in all: a
+/// batch fills with more payloads written from their own bytes than one vectored
+/// write takes (16), and goes out in several, still in order.
+#[test]
+fn more_shared_payloads_than_one_batch_write_takes_come_back_in_order() {
+    echoed_whole_and_in_order(
+        (0..40)
+            .map(|i| {
+                if i % 2 == 0 {
+                    3 + i
+                } else {
+                    ZERO_COPY_MIN + 17 * i
+                }
+            })
+            .collect(),
     );
 }

@@ -298,7 +298,10 @@ fn slices_from<'a>(parts: &'a [WritePart<'_>], mut off: usize, out: &mut [IoSlic
 pub enum WritePart<'a> {
     /// Borrowed bytes: what is not written at once is copied into the write buffer.
     Slice(&'a [u8]),
-    /// Shared bytes: what is not written at once is queued without copying.
+    /// Shared bytes: what is not written at once is queued without copying. The
+    /// stream then holds a reference to the whole allocation the `Bytes` shares (a
+    /// small slice of a large buffer keeps all of it) until those bytes are written;
+    /// `max_write_buffer_size` counts only the bytes queued.
     Bytes(&'a Bytes),
 }
 

@@ -123,7 +123,12 @@ impl From<Bytes> for Message {
 }
 
 impl From<Vec<u8>> for Message {
-    fn from(b: Vec<u8>) -> Message {
+    /// Takes the vector's allocation (a large message is written from it, held until
+    /// written: one mostly spare is made to fit first).
+    fn from(mut b: Vec<u8>) -> Message {
+        if b.capacity() / 2 > b.len() {
+            b.shrink_to_fit();
+        }
         Message::Binary(b.into())
     }
 }
