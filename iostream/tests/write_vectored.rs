@@ -248,3 +248,41 @@ fn a_transport_without_vectored_writes_gets_everything_one_piece_at_a_time() {
         assert!(got == expected, "the bytes arrived out of order");
     });
 }
+
+#[test]
+fn a_flush_of_more_queued_pieces_than_one_writev_takes_keeps_their_order() {
+    run(async {
+        let (s, raw) = tcp_raw().await;
+        // The peer is not reading: the first piece fills the socket, and the 300 after
+        // it wait as separate chunks, more than one vectored write offers (64).
+        let big = Bytes::from(pattern(8 * 1024 * 1024, 17));
+        let mut writes = vec![s.write_bytes(big.clone())];
+        let pieces: Vec<Bytes> = (0..300u32)
+            .map(|i| Bytes::from(pattern(100 + i as usize, i + 2)))
+            .collect();
+        for piece in &pieces {
+            writes.push(s.write_bytes(piece.clone()));
+        }
+        assert!(s.write_buffer_len() > pieces.iter().map(Bytes::len).sum::<usize>());
+
+        let mut expected = big.to_vec();
+        for piece in &pieces {
+            expected.extend_from_slice(piece);
+        }
+        let total = expected.len();
+        let reader = std::thread::spawn(move || {
+            let mut raw = raw;
+            let mut got = vec![0u8; total];
+            raw.read_exact(&mut got).unwrap();
+            got
+        });
+        for w in writes {
+            w.await.unwrap();
+        }
+        assert_eq!(s.write_buffer_len(), 0);
+        assert!(
+            reader.join().unwrap() == expected,
+            "the bytes arrived out of order"
+        );
+    });
+}
