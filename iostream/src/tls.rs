@@ -343,20 +343,13 @@ impl Transport for TlsTransport {
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Records the socket has not taken yet come first; if it still cannot take them
-        // it is full, and its next writable event will bring us back.
-        self.write_records()?;
-        let n = self.conn.writer().write(buf)?;
-        if self.conn.is_handshaking() && n > 0 {
-            self.early_plaintext = true;
-        }
-        self.write_records_now()?;
-        Ok(n)
+        self.write_vectored(&[io::IoSlice::new(buf)])
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        // rustls copies the plaintext into its records anyway: all of it at once, as
-        // `write` does one buffer.
+        // Records the socket has not taken yet come first; if it still cannot take them
+        // it is full, and its next writable event will bring us back. rustls copies the
+        // plaintext into its records: every buffer at once.
         self.write_records()?;
         let n = self.conn.writer().write_vectored(bufs)?;
         if self.conn.is_handshaking() && n > 0 {
