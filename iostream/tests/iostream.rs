@@ -2,7 +2,6 @@
 //! sockets, Unix socket pairs and pipes.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -15,39 +14,8 @@ use tornado_iostream::{
     unsatisfiable_read_error,
 };
 
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    IoLoop::new()
-        .unwrap()
-        .run_sync_timeout(f, Duration::from_secs(10))
-        .expect("test timed out")
-}
-
-/// A connected pair of TCP streams on 127.0.0.1.
-async fn tcp_pair() -> (IoStream, IoStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_nonblocking(true).unwrap();
-    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
-    (client, server)
-}
-
-/// A TCP stream and the blocking std socket at its other end.
-async fn tcp_raw() -> (IoStream, std::net::TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let stream = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (raw, _) = listener.accept().unwrap();
-    (stream, raw)
-}
-
-fn unix_pair() -> (IoStream, IoStream) {
-    let (a, b) = mio::net::UnixStream::pair().unwrap();
-    (IoStream::new(a).unwrap(), IoStream::new(b).unwrap())
-}
+mod common;
+use common::{run, tcp_pair, tcp_raw, unix_pair};
 
 async fn sleep(d: Duration) {
     let done = Rc::new(Cell::new(false));

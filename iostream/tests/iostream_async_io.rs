@@ -1,20 +1,14 @@
 //! `futures-io` AsyncRead / AsyncWrite over IoStream.
 
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use tornado_ioloop::IoLoop;
 use tornado_iostream::IoStream;
 
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    IoLoop::new()
-        .unwrap()
-        .run_sync_timeout(f, Duration::from_secs(10))
-        .expect("test timed out")
-}
+mod common;
+use common::{run, tcp_pair};
 
 async fn read(mut s: &IoStream, buf: &mut [u8]) -> io::Result<usize> {
     poll_fn(|cx| Pin::new(&mut s).poll_read(cx, buf)).await
@@ -26,17 +20,6 @@ async fn write_all(mut s: &IoStream, mut data: &[u8]) -> io::Result<()> {
         data = &data[n..];
     }
     Ok(())
-}
-
-async fn tcp_pair() -> (IoStream, IoStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_nonblocking(true).unwrap();
-    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
-    (client, server)
 }
 
 #[test]

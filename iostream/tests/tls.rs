@@ -1,9 +1,7 @@
 //! TLS streams over loopback TCP: handshakes that succeed and fail, SNI and ALPN, data
 //! transfer. Certificates are made at test time with rcgen.
 
-use std::future::Future;
 use std::io;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -11,16 +9,11 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tornado_ioloop::IoLoop;
 use tornado_iostream::IoStream;
 use tornado_iostream::tls::{self, TlsConfig};
 
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    IoLoop::new()
-        .unwrap()
-        .run_sync_timeout(f, Duration::from_secs(10))
-        .expect("test timed out")
-}
+mod common;
+use common::{run, tcp_pair};
 
 /// A CA and a leaf certificate for `names`, signed by it.
 struct Pki {
@@ -59,17 +52,6 @@ fn roots(ca: &CertificateDer<'static>) -> RootCertStore {
     roots
 }
 
-async fn tcp_pair() -> (IoStream, IoStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_nonblocking(true).unwrap();
-    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
-    (client, server)
-}
-
 /// Starts TLS on both ends; returns both handshake results.
 async fn handshake(
     client: &IoStream,
@@ -84,6 +66,25 @@ async fn handshake(
     (c, s)
 }
 
+/// A client and a server stream with a TLS session between them, for `localhost`
+/// under a fresh CA (also returned).
+async fn localhost_pair() -> (Pki, IoStream, IoStream) {
+    let pki = pki(&["localhost"]);
+    let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
+    let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+    let (client, server) = tcp_pair().await;
+    let (c, s) = handshake(
+        &client,
+        &server,
+        TlsConfig::client(client_cfg, "localhost").unwrap(),
+        TlsConfig::server(server_cfg),
+    )
+    .await;
+    c.unwrap();
+    s.unwrap();
+    (pki, client, server)
+}
+
 fn rustls_error(e: &io::Error) -> &rustls::Error {
     e.get_ref()
         .and_then(|e| e.downcast_ref::<rustls::Error>())
@@ -93,19 +94,7 @@ fn rustls_error(e: &io::Error) -> &rustls::Error {
 #[test]
 fn handshake_then_data_both_ways() {
     run(async {
-        let pki = pki(&["localhost"]);
-        let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
-        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-        let (client, server) = tcp_pair().await;
-        let (c, s) = handshake(
-            &client,
-            &server,
-            TlsConfig::client(client_cfg, "localhost").unwrap(),
-            TlsConfig::server(server_cfg),
-        )
-        .await;
-        c.unwrap();
-        s.unwrap();
+        let (pki, client, server) = localhost_pair().await;
         assert!(client.tls_version().is_some());
         assert_eq!(client.peer_certificates().unwrap(), pki.chain);
         assert!(client.selected_alpn_protocol().is_none());
@@ -133,19 +122,7 @@ fn handshake_then_data_both_ways() {
 #[test]
 fn a_vectored_write_goes_through_tls_whole_and_in_order() {
     run(async {
-        let pki = pki(&["localhost"]);
-        let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
-        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-        let (client, server) = tcp_pair().await;
-        let (c, s) = handshake(
-            &client,
-            &server,
-            TlsConfig::client(client_cfg, "localhost").unwrap(),
-            TlsConfig::server(server_cfg),
-        )
-        .await;
-        c.unwrap();
-        s.unwrap();
+        let (_pki, client, server) = localhost_pair().await;
         let payload = bytes::Bytes::from(
             (0..2_000_000u32)
                 .map(|i| (i % 249) as u8)

@@ -3,34 +3,14 @@
 //! that cannot send from a file (a pipe) refuse it and stay usable.
 
 use std::fs::File;
-use std::future::Future;
 use std::io;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
-use tornado_ioloop::IoLoop;
 use tornado_iostream::{IoStream, Pipe};
 
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    IoLoop::new()
-        .unwrap()
-        .run_sync_timeout(f, Duration::from_secs(10))
-        .expect("test timed out")
-}
-
-/// A connected pair of TCP streams on 127.0.0.1.
-async fn tcp_pair() -> (IoStream, IoStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_nonblocking(true).unwrap();
-    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
-    (client, server)
-}
+mod common;
+use common::{run, tcp_pair};
 
 /// A file of `len` patterned bytes (removed on drop) and its content.
 struct TempFile(PathBuf, Vec<u8>);

@@ -2,32 +2,15 @@
 //! sockets, a Unix socket pair and a pipe; what the socket does not take is queued,
 //! shared bytes without copying.
 
-use std::future::Future;
 use std::io::{self, Read};
 use std::net::TcpListener;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tornado_ioloop::IoLoop;
 use tornado_iostream::{IoStream, Pipe, WritePart};
 
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    IoLoop::new()
-        .unwrap()
-        .run_sync_timeout(f, Duration::from_secs(10))
-        .expect("test timed out")
-}
-
-/// A TCP stream and the blocking std socket at its other end.
-async fn tcp_raw() -> (IoStream, std::net::TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let stream = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (raw, _) = listener.accept().unwrap();
-    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    (stream, raw)
-}
+mod common;
+use common::{run, tcp_raw};
 
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
     (0..len as u32)
