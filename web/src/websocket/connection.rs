@@ -40,6 +40,7 @@ use super::frame::{
     MAX_CONTROL_PAYLOAD, OpCode, apply_mask, close_code, close_payload, encode_header,
 };
 use super::handler::WebSocketHandler;
+use super::message::fit_to_hold;
 use super::random;
 use super::reader::{Incoming, MessageReader};
 
@@ -288,37 +289,35 @@ struct Batch {
     frames: Vec<u8>,
     /// Payloads of large messages, not copied: each goes after `frames[..at]`.
     payloads: Vec<(usize, Bytes)>,
-    /// The bytes in `payloads`.
-    payload_len: usize,
 }
 
 impl Batch {
-    fn len(&self) -> usize {
-        self.frames.len() + self.payload_len
+    /// Whether the batch should be written now, more input or not: it holds
+    /// `BATCH_LIMIT` bytes, or as many payloads as one vectored write takes.
+    fn full(&self) -> bool {
+        let payload_len: usize = self.payloads.iter().map(|(_, p)| p.len()).sum();
+        self.frames.len() + payload_len >= BATCH_LIMIT || self.payloads.len() == BATCH_PAYLOADS
     }
 
     /// Queues what the batch holds on `stream`, in order, in one write, and empties it.
     fn write_to(&mut self, stream: &IoStream) {
-        // Queued at once; a failed write closes the stream, which its task sees.
-        if self.payloads.is_empty() {
-            if !self.frames.is_empty() {
-                drop(stream.write(&self.frames));
-            }
-        } else {
-            let mut parts = [WritePart::Slice(&[]); 2 * BATCH_PAYLOADS + 1];
-            let mut n = 0;
-            let mut from = 0;
-            for (at, payload) in &self.payloads {
-                parts[n] = WritePart::Slice(&self.frames[from..*at]);
-                parts[n + 1] = WritePart::Bytes(payload);
-                n += 2;
-                from = *at;
-            }
-            parts[n] = WritePart::Slice(&self.frames[from..]);
-            drop(stream.write_vectored(&parts[..n + 1]));
-            self.payloads.clear();
-            self.payload_len = 0;
+        if self.frames.is_empty() && self.payloads.is_empty() {
+            return;
         }
+        let mut parts = [WritePart::Slice(&[]); 2 * BATCH_PAYLOADS + 1];
+        let mut n = 0;
+        let mut from = 0;
+        for (at, payload) in &self.payloads {
+            parts[n] = WritePart::Slice(&self.frames[from..*at]);
+            parts[n + 1] = WritePart::Bytes(payload);
+            n += 2;
+            from = *at;
+        }
+        parts[n] = WritePart::Slice(&self.frames[from..]);
+        // Queued at once (one part is a plain write); a failed write closes the
+        // stream, which its task sees.
+        drop(stream.write_vectored(&parts[..n + 1]));
+        self.payloads.clear();
         self.frames.clear();
     }
 }
@@ -329,7 +328,6 @@ thread_local! {
             owner: None,
             frames: Vec::new(),
             payloads: Vec::new(),
-            payload_len: 0,
         })
     };
     /// Whether `BATCH` has an owner: a flag without a destructor is the cheaper
@@ -614,14 +612,8 @@ impl WebSocket {
         {
             let payload = match message {
                 Message::Binary(b) => b,
-                // The string's allocation becomes the `Bytes`: nothing is copied. It
-                // is held until written, so one mostly spare is made to fit first.
-                Message::Text(mut s) => {
-                    if s.capacity() / 2 > s.len() {
-                        s.shrink_to_fit();
-                    }
-                    Bytes::from(s)
-                }
+                // The string's allocation becomes the `Bytes`: nothing is copied.
+                Message::Text(s) => Bytes::from(fit_to_hold(s.into_bytes())),
             };
             return self.send_shared(opcode, payload);
         }
@@ -966,75 +958,60 @@ impl WebSocket {
     /// Encodes and queues one frame (a whole message, or a control frame).
     fn send(&self, opcode: OpCode, payload: &[u8], data: bool) -> WriteMessage {
         let inner = &*self.inner;
-        if inner.phase.get() != Phase::Open || inner.stream.closed() {
-            return WriteMessage {
-                inner: Queued::Failed(Some(WebSocketError::closed())),
-            };
-        }
-        // A client masks each frame with a fresh key.
-        let mask = inner.masks().then(random::mask);
-        let encode = |frame: &mut Vec<u8>| {
-            let start = match inner.compressor().filter(|_| data) {
-                Some(c) => DEFLATED.with(|deflated| {
-                    let mut deflated = deflated.borrow_mut();
-                    c.borrow_mut().compress(payload, &mut deflated);
-                    encode_header(frame, true, true, opcode, mask, deflated.len() as u64);
-                    let start = frame.len();
-                    frame.extend_from_slice(&deflated);
-                    trim_scratch(&mut deflated);
-                    start
-                }),
-                None => {
-                    encode_header(frame, true, false, opcode, mask, payload.len() as u64);
-                    let start = frame.len();
-                    frame.extend_from_slice(payload);
-                    start
+        self.queue_frame(
+            |frame| {
+                // A client masks each frame with a fresh key.
+                let mask = inner.masks().then(random::mask);
+                let start = match inner.compressor().filter(|_| data) {
+                    Some(c) => DEFLATED.with(|deflated| {
+                        let mut deflated = deflated.borrow_mut();
+                        c.borrow_mut().compress(payload, &mut deflated);
+                        encode_header(frame, true, true, opcode, mask, deflated.len() as u64);
+                        let start = frame.len();
+                        frame.extend_from_slice(&deflated);
+                        trim_scratch(&mut deflated);
+                        start
+                    }),
+                    None => {
+                        encode_header(frame, true, false, opcode, mask, payload.len() as u64);
+                        let start = frame.len();
+                        frame.extend_from_slice(payload);
+                        start
+                    }
+                };
+                if let Some(mask) = mask {
+                    apply_mask(&mut frame[start..], mask, 0);
                 }
-            };
-            if let Some(mask) = mask {
-                apply_mask(&mut frame[start..], mask, 0);
-            }
-        };
-        let batched = BATCH_OPEN.get()
-            && BATCH.with(|b| {
-                let mut b = b.borrow_mut();
-                if !b.owner.as_ref().is_some_and(|o| Rc::ptr_eq(o, &self.inner)) {
-                    return false;
-                }
-                encode(&mut b.frames);
-                if b.len() >= BATCH_LIMIT {
-                    b.write_to(&inner.stream);
-                }
-                true
-            });
-        if batched {
-            return WriteMessage {
-                inner: Queued::Batch(self.clone()),
-            };
-        }
-        let write = FRAME.with(|frame| {
-            let mut frame = frame.borrow_mut();
-            encode(&mut frame);
-            let w = inner.stream.write(&frame);
-            trim_scratch(&mut frame);
-            w
-        });
-        WriteMessage {
-            inner: Queued::Stream(write),
-        }
+            },
+            None,
+        )
     }
 
     /// Queues one unmasked, uncompressed data frame whose payload is not copied: its
     /// header and `payload` go out in one vectored write (after the open batch's frames,
     /// if the batch is this connection's).
     fn send_shared(&self, opcode: OpCode, payload: Bytes) -> WriteMessage {
+        let len = payload.len() as u64;
+        self.queue_frame(
+            |frame| encode_header(frame, true, false, opcode, None, len),
+            Some(payload),
+        )
+    }
+
+    /// Queues a frame that `encode` appends (whole, or only its header when `shared`
+    /// is its payload, which follows uncopied): into this connection's open batch, or
+    /// onto the stream at once.
+    fn queue_frame(
+        &self,
+        encode: impl FnOnce(&mut Vec<u8>),
+        shared: Option<Bytes>,
+    ) -> WriteMessage {
         let inner = &*self.inner;
         if inner.phase.get() != Phase::Open || inner.stream.closed() {
             return WriteMessage {
                 inner: Queued::Failed(Some(WebSocketError::closed())),
             };
         }
-        let len = payload.len();
         let batched = BATCH_OPEN.get()
             && BATCH.with(|b| {
                 let b = b.borrow();
@@ -1043,11 +1020,12 @@ impl WebSocket {
         if batched {
             BATCH.with(|b| {
                 let mut b = b.borrow_mut();
-                encode_header(&mut b.frames, true, false, opcode, None, len as u64);
-                let at = b.frames.len();
-                b.payloads.push((at, payload));
-                b.payload_len += len;
-                if b.len() >= BATCH_LIMIT || b.payloads.len() == BATCH_PAYLOADS {
+                encode(&mut b.frames);
+                if let Some(payload) = shared {
+                    let at = b.frames.len();
+                    b.payloads.push((at, payload));
+                }
+                if b.full() {
                     b.write_to(&inner.stream);
                 }
             });
@@ -1057,11 +1035,14 @@ impl WebSocket {
         }
         let write = FRAME.with(|frame| {
             let mut frame = frame.borrow_mut();
-            encode_header(&mut frame, true, false, opcode, None, len as u64);
-            let w = inner
-                .stream
-                .write_vectored(&[WritePart::Slice(&frame), WritePart::Bytes(&payload)]);
-            frame.clear();
+            encode(&mut frame);
+            let w = match &shared {
+                Some(payload) => inner
+                    .stream
+                    .write_vectored(&[WritePart::Slice(&frame), WritePart::Bytes(payload)]),
+                None => inner.stream.write(&frame),
+            };
+            trim_scratch(&mut frame);
             w
         });
         WriteMessage {

@@ -123,18 +123,48 @@ impl From<Bytes> for Message {
 }
 
 impl From<Vec<u8>> for Message {
-    /// Takes the vector's allocation (a large message is written from it, held until
-    /// written: one mostly spare is made to fit first).
-    fn from(mut b: Vec<u8>) -> Message {
-        if b.capacity() / 2 > b.len() {
-            b.shrink_to_fit();
-        }
-        Message::Binary(b.into())
+    /// Takes the vector's allocation (see [`ZERO_COPY_MIN`](super::ZERO_COPY_MIN)).
+    fn from(b: Vec<u8>) -> Message {
+        Message::Binary(fit_to_hold(b).into())
     }
+}
+
+/// `bytes`, made to fit if it is large enough to be written from its own allocation
+/// ([`ZERO_COPY_MIN`](super::ZERO_COPY_MIN)) and most of that allocation is spare: the
+/// stream holds all of it until the message is written.
+pub(crate) fn fit_to_hold(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.len() >= super::ZERO_COPY_MIN && bytes.capacity() / 2 > bytes.len() {
+        bytes.shrink_to_fit();
+    }
+    bytes
 }
 
 impl From<&[u8]> for Message {
     fn from(b: &[u8]) -> Message {
         Message::Binary(Bytes::copy_from_slice(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Message, fit_to_hold};
+    use crate::websocket::ZERO_COPY_MIN;
+
+    #[test]
+    fn only_a_large_message_with_mostly_spare_room_is_made_to_fit() {
+        let mut large = Vec::with_capacity(8 * ZERO_COPY_MIN);
+        large.resize(ZERO_COPY_MIN, 1);
+        assert!(fit_to_hold(large).capacity() < 2 * ZERO_COPY_MIN);
+
+        let mut small = Vec::with_capacity(1024);
+        small.push(1u8);
+        assert_eq!(fit_to_hold(small).capacity(), 1024);
+
+        let mut half_used = Vec::with_capacity(3 * ZERO_COPY_MIN);
+        half_used.resize(2 * ZERO_COPY_MIN, 1);
+        assert_eq!(fit_to_hold(half_used).capacity(), 3 * ZERO_COPY_MIN);
+
+        let m = Message::from(vec![7u8; ZERO_COPY_MIN]);
+        assert_eq!(m.len(), ZERO_COPY_MIN);
     }
 }
