@@ -121,16 +121,13 @@ impl ReadBuffer {
                 // consumes all of it (a WebSocket taking a large message piece by
                 // piece): such a buffer is grown to the read wanted, once, and goes
                 // back to the pool that size.
+                let large = want > INITIAL_READ_SIZE;
                 self.buf = match pooled() {
-                    Some(b) if b.len() >= want => b,
-                    Some(mut b) if want > INITIAL_READ_SIZE && b.capacity() >= want => {
+                    Some(b) if b.len() >= want || (!large && b.len() >= want / 2) => b,
+                    Some(mut b) if large && b.capacity() >= want => {
                         b.resize(want, 0);
                         b
                     }
-                    Some(b) if want > INITIAL_READ_SIZE => {
-                        reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want))
-                    }
-                    Some(b) if b.len() >= want / 2 => b,
                     Some(b) => reclaim(b, want).unwrap_or_else(|| BytesMut::zeroed(want)),
                     None => BytesMut::zeroed(want),
                 };
