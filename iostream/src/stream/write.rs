@@ -84,11 +84,10 @@ impl State {
                 _ => break,
             };
             let hint = t.short_read_means_drained();
-            let vectored = t.is_write_vectored();
             let (res, len, from_file) = match self.wbuf.front() {
                 Front::File(file, offset, len) => (t.send_file(file, offset, len), len, true),
                 // The only piece queued, or a transport that takes one at a time.
-                Front::Bytes(data) if data.len() == self.wbuf.len() || !vectored => {
+                Front::Bytes(data) if data.len() == self.wbuf.len() || !t.is_write_vectored() => {
                     (t.write(data), data.len(), false)
                 }
                 Front::Bytes(_) => {
