@@ -37,10 +37,11 @@ pub(crate) trait Tracked {
 /// timeout: the protocol keeps its own time.
 pub trait UpgradedConnection {
     /// The server is shutting down: end the protocol soon and cleanly (a WebSocket
-    /// sends its close frame, 1001 "going away"). Called once.
-    fn shutdown(&self);
+    /// sends its close frame, 1001 "going away"). Called once, with a strong
+    /// reference the connection may keep while it says goodbye.
+    fn shutdown(self: Rc<Self>);
     /// Close the connection now.
-    fn close(&self);
+    fn close(self: Rc<Self>);
 }
 
 /// Keeps an [`UpgradedConnection`] counted among the server's open connections; the

@@ -217,7 +217,7 @@ struct EchoConn {
 }
 
 impl UpgradedConnection for EchoConn {
-    fn shutdown(&self) {
+    fn shutdown(self: Rc<Self>) {
         self.shutdowns.set(self.shutdowns.get() + 1);
         if self.polite {
             let stream = self.stream.clone();
@@ -227,7 +227,7 @@ impl UpgradedConnection for EchoConn {
             });
         }
     }
-    fn close(&self) {
+    fn close(self: Rc<Self>) {
         self.stream.close();
     }
 }

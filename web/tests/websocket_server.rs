@@ -784,6 +784,56 @@ fn on_close_runs_once_when_the_client_vanishes() {
     assert!(lines.contains(&"close None None".to_string()), "{lines:?}");
 }
 
+/// A graceful shutdown counts open WebSockets: each is closed with 1001 ("going
+/// away"), and the shutdown waits for its closing handshake (Tornado's handlers see
+/// `on_close`); one whose peer never answers is closed when the grace is over.
+#[test]
+fn graceful_shutdown_closes_with_1001_and_waits() {
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let mut polite = Client::open(server.addr(), "/ws/polite", "").await;
+            let mut silent = Client::open(server.addr(), "/ws/silent", "").await;
+            polite.text("hi").await;
+            assert_eq!(polite.frame().await.payload, b"hi");
+            silent.text("hi").await;
+            assert_eq!(silent.frame().await.payload, b"hi");
+
+            let done = std::cell::Cell::new(false);
+            let shutdown = async {
+                server.server().shutdown(Duration::from_millis(500)).await;
+                done.set(true);
+            };
+            let client = async {
+                assert_eq!(polite.close_frame().await, (Some(1001), String::new()));
+                assert_eq!(silent.close_frame().await, (Some(1001), String::new()));
+                // The polite client answers: its connection ends; the shutdown still
+                // waits for the silent one.
+                polite
+                    .send(true, false, OpCode::Close, &1001u16.to_be_bytes())
+                    .await;
+                polite.eof().await;
+                wait_for(&l, "close Some(1001)").await;
+                assert!(!done.get(), "the shutdown waits for the silent client");
+                // The grace ends: the silent one is closed, and the shutdown is over.
+                silent.eof().await;
+            };
+            let both: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
+                vec![Box::pin(shutdown), Box::pin(client)];
+            tornado_gen::multi(both).await;
+            assert!(done.get());
+        },
+    );
+    let lines = log.borrow();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("close")).count(),
+        2,
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn an_error_in_on_message_closes_with_1011() {
     let log = Log::default();

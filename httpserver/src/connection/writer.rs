@@ -176,8 +176,8 @@ impl ResponseWriter {
     /// # use tornado_httpserver::{ResponseWriter, UpgradedConnection};
     /// struct Echo(tornado_iostream::IoStream);
     /// impl UpgradedConnection for Echo {
-    ///     fn shutdown(&self) { self.0.close() } // say goodbye as the protocol does
-    ///     fn close(&self) { self.0.close() }
+    ///     fn shutdown(self: Rc<Self>) { self.0.close() } // say goodbye as the protocol does
+    ///     fn close(self: Rc<Self>) { self.0.close() }
     /// }
     /// # async fn upgrade(writer: ResponseWriter) {
     /// let stream = writer.detach().expect("the connection is still open");

@@ -1229,6 +1229,15 @@ impl Context {
         stream
     }
 
+    /// Counts a connection taken over by [`upgrade`](Self::upgrade) among the server's
+    /// open connections, so a graceful shutdown asks it to end and waits for it.
+    pub(crate) fn track_upgraded(
+        &self,
+        conn: std::rc::Weak<dyn tornado_httpserver::UpgradedConnection>,
+    ) -> tornado_httpserver::UpgradeGuard {
+        self.writer.track_upgraded(conn)
+    }
+
     /// The last resort when the error page itself failed: an empty 500, without the
     /// handler's hooks.
     pub(crate) fn send_bare_500(&mut self) {

@@ -550,7 +550,7 @@ impl WebSocketConnect {
             inbox: inbox.clone(),
             callback: on_message,
         };
-        tornado_ioloop::spawn_callback(run(side, ws.clone(), reader, pinger, false));
+        tornado_ioloop::spawn_callback(run(side, ws.clone(), reader, pinger, false, None));
         Ok(WebSocketClientConnection {
             ws,
             inbox,

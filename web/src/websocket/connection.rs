@@ -26,11 +26,12 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tornado_httpserver::{UpgradeGuard, UpgradedConnection};
 use tornado_ioloop::{Sleep, sleep_until};
 use tornado_iostream::{IoStream, WritePart};
 
@@ -536,7 +537,28 @@ impl Inner {
     }
 }
 
+/// What a server asks of a WebSocket it counts among its connections.
+impl UpgradedConnection for Inner {
+    /// A graceful shutdown: the closing handshake starts with 1001 ("going away"),
+    /// and the connection's task ends it (or gives up after [`CLOSE_TIMEOUT`]).
+    fn shutdown(self: Rc<Self>) {
+        WebSocket { inner: self }.close(Some(close_code::GOING_AWAY), None);
+    }
+
+    /// The shutdown's grace is over: the stream closes and `on_close` runs.
+    fn close(self: Rc<Self>) {
+        self.stream.close();
+    }
+}
+
 impl WebSocket {
+    /// Counts this server-side connection among the server's open connections until
+    /// the returned guard is dropped (when its task ends).
+    pub(crate) fn track(&self, cx: &crate::Context) -> UpgradeGuard {
+        let me: Weak<dyn UpgradedConnection> = Rc::downgrade(&self.inner) as _;
+        cx.track_upgraded(me)
+    }
+
     /// A connection over `stream` after the handshake: `client` for the end that
     /// masks its frames.
     pub(crate) fn new(
@@ -1115,6 +1137,8 @@ struct Session<W> {
     /// Boxed: a connection without pings carries one pointer for it.
     pinger: Option<Box<Pinger>>,
     capture: bool,
+    /// A server's connection stays counted among the server's until the task ends.
+    _tracked: Option<UpgradeGuard>,
 }
 
 /// Runs an open connection until it closes, then calls `on_close` once.
@@ -1124,6 +1148,7 @@ pub(crate) fn run<W: WebSocketHandler>(
     reader: MessageReader,
     pinger: Option<Pinger>,
     capture: bool,
+    tracked: Option<UpgradeGuard>,
 ) -> impl Future<Output = ()> {
     let mut session = Session {
         handler,
@@ -1131,6 +1156,7 @@ pub(crate) fn run<W: WebSocketHandler>(
         reader,
         pinger: pinger.map(Box::new),
         capture,
+        _tracked: tracked,
     };
     // The session is the block's captured state, used in place. (An `async fn`
     // taking it would store it twice: its argument, and the local it moves into.)
@@ -1364,7 +1390,7 @@ mod tests {
                 .unwrap();
             let ws = WebSocket::new(stream, None, None, false);
             let reader = MessageReader::server(1 << 20, None);
-            std::mem::size_of_val(&run(Echo, ws, reader, None, false))
+            std::mem::size_of_val(&run(Echo, ws, reader, None, false, None))
         });
         assert!(size <= 512, "the connection task's future is {size} bytes");
     }

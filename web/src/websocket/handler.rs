@@ -413,6 +413,8 @@ pub trait WebSocketHandler: Sized + 'static {
 
     /// The connection is over (the peer's close code and reason, if it sent them, are
     /// in [`WebSocket::close_code`] and [`WebSocket::close_reason`]). Called once.
+    /// A graceful shutdown of the server closes every open connection with 1001
+    /// ("going away") and waits for this to run (up to its grace).
     ///
     /// ```
     /// use std::cell::RefCell;
@@ -588,9 +590,12 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
         log::error!("{failed}");
         ws.close(Some(super::frame::close_code::INTERNAL_ERROR), None);
     }
+    // The server counts the connection until it ends: a graceful shutdown closes it
+    // with 1001 ("going away") and waits for the closing handshake.
+    let tracked = Some(ws.track(cx));
     // The connection runs on its own task: the HTTP connection's (its request, its
     // context, this handler's state) ends here and its memory goes.
-    tornado_ioloop::spawn_callback(run(handler, ws, reader, pinger, capture));
+    tornado_ioloop::spawn_callback(run(handler, ws, reader, pinger, capture, tracked));
     Ok(())
 }
 
