@@ -834,6 +834,70 @@ fn graceful_shutdown_closes_with_1001_and_waits() {
     );
 }
 
+/// Opens slowly: its `open` waits until told to go on.
+struct SlowOpen {
+    go: Rc<tornado_gen::locks::Event>,
+}
+
+impl WebSocketHandler for SlowOpen {
+    async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
+        self.go.wait().await;
+        // The server began its shutdown meanwhile: the socket is closing.
+        assert!(ws.write_message("late").await.is_err());
+        Ok(())
+    }
+
+    async fn on_message(&mut self, _ws: &WebSocket, _message: Message) -> tornado_web::Result {
+        Ok(())
+    }
+}
+
+/// A socket still in `open` when the shutdown begins is counted as well: it gets its
+/// 1001 and the shutdown waits for it.
+#[test]
+fn graceful_shutdown_during_open_waits_for_the_socket() {
+    let go = Rc::new(tornado_gen::locks::Event::new());
+    let g = go.clone();
+    testing::run(
+        move || Application::new(vec![url("/slow", move || SlowOpen { go: g.clone() })]),
+        |server| async move {
+            let c = Client::open(server.addr(), "/slow", "").await;
+            assert_eq!(c.status, 101);
+            let done = std::cell::Cell::new(false);
+            let shutdown = async {
+                server.server().shutdown(Duration::from_secs(5)).await;
+                done.set(true);
+            };
+            let client = async {
+                assert_eq!(c.close_frame().await, (Some(1001), String::new()));
+                go.set();
+                tornado_gen::sleep(Duration::from_millis(20)).await;
+                assert!(!done.get(), "the shutdown waits for the socket");
+                c.send_raw(&close_frame_from_client(1001)).await;
+                c.eof().await;
+            };
+            let both: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
+                vec![Box::pin(shutdown), Box::pin(client)];
+            tornado_gen::multi(both).await;
+            assert!(done.get());
+        },
+    );
+}
+
+/// A masked close frame with `code`.
+fn close_frame_from_client(code: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(
+        &mut out,
+        true,
+        false,
+        OpCode::Close,
+        Some([9, 8, 7, 6]),
+        &code.to_be_bytes(),
+    );
+    out
+}
+
 #[test]
 fn an_error_in_on_message_closes_with_1011() {
     let log = Log::default();

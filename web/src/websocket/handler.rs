@@ -580,6 +580,10 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
     );
     let capture = settings.serves_traceback();
     let ws = WebSocket::new(stream, subprotocol, compress, false);
+    // The server counts the connection until it ends: a graceful shutdown closes it
+    // with 1001 ("going away") and waits for the closing handshake. (Counted before
+    // `open`, so a shutdown during `open` waits for it too.)
+    let tracked = Some(ws.track(cx));
     let opened = crate::panic::catch_unwind(handler.open(&ws, cx), capture).await;
     let failed = match opened {
         Ok(Ok(())) => None,
@@ -590,9 +594,6 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
         log::error!("{failed}");
         ws.close(Some(super::frame::close_code::INTERNAL_ERROR), None);
     }
-    // The server counts the connection until it ends: a graceful shutdown closes it
-    // with 1001 ("going away") and waits for the closing handshake.
-    let tracked = Some(ws.track(cx));
     // The connection runs on its own task: the HTTP connection's (its request, its
     // context, this handler's state) ends here and its memory goes.
     tornado_ioloop::spawn_callback(run(handler, ws, reader, pinger, capture, tracked));
