@@ -2,9 +2,9 @@
 """User-space instructions per HTTP request under callgrind: our server beside its peers.
 
 usage (from the repository root, after `cargo build --release --example hello`):
-  python3 benches/callgrind.py [--ours "CMD WITH {port}"] [--peers limit,hyper,may]
+  python3 benches/callgrind.py [--ours "CMD WITH {port}"] [--peers limit,hyper,may,actix,axum]
                                [--mode plaintext|pipelined|both] [--requests N]
-                               [--conns C] [--rounds R] [--path P]
+                               [--conns C] [--rounds R] [--path P] [--cache-sim]
 
 Each server runs under `valgrind --tool=callgrind --trace-children=no`, which counts
 every instruction the process executes in user space, on all its threads (callgrind
@@ -26,7 +26,8 @@ Peers are built as compare.py builds them, from $PEERS_DIR (default ../shared/pe
 into $PEERS_TARGET (default /tmp/tornado-peers-target): `limit` is raw mio with no
 HTTP parsing (the floor), `hyper` is hyper 1.x on tokio's current-thread runtime,
 `may` is may_minihttp with one worker (three threads: main, waiting in join, may's
-timer thread and the worker's event loop); ours, `limit` and `hyper` run on one
+timer thread and the worker's event loop), `actix` is actix-web 4 with one worker and
+`axum` axum on tokio (as compare.py runs them); ours, `limit` and `hyper` run on one
 thread. RUST_LOG is removed from the servers' environment, so no access log is
 written. The defaults take about two minutes. Needs valgrind; without it the script
 says so and exits 0.
@@ -35,6 +36,12 @@ The kernel's share is not counted: `limit` does little but syscalls, so its few
 hundred instructions a request make the "x floor" ratios here far larger than the
 CPU-time ratios of compare.py. Compare these figures with each other, before and
 after a change.
+
+`--cache-sim` adds callgrind's cache and branch simulation (the machine's own cache
+sizes; slower) and a second table per request: L1 instruction-cache misses (`I1mr`),
+L1 data-cache read misses (`D1mr`), and mispredicted conditional and indirect branches
+(`Bcm`, `Bim`): what explains a server that executes fewer instructions yet takes
+more time.
 """
 import argparse
 import os
@@ -51,7 +58,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS_DIR = os.environ.get("PEERS_DIR", os.path.join(ROOT, "..", "shared", "peers"))
 PEERS_TARGET = os.environ.get("PEERS_TARGET", "/tmp/tornado-peers-target")
-RUST_PEERS = {"limit": "limit-mio", "hyper": "hyper-hello", "may": "may-hello"}
+RUST_PEERS = {"limit": "limit-mio", "hyper": "hyper-hello", "may": "may-hello",
+              "actix": "actix-hello", "axum": "axum-hello"}
 OURS = "target/release/examples/hello --port {port}"
 MODES = {"plaintext": 1, "pipelined": 16}
 # Under callgrind a server runs some 50 times slower; these bound every wait.
@@ -150,12 +158,18 @@ def load(port, requests, depth, conns, path="/"):
     return socks
 
 
-def instructions(cmd, requests, depth, conns, workdir, path="/"):
-    """Total instructions of one server process that answers `requests` requests."""
+EVENTS = ["Ir", "I1mr", "D1mr", "Bcm", "Bim"]
+
+
+def instructions(cmd, requests, depth, conns, workdir, path="/", cache_sim=False):
+    """Totals of one server process that answers `requests` requests: a dict of
+    callgrind's events (only `Ir` without `cache_sim`)."""
     port = free_port()
     out = os.path.join(workdir, f"callgrind.out.{port}")
     argv = ["valgrind", "--tool=callgrind", "--trace-children=no", f"--callgrind-out-file={out}",
             "--log-file=" + os.path.join(workdir, f"valgrind.{port}.log")]
+    if cache_sim:
+        argv += ["--cache-sim=yes", "--branch-sim=yes"]
     argv += shlex.split(cmd.replace("{port}", str(port)))
     env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -176,9 +190,12 @@ def instructions(cmd, requests, depth, conns, workdir, path="/"):
             s.close()
     try:
         with open(out) as f:
+            names = []
             for line in f:
+                if line.startswith("events:"):
+                    names = line.split()[1:]
                 if line.startswith(("totals:", "summary:")):
-                    return int(line.split()[1])
+                    return dict(zip(names, map(int, line.split()[1:])))
     except OSError:
         pass
     raise SystemExit(f"callgrind wrote no total for {cmd!r}; see {workdir}")
@@ -199,6 +216,8 @@ def main():
                     help="the path requested (the peers answer only /)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure each figure this many times and show the spread")
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="also count cache misses and mispredicted branches per request")
     args = ap.parse_args()
     if shutil.which("valgrind") is None:
         print("callgrind.py: valgrind is not installed (apt-get install valgrind); "
@@ -221,16 +240,20 @@ def main():
     n = args.requests
 
     figures = {}
+    events = {}
     with tempfile.TemporaryDirectory(prefix="callgrind-") as workdir:
         for r in range(args.rounds):
             for mode in modes:
                 for name, cmd in servers.items():
-                    once = instructions(cmd, n, MODES[mode], args.conns, workdir, args.path)
-                    twice = instructions(cmd, 2 * n, MODES[mode], args.conns, workdir, args.path)
-                    per = (twice - once) / n
+                    once, twice = (instructions(cmd, k * n, MODES[mode], args.conns, workdir,
+                                                args.path, args.cache_sim) for k in (1, 2))
+                    per = (twice["Ir"] - once["Ir"]) / n
                     figures.setdefault((name, mode), []).append(per)
-                    print(f"round {r + 1} {mode:9} {name:6} Ir({n})={once:,} "
-                          f"Ir({2 * n})={twice:,} -> {per:,.0f} per request", file=sys.stderr)
+                    for e in EVENTS[1:]:
+                        if e in once:
+                            events.setdefault((name, mode, e), []).append((twice[e] - once[e]) / n)
+                    print(f"round {r + 1} {mode:9} {name:6} Ir({n})={once['Ir']:,} "
+                          f"Ir({2 * n})={twice['Ir']:,} -> {per:,.0f} per request", file=sys.stderr)
 
     print(f"\nInstructions per request under callgrind ({n} extra requests, "
           f"{args.conns} connections, one write in flight, {args.rounds} round(s), medians)\n")
@@ -244,6 +267,14 @@ def main():
             ratio = f"{per / floor:.2f}" if floor else "-"
             spread = f"{(max(runs) - min(runs)) / min(runs) * 100:.2f}%" if len(runs) > 1 else "-"
             print(f"| {name} | {mode} | {per:,.0f} | {ratio} | {spread} |")
+    if events:
+        print("\nPer request under callgrind's cache and branch simulation (medians)\n")
+        print("| server | mode | " + " | ".join(EVENTS[1:]) + " |")
+        print("|---|---|" + "---:|" * (len(EVENTS) - 1))
+        for mode in modes:
+            for name in servers:
+                cells = [f"{statistics.median(events[(name, mode, e)]):,.1f}" for e in EVENTS[1:]]
+                print(f"| {name} | {mode} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ pub(crate) trait Tracked {
 /// [`ResponseWriter::track_upgraded`](crate::ResponseWriter::track_upgraded), it is
 /// asked to [`shutdown`](Self::shutdown) when the server shuts down, the shutdown
 /// waits for it (up to its grace), and it is [`close`](Self::close)d when the grace
-/// is over or on `close_all_connections`. It is not subject to the idle-connection
+/// is over or on `close_all_connections`, after which it is no longer counted
+/// (whether or not its protocol has ended yet). It is not subject to the idle-connection
 /// timeout: the protocol keeps its own time.
 pub trait UpgradedConnection {
     /// The server is shutting down: end the protocol soon and cleanly (a WebSocket
@@ -42,6 +43,14 @@ pub trait UpgradedConnection {
     fn shutdown(self: Rc<Self>);
     /// Close the connection now.
     fn close(self: Rc<Self>);
+}
+
+/// The slot of an upgraded connection that was closed: counted no more.
+struct Gone;
+
+impl UpgradedConnection for Gone {
+    fn shutdown(self: Rc<Self>) {}
+    fn close(self: Rc<Self>) {}
 }
 
 /// Keeps an [`UpgradedConnection`] counted among the server's open connections; the
@@ -183,12 +192,20 @@ impl Registry {
                 .count()
     }
 
-    /// Closes every connection now.
+    /// Closes every connection now. Upgraded connections stop being counted here, even
+    /// if their protocol's task has not ended yet (its handler may be waiting on
+    /// something other than the socket): a shutdown past its grace does not wait for
+    /// them any longer. Their slots stay taken until their guards drop, so no key is
+    /// reused while a guard still holds it.
     pub(crate) fn close_all(&self) {
         for conn in self.live() {
             conn.close();
         }
-        for conn in self.live_upgraded() {
+        let upgraded = self.live_upgraded();
+        for (_, conn) in self.upgraded.borrow_mut().iter_mut() {
+            *conn = Weak::<Gone>::new();
+        }
+        for conn in upgraded {
             conn.close();
         }
     }

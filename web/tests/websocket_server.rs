@@ -834,16 +834,18 @@ fn graceful_shutdown_closes_with_1001_and_waits() {
     );
 }
 
-/// Opens slowly: its `open` waits until told to go on.
+/// Opens slowly: its `open` waits until told to go on, then tries to write and
+/// records whether the write failed.
 struct SlowOpen {
     go: Rc<tornado_gen::locks::Event>,
+    write_failed: Rc<std::cell::Cell<Option<bool>>>,
 }
 
 impl WebSocketHandler for SlowOpen {
     async fn open(&mut self, ws: &WebSocket, _cx: &mut Context) -> tornado_web::Result {
         self.go.wait().await;
-        // The server began its shutdown meanwhile: the socket is closing.
-        assert!(ws.write_message("late").await.is_err());
+        let failed = ws.write_message("late").await.is_err();
+        self.write_failed.set(Some(failed));
         Ok(())
     }
 
@@ -857,9 +859,15 @@ impl WebSocketHandler for SlowOpen {
 #[test]
 fn graceful_shutdown_during_open_waits_for_the_socket() {
     let go = Rc::new(tornado_gen::locks::Event::new());
-    let g = go.clone();
+    let write_failed = Rc::new(std::cell::Cell::new(None));
+    let (g, w) = (go.clone(), write_failed.clone());
     testing::run(
-        move || Application::new(vec![url("/slow", move || SlowOpen { go: g.clone() })]),
+        move || {
+            Application::new(vec![url("/slow", move || SlowOpen {
+                go: g.clone(),
+                write_failed: w.clone(),
+            })])
+        },
         |server| async move {
             let c = Client::open(server.addr(), "/slow", "").await;
             assert_eq!(c.status, 101);
@@ -882,6 +890,58 @@ fn graceful_shutdown_during_open_waits_for_the_socket() {
             assert!(done.get());
         },
     );
+    // The server began its shutdown while `open` waited: the socket was closing.
+    assert_eq!(write_failed.get(), Some(true));
+}
+
+/// A handler still busy when the grace ends (its `on_message` waits on something
+/// other than the socket) does not hold the shutdown up: the socket is closed and
+/// no longer counted, and `on_close` runs once the handler returns.
+#[test]
+fn graceful_shutdown_ends_after_its_grace_with_a_busy_handler() {
+    let go = Rc::new(tornado_gen::locks::Event::new());
+    let closed = Rc::new(std::cell::Cell::new(false));
+    let (g, c) = (go.clone(), closed.clone());
+    testing::run(
+        move || {
+            Application::new(vec![url("/busy", move || Busy {
+                go: g.clone(),
+                closed: c.clone(),
+            })])
+        },
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/busy", "").await;
+            c.text("wait").await;
+            // The handler is now inside on_message, waiting for `go`.
+            tornado_gen::sleep(Duration::from_millis(20)).await;
+            let shutdown = server.server().shutdown(Duration::from_millis(100));
+            tornado_gen::with_timeout(Duration::from_secs(3), shutdown)
+                .await
+                .expect("the shutdown ends after its grace");
+            assert!(!closed.get(), "on_message is still running");
+            go.set();
+            while !closed.get() {
+                tornado_gen::sleep(Duration::from_millis(5)).await;
+            }
+        },
+    );
+}
+
+/// Waits in `on_message` until told to go on; records `on_close`.
+struct Busy {
+    go: Rc<tornado_gen::locks::Event>,
+    closed: Rc<std::cell::Cell<bool>>,
+}
+
+impl WebSocketHandler for Busy {
+    async fn on_message(&mut self, _ws: &WebSocket, _message: Message) -> tornado_web::Result {
+        self.go.wait().await;
+        Ok(())
+    }
+
+    fn on_close(&mut self, _ws: &WebSocket) {
+        self.closed.set(true);
+    }
 }
 
 /// A masked close frame with `code`.

@@ -545,7 +545,9 @@ impl UpgradedConnection for Inner {
         WebSocket { inner: self }.close(Some(close_code::GOING_AWAY), None);
     }
 
-    /// The shutdown's grace is over: the stream closes and `on_close` runs.
+    /// The shutdown's grace is over (or `close_all_connections`): the stream closes,
+    /// and `on_close` runs once the connection's task sees it (at once if it waits for
+    /// input; after the handler's `on_message` returns if one is running).
     fn close(self: Rc<Self>) {
         self.stream.close();
     }
@@ -1280,6 +1282,10 @@ async fn handle<W: WebSocketHandler>(
             let result = crate::panic::catch_unwind(handler.on_message(ws, message), capture).await;
             let failed = match result {
                 Ok(Ok(())) => return true,
+                Ok(Err(e)) if is_closed_error(&e) => {
+                    log::debug!("WebSocket on_message: {e}");
+                    return true;
+                }
                 Ok(Err(e)) => format!("error in WebSocket on_message: {e}"),
                 Err(p) => format!("panic in WebSocket on_message: {}", p.message),
             };
@@ -1314,6 +1320,13 @@ async fn handle<W: WebSocketHandler>(
             false
         }
     }
+}
+
+/// Whether a handler's error is a write to a connection that closed meanwhile (the
+/// peer left, or the server is shutting down): logged at debug level, not as an error.
+pub(crate) fn is_closed_error(e: &crate::Error) -> bool {
+    e.downcast_ref::<WebSocketError>()
+        .is_some_and(WebSocketError::is_closed)
 }
 
 fn guarded_hook(capture: bool, name: &str, f: impl FnOnce()) {

@@ -414,7 +414,10 @@ pub trait WebSocketHandler: Sized + 'static {
     /// The connection is over (the peer's close code and reason, if it sent them, are
     /// in [`WebSocket::close_code`] and [`WebSocket::close_reason`]). Called once.
     /// A graceful shutdown of the server closes every open connection with 1001
-    /// ("going away") and waits for this to run (up to its grace).
+    /// ("going away") and waits, up to its grace, for each connection to end; what is
+    /// still open then has its stream closed, and this runs once the connection's task
+    /// sees that (a connection whose `open` had not returned by then never opened, and
+    /// gets no `on_close`).
     ///
     /// ```
     /// use std::cell::RefCell;
@@ -587,6 +590,12 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
     let opened = crate::panic::catch_unwind(handler.open(&ws, cx), capture).await;
     let failed = match opened {
         Ok(Ok(())) => None,
+        // A write that failed because the connection closed meanwhile (the client
+        // left, or the server is shutting down) is not the server's error.
+        Ok(Err(e)) if super::connection::is_closed_error(&e) => {
+            log::debug!("WebSocket open: {e}");
+            None
+        }
         Ok(Err(e)) => Some(format!("error in WebSocket open: {e}")),
         Err(p) => Some(format!("panic in WebSocket open: {}", p.message)),
     };
