@@ -803,7 +803,9 @@ fn graceful_shutdown_closes_with_1001_and_waits() {
 
             let done = std::cell::Cell::new(false);
             let shutdown = async {
-                server.server().shutdown(Duration::from_millis(500)).await;
+                // A grace long enough for the steps below on a slow machine; the
+                // test waits it out for the silent client.
+                server.server().shutdown(Duration::from_secs(2)).await;
                 done.set(true);
             };
             let client = async {
@@ -899,12 +901,14 @@ fn graceful_shutdown_during_open_waits_for_the_socket() {
 /// no longer counted, and `on_close` runs once the handler returns.
 #[test]
 fn graceful_shutdown_ends_after_its_grace_with_a_busy_handler() {
+    let entered = Rc::new(tornado_gen::locks::Event::new());
     let go = Rc::new(tornado_gen::locks::Event::new());
     let closed = Rc::new(std::cell::Cell::new(false));
-    let (g, c) = (go.clone(), closed.clone());
+    let (e, g, c) = (entered.clone(), go.clone(), closed.clone());
     testing::run(
         move || {
             Application::new(vec![url("/busy", move || Busy {
+                entered: e.clone(),
                 go: g.clone(),
                 closed: c.clone(),
             })])
@@ -913,7 +917,7 @@ fn graceful_shutdown_ends_after_its_grace_with_a_busy_handler() {
             let mut c = Client::open(server.addr(), "/busy", "").await;
             c.text("wait").await;
             // The handler is now inside on_message, waiting for `go`.
-            tornado_gen::sleep(Duration::from_millis(20)).await;
+            entered.wait().await;
             let shutdown = server.server().shutdown(Duration::from_millis(100));
             tornado_gen::with_timeout(Duration::from_secs(3), shutdown)
                 .await
@@ -927,14 +931,17 @@ fn graceful_shutdown_ends_after_its_grace_with_a_busy_handler() {
     );
 }
 
-/// Waits in `on_message` until told to go on; records `on_close`.
+/// Says it entered `on_message`, then waits there until told to go on; records
+/// `on_close`.
 struct Busy {
+    entered: Rc<tornado_gen::locks::Event>,
     go: Rc<tornado_gen::locks::Event>,
     closed: Rc<std::cell::Cell<bool>>,
 }
 
 impl WebSocketHandler for Busy {
     async fn on_message(&mut self, _ws: &WebSocket, _message: Message) -> tornado_web::Result {
+        self.entered.set();
         self.go.wait().await;
         Ok(())
     }
