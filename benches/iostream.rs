@@ -14,6 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tornado::ioloop::{IoLoop, spawn};
 use tornado::iostream::IoStream;
 
+#[path = "../iostream/tests/common/mod.rs"]
+mod common;
+
 const BULK: usize = 8 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 const MSG: usize = 64;
@@ -26,14 +29,9 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// The stream tests' connected pair on 127.0.0.1, without Nagle's delay.
 async fn tornado_pair() -> (IoStream, IoStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let client = IoStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().unwrap();
-    server.set_nonblocking(true).unwrap();
-    let server = IoStream::new(mio::net::TcpStream::from_std(server)).unwrap();
+    let (client, server) = common::tcp_pair().await;
     client.set_nodelay(true).unwrap();
     server.set_nodelay(true).unwrap();
     (client, server)

@@ -13,7 +13,7 @@ use tornado_iostream::IoStream;
 use tornado_iostream::tls::{self, TlsConfig};
 
 mod common;
-use common::{run, tcp_pair};
+use common::{run, tcp_pair, unix_pair};
 
 /// A CA and a leaf certificate for `names`, signed by it.
 struct Pki {
@@ -67,22 +67,29 @@ async fn handshake(
 }
 
 /// A client and a server stream with a TLS session between them, for `localhost`
-/// under a fresh CA (also returned).
+/// under a fresh CA (also returned), over a TCP pair on 127.0.0.1.
 async fn localhost_pair() -> (Pki, IoStream, IoStream) {
+    let (client, server) = tcp_pair().await;
+    let pki = localhost_tls(&client, &server).await;
+    (pki, client, server)
+}
+
+/// Starts TLS for `localhost` under a fresh CA (returned) between `client` and
+/// `server`, and checks both handshakes succeed.
+async fn localhost_tls(client: &IoStream, server: &IoStream) -> Pki {
     let pki = pki(&["localhost"]);
     let server_cfg = tls::server_config(pki.chain.clone(), pki.key.clone_key(), &[]).unwrap();
     let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-    let (client, server) = tcp_pair().await;
     let (c, s) = handshake(
-        &client,
-        &server,
+        client,
+        server,
         TlsConfig::client(client_cfg, "localhost").unwrap(),
         TlsConfig::server(server_cfg),
     )
     .await;
     c.unwrap();
     s.unwrap();
-    (pki, client, server)
+    pki
 }
 
 fn rustls_error(e: &io::Error) -> &rustls::Error {
@@ -429,20 +436,8 @@ fn tls_over_a_unix_socket_with_async_read_and_write() {
     use futures_io::{AsyncRead, AsyncWrite};
     use std::pin::Pin;
     run(async {
-        let pki = pki(&["localhost"]);
-        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
-        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-        let (a, b) = mio::net::UnixStream::pair().unwrap();
-        let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
-        let (c, s) = handshake(
-            &client,
-            &server,
-            TlsConfig::client(client_cfg, "localhost").unwrap(),
-            TlsConfig::server(server_cfg),
-        )
-        .await;
-        c.unwrap();
-        s.unwrap();
+        let (client, server) = unix_pair();
+        localhost_tls(&client, &server).await;
         let total = 1_000_000;
         let writer = tornado_ioloop::spawn({
             let client = client.clone();

@@ -784,6 +784,25 @@ fn on_close_runs_once_when_the_client_vanishes() {
     assert!(lines.contains(&"close None None".to_string()), "{lines:?}");
 }
 
+/// Shuts the server down with `grace` while `client` runs (given a flag that is set
+/// once the shutdown is over), and checks that the shutdown is over when both end.
+async fn shutdown_while<F: std::future::Future<Output = ()>>(
+    server: &testing::TestServer,
+    grace: Duration,
+    client: impl FnOnce(Rc<std::cell::Cell<bool>>) -> F,
+) {
+    let done = Rc::new(std::cell::Cell::new(false));
+    let shutdown = async {
+        server.server().shutdown(grace).await;
+        done.set(true);
+    };
+    let client = client(done.clone());
+    let both: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> =
+        vec![Box::pin(shutdown), Box::pin(client)];
+    tornado_gen::multi(both).await;
+    assert!(done.get(), "the shutdown is over");
+}
+
 /// A graceful shutdown counts open WebSockets: each is closed with 1001 ("going
 /// away"), and the shutdown waits for its closing handshake (Tornado's handlers see
 /// `on_close`); one whose peer never answers is closed when the grace is over.
@@ -801,14 +820,10 @@ fn graceful_shutdown_closes_with_1001_and_waits() {
             silent.text("hi").await;
             assert_eq!(silent.frame().await.payload, b"hi");
 
-            let done = std::cell::Cell::new(false);
-            let shutdown = async {
-                // A grace long enough for the steps below on a slow machine; the
-                // test waits it out for the silent client.
-                server.server().shutdown(Duration::from_secs(2)).await;
-                done.set(true);
-            };
-            let client = async {
+            // A grace long enough for the steps below on a slow machine; the test
+            // waits it out for the silent client.
+            let grace = Duration::from_secs(2);
+            shutdown_while(&server, grace, |done| async move {
                 assert_eq!(polite.close_frame().await, (Some(1001), String::new()));
                 assert_eq!(silent.close_frame().await, (Some(1001), String::new()));
                 // The polite client answers: its connection ends; the shutdown still
@@ -821,11 +836,8 @@ fn graceful_shutdown_closes_with_1001_and_waits() {
                 assert!(!done.get(), "the shutdown waits for the silent client");
                 // The grace ends: the silent one is closed, and the shutdown is over.
                 silent.eof().await;
-            };
-            let both: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
-                vec![Box::pin(shutdown), Box::pin(client)];
-            tornado_gen::multi(both).await;
-            assert!(done.get());
+            })
+            .await;
         },
     );
     let lines = log.borrow();
@@ -873,23 +885,15 @@ fn graceful_shutdown_during_open_waits_for_the_socket() {
         |server| async move {
             let c = Client::open(server.addr(), "/slow", "").await;
             assert_eq!(c.status, 101);
-            let done = std::cell::Cell::new(false);
-            let shutdown = async {
-                server.server().shutdown(Duration::from_secs(5)).await;
-                done.set(true);
-            };
-            let client = async {
+            shutdown_while(&server, Duration::from_secs(5), |done| async move {
                 assert_eq!(c.close_frame().await, (Some(1001), String::new()));
                 go.set();
                 tornado_gen::sleep(Duration::from_millis(20)).await;
                 assert!(!done.get(), "the shutdown waits for the socket");
                 c.send_raw(&close_frame_from_client(1001)).await;
                 c.eof().await;
-            };
-            let both: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> =
-                vec![Box::pin(shutdown), Box::pin(client)];
-            tornado_gen::multi(both).await;
-            assert!(done.get());
+            })
+            .await;
         },
     );
     // The server began its shutdown while `open` waited: the socket was closing.
