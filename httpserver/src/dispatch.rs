@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use crate::connection::{
-    BodyError, Conn, Phase, ResponseWriter, ServeFuture, ServeRequest, Served, once,
+    BodyError, Conn, Phase, ResponseWriter, ServeRequest, Served, Serving, once,
 };
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
@@ -32,8 +32,27 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 }
 
 impl<D: HttpServerConnectionDelegate> ServeRequest for D {
-    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> ServeFuture {
-        Box::pin(handle_request(conn, self, head))
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Serving {
+        let begun = match begin(&conn, self, head) {
+            Ok(begun) => begun,
+            Err(goes_on) => return Serving::Now(Served::Done(goes_on)),
+        };
+        // Without a body to read (most requests), a delegate whose `finish` is handed
+        // over starts it here: no future is made for reading the request.
+        if D::Message::FINISH_MAY_WAIT
+            && begun.mode == BodyMode::Buffer
+            && (conn.response_finished() || conn.end_empty_body())
+        {
+            let Begun {
+                request,
+                message,
+                writer,
+                ending,
+                ..
+            } = begun;
+            return Serving::Now(hand_over(conn, ending, message, request, writer));
+        }
+        Serving::Later(Box::pin(read_and_finish(conn, begun)))
     }
 }
 
@@ -75,15 +94,23 @@ impl Collected {
     }
 }
 
-/// Handles one request: reads it and runs the delegate's `finish`, or, when that may
-/// wait long, hands it over as a [`Finishing`] for the connection's task to await
-/// once this future is freed.
-async fn handle_request<D: HttpServerConnectionDelegate>(
-    conn: Rc<Conn>,
+/// A request whose head was read and whose delegate was asked for its message.
+struct Begun<M> {
+    request: HttpServerRequest,
+    message: M,
+    mode: BodyMode,
+    writer: ResponseWriter,
+    ending: Ending,
+}
+
+/// Starts a request from its head: builds the [`HttpServerRequest`] and asks the
+/// delegate for its message and how it takes the body. `Err(false)` when the request
+/// was answered (an error) and the connection closes.
+fn begin<D: HttpServerConnectionDelegate>(
+    conn: &Rc<Conn>,
     delegate: Rc<D>,
     head: RequestHead,
-) -> Served {
-    let done = Served::Done;
+) -> Result<Begun<D::Message>, bool> {
     let context = conn.request_context(head.headers());
     // The access log line needs the target after the head has gone to the request;
     // copy it only when someone will read the line.
@@ -95,27 +122,19 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         Ok(r) => r,
         Err(e) => {
             conn.answer_error(&e);
-            return done(false);
+            return Err(false);
         }
     };
     request.remote_ip = context.remote_ip;
     request.protocol = context.protocol;
 
-    let mut message = match catch(|| delegate.start_request(&request)) {
+    let message = match catch(|| delegate.start_request(&request)) {
         Ok(m) => m,
-        Err(msg) => {
-            log::error!("panic in start_request: {msg}");
-            fail(&conn);
-            return done(false);
-        }
+        Err(msg) => return Err(panicked(conn, "start_request", &msg)),
     };
     let mode = match catch(|| message.body_mode()) {
         Ok(mode) => mode,
-        Err(msg) => {
-            log::error!("panic in body_mode: {msg}");
-            fail(&conn);
-            return done(false);
-        }
+        Err(msg) => return Err(panicked(conn, "body_mode", &msg)),
     };
     // The answer starts at the head: a streaming delegate may answer before the body
     // (a refusal), through the writer that `finish` gets later.
@@ -124,6 +143,41 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         conn: conn.clone(),
         seq,
     };
+    Ok(Begun {
+        request,
+        message,
+        mode,
+        writer,
+        ending: Ending {
+            start: context.start,
+            remote_ip: context.remote_ip,
+            summary,
+            method,
+        },
+    })
+}
+
+/// A delegate's step panicked before its request was read: logged, then 500 and the
+/// connection closes. Returns that it does not go on.
+#[cold]
+#[inline(never)]
+fn panicked(conn: &Conn, step: &str, msg: &str) -> bool {
+    log::error!("panic in {step}: {msg}");
+    fail(conn);
+    false
+}
+
+/// Reads the rest of a request (its body, the way its delegate chose) and runs the
+/// delegate's `finish`, or, when that may wait long, hands it over as a [`Finishing`]
+/// for the connection's task to await once this future is freed.
+async fn read_and_finish<M: HttpMessageDelegate>(conn: Rc<Conn>, begun: Begun<M>) -> Served {
+    let Begun {
+        mut request,
+        mut message,
+        mode,
+        writer,
+        ending,
+    } = begun;
     if mode == BodyMode::Stream {
         let received = conn
             .run_guarded(&mut once(|| message.headers_received(&writer)))
@@ -178,24 +232,11 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         connection_closed(message);
         writer.send(Response::new(e.status()));
         conn.end_answer();
-        conn.access_log(summary.as_deref(), context.start, context.remote_ip);
-        return done(conn.goes_on());
+        conn.access_log(ending.summary.as_deref(), ending.start, ending.remote_ip);
+        return Served::Done(conn.goes_on());
     }
-    let ending = Ending {
-        start: context.start,
-        remote_ip: context.remote_ip,
-        summary,
-        method,
-    };
-    if D::Message::FINISH_MAY_WAIT {
-        // Handed to the connection's own task: this future (and what reading the
-        // request took) is freed while the handler waits.
-        let started = catch(move || message.finish_boxed(request, writer));
-        return Served::Then(Finishing {
-            conn,
-            ending,
-            started: Some(started),
-        });
+    if M::FINISH_MAY_WAIT {
+        return hand_over(conn, ending, message, request, writer);
     }
     // The future is made in place by `run_guarded` (which catches a panic while it is
     // made), so it is held once.
@@ -203,6 +244,24 @@ async fn handle_request<D: HttpServerConnectionDelegate>(
         .run_guarded(&mut once(move || message.finish(request, writer)))
         .await;
     Served::Done(ending.conclude(&conn, outcome))
+}
+
+/// Starts the `finish` of a delegate whose `finish` may wait long
+/// ([`HttpMessageDelegate::FINISH_MAY_WAIT`]): handed to the connection's own task, so
+/// that what reading the request took is freed while the handler waits.
+fn hand_over<M: HttpMessageDelegate>(
+    conn: Rc<Conn>,
+    ending: Ending,
+    message: M,
+    request: HttpServerRequest,
+    writer: ResponseWriter,
+) -> Served {
+    let started = catch(move || message.finish_boxed(request, writer));
+    Served::Then(Finishing {
+        conn,
+        ending,
+        started: Some(started),
+    })
 }
 
 /// What the end of a request needs once the request itself has gone to the handler.

@@ -1,21 +1,14 @@
 //! Lower-case hex, as Python's `hexdigest()` and `binascii.b2a_hex` write it: for
 //! signatures, XSRF tokens and static-file versions.
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The sixteen lower-case hex digits.
+pub(crate) const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `bytes` in lower-case hex.
 pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     for &b in bytes {
         out.push(DIGITS[usize::from(b >> 4)]);
         out.push(DIGITS[usize::from(b & 0xf)]);
-    }
-}
-
-/// Appends `bytes` in lower-case hex to a string.
-pub(crate) fn push_hex_str(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
 }
 
@@ -33,8 +26,5 @@ mod tests {
     fn lower_case_pairs() {
         assert_eq!(super::to_hex(&[0, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(super::to_hex(&[]), "");
-        let mut s = String::from("x");
-        super::push_hex_str(&mut s, &[0xab, 0x01]);
-        assert_eq!(s, "xab01");
     }
 }

@@ -152,6 +152,20 @@ impl Conn {
         }
     }
 
+    /// For a request without a body, takes its end at once (what
+    /// [`next_body_event`](Self::next_body_event) would give first) and returns `true`;
+    /// `false` when there is a body to read.
+    pub(crate) fn end_empty_body(&self) -> bool {
+        let ended = self
+            .proto
+            .borrow_mut()
+            .end_empty_body(&self.shared.settings.params);
+        if ended {
+            self.clear_deadline();
+        }
+        ended
+    }
+
     fn poll_body(&self) -> Result<Option<ServerEvent>, BodyError> {
         let params = &self.shared.settings.params;
         let mut proto = self.proto.borrow_mut();

@@ -55,15 +55,22 @@ use crate::settings::HttpServerSettings;
 pub(crate) const NO_MARK: u64 = u64::MAX;
 
 /// What a connection calls for each request: the server's delegate, with its type
-/// erased. The returned future reads the request and resolves to a [`Served`]: the
-/// request is over (and whether the connection may go on to the next one), or its
-/// end is still to be awaited.
+/// erased. It starts the request and says how it goes on ([`Serving`]).
 pub(crate) trait ServeRequest {
-    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> ServeFuture;
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Serving;
 }
 
 /// A request being answered, type-erased.
 pub(crate) type ServeFuture = Pin<Box<dyn Future<Output = Served>>>;
+
+/// How a request goes on once its head is read.
+pub(crate) enum Serving {
+    /// Read already (a request without a body, most of them): no future was made
+    /// for reading it.
+    Now(Served),
+    /// Its body is still to be read, in this future, which resolves to a [`Served`].
+    Later(ServeFuture),
+}
 
 /// Where a request's future got to.
 pub(crate) enum Served {
@@ -203,15 +210,18 @@ impl Conn {
     async fn run(self: &Rc<Self>) {
         let chunk_size = self.shared.settings.params.chunk_size.max(1);
         loop {
-            // Boxed (by `serve`) so that an idle connection's task holds only the small
-            // state of waiting for a head, not the larger one of handling a request.
-            let handling = match self.read_head().await {
+            // Reading a body is boxed (by `serve`) so that an idle connection's task holds
+            // only the small state of waiting for a head, not the larger one of reading.
+            let serving = match self.read_head().await {
                 Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
             // `Served` is itself the future of the rest: matching on it would keep it
             // beside the finishing future it holds.
-            let goes_on = handling.await.await;
+            let goes_on = match serving {
+                Serving::Now(served) => served.await,
+                Serving::Later(reading) => reading.await.await,
+            };
             if !goes_on {
                 if self.phase.get() == Phase::Detached {
                     return;

@@ -484,6 +484,14 @@ impl ServerConnection {
             && matches!(self.writing, Writing::Idle | Writing::Done { .. })
     }
 
+    /// After a head without a body: ends that empty body at once, as [`poll`](Self::poll)
+    /// would by returning [`ServerEvent::End`], and returns `true`. `false` (changing
+    /// nothing) when a body is still to be read, or its end was taken already.
+    pub fn end_empty_body(&mut self, params: &Http1ConnectionParameters) -> bool {
+        matches!(self.reading, Reading::End)
+            && matches!(self.end_body(params), Ok(Some(ServerEvent::End)))
+    }
+
     /// Whether a request's body is being read.
     pub fn reading_body(&self) -> bool {
         matches!(self.reading, Reading::Body(_))

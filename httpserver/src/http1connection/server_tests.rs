@@ -654,3 +654,47 @@ fn blank_lines_between_requests_leave_the_connection_idle() {
     };
     assert_eq!(head.uri(), "/next");
 }
+
+#[test]
+fn an_empty_body_ends_at_once_and_a_real_one_does_not() {
+    let params = params();
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(
+        &b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"[..],
+    );
+    let mut out = BytesMut::new();
+    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &params) else {
+        panic!("no first head");
+    };
+    assert_eq!(head.uri(), "/a");
+    assert!(
+        conn.end_empty_body(&params),
+        "a GET without a body ends at once"
+    );
+    assert!(!conn.end_empty_body(&params), "its end is taken only once");
+    assert_eq!(
+        conn.poll(&mut buf, &params).unwrap(),
+        None,
+        "no event before the answer"
+    );
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+        .unwrap();
+    conn.finish(&mut out).unwrap();
+
+    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &params) else {
+        panic!("no second head");
+    };
+    assert_eq!(head.uri(), "/b");
+    assert!(
+        !conn.end_empty_body(&params),
+        "a body of three bytes is still to be read"
+    );
+    assert_eq!(
+        conn.poll(&mut buf, &params).unwrap(),
+        Some(ServerEvent::Data(Bytes::from_static(b"abc")))
+    );
+    assert_eq!(
+        conn.poll(&mut buf, &params).unwrap(),
+        Some(ServerEvent::End)
+    );
+}
