@@ -35,7 +35,7 @@ impl<D: HttpServerConnectionDelegate> ServeRequest for D {
     fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Serving {
         let begun = match begin(&conn, self, head) {
             Ok(begun) => begun,
-            Err(goes_on) => return Serving::Now(Served::Done(goes_on)),
+            Err(goes_on) => return Serving::Now(Some(Served::Done(goes_on))),
         };
         // Without a body to read (most requests), a delegate whose `finish` is handed
         // over starts it here: no future is made for reading the request.
@@ -50,7 +50,7 @@ impl<D: HttpServerConnectionDelegate> ServeRequest for D {
                 ending,
                 ..
             } = begun;
-            return Serving::Now(hand_over(conn, ending, message, request, writer));
+            return Serving::Now(Some(hand_over(conn, ending, message, request, writer)));
         }
         Serving::Later(Box::pin(read_and_finish(conn, begun)))
     }

@@ -63,13 +63,26 @@ pub(crate) trait ServeRequest {
 /// A request being answered, type-erased.
 pub(crate) type ServeFuture = Pin<Box<dyn Future<Output = Served>>>;
 
-/// How a request goes on once its head is read.
+/// How a request goes on once its head is read; itself a future of the [`Served`].
 pub(crate) enum Serving {
     /// Read already (a request without a body, most of them): no future was made
-    /// for reading it.
-    Now(Served),
-    /// Its body is still to be read, in this future, which resolves to a [`Served`].
+    /// for reading it. `None` once taken.
+    Now(Option<Served>),
+    /// Its body is still to be read, in this future.
     Later(ServeFuture),
+}
+
+impl Future for Serving {
+    type Output = Served;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Served> {
+        match self.get_mut() {
+            Serving::Now(served) => {
+                Poll::Ready(served.take().expect("Serving polled after it completed"))
+            }
+            Serving::Later(reading) => reading.as_mut().poll(cx),
+        }
+    }
 }
 
 /// Where a request's future got to.
@@ -216,12 +229,10 @@ impl Conn {
                 Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
-            // `Served` is itself the future of the rest: matching on it would keep it
-            // beside the finishing future it holds.
-            let goes_on = match serving {
-                Serving::Now(served) => served.await,
-                Serving::Later(reading) => reading.await.await,
-            };
+            // Awaited, not matched: a local `Serving` or `Served` would keep its room in
+            // this future (what an idle connection holds) beside the futures awaited
+            // after it. `Served` is itself the future of the rest.
+            let goes_on = serving.await.await;
             if !goes_on {
                 if self.phase.get() == Phase::Detached {
                     return;
