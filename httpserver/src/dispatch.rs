@@ -4,9 +4,11 @@
 //! delegates alike), runs `finish`, and decides whether the connection goes on.
 //!
 //! Generic over the delegate's type, so the delegate's futures live inside the one
-//! boxed future each request gets; a delegate whose `finish` may wait long
+//! boxed future a request with a body gets; a delegate whose `finish` may wait long
 //! ([`HttpMessageDelegate::FINISH_MAY_WAIT`]) has that boxed future freed before it
-//! waits, its `finish` running in a [`Finishing`] the connection's task holds.
+//! waits, its `finish` running in a [`Finishing`] the connection's task holds. For
+//! such a delegate a request without a body (most requests) gets no future for
+//! reading at all: it is started, and its `finish` handed over, as its head arrives.
 
 use std::future::Future;
 use std::net::IpAddr;

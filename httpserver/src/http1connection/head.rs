@@ -255,15 +255,15 @@ impl Eq for RequestHead {}
 /// [`parse_request_layout`] makes it from a borrowed buffer (such as the
 /// one an `IoStream` lends); [`attach`](Self::attach) then gives it the
 /// head's bytes, split off that buffer without copying, and makes the
-/// [`RequestHead`]. The header lines are kept inline up to four (no
-/// allocation), spilling to a `Vec` beyond.
+/// [`RequestHead`]. The header lines are kept inline up to four (in the one
+/// allocation the layout has), spilling to a `Vec` beyond.
 #[derive(Clone)]
 pub struct HeadLayout {
-    method: Method,
-    target: Target,
-    version: Version,
-    /// Spans relative to the head's first byte, not attached yet.
-    headers: HttpHeaders,
+    /// Method, target, version and headers (spans relative to the head's first
+    /// byte), boxed already with no bytes attached: the layout is moved a few times
+    /// on its way to [`attach`](Self::attach), and each move is then a few words,
+    /// not the few hundred bytes of inline header lines.
+    parts: Box<HeadParts>,
     /// How many bytes of the buffer the head takes, blank lines before the
     /// request line included: exactly the bytes to give to
     /// [`attach`](Self::attach).
@@ -279,16 +279,11 @@ impl HeadLayout {
     /// was parsed from (other bytes give wrong or empty views, never a
     /// panic).
     pub fn attach(self, raw: Bytes) -> RequestHead {
-        let mut headers = self.headers;
-        headers.attach(raw.clone());
+        let mut parts = self.parts;
+        parts.headers.attach(raw.clone());
+        parts.raw = raw;
         RequestHead {
-            parts: Box::new(HeadParts {
-                raw,
-                method: self.method,
-                target: self.target,
-                version: self.version,
-                headers,
-            }),
+            parts,
             head_len: self.head_len,
             body: self.body,
             keep_alive: self.keep_alive,
@@ -301,10 +296,10 @@ impl HeadLayout {
 impl fmt::Debug for HeadLayout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HeadLayout")
-            .field("method", &self.method)
-            .field("target", &(self.target.start..self.target.end))
-            .field("version", &self.version)
-            .field("header_lines", &self.headers.len())
+            .field("method", &self.parts.method)
+            .field("target", &(self.parts.target.start..self.parts.target.end))
+            .field("version", &self.parts.version)
+            .field("header_lines", &self.parts.headers.len())
             .field("head_len", &self.head_len)
             .field("body", &self.body)
             .field("keep_alive", &self.keep_alive)
@@ -528,10 +523,13 @@ pub fn parse_request_layout(
         };
     let expect_continue = version == Version::HTTP_11 && framing.expect_continue;
     Ok(Parsed::Complete(HeadLayout {
-        method,
-        target,
-        version,
-        headers,
+        parts: Box::new(HeadParts {
+            raw: Bytes::new(),
+            method,
+            target,
+            version,
+            headers,
+        }),
         head_len,
         body,
         keep_alive,

@@ -41,10 +41,6 @@ pub struct Parse {
 }
 
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a Parse is returned once and consumed at once; boxing the head would cost an allocation per request"
-)]
 enum Found {
     /// Nothing to report until more bytes arrive (or the response is finished).
     Nothing,
