@@ -143,3 +143,36 @@ fn the_writer_tells_the_peer_address() {
         assert_eq!(get(&mut client, "/peer"), (200, local.to_string()));
     });
 }
+
+/// Requests without a body are started as their heads arrive, with no future for
+/// reading them; requests with one are read first. Pipelined together on one
+/// connection they are answered in order, and a bodiless request that asks for
+/// `100 Continue` gets none (there is no body to wait for).
+#[test]
+fn requests_with_and_without_bodies_mix_on_one_connection() {
+    serve(App, HttpServerSettings::default(), |addr| {
+        let mut client = Client::connect(addr);
+        client.send(
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n\
+              POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+              POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n\
+              GET /d HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n\
+              POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+              GET /wait HTTP/1.1\r\nHost: x\r\n\r\n\
+              HEAD /f HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        let mut bodies = Vec::new();
+        for _ in 0..6 {
+            let r = client.read_response();
+            assert_eq!(r.status, 200, "{bodies:?}");
+            bodies.push(String::from_utf8_lossy(&r.body).into_owned());
+        }
+        assert_eq!(
+            bodies,
+            ["hello", "hello", "hello", "hello", "hello", "waited"]
+        );
+        let head = client.read_response_to(true);
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        assert_eq!(get(&mut client, "/"), (200, "hello".to_string()));
+    });
+}

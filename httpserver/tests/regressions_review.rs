@@ -246,8 +246,9 @@ impl HttpMessageDelegate for Never {
 /// After a panic in `start_request` (or `body_mode`) on a request without a body the
 /// server answers 500 and closes, but the 500 does not say `Connection: close`: the
 /// state machine saw a keep-alive request and `send_internal_error` does not ask it to
-/// close, while `handle_request` returns false. A keep-alive client takes the
-/// connection back to its pool and its next request meets a closed socket.
+/// close, while the dispatch (`begin`) says the connection does not go on. A
+/// keep-alive client takes the connection back to its pool and its next request meets
+/// a closed socket.
 #[test]
 fn review_500_after_a_start_request_panic_says_connection_close() {
     serve(PanicsOnStart, HttpServerSettings::default(), |addr| {

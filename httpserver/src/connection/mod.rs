@@ -7,8 +7,9 @@
 //! The protocol lives in the sans-IO state machine; this module only moves bytes and
 //! calls the request handler. The task reads into the stream's buffer, asks the state
 //! machine what the bytes mean, hands each request to the server's
-//! [`ServeRequest`] (one boxed future per request, so an idle connection holds only
-//! the small state of waiting for a head), and writes what the state machine encodes.
+//! [`ServeRequest`] (a request with a body to read gets a boxed future, so an idle
+//! connection holds only the small state of waiting for a head; one without is started
+//! at once, with no future for reading it), and writes what the state machine encodes.
 //! Every complete request already in the buffer is handled before the task reads
 //! again, and responses accumulate in one output buffer that goes to the socket when
 //! the task is about to wait: the responses to pipelined requests leave in one write.
