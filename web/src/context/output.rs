@@ -1402,7 +1402,8 @@ fn body_hash(data: &[u8]) -> u64 {
         let h = (h ^ w).wrapping_mul(K);
         h ^ (h >> 32)
     };
-    let mut h = (data.len() as u64).wrapping_mul(K);
+    // Length + 1: an empty body's tag is not all zeros.
+    let mut h = (data.len() as u64).wrapping_add(1).wrapping_mul(K);
     let mut words = data.chunks_exact(8);
     for word in &mut words {
         let mut w = [0u8; 8];
@@ -1474,6 +1475,31 @@ fn etag_matches(header: &str, etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_hash_tells_small_changes_apart() {
+        assert_ne!(body_hash(b""), 0, "an empty body's tag is not all zeros");
+        assert_eq!(body_hash(b"same body"), body_hash(b"same body"));
+        // Each byte of a 20-byte body (two whole words and a tail) flipped in turn,
+        // and the body cut short by one byte or grown by a zero: all different.
+        let body: Vec<u8> = (0u8..20).collect();
+        let mut seen = std::collections::HashSet::new();
+        assert!(seen.insert(body_hash(&body)));
+        for i in 0..body.len() {
+            for bit in 0..8 {
+                let mut changed = body.clone();
+                changed[i] ^= 1 << bit;
+                assert!(seen.insert(body_hash(&changed)), "byte {i} bit {bit}");
+            }
+        }
+        assert!(seen.insert(body_hash(&body[..19])));
+        let mut longer = body.clone();
+        longer.push(0);
+        assert!(
+            seen.insert(body_hash(&longer)),
+            "a trailing zero changes the hash"
+        );
+    }
 
     #[test]
     fn if_none_match_table() {
