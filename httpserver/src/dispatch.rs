@@ -20,9 +20,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::{
-    BodyError, Conn, Phase, ResponseWriter, ServeRequest, Served, Serving, once,
-};
+use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest, Served, once};
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
 use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::{COMPACT_BODY_MAX, HttpServerRequest};
@@ -34,10 +32,10 @@ fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 }
 
 impl<D: HttpServerConnectionDelegate> ServeRequest for D {
-    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Serving {
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Served {
         let begun = match begin(&conn, self, head) {
             Ok(begun) => begun,
-            Err(goes_on) => return Serving::Now(Some(Served::Done(goes_on))),
+            Err(goes_on) => return Served::Done(goes_on),
         };
         // Without a body to read (most requests), a delegate whose `finish` is handed
         // over starts it here: no future is made for reading the request.
@@ -52,9 +50,9 @@ impl<D: HttpServerConnectionDelegate> ServeRequest for D {
                 ending,
                 ..
             } = begun;
-            return Serving::Now(Some(hand_over(conn, ending, message, request, writer)));
+            return hand_over(conn, ending, message, request, writer);
         }
-        Serving::Later(Box::pin(read_and_finish(conn, begun)))
+        Served::Reading(Box::pin(read_and_finish(conn, begun)))
     }
 }
 

@@ -56,38 +56,20 @@ use crate::settings::HttpServerSettings;
 pub(crate) const NO_MARK: u64 = u64::MAX;
 
 /// What a connection calls for each request: the server's delegate, with its type
-/// erased. It starts the request and says how it goes on ([`Serving`]).
+/// erased. It starts the request and returns where it got to ([`Served`]).
 pub(crate) trait ServeRequest {
-    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Serving;
+    fn serve(self: Rc<Self>, conn: Rc<Conn>, head: RequestHead) -> Served;
 }
 
-/// A request being answered, type-erased.
+/// A request whose body is being read, type-erased.
 pub(crate) type ServeFuture = Pin<Box<dyn Future<Output = Served>>>;
 
-/// How a request goes on once its head is read; itself a future of the [`Served`].
-pub(crate) enum Serving {
-    /// Read already (a request without a body, most of them): no future was made
-    /// for reading it. `None` once taken.
-    Now(Option<Served>),
-    /// Its body is still to be read, in this future.
-    Later(ServeFuture),
-}
-
-impl Future for Serving {
-    type Output = Served;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Served> {
-        match self.get_mut() {
-            Serving::Now(served) => {
-                Poll::Ready(served.take().expect("Serving polled after it completed"))
-            }
-            Serving::Later(reading) => reading.as_mut().poll(cx),
-        }
-    }
-}
-
-/// Where a request's future got to.
+/// Where a request got to; itself the future of the rest, resolving to whether the
+/// connection may carry another request.
 pub(crate) enum Served {
+    /// Its body is still to be read, in this boxed future (a request without a body
+    /// gets none); what it resolves to takes its place.
+    Reading(ServeFuture),
     /// The request is over; whether the connection may carry another.
     Done(bool),
     /// The request goes on in this future, which the connection's task awaits in
@@ -100,9 +82,16 @@ impl Future for Served {
     type Output = bool;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
-        match self.get_mut() {
-            Served::Done(goes_on) => Poll::Ready(*goes_on),
-            Served::Then(finishing) => Pin::new(finishing).poll(cx),
+        let this = self.get_mut();
+        loop {
+            match this {
+                Served::Reading(reading) => match reading.as_mut().poll(cx) {
+                    Poll::Ready(next) => *this = next,
+                    Poll::Pending => return Poll::Pending,
+                },
+                Served::Done(goes_on) => return Poll::Ready(*goes_on),
+                Served::Then(finishing) => return Pin::new(finishing).poll(cx),
+            }
         }
     }
 }
@@ -226,14 +215,14 @@ impl Conn {
         loop {
             // Reading a body is boxed (by `serve`) so that an idle connection's task holds
             // only the small state of waiting for a head, not the larger one of reading.
-            let serving = match self.read_head().await {
+            let served = match self.read_head().await {
                 Some(head) => self.shared.serve.clone().serve(self.clone(), head),
                 None => return,
             };
-            // Awaited, not matched: a local `Serving` or `Served` would keep its room in
-            // this future (what an idle connection holds) beside the futures awaited
-            // after it. `Served` is itself the future of the rest.
-            let goes_on = serving.await.await;
+            // Awaited, not matched: `Served` is itself the future of the rest, and a
+            // match would keep it beside the future it holds, in this future (what an
+            // idle connection holds).
+            let goes_on = served.await;
             if !goes_on {
                 if self.phase.get() == Phase::Detached {
                     return;
