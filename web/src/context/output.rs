@@ -1378,9 +1378,7 @@ impl Context {
     pub fn default_etag(&self) -> String {
         let hash = body_hash(&self.buffer);
         let mut text = [b'"'; 18];
-        for (i, digit) in text[1..17].iter_mut().enumerate() {
-            *digit = crate::hex::DIGITS[((hash >> (60 - 4 * i)) & 0xf) as usize];
-        }
+        crate::hex::write_hex(&mut text[1..17], &hash.to_be_bytes());
         // Written into the string the last tag left behind, so that a response's tag
         // allocates nothing.
         let mut tag = SPARE_TAG.try_with(Cell::take).unwrap_or_default();
