@@ -15,6 +15,18 @@ fn params() -> Http1ConnectionParameters {
     Http1ConnectionParameters::default()
 }
 
+/// The next event, which must be a request head.
+fn next_head(
+    conn: &mut ServerConnection,
+    buf: &mut BytesMut,
+    params: &Http1ConnectionParameters,
+) -> RequestHead {
+    match conn.poll(buf, params) {
+        Ok(Some(ServerEvent::Head(head))) => head,
+        other => panic!("expected a request head, got {other:?}"),
+    }
+}
+
 /// What a request looked like to the delegate.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Seen {
@@ -192,9 +204,7 @@ fn body_data_is_a_slice_of_the_input_without_copy() {
     let mut buf =
         BytesMut::from(&b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"[..]);
     let start = buf.as_ptr() as usize;
-    let Some(ServerEvent::Head(head)) = conn.poll(&mut buf, &p).unwrap() else {
-        panic!("no head")
-    };
+    let head = next_head(&mut conn, &mut buf, &p);
     let Some(ServerEvent::Data(d)) = conn.poll(&mut buf, &p).unwrap() else {
         panic!("no data")
     };
@@ -243,9 +253,7 @@ fn decompressed_heads_say_what_was_consumed() {
     let mut buf = BytesMut::from(
         &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\n"[..],
     );
-    let Some(ServerEvent::Head(head)) = conn.poll(&mut buf, &p).unwrap() else {
-        panic!("no head")
-    };
+    let head = next_head(&mut conn, &mut buf, &p);
     assert_eq!(
         head.headers().get("X-Consumed-Content-Encoding"),
         Some("gzip")
@@ -649,9 +657,7 @@ fn blank_lines_between_requests_leave_the_connection_idle() {
     assert!(conn.is_idle());
     // The next request still parses, blank lines before it or not.
     buf.extend_from_slice(b"\r\n\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n");
-    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &p) else {
-        panic!("the next head")
-    };
+    let head = next_head(&mut conn, &mut buf, &p);
     assert_eq!(head.uri(), "/next");
 }
 
@@ -663,9 +669,7 @@ fn an_empty_body_ends_at_once_and_a_real_one_does_not() {
         &b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"[..],
     );
     let mut out = BytesMut::new();
-    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &params) else {
-        panic!("no first head");
-    };
+    let head = next_head(&mut conn, &mut buf, &params);
     assert_eq!(head.uri(), "/a");
     assert!(
         conn.end_empty_body(&params),
@@ -681,9 +685,7 @@ fn an_empty_body_ends_at_once_and_a_real_one_does_not() {
         .unwrap();
     conn.finish(&mut out).unwrap();
 
-    let Ok(Some(ServerEvent::Head(head))) = conn.poll(&mut buf, &params) else {
-        panic!("no second head");
-    };
+    let head = next_head(&mut conn, &mut buf, &params);
     assert_eq!(head.uri(), "/b");
     assert!(
         !conn.end_empty_body(&params),
