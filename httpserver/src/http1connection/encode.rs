@@ -166,12 +166,16 @@ fn encode_head(
     let switching = code == 101;
 
     dst.reserve(128 + headers.byte_len());
-    dst.extend_from_slice(b"HTTP/1.1 ");
-    dst.extend_from_slice(status.as_str().as_bytes());
-    dst.extend_from_slice(b" ");
-    let reason = reason.unwrap_or_else(|| status.canonical_reason().unwrap_or("Unknown"));
-    dst.extend_from_slice(reason.as_bytes());
-    dst.extend_from_slice(b"\r\n");
+    if status == StatusCode::OK && reason.is_none() {
+        dst.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        dst.extend_from_slice(b"HTTP/1.1 ");
+        dst.extend_from_slice(status.as_str().as_bytes());
+        dst.extend_from_slice(b" ");
+        let reason = reason.unwrap_or_else(|| status.canonical_reason().unwrap_or("Unknown"));
+        dst.extend_from_slice(reason.as_bytes());
+        dst.extend_from_slice(b"\r\n");
+    }
 
     // One pass over the handler's headers: check each, write the ones that are not
     // framing headers, and note what the framing decision below needs.
