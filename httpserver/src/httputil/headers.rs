@@ -330,16 +330,89 @@ impl HttpHeaders {
     }
 
     /// Replaces every value of `name` with `value` (Tornado's
-    /// `headers[name] = value`).
+    /// `headers[name] = value`). The line keeps the place of the first value it
+    /// replaces, as a key keeps its place in Tornado's dict; a new name goes last.
+    ///
+    /// ```
+    /// use tornado_httpserver::httputil::HttpHeaders;
+    ///
+    /// let mut h = HttpHeaders::new();
+    /// h.add("Content-Type", "text/html");
+    /// h.add("Vary", "Accept");
+    /// h.add("content-type", "text/css");
+    /// h.set("Content-Type", "text/plain");
+    /// let lines: Vec<_> = h.iter().collect();
+    /// assert_eq!(lines, [("Content-Type", "text/plain"), ("Vary", "Accept")]);
+    /// ```
     pub fn set(&mut self, name: &str, value: &str) {
-        self.remove(name);
-        self.add(name, value);
+        let Some(at) = self.replace_at(name) else {
+            return self.add(name, value);
+        };
+        let same_name = self.view().bytes(self.lines.as_slice()[at].name) == name.as_bytes();
+        let name = if same_name {
+            None
+        } else {
+            Some(self.copy_in(name))
+        };
+        let value = self.copy_in(value);
+        self.put_at(at, name, value);
     }
 
     /// [`set`](Self::set) without copying: see [`add_static`](Self::add_static).
     pub fn set_static(&mut self, name: &'static str, value: &'static str) {
-        self.remove(name);
-        self.add_static(name, value);
+        let Some(at) = self.replace_at(name) else {
+            return self.add_static(name, value);
+        };
+        self.put_at(at, Some(Text::Static(name)), Text::Static(value));
+    }
+
+    /// The index of the first line of `name`, with every later line of it removed;
+    /// `None` when there is none.
+    fn replace_at(&mut self, name: &str) -> Option<usize> {
+        let view = self.view();
+        let at = view.lines.iter().position(|e| view.is(e, name))?;
+        if !view.lines[at + 1..].iter().any(|e| view.is(e, name)) {
+            return Some(at);
+        }
+        let view = HeadersView {
+            shared: &self.shared,
+            owned: &self.owned,
+            lines: &[],
+        };
+        let (mut index, mut freed, mut owned_freed) = (0, 0, 0);
+        self.lines.retain(|e| {
+            let keep = index <= at || !view.is(e, name);
+            index += 1;
+            if !keep {
+                freed += e.name.len() + e.value.len();
+                owned_freed += e.name.owned_len() + e.value.owned_len();
+            }
+            keep
+        });
+        self.live -= freed;
+        self.owned_live -= owned_freed;
+        Some(at)
+    }
+
+    /// Overwrites line `at`'s value (and its name, when given), keeping the byte
+    /// counts and the owned buffer's compaction as [`remove`](Self::remove) does.
+    fn put_at(&mut self, at: usize, name: Option<Text>, value: Text) {
+        let e = &mut self.lines.as_mut_slice()[at];
+        let mut freed = e.value.len();
+        let mut owned_freed = e.value.owned_len();
+        self.live += value.len();
+        e.value = value;
+        if let Some(name) = name {
+            freed += e.name.len();
+            owned_freed += e.name.owned_len();
+            self.live += name.len();
+            e.name = name;
+        }
+        self.live -= freed;
+        self.owned_live -= owned_freed;
+        if self.owned.len() > 2 * self.owned_live + 1024 {
+            self.compact();
+        }
     }
 
     /// The first value of `name`, if any.
@@ -943,6 +1016,40 @@ mod tests {
     }
 
     #[test]
+    fn set_keeps_the_first_place_and_drops_the_rest() {
+        fn bytes(h: &HttpHeaders) -> usize {
+            h.iter().map(|(n, v)| n.len() + v.len()).sum()
+        }
+        // Inline and spilled lines alike.
+        for filler in [0, 12] {
+            let mut h = HttpHeaders::new();
+            h.add("A", "1");
+            h.add("Set-Cookie", "a=1");
+            for i in 0..filler {
+                h.add(&format!("X-{i}"), "x");
+            }
+            h.add("set-cookie", "b=2");
+            h.add("B", "2");
+            h.set("SET-COOKIE", "c=3");
+            let lines: Vec<_> = h.iter().collect();
+            assert_eq!(lines[..2], [("A", "1"), ("SET-COOKIE", "c=3")]);
+            assert_eq!(lines[lines.len() - 1], ("B", "2"));
+            assert_eq!(h.len(), 3 + filler);
+            assert_eq!(h.byte_len(), bytes(&h));
+            // The same spelling keeps its name; a new value of another length.
+            h.set("SET-COOKIE", "a-longer=value");
+            h.set_static("a", "one");
+            let lines: Vec<_> = h.iter().collect();
+            assert_eq!(lines[..2], [("a", "one"), ("SET-COOKIE", "a-longer=value")]);
+            assert_eq!(h.byte_len(), bytes(&h));
+            // A name not there goes last.
+            h.set("C", "3");
+            assert_eq!(h.iter().last(), Some(("C", "3")));
+            assert_eq!(h.byte_len(), bytes(&h));
+        }
+    }
+
+    #[test]
     fn static_lines_are_not_copied() {
         let mut h = HttpHeaders::new();
         h.add_static("Content-Type", "text/plain");
@@ -1025,7 +1132,11 @@ mod tests {
             (h.get("host"), copy.get("host")),
             (Some("h"), Some("other"))
         );
-        assert_eq!(copy.iter().last(), Some(("Host", "other")));
+        assert_eq!(
+            copy.iter().next(),
+            Some(("Host", "other")),
+            "set keeps the place"
+        );
         // Ranges past the bytes read as empty, never panic.
         let mut bad = HttpHeaders::new();
         assert!(bad.push_shared(100..104, 0..200));
