@@ -240,8 +240,14 @@ fn sign_up_log_in_post_and_read() {
     assert_eq!(location(&r), "/entry/hello-world-2");
 
     // Log out, then in: a wrong password is refused, the right one goes to next.
-    let r = alice.get("/auth/logout");
-    assert_eq!(r.code, 302);
+    // Signing out is a POST with the XSRF token: a GET (an `<img>` on another
+    // site) or a forged POST leaves the author signed in.
+    assert!(text(&alice.get("/")).contains(r#"action="/auth/logout" method="post""#));
+    assert_eq!(alice.get("/auth/logout").code, 405);
+    assert_eq!(alice.post("/auth/logout", &[], false).code, 403);
+    assert!(alice.cookies.contains_key("blogdemo_user"));
+    let r = alice.post("/auth/logout", &[("next", "/archive")], true);
+    assert_eq!((r.code, location(&r)), (302, "/archive"));
     assert!(!alice.cookies.contains_key("blogdemo_user"));
     let login = [("email", "alice@example.com"), ("next", "/compose")];
     let r = alice.post(

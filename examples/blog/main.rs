@@ -376,17 +376,20 @@ impl Page for Login {
     }
 }
 
-/// `/auth/logout`.
+/// `/auth/logout`: a POST from the header's form, so it carries the XSRF token (a
+/// GET, as Tornado's demo has it, would let any page sign a reader out with an
+/// `<img>`). Back to `next`, a path on this site.
 struct Logout;
 impl Page for Logout {
-    async fn get(
+    async fn post(
         &mut self,
         _: &Blog,
         _: Option<&Author>,
         cx: &mut Context,
     ) -> tornado::web::Result {
+        let next = next_url(cx)?;
         cx.clear_cookie(USER_COOKIE)?;
-        cx.redirect("/")
+        cx.redirect(&next)
     }
 }
 
