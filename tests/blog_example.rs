@@ -246,9 +246,13 @@ fn sign_up_log_in_post_and_read() {
     assert_eq!(alice.get("/auth/logout").code, 405);
     assert_eq!(alice.post("/auth/logout", &[], false).code, 403);
     assert!(alice.cookies.contains_key("blogdemo_user"));
+    assert!(text(&alice.get("/archive")).contains(r#"name="next" value="/archive""#));
     let r = alice.post("/auth/logout", &[("next", "/archive")], true);
     assert_eq!((r.code, location(&r)), (302, "/archive"));
     assert!(!alice.cookies.contains_key("blogdemo_user"));
+    // A next that leaves the site is not followed.
+    let r = alice.post("/auth/logout", &[("next", "//evil.example/")], true);
+    assert_eq!((r.code, location(&r)), (302, "/"));
     let login = [("email", "alice@example.com"), ("next", "/compose")];
     let r = alice.post(
         "/auth/login",

@@ -14,7 +14,7 @@ use super::gzip::GzipDecoder;
 use super::head::{BodyKind, HeadLayout, Parsed, RequestHead, parse_request_layout};
 use super::params::Http1ConnectionParameters;
 use crate::error::{OutputError, OutputErrorKind, ParseError};
-use crate::httputil::HttpHeaders;
+use crate::httputil::{HttpHeaders, has_byte_below};
 
 /// What a [`ServerConnection`] read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -753,15 +753,13 @@ fn chunk(params: &Http1ConnectionParameters) -> usize {
 /// Whether `data` holds a LF, a word at a time: the request line ends within its
 /// first few words, where `contains` would spend more on setting up than searching.
 fn has_lf(data: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LFS: u64 = ONES * b'\n' as u64;
+    const LFS: u64 = u64::from_le_bytes([b'\n'; 8]);
     let mut words = data.chunks_exact(8);
     for word in &mut words {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        // A zero byte of `x` is a LF of the word.
-        let x = u64::from_le_bytes(w) ^ LFS;
-        if x.wrapping_sub(ONES) & !x & (ONES << 7) != 0 {
+        // A LF of the word is a zero byte of this.
+        if has_byte_below(u64::from_le_bytes(w) ^ LFS, 1) {
             return true;
         }
     }

@@ -173,7 +173,8 @@ impl Lines {
 }
 
 /// HTTP headers: a multi-map from case-insensitive names to values, in the
-/// order the lines were added.
+/// order the lines were added (a line [`set`](Self::set) takes the place of the
+/// first line it replaces).
 ///
 /// Names keep the case they were given (so output looks the way the handler
 /// wrote it) and compare case-insensitively. A name may have several values
@@ -191,7 +192,7 @@ impl Lines {
 /// 208 bytes on 64-bit targets.
 ///
 /// Differences from Tornado's `HTTPHeaders`: names are not re-cased to
-/// `Http-Header-Case`; [`iter`](Self::iter) yields lines in arrival order
+/// `Http-Header-Case`; [`iter`](Self::iter) yields lines in the order above
 /// rather than grouped by name; [`len`](Self::len) counts lines, not
 /// distinct names; [`add`](Self::add) does not validate (use
 /// [`try_add`](Self::try_add)); bad characters are caught when parsing and
@@ -330,8 +331,9 @@ impl HttpHeaders {
     }
 
     /// Replaces every value of `name` with `value` (Tornado's
-    /// `headers[name] = value`). The line keeps the place of the first value it
-    /// replaces, as a key keeps its place in Tornado's dict; a new name goes last.
+    /// `headers[name] = value`), with `name` spelled as given here. The line keeps
+    /// the place of the first value it replaces, as a key keeps its place in
+    /// Tornado's dict; a new name goes last.
     ///
     /// ```
     /// use tornado_httpserver::httputil::HttpHeaders;
@@ -1020,6 +1022,12 @@ mod tests {
         fn bytes(h: &HttpHeaders) -> usize {
             h.iter().map(|(n, v)| n.len() + v.len()).sum()
         }
+        fn owned(h: &HttpHeaders) -> usize {
+            let lines = h.lines.as_slice().iter();
+            lines
+                .map(|e| e.name.owned_len() + e.value.owned_len())
+                .sum()
+        }
         // Inline and spilled lines alike.
         for filler in [0, 12] {
             let mut h = HttpHeaders::new();
@@ -1042,11 +1050,26 @@ mod tests {
             let lines: Vec<_> = h.iter().collect();
             assert_eq!(lines[..2], [("a", "one"), ("SET-COOKIE", "a-longer=value")]);
             assert_eq!(h.byte_len(), bytes(&h));
+            assert_eq!(h.owned_live, owned(&h));
             // A name not there goes last.
             h.set("C", "3");
             assert_eq!(h.iter().last(), Some(("C", "3")));
             assert_eq!(h.byte_len(), bytes(&h));
+            assert_eq!(h.owned_live, owned(&h));
         }
+        // Owned duplicates dropped by a set, past the compaction threshold.
+        let mut h = HttpHeaders::new();
+        let long = "v".repeat(600);
+        for _ in 0..4 {
+            h.add("X-Big", &long);
+        }
+        h.add("Y", "y");
+        h.set("x-big", "small");
+        assert_eq!(h.owned_live, owned(&h));
+        assert!(h.owned.len() < 1024, "compacted: {}", h.owned.len());
+        let lines: Vec<_> = h.iter().collect();
+        assert_eq!(lines, [("x-big", "small"), ("Y", "y")]);
+        assert_eq!(h.byte_len(), bytes(&h));
     }
 
     #[test]
