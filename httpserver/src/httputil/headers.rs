@@ -376,6 +376,13 @@ impl HttpHeaders {
         if !view.lines[at + 1..].iter().any(|e| view.is(e, name)) {
             return Some(at);
         }
+        self.remove_from(name, at + 1);
+        Some(at)
+    }
+
+    /// Removes every line of `name` from index `first` on, keeping the byte counts
+    /// (not compacting: the caller does).
+    fn remove_from(&mut self, name: &str, first: usize) {
         let view = HeadersView {
             shared: &self.shared,
             owned: &self.owned,
@@ -383,7 +390,7 @@ impl HttpHeaders {
         };
         let (mut index, mut freed, mut owned_freed) = (0, 0, 0);
         self.lines.retain(|e| {
-            let keep = index <= at || !view.is(e, name);
+            let keep = index < first || !view.is(e, name);
             index += 1;
             if !keep {
                 freed += e.name.len() + e.value.len();
@@ -393,7 +400,6 @@ impl HttpHeaders {
         });
         self.live -= freed;
         self.owned_live -= owned_freed;
-        Some(at)
     }
 
     /// Overwrites line `at`'s value (and its name, when given), keeping the byte
@@ -448,22 +454,7 @@ impl HttpHeaders {
             return false;
         }
         let before = self.lines.as_slice().len();
-        let view = HeadersView {
-            shared: &self.shared,
-            owned: &self.owned,
-            lines: &[],
-        };
-        let (mut freed, mut owned_freed) = (0, 0);
-        self.lines.retain(|e| {
-            let keep = !view.is(e, name);
-            if !keep {
-                freed += e.name.len() + e.value.len();
-                owned_freed += e.name.owned_len() + e.value.owned_len();
-            }
-            keep
-        });
-        self.live -= freed;
-        self.owned_live -= owned_freed;
+        self.remove_from(name, 0);
         if self.owned.len() > 2 * self.owned_live + 1024 {
             self.compact();
         }
