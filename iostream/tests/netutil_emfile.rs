@@ -4,20 +4,21 @@
 //! variable) because it lowers `RLIMIT_NOFILE` and fills the descriptor table, which would
 //! break every other test running in the same process.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
+use std::cell::Cell;
 use std::io::Read;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::sync::Mutex;
-use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tornado_ioloop::IoLoop;
 use tornado_iostream::netutil::{
     ACCEPT_PAUSE_MIN, AddressFamily, DEFAULT_BACKLOG, add_accept_handler, bind_sockets,
 };
+
+mod common;
+use common::emfile::{fill_fd_table, lower_fd_limit, sleep};
 
 const CHILD_ENV: &str = "TORNADO_EMFILE_CHILD";
 const CLIENTS: usize = 5;
@@ -43,52 +44,6 @@ impl log::Log for Capture {
 
 fn logged() -> Vec<String> {
     LOGGED.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-}
-
-fn lower_fd_limit(limit: u64) {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl), 0);
-        rl.rlim_cur = limit.min(rl.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &rl), 0);
-    }
-}
-
-/// Opens `/dev/null` until the table is full.
-fn fill_fd_table() -> Vec<std::fs::File> {
-    let mut files = Vec::new();
-    loop {
-        match std::fs::File::open("/dev/null") {
-            Ok(f) => files.push(f),
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
-                return files;
-            }
-        }
-    }
 }
 
 #[test]

@@ -2,60 +2,21 @@
 //! connections waiting in the backlog are served once descriptors are free. Runs in a
 //! child process (this binary re-run) because it lowers `RLIMIT_NOFILE`.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tornado_ioloop::IoLoop;
 use tornado_iostream::IoStream;
 use tornado_iostream::tcpserver::TcpServer;
 
+mod common;
+use common::emfile::{fill_fd_table, lower_fd_limit, sleep};
+
 const CHILD_ENV: &str = "TORNADO_SERVER_EMFILE_CHILD";
 const CLIENTS: usize = 4;
-
-fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-}
-
-fn lower_fd_limit(limit: u64) {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl), 0);
-        rl.rlim_cur = limit.min(rl.rlim_max);
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &rl), 0);
-    }
-}
-
-fn fill_fd_table() -> Vec<std::fs::File> {
-    let mut files = Vec::new();
-    while let Ok(f) = std::fs::File::open("/dev/null") {
-        files.push(f);
-    }
-    files
-}
 
 #[test]
 #[ignore = "runs only as the child process of server_survives_emfile"]

@@ -2,6 +2,8 @@
 //! connected socket pairs on 127.0.0.1.
 #![allow(dead_code)]
 
+pub mod emfile;
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
