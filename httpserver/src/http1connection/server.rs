@@ -763,7 +763,7 @@ fn has_lf(data: &[u8]) -> bool {
             return true;
         }
     }
-    words.remainder().iter().any(|&b| b == b'\n')
+    words.remainder().contains(&b'\n')
 }
 
 /// Whether the buffer (a partial head the last time it was looked at) may now hold a
