@@ -200,6 +200,16 @@ impl<T: 'static> Default for Queue<T> {
 
 impl<T: 'static> Queue<T> {
     /// A FIFO queue holding at most `maxsize` items; `0` means unbounded.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(2);
+    /// q.put_nowait(1).unwrap();
+    /// q.put_nowait(2).unwrap();
+    /// assert!(q.put_nowait(3).is_err()); // full at two items
+    /// assert_eq!(q.get_nowait().unwrap(), 1); // first in, first out
+    /// ```
     pub fn new(maxsize: usize) -> Queue<T> {
         Queue::with_store(maxsize, Box::new(Fifo(VecDeque::new())), "Queue")
     }
@@ -225,26 +235,80 @@ impl<T> Queue<T> {
     }
 
     /// The most items the queue holds; `0` means unbounded.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// assert_eq!(Queue::<u8>::new(5).maxsize(), 5);
+    /// assert_eq!(Queue::<u8>::default().maxsize(), 0);
+    /// ```
     pub fn maxsize(&self) -> usize {
         self.inner.maxsize
     }
 
     /// Items in the queue now.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// assert_eq!(q.qsize(), 0);
+    /// q.put_nowait("a").unwrap();
+    /// q.put_nowait("b").unwrap();
+    /// assert_eq!(q.qsize(), 2);
+    /// q.get_nowait().unwrap();
+    /// assert_eq!(q.qsize(), 1);
+    /// ```
     pub fn qsize(&self) -> usize {
         self.inner.state.borrow().items.len()
     }
 
     /// True if the queue holds no items.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// assert!(q.empty());
+    /// q.put_nowait(1).unwrap();
+    /// assert!(!q.empty());
+    /// ```
     pub fn empty(&self) -> bool {
         self.qsize() == 0
     }
 
     /// True if the queue holds `maxsize` items (never, if unbounded).
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(1);
+    /// assert!(!q.full());
+    /// q.put_nowait(1).unwrap();
+    /// assert!(q.full());
+    ///
+    /// let unbounded = Queue::new(0);
+    /// for i in 0..100 {
+    ///     unbounded.put_nowait(i).unwrap();
+    /// }
+    /// assert!(!unbounded.full());
+    /// ```
     pub fn full(&self) -> bool {
         self.inner.maxsize > 0 && self.qsize() >= self.inner.maxsize
     }
 
     /// Items put and not yet marked [`task_done`](Self::task_done).
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// q.put_nowait("job").unwrap();
+    /// q.get_nowait().unwrap(); // taken out, but not yet processed
+    /// assert_eq!(q.unfinished_tasks(), 1);
+    /// q.task_done().unwrap();
+    /// assert_eq!(q.unfinished_tasks(), 0);
+    /// ```
     pub fn unfinished_tasks(&self) -> usize {
         self.inner.state.borrow().unfinished
     }
@@ -255,6 +319,16 @@ impl<T> Queue<T> {
     }
 
     /// Puts `item` if there is room now; else hands it back in [`QueueFull`].
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(1);
+    /// assert!(q.put_nowait("first").is_ok());
+    /// let refused = q.put_nowait("second").unwrap_err();
+    /// assert_eq!(refused.into_inner(), "second");
+    /// assert_eq!(q.qsize(), 1);
+    /// ```
     pub fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
         let mut st = self.inner.state.borrow_mut();
         if let Some(getter) = st.getters.pop_waiting() {
@@ -277,6 +351,24 @@ impl<T> Queue<T> {
 
     /// Puts `item`, waiting while the queue is full. Dropping the future before it
     /// completes withdraws the item.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::{IoLoop, spawn};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async {
+    ///     let q = Queue::new(1);
+    ///     q.put(1).await; // room: completes at once
+    ///     let consumer = {
+    ///         let q = q.clone();
+    ///         spawn(async move { (q.get().await, q.get().await) })
+    ///     };
+    ///     q.put(2).await; // waits until the consumer makes room
+    ///     consumer.await.unwrap()
+    /// });
+    /// assert_eq!(got, (1, 2));
+    /// ```
     pub fn put(&self, item: T) -> Put<T> {
         Put {
             queue: self.clone(),
@@ -287,12 +379,37 @@ impl<T> Queue<T> {
 
     /// [`put`](Self::put) with a deadline: `Err` with `is_timeout()` (and the item
     /// dropped) if no room came in time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// io_loop.run_sync(async {
+    ///     let q = Queue::new(1);
+    ///     q.put_timeout("a", Duration::from_secs(5)).await.unwrap();
+    ///     let err = q.put_timeout("b", Duration::from_millis(10)).await.unwrap_err();
+    ///     assert!(err.is_timeout());
+    ///     assert_eq!(q.get_nowait().unwrap(), "a"); // "b" was never put
+    ///     assert!(q.empty());
+    /// });
+    /// ```
     pub fn put_timeout(&self, item: T, timeout: impl Into<Deadline>) -> WithTimeout<Put<T>> {
         with_timeout(timeout, self.put(item))
     }
 
     /// Removes and returns an item if there is one now; else `Err` with
     /// `is_queue_empty()`.
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// assert!(q.get_nowait().unwrap_err().is_queue_empty());
+    /// q.put_nowait(7).unwrap();
+    /// assert_eq!(q.get_nowait().unwrap(), 7);
+    /// ```
     pub fn get_nowait(&self) -> Result<T, Error> {
         let (item, waker) = {
             let mut st = self.inner.state.borrow_mut();
@@ -318,6 +435,23 @@ impl<T> Queue<T> {
 
     /// Removes and returns an item, waiting until there is one. Cancel-safe: see the
     /// [module docs](self).
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::{IoLoop, spawn};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async {
+    ///     let q = Queue::new(0);
+    ///     let consumer = {
+    ///         let q = q.clone();
+    ///         spawn(async move { q.get().await }) // waits: the queue is empty
+    ///     };
+    ///     q.put_nowait("hello").unwrap(); // handed straight to the waiting getter
+    ///     consumer.await.unwrap()
+    /// });
+    /// assert_eq!(got, "hello");
+    /// ```
     pub fn get(&self) -> Get<T> {
         Get {
             queue: self.clone(),
@@ -327,6 +461,21 @@ impl<T> Queue<T> {
 
     /// [`get`](Self::get) with a deadline: `Err` with `is_timeout()` if no item came in
     /// time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// io_loop.run_sync(async {
+    ///     let q = Queue::new(0);
+    ///     let err = q.get_timeout(Duration::from_millis(10)).await.unwrap_err();
+    ///     assert!(err.is_timeout());
+    ///     q.put_nowait(1).unwrap();
+    ///     assert_eq!(q.get_timeout(Duration::from_secs(5)).await.unwrap(), 1);
+    /// });
+    /// ```
     pub fn get_timeout(&self, timeout: impl Into<Deadline>) -> WithTimeout<Get<T>> {
         with_timeout(timeout, self.get())
     }
@@ -334,6 +483,16 @@ impl<T> Queue<T> {
     /// Marks one item as processed; when none is left unfinished, [`join`](Self::join)
     /// returns. Calling it more times than items were put is an error
     /// (`is_too_many_task_done()`).
+    ///
+    /// ```
+    /// use tornado_gen::queues::Queue;
+    ///
+    /// let q = Queue::new(0);
+    /// q.put_nowait("job").unwrap();
+    /// q.get_nowait().unwrap();
+    /// q.task_done().unwrap(); // "job" is finished
+    /// assert!(q.task_done().unwrap_err().is_too_many_task_done());
+    /// ```
     pub fn task_done(&self) -> Result<(), Error> {
         let left = {
             let mut st = self.inner.state.borrow_mut();
@@ -350,17 +509,83 @@ impl<T> Queue<T> {
     }
 
     /// Waits until every item put has been marked [`task_done`](Self::task_done).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::{IoLoop, spawn};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let done = Rc::new(Cell::new(0));
+    /// io_loop.run_sync({
+    ///     let done = done.clone();
+    ///     async move {
+    ///         let q = Queue::new(0);
+    ///         let worker = q.clone();
+    ///         spawn(async move {
+    ///             loop {
+    ///                 worker.get().await;
+    ///                 done.set(done.get() + 1);
+    ///                 worker.task_done().unwrap();
+    ///             }
+    ///         });
+    ///         for i in 0..3 {
+    ///             q.put_nowait(i).unwrap();
+    ///         }
+    ///         q.join().await; // returns once all three are task_done()
+    ///     }
+    /// });
+    /// assert_eq!(done.get(), 3);
+    /// ```
     pub fn join(&self) -> EventWait {
         self.inner.finished.wait()
     }
 
     /// [`join`](Self::join) with a deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// io_loop.run_sync(async {
+    ///     let q = Queue::new(0);
+    ///     q.put_nowait("job").unwrap();
+    ///     let err = q.join_timeout(Duration::from_millis(10)).await.unwrap_err();
+    ///     assert!(err.is_timeout()); // "job" is not task_done() yet
+    ///     q.get_nowait().unwrap();
+    ///     q.task_done().unwrap();
+    ///     q.join_timeout(Duration::from_secs(5)).await.unwrap();
+    /// });
+    /// ```
     pub fn join_timeout(&self, timeout: impl Into<Deadline>) -> WithTimeout<EventWait> {
         with_timeout(timeout, self.join())
     }
 
     /// The queue as an endless `Stream` of items, each got as by [`get`](Self::get)
     /// (Tornado's `async for`). Remember to call `task_done` if anyone `join`s.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    /// use tornado_gen::queues::Queue;
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async {
+    ///     let q = Queue::new(0);
+    ///     q.put_nowait(1).unwrap();
+    ///     q.put_nowait(2).unwrap();
+    ///     let mut stream = q.stream();
+    ///     let a = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+    ///     let b = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await;
+    ///     (a, b)
+    /// });
+    /// assert_eq!(got, (Some(1), Some(2)));
+    /// ```
     pub fn stream(&self) -> QueueStream<T> {
         QueueStream {
             queue: self.clone(),
@@ -398,6 +623,23 @@ impl<T> fmt::Debug for Queue<T> {
 }
 
 /// The future returned by [`Queue::put`].
+///
+/// ```
+/// use tornado_gen::queues::{Put, Queue};
+/// use tornado_ioloop::IoLoop;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.run_sync(async {
+///     let q = Queue::new(1);
+///     q.put_nowait("a").unwrap();
+///     let waiting: Put<&str> = q.put("b"); // the queue is full
+///     drop(waiting); // never polled: nothing is put
+///     assert_eq!(q.qsize(), 1);
+///     q.get_nowait().unwrap();
+///     q.put("c").await; // room now
+///     assert_eq!(q.get_nowait().unwrap(), "c");
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Put<T> {
     queue: Queue<T>,
@@ -459,6 +701,23 @@ impl<T> fmt::Debug for Put<T> {
 }
 
 /// The future returned by [`Queue::get`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_gen::queues::{Get, Queue};
+/// use tornado_gen::with_timeout;
+/// use tornado_ioloop::IoLoop;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.run_sync(async {
+///     let q = Queue::new(0);
+///     let get: Get<i32> = q.get();
+///     // Dropping a waiting `Get` (here by a timeout) loses no item.
+///     assert!(with_timeout(Duration::from_millis(10), get).await.is_err());
+///     q.put_nowait(5).unwrap();
+///     assert_eq!(q.get().await, 5);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<T> {
     queue: Queue<T>,
@@ -602,6 +861,17 @@ pub struct PriorityQueue<T> {
 
 impl<T: Ord + 'static> PriorityQueue<T> {
     /// A priority queue holding at most `maxsize` items; `0` means unbounded.
+    ///
+    /// ```
+    /// use tornado_gen::queues::PriorityQueue;
+    ///
+    /// let q = PriorityQueue::new(2);
+    /// q.put_nowait(3).unwrap();
+    /// q.put_nowait(1).unwrap();
+    /// assert!(q.full());
+    /// assert!(q.put_nowait(2).is_err());
+    /// assert_eq!(q.get_nowait().unwrap(), 1); // smallest first
+    /// ```
     pub fn new(maxsize: usize) -> PriorityQueue<T> {
         let store = Priority {
             heap: BinaryHeap::new(),
@@ -635,6 +905,17 @@ pub struct LifoQueue<T> {
 
 impl<T: 'static> LifoQueue<T> {
     /// A LIFO queue holding at most `maxsize` items; `0` means unbounded.
+    ///
+    /// ```
+    /// use tornado_gen::queues::LifoQueue;
+    ///
+    /// let q = LifoQueue::new(2);
+    /// q.put_nowait("old").unwrap();
+    /// q.put_nowait("new").unwrap();
+    /// assert!(q.full());
+    /// assert_eq!(q.maxsize(), 2);
+    /// assert_eq!(q.get_nowait().unwrap(), "new"); // newest first
+    /// ```
     pub fn new(maxsize: usize) -> LifoQueue<T> {
         LifoQueue {
             queue: Queue::with_store(maxsize, Box::new(Lifo(Vec::new())), "LifoQueue"),

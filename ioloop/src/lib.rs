@@ -88,6 +88,21 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Spawns `future` on the current loop; see [`IoLoop::spawn`].
+///
+/// ```
+/// use tornado_ioloop::{IoLoop, spawn};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let sum = io_loop.run_sync(async {
+///     let tasks: Vec<_> = (1..=3).map(|i| spawn(async move { i * 10 })).collect();
+///     let mut sum = 0;
+///     for task in tasks {
+///         sum += task.await.unwrap();
+///     }
+///     sum
+/// });
+/// assert_eq!(sum, 60);
+/// ```
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -96,6 +111,21 @@ where
 }
 
 /// Spawns a detached future on the current loop; see [`IoLoop::spawn_callback`].
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tornado_ioloop::{IoLoop, spawn_callback, yield_now};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let done = Rc::new(Cell::new(false));
+/// let d = done.clone();
+/// io_loop.run_sync(async move {
+///     spawn_callback(async move { d.set(true) });
+///     yield_now().await; // let the detached task run
+/// });
+/// assert!(done.get());
+/// ```
 pub fn spawn_callback<F>(future: F)
 where
     F: Future + 'static,
@@ -105,11 +135,42 @@ where
 
 /// Yields to the loop once: the task is polled again on the next iteration, after the
 /// I/O and timers that are ready (Tornado's `gen.moment`).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use tornado_ioloop::{IoLoop, spawn_callback, yield_now};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let order = Rc::new(RefCell::new(Vec::new()));
+/// let log = order.clone();
+/// io_loop.run_sync(async move {
+///     let o = log.clone();
+///     spawn_callback(async move { o.borrow_mut().push("other task") });
+///     log.borrow_mut().push("before");
+///     yield_now().await; // the other task gets its turn here
+///     log.borrow_mut().push("after");
+/// });
+/// assert_eq!(*order.borrow(), ["before", "other task", "after"]);
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
 /// The future returned by [`yield_now`].
+///
+/// It is pending on its first poll (waking itself at once) and ready on the next.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let mut yielded = pin!(tornado_ioloop::yield_now());
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert_eq!(yielded.as_mut().poll(&mut cx), Poll::Pending);
+/// assert_eq!(yielded.as_mut().poll(&mut cx), Poll::Ready(()));
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {

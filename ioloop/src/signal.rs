@@ -59,6 +59,15 @@ use crate::ioloop::IoLoop;
 pub const MAX_LISTENERS: usize = sys::SLOTS;
 
 /// A Unix signal a task can wait for.
+///
+/// ```
+/// use tornado_ioloop::signal::Signal;
+///
+/// let stop = Signal::Terminate;
+/// assert_eq!(stop.name(), "SIGTERM");
+/// assert_eq!(stop.to_string(), "SIGTERM");
+/// assert_ne!(stop, Signal::Interrupt);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Signal {
     /// `SIGINT`: Ctrl-C at the terminal.
@@ -90,11 +99,27 @@ impl Signal {
     }
 
     /// The signal's number on this platform (`libc::SIGINT`, …).
+    ///
+    /// ```
+    /// use tornado_ioloop::signal::Signal;
+    ///
+    /// assert_eq!(Signal::Interrupt.number(), libc::SIGINT);
+    /// assert_eq!(Signal::Terminate.number(), libc::SIGTERM);
+    /// assert_eq!(Signal::User1.number(), libc::SIGUSR1);
+    /// ```
     pub fn number(self) -> i32 {
         sys::NUMBERS[self as usize]
     }
 
     /// The signal's name, such as `"SIGINT"`.
+    ///
+    /// ```
+    /// use tornado_ioloop::signal::Signal;
+    ///
+    /// assert_eq!(Signal::Interrupt.name(), "SIGINT");
+    /// assert_eq!(Signal::Hangup.name(), "SIGHUP");
+    /// assert_eq!(Signal::User2.name(), "SIGUSR2");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",
@@ -111,6 +136,19 @@ impl Signal {
     ///
     /// Unless something listens for it, the signal's default action follows, which for
     /// each of these ends the process.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_ioloop::signal::{self, Signal};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async {
+    ///     let hangup = signal::wait_for(&[Signal::Hangup]); // listen first
+    ///     Signal::Hangup.raise().unwrap();
+    ///     hangup.await.unwrap()
+    /// });
+    /// assert_eq!(got, Signal::Hangup);
+    /// ```
     pub fn raise(self) -> io::Result<()> {
         sys::raise(self.number())
     }
@@ -234,6 +272,22 @@ impl Signals {
     /// Starts listening for `signals`. Fails if the list is empty, if
     /// [`MAX_LISTENERS`] listeners exist already, or if the OS refuses a pipe or the
     /// handler.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_ioloop::signal::{Signal, Signals};
+    ///
+    /// let err = Signals::new(&[]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    ///
+    /// // SIGUSR1 is caught from here on, before any loop polls the listener.
+    /// let mut signals = Signals::new(&[Signal::User1]).unwrap();
+    /// Signal::User1.raise().unwrap(); // kept, not fatal
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async move { signals.recv().await.unwrap() });
+    /// assert_eq!(got, Signal::User1);
+    /// ```
     pub fn new(signals: &[Signal]) -> io::Result<Signals> {
         let mask = signals.iter().fold(0, |m, s| m | s.bit());
         if mask == 0 {
@@ -254,12 +308,40 @@ impl Signals {
     }
 
     /// Waits for the next signal.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_ioloop::signal::{Signal, Signals};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// io_loop.run_sync(async {
+    ///     let mut signals = Signals::new(&[Signal::User2]).unwrap();
+    ///     for _ in 0..2 {
+    ///         Signal::User2.raise().unwrap();
+    ///         assert_eq!(signals.recv().await.unwrap(), Signal::User2);
+    ///     }
+    /// });
+    /// ```
     pub fn recv(&mut self) -> Recv<'_> {
         Recv { signals: self }
     }
 
     /// The poll behind [`recv`](Signals::recv): `Ready` with the next signal, or
     /// `Pending` with `cx`'s waker woken when one arrives.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_ioloop::signal::{Signal, Signals};
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let got = io_loop.run_sync(async {
+    ///     let mut signals = Signals::new(&[Signal::Quit]).unwrap();
+    ///     Signal::Quit.raise().unwrap();
+    ///     poll_fn(|cx| signals.poll_recv(cx)).await.unwrap()
+    /// });
+    /// assert_eq!(got, Signal::Quit);
+    /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Signal>> {
         if let Some(s) = self.received.pop_front() {
             return Poll::Ready(Ok(s));
@@ -334,6 +416,20 @@ impl fmt::Debug for Signals {
 }
 
 /// The future returned by [`Signals::recv`].
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_ioloop::signal::{Recv, Signal, Signals};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let got = io_loop.run_sync(async {
+///     let mut signals = Signals::new(&[Signal::User1]).unwrap();
+///     let next: Recv<'_> = signals.recv();
+///     Signal::User1.raise().unwrap();
+///     next.await.unwrap()
+/// });
+/// assert_eq!(got, Signal::User1);
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a> {
@@ -355,6 +451,19 @@ impl Future for Recv<'_> {
 /// sent right after it is kept and resolves the future instead of ending the process.
 /// The future fails if [`Signals::new`] would. Dropping it (or letting it complete)
 /// stops listening. See the [module docs](self) for an example.
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_ioloop::signal::{self, Signal};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// let got = io_loop.run_sync(async {
+///     let shutdown = signal::wait_for(&[Signal::Interrupt, Signal::Terminate]);
+///     Signal::Interrupt.raise().unwrap(); // what Ctrl-C would do
+///     shutdown.await.unwrap()
+/// });
+/// assert_eq!(got, Signal::Interrupt);
+/// ```
 pub fn wait_for(signals: &[Signal]) -> WaitFor {
     WaitFor {
         signals: Signals::new(signals).map_err(Some),
@@ -362,6 +471,23 @@ pub fn wait_for(signals: &[Signal]) -> WaitFor {
 }
 
 /// The future returned by [`wait_for`]: the signal that arrived first.
+///
+/// If no listener could be made, the future fails when awaited.
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_ioloop::signal::{self, Signal, WaitFor};
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop.run_sync(async {
+///     let none: WaitFor = signal::wait_for(&[]);
+///     assert!(none.await.is_err());
+///
+///     let reload: WaitFor = signal::wait_for(&[Signal::Hangup]);
+///     Signal::Hangup.raise().unwrap();
+///     assert_eq!(reload.await.unwrap(), Signal::Hangup);
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitFor {
