@@ -267,12 +267,45 @@ pub fn bind_unix_socket(
 }
 
 /// A listening socket [`add_accept_handler`] can drive: mio's TCP and Unix listeners.
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use tornado_iostream::netutil::Listener;
+///
+/// // Accepts one waiting connection, if any.
+/// fn try_accept<L: Listener>(listener: &L) -> Option<L::Addr> {
+///     match listener.accept() {
+///         Ok((_stream, addr)) => Some(addr),
+///         Err(e) if e.kind() == ErrorKind::WouldBlock => None,
+///         Err(e) => panic!("accept: {e}"),
+///     }
+/// }
+///
+/// let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+/// assert!(try_accept(&listener).is_none()); // nobody is waiting
+/// ```
 pub trait Listener: Source + 'static {
     /// The accepted connection.
     type Stream;
     /// The peer's address.
     type Addr;
     /// Accepts one connection (non-blocking).
+    ///
+    /// ```
+    /// use tornado_iostream::netutil::Listener;
+    ///
+    /// let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    /// let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    /// let (stream, peer) = loop {
+    ///     match Listener::accept(&listener) {
+    ///         Ok(accepted) => break accepted,
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+    ///         Err(e) => panic!("accept: {e}"),
+    ///     }
+    /// };
+    /// assert_eq!(peer, client.local_addr().unwrap());
+    /// assert_eq!(stream.peer_addr().unwrap(), peer);
+    /// ```
     fn accept(&self) -> io::Result<(Self::Stream, Self::Addr)>;
 }
 
@@ -436,6 +469,35 @@ impl<L: Listener> AcceptState<L> {
 /// The returned [`AcceptHandle`] stops accepting when [`remove`](AcceptHandle::remove)d;
 /// dropping the handle does not (as Tornado, the loop keeps the handler). See the
 /// [module docs](self#accept-errors) for how errors are handled.
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::IoStream;
+/// use tornado_iostream::netutil::add_accept_handler;
+///
+/// let io_loop = IoLoop::new().unwrap();
+/// io_loop
+///     .run_sync_timeout(
+///         async {
+///             let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///             let addr = listener.local_addr().unwrap();
+///             // Greet every connection, each in a task of its own.
+///             let handle = add_accept_handler(listener, |socket, _peer| {
+///                 let stream = IoStream::new(socket).unwrap();
+///                 tornado_ioloop::spawn_callback(async move {
+///                     let _ = stream.write(b"welcome\n").await;
+///                 });
+///             })
+///             .unwrap();
+///             let client = IoStream::connect(addr).await.unwrap();
+///             assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"welcome\n");
+///             handle.remove();
+///         },
+///         Duration::from_secs(10),
+///     )
+///     .unwrap();
+/// ```
 pub fn add_accept_handler<L, F>(listener: L, callback: F) -> io::Result<AcceptHandle<L>>
 where
     L: Listener,
@@ -465,6 +527,19 @@ where
 }
 
 /// Returned by [`add_accept_handler`]: stops accepting when removed.
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::netutil::add_accept_handler;
+///
+/// IoLoop::new().unwrap().run_sync(async {
+///     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let handle = add_accept_handler(listener, |_socket, _peer| {}).unwrap();
+///     assert_eq!(format!("{handle:?}"), "AcceptHandle { removed: false, paused: false }");
+///     drop(handle.remove());
+///     assert_eq!(format!("{handle:?}"), "AcceptHandle { removed: true, paused: false }");
+/// });
+/// ```
 pub struct AcceptHandle<L: Listener> {
     state: Rc<AcceptState<L>>,
 }
@@ -473,21 +548,76 @@ impl<L: Listener> AcceptHandle<L> {
     /// Stops accepting: deregisters the listener, cancels a pending resume, drops the
     /// callback, and gives the listener back (`None` if already removed). Drop it to
     /// close it. Safe to call from inside the callback.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::add_accept_handler;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let handle = add_accept_handler(listener, |_socket, _peer| {}).unwrap();
+    ///     let listener = handle.remove().expect("the first remove gives the listener back");
+    ///     assert_eq!(listener.local_addr().unwrap(), addr);
+    ///     assert!(handle.remove().is_none());
+    /// });
+    /// ```
     pub fn remove(&self) -> Option<L> {
         self.state.remove()
     }
 
     /// True once [`remove`](AcceptHandle::remove) was called.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::add_accept_handler;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let handle = add_accept_handler(listener, |_socket, _peer| {}).unwrap();
+    ///     assert!(!handle.is_removed());
+    ///     drop(handle.remove());
+    ///     assert!(handle.is_removed());
+    /// });
+    /// ```
     pub fn is_removed(&self) -> bool {
         self.state.removed.get()
     }
 
     /// Runs `f` on the listener, if it has not been removed.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::add_accept_handler;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let handle = add_accept_handler(listener, |_socket, _peer| {}).unwrap();
+    ///     assert_eq!(handle.with_listener(|l| l.local_addr().unwrap()), Some(addr));
+    ///     drop(handle.remove());
+    ///     assert_eq!(handle.with_listener(|l| l.local_addr().unwrap()), None);
+    /// });
+    /// ```
     pub fn with_listener<R>(&self, f: impl FnOnce(&L) -> R) -> Option<R> {
         self.state.listener.borrow().as_ref().map(f)
     }
 
     /// True while accepting is paused after an accept error such as `EMFILE`.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::add_accept_handler;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    ///     let handle = add_accept_handler(listener, |_socket, _peer| {}).unwrap();
+    ///     // Only an accept error such as EMFILE pauses accepting.
+    ///     assert!(!handle.is_paused());
+    ///     drop(handle.remove());
+    ///     assert!(!handle.is_paused());
+    /// });
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.state.resume_timer.get().is_some()
     }

@@ -64,6 +64,14 @@ use self::connector::Connector;
 pub const SECONDARY_FAMILY_DELAY: Duration = Duration::from_millis(300);
 
 /// The step of [`TcpClient::connect`] that failed.
+///
+/// ```
+/// use tornado_iostream::tcpclient::ConnectPhase;
+///
+/// assert_eq!(ConnectPhase::Resolve.to_string(), "resolve");
+/// assert_eq!(ConnectPhase::Connect.to_string(), "connect");
+/// assert_eq!(ConnectPhase::Tls.to_string(), "TLS handshake");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectPhase {
     /// Resolving the host name.
@@ -85,6 +93,32 @@ impl fmt::Display for ConnectPhase {
 }
 
 /// Why [`TcpClient::connect`] failed: carried inside the `io::Error` it returns.
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::netutil::{AddressFamily, DefaultResolver, OverrideResolver};
+/// use tornado_iostream::tcpclient::{ConnectError, ConnectOptions, ConnectPhase, TcpClient};
+///
+/// // "db.test" has only an IPv4 address, and the client asks for IPv6.
+/// let resolver = OverrideResolver::new(DefaultResolver)
+///     .with("db.test", 5432, vec!["127.0.0.1:5432".parse().unwrap()]);
+/// let client = TcpClient::with_resolver(resolver);
+/// let opts = ConnectOptions::new().family(AddressFamily::Inet6);
+/// let err = IoLoop::new()
+///     .unwrap()
+///     .run_sync_timeout(
+///         async move { client.connect_with("db.test", 5432, &opts).await },
+///         Duration::from_secs(10),
+///     )
+///     .unwrap()
+///     .unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// let info = ConnectError::of(&err).unwrap();
+/// assert_eq!(info.phase(), ConnectPhase::Resolve);
+/// assert_eq!((info.host(), info.port(), info.address()), ("db.test", 5432, None));
+/// assert_eq!(err.to_string(), "resolve db.test failed: no Inet6 address for db.test");
+/// ```
 #[derive(Debug)]
 pub struct ConnectError {
     phase: ConnectPhase,
@@ -127,41 +161,180 @@ impl ConnectError {
     }
 
     /// The `ConnectError` inside an error returned by [`TcpClient::connect`].
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// assert!(ConnectError::of(&err).is_some());
+    /// assert!(ConnectError::of(&std::io::Error::other("unrelated")).is_none());
+    /// ```
     pub fn of(e: &io::Error) -> Option<&ConnectError> {
         e.get_ref()?.downcast_ref::<ConnectError>()
     }
 
     /// The step that failed.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, ConnectPhase, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// assert_eq!(ConnectError::of(&err).unwrap().phase(), ConnectPhase::Connect);
+    /// ```
     pub fn phase(&self) -> ConnectPhase {
         self.phase
     }
 
     /// The host that was asked for.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::netutil::{DefaultResolver, OverrideResolver};
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    /// let resolver = OverrideResolver::new(DefaultResolver).with("db.test", port, vec![addr]);
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move {
+    ///         TcpClient::with_resolver(resolver).connect("db.test", port).await
+    ///     })
+    ///     .unwrap_err();
+    /// let info = ConnectError::of(&err).unwrap();
+    /// assert_eq!(info.host(), "db.test"); // the name, not the address tried
+    /// assert_eq!(info.address(), Some(addr));
+    /// ```
     pub fn host(&self) -> &str {
         &self.host
     }
 
     /// The port that was asked for.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// assert_eq!(ConnectError::of(&err).unwrap().port(), port);
+    /// ```
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The address that failed (the last one tried), if the phase got that far.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// let failed = ConnectError::of(&err).unwrap().address().unwrap();
+    /// assert_eq!(failed, std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    /// ```
     pub fn address(&self) -> Option<SocketAddr> {
         self.addresses.first().copied()
     }
 
     /// Every address involved: the attempts in flight when a timeout struck.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// let info = ConnectError::of(&err).unwrap();
+    /// assert_eq!(info.addresses(), &[std::net::SocketAddr::from(([127, 0, 0, 1], port))]);
+    /// assert!(!info.is_timeout());
+    /// ```
     pub fn addresses(&self) -> &[SocketAddr] {
         &self.addresses
     }
 
     /// True when the phase ran out of time ([`ConnectOptions::timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{AddressFamily, ResolveFuture, Resolver};
+    /// use tornado_iostream::tcpclient::{ConnectError, ConnectOptions, ConnectPhase, TcpClient};
+    ///
+    /// // A resolver that never answers.
+    /// struct Silent;
+    /// impl Resolver for Silent {
+    ///     fn resolve(&self, _host: &str, _port: u16, _family: AddressFamily) -> ResolveFuture {
+    ///         Box::pin(std::future::pending())
+    ///     }
+    /// }
+    ///
+    /// let opts = ConnectOptions::new().timeout(Duration::from_millis(50));
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move {
+    ///         TcpClient::with_resolver(Silent).connect_with("slow.test", 80, &opts).await
+    ///     })
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    /// let info = ConnectError::of(&err).unwrap();
+    /// assert!(info.is_timeout());
+    /// assert_eq!(info.phase(), ConnectPhase::Resolve);
+    /// assert_eq!(err.to_string(), "timeout while resolving slow.test");
+    /// ```
     pub fn is_timeout(&self) -> bool {
         self.timed_out
     }
 
     /// The underlying error.
+    ///
+    /// ```
+    /// # use tornado_ioloop::IoLoop;
+    /// # let port =
+    /// #     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///
+    /// use tornado_iostream::tcpclient::{ConnectError, TcpClient};
+    ///
+    /// let err = IoLoop::new()
+    ///     .unwrap()
+    ///     .run_sync(async move { TcpClient::new().connect("127.0.0.1", port).await })
+    ///     .unwrap_err();
+    /// let info = ConnectError::of(&err).unwrap();
+    /// assert_eq!(info.io_error().kind(), std::io::ErrorKind::ConnectionRefused);
+    /// assert!(std::error::Error::source(info).is_some()); // the same error
+    /// ```
     pub fn io_error(&self) -> &io::Error {
         &self.source
     }
@@ -207,6 +380,26 @@ impl Error for ConnectError {
 
 /// Options for [`TcpClient::connect_with`]; `Default` is no timeout, any family, no
 /// source address, no TLS.
+///
+/// ```
+/// use std::time::Duration;
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::netutil::AddressFamily;
+/// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+///
+/// let opts = ConnectOptions {
+///     family: AddressFamily::Inet,
+///     timeout: Some(Duration::from_secs(5)),
+///     ..Default::default()
+/// };
+/// assert!(opts.tls.is_none() && opts.source_ip.is_none());
+/// IoLoop::new().unwrap().run_sync(async move {
+///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let stream = TcpClient::new().connect_with("127.0.0.1", addr.port(), &opts).await.unwrap();
+///     assert_eq!(stream.peer_addr().unwrap(), addr);
+/// });
+/// ```
 #[derive(Clone, Default)]
 pub struct ConnectOptions {
     /// Restrict the resolved addresses to one family.
@@ -233,47 +426,128 @@ pub struct ConnectOptions {
 
 impl ConnectOptions {
     /// Default options.
+    ///
+    /// ```
+    /// use tornado_iostream::netutil::AddressFamily;
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new();
+    /// assert_eq!(opts.family, AddressFamily::Unspec);
+    /// assert!(opts.timeout.is_none() && opts.tls.is_none() && opts.server_hostname.is_none());
+    /// assert!(opts.source_ip.is_none() && opts.source_port.is_none());
+    /// assert!(opts.max_buffer_size.is_none());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets [`family`](ConnectOptions::family).
+    ///
+    /// ```
+    /// use tornado_iostream::netutil::AddressFamily;
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new().family(AddressFamily::Inet6);
+    /// assert_eq!(opts.family, AddressFamily::Inet6);
+    /// ```
     pub fn family(mut self, family: AddressFamily) -> Self {
         self.family = family;
         self
     }
 
     /// Sets [`timeout`](ConnectOptions::timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new().timeout(Duration::from_secs(3));
+    /// assert_eq!(opts.timeout, Some(Duration::from_secs(3)));
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Sets [`source_ip`](ConnectOptions::source_ip).
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+    ///
+    /// let opts = ConnectOptions::new().source_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    /// assert_eq!(opts.source_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpClient::new().connect_with("127.0.0.1", port, &opts).await.unwrap();
+    ///     assert_eq!(stream.local_addr().unwrap().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    /// });
+    /// ```
     pub fn source_ip(mut self, ip: IpAddr) -> Self {
         self.source_ip = Some(ip);
         self
     }
 
     /// Sets [`tls`](ConnectOptions::tls).
+    ///
+    /// ```
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    /// use tornado_iostream::tls::client_config;
+    ///
+    /// let opts = ConnectOptions::new().tls(client_config(None, &[b"http/1.1"]).unwrap());
+    /// assert_eq!(opts.tls.unwrap().alpn_protocols, vec![b"http/1.1".to_vec()]);
+    /// ```
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
         self
     }
 
     /// Sets [`server_hostname`](ConnectOptions::server_hostname).
+    ///
+    /// ```
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    ///
+    /// // Connect to an IP address, but verify the certificate as "localhost".
+    /// let opts = ConnectOptions::new().server_hostname("localhost");
+    /// assert_eq!(opts.server_hostname.as_deref(), Some("localhost"));
+    /// ```
     pub fn server_hostname(mut self, name: &str) -> Self {
         self.server_hostname = Some(name.to_owned());
         self
     }
 
     /// Sets [`max_buffer_size`](ConnectOptions::max_buffer_size).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+    ///
+    /// let opts = ConnectOptions::new().max_buffer_size(4096);
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let port = listener.local_addr().unwrap().port();
+    ///     let stream = TcpClient::new().connect_with("127.0.0.1", port, &opts).await.unwrap();
+    ///     assert_eq!(stream.max_buffer_size(), 4096);
+    /// });
+    /// ```
     pub fn max_buffer_size(mut self, max: usize) -> Self {
         self.max_buffer_size = Some(max);
         self
     }
 
     /// Sets [`source_port`](ConnectOptions::source_port).
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use tornado_iostream::tcpclient::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new()
+    ///     .source_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    ///     .source_port(40000);
+    /// assert_eq!(opts.source_port, Some(40000));
+    /// ```
     pub fn source_port(mut self, port: u16) -> Self {
         self.source_port = Some(port);
         self
@@ -297,6 +571,22 @@ impl fmt::Debug for ConnectOptions {
 /// A non-blocking TCP connection factory (Tornado's `TCPClient`).
 ///
 /// Cheap to clone; the resolver is shared. It lives on one loop thread.
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::tcpclient::TcpClient;
+///
+/// let client = TcpClient::new();
+/// let other = client.clone(); // the same resolver
+/// IoLoop::new().unwrap().run_sync(async move {
+///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let a = client.connect("127.0.0.1", addr.port()).await.unwrap();
+///     let b = other.connect("127.0.0.1", addr.port()).await.unwrap();
+///     assert_eq!(a.peer_addr().unwrap(), b.peer_addr().unwrap());
+///     assert_ne!(a.local_addr().unwrap(), b.local_addr().unwrap());
+/// });
+/// ```
 #[derive(Clone)]
 pub struct TcpClient {
     resolver: Rc<dyn Resolver>,
@@ -316,12 +606,41 @@ impl Default for TcpClient {
 
 impl TcpClient {
     /// A client with the [`DefaultResolver`].
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     // An IP address needs no lookup: the resolver answers at once.
+    ///     let stream = TcpClient::new().connect("127.0.0.1", addr.port()).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// });
+    /// ```
     pub fn new() -> TcpClient {
         TcpClient::with_resolver(DefaultResolver)
     }
 
     /// A client that resolves names with `resolver` (e.g. an
     /// [`OverrideResolver`](crate::netutil::OverrideResolver)).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{DefaultResolver, OverrideResolver};
+    /// use tornado_iostream::tcpclient::TcpClient;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let resolver =
+    ///         OverrideResolver::new(DefaultResolver).with("db.test", addr.port(), vec![addr]);
+    ///     let client = TcpClient::with_resolver(resolver);
+    ///     let stream = client.connect("db.test", addr.port()).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// });
+    /// ```
     pub fn with_resolver(resolver: impl Resolver + 'static) -> TcpClient {
         TcpClient {
             resolver: Rc::new(resolver),
@@ -357,6 +676,41 @@ impl TcpClient {
     }
 
     /// Connects to `host:port` with `options`.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+    /// use tornado_iostream::tcpserver::TcpServer;
+    /// use tornado_iostream::tls;
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let server = TcpServer::new(|stream: IoStream, _peer: SocketAddr| async move {
+    ///         let _ = stream.write(b"hello over TLS\n").await;
+    ///     })
+    ///     .with_tls(server_cfg);
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///
+    ///     // Connect by IP address; verify the certificate as "localhost".
+    ///     let opts = ConnectOptions::new()
+    ///         .tls(client_cfg)
+    ///         .server_hostname("localhost")
+    ///         .timeout(Duration::from_secs(10));
+    ///     let stream = TcpClient::new().connect_with("127.0.0.1", port, &opts).await.unwrap();
+    ///     assert!(stream.tls_version().is_some()); // the handshake is done
+    ///     assert_eq!(&stream.read_until(b"\n", None).await.unwrap()[..], b"hello over TLS\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub async fn connect_with(
         &self,
         host: &str,
@@ -398,6 +752,24 @@ impl TcpClient {
 
     /// Resolves and connects, and gives the connected (non-blocking, unregistered) mio
     /// socket: what [`connect_with`](TcpClient::connect_with) wraps in an [`IoStream`].
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let socket = TcpClient::new()
+    ///         .connect_socket("127.0.0.1", addr.port(), &ConnectOptions::new())
+    ///         .await
+    ///         .unwrap();
+    ///     assert_eq!(socket.peer_addr().unwrap(), addr);
+    ///     let stream = IoStream::new(socket).unwrap(); // or any other use of the socket
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// });
+    /// ```
     pub async fn connect_socket(
         &self,
         host: &str,

@@ -97,6 +97,32 @@ pub const WORKER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 pub trait StreamHandler: 'static {
     /// Serves one connection; runs as its own task. `address` is the peer's address.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::{StreamHandler, TcpServer};
+    ///
+    /// struct Greeter;
+    ///
+    /// impl StreamHandler for Greeter {
+    ///     async fn handle_stream(self: Rc<Self>, stream: IoStream, address: SocketAddr) {
+    ///         let _ = stream.write(format!("hello {}\n", address.ip()).as_bytes()).await;
+    ///     }
+    /// }
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(Greeter);
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///     let client = TcpClient::new().connect("127.0.0.1", port).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"hello 127.0.0.1\n");
+    ///     server.stop();
+    /// });
+    /// ```
     fn handle_stream(
         self: Rc<Self>,
         stream: IoStream,
@@ -147,6 +173,22 @@ struct Inner<H> {
 /// Cheap to clone (clones share the server). Once accepting, the server runs until
 /// [`stop`](TcpServer::stop) is called, even if every clone is dropped, as a Tornado
 /// server lives on in its IOLoop.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::IoStream;
+/// use tornado_iostream::tcpserver::TcpServer;
+///
+/// IoLoop::new().unwrap().run_sync(async {
+///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+///     server.listen(0, Some("127.0.0.1")).unwrap();
+///     let clone = server.clone();
+///     assert_eq!(clone.local_addrs(), server.local_addrs());
+///     clone.stop(); // stops the one server
+///     assert!(server.local_addrs().is_empty());
+/// });
+/// ```
 pub struct TcpServer<H: StreamHandler> {
     inner: Rc<Inner<H>>,
 }
@@ -173,6 +215,37 @@ impl<H: StreamHandler> fmt::Debug for TcpServer<H> {
 
 impl<H: StreamHandler> TcpServer<H> {
     /// A server whose connections all go to `handler`, on this thread's loop.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::net::SocketAddr;
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     // The handler numbers the connections.
+    ///     let count = Rc::new(Cell::new(0));
+    ///     let counter = count.clone();
+    ///     let server = TcpServer::new(move |stream: IoStream, _peer: SocketAddr| {
+    ///         counter.set(counter.get() + 1);
+    ///         let n = counter.get();
+    ///         async move {
+    ///             let _ = stream.write(format!("{n}\n").as_bytes()).await;
+    ///         }
+    ///     });
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///     for expected in [b"1\n", b"2\n"] {
+    ///         let client = TcpClient::new().connect("127.0.0.1", port).await.unwrap();
+    ///         assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], expected);
+    ///     }
+    ///     assert_eq!(count.get(), 2);
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn new(handler: H) -> Self {
         Self::build(handler, None)
     }
@@ -180,6 +253,32 @@ impl<H: StreamHandler> TcpServer<H> {
     /// A server that makes one handler per thread with `factory`, so that
     /// [`start(n)`](TcpServer::start) can serve from several threads (loop-thread types,
     /// such as an `Rc`, cannot move between threads; a factory can).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::from_factory(|| {
+    ///         |stream: IoStream, _peer: SocketAddr| async move {
+    ///             let _ = stream.write(b"hi\n").await;
+    ///         }
+    ///     });
+    ///     server.bind(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///     server.start(2).unwrap(); // this thread and one more
+    ///     assert_eq!(server.threads(), 2);
+    ///     // Whichever thread takes the connection answers it.
+    ///     let client = TcpClient::new().connect("127.0.0.1", port).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"hi\n");
+    ///     server.stop();
+    ///     assert!(server.join_threads(Duration::from_secs(10)));
+    /// });
+    /// ```
     pub fn from_factory(factory: impl Fn() -> H + Send + Sync + 'static) -> Self {
         let factory: Factory<H> = Arc::new(factory);
         Self::build(factory(), Some(factory))
@@ -203,6 +302,27 @@ impl<H: StreamHandler> TcpServer<H> {
 
     /// Sets each new stream's [`max_buffer_size`](IoStream::set_max_buffer_size)
     /// (`None`: the stream's default, [`DEFAULT_MAX_BUFFER_SIZE`](crate::DEFAULT_MAX_BUFFER_SIZE)).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     // The handler tells the client its stream's limit.
+    ///     let server = TcpServer::new(|stream: IoStream, _peer: SocketAddr| async move {
+    ///         let _ = stream.write(format!("{}\n", stream.max_buffer_size()).as_bytes()).await;
+    ///     });
+    ///     server.set_max_buffer_size(Some(4096));
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///     let client = TcpClient::new().connect("127.0.0.1", port).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"4096\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn set_max_buffer_size(&self, max: Option<usize>) {
         self.inner.max_buffer_size.set(max);
     }
@@ -214,6 +334,38 @@ impl<H: StreamHandler> TcpServer<H> {
     /// [`IoStream::wait_for_handshake`] waits for it explicitly (to look at the ALPN
     /// protocol or the SNI name). Set it before accepting starts; worker threads of
     /// [`start`](TcpServer::start) share it.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::{ConnectOptions, TcpClient};
+    /// use tornado_iostream::tcpserver::TcpServer;
+    /// use tornado_iostream::tls;
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     // The handler answers with the name the client asked for (SNI).
+    ///     let server = TcpServer::new(|stream: IoStream, _peer: SocketAddr| async move {
+    ///         if stream.wait_for_handshake().await.is_ok() {
+    ///             let name = stream.tls_server_name().unwrap_or_default();
+    ///             let _ = stream.write(format!("{name}\n").as_bytes()).await;
+    ///         }
+    ///     })
+    ///     .with_tls(server_cfg);
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let port = server.local_addrs()[0].port();
+    ///     let opts = ConnectOptions::new().tls(client_cfg).server_hostname("localhost");
+    ///     let client = TcpClient::new().connect_with("127.0.0.1", port, &opts).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"localhost\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn with_tls(self, config: Arc<rustls::ServerConfig>) -> Self {
         *self.inner.tls.borrow_mut() = Some(config);
         self
@@ -221,6 +373,24 @@ impl<H: StreamHandler> TcpServer<H> {
 
     /// Binds `port` on `address` (see [`bind_sockets`]; `None` is every interface) and
     /// starts accepting on the current loop. May be called more than once.
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    ///     server.listen(0, Some("127.0.0.1")).unwrap(); // port 0: a free port
+    ///     server.listen(0, Some("127.0.0.1")).unwrap(); // and another one
+    ///     let addrs = server.local_addrs();
+    ///     assert_eq!(addrs.len(), 2);
+    ///     assert!(addrs.iter().all(|a| a.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    ///     assert_ne!(addrs[0].port(), addrs[1].port());
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn listen(&self, port: u16, address: Option<&str>) -> io::Result<()> {
         let sockets = bind_sockets(port, address, AddressFamily::Unspec, DEFAULT_BACKLOG, false)?;
         self.add_sockets(sockets)
@@ -228,6 +398,29 @@ impl<H: StreamHandler> TcpServer<H> {
 
     /// Starts accepting on `listeners` (non-blocking listening sockets, such as
     /// [`bind_sockets`] makes) on the current loop.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::netutil::{AddressFamily, DEFAULT_BACKLOG, bind_sockets};
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (family, backlog) = (AddressFamily::Inet, DEFAULT_BACKLOG);
+    ///     let sockets = bind_sockets(0, Some("127.0.0.1"), family, backlog, false).unwrap();
+    ///     let addr = sockets[0].local_addr().unwrap();
+    ///     let server = TcpServer::new(|stream: IoStream, _peer: SocketAddr| async move {
+    ///         let _ = stream.write(b"ok\n").await;
+    ///     });
+    ///     server.add_sockets(sockets).unwrap();
+    ///     assert_eq!(server.local_addrs(), vec![addr]);
+    ///     let client = TcpClient::new().connect("127.0.0.1", addr.port()).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"ok\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn add_sockets(
         &self,
         listeners: impl IntoIterator<Item = std::net::TcpListener>,
@@ -245,6 +438,22 @@ impl<H: StreamHandler> TcpServer<H> {
     }
 
     /// [`add_sockets`](TcpServer::add_sockets) with one socket.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    ///     server.add_socket(listener).unwrap(); // made non-blocking here
+    ///     assert_eq!(server.local_addrs(), vec![addr]);
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn add_socket(&self, listener: std::net::TcpListener) -> io::Result<()> {
         self.add_sockets([listener])
     }
@@ -256,6 +465,27 @@ impl<H: StreamHandler> TcpServer<H> {
     /// As with any `SO_REUSEPORT` socket, a port that another such socket of the same
     /// user already holds is shared rather than refused; use
     /// [`listen`](TcpServer::listen) for a single thread if that matters.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpclient::TcpClient;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(|stream: IoStream, _peer: SocketAddr| async move {
+    ///         let _ = stream.write(b"ok\n").await;
+    ///     });
+    ///     server.bind(0, Some("127.0.0.1")).unwrap(); // bound, not yet accepting
+    ///     let port = server.local_addrs()[0].port();
+    ///     assert_ne!(port, 0);
+    ///     server.start(1).unwrap();
+    ///     let client = TcpClient::new().connect("127.0.0.1", port).await.unwrap();
+    ///     assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"ok\n");
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn bind(&self, port: u16, address: Option<&str>) -> io::Result<()> {
         let sockets = bind_sockets(port, address, AddressFamily::Unspec, DEFAULT_BACKLOG, true)?;
         if self.inner.started.get() {
@@ -277,6 +507,25 @@ impl<H: StreamHandler> TcpServer<H> {
     /// `InvalidInput` if called twice, or with more than one thread on a server made
     /// with [`new`](TcpServer::new) (it has no factory); or why a thread could not bind
     /// or start.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    ///     server.bind(0, Some("127.0.0.1")).unwrap();
+    ///     // A server made with `new` has no factory: one thread only.
+    ///     assert_eq!(server.start(2).unwrap_err().kind(), ErrorKind::InvalidInput);
+    ///     server.start(1).unwrap();
+    ///     assert_eq!(server.threads(), 1);
+    ///     assert_eq!(server.start(1).unwrap_err().kind(), ErrorKind::InvalidInput);
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn start(&self, threads: usize) -> io::Result<()> {
         if self.inner.started.replace(true) {
             return Err(io::Error::new(
@@ -366,6 +615,24 @@ impl<H: StreamHandler> TcpServer<H> {
     /// Stops accepting: the listening sockets are closed, in every thread. Connections
     /// in progress go on; a worker thread ends once its last connection has finished.
     /// Calling it again does nothing.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let addr = server.local_addrs()[0];
+    ///     server.stop();
+    ///     server.stop(); // does nothing
+    ///     assert!(server.local_addrs().is_empty());
+    ///     let err = IoStream::connect(addr).await.unwrap_err(); // the socket is closed
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// });
+    /// ```
     pub fn stop(&self) {
         if self.inner.stopped.replace(true) {
             return;
@@ -387,6 +654,25 @@ impl<H: StreamHandler> TcpServer<H> {
 
     /// Waits (blocking) up to `timeout` for the worker threads to end after
     /// [`stop`](TcpServer::stop); true if they all did.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server =
+    ///         TcpServer::from_factory(|| |_stream: IoStream, _peer: SocketAddr| async {});
+    ///     server.bind(0, Some("127.0.0.1")).unwrap();
+    ///     server.start(3).unwrap();
+    ///     assert_eq!(server.threads(), 3);
+    ///     server.stop();
+    ///     // With no connection left, the two worker threads end at once.
+    ///     assert!(server.join_threads(Duration::from_secs(10)));
+    /// });
+    /// ```
     pub fn join_threads(&self, timeout: Duration) -> bool {
         let deadline = deadline_after(std::time::Instant::now(), timeout);
         let mut workers = self.inner.workers.borrow_mut();
@@ -407,6 +693,24 @@ impl<H: StreamHandler> TcpServer<H> {
     }
 
     /// The addresses this thread's sockets listen on (empty once stopped).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    ///     assert!(server.local_addrs().is_empty());
+    ///     server.listen(0, Some("127.0.0.1")).unwrap();
+    ///     let addrs = server.local_addrs();
+    ///     assert_eq!(addrs.len(), 1);
+    ///     assert_eq!(addrs[0].ip().to_string(), "127.0.0.1");
+    ///     assert_ne!(addrs[0].port(), 0); // the port the kernel chose
+    ///     server.stop();
+    /// });
+    /// ```
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         let mut out: Vec<SocketAddr> = self
             .inner
@@ -426,11 +730,41 @@ impl<H: StreamHandler> TcpServer<H> {
     }
 
     /// This thread's handler.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::rc::Rc;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::{StreamHandler, TcpServer};
+    ///
+    /// struct Greeter {
+    ///     greeting: String,
+    /// }
+    ///
+    /// impl StreamHandler for Greeter {
+    ///     async fn handle_stream(self: Rc<Self>, stream: IoStream, _address: SocketAddr) {
+    ///         let _ = stream.write(self.greeting.as_bytes()).await;
+    ///     }
+    /// }
+    ///
+    /// let server = TcpServer::new(Greeter { greeting: "hello\n".to_owned() });
+    /// assert_eq!(server.handler().greeting, "hello\n");
+    /// ```
     pub fn handler(&self) -> Rc<H> {
         self.inner.handler.clone()
     }
 
     /// The number of threads serving: 1 plus the workers [`start`](TcpServer::start) made.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tcpserver::TcpServer;
+    ///
+    /// // Until `start(n)` adds workers, only this thread serves.
+    /// let server = TcpServer::new(|_stream: IoStream, _peer: SocketAddr| async {});
+    /// assert_eq!(server.threads(), 1);
+    /// ```
     pub fn threads(&self) -> usize {
         self.inner.workers.borrow().len() + 1
     }

@@ -43,6 +43,16 @@ use crate::stream::IoStream;
 use crate::transport::Transport;
 
 /// Which side of a TLS session to start, with its configuration.
+///
+/// ```
+/// use tornado_iostream::tls::{TlsConfig, client_config};
+///
+/// let config = TlsConfig::client(client_config(None, &[]).unwrap(), "example.test").unwrap();
+/// match config {
+///     TlsConfig::Client { server_name, .. } => assert_eq!(server_name.to_str(), "example.test"),
+///     TlsConfig::Server(_) => unreachable!("a client configuration"),
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub enum TlsConfig {
     /// Accept a TLS session (server side).
@@ -59,12 +69,31 @@ pub enum TlsConfig {
 
 impl TlsConfig {
     /// The server side with `config`.
+    ///
+    /// ```
+    /// use tornado_iostream::tls::{TlsConfig, server_config};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// let config = server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// assert!(matches!(TlsConfig::server(config), TlsConfig::Server(_)));
+    /// ```
     pub fn server(config: Arc<ServerConfig>) -> TlsConfig {
         TlsConfig::Server(config)
     }
 
     /// The client side, for the server called `server_hostname` (a DNS name or an IP
     /// address).
+    ///
+    /// ```
+    /// use tornado_iostream::tls::{TlsConfig, client_config};
+    ///
+    /// let config = client_config(None, &[]).unwrap();
+    /// assert!(TlsConfig::client(config.clone(), "example.test").is_ok());
+    /// assert!(TlsConfig::client(config.clone(), "127.0.0.1").is_ok());
+    /// let err = TlsConfig::client(config, "not a host name").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
     pub fn client(config: Arc<ClientConfig>, server_hostname: &str) -> io::Result<TlsConfig> {
         let server_name = ServerName::try_from(server_hostname.to_owned()).map_err(|e| {
             io::Error::new(
@@ -97,12 +126,29 @@ fn tls_error(e: rustls::Error) -> io::Error {
 }
 
 /// The crypto provider used by the helpers here: rustls' `ring` provider.
+///
+/// ```
+/// use tornado_iostream::tls::crypto_provider;
+///
+/// let provider = crypto_provider();
+/// assert!(!provider.cipher_suites.is_empty());
+/// assert!(!provider.kx_groups.is_empty());
+/// ```
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// A server configuration from a certificate chain and its private key, offering the
 /// given ALPN protocols (most preferred first; empty for none).
+///
+/// ```
+/// use tornado_iostream::tls::server_config;
+///
+/// let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+/// let config = server_config(vec![ck.cert.der().clone()], key, &[b"h2", b"http/1.1"]).unwrap();
+/// assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+/// ```
 pub fn server_config(
     cert_chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -120,6 +166,14 @@ pub fn server_config(
 
 /// The Mozilla root certificates (from `webpki-roots`): what clients verify
 /// servers against unless told otherwise.
+///
+/// ```
+/// use tornado_iostream::tls::mozilla_roots;
+///
+/// let roots = mozilla_roots();
+/// assert_eq!(roots.len(), webpki_roots::TLS_SERVER_ROOTS.len());
+/// assert!(!roots.is_empty());
+/// ```
 pub fn mozilla_roots() -> RootCertStore {
     RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -128,6 +182,17 @@ pub fn mozilla_roots() -> RootCertStore {
 
 /// A client configuration that verifies servers against `roots` (the Mozilla roots
 /// from `webpki-roots` when `None`) and offers the given ALPN protocols.
+///
+/// ```
+/// use tornado_iostream::tls::client_config;
+///
+/// // The Mozilla roots, offering HTTP/2 then HTTP/1.1.
+/// let config = client_config(None, &[b"h2", b"http/1.1"]).unwrap();
+/// assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+/// // Only a private CA (here: none at all), no ALPN.
+/// let config = client_config(Some(rustls::RootCertStore::empty()), &[]).unwrap();
+/// assert!(config.alpn_protocols.is_empty());
+/// ```
 pub fn client_config(
     roots: Option<RootCertStore>,
     alpn_protocols: &[&[u8]],
@@ -150,6 +215,17 @@ fn pem_error(what: &str, e: rustls_pki_types::pem::Error) -> io::Error {
 }
 
 /// Loads every certificate from a PEM file (a chain: leaf first).
+///
+/// ```
+/// use tornado_iostream::tls::load_certs;
+///
+/// let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// let path = std::env::temp_dir().join(format!("tornado-doc-certs-{}.pem", std::process::id()));
+/// std::fs::write(&path, ck.cert.pem()).unwrap();
+/// assert_eq!(load_certs(&path).unwrap(), vec![ck.cert.der().clone()]);
+/// std::fs::remove_file(&path).unwrap();
+/// assert_eq!(load_certs(&path).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+/// ```
 pub fn load_certs(path: impl AsRef<Path>) -> io::Result<Vec<CertificateDer<'static>>> {
     let what = path.as_ref().display().to_string();
     let certs = CertificateDer::pem_file_iter(path.as_ref())
@@ -166,12 +242,33 @@ pub fn load_certs(path: impl AsRef<Path>) -> io::Result<Vec<CertificateDer<'stat
 }
 
 /// Loads the first private key (PKCS#8, PKCS#1 or SEC1) from a PEM file.
+///
+/// ```
+/// use tornado_iostream::tls::load_private_key;
+///
+/// let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// let path = std::env::temp_dir().join(format!("tornado-doc-key-{}.pem", std::process::id()));
+/// std::fs::write(&path, ck.signing_key.serialize_pem()).unwrap();
+/// let key = load_private_key(&path).unwrap();
+/// std::fs::remove_file(&path).unwrap();
+/// assert_eq!(key.secret_der(), &ck.signing_key.serialize_der()[..]);
+/// ```
 pub fn load_private_key(path: impl AsRef<Path>) -> io::Result<PrivateKeyDer<'static>> {
     let what = path.as_ref().display().to_string();
     PrivateKeyDer::from_pem_file(path.as_ref()).map_err(|e| pem_error(&what, e))
 }
 
 /// Parses every certificate in PEM text.
+///
+/// ```
+/// use tornado_iostream::tls::certs_from_pem;
+///
+/// let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// let certs = certs_from_pem(ck.cert.pem().as_bytes()).unwrap();
+/// assert_eq!(certs, vec![ck.cert.der().clone()]);
+/// let err = certs_from_pem(b"no PEM here").unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+/// ```
 pub fn certs_from_pem(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
@@ -186,6 +283,15 @@ pub fn certs_from_pem(pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
 }
 
 /// Parses the first private key in PEM text.
+///
+/// ```
+/// use tornado_iostream::tls::private_key_from_pem;
+///
+/// let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// let key = private_key_from_pem(ck.signing_key.serialize_pem().as_bytes()).unwrap();
+/// assert_eq!(key.secret_der(), &ck.signing_key.serialize_der()[..]);
+/// assert!(private_key_from_pem(b"no PEM here").is_err());
+/// ```
 pub fn private_key_from_pem(pem: &[u8]) -> io::Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| pem_error("PEM private key", e))
 }
@@ -195,6 +301,32 @@ pub fn private_key_from_pem(pem: &[u8]) -> io::Result<PrivateKeyDer<'static>> {
 /// Reading decrypts (and moves the handshake along); writing encrypts into rustls and
 /// sends what the socket takes; records the socket did not take are sent by
 /// [`Transport::flush_pending`] when it becomes writable again.
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::IoStream;
+/// use tornado_iostream::tls::{self, TlsConfig, TlsTransport};
+///
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+/// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(ck.cert.der().clone()).unwrap();
+/// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+/// IoLoop::new().unwrap().run_sync(async move {
+///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+///     let client = TlsConfig::client(client_cfg, "localhost").unwrap();
+///     let client = IoStream::new(TlsTransport::new(Box::new(a), client).unwrap()).unwrap();
+///     let server = TlsTransport::new(Box::new(b), TlsConfig::server(server_cfg)).unwrap();
+///     let server = IoStream::new(server).unwrap();
+///     let server_side = tornado_ioloop::spawn(server.wait_for_handshake());
+///     client.wait_for_handshake().await.unwrap();
+///     server_side.await.unwrap().unwrap();
+///
+///     client.write(b"secret\n").await.unwrap();
+///     assert_eq!(&server.read_until(b"\n", None).await.unwrap()[..], b"secret\n");
+/// });
+/// ```
 pub struct TlsTransport {
     inner: Box<dyn Transport>,
     conn: Connection,
@@ -238,6 +370,18 @@ impl Write for Io<'_> {
 
 impl TlsTransport {
     /// Starts a TLS session over `inner`.
+    ///
+    /// ```
+    /// use tornado_iostream::Transport;
+    /// use tornado_iostream::tls::{TlsConfig, TlsTransport, client_config};
+    ///
+    /// let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    /// let config = TlsConfig::client(client_config(None, &[]).unwrap(), "example.test").unwrap();
+    /// let transport = TlsTransport::new(Box::new(a), config).unwrap();
+    /// // Nothing has been exchanged yet: the ClientHello waits to be sent.
+    /// assert!(transport.is_handshaking());
+    /// assert!(transport.has_pending_output());
+    /// ```
     pub fn new(inner: Box<dyn Transport>, config: TlsConfig) -> io::Result<TlsTransport> {
         Ok(TlsTransport::from_parts(inner, config.connection()?))
     }
@@ -254,11 +398,35 @@ impl TlsTransport {
     }
 
     /// The rustls session.
+    ///
+    /// ```
+    /// use tornado_iostream::tls::{TlsConfig, TlsTransport, client_config};
+    ///
+    /// let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    /// let config = client_config(None, &[b"h2"]).unwrap();
+    /// let config = TlsConfig::client(config, "example.test").unwrap();
+    /// let transport = TlsTransport::new(Box::new(a), config).unwrap();
+    /// assert!(matches!(transport.connection(), rustls::Connection::Client(_)));
+    /// assert!(transport.connection().is_handshaking());
+    /// assert_eq!(transport.connection().alpn_protocol(), None);
+    /// ```
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
 
     /// The transport under the TLS layer.
+    ///
+    /// ```
+    /// use tornado_iostream::tls::{TlsConfig, TlsTransport, client_config};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let socket = mio::net::TcpStream::from_std(std::net::TcpStream::connect(addr).unwrap());
+    /// let config = TlsConfig::client(client_config(None, &[]).unwrap(), "127.0.0.1").unwrap();
+    /// let transport = TlsTransport::new(Box::new(socket), config).unwrap();
+    /// assert_eq!(transport.get_ref().peer_addr().unwrap(), addr);
+    /// assert!(transport.get_ref().tls().is_none()); // plain TCP below the TLS layer
+    /// ```
     pub fn get_ref(&self) -> &dyn Transport {
         &*self.inner
     }
@@ -438,6 +606,29 @@ impl Transport for TlsTransport {
 /// when the TLS handshake is complete (at once for a stream without TLS), or fails with
 /// the handshake's error (kind `InvalidData`, a [`rustls::Error`] inside: a certificate
 /// that does not verify, a name mismatch, an alert from the peer).
+///
+/// ```
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::IoStream;
+/// use tornado_iostream::tls::{self, TlsConfig};
+///
+/// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+/// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[b"h2"]).unwrap();
+/// # let mut roots = rustls::RootCertStore::empty();
+/// # roots.add(ck.cert.der().clone()).unwrap();
+/// # let client_cfg = tls::client_config(Some(roots), &[b"h2"]).unwrap();
+/// IoLoop::new().unwrap().run_sync(async move {
+///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+///     let server_side = tornado_ioloop::spawn(server.start_tls(TlsConfig::server(server_cfg)));
+///     let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
+///     handshake.await.unwrap();
+///     server_side.await.unwrap().unwrap();
+///     assert_eq!(client.selected_alpn_protocol().as_deref(), Some(&b"h2"[..]));
+///     assert_eq!(server.tls_server_name().as_deref(), Some("localhost"));
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Handshake {
