@@ -653,6 +653,37 @@ impl IoStream {
     /// `config` (Tornado's `start_tls`). The stream must be idle: no pending read, no
     /// buffered input or queued output. The returned future resolves when the handshake
     /// is done; reads and writes may be started before that and wait for it.
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     let config = TlsConfig::client(client_cfg.clone(), "localhost").unwrap();
+    ///     client.start_tls(config).await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     client.write(b"ping\n").await.unwrap();
+    ///     assert_eq!(&server.read_until(b"\n", None).await.unwrap()[..], b"ping\n");
+    ///
+    ///     // Only an idle stream can start TLS: not one with a read pending.
+    ///     let (c, _d) = mio::net::UnixStream::pair().unwrap();
+    ///     let busy = IoStream::new(c).unwrap();
+    ///     let _pending = busy.read_bytes(1, false);
+    ///     let config = TlsConfig::client(client_cfg, "localhost").unwrap();
+    ///     let err = busy.start_tls(config).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// });
+    /// ```
     pub fn start_tls(&self, config: TlsConfig) -> Handshake {
         let error = config
             .connection()
@@ -667,6 +698,35 @@ impl IoStream {
     }
 
     /// Resolves when the TLS handshake has completed (at once if the stream has no TLS).
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig, TlsTransport};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     // Without TLS there is no handshake to wait for.
+    ///     let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    ///     IoStream::new(a).unwrap().wait_for_handshake().await.unwrap();
+    ///
+    ///     // A stream made over a TlsTransport (rather than by start_tls) handshakes as well.
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let config = TlsConfig::client(client_cfg, "localhost").unwrap();
+    ///     let client = IoStream::new(TlsTransport::new(Box::new(a), config).unwrap()).unwrap();
+    ///     let server = IoStream::new(b).unwrap();
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     assert_eq!(client.tls_version(), None); // not yet
+    ///     client.wait_for_handshake().await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     assert!(client.tls_version().is_some());
+    /// });
+    /// ```
     pub fn wait_for_handshake(&self) -> Handshake {
         Handshake {
             stream: self.clone(),
@@ -675,24 +735,120 @@ impl IoStream {
     }
 
     /// The ALPN protocol the TLS peers agreed on, if any.
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// // The server prefers HTTP/2; this client only speaks HTTP/1.1.
+    /// let server_cfg =
+    ///     tls::server_config(vec![ck.cert.der().clone()], key, &[b"h2", b"http/1.1"]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// let client_cfg = tls::client_config(Some(roots), &[b"http/1.1"]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     assert_eq!(client.selected_alpn_protocol(), None); // no TLS yet
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap()).await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     assert_eq!(client.selected_alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+    ///     assert_eq!(server.selected_alpn_protocol().as_deref(), Some(&b"http/1.1"[..]));
+    /// });
+    /// ```
     pub fn selected_alpn_protocol(&self) -> Option<Vec<u8>> {
         let t = self.transport()?;
         t.tls()?.alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// The server name (SNI) the TLS client asked for, on the server side.
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap()).await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     // A virtual-host server picks its site by this name.
+    ///     assert_eq!(server.tls_server_name().as_deref(), Some("localhost"));
+    ///     assert_eq!(client.tls_server_name(), None); // the client side has none
+    /// });
+    /// ```
     pub fn tls_server_name(&self) -> Option<String> {
         let t = self.transport()?;
         t.tls_server_name().map(str::to_owned)
     }
 
     /// The certificate chain the TLS peer presented, if any.
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// let server_cert = ck.cert.der().clone();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap()).await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     assert_eq!(client.peer_certificates(), Some(vec![server_cert]));
+    ///     // This server asks clients for no certificate.
+    ///     assert_eq!(server.peer_certificates(), None);
+    /// });
+    /// ```
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         let t = self.transport()?;
         t.tls()?.peer_certificates().map(<[_]>::to_vec)
     }
 
     /// The negotiated TLS protocol version, once the handshake is done.
+    ///
+    /// ```
+    /// use tornado_ioloop::{IoLoop, spawn};
+    /// use tornado_iostream::IoStream;
+    /// use tornado_iostream::tls::{self, TlsConfig};
+    ///
+    /// # let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// # let key = rustls_pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    /// # let server_cfg = tls::server_config(vec![ck.cert.der().clone()], key, &[]).unwrap();
+    /// # let mut roots = rustls::RootCertStore::empty();
+    /// # roots.add(ck.cert.der().clone()).unwrap();
+    /// # let client_cfg = tls::client_config(Some(roots), &[]).unwrap();
+    /// IoLoop::new().unwrap().run_sync(async move {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (client, server) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     assert_eq!(client.tls_version(), None); // plain so far
+    ///     let server_side = spawn(server.start_tls(TlsConfig::server(server_cfg)));
+    ///     client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap()).await.unwrap();
+    ///     server_side.await.unwrap().unwrap();
+    ///     // Both ends offer TLS 1.3 and 1.2; they settle on 1.3.
+    ///     assert_eq!(client.tls_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+    ///     assert_eq!(server.tls_version(), client.tls_version());
+    /// });
+    /// ```
     pub fn tls_version(&self) -> Option<rustls::ProtocolVersion> {
         let t = self.transport()?;
         t.tls()?.protocol_version()

@@ -3,6 +3,20 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// Which address families to use, as Tornado's `socket.AF_UNSPEC / AF_INET / AF_INET6`.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tornado_iostream::netutil::AddressFamily;
+///
+/// let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
+/// let v6: SocketAddr = "[::1]:80".parse().unwrap();
+/// // Unless told otherwise, both families.
+/// assert_eq!(AddressFamily::default(), AddressFamily::Unspec);
+/// assert_eq!(AddressFamily::of(&v6), AddressFamily::Inet6);
+/// let only_v4: Vec<SocketAddr> =
+///     [v6, v4].into_iter().filter(|a| AddressFamily::Inet.matches(a)).collect();
+/// assert_eq!(only_v4, vec![v4]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum AddressFamily {
     /// Both IPv4 and IPv6.
@@ -16,6 +30,17 @@ pub enum AddressFamily {
 
 impl AddressFamily {
     /// True when `addr` belongs to this family (always true for `Unspec`).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_iostream::netutil::AddressFamily;
+    ///
+    /// let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
+    /// let v6: SocketAddr = "[::1]:80".parse().unwrap();
+    /// assert!(AddressFamily::Unspec.matches(&v4) && AddressFamily::Unspec.matches(&v6));
+    /// assert!(AddressFamily::Inet.matches(&v4) && !AddressFamily::Inet.matches(&v6));
+    /// assert!(AddressFamily::Inet6.matches(&v6) && !AddressFamily::Inet6.matches(&v4));
+    /// ```
     pub fn matches(self, addr: &SocketAddr) -> bool {
         match self {
             AddressFamily::Unspec => true,
@@ -25,6 +50,18 @@ impl AddressFamily {
     }
 
     /// The family of `addr`.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tornado_iostream::netutil::AddressFamily;
+    ///
+    /// let v4: SocketAddr = "127.0.0.1:80".parse().unwrap();
+    /// let v6: SocketAddr = "[::1]:443".parse().unwrap();
+    /// assert_eq!(AddressFamily::of(&v4), AddressFamily::Inet);
+    /// assert_eq!(AddressFamily::of(&v6), AddressFamily::Inet6);
+    /// // A family always matches the addresses it was taken from.
+    /// assert!(AddressFamily::of(&v6).matches(&v6));
+    /// ```
     pub fn of(addr: &SocketAddr) -> AddressFamily {
         if addr.is_ipv4() {
             AddressFamily::Inet

@@ -24,6 +24,38 @@ pub type ResolveFuture = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>
 ///
 /// Implement it to plug in another resolver; the future runs on the loop thread and need
 /// not be `Send`.
+///
+/// ```
+/// use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+/// use tornado_ioloop::IoLoop;
+/// use tornado_iostream::netutil::{AddressFamily, ResolveFuture, Resolver};
+/// use tornado_iostream::tcpclient::TcpClient;
+///
+/// // Every name is this machine.
+/// struct Loopback;
+///
+/// impl Resolver for Loopback {
+///     fn resolve(&self, _host: &str, port: u16, family: AddressFamily) -> ResolveFuture {
+///         let addr = match family {
+///             AddressFamily::Inet6 => SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+///             _ => SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+///         };
+///         Box::pin(std::future::ready(Ok(vec![addr])))
+///     }
+/// }
+///
+/// IoLoop::new().unwrap().run_sync(async {
+///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     let answer = Loopback.resolve("anything.test", addr.port(), AddressFamily::Unspec).await;
+///     assert_eq!(answer.unwrap(), vec![addr]);
+///
+///     // Plugged into a client, it decides where names connect to.
+///     let client = TcpClient::with_resolver(Loopback);
+///     let stream = client.connect("anything.test", addr.port()).await.unwrap();
+///     assert_eq!(stream.peer_addr().unwrap(), addr);
+/// });
+/// ```
 pub trait Resolver {
     /// Resolves `host:port` to addresses of `family`.
     fn resolve(&self, host: &str, port: u16, family: AddressFamily) -> ResolveFuture;
@@ -136,6 +168,24 @@ pub struct OverrideResolver {
 
 impl OverrideResolver {
     /// An empty table in front of `fallback`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{AddressFamily, DefaultResolver, OverrideResolver, Resolver};
+    ///
+    /// // An empty table: everything goes to the fallback (an IP literal needs no lookup).
+    /// let resolver = OverrideResolver::new(DefaultResolver);
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let addrs = io_loop
+    ///     .run_sync_timeout(
+    ///         resolver.resolve("127.0.0.1", 80, AddressFamily::Unspec),
+    ///         Duration::from_secs(10),
+    ///     )
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(addrs, vec!["127.0.0.1:80".parse().unwrap()]);
+    /// ```
     pub fn new(fallback: impl Resolver + 'static) -> Self {
         OverrideResolver {
             fallback: Box::new(fallback),
@@ -145,11 +195,48 @@ impl OverrideResolver {
 
     /// Answers `host:port` with `addrs` (in this order). Host names match without regard
     /// to ASCII case.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use std::time::Duration;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{AddressFamily, DefaultResolver, OverrideResolver, Resolver};
+    ///
+    /// let v6: SocketAddr = "[::1]:8443".parse().unwrap();
+    /// let v4: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+    /// let mut resolver = OverrideResolver::new(DefaultResolver);
+    /// resolver.insert("API.example.test", 443, vec![v6, v4]);
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// let addrs = io_loop
+    ///     .run_sync_timeout(
+    ///         resolver.resolve("api.EXAMPLE.test", 443, AddressFamily::Unspec),
+    ///         Duration::from_secs(10),
+    ///     )
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(addrs, vec![v6, v4]); // the table's order, whatever the case of the name
+    /// ```
     pub fn insert(&mut self, host: &str, port: u16, addrs: Vec<SocketAddr>) {
         self.table.insert((host.to_ascii_lowercase(), port), addrs);
     }
 
     /// [`insert`](OverrideResolver::insert), builder style.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::netutil::{DefaultResolver, OverrideResolver};
+    /// use tornado_iostream::tcpclient::TcpClient;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     // "db.test:5432" is the local listener.
+    ///     let resolver = OverrideResolver::new(DefaultResolver).with("db.test", 5432, vec![addr]);
+    ///     let stream = TcpClient::with_resolver(resolver).connect("db.test", 5432).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    /// });
+    /// ```
     pub fn with(mut self, host: &str, port: u16, addrs: Vec<SocketAddr>) -> Self {
         self.insert(host, port, addrs);
         self

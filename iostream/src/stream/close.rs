@@ -57,6 +57,24 @@ impl IoStream {
     /// Closes the stream: pending reads fail (unless the buffered data satisfies them),
     /// pending writes fail, queued output is dropped, and the close callback is
     /// scheduled. Closing a closed stream does nothing.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, is_stream_closed};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let pending = a.read_bytes(1, false);
+    ///     a.close();
+    ///     a.close(); // a second close does nothing
+    ///     assert!(is_stream_closed(&pending.await.unwrap_err()));
+    ///     assert!(is_stream_closed(&a.write(b"too late").await.unwrap_err()));
+    ///     assert!(a.error().is_none()); // closed on request, not by an error
+    ///     // The peer reads an end of file.
+    ///     assert!(b.read_until_close().await.unwrap().is_empty());
+    /// });
+    /// ```
     pub fn close(&self) {
         self.shared.state.borrow_mut().close(None);
     }
@@ -64,6 +82,28 @@ impl IoStream {
     /// Half-closes: stops sending (the peer reads an end of file) while reading goes on.
     /// Fails if the stream is closed, if output is still queued (flush first), or if
     /// the transport cannot half-close (`Unsupported`).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let stream = IoStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let (mut peer, _) = listener.accept().unwrap();
+    ///
+    ///     stream.write(b"request").await.unwrap();
+    ///     stream.shutdown_write().unwrap();
+    ///     // The peer reads to the end of file...
+    ///     let mut got = Vec::new();
+    ///     peer.read_to_end(&mut got).unwrap();
+    ///     assert_eq!(got, b"request");
+    ///     // ...and can still answer.
+    ///     peer.write_all(b"reply").unwrap();
+    ///     assert_eq!(&stream.read_bytes(5, false).await.unwrap()[..], b"reply");
+    /// });
+    /// ```
     pub fn shutdown_write(&self) -> io::Result<()> {
         let mut st = self.shared.state.borrow_mut();
         if st.closed {
@@ -83,17 +123,73 @@ impl IoStream {
 
     /// True once the stream is closed (by [`close`](IoStream::close), end of file or an
     /// error). Data received before that may still be buffered and readable.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, is_stream_closed};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     assert!(!b.closed());
+    ///     a.write(b"last words").await.unwrap();
+    ///     a.close();
+    ///     // More than will ever come: the read meets the end of file and fails...
+    ///     let err = b.read_bytes(100, false).await.unwrap_err();
+    ///     assert!(is_stream_closed(&err) && b.closed());
+    ///     // ...but what did come can still be read.
+    ///     assert_eq!(&b.read_bytes(10, false).await.unwrap()[..], b"last words");
+    /// });
+    /// ```
     pub fn closed(&self) -> bool {
         self.shared.state.borrow().closed
     }
 
     /// The error that closed the stream, if one did (`None` for a clean close).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, is_unsatisfiable_read};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     assert!(b.error().is_none()); // open
+    ///     a.write(b"no line end within 8 bytes").await.unwrap();
+    ///     let _ = b.read_until(b"\n", Some(8)).await;
+    ///     // The limit closed `b`; its error says why.
+    ///     let cause = b.error().unwrap();
+    ///     assert!(is_unsatisfiable_read(&cause));
+    ///     assert_eq!(cause.kind(), std::io::ErrorKind::InvalidData);
+    /// });
+    /// ```
     pub fn error(&self) -> Option<Arc<io::Error>> {
         self.shared.state.borrow().error.clone()
     }
 
     /// Sets the function run (once, on the loop) when the stream closes; it replaces a
     /// previous one. If the stream is already closed it is scheduled at once.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let peer_gone = Rc::new(Cell::new(false));
+    ///     let flag = peer_gone.clone();
+    ///     b.set_close_callback(move || flag.set(true));
+    ///
+    ///     drop(a); // the last handle: `a` closes, and `b` sees the end of file
+    ///     while !peer_gone.get() {
+    ///         tornado_ioloop::yield_now().await;
+    ///     }
+    ///     assert!(b.closed());
+    /// });
+    /// ```
     pub fn set_close_callback<F: FnOnce() + 'static>(&self, callback: F) {
         let mut st = self.shared.state.borrow_mut();
         if st.closed {
@@ -104,6 +200,28 @@ impl IoStream {
     }
 
     /// Removes the close callback, if any.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    ///     let a = IoStream::new(a).unwrap();
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let flag = ran.clone();
+    ///     a.set_close_callback(move || flag.set(true));
+    ///     assert_eq!(Rc::strong_count(&ran), 2); // the callback holds `flag`
+    ///
+    ///     a.clear_close_callback();
+    ///     assert_eq!(Rc::strong_count(&ran), 1); // dropped, never to run
+    ///     a.close();
+    ///     tornado_ioloop::yield_now().await;
+    ///     assert!(!ran.get());
+    /// });
+    /// ```
     pub fn clear_close_callback(&self) {
         self.shared.state.borrow_mut().close_callback = None;
     }
@@ -112,6 +230,29 @@ impl IoStream {
     /// stream closed, without running the close callback. Fails if a read is pending or
     /// output is still queued. Data already buffered comes along in
     /// [`Detached::read_buffer`].
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\nframe").await.unwrap();
+    ///     let head = b.read_until(b"\r\n\r\n", None).await.unwrap();
+    ///     assert!(head.starts_with(b"HTTP/1.1 101"));
+    ///
+    ///     // Not while a read is pending.
+    ///     let pending = b.read_bytes(1, false);
+    ///     assert_eq!(b.detach().unwrap_err().kind(), std::io::ErrorKind::ResourceBusy);
+    ///     drop(pending);
+    ///
+    ///     // The upgraded protocol takes the socket, and the bytes that came after the head.
+    ///     let detached = b.detach().unwrap();
+    ///     assert!(b.closed());
+    ///     assert_eq!(&detached.read_buffer[..], b"frame");
+    /// });
+    /// ```
     pub fn detach(&self) -> io::Result<Detached> {
         let mut st = self.shared.state.borrow_mut();
         if st.closed {
@@ -153,6 +294,26 @@ pub struct Detached {
 impl Detached {
     /// The transport as its concrete type (e.g. `mio::net::TcpStream`), or `None` if it is
     /// another type.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let detached = b.detach().unwrap();
+    ///     let mut socket: mio::net::UnixStream = detached.downcast().unwrap();
+    ///     socket.write_all(b"raw").unwrap(); // the socket itself, no stream around it
+    ///     assert_eq!(&a.read_bytes(3, false).await.unwrap()[..], b"raw");
+    ///
+    ///     // Asking for another type gives nothing.
+    ///     let (c, _d) = mio::net::UnixStream::pair().unwrap();
+    ///     let detached = IoStream::new(c).unwrap().detach().unwrap();
+    ///     assert!(detached.downcast::<mio::net::TcpStream>().is_none());
+    /// });
+    /// ```
     pub fn downcast<T: Transport>(self) -> Option<T> {
         self.transport.into_any().downcast::<T>().ok().map(|b| *b)
     }

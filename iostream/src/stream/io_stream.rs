@@ -115,12 +115,47 @@ impl State {
 impl IoStream {
     /// Wraps `transport` (for example a connected `mio::net::TcpStream`) and registers it
     /// with the current loop ([`IoLoop::current`]).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let socket = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     socket.set_nonblocking(true).unwrap(); // a transport must not block
+    ///     let stream = IoStream::new(mio::net::TcpStream::from_std(socket)).unwrap();
+    ///     let (mut peer, _) = listener.accept().unwrap();
+    ///     peer.write_all(b"hi").unwrap();
+    ///     assert_eq!(&stream.read_bytes(2, false).await.unwrap()[..], b"hi");
+    /// });
+    /// ```
     pub fn new<T: Transport>(transport: T) -> io::Result<IoStream> {
         IoStream::from_boxed(Box::new(transport))
     }
 
     /// Like [`new`](IoStream::new), for an already boxed transport (as
     /// [`Detached`](crate::Detached) gives back).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, Transport};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let a: Box<dyn Transport> = Box::new(a);
+    ///     let (a, b) = (IoStream::from_boxed(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"one").await.unwrap();
+    ///     assert_eq!(&b.read_bytes(3, false).await.unwrap()[..], b"one");
+    ///
+    ///     // A detached transport goes back into a new stream.
+    ///     let detached = b.detach().unwrap();
+    ///     let b = IoStream::from_boxed(detached.transport).unwrap();
+    ///     a.write(b"two").await.unwrap();
+    ///     assert_eq!(&b.read_bytes(3, false).await.unwrap()[..], b"two");
+    /// });
+    /// ```
     pub fn from_boxed(transport: Box<dyn Transport>) -> io::Result<IoStream> {
         IoStream::with_transport(transport, true)
     }
@@ -191,6 +226,23 @@ impl IoStream {
     ///
     /// Fails with the connect error (`ConnectionRefused`, …). For name resolution,
     /// happy eyeballs and timeouts use `TcpClient`.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let stream = IoStream::connect(addr).await.unwrap();
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
+    ///
+    ///     // Nobody listens there any more: the connect error itself.
+    ///     drop(listener);
+    ///     let err = IoStream::connect(addr).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// });
+    /// ```
     pub async fn connect(addr: SocketAddr) -> io::Result<IoStream> {
         let socket = mio::net::TcpStream::connect(addr)?;
         let stream = IoStream::with_transport(Box::new(socket), false)?;
@@ -252,16 +304,66 @@ impl IoStream {
     }
 
     /// The limit on buffered incoming data ([`DEFAULT_MAX_BUFFER_SIZE`] unless set).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{DEFAULT_MAX_BUFFER_SIZE, IoStream};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    ///     let stream = IoStream::new(a).unwrap();
+    ///     assert_eq!(stream.max_buffer_size(), DEFAULT_MAX_BUFFER_SIZE);
+    ///     stream.set_max_buffer_size(0);
+    ///     assert_eq!(stream.max_buffer_size(), 1); // never below one byte
+    /// });
+    /// ```
     pub fn max_buffer_size(&self) -> usize {
         self.shared.state.borrow().max_buffer_size
     }
 
     /// Sets the limit on buffered incoming data (at least 1 byte).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, is_stream_closed};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     b.set_max_buffer_size(8);
+    ///     a.write(b"sixteen bytes!!!").await.unwrap();
+    ///     a.close();
+    ///     // Reading it all would need a buffer of 16 bytes: the limit closes `b`.
+    ///     let err = b.read_until_close().await.unwrap_err();
+    ///     assert!(is_stream_closed(&err));
+    ///     let cause = b.error().unwrap();
+    ///     assert_eq!(cause.to_string(), "reached maximum read buffer size (8 bytes)");
+    /// });
+    /// ```
     pub fn set_max_buffer_size(&self, max: usize) {
         self.shared.state.borrow_mut().max_buffer_size = max.max(1);
     }
 
     /// Sets the limit on queued outgoing data (`None`, the default, for no limit).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.set_max_write_buffer_size(Some(4));
+    ///     let err = a.write(b"more than four").await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    ///     assert!(!a.closed()); // refused, but the stream stays open
+    ///     a.write(b"four").await.unwrap();
+    ///
+    ///     a.set_max_write_buffer_size(None);
+    ///     a.write(b", no limit").await.unwrap();
+    ///     assert_eq!(&b.read_bytes(14, false).await.unwrap()[..], b"four, no limit");
+    /// });
+    /// ```
     pub fn set_max_write_buffer_size(&self, max: Option<usize>) {
         self.shared.state.borrow_mut().max_write_buffer_size = max.unwrap_or(usize::MAX);
     }

@@ -175,6 +175,21 @@ impl IoStream {
     /// [`UnsatisfiableReadError`](crate::UnsatisfiableReadError) as the cause and the
     /// read fails with the closed error ([`is_unsatisfiable_read`](crate::is_unsatisfiable_read)
     /// is true for it). The data received so far stays buffered and readable.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"HELO client\r\nQUIT\r\n").await.unwrap();
+    ///     let line = b.read_until(b"\r\n", Some(1024)).await.unwrap();
+    ///     assert_eq!(&line[..], b"HELO client\r\n");
+    ///     let line = b.read_until(b"\r\n", Some(1024)).await.unwrap();
+    ///     assert_eq!(&line[..], b"QUIT\r\n");
+    /// });
+    /// ```
     pub fn read_until<'a>(&self, delimiter: &'a [u8], max_bytes: Option<usize>) -> ReadFuture<'a> {
         self.read_future(Op::Until {
             delimiter,
@@ -185,6 +200,22 @@ impl IoStream {
 
     /// Reads until `regex` matches; resolves with the data up to the end of the match.
     /// `max_bytes` as for [`read_until`](IoStream::read_until).
+    ///
+    /// ```
+    /// use regex::bytes::Regex;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // Lines may end in "\n" or "\r\n".
+    ///     let line_end = Regex::new(r"\r?\n").unwrap();
+    ///     a.write(b"unix\nwindows\r\n").await.unwrap();
+    ///     assert_eq!(&b.read_until_regex(&line_end, None).await.unwrap()[..], b"unix\n");
+    ///     assert_eq!(&b.read_until_regex(&line_end, None).await.unwrap()[..], b"windows\r\n");
+    /// });
+    /// ```
     pub fn read_until_regex<'a>(
         &self,
         regex: &'a Regex,
@@ -195,12 +226,41 @@ impl IoStream {
 
     /// Reads `num_bytes` bytes. With `partial`, resolves as soon as any data is there,
     /// with at most `num_bytes` bytes (this is the "read whatever is available" call).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"0123456789").await.unwrap();
+    ///     assert_eq!(&b.read_bytes(4, false).await.unwrap()[..], b"0123");
+    ///     // Partial: whatever is there, up to 100 bytes.
+    ///     assert_eq!(&b.read_bytes(100, true).await.unwrap()[..], b"456789");
+    /// });
+    /// ```
     pub fn read_bytes(&self, num_bytes: usize, partial: bool) -> ReadFuture<'static> {
         self.read_future(Op::Bytes { num_bytes, partial })
     }
 
     /// Reads until the stream closes; resolves with everything that arrived. Fails if
     /// the data exceeds the stream's `max_buffer_size`.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"the whole ").await.unwrap();
+    ///     a.write(b"response").await.unwrap();
+    ///     a.close();
+    ///     assert_eq!(&b.read_until_close().await.unwrap()[..], b"the whole response");
+    ///     assert!(b.closed());
+    /// });
+    /// ```
     pub fn read_until_close(&self) -> ReadFuture<'static> {
         self.read_future(Op::UntilClose)
     }
@@ -208,6 +268,23 @@ impl IoStream {
     /// Reads into `buf` until it is full (or, with `partial`, until at least one byte
     /// came); resolves with the number of bytes read. When nothing is buffered the
     /// transport reads straight into `buf`, with no intermediate copy.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"abcdef").await.unwrap();
+    ///     let mut buf = [0u8; 4];
+    ///     assert_eq!(b.read_into(&mut buf, false).await.unwrap(), 4); // fills it
+    ///     assert_eq!(&buf, b"abcd");
+    ///     let mut buf = [0u8; 4];
+    ///     assert_eq!(b.read_into(&mut buf, true).await.unwrap(), 2); // what there is
+    ///     assert_eq!(&buf[..2], b"ef");
+    /// });
+    /// ```
     pub fn read_into<'a>(&self, buf: &'a mut [u8], partial: bool) -> ReadInto<'a> {
         let state = match self.shared.state.borrow_mut().start_read() {
             Ok(id) => ReadState::Active(self.shared.clone(), id),
@@ -264,12 +341,52 @@ impl IoStream {
 
     /// Calls `f` with the buffered, not yet consumed data (possibly empty). `f` must not
     /// call back into this stream.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"GET / HTTP/1.1\r\n").await.unwrap();
+    ///     while b.read_buffer_len() < 4 {
+    ///         b.fill_read_buffer().await.unwrap();
+    ///     }
+    ///     // A look at the data, without taking it.
+    ///     let is_get = b.with_read_buffer(|buf| buf.starts_with(b"GET "));
+    ///     assert!(is_get);
+    ///     let line = b.read_until(b"\r\n", None).await.unwrap();
+    ///     assert_eq!(&line[..], b"GET / HTTP/1.1\r\n");
+    /// });
+    /// ```
     pub fn with_read_buffer<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         let st = self.shared.state.borrow();
         f(st.rbuf.data())
     }
 
     /// Drops the first `n` buffered bytes (all of them if fewer are buffered).
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // A byte-order mark before the text.
+    ///     a.write(b"\xEF\xBB\xBFname=value\n").await.unwrap();
+    ///     while b.read_buffer_len() < 3 {
+    ///         b.fill_read_buffer().await.unwrap();
+    ///     }
+    ///     if b.with_read_buffer(|buf| buf.starts_with(b"\xEF\xBB\xBF")) {
+    ///         b.consume(3);
+    ///     }
+    ///     assert_eq!(&b.read_until(b"\n", None).await.unwrap()[..], b"name=value\n");
+    ///     b.consume(100); // more than is buffered: nothing left, no error
+    ///     assert_eq!(b.read_buffer_len(), 0);
+    /// });
+    /// ```
     pub fn consume(&self, n: usize) {
         let mut st = self.shared.state.borrow_mut();
         st.rbuf.consume(n);
@@ -280,6 +397,29 @@ impl IoStream {
 
     /// Removes and returns the first `n` buffered bytes (fewer if fewer are buffered),
     /// without copying.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // A frame: a two-byte big-endian length, then the payload.
+    ///     a.write(b"\x00\x05hello").await.unwrap();
+    ///     while b.read_buffer_len() < 2 {
+    ///         b.fill_read_buffer().await.unwrap();
+    ///     }
+    ///     let len = b.with_read_buffer(|buf| u16::from_be_bytes([buf[0], buf[1]])) as usize;
+    ///     b.consume(2);
+    ///     while b.read_buffer_len() < len {
+    ///         b.fill_read_buffer().await.unwrap();
+    ///     }
+    ///     let payload = b.take_read_buffer(len);
+    ///     assert_eq!(&payload[..], b"hello");
+    ///     assert!(b.take_read_buffer(10).is_empty()); // nothing more buffered
+    /// });
+    /// ```
     pub fn take_read_buffer(&self, n: usize) -> Bytes {
         let mut st = self.shared.state.borrow_mut();
         let b = st.rbuf.take(n);

@@ -377,6 +377,29 @@ impl IoStream {
     /// and the caller writes the bytes instead. A file that turns out shorter than the
     /// region closes the stream with `UnexpectedEof`, since what was promised to the
     /// peer cannot be sent. The region counts toward `max_write_buffer_size`.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// let name = format!("tornado-doc-write-file-{}", std::process::id());
+    /// let path = std::env::temp_dir().join(name);
+    /// std::fs::write(&path, b"0123456789").unwrap();
+    /// let file = Rc::new(std::fs::File::open(&path).unwrap());
+    /// std::fs::remove_file(&path).unwrap(); // the open file stays readable
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // Bytes 2..7 of the file; streams that cannot send from a file get the bytes.
+    ///     if a.can_send_file() {
+    ///         a.write_file(file, 2, 5).await.unwrap();
+    ///     } else {
+    ///         a.write(b"23456").await.unwrap();
+    ///     }
+    ///     assert_eq!(&b.read_bytes(5, false).await.unwrap()[..], b"23456");
+    /// });
+    /// ```
     pub fn write_file(&self, file: Rc<File>, offset: u64, len: u64) -> WriteFuture {
         let res = self
             .shared
@@ -400,6 +423,24 @@ impl IoStream {
     }
 
     /// Whether [`write_file`](Self::write_file) can send from a file on this stream.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::{IoStream, Pipe};
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, _b) = mio::net::UnixStream::pair().unwrap();
+    ///     let socket = IoStream::new(a).unwrap();
+    ///     assert_eq!(socket.can_send_file(), cfg!(target_os = "linux"));
+    ///
+    ///     // A pipe cannot (nor can TLS, which must see the bytes), nor a closed stream.
+    ///     let (tx, rx) = mio::unix::pipe::new().unwrap();
+    ///     let pipe = IoStream::new(Pipe::new(rx, tx)).unwrap();
+    ///     assert!(!pipe.can_send_file());
+    ///     socket.close();
+    ///     assert!(!socket.can_send_file());
+    /// });
+    /// ```
     pub fn can_send_file(&self) -> bool {
         let st = self.shared.state.borrow();
         !st.closed && st.transport.as_ref().is_some_and(|t| t.can_send_file())
@@ -411,6 +452,23 @@ impl IoStream {
     /// Fails if the stream is closed, or if `max_write_buffer_size` would be exceeded
     /// (kind `WouldBlock`; the stream stays open). Only the part the socket does not take
     /// right away is copied.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // Writes go out in call order; each future resolves once its data, and all
+    ///     // that was queued before it, has been written.
+    ///     let first = a.write(b"one ");
+    ///     let second = a.write(b"two");
+    ///     second.await.unwrap();
+    ///     first.await.unwrap();
+    ///     assert_eq!(&b.read_bytes(7, false).await.unwrap()[..], b"one two");
+    /// });
+    /// ```
     pub fn write(&self, data: &[u8]) -> WriteFuture {
         let res = self
             .shared
@@ -422,6 +480,20 @@ impl IoStream {
 
     /// Like [`write`](IoStream::write) for data already in a [`Bytes`]: what cannot be
     /// written at once is queued without copying.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     let body = Bytes::from_static(b"a shared, cheaply cloned body");
+    ///     a.write_bytes(body.clone()).await.unwrap();
+    ///     assert_eq!(b.read_bytes(body.len(), false).await.unwrap(), body);
+    /// });
+    /// ```
     pub fn write_bytes(&self, data: Bytes) -> WriteFuture {
         let res = self
             .shared
@@ -471,6 +543,24 @@ impl IoStream {
     }
 
     /// Resolves when everything queued so far has been written.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     // Write without keeping the futures, then wait for all of it at once.
+    ///     let _ = a.write(b"fire and ");
+    ///     let _ = a.write(b"forget");
+    ///     a.flush().await.unwrap();
+    ///     assert_eq!(a.write_buffer_len(), 0);
+    ///     assert!(!a.writing());
+    ///     assert_eq!(a.bytes_written(), 15);
+    ///     assert_eq!(&b.read_bytes(15, false).await.unwrap()[..], b"fire and forget");
+    /// });
+    /// ```
     pub fn flush(&self) -> WriteFuture {
         let res = self.shared.state.borrow_mut().queue_write(&[], usize::MAX);
         self.write_future(res)
