@@ -7,10 +7,9 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use tornado_ioloop::IoLoop;
+use tornado_ioloop::{IoLoop, sleep};
 use tornado_iostream::netutil::{
     ACCEPT_BATCH, AddressFamily, DEFAULT_BACKLOG, DefaultResolver, OverrideResolver, Resolver,
     add_accept_handler, bind_sockets, bind_unix_socket,
@@ -23,26 +22,6 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
         .unwrap()
         .run_sync_timeout(f, TIMEOUT)
         .expect("test timed out")
-}
-
-/// Waits `d` on the current loop.
-fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
 }
 
 /// Polls `cond` every few milliseconds until it holds.

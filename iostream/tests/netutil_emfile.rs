@@ -12,13 +12,13 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::IoLoop;
+use tornado_ioloop::{IoLoop, sleep};
 use tornado_iostream::netutil::{
     ACCEPT_PAUSE_MIN, AddressFamily, DEFAULT_BACKLOG, add_accept_handler, bind_sockets,
 };
 
 mod common;
-use common::emfile::{fill_fd_table, lower_fd_limit, sleep};
+use common::emfile::{fill_fd_table, lower_fd_limit};
 
 const CHILD_ENV: &str = "TORNADO_EMFILE_CHILD";
 const CLIENTS: usize = 5;

@@ -1,15 +1,12 @@
 //! TcpClient over real loopback sockets (Tornado's tcpclient_test): families, refusal,
 //! timeouts in each phase, happy eyeballs with resolver overrides, source addresses.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::IoLoop;
+use tornado_ioloop::{IoLoop, sleep};
 use tornado_iostream::IoStream;
 use tornado_iostream::netutil::{
     AddressFamily, DefaultResolver, OverrideResolver, ResolveFuture, Resolver,
@@ -26,25 +23,6 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
         .unwrap()
         .run_sync_timeout(f, TIMEOUT)
         .expect("test timed out")
-}
-
-fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
 }
 
 fn ipv6_available() -> bool {

@@ -7,10 +7,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use tornado_ioloop::IoLoop;
+use tornado_ioloop::{IoLoop, sleep};
 use tornado_iostream::IoStream;
 use tornado_iostream::netutil::{AddressFamily, DEFAULT_BACKLOG, bind_sockets};
 use tornado_iostream::tcpclient::TcpClient;
@@ -23,25 +22,6 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
         .unwrap()
         .run_sync_timeout(f, TIMEOUT)
         .expect("test timed out")
-}
-
-fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
 }
 
 async fn echo(stream: IoStream, _peer: SocketAddr) {

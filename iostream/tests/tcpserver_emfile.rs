@@ -8,12 +8,12 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tornado_ioloop::IoLoop;
+use tornado_ioloop::{IoLoop, sleep};
 use tornado_iostream::IoStream;
 use tornado_iostream::tcpserver::TcpServer;
 
 mod common;
-use common::emfile::{fill_fd_table, lower_fd_limit, sleep};
+use common::emfile::{fill_fd_table, lower_fd_limit};
 
 const CHILD_ENV: &str = "TORNADO_SERVER_EMFILE_CHILD";
 const CLIENTS: usize = 4;

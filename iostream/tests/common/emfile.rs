@@ -1,33 +1,5 @@
 //! Helpers of the tests that run out of file descriptors (`EMFILE`) in a child process.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
-use std::time::Duration;
-
-use tornado_ioloop::IoLoop;
-
-/// A future that is ready once `d` has passed on the current loop.
-pub fn sleep(d: Duration) -> impl Future<Output = ()> {
-    let state: Rc<(Cell<bool>, RefCell<Option<Waker>>)> = Rc::default();
-    let s = state.clone();
-    IoLoop::current().call_later(d, move || {
-        s.0.set(true);
-        if let Some(w) = s.1.borrow_mut().take() {
-            w.wake();
-        }
-    });
-    std::future::poll_fn(move |cx| {
-        if state.0.get() {
-            Poll::Ready(())
-        } else {
-            *state.1.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-}
-
 /// Lowers this process's soft `RLIMIT_NOFILE` to `limit` (at most the hard limit).
 pub fn lower_fd_limit(limit: u64) {
     let mut rl = libc::rlimit {
