@@ -13,9 +13,12 @@
 //!   cargo bench --bench templates [-- --rounds 7 --iterations 20000 --out page.html]
 //!
 //! prints `us_per_page=X` (the best round) and, with `--out`, writes the page there.
-//! With `--preconverted`, the context is converted for the engine once, before the
-//! rounds (a `minijinja::Value`, which `render_string` passes through): what the page
-//! costs without the conversion.
+//! The template is one the fast path compiles (see `tornado::web::template`, "Compiled
+//! templates"); with `--interpreted`, the `template_fast_path` setting is off and
+//! minijinja's interpreter renders it. With `--preconverted`, the context is converted
+//! to a `minijinja::Value` once, before the rounds (which `render_string` passes
+//! through): with `--interpreted`, what the page costs the interpreter without the
+//! conversion.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -89,6 +92,7 @@ struct Options {
     iterations: usize,
     out: Option<String>,
     preconverted: bool,
+    interpreted: bool,
 }
 
 fn options() -> Options {
@@ -97,6 +101,7 @@ fn options() -> Options {
         iterations: 20_000,
         out: None,
         preconverted: false,
+        interpreted: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -108,6 +113,7 @@ fn options() -> Options {
             }
             "--out" => o.out = args.next(),
             "--preconverted" => o.preconverted = true,
+            "--interpreted" => o.interpreted = true,
             _ => {}
         }
     }
@@ -123,6 +129,7 @@ fn main() {
         Vec::new(),
         Settings {
             template_path: Some(dir.clone()),
+            template_fast_path: !o.interpreted,
             ..Settings::default()
         },
     );

@@ -395,6 +395,12 @@ fn compile(rules: Vec<Rule>, errors: &mut Vec<RouteError>) -> Vec<UrlSpec<Target
 }
 
 impl Application {
+    /// The application's state, for the crate's unit tests.
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Rc<AppShared> {
+        &self.shared
+    }
+
     /// The application whose state `shared` is (what [`Context::application`]
     /// hands out).
     ///

@@ -134,6 +134,11 @@ pub struct Settings {
     /// on by default). Off, or with [`debug`](Self::debug), each render checks the
     /// template files it uses and recompiles those that changed.
     pub compiled_template_cache: bool,
+    /// Render the templates that can be compiled to a plan with it, faster than
+    /// minijinja's interpreter (see [Compiled templates](crate::template#compiled-templates)).
+    /// On by default; the pages are the same either way, and off, the interpreter
+    /// renders every template.
+    pub template_fast_path: bool,
     /// The UI modules templates call as `modules.Name(...)` (Tornado's `ui_modules`).
     pub ui_modules: UiModules,
     /// Serves the files of this directory under
@@ -186,6 +191,7 @@ impl Default for Settings {
             template_path: None,
             autoescape: true,
             compiled_template_cache: true,
+            template_fast_path: true,
             ui_modules: UiModules::new(),
             static_path: None,
             static_url_prefix: String::from("/static/"),
@@ -241,6 +247,7 @@ impl fmt::Debug for Settings {
             .field("template_path", &self.template_path)
             .field("autoescape", &self.autoescape)
             .field("compiled_template_cache", &self.compiled_template_cache)
+            .field("template_fast_path", &self.template_fast_path)
             .field("ui_modules", &self.ui_modules)
             .field("cookie_secret", &self.cookie_secret)
             .field("key_version", &self.key_version)

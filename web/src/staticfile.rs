@@ -96,6 +96,7 @@ use crate::settings::Settings;
 
 pub use files::{StaticFile, StaticFileOptions, StaticFiles};
 pub use handler::StaticFileHandler;
+pub(crate) use handler::decimal;
 pub use mime::{OCTET_STREAM, guess_content_type};
 pub use policy::{DefaultPolicy, StaticPolicy};
 

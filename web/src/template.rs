@@ -36,6 +36,22 @@
 //! and minijinja's built-in filters and functions (`tojson`, `default`, `length`,
 //! `range`, ...). A value of the context with the same name hides a global.
 //!
+//! # Compiled templates
+//!
+//! Most pages are text, values printed from the context, loops and conditions. A
+//! template made only of those is compiled, the first time it renders (and again when
+//! its file changes), into a plan that renders several times faster than minijinja's
+//! interpreter: `{{ … }}` of context names, attributes (`row.name`) and constant
+//! subscripts (`rows[0]`, `row["name"]`); `{% for x in … %}` with `{% else %}` and
+//! `loop.index`, `index0`, `revindex`, `revindex0`, `first`, `last` and `length`;
+//! `{% if … %}` / `{% elif %}` / `{% else %}` on such values, with `not`, `and`, `or`,
+//! `==` and `!=`; comments, `{% raw %}` and whitespace control. Filters, calls,
+//! globals (`request`, `static_url()`…), `extends`, `block`, `include`, `set`, macros
+//! and other operators leave the template with minijinja, as does anything the plan
+//! meets that it would not print exactly as minijinja does (a float, a boolean or a
+//! list to print, a name the context lacks). Either way the page is the same, byte
+//! for byte: the plan is an optimisation, not a second template language.
+//!
 //! # Errors
 //!
 //! A template that cannot be found, does not parse, uses an undefined name or fails
@@ -81,7 +97,7 @@
 //! ```
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -101,10 +117,20 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::uimodule::{ModuleCx, UiModule};
 
-/// An application's templates: its environment, made on the first render.
+mod fast;
+
+/// An application's templates: its environment, made on the first render, and the
+/// templates compiled for the fast path (see `fast`), by name.
 #[derive(Default)]
 pub(crate) struct AppTemplates {
     env: OnceCell<Environment<'static>>,
+    plans: RefCell<HashMap<String, Rc<CachedPlan>>>,
+}
+
+/// A template's source and its plan, `None` when the engine must render it.
+struct CachedPlan {
+    source: Box<str>,
+    plan: Option<fast::Plan>,
 }
 
 impl AppTemplates {
@@ -116,6 +142,8 @@ impl AppTemplates {
 /// The environment for an application's `settings`: its loader, escaping, reloading,
 /// and the globals, functions and filters every template has.
 fn environment(settings: &Settings) -> Environment<'static> {
+    // The default syntax, which `fast::Plan::compile` parses with too: a change here
+    // must be made there.
     let mut env = Environment::new();
     if let Some(path) = &settings.template_path {
         env.set_loader(minijinja::path_loader(path));
@@ -522,6 +550,42 @@ fn render_in(
     template.render(root).map_err(fail)
 }
 
+/// Renders `name` with its compiled plan, when it has one and the plan can render this
+/// context; `Ok(None)` leaves the render to the engine. A template is compiled on its
+/// first render and again whenever the engine's source for it changed (a reload).
+fn render_compiled(
+    app: &AppShared,
+    name: &str,
+    context: &(impl serde::Serialize + ?Sized),
+) -> Result<Option<String>> {
+    let settings = &app.settings;
+    if !settings.template_fast_path {
+        return Ok(None);
+    }
+    let env = app.templates.env(settings);
+    let template = env
+        .get_template(name)
+        .map_err(|e| Error::from(TemplateError::new(e, settings)))?;
+    let source = template.source();
+    let cached = app.templates.plans.borrow().get(name).cloned();
+    let cached = match cached {
+        Some(c) if *c.source == *source => c,
+        _ => {
+            let compiled = Rc::new(CachedPlan {
+                source: source.into(),
+                plan: fast::Plan::compile(source, name),
+            });
+            let mut plans = app.templates.plans.borrow_mut();
+            plans.insert(name.to_owned(), compiled.clone());
+            compiled
+        }
+    };
+    Ok(match &cached.plan {
+        Some(plan) => plan.render(context, settings.autoescape),
+        None => None,
+    })
+}
+
 /// An outermost render: `scope` is on the thread's stack while it runs.
 fn render_page(scope: &Rc<RenderScope>, name: &str, context: Value) -> Result<String> {
     let env = scope.app.templates.env(&scope.app.settings);
@@ -536,6 +600,9 @@ pub(crate) fn render_nested(
     name: &str,
     context: impl serde::Serialize,
 ) -> Result<String> {
+    if let Some(page) = render_compiled(&scope.app, name, &context)? {
+        return Ok(page);
+    }
     render_in(env, scope, name, to_value(context))
 }
 
@@ -546,6 +613,9 @@ pub(crate) fn render_outside(
     name: &str,
     context: impl serde::Serialize,
 ) -> Result<String> {
+    if let Some(page) = render_compiled(app, name, &context)? {
+        return Ok(page);
+    }
     let globals = vec![("current_user", Value::from(()))];
     let scope = Rc::new(RenderScope::new(app.clone(), None, None, globals));
     render_page(&scope, name, to_value(context))
@@ -588,6 +658,10 @@ impl Context {
     pub fn render(&mut self, name: &str, context: impl serde::Serialize) -> Result {
         if self.is_finished() {
             return Err(Error::msg("cannot render() after finish()"));
+        }
+        if let Some(html) = render_compiled(self.app(), name, &context)? {
+            self.write(html);
+            return self.finish();
         }
         let scope = Rc::new(RenderScope::for_request(self)?);
         let html = render_page(&scope, name, to_value(context))?;
@@ -632,6 +706,9 @@ impl Context {
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn render_string(&mut self, name: &str, context: impl serde::Serialize) -> Result<String> {
+        if let Some(text) = render_compiled(self.app(), name, &context)? {
+            return Ok(text);
+        }
         let scope = Rc::new(RenderScope::for_request(self)?);
         let text = render_page(&scope, name, to_value(context))?;
         scope.finish_request(self)?;

@@ -192,7 +192,7 @@ impl StaticFileHandler {
 }
 
 /// `n` in decimal, written into `buf` (what `format!` does, without its machinery).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;

@@ -1,0 +1,1665 @@
+//! Compiled templates: the common templates rendered without the engine's interpreter.
+//!
+//! A template made only of text, `{{ … }}` of names, attributes and constant
+//! subscripts, `{% for x in … %}` (with `{% else %}` and `loop.index`, `index0`,
+//! `revindex`, `revindex0`, `first`, `last`, `length`) and `{% if … %}` on the truth of
+//! such values, `not`, `and`, `or`, `==` and `!=`, is compiled, once per source, from
+//! minijinja's own syntax tree into a small tree of operations ([`Plan`]). Anything
+//! else (`extends`, `block`, `include`, `set`, macros, filters, calls, other
+//! operators) leaves the template to minijinja.
+//!
+//! The context is serialized into a flat arena ([`Arena`]) reused from render to
+//! render, not into the engine's values, and the plan walks it. What the plan meets
+//! and does not handle exactly as minijinja would (a name the context lacks, which may
+//! be a global or an error; a float, a map or a sequence to print; a map to iterate;
+//! anything undefined) abandons the attempt ([`Bail`]), and the caller renders with
+//! minijinja instead. So a compiled template prints what minijinja prints, byte for
+//! byte, or is not used: `tests/template_compiled.rs` renders a table of templates
+//! and contexts both ways and compares.
+//!
+//! Values of minijinja's own ([`Value`], a [`context!`](minijinja::context), a string
+//! marked safe) inside a context are recognised while it is serialized and kept as
+//! they are: the serialization runs inside minijinja's, so such a value hands over
+//! itself rather than its data, as it does to the engine.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use minijinja::machinery::ast::{self, Expr as Ast, Stmt};
+use minijinja::value::{Serde, Value, ValueKind};
+use serde::ser::{self, Serialize, Serializer};
+
+use super::write_xhtml_escaped;
+
+/// The name under which minijinja serializes one of its own values while it converts
+/// a context (its in-band marker; checked by the tests that pass such values).
+const VALUE_HANDLE_MARKER: &str = "\x01__minijinja_ValueHandle";
+
+// ---------------------------------------------------------------------------
+// The plan
+// ---------------------------------------------------------------------------
+
+/// A template compiled for the fast path.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    ops: Vec<Op>,
+    /// The length of the last page, to size the next one's buffer.
+    size_hint: Cell<usize>,
+}
+
+#[derive(Debug)]
+enum Op {
+    Text(Box<str>),
+    Print(Expr),
+    For {
+        iter: Expr,
+        body: Vec<Op>,
+        otherwise: Vec<Op>,
+    },
+    If {
+        cond: Cond,
+        then: Vec<Op>,
+        otherwise: Vec<Op>,
+    },
+}
+
+#[derive(Debug)]
+enum Expr {
+    /// A name of the context.
+    Root(Box<str>),
+    /// The target of the loop at this depth (0 the outermost).
+    Local(usize),
+    /// An attribute of the `loop` of the loop at this depth.
+    Loop(usize, LoopAttr),
+    Attr(Box<Expr>, Box<str>),
+    Index(Box<Expr>, usize),
+    Key(Box<Expr>, Box<str>),
+    Str(Box<str>),
+    Int(i64),
+    Bool(bool),
+    None,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LoopAttr {
+    Index,
+    Index0,
+    RevIndex,
+    RevIndex0,
+    First,
+    Last,
+    Length,
+}
+
+#[derive(Debug)]
+enum Cond {
+    Truthy(Expr),
+    Not(Box<Cond>),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    /// `==` (or `!=` when the flag is false) of two values of one kind.
+    Equal(Expr, Expr, bool),
+}
+
+/// What the compiler cannot compile: the template stays with the engine.
+struct Unsupported;
+
+type Compiled<T> = std::result::Result<T, Unsupported>;
+
+impl Plan {
+    /// Compiles the template `source` (named `name`, parsed with the environment's
+    /// syntax, which is the default one), or `None` if it uses anything the fast path
+    /// leaves to the engine.
+    pub(crate) fn compile(source: &str, name: &str) -> Option<Plan> {
+        let Stmt::Template(template) =
+            minijinja::machinery::parse(source, name, Default::default()).ok()?
+        else {
+            return None;
+        };
+        let mut scope = Vec::new();
+        let ops = compile_body(&template.children, &mut scope).ok()?;
+        Some(Plan {
+            ops,
+            size_hint: Cell::new(source.len()),
+        })
+    }
+}
+
+fn compile_body(stmts: &[Stmt<'_>], scope: &mut Vec<String>) -> Compiled<Vec<Op>> {
+    let mut ops: Vec<Op> = Vec::with_capacity(stmts.len());
+    for stmt in stmts {
+        match stmt {
+            Stmt::EmitRaw(raw) => match ops.last_mut() {
+                Some(Op::Text(text)) => *text = format!("{text}{}", raw.raw).into(),
+                _ => ops.push(Op::Text(raw.raw.into())),
+            },
+            Stmt::EmitExpr(emit) => {
+                let expr = compile_expr(&emit.expr, scope)?;
+                if let Expr::Bool(_) | Expr::None = expr {
+                    return Err(Unsupported);
+                }
+                ops.push(Op::Print(expr));
+            }
+            Stmt::ForLoop(f) => {
+                let Ast::Var(target) = &f.target else {
+                    return Err(Unsupported);
+                };
+                if f.filter_expr.is_some() || f.recursive || target.id == "loop" {
+                    return Err(Unsupported);
+                }
+                let iter = compile_expr(&f.iter, scope)?;
+                // The else body runs in the enclosing scope.
+                let otherwise = compile_body(&f.else_body, scope)?;
+                scope.push(target.id.to_owned());
+                let body = compile_body(&f.body, scope);
+                scope.pop();
+                ops.push(Op::For {
+                    iter,
+                    body: body?,
+                    otherwise,
+                });
+            }
+            Stmt::IfCond(i) => ops.push(Op::If {
+                cond: compile_cond(&i.expr, scope)?,
+                then: compile_body(&i.true_body, scope)?,
+                otherwise: compile_body(&i.false_body, scope)?,
+            }),
+            _ => return Err(Unsupported),
+        }
+    }
+    Ok(ops)
+}
+
+fn compile_cond(expr: &Ast<'_>, scope: &[String]) -> Compiled<Cond> {
+    Ok(match expr {
+        Ast::UnaryOp(u) if matches!(u.op, ast::UnaryOpKind::Not) => {
+            Cond::Not(Box::new(compile_cond(&u.expr, scope)?))
+        }
+        Ast::BinOp(b) => match b.op {
+            ast::BinOpKind::ScAnd => Cond::And(
+                Box::new(compile_cond(&b.left, scope)?),
+                Box::new(compile_cond(&b.right, scope)?),
+            ),
+            ast::BinOpKind::ScOr => Cond::Or(
+                Box::new(compile_cond(&b.left, scope)?),
+                Box::new(compile_cond(&b.right, scope)?),
+            ),
+            ast::BinOpKind::Eq | ast::BinOpKind::Ne => Cond::Equal(
+                compile_expr(&b.left, scope)?,
+                compile_expr(&b.right, scope)?,
+                matches!(b.op, ast::BinOpKind::Eq),
+            ),
+            _ => return Err(Unsupported),
+        },
+        Ast::Compare(c) if c.ops.len() == 1 => {
+            let equal = match c.ops[0].op {
+                ast::CompareOpKind::Eq => true,
+                ast::CompareOpKind::Ne => false,
+                _ => return Err(Unsupported),
+            };
+            Cond::Equal(
+                compile_expr(&c.expr, scope)?,
+                compile_expr(&c.ops[0].expr, scope)?,
+                equal,
+            )
+        }
+        _ => Cond::Truthy(compile_expr(expr, scope)?),
+    })
+}
+
+fn compile_expr(expr: &Ast<'_>, scope: &[String]) -> Compiled<Expr> {
+    Ok(match expr {
+        Ast::Var(var) => {
+            if var.id == "loop" && !scope.is_empty() {
+                // Only the attributes compiled below.
+                return Err(Unsupported);
+            }
+            match scope.iter().rposition(|name| name == var.id) {
+                Some(depth) => Expr::Local(depth),
+                None => Expr::Root(var.id.into()),
+            }
+        }
+        Ast::Const(c) => constant(&c.value)?,
+        Ast::GetAttr(a) => {
+            if let Ast::Var(var) = &a.expr
+                && var.id == "loop"
+                && !scope.is_empty()
+            {
+                let attr = match a.name {
+                    "index" => LoopAttr::Index,
+                    "index0" => LoopAttr::Index0,
+                    "revindex" => LoopAttr::RevIndex,
+                    "revindex0" => LoopAttr::RevIndex0,
+                    "first" => LoopAttr::First,
+                    "last" => LoopAttr::Last,
+                    "length" => LoopAttr::Length,
+                    _ => return Err(Unsupported),
+                };
+                return Ok(Expr::Loop(scope.len() - 1, attr));
+            }
+            Expr::Attr(Box::new(compile_expr(&a.expr, scope)?), a.name.into())
+        }
+        Ast::GetItem(g) => {
+            let Ast::Const(key) = &g.subscript_expr else {
+                return Err(Unsupported);
+            };
+            let base = Box::new(compile_expr(&g.expr, scope)?);
+            if let Some(key) = key.value.as_str() {
+                Expr::Key(base, key.into())
+            } else if key.value.is_integer()
+                && let Some(index) = key.value.as_usize()
+            {
+                Expr::Index(base, index)
+            } else {
+                return Err(Unsupported);
+            }
+        }
+        _ => return Err(Unsupported),
+    })
+}
+
+/// A constant the plan can use: a string, an integer, a boolean or `none`.
+fn constant(value: &Value) -> Compiled<Expr> {
+    Ok(match value.kind() {
+        ValueKind::String => Expr::Str(value.as_str().ok_or(Unsupported)?.into()),
+        ValueKind::Bool => Expr::Bool(value.is_true()),
+        ValueKind::None => Expr::None,
+        ValueKind::Number if value.is_integer() => {
+            Expr::Int(i64::try_from(value.clone()).map_err(|_| Unsupported)?)
+        }
+        _ => return Err(Unsupported),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The context: a flat arena made by a serde serializer
+// ---------------------------------------------------------------------------
+
+/// A context serialized for the plan: nodes, the children of sequences and maps, and
+/// the text of every string, each in one vector reused from render to render.
+#[derive(Default)]
+struct Arena {
+    nodes: Vec<Node>,
+    /// The children of each sequence, and the keys and values of each map (key,
+    /// value, key, value…), contiguous for each.
+    kids: Vec<u32>,
+    text: String,
+    /// The children of the sequences and maps being serialized, innermost last.
+    stack: Vec<u32>,
+}
+
+#[derive(Debug)]
+enum Node {
+    None,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// A range of `Arena::text`.
+    Str(u32, u32),
+    Static(&'static str),
+    /// A range of `Arena::kids`.
+    Seq(u32, u32),
+    /// A range of `Arena::kids`: keys and values in turn. A key's last value counts,
+    /// as in minijinja's maps.
+    Map(u32, u32),
+    /// A struct's fields, as `Map`, but its first field of a name counts, as in
+    /// minijinja's structs.
+    Struct(u32, u32),
+    /// One of minijinja's values, kept as it is.
+    Value(Value),
+    /// Anything else (bytes, 128-bit integers, tuples): the plan gives up on it.
+    Other,
+}
+
+impl Arena {
+    fn push(&mut self, node: Node) -> u32 {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn push_str(&mut self, s: &str) -> u32 {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        let end = self.text.len() as u32;
+        self.push(Node::Str(start, end))
+    }
+
+    fn str(&self, start: u32, end: u32) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// Moves the children pushed since `mark` to `kids`: their range there.
+    fn take_children(&mut self, mark: usize) -> (u32, u32) {
+        let start = self.kids.len() as u32;
+        self.kids.extend_from_slice(&self.stack[mark..]);
+        self.stack.truncate(mark);
+        (start, self.kids.len() as u32)
+    }
+
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.kids.clear();
+        self.text.clear();
+        self.stack.clear();
+    }
+}
+
+/// A serialization that failed (the context's own `Serialize` returned an error).
+#[derive(Debug)]
+struct SerError;
+
+impl fmt::Display for SerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the context did not serialize")
+    }
+}
+
+impl std::error::Error for SerError {}
+
+impl ser::Error for SerError {
+    fn custom<T: fmt::Display>(_msg: T) -> Self {
+        SerError
+    }
+}
+
+type SerResult<T> = std::result::Result<T, SerError>;
+
+/// A serializer method that makes one node of its value.
+macro_rules! leaf {
+    ($method:ident, |$v:ident: $ty:ty| $node:expr) => {
+        fn $method(self, $v: $ty) -> SerResult<u32> {
+            Ok(self.push($node))
+        }
+    };
+}
+
+impl<'a> Serializer for &'a mut Arena {
+    type Ok = u32;
+    type Error = SerError;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Compound<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
+
+    leaf!(serialize_bool, |v: bool| Node::Bool(v));
+    leaf!(serialize_i8, |v: i8| Node::Int(v.into()));
+    leaf!(serialize_i16, |v: i16| Node::Int(v.into()));
+    leaf!(serialize_i32, |v: i32| Node::Int(v.into()));
+    leaf!(serialize_i64, |v: i64| Node::Int(v));
+    leaf!(serialize_i128, |_v: i128| Node::Other);
+    leaf!(serialize_u8, |v: u8| Node::UInt(v.into()));
+    leaf!(serialize_u16, |v: u16| Node::UInt(v.into()));
+    leaf!(serialize_u32, |v: u32| Node::UInt(v.into()));
+    leaf!(serialize_u64, |v: u64| Node::UInt(v));
+    leaf!(serialize_u128, |_v: u128| Node::Other);
+    leaf!(serialize_f32, |v: f32| Node::Float(v.into()));
+    leaf!(serialize_f64, |v: f64| Node::Float(v));
+    fn serialize_char(self, v: char) -> SerResult<u32> {
+        Ok(self.push_str(v.encode_utf8(&mut [0; 4])))
+    }
+    fn serialize_str(self, v: &str) -> SerResult<u32> {
+        Ok(self.push_str(v))
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> SerResult<u32> {
+        Ok(self.push(Node::Other))
+    }
+    fn serialize_none(self) -> SerResult<u32> {
+        Ok(self.push(Node::None))
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> SerResult<u32> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> SerResult<u32> {
+        Ok(self.push(Node::None))
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> SerResult<u32> {
+        Ok(self.push(Node::None))
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> SerResult<u32> {
+        Ok(self.push(Node::Static(variant)))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> SerResult<u32> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> SerResult<u32> {
+        // As minijinja does: a map of the variant's name to its value.
+        let inner = value.serialize(&mut *self)?;
+        Ok(variant_map(self, variant, inner))
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> SerResult<Compound<'a>> {
+        Ok(Compound::new(self, Kind::Seq))
+    }
+    fn serialize_tuple(self, _len: usize) -> SerResult<Compound<'a>> {
+        // minijinja makes a tuple, which iterates, indexes and tests as a list does
+        // (it prints differently, but the plan prints no sequence).
+        Ok(Compound::new(self, Kind::Seq))
+    }
+    fn serialize_tuple_struct(self, name: &'static str, _len: usize) -> SerResult<Compound<'a>> {
+        if name == VALUE_HANDLE_MARKER {
+            Ok(Compound::new(self, Kind::Handle))
+        } else {
+            Ok(Compound::new(self, Kind::Seq))
+        }
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> SerResult<Compound<'a>> {
+        Ok(Compound::new(self, Kind::SeqVariant(variant)))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> SerResult<Compound<'a>> {
+        Ok(Compound::new(self, Kind::Map))
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> SerResult<Compound<'a>> {
+        Ok(Compound::new(self, Kind::Struct))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> SerResult<Compound<'a>> {
+        Ok(Compound::new(self, Kind::MapVariant(variant)))
+    }
+}
+
+/// `{variant: inner}`, as minijinja represents an enum's variant with data.
+fn variant_map(arena: &mut Arena, variant: &'static str, inner: u32) -> u32 {
+    let key = arena.push(Node::Static(variant));
+    let start = arena.kids.len() as u32;
+    arena.kids.extend_from_slice(&[key, inner]);
+    arena.push(Node::Map(start, start + 2))
+}
+
+enum Kind {
+    Seq,
+    Map,
+    Struct,
+    SeqVariant(&'static str),
+    MapVariant(&'static str),
+    /// One of minijinja's own values, by its handle.
+    Handle,
+}
+
+/// A sequence, map, struct or variant being serialized: its children go on the
+/// arena's stack from `mark`.
+struct Compound<'a> {
+    arena: &'a mut Arena,
+    mark: usize,
+    kind: Kind,
+}
+
+impl<'a> Compound<'a> {
+    fn new(arena: &'a mut Arena, kind: Kind) -> Compound<'a> {
+        let mark = arena.stack.len();
+        Compound { arena, mark, kind }
+    }
+
+    fn child<T: Serialize + ?Sized>(&mut self, value: &T) -> SerResult<()> {
+        let node = value.serialize(&mut *self.arena)?;
+        self.arena.stack.push(node);
+        Ok(())
+    }
+
+    fn key(&mut self, key: &'static str) {
+        let node = self.arena.push(Node::Static(key));
+        self.arena.stack.push(node);
+    }
+
+    fn end(self) -> SerResult<u32> {
+        let arena = self.arena;
+        if let Kind::Handle = self.kind {
+            return Ok(handle_value(arena, self.mark));
+        }
+        let (start, end) = arena.take_children(self.mark);
+        Ok(match self.kind {
+            Kind::Seq => arena.push(Node::Seq(start, end)),
+            Kind::Map => arena.push(Node::Map(start, end)),
+            Kind::Struct => arena.push(Node::Struct(start, end)),
+            Kind::SeqVariant(variant) => {
+                let inner = arena.push(Node::Seq(start, end));
+                variant_map(arena, variant, inner)
+            }
+            Kind::MapVariant(variant) => {
+                let inner = arena.push(Node::Map(start, end));
+                variant_map(arena, variant, inner)
+            }
+            Kind::Handle => unreachable!("returned above"),
+        })
+    }
+}
+
+/// The value behind a handle minijinja serialized (its one child, a number): handed
+/// back through minijinja's own conversion, which takes it out of its registry.
+fn handle_value(arena: &mut Arena, mark: usize) -> u32 {
+    let handle = match arena.stack.get(mark).map(|&i| &arena.nodes[i as usize]) {
+        Some(&Node::UInt(h)) => u32::try_from(h).ok(),
+        Some(&Node::Int(h)) => u32::try_from(h).ok(),
+        _ => None,
+    };
+    arena.stack.truncate(mark);
+    let Some(handle) = handle else {
+        return arena.push(Node::Other);
+    };
+    struct Replay(u32);
+    impl Serialize for Replay {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            use serde::ser::SerializeTupleStruct;
+            let mut t = s.serialize_tuple_struct(VALUE_HANDLE_MARKER, 1)?;
+            t.serialize_field(&self.0)?;
+            t.end()
+        }
+    }
+    let value = Value::from(Serde(Replay(handle)));
+    arena.push(Node::Value(value))
+}
+
+macro_rules! compound {
+    ($trait:ident, $method:ident) => {
+        impl ser::$trait for Compound<'_> {
+            type Ok = u32;
+            type Error = SerError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> SerResult<()> {
+                self.child(value)
+            }
+            fn end(self) -> SerResult<u32> {
+                Compound::end(self)
+            }
+        }
+    };
+}
+
+compound!(SerializeSeq, serialize_element);
+compound!(SerializeTuple, serialize_element);
+compound!(SerializeTupleStruct, serialize_field);
+compound!(SerializeTupleVariant, serialize_field);
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = u32;
+    type Error = SerError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> SerResult<()> {
+        self.child(key)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> SerResult<()> {
+        self.child(value)
+    }
+    fn end(self) -> SerResult<u32> {
+        Compound::end(self)
+    }
+}
+
+macro_rules! fields {
+    ($trait:ident) => {
+        impl ser::$trait for Compound<'_> {
+            type Ok = u32;
+            type Error = SerError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> SerResult<()> {
+                self.key(key);
+                self.child(value)
+            }
+            fn end(self) -> SerResult<u32> {
+                Compound::end(self)
+            }
+        }
+    };
+}
+
+fields!(SerializeStruct);
+fields!(SerializeStructVariant);
+
+/// Serializes `context` into `arena` inside minijinja's own conversion, so that its
+/// values inside the context come as handles to themselves: the root's node.
+fn serialize_context<T: Serialize + ?Sized>(arena: &mut Arena, context: &T) -> Option<u32> {
+    struct Probe<'a, T: ?Sized> {
+        context: &'a T,
+        arena: RefCell<&'a mut Arena>,
+        root: Cell<Option<u32>>,
+    }
+    impl<T: Serialize + ?Sized> Serialize for Probe<'_, T> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            let mut arena = self.arena.borrow_mut();
+            self.root.set(self.context.serialize(&mut **arena).ok());
+            s.serialize_unit()
+        }
+    }
+    let probe = Probe {
+        context,
+        arena: RefCell::new(arena),
+        root: Cell::new(None),
+    };
+    let _ = Value::from(Serde(&probe));
+    probe.root.get()
+}
+
+thread_local! {
+    /// Arenas to reuse: one per render under way on this thread.
+    static ARENAS: RefCell<Vec<Arena>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An arena is kept for reuse only up to this size, so one huge context does not stay
+/// in memory.
+const KEEP_ARENA_TEXT: usize = 256 * 1024;
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+/// The plan met something it does not do exactly as minijinja would: the engine
+/// renders the page instead.
+#[derive(Debug)]
+struct Bail;
+
+type Rendered<T> = std::result::Result<T, Bail>;
+
+/// A value while the plan runs.
+#[derive(Clone)]
+enum Val<'a> {
+    Node(&'a Node),
+    Value(Value),
+    Str(&'a str),
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    None,
+}
+
+/// A loop under way: its target and where it is.
+struct LoopState<'a> {
+    item: Val<'a>,
+    index: usize,
+    length: usize,
+}
+
+impl Plan {
+    /// Renders with `context`, or `None` when the engine must (see [`Bail`]).
+    pub(crate) fn render<T: Serialize + ?Sized>(
+        &self,
+        context: &T,
+        autoescape: bool,
+    ) -> Option<String> {
+        let mut arena = ARENAS.with(|a| a.borrow_mut().pop()).unwrap_or_default();
+        let page = serialize_context(&mut arena, context).and_then(|root| {
+            let mut out = String::with_capacity(self.size_hint.get() + self.size_hint.get() / 8);
+            let mut run = Run {
+                arena: &arena,
+                root: &arena.nodes[root as usize],
+                autoescape,
+                loops: Vec::new(),
+            };
+            run.ops(&self.ops, &mut out).ok()?;
+            Some(out)
+        });
+        arena.clear();
+        if arena.text.capacity() <= KEEP_ARENA_TEXT {
+            ARENAS.with(|a| a.borrow_mut().push(arena));
+        }
+        if let Some(page) = &page {
+            self.size_hint.set(page.len());
+        }
+        page
+    }
+}
+
+struct Run<'a> {
+    arena: &'a Arena,
+    root: &'a Node,
+    autoescape: bool,
+    loops: Vec<LoopState<'a>>,
+}
+
+impl<'a> Run<'a> {
+    fn ops(&mut self, ops: &'a [Op], out: &mut String) -> Rendered<()> {
+        for op in ops {
+            match op {
+                Op::Text(text) => out.push_str(text),
+                Op::Print(expr) => {
+                    let value = self.eval(expr)?;
+                    self.print(&value, out)?;
+                }
+                Op::For {
+                    iter,
+                    body,
+                    otherwise,
+                } => {
+                    let seq = self.eval(iter)?;
+                    self.each(&seq, body, otherwise, out)?;
+                }
+                Op::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    if self.test(cond)? {
+                        self.ops(then, out)?;
+                    } else {
+                        self.ops(otherwise, out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn eval(&self, expr: &'a Expr) -> Rendered<Val<'a>> {
+        Ok(match expr {
+            Expr::Root(name) => self.attr(&Val::Node(self.root), name)?,
+            Expr::Local(depth) => self.loops[*depth].item.clone(),
+            Expr::Loop(depth, attr) => {
+                let l = &self.loops[*depth];
+                match attr {
+                    LoopAttr::Index => Val::UInt((l.index + 1) as u64),
+                    LoopAttr::Index0 => Val::UInt(l.index as u64),
+                    LoopAttr::RevIndex => Val::UInt((l.length - l.index) as u64),
+                    LoopAttr::RevIndex0 => Val::UInt((l.length - l.index - 1) as u64),
+                    LoopAttr::First => Val::Bool(l.index == 0),
+                    LoopAttr::Last => Val::Bool(l.index + 1 == l.length),
+                    LoopAttr::Length => Val::UInt(l.length as u64),
+                }
+            }
+            Expr::Attr(base, name) | Expr::Key(base, name) => self.attr(&self.eval(base)?, name)?,
+            Expr::Index(base, index) => self.item(&self.eval(base)?, *index)?,
+            Expr::Str(s) => Val::Str(s),
+            Expr::Int(n) => Val::Int(*n),
+            Expr::Bool(b) => Val::Bool(*b),
+            Expr::None => Val::None,
+        })
+    }
+
+    /// The value of `name` in a map or struct, found as minijinja finds it.
+    fn attr(&self, base: &Val<'a>, name: &str) -> Rendered<Val<'a>> {
+        match base {
+            Val::Node(Node::Struct(start, end)) => {
+                let kids = &self.arena.kids[*start as usize..*end as usize];
+                for pair in kids.chunks_exact(2) {
+                    if let Node::Static(key) = &self.arena.nodes[pair[0] as usize]
+                        && *key == name
+                    {
+                        return Ok(self.node(pair[1]));
+                    }
+                }
+                Err(Bail)
+            }
+            Val::Node(Node::Map(start, end)) => {
+                let kids = &self.arena.kids[*start as usize..*end as usize];
+                for pair in kids.chunks_exact(2).rev() {
+                    let key = match &self.arena.nodes[pair[0] as usize] {
+                        Node::Str(s, e) => self.arena.str(*s, *e),
+                        Node::Static(s) => s,
+                        // A key of the engine's own: it may equal `name`.
+                        Node::Value(_) => return Err(Bail),
+                        _ => continue,
+                    };
+                    if key == name {
+                        return Ok(self.node(pair[1]));
+                    }
+                }
+                Err(Bail)
+            }
+            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Map => {
+                mj_defined(v.get_attr(name))
+            }
+            _ => Err(Bail),
+        }
+    }
+
+    fn node(&self, index: u32) -> Val<'a> {
+        let arena: &'a Arena = self.arena;
+        Val::Node(&arena.nodes[index as usize])
+    }
+
+    /// Runs `body` for each item of `seq`, or `otherwise` if it has none.
+    fn each(
+        &mut self,
+        seq: &Val<'a>,
+        body: &'a [Op],
+        otherwise: &'a [Op],
+        out: &mut String,
+    ) -> Rendered<()> {
+        match seq {
+            Val::Node(Node::Seq(start, end)) => {
+                let kids = &self.arena.kids[*start as usize..*end as usize];
+                if kids.is_empty() {
+                    return self.ops(otherwise, out);
+                }
+                for (index, &kid) in kids.iter().enumerate() {
+                    let item = self.node(kid);
+                    self.step(item, index, kids.len(), body, out)?;
+                }
+                Ok(())
+            }
+            // As the engine iterates its sequences.
+            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Seq => {
+                let length = v.len().ok_or(Bail)?;
+                if length == 0 {
+                    return self.ops(otherwise, out);
+                }
+                let items = v.try_iter().map_err(|_| Bail)?;
+                for (index, item) in items.enumerate() {
+                    self.step(Val::Value(item), index, length, body, out)?;
+                }
+                Ok(())
+            }
+            _ => Err(Bail),
+        }
+    }
+
+    /// One turn of a loop.
+    fn step(
+        &mut self,
+        item: Val<'a>,
+        index: usize,
+        length: usize,
+        body: &'a [Op],
+        out: &mut String,
+    ) -> Rendered<()> {
+        if index >= length {
+            // The sequence gave more items than its length said.
+            return Err(Bail);
+        }
+        self.loops.push(LoopState {
+            item,
+            index,
+            length,
+        });
+        let done = self.ops(body, out);
+        self.loops.pop();
+        done
+    }
+
+    /// Item `index` of a sequence.
+    fn item(&self, seq: &Val<'a>, index: usize) -> Rendered<Val<'a>> {
+        match seq {
+            Val::Node(Node::Seq(start, end)) => {
+                let kids = &self.arena.kids[*start as usize..*end as usize];
+                kids.get(index).map(|&i| self.node(i)).ok_or(Bail)
+            }
+            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Seq => {
+                mj_defined(v.get_item_by_index(index))
+            }
+            _ => Err(Bail),
+        }
+    }
+
+    fn print(&self, value: &Val<'a>, out: &mut String) -> Rendered<()> {
+        match value {
+            Val::Node(Node::Str(s, e)) => self.print_str(self.arena.str(*s, *e), out),
+            Val::Node(Node::Static(s)) | Val::Str(s) => self.print_str(s, out),
+            Val::Node(Node::Int(n)) | Val::Int(n) => put_int(out, *n),
+            Val::Node(Node::UInt(n)) | Val::UInt(n) => put_uint(out, *n),
+            Val::Node(Node::Value(v)) | Val::Value(v) => {
+                if let Some(s) = v.as_str() {
+                    if v.is_safe() || !self.autoescape {
+                        out.push_str(s);
+                    } else {
+                        self.print_str(s, out);
+                    }
+                } else if v.is_integer() {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{v}");
+                } else {
+                    return Err(Bail);
+                }
+            }
+            _ => return Err(Bail),
+        }
+        Ok(())
+    }
+
+    fn print_str(&self, s: &str, out: &mut String) {
+        if self.autoescape {
+            let _ = write_xhtml_escaped(out, s);
+        } else {
+            out.push_str(s);
+        }
+    }
+
+    fn test(&self, cond: &'a Cond) -> Rendered<bool> {
+        Ok(match cond {
+            Cond::Truthy(expr) => truthy(&self.eval(expr)?)?,
+            Cond::Not(c) => !self.test(c)?,
+            Cond::And(a, b) => self.test(a)? && self.test(b)?,
+            Cond::Or(a, b) => self.test(a)? || self.test(b)?,
+            Cond::Equal(a, b, equal) => {
+                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                let (a, b) = (scalar(self.arena, &a)?, scalar(self.arena, &b)?);
+                if std::mem::discriminant(&a) != std::mem::discriminant(&b) {
+                    return Err(Bail);
+                }
+                (a == b) == *equal
+            }
+        })
+    }
+}
+
+/// A value minijinja gave back, unless it is undefined (an error in strict mode, or a
+/// global the context does not hold).
+fn mj_defined(value: std::result::Result<Value, minijinja::Error>) -> Rendered<Val<'static>> {
+    match value {
+        Ok(v) if !v.is_undefined() && v.kind() != ValueKind::Invalid => Ok(Val::Value(v)),
+        _ => Err(Bail),
+    }
+}
+
+/// Minijinja's truth of a value.
+fn truthy(value: &Val<'_>) -> Rendered<bool> {
+    Ok(match value {
+        Val::Node(Node::Value(v)) | Val::Value(v) => match v.kind() {
+            ValueKind::Bool
+            | ValueKind::Number
+            | ValueKind::None
+            | ValueKind::String
+            | ValueKind::Seq
+            | ValueKind::Map => v.is_true(),
+            _ => return Err(Bail),
+        },
+        Val::Node(node) => match node {
+            Node::None => false,
+            Node::Bool(b) => *b,
+            Node::Int(n) => *n != 0,
+            Node::UInt(n) => *n != 0,
+            Node::Float(f) => *f != 0.0,
+            Node::Str(s, e) => s != e,
+            Node::Static(s) => !s.is_empty(),
+            Node::Seq(s, e) | Node::Map(s, e) | Node::Struct(s, e) => s != e,
+            Node::Value(_) | Node::Other => return Err(Bail),
+        },
+        Val::Str(s) => !s.is_empty(),
+        Val::Int(n) => *n != 0,
+        Val::UInt(n) => *n != 0,
+        Val::Bool(b) => *b,
+        Val::None => false,
+    })
+}
+
+/// A value compared with `==`: a string, an integer, a boolean or none. Anything else,
+/// and two of different kinds, are left to minijinja.
+#[derive(PartialEq)]
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(i128),
+    Bool(bool),
+    None,
+}
+
+fn scalar<'v>(arena: &'v Arena, value: &'v Val<'_>) -> Rendered<Scalar<'v>> {
+    Ok(match value {
+        Val::Node(node) => match node {
+            Node::None => Scalar::None,
+            Node::Bool(b) => Scalar::Bool(*b),
+            Node::Int(n) => Scalar::Int((*n).into()),
+            Node::UInt(n) => Scalar::Int((*n).into()),
+            Node::Str(s, e) => Scalar::Str(arena.str(*s, *e)),
+            Node::Static(s) => Scalar::Str(s),
+            Node::Value(v) => mj_scalar(v)?,
+            _ => return Err(Bail),
+        },
+        Val::Value(v) => mj_scalar(v)?,
+        Val::Str(s) => Scalar::Str(s),
+        Val::Int(n) => Scalar::Int((*n).into()),
+        Val::UInt(n) => Scalar::Int((*n).into()),
+        Val::Bool(b) => Scalar::Bool(*b),
+        Val::None => Scalar::None,
+    })
+}
+
+fn mj_scalar(v: &Value) -> Rendered<Scalar<'_>> {
+    Ok(match v.kind() {
+        ValueKind::String => Scalar::Str(v.as_str().ok_or(Bail)?),
+        ValueKind::None => Scalar::None,
+        ValueKind::Bool => Scalar::Bool(v.is_true()),
+        ValueKind::Number if v.is_integer() => {
+            Scalar::Int(i128::try_from(v.clone()).map_err(|_| Bail)?)
+        }
+        _ => return Err(Bail),
+    })
+}
+
+/// Writes `n` in decimal.
+fn put_uint(out: &mut String, n: u64) {
+    out.push_str(crate::staticfile::decimal(n, &mut [0; 20]));
+}
+
+fn put_int(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    put_uint(out, n.unsigned_abs());
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every template here is rendered twice, by its plan and by minijinja (the engine
+    //! path of `template.rs`, with the same environment, escaping and globals), and
+    //! the two pages must be the same. Each case also says which way the plan goes:
+    //! it renders, it gives up on this context, or the template is not compiled.
+
+    use std::collections::{BTreeMap, HashMap};
+    use std::rc::Rc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use minijinja::context;
+    use serde::Serialize;
+
+    use super::*;
+    use crate::template::{RenderScope, render_compiled, render_page, to_value};
+    use crate::{Application, Settings};
+
+    #[derive(Debug, PartialEq)]
+    enum Way {
+        /// The plan renders the page.
+        Fast,
+        /// The template is compiled, but the plan leaves this context to the engine.
+        Bail,
+        /// The template is left to the engine.
+        Engine,
+    }
+
+    /// Renders `source` with `context` both ways; checks the way and the page.
+    fn check<T: Serialize>(source: &str, context: T, way: Way, autoescape: bool) {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tornado-template-fast-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.html"), source).unwrap();
+        let app = Application::with_settings(
+            vec![],
+            Settings {
+                template_path: Some(dir.clone()),
+                autoescape,
+                ..Settings::default()
+            },
+        );
+        let shared = app.shared();
+        let compiled = Plan::compile(source, "t.html").is_some();
+        let fast = render_compiled(shared, "t.html", &context).unwrap();
+        let scope = Rc::new(RenderScope::new(
+            shared.clone(),
+            None,
+            None,
+            vec![("current_user", Value::from(()))],
+        ));
+        let engine = render_page(&scope, "t.html", to_value(&context));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let got = match (&fast, compiled) {
+            (Some(_), _) => Way::Fast,
+            (None, true) => Way::Bail,
+            (None, false) => Way::Engine,
+        };
+        assert_eq!(got, way, "{source:?}: engine gave {engine:?}");
+        if let Some(page) = fast {
+            let engine = engine.unwrap_or_else(|e| panic!("{source:?}: engine failed: {e}"));
+            assert_eq!(page, engine, "{source:?}");
+        }
+    }
+
+    fn fast<T: Serialize>(source: &str, context: T) {
+        check(source, context, Way::Fast, true);
+    }
+
+    fn bail<T: Serialize>(source: &str, context: T) {
+        check(source, context, Way::Bail, true);
+    }
+
+    fn engine<T: Serialize>(source: &str, context: T) {
+        check(source, context, Way::Engine, true);
+    }
+
+    #[derive(Serialize)]
+    struct Row {
+        id: u32,
+        message: String,
+        tags: Vec<&'static str>,
+        parent: Option<Box<Row>>,
+    }
+
+    fn rows() -> Vec<Row> {
+        vec![
+            Row {
+                id: 1,
+                message: "<script>alert('x') & \"y\"</script>/".into(),
+                tags: vec!["a", "<b>"],
+                parent: None,
+            },
+            Row {
+                id: 2,
+                message: "フレームワーク".into(),
+                tags: vec![],
+                parent: Some(Box::new(Row {
+                    id: 0,
+                    message: String::new(),
+                    tags: vec!["p"],
+                    parent: None,
+                })),
+            },
+        ]
+    }
+
+    #[derive(Serialize)]
+    enum Shape {
+        Dot,
+        Circle(u32),
+        Rect { w: u32, h: u32 },
+        Pair(u32, u32),
+    }
+
+    #[test]
+    fn text_and_whitespace_control() {
+        fast("", ());
+        fast("plain <b>text</b> & 'quotes'\n", ());
+        fast("a{# comment #}b\n\n", ());
+        fast("a  {%- if true %} b {% endif -%}  c\n", ());
+        fast("{% raw %}{{ not a tag }}{% endraw %}", ());
+        fast("line\n", ());
+        fast("{% if true %}\n  x\n{% endif %}\n", ());
+    }
+
+    #[test]
+    fn printing_strings_and_integers() {
+        let strings = context! { s => "<a href=\"x\">'&'</a> é /", empty => "", n => -42,
+        big => u64::MAX, small => 7u8 };
+        fast(
+            "[{{ s }}][{{ empty }}][{{ n }}][{{ big }}][{{ small }}]",
+            &strings,
+        );
+        #[derive(Serialize)]
+        struct Numbers {
+            a: i8,
+            b: i64,
+            c: u64,
+            d: char,
+            s: &'static str,
+        }
+        let numbers = Numbers {
+            a: -128,
+            b: i64::MIN,
+            c: u64::MAX,
+            d: '<',
+            s: "it's",
+        };
+        fast("{{ a }} {{ b }} {{ c }} {{ d }} {{ s }}", &numbers);
+        fast("{{ 'a<b' }} {{ 12 }} {{ \"x\" }}", ());
+        // The same with autoescape off.
+        check("{{ s }}|{{ n }}|{{ 'a<b' }}", &strings, Way::Fast, false);
+        check("{{ d }}{{ s }}", &numbers, Way::Fast, false);
+    }
+
+    #[test]
+    fn attributes_and_subscripts() {
+        let ctx = context! { rows => Value::from(Serde(rows())) };
+        fast(
+            "{{ rows[0].message }}|{{ rows[1]['message'] }}|{{ rows[0].tags[1] }}",
+            &ctx,
+        );
+        fast("{{ rows[1].parent.tags[0] }}{{ rows[1].parent.id }}", &ctx);
+        let page = BTreeMap::from([("title", "T&C"), ("body", "<p>")]);
+        fast("{{ title }}{{ body }}", &page);
+        let map: HashMap<String, Vec<i32>> = HashMap::from([("xs".to_owned(), vec![3, -1])]);
+        fast("{{ xs[0] }}{{ xs[1] }}", &map);
+        let json = serde_json::json!({ "user": { "name": "<ann>", "age": 7, "tags": ["x"] } });
+        fast(
+            "{{ user.name }} {{ user.age }} {{ user['tags'][0] }}",
+            &json,
+        );
+    }
+
+    #[test]
+    fn struct_contexts_take_the_arena() {
+        #[derive(Serialize)]
+        struct Page<'a> {
+            title: &'a str,
+            rows: &'a [Row],
+        }
+        let rows = rows();
+        let page = Page {
+            title: "<Rows>",
+            rows: &rows,
+        };
+        let source = "<h1>{{ title }}</h1>{% for r in rows %}<p>{{ r.id }}: {{ r.message }}\
+            {% for t in r.tags %}[{{ t }}]{% else %}(none){% endfor %}</p>{% endfor %}";
+        fast(source, &page);
+        check(source, &page, Way::Fast, false);
+    }
+
+    #[test]
+    fn loops() {
+        let ctx =
+            context! { xs => vec![10, 20, 30], ys => vec!["a", "b"], empty => Vec::<u32>::new() };
+        fast(
+            "{% for x in xs %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/\
+             {{ loop.revindex0 }}/{{ loop.length }}={{ x }}{% if loop.first %}F{% endif %}\
+             {% if loop.last %}L{% endif %} {% endfor %}",
+            &ctx,
+        );
+        fast(
+            "{% for x in xs %}{% for y in ys %}{{ x }}{{ y }}{{ loop.index }}{% endfor %}\
+             ({{ loop.index }}){% endfor %}",
+            &ctx,
+        );
+        fast("{% for x in empty %}x{% else %}empty{% endfor %}", &ctx);
+        fast("{% for x in xs %}{% endfor %}{{ xs[0] }}", &ctx);
+        // The loop's name hides the context's, inside the loop only.
+        let shadow = context! { x => "outer", xs => vec!["inner"] };
+        fast(
+            "{{ x }}{% for x in xs %}{{ x }}{% endfor %}{{ x }}",
+            &shadow,
+        );
+        fast("{% for xs in xs %}{{ xs }}{% endfor %}", &shadow);
+        // The same from structs.
+        let rows = rows();
+        fast(
+            "{% for r in rows %}{{ loop.index }}{% for t in r.tags %}{{ loop.index }}{{ t }}\
+             {% endfor %}{% endfor %}",
+            context! { rows => Value::from(Serde(&rows)) },
+        );
+        #[derive(Serialize)]
+        struct Lists {
+            xs: Vec<u8>,
+            empty: Vec<u8>,
+        }
+        let lists = Lists {
+            xs: vec![1, 2],
+            empty: vec![],
+        };
+        fast(
+            "{% for x in xs %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}\
+             {% for x in empty %}{{ x }}{% else %}-{% endfor %}",
+            &lists,
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        #[derive(Serialize)]
+        struct Ctx {
+            yes: bool,
+            no: bool,
+            zero: i32,
+            one: u8,
+            empty: &'static str,
+            text: &'static str,
+            none: Option<u8>,
+            some: Option<u8>,
+            list: Vec<u8>,
+            no_list: Vec<u8>,
+            map: BTreeMap<&'static str, u8>,
+            no_map: BTreeMap<&'static str, u8>,
+            half: f64,
+            fzero: f32,
+        }
+        let ctx = Ctx {
+            yes: true,
+            no: false,
+            zero: 0,
+            one: 1,
+            empty: "",
+            text: "t",
+            none: None,
+            some: Some(0),
+            list: vec![0],
+            no_list: vec![],
+            map: BTreeMap::from([("k", 1)]),
+            no_map: BTreeMap::new(),
+            half: 0.5,
+            fzero: 0.0,
+        };
+        let names = [
+            "yes", "no", "zero", "one", "empty", "text", "none", "some", "list", "no_list", "map",
+            "no_map", "half", "fzero",
+        ];
+        for name in names {
+            fast(
+                &format!("{{% if {name} %}}T{{% else %}}F{{% endif %}}"),
+                &ctx,
+            );
+            fast(&format!("{{% if not {name} %}}T{{% endif %}}"), &ctx);
+        }
+        fast(
+            "{% if yes and one %}a{% endif %}{% if no or zero %}b{% elif text %}c{% endif %}\
+             {% if no and missing %}never{% endif %}{% if yes or missing %}d{% endif %}",
+            &ctx,
+        );
+        fast(
+            "{% if text == 't' %}a{% endif %}{% if one == 1 %}b{% endif %}\
+             {% if one != 2 %}c{% endif %}{% if none == none %}d{% endif %}\
+             {% if yes == true %}e{% endif %}{% if text != 'u' %}f{% endif %}\
+             {% if 'x' == 'x' %}g{% endif %}",
+            &ctx,
+        );
+        // The same on the engine's values.
+        let values = context! { yes => true, list => Vec::<u8>::new(), s => "", n => 3,
+        map => context! {} };
+        fast(
+            "{% if yes %}a{% endif %}{% if list %}b{% endif %}{% if s %}c{% endif %}\
+             {% if n == 3 %}d{% endif %}{% if map %}e{% endif %}",
+            &values,
+        );
+        // Different kinds compared, and floats: left to the engine.
+        bail("{% if one == '1' %}x{% endif %}", &ctx);
+        engine("{% if half == 0.5 %}x{% endif %}", &ctx);
+    }
+
+    #[test]
+    fn engine_values_inside_a_context() {
+        // A string marked safe is printed as it is, as the engine prints it.
+        let safe = Value::from_safe_string("<b>bold</b>".to_owned());
+        fast(
+            "{{ html }}|{{ text }}",
+            context! { html => safe.clone(), text => "<i>" },
+        );
+        #[derive(Serialize)]
+        struct Page {
+            html: Value,
+            rows: Value,
+            n: Value,
+        }
+        let page = Page {
+            html: safe,
+            rows: Value::from(vec!["<a>", "b"]),
+            n: Value::from(-5),
+        };
+        fast(
+            "{{ html }}{% for r in rows %}{{ r }}{{ loop.index }}{% endfor %}{{ n }}",
+            &page,
+        );
+        // A context converted in advance.
+        let converted = Value::from(Serde(context! { rows => Value::from(Serde(rows())) }));
+        fast("{% for r in rows %}{{ r.message }}{% endfor %}", &converted);
+        check("{{ html }}", &page, Way::Fast, false);
+    }
+
+    #[test]
+    fn repeated_keys_resolve_as_the_engine_resolves_them() {
+        /// A map that names a key twice, and a struct that names a field twice.
+        struct Twice(bool);
+        impl Serialize for Twice {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::{SerializeMap, SerializeStruct};
+                if self.0 {
+                    let mut m = s.serialize_map(None)?;
+                    m.serialize_entry("k", "first")?;
+                    m.serialize_entry(&1, "one")?;
+                    m.serialize_entry("k", "last")?;
+                    m.end()
+                } else {
+                    let mut st = s.serialize_struct("Twice", 2)?;
+                    st.serialize_field("k", "first")?;
+                    st.serialize_field("k", "last")?;
+                    st.end()
+                }
+            }
+        }
+        fast("{{ k }}", Twice(true));
+        fast("{{ k }}", Twice(false));
+        fast(
+            "{{ m.k }}{{ s.k }}",
+            context! { m => Value::from(Serde(Twice(true))),
+            s => Value::from(Serde(Twice(false))) },
+        );
+        // A key of the engine's own may be the name: left to it.
+        let mut keyed = BTreeMap::new();
+        keyed.insert(Value::from("k"), "v");
+        bail("{{ k }}", &keyed);
+    }
+
+    #[test]
+    fn enums_as_the_engine_sees_them() {
+        let shapes = context! { shapes => Value::from(Serde(vec![Shape::Dot, Shape::Circle(3),
+        Shape::Rect { w: 1, h: 2 }])) };
+        fast(
+            "{{ shapes[0] }}|{{ shapes[1].Circle }}|{{ shapes[2].Rect.h }}",
+            &shapes,
+        );
+        #[derive(Serialize)]
+        struct Ctx {
+            shapes: Vec<Shape>,
+        }
+        let ctx = Ctx {
+            shapes: vec![Shape::Dot, Shape::Circle(3), Shape::Rect { w: 1, h: 2 }],
+        };
+        fast(
+            "{{ shapes[0] }}|{{ shapes[1].Circle }}|{{ shapes[2].Rect.h }}\
+             {% if shapes[0] == 'Dot' %}!{% endif %}",
+            &ctx,
+        );
+        // A tuple variant holds a list.
+        fast(
+            "{{ p.Pair[1] }}",
+            context! { p => Value::from(Serde(Shape::Pair(1, 2))) },
+        );
+    }
+
+    #[test]
+    fn what_the_plan_leaves_to_the_engine_at_render_time() {
+        let ctx = context! { f => 1.5, b => true, nothing => (), xs => vec![1], m => context! { a => 1 },
+        s => "abc" };
+        // Values the engine prints its own way.
+        for source in [
+            "{{ f }}",
+            "{{ b }}",
+            "{{ nothing }}",
+            "{{ xs }}",
+            "{{ m }}",
+            "{% for x in xs %}{{ loop.first }}{% endfor %}",
+        ] {
+            bail(source, &ctx);
+        }
+        // Iterating a map or a string.
+        bail("{% for k in m %}{{ k }}{% endfor %}", &ctx);
+        bail("{% for c in s %}{{ c }}{% endfor %}", &ctx);
+        // A name the context lacks: a global (`current_user`), or an error.
+        bail("{{ current_user }}", &ctx);
+        bail("{{ missing }}", &ctx);
+        bail("{{ m.missing }}", &ctx);
+        bail("{{ xs[5] }}", &ctx);
+        bail("{% if missing %}x{% endif %}", &ctx);
+        // Not a map at the root.
+        bail("{{ x }}", vec![1, 2]);
+        // The same from the arena.
+        #[derive(Serialize)]
+        struct Ctx {
+            f: f64,
+            bytes: serde_bytes_like::Bytes,
+            wide: i128,
+            pair: (u8, u8),
+        }
+        let ctx = Ctx {
+            f: 2.0,
+            bytes: serde_bytes_like::Bytes(b"ab"),
+            wide: 1,
+            pair: (1, 2),
+        };
+        for source in [
+            "{{ f }}",
+            "{{ bytes }}",
+            "{{ wide }}",
+            "{% if wide %}x{% endif %}",
+        ] {
+            bail(source, &ctx);
+        }
+        // Tuples iterate and index as lists.
+        fast(
+            "{{ pair[1] }}{% for p in pair %}{{ p }}{% endfor %}{% if pair %}!{% endif %}",
+            &ctx,
+        );
+    }
+
+    /// Bytes as serde's `serialize_bytes` sends them.
+    mod serde_bytes_like {
+        pub struct Bytes(pub &'static [u8]);
+        impl serde::Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+    }
+
+    #[test]
+    fn templates_left_to_the_engine() {
+        let ctx = context! { xs => vec![1, 2], s => "a", pairs => vec![(1, 2)] };
+        for source in [
+            "{% set y = 1 %}{{ y }}",
+            "{{ s|upper }}",
+            "{{ s ~ 'b' }}",
+            "{{ xs[0] + 1 }}",
+            "{% for x in range(2) %}{{ x }}{% endfor %}",
+            "{% for x in xs if x > 1 %}{{ x }}{% endfor %}",
+            "{% for a, b in pairs %}{{ a }}{% endfor %}",
+            "{% for x in xs %}{{ loop.cycle('a', 'b') }}{% endfor %}",
+            "{% for x in xs %}{{ loop }}{% endfor %}",
+            "{% if s is defined %}x{% endif %}",
+            "{% if 1 in xs %}x{% endif %}",
+            "{% if xs[0] < 2 %}x{% endif %}",
+            "{{ xs[-1] }}",
+            "{{ true }}",
+            "{{ none }}",
+            "{% with y = 1 %}{{ y }}{% endwith %}",
+            "{% macro m() %}x{% endmacro %}{{ m() }}",
+            "{% autoescape false %}{{ s }}{% endautoescape %}",
+            "{% filter upper %}x{% endfilter %}",
+        ] {
+            engine(source, &ctx);
+        }
+    }
+
+    #[test]
+    fn a_changed_template_is_compiled_again() {
+        let dir = std::env::temp_dir().join(format!(
+            "tornado-template-fast-reload-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.html"), "one {{ x }}").unwrap();
+        let app = Application::with_settings(
+            vec![],
+            Settings {
+                template_path: Some(dir.clone()),
+                compiled_template_cache: false,
+                ..Settings::default()
+            },
+        );
+        assert_eq!(
+            app.render_string("t.html", context! { x => 1 }).unwrap(),
+            "one 1"
+        );
+        // A different length, so the engine's reload sees the change whatever the
+        // file system's clock.
+        std::fs::write(dir.join("t.html"), "{{ x|upper }} two").unwrap();
+        assert_eq!(
+            app.render_string("t.html", context! { x => "a" }).unwrap(),
+            "A two"
+        );
+        std::fs::write(dir.join("t.html"), "three: {{ x }}").unwrap();
+        assert_eq!(
+            app.render_string("t.html", context! { x => "<" }).unwrap(),
+            "three: &lt;"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_setting_turns_the_fast_path_off() {
+        let dir =
+            std::env::temp_dir().join(format!("tornado-template-fast-off-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("t.html"), "<p>{{ x }}</p>").unwrap();
+        for on in [true, false] {
+            let app = Application::with_settings(
+                vec![],
+                Settings {
+                    template_path: Some(dir.clone()),
+                    template_fast_path: on,
+                    ..Settings::default()
+                },
+            );
+            let fast = render_compiled(app.shared(), "t.html", &context! { x => "<" }).unwrap();
+            assert_eq!(fast.is_some(), on);
+            let page = app.render_string("t.html", context! { x => "<" }).unwrap();
+            assert_eq!(page, "<p>&lt;</p>");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn arenas_are_reused_and_nested_renders_get_their_own() {
+        let plan = Plan::compile("{% for x in xs %}{{ x }}{% endfor %}", "t").unwrap();
+        for n in 0..3 {
+            let xs: Vec<String> = (0..n).map(|i| format!("<{i}>")).collect();
+            let want: String = xs
+                .iter()
+                .map(|x| x.replace('<', "&lt;").replace('>', "&gt;"))
+                .collect();
+            assert_eq!(plan.render(&context! { xs }, true).as_deref(), Some(&*want));
+        }
+        ARENAS.with(|a| assert_eq!(a.borrow().len(), 1));
+        // A context whose serialization renders (as a UI module's might): the inner
+        // render takes a second arena.
+        struct Nested<'a>(&'a Plan);
+        impl Serialize for Nested<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                let inner = self.0.render(&context! { xs => vec!["in"] }, true).unwrap();
+                let mut m = s.serialize_map(Some(1))?;
+                use serde::ser::SerializeMap;
+                m.serialize_entry("xs", &vec![inner])?;
+                m.end()
+            }
+        }
+        let outer = Plan::compile("{% for x in xs %}[{{ x }}]{% endfor %}", "t").unwrap();
+        assert_eq!(outer.render(&Nested(&plan), true).as_deref(), Some("[in]"));
+        ARENAS.with(|a| assert_eq!(a.borrow().len(), 2));
+    }
+
+    #[test]
+    fn a_context_that_fails_to_serialize_goes_to_the_engine() {
+        struct Broken;
+        impl Serialize for Broken {
+            fn serialize<S: Serializer>(&self, _s: S) -> std::result::Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no"))
+            }
+        }
+        let plan = Plan::compile("text", "t").unwrap();
+        assert_eq!(plan.render(&Broken, true), None);
+    }
+
+    #[test]
+    fn integers_print_in_decimal() {
+        for n in [0i64, 1, 9, 10, 99, 100, -1, -10, i64::MAX, i64::MIN] {
+            let mut s = String::new();
+            put_int(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        let mut s = String::new();
+        put_uint(&mut s, u64::MAX);
+        assert_eq!(s, u64::MAX.to_string());
+    }
+}
