@@ -148,6 +148,7 @@ fn environment(settings: &Settings) -> Environment<'static> {
     if let Some(path) = &settings.template_path {
         env.set_loader(minijinja::path_loader(path));
     }
+    // `render_compiled` relies on this condition too.
     env.set_auto_reload(settings.debug || !settings.compiled_template_cache);
     let autoescape = settings.autoescape;
     env.set_auto_escape_callback(move |_| {
@@ -229,11 +230,51 @@ fn write_xhtml_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
     out.write_str(&text[start..])
 }
 
-/// Where the first byte to escape in `bytes` is.
+/// Where the first byte to escape in `bytes` is. Long text is searched with two
+/// vectorised searches; short text (most of what a page prints: names, titles, a
+/// line of a message), where their set-up would cost more than the search, eight
+/// bytes at a time in a word.
 fn next_special(bytes: &[u8]) -> Option<usize> {
-    let tag_or_amp = memchr::memchr3(b'<', b'>', b'&', bytes);
-    let quote = memchr::memchr2(b'"', b'\'', &bytes[..tag_or_amp.unwrap_or(bytes.len())]);
-    quote.or(tag_or_amp)
+    if bytes.len() >= 128 {
+        let tag_or_amp = memchr::memchr3(b'<', b'>', b'&', bytes);
+        let quote = memchr::memchr2(b'"', b'\'', &bytes[..tag_or_amp.unwrap_or(bytes.len())]);
+        return quote.or(tag_or_amp);
+    }
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let found = special_bytes(u64::from_le_bytes(*word));
+        if found != 0 {
+            return Some(i * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let at = words.len() * 8;
+    if rest.is_empty() {
+        return None;
+    }
+    if bytes.len() >= 8 {
+        // The last eight bytes, which overlap those searched: only the rest count
+        // (and the bytes shifted out hold no special byte, so no borrow from them).
+        let last = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().ok()?);
+        let found = special_bytes(last) >> (8 * (8 - rest.len()));
+        return (found != 0).then(|| at + found.trailing_zeros() as usize / 8);
+    }
+    rest.iter()
+        .position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+        .map(|i| at + i)
+}
+
+/// A word whose lowest set bit is in the first byte of `word` (little-endian) that is
+/// one of `&<>"'`, or 0 if none is. `&` and `'` (0x26, 0x27) become 0x27 when bit 0
+/// is set, `<` and `>` (0x3c, 0x3e) 0x3e when bit 1 is: three tests for zero bytes.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each zero byte is set; bits above the first zero byte may be set
+    // too (a borrow), but none below it.
+    let zeros = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    zeros((word | ONES) ^ (ONES * 0x27))
+        | zeros((word | (ONES * 2)) ^ (ONES * 0x3e))
+        | zeros(word ^ (ONES * 0x22))
 }
 
 /// A template that could not be loaded or rendered: the engine's error, whose message
@@ -563,11 +604,22 @@ fn render_compiled(
         return Ok(None);
     }
     let env = app.templates.env(settings);
+    let cached = app.templates.plans.borrow().get(name).cloned();
+    // Without reloading, the engine keeps the template it loaded first, and so does
+    // the plan; with it, the engine's source (checked anew on each render) decides.
+    let reloads = settings.debug || !settings.compiled_template_cache;
+    if let Some(c) = &cached
+        && !reloads
+    {
+        return Ok(c
+            .plan
+            .as_ref()
+            .and_then(|p| p.render(context, settings.autoescape)));
+    }
     let template = env
         .get_template(name)
         .map_err(|e| Error::from(TemplateError::new(e, settings)))?;
     let source = template.source();
-    let cached = app.templates.plans.borrow().get(name).cloned();
     let cached = match cached {
         Some(c) if *c.source == *source => c,
         _ => {
@@ -1133,6 +1185,23 @@ mod tests {
             ("a'b\"c&", "a&#x27;b&quot;c&amp;"),
         ] {
             assert_eq!(xhtml_escape(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_byte_to_escape_is_found_in_short_and_long_text() {
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 127, 128, 129, 300] {
+            for at in 0..=len {
+                for special in [b'&', b'<', b'>', b'"', b'\''] {
+                    // Fillers next to the special bytes' values.
+                    let mut text: Vec<u8> = (0..len).map(|i| b"%(=?!#;@a \xff"[i % 11]).collect();
+                    if at < len {
+                        text[at] = special;
+                    }
+                    let want = (at < len).then_some(at);
+                    assert_eq!(next_special(&text), want, "len {len} at {at} {special}");
+                }
+            }
         }
     }
 

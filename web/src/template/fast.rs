@@ -51,6 +51,9 @@ pub(crate) struct Plan {
 enum Op {
     Text(Box<str>),
     Print(Expr),
+    /// `Print(LocalAttr(..))`, the commonest print in a loop, without the detour
+    /// through a value.
+    PrintField(usize, Name),
     For {
         iter: Expr,
         body: Vec<Op>,
@@ -66,18 +69,45 @@ enum Op {
 #[derive(Debug)]
 enum Expr {
     /// A name of the context.
-    Root(Box<str>),
+    Root(Name),
     /// The target of the loop at this depth (0 the outermost).
     Local(usize),
+    /// An attribute of that target.
+    LocalAttr(usize, Name),
     /// An attribute of the `loop` of the loop at this depth.
     Loop(usize, LoopAttr),
-    Attr(Box<Expr>, Box<str>),
+    Attr(Box<Expr>, Name),
     Index(Box<Expr>, usize),
-    Key(Box<Expr>, Box<str>),
+    Key(Box<Expr>, Name),
     Str(Box<str>),
     Int(i64),
     Bool(bool),
     None,
+}
+
+/// A name looked up in maps and structs, with where it was found last in a struct:
+/// the index of the field, and the address of the struct's key there (a `&'static
+/// str`, the same for every value of one struct type, so finding it at that address
+/// again means the same name without comparing the text).
+#[derive(Debug)]
+struct Name {
+    text: Box<str>,
+    field: Cell<usize>,
+    key: Cell<(usize, usize)>,
+}
+
+impl Name {
+    fn new(text: &str) -> Name {
+        Name {
+            text: text.into(),
+            field: Cell::new(0),
+            key: Cell::new((0, 0)),
+        }
+    }
+}
+
+fn address(s: &str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,10 +165,11 @@ fn compile_body(stmts: &[Stmt<'_>], scope: &mut Vec<String>) -> Compiled<Vec<Op>
             },
             Stmt::EmitExpr(emit) => {
                 let expr = compile_expr(&emit.expr, scope)?;
-                if let Expr::Bool(_) | Expr::None = expr {
-                    return Err(Unsupported);
+                match expr {
+                    Expr::Bool(_) | Expr::None => return Err(Unsupported),
+                    Expr::LocalAttr(depth, name) => ops.push(Op::PrintField(depth, name)),
+                    expr => ops.push(Op::Print(expr)),
                 }
-                ops.push(Op::Print(expr));
             }
             Stmt::ForLoop(f) => {
                 let Ast::Var(target) = &f.target else {
@@ -216,7 +247,7 @@ fn compile_expr(expr: &Ast<'_>, scope: &[String]) -> Compiled<Expr> {
             }
             match scope.iter().rposition(|name| name == var.id) {
                 Some(depth) => Expr::Local(depth),
-                None => Expr::Root(var.id.into()),
+                None => Expr::Root(Name::new(var.id)),
             }
         }
         Ast::Const(c) => constant(&c.value)?,
@@ -237,7 +268,10 @@ fn compile_expr(expr: &Ast<'_>, scope: &[String]) -> Compiled<Expr> {
                 };
                 return Ok(Expr::Loop(scope.len() - 1, attr));
             }
-            Expr::Attr(Box::new(compile_expr(&a.expr, scope)?), a.name.into())
+            match compile_expr(&a.expr, scope)? {
+                Expr::Local(depth) => Expr::LocalAttr(depth, Name::new(a.name)),
+                base => Expr::Attr(Box::new(base), Name::new(a.name)),
+            }
         }
         Ast::GetItem(g) => {
             let Ast::Const(key) = &g.subscript_expr else {
@@ -245,7 +279,7 @@ fn compile_expr(expr: &Ast<'_>, scope: &[String]) -> Compiled<Expr> {
             };
             let base = Box::new(compile_expr(&g.expr, scope)?);
             if let Some(key) = key.value.as_str() {
-                Expr::Key(base, key.into())
+                Expr::Key(base, Name::new(key))
             } else if key.value.is_integer()
                 && let Some(index) = key.value.as_usize()
             {
@@ -284,11 +318,13 @@ struct Arena {
     /// value, key, value…), contiguous for each.
     kids: Vec<u32>,
     text: String,
+    /// minijinja's own values met in the context.
+    values: Vec<Value>,
     /// The children of the sequences and maps being serialized, innermost last.
     stack: Vec<u32>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Node {
     None,
     Bool(bool),
@@ -306,8 +342,8 @@ enum Node {
     /// A struct's fields, as `Map`, but its first field of a name counts, as in
     /// minijinja's structs.
     Struct(u32, u32),
-    /// One of minijinja's values, kept as it is.
-    Value(Value),
+    /// One of minijinja's values, kept as it is: its index in `Arena::values`.
+    Value(u32),
     /// Anything else (bytes, 128-bit integers, tuples): the plan gives up on it.
     Other,
 }
@@ -341,6 +377,7 @@ impl Arena {
         self.nodes.clear();
         self.kids.clear();
         self.text.clear();
+        self.values.clear();
         self.stack.clear();
     }
 }
@@ -573,8 +610,9 @@ fn handle_value(arena: &mut Arena, mark: usize) -> u32 {
             t.end()
         }
     }
-    let value = Value::from(Serde(Replay(handle)));
-    arena.push(Node::Value(value))
+    arena.values.push(Value::from(Serde(Replay(handle))));
+    let index = (arena.values.len() - 1) as u32;
+    arena.push(Node::Value(index))
 }
 
 macro_rules! compound {
@@ -709,10 +747,11 @@ impl Plan {
             let mut out = String::with_capacity(self.size_hint.get() + self.size_hint.get() / 8);
             let mut run = Run {
                 arena: &arena,
-                root: &arena.nodes[root as usize],
+                root: Val::None,
                 autoescape,
                 loops: Vec::new(),
             };
+            run.root = run.node(root);
             run.ops(&self.ops, &mut out).ok()?;
             Some(out)
         });
@@ -729,7 +768,7 @@ impl Plan {
 
 struct Run<'a> {
     arena: &'a Arena,
-    root: &'a Node,
+    root: Val<'a>,
     autoescape: bool,
     loops: Vec<LoopState<'a>>,
 }
@@ -741,6 +780,17 @@ impl<'a> Run<'a> {
                 Op::Text(text) => out.push_str(text),
                 Op::Print(expr) => {
                     let value = self.eval(expr)?;
+                    self.print(&value, out)?;
+                }
+                Op::PrintField(depth, name) => {
+                    let item = &self.loops[*depth].item;
+                    if let Val::Node(Node::Struct(start, end)) = item
+                        && let Some(node) = self.field(*start, *end, name)
+                        && self.print_node(node, out)
+                    {
+                        continue;
+                    }
+                    let value = self.attr(item, name)?;
                     self.print(&value, out)?;
                 }
                 Op::For {
@@ -769,8 +819,9 @@ impl<'a> Run<'a> {
 
     fn eval(&self, expr: &'a Expr) -> Rendered<Val<'a>> {
         Ok(match expr {
-            Expr::Root(name) => self.attr(&Val::Node(self.root), name)?,
+            Expr::Root(name) => self.attr(&self.root, name)?,
             Expr::Local(depth) => self.loops[*depth].item.clone(),
+            Expr::LocalAttr(depth, name) => self.attr(&self.loops[*depth].item, name)?,
             Expr::Loop(depth, attr) => {
                 let l = &self.loops[*depth];
                 match attr {
@@ -793,19 +844,14 @@ impl<'a> Run<'a> {
     }
 
     /// The value of `name` in a map or struct, found as minijinja finds it.
-    fn attr(&self, base: &Val<'a>, name: &str) -> Rendered<Val<'a>> {
+    #[inline]
+    fn attr(&self, base: &Val<'a>, name: &Name) -> Rendered<Val<'a>> {
         match base {
-            Val::Node(Node::Struct(start, end)) => {
-                let kids = &self.arena.kids[*start as usize..*end as usize];
-                for pair in kids.chunks_exact(2) {
-                    if let Node::Static(key) = &self.arena.nodes[pair[0] as usize]
-                        && *key == name
-                    {
-                        return Ok(self.node(pair[1]));
-                    }
-                }
-                Err(Bail)
-            }
+            Val::Node(Node::Struct(start, end)) => match self.field(*start, *end, name) {
+                Some(Node::Value(i)) => Ok(Val::Value(self.arena.values[*i as usize].clone())),
+                Some(node) => Ok(Val::Node(node)),
+                None => Err(Bail),
+            },
             Val::Node(Node::Map(start, end)) => {
                 let kids = &self.arena.kids[*start as usize..*end as usize];
                 for pair in kids.chunks_exact(2).rev() {
@@ -816,22 +862,73 @@ impl<'a> Run<'a> {
                         Node::Value(_) => return Err(Bail),
                         _ => continue,
                     };
-                    if key == name {
+                    if key == &*name.text {
                         return Ok(self.node(pair[1]));
                     }
                 }
                 Err(Bail)
             }
-            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Map => {
-                mj_defined(v.get_attr(name))
-            }
+            Val::Value(v) if v.kind() == ValueKind::Map => mj_defined(v.get_attr(&name.text)),
             _ => Err(Bail),
         }
     }
 
+    /// The field `name` of the struct whose fields are `kids[start..end]` (the first
+    /// of that name, as minijinja finds it).
+    #[inline]
+    fn field(&self, start: u32, end: u32, name: &Name) -> Option<&'a Node> {
+        let arena: &'a Arena = self.arena;
+        let kids = &arena.kids[start as usize..end as usize];
+        let field = name.field.get();
+        if let Some(pair) = kids.get(2 * field..2 * field + 2)
+            && let Node::Static(key) = &arena.nodes[pair[0] as usize]
+            && address(key) == name.key.get()
+        {
+            return Some(&arena.nodes[pair[1] as usize]);
+        }
+        for (field, pair) in kids.chunks_exact(2).enumerate() {
+            if let Node::Static(key) = &arena.nodes[pair[0] as usize]
+                && **key == *name.text
+            {
+                name.field.set(field);
+                name.key.set(address(key));
+                return Some(&arena.nodes[pair[1] as usize]);
+            }
+        }
+        None
+    }
+
+    /// Prints a string or integer node; `false` for any other (nothing printed).
+    #[inline]
+    fn print_node(&self, node: &Node, out: &mut String) -> bool {
+        match node {
+            Node::Str(s, e) => self.print_str(self.arena.str(*s, *e), out),
+            Node::Static(s) => self.print_str(s, out),
+            Node::Int(n) => put_int(out, *n),
+            Node::UInt(n) => put_uint(out, *n),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Node `index` as a value: one of minijinja's is taken out of the arena.
+    #[inline]
     fn node(&self, index: u32) -> Val<'a> {
         let arena: &'a Arena = self.arena;
-        Val::Node(&arena.nodes[index as usize])
+        match &arena.nodes[index as usize] {
+            Node::Value(i) => Val::Value(arena.values[*i as usize].clone()),
+            node => Val::Node(node),
+        }
+    }
+
+    /// A loop of `length` items begins (an error ends the whole render, so only the
+    /// loops that finish take their state off).
+    fn enter(&mut self, length: usize) {
+        self.loops.push(LoopState {
+            item: Val::None,
+            index: 0,
+            length,
+        });
     }
 
     /// Runs `body` for each item of `seq`, or `otherwise` if it has none.
@@ -848,29 +945,33 @@ impl<'a> Run<'a> {
                 if kids.is_empty() {
                     return self.ops(otherwise, out);
                 }
+                self.enter(kids.len());
                 for (index, &kid) in kids.iter().enumerate() {
                     let item = self.node(kid);
                     self.step(item, index, kids.len(), body, out)?;
                 }
+                self.loops.pop();
                 Ok(())
             }
             // As the engine iterates its sequences.
-            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Seq => {
+            Val::Value(v) if v.kind() == ValueKind::Seq => {
                 let length = v.len().ok_or(Bail)?;
                 if length == 0 {
                     return self.ops(otherwise, out);
                 }
                 let items = v.try_iter().map_err(|_| Bail)?;
+                self.enter(length);
                 for (index, item) in items.enumerate() {
                     self.step(Val::Value(item), index, length, body, out)?;
                 }
+                self.loops.pop();
                 Ok(())
             }
             _ => Err(Bail),
         }
     }
 
-    /// One turn of a loop.
+    /// One turn of a loop (whose state `each` pushed).
     fn step(
         &mut self,
         item: Val<'a>,
@@ -883,14 +984,10 @@ impl<'a> Run<'a> {
             // The sequence gave more items than its length said.
             return Err(Bail);
         }
-        self.loops.push(LoopState {
-            item,
-            index,
-            length,
-        });
-        let done = self.ops(body, out);
-        self.loops.pop();
-        done
+        let state = self.loops.last_mut().ok_or(Bail)?;
+        state.item = item;
+        state.index = index;
+        self.ops(body, out)
     }
 
     /// Item `index` of a sequence.
@@ -900,20 +997,22 @@ impl<'a> Run<'a> {
                 let kids = &self.arena.kids[*start as usize..*end as usize];
                 kids.get(index).map(|&i| self.node(i)).ok_or(Bail)
             }
-            Val::Node(Node::Value(v)) | Val::Value(v) if v.kind() == ValueKind::Seq => {
-                mj_defined(v.get_item_by_index(index))
-            }
+            Val::Value(v) if v.kind() == ValueKind::Seq => mj_defined(v.get_item_by_index(index)),
             _ => Err(Bail),
         }
     }
 
     fn print(&self, value: &Val<'a>, out: &mut String) -> Rendered<()> {
         match value {
-            Val::Node(Node::Str(s, e)) => self.print_str(self.arena.str(*s, *e), out),
-            Val::Node(Node::Static(s)) | Val::Str(s) => self.print_str(s, out),
-            Val::Node(Node::Int(n)) | Val::Int(n) => put_int(out, *n),
-            Val::Node(Node::UInt(n)) | Val::UInt(n) => put_uint(out, *n),
-            Val::Node(Node::Value(v)) | Val::Value(v) => {
+            Val::Node(node) => {
+                if !self.print_node(node, out) {
+                    return Err(Bail);
+                }
+            }
+            Val::Str(s) => self.print_str(s, out),
+            Val::Int(n) => put_int(out, *n),
+            Val::UInt(n) => put_uint(out, *n),
+            Val::Value(v) => {
                 if let Some(s) = v.as_str() {
                     if v.is_safe() || !self.autoescape {
                         out.push_str(s);
@@ -970,7 +1069,7 @@ fn mj_defined(value: std::result::Result<Value, minijinja::Error>) -> Rendered<V
 /// Minijinja's truth of a value.
 fn truthy(value: &Val<'_>) -> Rendered<bool> {
     Ok(match value {
-        Val::Node(Node::Value(v)) | Val::Value(v) => match v.kind() {
+        Val::Value(v) => match v.kind() {
             ValueKind::Bool
             | ValueKind::Number
             | ValueKind::None
@@ -988,6 +1087,7 @@ fn truthy(value: &Val<'_>) -> Rendered<bool> {
             Node::Str(s, e) => s != e,
             Node::Static(s) => !s.is_empty(),
             Node::Seq(s, e) | Node::Map(s, e) | Node::Struct(s, e) => s != e,
+            // `Run::node` hands minijinja's values out as `Val::Value`.
             Node::Value(_) | Node::Other => return Err(Bail),
         },
         Val::Str(s) => !s.is_empty(),
@@ -1017,7 +1117,7 @@ fn scalar<'v>(arena: &'v Arena, value: &'v Val<'_>) -> Rendered<Scalar<'v>> {
             Node::UInt(n) => Scalar::Int((*n).into()),
             Node::Str(s, e) => Scalar::Str(arena.str(*s, *e)),
             Node::Static(s) => Scalar::Str(s),
-            Node::Value(v) => mj_scalar(v)?,
+            // `Run::node` hands minijinja's values out as `Val::Value`.
             _ => return Err(Bail),
         },
         Val::Value(v) => mj_scalar(v)?,
@@ -1043,7 +1143,11 @@ fn mj_scalar(v: &Value) -> Rendered<Scalar<'_>> {
 
 /// Writes `n` in decimal.
 fn put_uint(out: &mut String, n: u64) {
-    out.push_str(crate::staticfile::decimal(n, &mut [0; 20]));
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+    } else {
+        out.push_str(crate::staticfile::decimal(n, &mut [0; 20]));
+    }
 }
 
 fn put_int(out: &mut String, n: i64) {
@@ -1396,6 +1500,53 @@ mod tests {
         let converted = Value::from(Serde(context! { rows => Value::from(Serde(rows())) }));
         fast("{% for r in rows %}{{ r.message }}{% endfor %}", &converted);
         check("{{ html }}", &page, Way::Fast, false);
+    }
+
+    #[test]
+    fn structs_of_different_types_in_one_loop() {
+        // The name's cached field is right for one type and wrong for the other.
+        #[derive(Serialize)]
+        struct A {
+            name: &'static str,
+            id: u8,
+        }
+        #[derive(Serialize)]
+        struct B {
+            id: u8,
+            title: &'static str,
+            name: &'static str,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Either {
+            A(A),
+            B(B),
+        }
+        #[derive(Serialize)]
+        struct Ctx {
+            rows: Vec<Either>,
+        }
+        let ctx = Ctx {
+            rows: vec![
+                Either::A(A { name: "a1", id: 1 }),
+                Either::B(B {
+                    id: 2,
+                    title: "t",
+                    name: "b2",
+                }),
+                Either::A(A { name: "a3", id: 3 }),
+                Either::B(B {
+                    id: 4,
+                    title: "u",
+                    name: "b4",
+                }),
+            ],
+        };
+        fast(
+            "{% for r in rows %}{{ r.name }}={{ r.id }};{% endfor %}",
+            &ctx,
+        );
+        bail("{% for r in rows %}{{ r.title }}{% endfor %}", &ctx);
     }
 
     #[test]
