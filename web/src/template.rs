@@ -50,7 +50,11 @@
 //! and other operators leave the template with minijinja, as does anything the plan
 //! meets that it would not print exactly as minijinja does (a float, a boolean or a
 //! list to print, a name the context lacks). Either way the page is the same, byte
-//! for byte: the plan is an optimisation, not a second template language.
+//! for byte: the plan is an optimisation, not a second template language. (When the
+//! plan gives up half way, the engine serializes the context a second time: a
+//! context's `Serialize` should give the same data each time, as serde's do.) The
+//! [`template_fast_path`](crate::Settings::template_fast_path) setting turns the
+//! plans off.
 //!
 //! # Errors
 //!

@@ -12,10 +12,13 @@
 //! render, not into the engine's values, and the plan walks it. What the plan meets
 //! and does not handle exactly as minijinja would (a name the context lacks, which may
 //! be a global or an error; a float, a map or a sequence to print; a map to iterate;
-//! anything undefined) abandons the attempt ([`Bail`]), and the caller renders with
-//! minijinja instead. So a compiled template prints what minijinja prints, byte for
-//! byte, or is not used: `tests/template_compiled.rs` renders a table of templates
-//! and contexts both ways and compares.
+//! anything undefined, an item minijinja could not convert) abandons the attempt
+//! ([`Bail`]), and the caller renders with minijinja instead, which serializes the
+//! context again. So a compiled template prints what minijinja prints, byte for byte,
+//! or is not used (given a context whose `Serialize` says the same each time it
+//! runs): the tests below render a table of templates and contexts both ways and
+//! compare. A plan that gives up `GIVE_UP_AFTER` times in a row leaves its template
+//! to minijinja for good.
 //!
 //! Values of minijinja's own ([`Value`], a [`context!`](minijinja::context), a string
 //! marked safe) inside a context are recognised while it is serialized and kept as
@@ -45,7 +48,13 @@ pub(crate) struct Plan {
     ops: Vec<Op>,
     /// The length of the last page, to size the next one's buffer.
     size_hint: Cell<usize>,
+    /// Renders the plan gave up on in a row: at `GIVE_UP_AFTER`, the template's
+    /// contexts are taken not to suit it, and the engine renders it from then on.
+    bails: Cell<u32>,
 }
+
+/// See `Plan::bails`.
+const GIVE_UP_AFTER: u32 = 32;
 
 #[derive(Debug)]
 enum Op {
@@ -151,6 +160,7 @@ impl Plan {
         Some(Plan {
             ops,
             size_hint: Cell::new(source.len()),
+            bails: Cell::new(0),
         })
     }
 }
@@ -322,6 +332,10 @@ struct Arena {
     values: Vec<Value>,
     /// The children of the sequences and maps being serialized, innermost last.
     stack: Vec<u32>,
+    /// Part of the context failed to serialize (its `Serialize` returned an error,
+    /// even one that a parent then ignored) or outgrew the arena's 32-bit indexes:
+    /// the arena does not hold what minijinja would, and the plan gives up.
+    failed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -351,13 +365,21 @@ enum Node {
 impl Arena {
     fn push(&mut self, node: Node) -> u32 {
         self.nodes.push(node);
-        (self.nodes.len() - 1) as u32
+        self.index(self.nodes.len() - 1)
+    }
+
+    /// `i` as an index, or 0 with the arena failed if it does not fit in 32 bits.
+    fn index(&mut self, i: usize) -> u32 {
+        u32::try_from(i).unwrap_or_else(|_| {
+            self.failed = true;
+            0
+        })
     }
 
     fn push_str(&mut self, s: &str) -> u32 {
-        let start = self.text.len() as u32;
+        let start = self.index(self.text.len());
         self.text.push_str(s);
-        let end = self.text.len() as u32;
+        let end = self.index(self.text.len());
         self.push(Node::Str(start, end))
     }
 
@@ -367,10 +389,10 @@ impl Arena {
 
     /// Moves the children pushed since `mark` to `kids`: their range there.
     fn take_children(&mut self, mark: usize) -> (u32, u32) {
-        let start = self.kids.len() as u32;
+        let start = self.index(self.kids.len());
         self.kids.extend_from_slice(&self.stack[mark..]);
         self.stack.truncate(mark);
-        (start, self.kids.len() as u32)
+        (start, self.index(self.kids.len()))
     }
 
     fn clear(&mut self) {
@@ -379,6 +401,7 @@ impl Arena {
         self.text.clear();
         self.values.clear();
         self.stack.clear();
+        self.failed = false;
     }
 }
 
@@ -556,9 +579,17 @@ impl<'a> Compound<'a> {
     }
 
     fn child<T: Serialize + ?Sized>(&mut self, value: &T) -> SerResult<()> {
-        let node = value.serialize(&mut *self.arena)?;
-        self.arena.stack.push(node);
-        Ok(())
+        match value.serialize(&mut *self.arena) {
+            Ok(node) => {
+                self.arena.stack.push(node);
+                Ok(())
+            }
+            Err(e) => {
+                // The parent may carry on without this child; the arena may not.
+                self.arena.failed = true;
+                Err(e)
+            }
+        }
     }
 
     fn key(&mut self, key: &'static str) {
@@ -693,7 +724,12 @@ fn serialize_context<T: Serialize + ?Sized>(arena: &mut Arena, context: &T) -> O
         root: Cell::new(None),
     };
     let _ = Value::from(Serde(&probe));
-    probe.root.get()
+    let root = probe.root.get();
+    if probe.arena.into_inner().failed {
+        None
+    } else {
+        root
+    }
 }
 
 thread_local! {
@@ -701,9 +737,20 @@ thread_local! {
     static ARENAS: RefCell<Vec<Arena>> = const { RefCell::new(Vec::new()) };
 }
 
-/// An arena is kept for reuse only up to this size, so one huge context does not stay
-/// in memory.
-const KEEP_ARENA_TEXT: usize = 256 * 1024;
+/// An arena is kept for reuse only up to this size (its vectors' capacities, in
+/// bytes), so one huge context does not stay in memory.
+const KEEP_ARENA_BYTES: usize = 256 * 1024;
+
+impl Arena {
+    /// The bytes its vectors hold.
+    fn footprint(&self) -> usize {
+        use std::mem::size_of;
+        self.text.capacity()
+            + self.nodes.capacity() * size_of::<Node>()
+            + (self.kids.capacity() + self.stack.capacity()) * size_of::<u32>()
+            + self.values.capacity() * size_of::<Value>()
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Rendering
@@ -742,6 +789,9 @@ impl Plan {
         context: &T,
         autoescape: bool,
     ) -> Option<String> {
+        if self.bails.get() >= GIVE_UP_AFTER {
+            return None;
+        }
         let mut arena = ARENAS.with(|a| a.borrow_mut().pop()).unwrap_or_default();
         let page = serialize_context(&mut arena, context).and_then(|root| {
             let mut out = String::with_capacity(self.size_hint.get() + self.size_hint.get() / 8);
@@ -756,11 +806,15 @@ impl Plan {
             Some(out)
         });
         arena.clear();
-        if arena.text.capacity() <= KEEP_ARENA_TEXT {
+        if arena.footprint() <= KEEP_ARENA_BYTES {
             ARENAS.with(|a| a.borrow_mut().push(arena));
         }
-        if let Some(page) = &page {
-            self.size_hint.set(page.len());
+        match &page {
+            Some(page) => {
+                self.size_hint.set(page.len());
+                self.bails.set(0);
+            }
+            None => self.bails.set(self.bails.get() + 1),
         }
         page
     }
@@ -834,7 +888,14 @@ impl<'a> Run<'a> {
                     LoopAttr::Length => Val::UInt(l.length as u64),
                 }
             }
-            Expr::Attr(base, name) | Expr::Key(base, name) => self.attr(&self.eval(base)?, name)?,
+            Expr::Attr(base, name) => self.attr(&self.eval(base)?, name)?,
+            Expr::Key(base, name) => match self.eval(base)? {
+                // A subscript asks the engine's value as the engine's `[]` does.
+                Val::Value(v) if v.kind() == ValueKind::Map => {
+                    mj_defined(v.get_item(&Value::from(&*name.text)))?
+                }
+                base => self.attr(&base, name)?,
+            },
             Expr::Index(base, index) => self.item(&self.eval(base)?, *index)?,
             Expr::Str(s) => Val::Str(s),
             Expr::Int(n) => Val::Int(*n),
@@ -883,6 +944,10 @@ impl<'a> Run<'a> {
         if let Some(pair) = kids.get(2 * field..2 * field + 2)
             && let Node::Static(key) = &arena.nodes[pair[0] as usize]
             && address(key) == name.key.get()
+            // The first of that name: a hand-written `Serialize` may repeat one.
+            && !kids[..2 * field].chunks_exact(2).any(|p| {
+                matches!(&arena.nodes[p[0] as usize], Node::Static(k) if k.len() == key.len() && k == key)
+            })
         {
             return Some(&arena.nodes[pair[1] as usize]);
         }
@@ -941,27 +1006,36 @@ impl<'a> Run<'a> {
     ) -> Rendered<()> {
         match seq {
             Val::Node(Node::Seq(start, end)) => {
-                let kids = &self.arena.kids[*start as usize..*end as usize];
+                let arena: &'a Arena = self.arena;
+                let kids = &arena.kids[*start as usize..*end as usize];
                 if kids.is_empty() {
                     return self.ops(otherwise, out);
                 }
                 self.enter(kids.len());
                 for (index, &kid) in kids.iter().enumerate() {
                     let item = self.node(kid);
+                    if let Val::Value(v) = &item {
+                        invalid(v)?;
+                    }
                     self.step(item, index, kids.len(), body, out)?;
                 }
                 self.loops.pop();
                 Ok(())
             }
-            // As the engine iterates its sequences.
+            // As the engine iterates its sequences: the length is the iterator's,
+            // when it knows it exactly.
             Val::Value(v) if v.kind() == ValueKind::Seq => {
-                let length = v.len().ok_or(Bail)?;
+                let items = v.try_iter().map_err(|_| Bail)?;
+                let length = match items.size_hint() {
+                    (low, Some(high)) if low == high => low,
+                    _ => return Err(Bail),
+                };
                 if length == 0 {
                     return self.ops(otherwise, out);
                 }
-                let items = v.try_iter().map_err(|_| Bail)?;
                 self.enter(length);
                 for (index, item) in items.enumerate() {
+                    invalid(&item)?;
                     self.step(Val::Value(item), index, length, body, out)?;
                 }
                 self.loops.pop();
@@ -972,6 +1046,7 @@ impl<'a> Run<'a> {
     }
 
     /// One turn of a loop (whose state `each` pushed).
+    #[inline]
     fn step(
         &mut self,
         item: Val<'a>,
@@ -984,6 +1059,7 @@ impl<'a> Run<'a> {
             // The sequence gave more items than its length said.
             return Err(Bail);
         }
+
         let state = self.loops.last_mut().ok_or(Bail)?;
         state.item = item;
         state.index = index;
@@ -1054,6 +1130,15 @@ impl<'a> Run<'a> {
                 (a == b) == *equal
             }
         })
+    }
+}
+
+/// The engine stops a loop at an item that did not convert: so does the plan.
+fn invalid(item: &Value) -> Rendered<()> {
+    if item.kind() == ValueKind::Invalid {
+        Err(Bail)
+    } else {
+        Ok(())
     }
 }
 
@@ -1800,6 +1885,168 @@ mod tests {
         }
         let plan = Plan::compile("text", "t").unwrap();
         assert_eq!(plan.render(&Broken, true), None);
+    }
+
+    /// A value whose serialization fails: minijinja makes it an invalid value.
+    struct Broken;
+    impl Serialize for Broken {
+        fn serialize<S: Serializer>(&self, _s: S) -> std::result::Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("broken"))
+        }
+    }
+
+    #[test]
+    fn an_invalid_item_stops_the_plan_as_it_stops_the_engine() {
+        // The engine fails on the item even though the body never prints it.
+        let xs = Value::from(Serde(vec![Broken]));
+        bail("{% for x in xs %}.{% endfor %}", context! { xs => xs });
+        #[derive(Serialize)]
+        struct Ctx {
+            xs: Vec<Value>,
+        }
+        let ctx = Ctx {
+            xs: vec![Value::from(Serde(Broken))],
+        };
+        bail("{% for x in xs %}[{{ loop.index }}]{% endfor %}", &ctx);
+    }
+
+    #[test]
+    fn an_error_a_parent_ignores_still_stops_the_plan() {
+        /// A struct that fails half way.
+        struct Half;
+        impl Serialize for Half {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("Half", 2)?;
+                st.serialize_field("a", &1u8)?;
+                Err(serde::ser::Error::custom("half"))
+            }
+        }
+        /// A list that skips what does not serialize.
+        struct Lenient;
+        impl Serialize for Lenient {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(None)?;
+                let _ = seq.serialize_element(&Half);
+                seq.serialize_element("ok")?;
+                seq.end()
+            }
+        }
+        #[derive(Serialize)]
+        struct Ctx {
+            xs: Lenient,
+        }
+        let plan = Plan::compile("{{ xs[0] }}", "t").unwrap();
+        assert_eq!(plan.render(&Ctx { xs: Lenient }, true), None);
+    }
+
+    #[test]
+    fn a_sequence_of_unknown_length_is_left_to_the_engine() {
+        use minijinja::value::{Enumerator, Object, ObjectRepr};
+        use std::sync::Arc;
+        /// A list whose iterator does not know its length exactly.
+        #[derive(Debug)]
+        struct Items(Vec<u32>);
+        impl Object for Items {
+            fn repr(self: &Arc<Self>) -> ObjectRepr {
+                ObjectRepr::Seq
+            }
+            fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+                self.0.get(key.as_usize()?).map(|v| Value::from(*v))
+            }
+            fn enumerate(self: &Arc<Self>) -> Enumerator {
+                let items: Vec<Value> = self.0.iter().map(|v| Value::from(*v)).collect();
+                Enumerator::Iter(Box::new(items.into_iter().filter(|_| true)))
+            }
+            fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+                Some(self.0.len())
+            }
+        }
+        let xs = Value::from_object(Items(vec![1, 2]));
+        bail(
+            "{% for x in xs %}{{ x }}{% if loop.last %}L{% endif %}{% endfor %}",
+            context! { xs => xs },
+        );
+    }
+
+    #[test]
+    fn a_repeated_field_at_a_remembered_index_is_not_taken() {
+        // `B` names `x` first at field 0; the name remembers field 1 from `A`, where
+        // `x` has the same address.
+        const X: &str = "x";
+        struct A;
+        impl Serialize for A {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("A", 2)?;
+                st.serialize_field("y", "ay")?;
+                st.serialize_field(X, "ax")?;
+                st.end()
+            }
+        }
+        struct B;
+        impl Serialize for B {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("B", 2)?;
+                st.serialize_field(X, "first")?;
+                st.serialize_field(X, "second")?;
+                st.end()
+            }
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Either {
+            A(A),
+            B(B),
+        }
+        #[derive(Serialize)]
+        struct Ctx {
+            rows: Vec<Either>,
+        }
+        let ctx = Ctx {
+            rows: vec![Either::A(A), Either::B(B)],
+        };
+        fast("{% for r in rows %}{{ r.x }};{% endfor %}", &ctx);
+    }
+
+    #[test]
+    fn a_large_arena_is_not_kept() {
+        let plan = Plan::compile("{{ n }}", "t").unwrap();
+        #[derive(Serialize)]
+        struct Ctx {
+            n: u8,
+            big: Vec<u8>,
+        }
+        let ctx = Ctx {
+            n: 1,
+            big: vec![0; 100_000],
+        };
+        assert_eq!(plan.render(&ctx, true).as_deref(), Some("1"));
+        ARENAS.with(|a| {
+            let kept: usize = a.borrow().iter().map(Arena::footprint).sum();
+            assert!(kept <= KEEP_ARENA_BYTES, "{kept} bytes kept");
+        });
+    }
+
+    #[test]
+    fn a_plan_that_keeps_giving_up_stops_trying() {
+        let plan = Plan::compile("{{ x }}", "t").unwrap();
+        for _ in 0..GIVE_UP_AFTER {
+            assert_eq!(plan.render(&context! { x => 1.5 }, true), None);
+        }
+        // Even a context it could render now goes to the engine.
+        assert_eq!(plan.render(&context! { x => 1 }, true), None);
+        // A plan that renders now and then keeps trying.
+        let plan = Plan::compile("{{ x }}", "t").unwrap();
+        for _ in 0..2 * GIVE_UP_AFTER {
+            assert_eq!(plan.render(&context! { x => 1.5 }, true), None);
+            assert_eq!(
+                plan.render(&context! { x => 1 }, true).as_deref(),
+                Some("1")
+            );
+        }
     }
 
     #[test]
