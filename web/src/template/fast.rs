@@ -1488,6 +1488,20 @@ mod tests {
     }
 
     #[test]
+    fn special_names() {
+        let ctx = context! { xs => vec![1, 2], empty => Vec::<u8>::new(), loop => "ctx",
+        self => "me" };
+        // `loop` in an inner loop's else is the outer loop's; outside loops, the context's.
+        fast(
+            "{% for x in xs %}{% for y in empty %}{% else %}{{ loop.index }}{% endfor %}{% endfor %}",
+            &ctx,
+        );
+        fast("{{ loop }}", &ctx);
+        // `self` reaches the template's blocks only in a call (`self.name()`).
+        fast("{{ self }}", &ctx);
+    }
+
+    #[test]
     fn conditions() {
         #[derive(Serialize)]
         struct Ctx {
