@@ -358,7 +358,7 @@ enum Node {
     Struct(u32, u32),
     /// One of minijinja's values, kept as it is: its index in `Arena::values`.
     Value(u32),
-    /// Anything else (bytes, 128-bit integers, tuples): the plan gives up on it.
+    /// Anything else (bytes, 128-bit integers): the plan gives up on it.
     Other,
 }
 
