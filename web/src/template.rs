@@ -45,9 +45,10 @@
 //! subscripts (`rows[0]`, `row["name"]`); `{% for x in … %}` with `{% else %}` and
 //! `loop.index`, `index0`, `revindex`, `revindex0`, `first`, `last` and `length`;
 //! `{% if … %}` / `{% elif %}` / `{% else %}` on such values, with `not`, `and`, `or`,
-//! `==` and `!=`; comments, `{% raw %}` and whitespace control. Filters, calls,
-//! globals (`request`, `static_url()`…), `extends`, `block`, `include`, `set`, macros
-//! and other operators leave the template with minijinja, as does anything the plan
+//! `==` and `!=`; `{{ html|safe }}`; `current_user`; comments, `{% raw %}` and
+//! whitespace control. Other filters, calls, the other globals (`request`,
+//! `static_url()`…), `extends`, `block`, `include`, `set`, macros and other operators
+//! leave the template with minijinja, as does anything the plan
 //! meets that it would not print exactly as minijinja does (a float, a boolean or a
 //! list to print, a name the context lacks). Either way the page is the same, byte
 //! for byte: the plan is an optimisation, not a second template language. (When the
@@ -602,6 +603,7 @@ fn render_compiled(
     app: &AppShared,
     name: &str,
     context: &(impl serde::Serialize + ?Sized),
+    user: Option<&str>,
 ) -> Result<Option<String>> {
     let settings = &app.settings;
     if !settings.template_fast_path {
@@ -618,7 +620,7 @@ fn render_compiled(
         return Ok(c
             .plan
             .as_ref()
-            .and_then(|p| p.render(context, settings.autoescape)));
+            .and_then(|p| p.render(context, settings.autoescape, user)));
     }
     let template = env
         .get_template(name)
@@ -637,7 +639,7 @@ fn render_compiled(
         }
     };
     Ok(match &cached.plan {
-        Some(plan) => plan.render(context, settings.autoescape),
+        Some(plan) => plan.render(context, settings.autoescape, user),
         None => None,
     })
 }
@@ -656,7 +658,8 @@ pub(crate) fn render_nested(
     name: &str,
     context: impl serde::Serialize,
 ) -> Result<String> {
-    if let Some(page) = render_compiled(&scope.app, name, &context)? {
+    let user = scope.current_user.as_deref();
+    if let Some(page) = render_compiled(&scope.app, name, &context, user)? {
         return Ok(page);
     }
     render_in(env, scope, name, to_value(context))
@@ -669,7 +672,7 @@ pub(crate) fn render_outside(
     name: &str,
     context: impl serde::Serialize,
 ) -> Result<String> {
-    if let Some(page) = render_compiled(app, name, &context)? {
+    if let Some(page) = render_compiled(app, name, &context, None)? {
         return Ok(page);
     }
     let globals = vec![("current_user", Value::from(()))];
@@ -715,7 +718,8 @@ impl Context {
         if self.is_finished() {
             return Err(Error::msg("cannot render() after finish()"));
         }
-        if let Some(html) = render_compiled(self.app(), name, &context)? {
+        let user = self.current_user();
+        if let Some(html) = render_compiled(self.app(), name, &context, user)? {
             self.write(html);
             return self.finish();
         }
@@ -762,7 +766,8 @@ impl Context {
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn render_string(&mut self, name: &str, context: impl serde::Serialize) -> Result<String> {
-        if let Some(text) = render_compiled(self.app(), name, &context)? {
+        let user = self.current_user();
+        if let Some(text) = render_compiled(self.app(), name, &context, user)? {
             return Ok(text);
         }
         let scope = Rc::new(RenderScope::for_request(self)?);

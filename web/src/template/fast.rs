@@ -3,10 +3,12 @@
 //! A template made only of text, `{{ … }}` of names, attributes and constant
 //! subscripts, `{% for x in … %}` (with `{% else %}` and `loop.index`, `index0`,
 //! `revindex`, `revindex0`, `first`, `last`, `length`) and `{% if … %}` on the truth of
-//! such values, `not`, `and`, `or`, `==` and `!=`, is compiled, once per source, from
-//! minijinja's own syntax tree into a small tree of operations ([`Plan`]). Anything
-//! else (`extends`, `block`, `include`, `set`, macros, filters, calls, other
-//! operators) leaves the template to minijinja.
+//! such values, `not`, `and`, `or`, `==` and `!=`, and `{{ … |safe }}`, is compiled,
+//! once per source, from minijinja's own syntax tree into a small tree of operations
+//! ([`Plan`]). Anything else (`extends`, `block`, `include`, `set`, macros, other
+//! filters, calls, other operators) leaves the template to minijinja. Of the globals,
+//! the plan knows `current_user`; any other name the context lacks leaves the page to
+//! minijinja.
 //!
 //! The context is serialized into a flat arena ([`Arena`]) reused from render to
 //! render, not into the engine's values, and the plan walks it. What the plan meets
@@ -63,6 +65,8 @@ enum Op {
     /// `Print(LocalAttr(..))`, the commonest print in a loop, without the detour
     /// through a value.
     PrintField(usize, Name),
+    /// `{{ x|safe }}`: a string printed as it is.
+    PrintSafe(Expr),
     For {
         iter: Expr,
         body: Vec<Op>,
@@ -174,6 +178,14 @@ fn compile_body(stmts: &[Stmt<'_>], scope: &mut Vec<String>) -> Compiled<Vec<Op>
                 _ => ops.push(Op::Text(raw.raw.into())),
             },
             Stmt::EmitExpr(emit) => {
+                if let Ast::Filter(f) = &emit.expr
+                    && f.name == "safe"
+                    && f.args.is_empty()
+                    && let Some(inner) = &f.expr
+                {
+                    ops.push(Op::PrintSafe(compile_expr(inner, scope)?));
+                    continue;
+                }
                 let expr = compile_expr(&emit.expr, scope)?;
                 match expr {
                     Expr::Bool(_) | Expr::None => return Err(Unsupported),
@@ -784,10 +796,13 @@ struct LoopState<'a> {
 
 impl Plan {
     /// Renders with `context`, or `None` when the engine must (see [`Bail`]).
+    /// `user` is the `current_user` global the engine would see (`none` when
+    /// `None`), for a name the context does not hold.
     pub(crate) fn render<T: Serialize + ?Sized>(
         &self,
         context: &T,
         autoescape: bool,
+        user: Option<&str>,
     ) -> Option<String> {
         if self.bails.get() >= GIVE_UP_AFTER {
             return None;
@@ -798,6 +813,7 @@ impl Plan {
             let mut run = Run {
                 arena: &arena,
                 root: Val::None,
+                user: user.map_or(Val::None, Val::Str),
                 autoescape,
                 loops: Vec::new(),
             };
@@ -823,6 +839,8 @@ impl Plan {
 struct Run<'a> {
     arena: &'a Arena,
     root: Val<'a>,
+    /// The `current_user` global.
+    user: Val<'a>,
     autoescape: bool,
     loops: Vec<LoopState<'a>>,
 }
@@ -835,6 +853,12 @@ impl<'a> Run<'a> {
                 Op::Print(expr) => {
                     let value = self.eval(expr)?;
                     self.print(&value, out)?;
+                }
+                Op::PrintSafe(expr) => {
+                    // minijinja's `safe` makes a string of any value; the plan takes
+                    // strings only.
+                    let value = self.eval(expr)?;
+                    out.push_str(self.text_of(&value)?);
                 }
                 Op::PrintField(depth, name) => {
                     let item = &self.loops[*depth].item;
@@ -873,7 +897,13 @@ impl<'a> Run<'a> {
 
     fn eval(&self, expr: &'a Expr) -> Rendered<Val<'a>> {
         Ok(match expr {
-            Expr::Root(name) => self.attr(&self.root, name)?,
+            Expr::Root(name) => match self.in_context(name)? {
+                Some(value) => value,
+                // The engine's next place to look: the render's globals, of which the
+                // plan knows `current_user`.
+                None if &*name.text == "current_user" => self.user.clone(),
+                None => return Err(Bail),
+            },
             Expr::Local(depth) => self.loops[*depth].item.clone(),
             Expr::LocalAttr(depth, name) => self.attr(&self.loops[*depth].item, name)?,
             Expr::Loop(depth, attr) => {
@@ -902,6 +932,39 @@ impl<'a> Run<'a> {
             Expr::Bool(b) => Val::Bool(*b),
             Expr::None => Val::None,
         })
+    }
+
+    /// The context's `name`, `None` if it has none (the engine then looks in the
+    /// globals), or `Bail` if the plan cannot tell.
+    fn in_context(&self, name: &Name) -> Rendered<Option<Val<'a>>> {
+        match &self.root {
+            Val::Node(Node::Struct(..) | Node::Map(..)) => match self.attr(&self.root, name) {
+                Ok(value) => Ok(Some(value)),
+                // Not there, or a map key of the engine's own that may be the name.
+                Err(Bail) if self.map_has_engine_keys(&self.root) => Err(Bail),
+                Err(Bail) => Ok(None),
+            },
+            Val::Value(v) if v.kind() == ValueKind::Map => match v.get_attr(&name.text) {
+                Ok(value) if !value.is_undefined() && value.kind() != ValueKind::Invalid => {
+                    Ok(Some(Val::Value(value)))
+                }
+                Ok(value) if value.is_undefined() => Ok(None),
+                _ => Err(Bail),
+            },
+            // Anything else at the root has no names; the engine's `Root` then looks
+            // in the globals.
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether a map node has a key that is one of minijinja's values.
+    fn map_has_engine_keys(&self, map: &Val<'a>) -> bool {
+        let Val::Node(Node::Map(start, end)) = map else {
+            return false;
+        };
+        self.arena.kids[*start as usize..*end as usize]
+            .chunks_exact(2)
+            .any(|pair| matches!(self.arena.nodes[pair[0] as usize], Node::Value(_)))
     }
 
     /// The value of `name` in a map or struct, found as minijinja finds it.
@@ -1107,6 +1170,19 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The text of a string value.
+    fn text_of<'v>(&self, value: &'v Val<'a>) -> Rendered<&'v str>
+    where
+        'a: 'v,
+    {
+        match value {
+            Val::Node(Node::Str(s, e)) => Ok(self.arena.str(*s, *e)),
+            Val::Node(Node::Static(s)) | Val::Str(s) => Ok(s),
+            Val::Value(v) => v.as_str().ok_or(Bail),
+            _ => Err(Bail),
+        }
+    }
+
     fn print_str(&self, s: &str, out: &mut String) {
         if self.autoescape {
             let _ = write_xhtml_escaped(out, s);
@@ -1272,6 +1348,17 @@ mod tests {
 
     /// Renders `source` with `context` both ways; checks the way and the page.
     fn check<T: Serialize>(source: &str, context: T, way: Way, autoescape: bool) {
+        check_as(source, context, way, autoescape, None);
+    }
+
+    /// `check` in a render whose `current_user` is `user`.
+    fn check_as<T: Serialize>(
+        source: &str,
+        context: T,
+        way: Way,
+        autoescape: bool,
+        user: Option<&str>,
+    ) {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "tornado-template-fast-{}-{}",
@@ -1290,12 +1377,12 @@ mod tests {
         );
         let shared = app.shared();
         let compiled = Plan::compile(source, "t.html").is_some();
-        let fast = render_compiled(shared, "t.html", &context).unwrap();
+        let fast = render_compiled(shared, "t.html", &context, user).unwrap();
         let scope = Rc::new(RenderScope::new(
             shared.clone(),
             None,
-            None,
-            vec![("current_user", Value::from(()))],
+            user.map(str::to_owned),
+            vec![("current_user", Value::from(user))],
         ));
         let engine = render_page(&scope, "t.html", to_value(&context));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1499,6 +1586,40 @@ mod tests {
         fast("{{ loop }}", &ctx);
         // `self` reaches the template's blocks only in a call (`self.name()`).
         fast("{{ self }}", &ctx);
+    }
+
+    #[test]
+    fn current_user_and_safe() {
+        #[derive(Serialize)]
+        struct Entry {
+            author: &'static str,
+            html: &'static str,
+        }
+        let entry =
+            context! { entry => Value::from(Serde(Entry { author: "ann", html: "<p>hi</p>" })) };
+        let source = "{% if current_user and current_user == entry.author %}edit {{ current_user }}\
+            {% elif current_user %}read{% else %}sign in{% endif %}|{{ entry.html|safe }}";
+        for user in [None, Some("ann"), Some("<bo>")] {
+            check_as(source, &entry, Way::Fast, true, user);
+        }
+        // A context's own `current_user` hides the global.
+        check_as(
+            "{{ current_user }}",
+            context! { current_user => "ctx" },
+            Way::Fast,
+            true,
+            Some("ann"),
+        );
+        // A context with no names at all.
+        check_as("{{ current_user }}", (), Way::Fast, true, Some("<ann>"));
+        // `none` prints the engine's way: left to it.
+        check_as("{{ current_user }}", (), Way::Bail, true, None);
+        // `safe` on a string only; with arguments or before another filter, not compiled.
+        let values = context! { n => 1, s => Value::from_safe_string("<b>".into()), t => "<i>" };
+        fast("{{ s|safe }}{{ t|safe }}{{ s }}", &values);
+        bail("{{ n|safe }}", &values);
+        engine("{{ t|safe|upper }}", &values);
+        engine("{{ t|upper|safe }}", &values);
     }
 
     #[test]
@@ -1852,7 +1973,8 @@ mod tests {
                     ..Settings::default()
                 },
             );
-            let fast = render_compiled(app.shared(), "t.html", &context! { x => "<" }).unwrap();
+            let fast =
+                render_compiled(app.shared(), "t.html", &context! { x => "<" }, None).unwrap();
             assert_eq!(fast.is_some(), on);
             let page = app.render_string("t.html", context! { x => "<" }).unwrap();
             assert_eq!(page, "<p>&lt;</p>");
@@ -1869,7 +1991,10 @@ mod tests {
                 .iter()
                 .map(|x| x.replace('<', "&lt;").replace('>', "&gt;"))
                 .collect();
-            assert_eq!(plan.render(&context! { xs }, true).as_deref(), Some(&*want));
+            assert_eq!(
+                plan.render(&context! { xs }, true, None).as_deref(),
+                Some(&*want)
+            );
         }
         ARENAS.with(|a| assert_eq!(a.borrow().len(), 1));
         // A context whose serialization renders (as a UI module's might): the inner
@@ -1877,7 +2002,10 @@ mod tests {
         struct Nested<'a>(&'a Plan);
         impl Serialize for Nested<'_> {
             fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                let inner = self.0.render(&context! { xs => vec!["in"] }, true).unwrap();
+                let inner = self
+                    .0
+                    .render(&context! { xs => vec!["in"] }, true, None)
+                    .unwrap();
                 let mut m = s.serialize_map(Some(1))?;
                 use serde::ser::SerializeMap;
                 m.serialize_entry("xs", &vec![inner])?;
@@ -1885,7 +2013,10 @@ mod tests {
             }
         }
         let outer = Plan::compile("{% for x in xs %}[{{ x }}]{% endfor %}", "t").unwrap();
-        assert_eq!(outer.render(&Nested(&plan), true).as_deref(), Some("[in]"));
+        assert_eq!(
+            outer.render(&Nested(&plan), true, None).as_deref(),
+            Some("[in]")
+        );
         ARENAS.with(|a| assert_eq!(a.borrow().len(), 2));
     }
 
@@ -1898,7 +2029,7 @@ mod tests {
             }
         }
         let plan = Plan::compile("text", "t").unwrap();
-        assert_eq!(plan.render(&Broken, true), None);
+        assert_eq!(plan.render(&Broken, true, None), None);
     }
 
     /// A value whose serialization fails: minijinja makes it an invalid value.
@@ -1952,7 +2083,7 @@ mod tests {
             xs: Lenient,
         }
         let plan = Plan::compile("{{ xs[0] }}", "t").unwrap();
-        assert_eq!(plan.render(&Ctx { xs: Lenient }, true), None);
+        assert_eq!(plan.render(&Ctx { xs: Lenient }, true, None), None);
     }
 
     #[test]
@@ -2037,7 +2168,7 @@ mod tests {
             n: 1,
             big: vec![0; 100_000],
         };
-        assert_eq!(plan.render(&ctx, true).as_deref(), Some("1"));
+        assert_eq!(plan.render(&ctx, true, None).as_deref(), Some("1"));
         ARENAS.with(|a| {
             let kept: usize = a.borrow().iter().map(Arena::footprint).sum();
             assert!(kept <= KEEP_ARENA_BYTES, "{kept} bytes kept");
@@ -2048,16 +2179,16 @@ mod tests {
     fn a_plan_that_keeps_giving_up_stops_trying() {
         let plan = Plan::compile("{{ x }}", "t").unwrap();
         for _ in 0..GIVE_UP_AFTER {
-            assert_eq!(plan.render(&context! { x => 1.5 }, true), None);
+            assert_eq!(plan.render(&context! { x => 1.5 }, true, None), None);
         }
         // Even a context it could render now goes to the engine.
-        assert_eq!(plan.render(&context! { x => 1 }, true), None);
+        assert_eq!(plan.render(&context! { x => 1 }, true, None), None);
         // A plan that renders now and then keeps trying.
         let plan = Plan::compile("{{ x }}", "t").unwrap();
         for _ in 0..2 * GIVE_UP_AFTER {
-            assert_eq!(plan.render(&context! { x => 1.5 }, true), None);
+            assert_eq!(plan.render(&context! { x => 1.5 }, true, None), None);
             assert_eq!(
-                plan.render(&context! { x => 1 }, true).as_deref(),
+                plan.render(&context! { x => 1 }, true, None).as_deref(),
                 Some("1")
             );
         }
