@@ -1441,6 +1441,19 @@ mod tests {
         ]
     }
 
+    /// Values of two types in one list, as an untagged enum serializes them.
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Either<A, B> {
+        A(A),
+        B(B),
+    }
+
+    #[derive(Serialize)]
+    struct Rows<T> {
+        rows: Vec<T>,
+    }
+
     #[derive(Serialize)]
     enum Shape {
         Dot,
@@ -1736,17 +1749,7 @@ mod tests {
             title: &'static str,
             name: &'static str,
         }
-        #[derive(Serialize)]
-        #[serde(untagged)]
-        enum Either {
-            A(A),
-            B(B),
-        }
-        #[derive(Serialize)]
-        struct Ctx {
-            rows: Vec<Either>,
-        }
-        let ctx = Ctx {
+        let ctx = Rows {
             rows: vec![
                 Either::A(A { name: "a1", id: 1 }),
                 Either::B(B {
@@ -2140,18 +2143,8 @@ mod tests {
                 st.end()
             }
         }
-        #[derive(Serialize)]
-        #[serde(untagged)]
-        enum Either {
-            A(A),
-            B(B),
-        }
-        #[derive(Serialize)]
-        struct Ctx {
-            rows: Vec<Either>,
-        }
-        let ctx = Ctx {
-            rows: vec![Either::A(A), Either::B(B)],
+        let ctx = Rows {
+            rows: vec![Either::<A, B>::A(A), Either::B(B)],
         };
         fast("{% for r in rows %}{{ r.x }};{% endfor %}", &ctx);
     }
