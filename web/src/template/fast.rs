@@ -561,9 +561,10 @@ impl<'a> Serializer for &'a mut Arena {
 /// `{variant: inner}`, as minijinja represents an enum's variant with data.
 fn variant_map(arena: &mut Arena, variant: &'static str, inner: u32) -> u32 {
     let key = arena.push(Node::Static(variant));
-    let start = arena.kids.len() as u32;
+    let start = arena.index(arena.kids.len());
     arena.kids.extend_from_slice(&[key, inner]);
-    arena.push(Node::Map(start, start + 2))
+    let end = arena.index(arena.kids.len());
+    arena.push(Node::Map(start, end))
 }
 
 enum Kind {
@@ -654,7 +655,7 @@ fn handle_value(arena: &mut Arena, mark: usize) -> u32 {
         }
     }
     arena.values.push(Value::from(Serde(Replay(handle))));
-    let index = (arena.values.len() - 1) as u32;
+    let index = arena.index(arena.values.len() - 1);
     arena.push(Node::Value(index))
 }
 
@@ -944,12 +945,12 @@ impl<'a> Run<'a> {
                 Err(Bail) if self.map_has_engine_keys(&self.root) => Err(Bail),
                 Err(Bail) => Ok(None),
             },
-            Val::Value(v) if v.kind() == ValueKind::Map => match v.get_attr(&name.text) {
-                Ok(value) if !value.is_undefined() && value.kind() != ValueKind::Invalid => {
-                    Ok(Some(Val::Value(value)))
-                }
-                Ok(value) if value.is_undefined() => Ok(None),
-                _ => Err(Bail),
+            // The engine's `Root` asks any value (an object of the user's may answer
+            // whatever its kind) and looks in the globals if it gets nothing.
+            Val::Value(v) => match v.get_attr(&name.text) {
+                Ok(value) if value.kind() == ValueKind::Invalid => Err(Bail),
+                Ok(value) if !value.is_undefined() => Ok(Some(Val::Value(value))),
+                Ok(_) | Err(_) => Ok(None),
             },
             // Anything else at the root has no names; the engine's `Root` then looks
             // in the globals.
@@ -1625,6 +1626,30 @@ mod tests {
         );
         // A context with no names at all.
         check_as("{{ current_user }}", (), Way::Fast, true, Some("<ann>"));
+        // An object of the user's at the root answers for itself, whatever its kind.
+        {
+            use minijinja::value::{Object, ObjectRepr};
+            use std::sync::Arc;
+            #[derive(Debug)]
+            struct Answers(ObjectRepr);
+            impl Object for Answers {
+                fn repr(self: &Arc<Self>) -> ObjectRepr {
+                    self.0
+                }
+                fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+                    (key.as_str() == Some("current_user")).then(|| Value::from("own"))
+                }
+            }
+            for repr in [
+                ObjectRepr::Seq,
+                ObjectRepr::Iterable,
+                ObjectRepr::Plain,
+                ObjectRepr::Map,
+            ] {
+                let root = Value::from_object(Answers(repr));
+                check_as("{{ current_user }}", &root, Way::Fast, true, Some("ann"));
+            }
+        }
         // `none` prints the engine's way: left to it.
         check_as("{{ current_user }}", (), Way::Bail, true, None);
         // `safe` on a string only; with arguments or before another filter, not compiled.
