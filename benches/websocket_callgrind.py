@@ -38,6 +38,10 @@ import sys
 import tempfile
 import time
 
+# The helpers of the HTTP server's callgrind script (it runs nothing on import).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from callgrind import free_port, wait_idle  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVERS = ["ours", "tungstenite", "fastwebsockets"]
 MODES = {"small": (True, 32), "large": (False, 16 * 1024)}
@@ -56,12 +60,6 @@ def bench_exe():
                 and msg.get("executable"):
             return msg["executable"]
     raise SystemExit("cargo did not say where the websocket bench is")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def connect(port, proc):
@@ -124,22 +122,6 @@ def read_echo(s, expect):
     payload = recv_exact(s, n)
     if payload != expect:
         raise SystemExit("the echo differs from the message")
-
-
-def wait_idle(pid, timeout=10.0):
-    """Waits until every thread of `pid` sleeps in two samples in a row."""
-    end = time.time() + timeout
-    calm = 0
-    while time.time() < end and calm < 2:
-        time.sleep(0.05)
-        states = []
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    states.append(f.read().rsplit(")", 1)[1].split()[0])
-        except OSError:
-            return
-        calm = calm + 1 if all(s in "SDI" for s in states) else 0
 
 
 def instructions(exe, server, mode, messages, conns, workdir, depth=1, tool="callgrind"):
