@@ -20,7 +20,7 @@
 //! or is not used (given a context whose `Serialize` says the same each time it
 //! runs): the tests below render a table of templates and contexts both ways and
 //! compare. A plan that gives up `GIVE_UP_AFTER` times in a row leaves its template
-//! to minijinja for good.
+//! to minijinja, trying again once every `RETRY_EVERY` renders.
 //!
 //! Values of minijinja's own ([`Value`], a [`context!`](minijinja::context), a string
 //! marked safe) inside a context are recognised while it is serialized and kept as
@@ -50,13 +50,15 @@ pub(crate) struct Plan {
     ops: Vec<Op>,
     /// The length of the last page, to size the next one's buffer.
     size_hint: Cell<usize>,
-    /// Renders the plan gave up on in a row: at `GIVE_UP_AFTER`, the template's
-    /// contexts are taken not to suit it, and the engine renders it from then on.
+    /// Renders the plan gave up on (or skipped) in a row: from `GIVE_UP_AFTER`, the
+    /// template's contexts are taken not to suit it, and the engine renders it but
+    /// for one render in `RETRY_EVERY`, in case they changed.
     bails: Cell<u32>,
 }
 
 /// See `Plan::bails`.
 const GIVE_UP_AFTER: u32 = 32;
+const RETRY_EVERY: u32 = 256;
 
 #[derive(Debug)]
 enum Op {
@@ -805,7 +807,9 @@ impl Plan {
         autoescape: bool,
         user: Option<&str>,
     ) -> Option<String> {
-        if self.bails.get() >= GIVE_UP_AFTER {
+        let bails = self.bails.get();
+        if bails >= GIVE_UP_AFTER && !bails.is_multiple_of(RETRY_EVERY) {
+            self.bails.set(bails.saturating_add(1));
             return None;
         }
         let mut arena = ARENAS.with(|a| a.borrow_mut().pop()).unwrap_or_default();
@@ -831,7 +835,7 @@ impl Plan {
                 self.size_hint.set(page.len());
                 self.bails.set(0);
             }
-            None => self.bails.set(self.bails.get() + 1),
+            None => self.bails.set(bails.saturating_add(1)),
         }
         page
     }
@@ -2199,8 +2203,18 @@ mod tests {
         for _ in 0..GIVE_UP_AFTER {
             assert_eq!(plan.render(&context! { x => 1.5 }, true, None), None);
         }
-        // Even a context it could render now goes to the engine.
-        assert_eq!(plan.render(&context! { x => 1 }, true, None), None);
+        // Even a context it could render now goes to the engine...
+        let mut skipped = 0;
+        while plan.render(&context! { x => 1 }, true, None).is_none() {
+            skipped += 1;
+            assert!(skipped < RETRY_EVERY, "the plan never tried again");
+        }
+        // ...until it tries again now and then, and keeps going once it renders.
+        assert_eq!(skipped, RETRY_EVERY - GIVE_UP_AFTER);
+        assert_eq!(
+            plan.render(&context! { x => 2 }, true, None).as_deref(),
+            Some("2")
+        );
         // A plan that renders now and then keeps trying.
         let plan = Plan::compile("{{ x }}", "t").unwrap();
         for _ in 0..2 * GIVE_UP_AFTER {
