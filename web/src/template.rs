@@ -622,7 +622,6 @@ fn render_compiled(
     if !settings.template_fast_path {
         return Ok(None);
     }
-    let env = app.templates.env(settings);
     let cached = app.templates.plans.borrow().get(name).cloned();
     // Without reloading, the engine keeps the template it loaded first, and so does
     // the plan; with it, the engine's source (checked anew on each render) decides.
@@ -635,7 +634,9 @@ fn render_compiled(
             .as_ref()
             .and_then(|p| p.render(context, settings.autoescape, user)));
     }
-    let template = env
+    let template = app
+        .templates
+        .env(settings)
         .get_template(name)
         .map_err(|e| Error::from(TemplateError::new(e, settings)))?;
     let source = template.source();

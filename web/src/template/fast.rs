@@ -1338,8 +1338,27 @@ mod tests {
     use serde::Serialize;
 
     use super::*;
+    use crate::application::AppShared;
     use crate::template::{RenderScope, render_compiled, render_page, to_value};
     use crate::{Application, Settings};
+
+    /// Template `name` of `app` rendered by its plan (`None` if the plan left it to
+    /// the engine) and by the engine, in a render whose `current_user` is `user`.
+    pub(super) fn both_ways<T: Serialize>(
+        app: &Rc<AppShared>,
+        name: &str,
+        context: &T,
+        user: Option<&str>,
+    ) -> (Option<String>, crate::Result<String>) {
+        let fast = render_compiled(app, name, context, user).unwrap();
+        let scope = Rc::new(RenderScope::new(
+            app.clone(),
+            None,
+            user.map(str::to_owned),
+            vec![("current_user", Value::from(user))],
+        ));
+        (fast, render_page(&scope, name, to_value(context)))
+    }
 
     #[derive(Debug, PartialEq)]
     enum Way {
@@ -1380,16 +1399,8 @@ mod tests {
                 ..Settings::default()
             },
         );
-        let shared = app.shared();
         let compiled = Plan::compile(source, "t.html").is_some();
-        let fast = render_compiled(shared, "t.html", &context, user).unwrap();
-        let scope = Rc::new(RenderScope::new(
-            shared.clone(),
-            None,
-            user.map(str::to_owned),
-            vec![("current_user", Value::from(user))],
-        ));
-        let engine = render_page(&scope, "t.html", to_value(&context));
+        let (fast, engine) = both_ways(app.shared(), "t.html", &context, user);
         std::fs::remove_dir_all(&dir).unwrap();
 
         let got = match (&fast, compiled) {
@@ -2245,13 +2256,11 @@ mod random {
     //! few it does not), each rendered both ways: wherever the plan renders, its page
     //! must be the engine's.
 
-    use std::rc::Rc;
-
     use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct, SerializeTuple};
     use serde::{Serialize, Serializer};
 
+    use super::tests::both_ways;
     use super::*;
-    use crate::template::{RenderScope, render_compiled, render_page, to_value};
     use crate::{Application, Settings};
 
     /// xorshift64*: the same cases on every run.
@@ -2510,14 +2519,7 @@ mod random {
                 for _ in 0..6 {
                     let context = context(&mut rng, 3);
                     let user = *rng.pick(&[None, Some("u<1>")]);
-                    let fast = render_compiled(shared, &name, &context, user).unwrap();
-                    let scope = Rc::new(RenderScope::new(
-                        shared.clone(),
-                        None,
-                        user.map(str::to_owned),
-                        vec![("current_user", Value::from(user))],
-                    ));
-                    let engine = render_page(&scope, &name, to_value(&context));
+                    let (fast, engine) = both_ways(shared, &name, &context, user);
                     cases += 1;
                     if let Some(page) = fast {
                         fast_pages += 1;
