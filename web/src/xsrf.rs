@@ -16,7 +16,9 @@ pub(crate) struct RawToken {
     /// 1 or 2; `None` when the token was made for this request (no valid cookie).
     pub(crate) version: Option<u8>,
     pub(crate) token: Vec<u8>,
-    pub(crate) timestamp: i64,
+    /// When it was made: seconds since the epoch, in decimal as Tornado writes the
+    /// number back (whatever its size: Python's `int` has no bound).
+    pub(crate) timestamp: String,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -68,7 +70,7 @@ pub(crate) fn decode_token(value: &str) -> Option<RawToken> {
             };
             let mask: [u8; 4] = unhex(mask)?.try_into().ok()?;
             let token = apply_mask(&mask, &unhex(masked)?);
-            let timestamp = parse_python_int(ts)?;
+            let timestamp = python_int_text(ts)?;
             return Some(RawToken {
                 version: Some(2),
                 token,
@@ -80,13 +82,15 @@ pub(crate) fn decode_token(value: &str) -> Option<RawToken> {
     Some(RawToken {
         version: Some(1),
         token,
-        timestamp: now_secs(),
+        timestamp: now_secs().to_string(),
     })
 }
 
-/// Python's `int(str)` for the timestamps here: optional sign and surrounding
-/// whitespace, digits with single underscores between them.
-fn parse_python_int(s: &str) -> Option<i64> {
+/// Python's `int(str)` for the timestamps here, as the decimal text Python's `str`
+/// gives back: optional sign and surrounding whitespace, digits with single
+/// underscores between them, no bound on the value (a timestamp is carried, never
+/// compared), but at most Python's 4,300 digits.
+fn python_int_text(s: &str) -> Option<String> {
     let s = s.trim();
     let (neg, digits) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
@@ -101,9 +105,20 @@ fn parse_python_int(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let n: i64 = digits.replace('_', "").parse().ok()?;
-    Some(if neg { -n } else { n })
+    let digits = digits.replace('_', "");
+    if digits.len() > PYTHON_INT_MAX_STR_DIGITS {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    Some(match (digits.is_empty(), neg) {
+        (true, _) => "0".to_owned(),
+        (false, true) => format!("-{digits}"),
+        (false, false) => digits.to_owned(),
+    })
 }
+
+/// Python's limit on the digits `int(str)` takes (`sys.get_int_max_str_digits()`).
+const PYTHON_INT_MAX_STR_DIGITS: usize = 4300;
 
 /// Why a state-changing request is refused as cross-origin, if it is (Tornado 6.6's
 /// `_check_cross_origin`): `Sec-Fetch-Site: same-origin` or `none` passes; without
@@ -179,7 +194,7 @@ mod tests {
         let raw = RawToken {
             version: None,
             token: (0..16).collect(),
-            timestamp: 1_300_000_000,
+            timestamp: "1300000000".to_owned(),
         };
         for mask in [[0, 0, 0, 0], [1, 2, 3, 4], [0xff; 4]] {
             let text = encode_token(&raw, true, mask);
@@ -187,7 +202,7 @@ mod tests {
             let back = decode_token(&text).unwrap();
             assert_eq!(back.version, Some(2));
             assert_eq!(back.token, raw.token);
-            assert_eq!(back.timestamp, 1_300_000_000);
+            assert_eq!(back.timestamp, "1300000000");
         }
         // Different masks, different text: a compressed page does not repeat it.
         assert_ne!(
@@ -232,7 +247,20 @@ mod tests {
             decode_token("2|01020304||1").unwrap().token,
             Vec::<u8>::new()
         );
-        assert_eq!(decode_token("2|01020304|00| 1_0 ").unwrap().timestamp, 10);
+        let stamp = |ts: &str| decode_token(&format!("2|01020304|00|{ts}")).map(|t| t.timestamp);
+        assert_eq!(stamp(" 1_0 ").as_deref(), Some("10"));
+        assert_eq!(stamp("-007").as_deref(), Some("-7"));
+        assert_eq!(stamp("-0").as_deref(), Some("0"));
+        // Python's `int` has no bound: a timestamp past 64 bits is kept as written,
+        // and goes back out that way.
+        assert_eq!(
+            stamp("99999999999999999999").as_deref(),
+            Some("99999999999999999999")
+        );
+        assert_eq!(stamp(&"9".repeat(4300)).map(|t| t.len()), Some(4300));
+        for bad in ["", "1__0", "_1", "1_", "+", "1.0", &"9".repeat(4301)] {
+            assert_eq!(stamp(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

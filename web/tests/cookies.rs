@@ -616,6 +616,34 @@ async fn xsrf_page(t: &testing::TestServer, cookie: Option<&str>) -> (String, Op
     (token, set_cookies(&r).first().map(|l| pair(l).to_owned()))
 }
 
+/// A version 2 token's timestamp is carried, never compared, and Python's `int` has no
+/// bound: one past 64 bits still counts, from the cookie or the form, and a page made
+/// from such a cookie writes it back as it came (as Tornado 6.6 does).
+#[test]
+fn xsrf_timestamps_past_64_bits_still_count() {
+    testing::run(xsrf_app, |t| async move {
+        // Token 00112233445566778899aabbccddeeff masked with 01020304.
+        let masked = "0113213745576573899ba9bfcddfedfb";
+        let normal = format!("2|01020304|{masked}|1300000000");
+        let huge = format!("2|01020304|{masked}|99999999999999999999");
+        for (cookie, header) in [(&huge, &normal), (&normal, &huge), (&huge, &huge)] {
+            let r = t
+                .fetch_request(
+                    t.request("/form")
+                        .method("POST")
+                        .header("Cookie", &format!("_xsrf={cookie}"))
+                        .header("X-XSRFToken", header)
+                        .body(""),
+                )
+                .await;
+            assert_eq!(r.code, 200, "cookie {cookie}, header {header}");
+        }
+        let (token, set) = xsrf_page(&t, Some(&format!("_xsrf={huge}"))).await;
+        assert_eq!(set, None, "the cookie is valid: not replaced");
+        assert!(token.ends_with("|99999999999999999999"), "{token}");
+    });
+}
+
 #[test]
 fn xsrf_tokens_are_accepted_in_every_form() {
     testing::run(xsrf_app, |t| async move {

@@ -601,7 +601,7 @@ impl Context {
             None => RawToken {
                 version: None,
                 token: random::<16>()?.to_vec(),
-                timestamp: xsrf::now_secs(),
+                timestamp: xsrf::now_secs().to_string(),
             },
         };
         self.extras().xsrf_raw = Some(raw.clone());
