@@ -108,6 +108,30 @@ pub trait HttpMessageDelegate: Sized + 'static {
     /// ```
     const FINISH_MAY_WAIT: bool = false;
 
+    /// Whether the delegate parses a buffered body's form arguments itself, with
+    /// [`HttpServerRequest::parse_body`](crate::httputil::HttpServerRequest::parse_body),
+    /// to answer a malformed one its own way (a web application answers it through the
+    /// handler's error page and logs it, as Tornado does). Unset, the server parses
+    /// the body before [`finish`](Self::finish) and answers a malformed one with a bare
+    /// 400 itself, without calling `finish`.
+    ///
+    /// ```
+    /// # use tornado_httpserver::httputil::HttpServerRequest;
+    /// # use tornado_httpserver::{HttpMessageDelegate, Response, ResponseWriter};
+    /// struct Form;
+    /// impl HttpMessageDelegate for Form {
+    ///     const PARSES_BODY: bool = true;
+    ///     async fn finish(self, mut request: HttpServerRequest, writer: ResponseWriter) {
+    ///         match request.parse_body() {
+    ///             Ok(()) => writer.send(Response::text("thanks")),
+    ///             Err(e) => writer.send(Response::new(e.status()).with_body(format!("{e}\n"))),
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = tornado_httpserver::HttpServer::new(|_req: HttpServerRequest| async { Response::text("") });
+    /// ```
+    const PARSES_BODY: bool = false;
+
     /// How this request's body is taken; [`BodyMode::Buffer`] unless overridden.
     fn body_mode(&self) -> BodyMode {
         BodyMode::Buffer
@@ -132,7 +156,8 @@ pub trait HttpMessageDelegate: Sized + 'static {
 
     /// The whole request has arrived: answer it through `writer` before the returned
     /// future completes. `request.body` holds the body in [`BodyMode::Buffer`] (with
-    /// its form arguments parsed) and is empty in [`BodyMode::Stream`].
+    /// its form arguments parsed, unless [`PARSES_BODY`](Self::PARSES_BODY) is set)
+    /// and is empty in [`BodyMode::Stream`].
     ///
     /// If the client goes away while this future is pending, the future is dropped (a
     /// long poll is cancelled); see [`ResponseWriter::closed`] to notice it first.

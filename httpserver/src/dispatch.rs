@@ -225,6 +225,7 @@ async fn read_and_finish<M: HttpMessageDelegate>(conn: Rc<Conn>, begun: Begun<M>
 
     request.body = body.into_bytes();
     if mode == BodyMode::Buffer
+        && !M::PARSES_BODY
         && !request.body.is_empty()
         && let Err(e) = request.parse_body()
     {

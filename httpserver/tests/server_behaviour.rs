@@ -660,3 +660,58 @@ fn bad_body_arguments_are_a_400_from_the_buffering_delegate() {
         assert_eq!(c.read_response().field("path").unwrap(), "/after");
     });
 }
+
+/// A delegate that parses the form itself (`PARSES_BODY`): the body arrives unparsed,
+/// a malformed one included, and the delegate answers it its own way.
+struct OwnForms;
+struct OwnForm;
+
+impl HttpServerConnectionDelegate for OwnForms {
+    type Message = OwnForm;
+    fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> OwnForm {
+        OwnForm
+    }
+}
+
+impl HttpMessageDelegate for OwnForm {
+    const PARSES_BODY: bool = true;
+
+    async fn finish(self, mut request: HttpServerRequest, w: ResponseWriter) {
+        let before = request.body_arguments().len();
+        let answer = match request.parse_body() {
+            Ok(()) => Response::text(format!(
+                "{before} then {} arguments",
+                request.body_arguments().len()
+            )),
+            Err(e) => Response::new(StatusCode::UNPROCESSABLE_ENTITY).with_body(format!("{e}")),
+        };
+        w.send(answer);
+    }
+}
+
+#[test]
+fn a_delegate_that_parses_the_body_gets_it_unparsed() {
+    serve(OwnForms, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        for (content_type, body, status, text) in [
+            (
+                "application/x-www-form-urlencoded",
+                "a=1&b=2",
+                200,
+                "0 then 2 arguments",
+            ),
+            ("multipart/form-data", "x", 422, "boundary"),
+        ] {
+            c.send(
+                format!(
+                    "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            let r = c.read_response();
+            assert_eq!(r.status, status, "{content_type}");
+            assert!(r.text().contains(text), "{content_type}: {}", r.text());
+        }
+    });
+}

@@ -98,6 +98,9 @@ impl WebRequest {
 impl HttpMessageDelegate for WebRequest {
     /// A handler may wait (a long poll): what reading its request took is freed first.
     const FINISH_MAY_WAIT: bool = true;
+    /// A malformed form body is the handler's 400 (its `write_error`, its log line),
+    /// as in Tornado, where `_execute` parses the body: see `before`.
+    const PARSES_BODY: bool = true;
 
     fn body_mode(&self) -> BodyMode {
         self.0.body_mode()
@@ -215,11 +218,17 @@ fn decode_path_args(cx: &mut Context, args: Option<&PathArgs>) -> Result {
     Ok(())
 }
 
-/// Everything before the method: the method check, path arguments, the current user,
-/// `prepare`.
+/// Everything before the method: the method check, the form body, path arguments, the
+/// current user, `prepare`.
 async fn before<H: RequestHandler>(h: &mut H, cx: &mut Context, args: Option<&PathArgs>) -> Result {
     if !H::SUPPORTED_METHODS.contains(cx.method()) {
         return Err(HttpError::new(405).into());
+    }
+    // The server leaves the form to us (`PARSES_BODY`); a streamed body has none.
+    if !H::STREAM_REQUEST_BODY && !cx.request().body.is_empty() {
+        cx.request_mut()
+            .parse_body()
+            .map_err(|e| HttpError::with_log(400, format!("Invalid body: {e}")))?;
     }
     decode_path_args(cx, args)?;
     let user = h.get_current_user(cx).await?;

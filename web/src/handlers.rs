@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tornado_httpserver::httputil::HttpServerRequest;
+use tornado_httpserver::httputil::{HttpServerRequest, percent_decode, url_concat};
 use tornado_httpserver::{
     BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, ResponseWriter,
 };
@@ -207,16 +207,140 @@ impl RequestHandler for RedirectHandler {
             Ok(n) => cx.path_arg(n),
             Err(_) => cx.path_kwarg(key),
         })?;
-        // The client's query goes on as it came, before any fragment of the target.
-        let query = cx.request().query();
+        // The client's query arguments go on, re-encoded, before any fragment of the
+        // target (Tornado's `url_concat` of `qs_to_qsl`: grouped by name, in the order
+        // each name first came).
+        let query = query_pairs(cx.request().query());
         if !query.is_empty() {
-            let fragment = to.find('#').map(|i| to.split_off(i));
-            to.push(if to.contains('?') { '&' } else { '?' });
-            to.push_str(query);
-            to.push_str(fragment.as_deref().unwrap_or(""));
+            to = url_concat(&to, query);
+        }
+        // What was substituted must not move the redirect to another scheme or host,
+        // as a browser reads them (Tornado 6.6): `/go/(.*)` to `/{0}` must not send
+        // `/go//evil.example` to `//evil.example`.
+        let (prefix, substituted) = literal_prefix(&self.url);
+        let unchanged = match (scheme_and_netloc(&prefix), scheme_and_netloc(&to)) {
+            (Some(template), Some(target)) => {
+                template == target
+                    // The host would come wholly from a substitution (or a browser
+                    // would find one where the parse does not, as in `https:///h`).
+                    && !(substituted
+                        && matches!(&*template.0, "http" | "https")
+                        && template.1.is_empty())
+            }
+            _ => false,
+        };
+        if !unchanged {
+            return Err(HttpError::with_log(
+                400,
+                format!("Redirect URL cannot change the scheme or netloc: {to:?}"),
+            )
+            .into());
+        }
+        if to.bytes().any(|b| matches!(b, 0..=8 | 0x0a..=0x1f | 0x7f)) {
+            // A 400 rather than the 500 a header with such a byte would be.
+            return Err(HttpError::with_log(
+                400,
+                format!("Redirect URL contains invalid characters: {to:?}"),
+            )
+            .into());
         }
         cx.redirect_with_status(&to, self.status)
     }
+}
+
+/// A query's arguments as Tornado's `qs_to_qsl(parse_qs(...))` lists them: decoded,
+/// blank values kept, grouped by name in the order each name first came.
+fn query_pairs(query: &str) -> Vec<(String, Vec<u8>)> {
+    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut order: Vec<String> = Vec::new();
+    for field in query.as_bytes().split(|&b| b == b'&') {
+        if field.is_empty() {
+            continue;
+        }
+        let (name, value) = match field.iter().position(|&b| b == b'=') {
+            Some(eq) => (&field[..eq], &field[eq + 1..]),
+            None => (field, &b""[..]),
+        };
+        let name = String::from_utf8_lossy(&percent_decode(name)).into_owned();
+        if !order.contains(&name) {
+            order.push(name.clone());
+        }
+        pairs.push((name, percent_decode(value)));
+    }
+    order
+        .iter()
+        .flat_map(|name| pairs.iter().filter(move |(n, _)| n == name).cloned())
+        .collect()
+}
+
+/// The text of a redirect template before its first substitution (`{{` and `}}` read
+/// as the braces they stand for), and whether it has a substitution at all.
+fn literal_prefix(template: &str) -> (String, bool) {
+    let mut prefix = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        prefix.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            prefix.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if tail.starts_with('{') {
+            return (prefix, true);
+        } else {
+            prefix.push('}');
+            rest = &tail[1..];
+        }
+    }
+    prefix.push_str(rest);
+    (prefix, false)
+}
+
+/// The scheme and the netloc (user info, host and port), lowercased, that a browser
+/// would see in `url` (Tornado 6.6's `_scheme_and_netloc`): both empty for a relative
+/// URL, `None` for one the parse refuses (an unbalanced or invalid `[…]` host).
+///
+/// Cleaned first as a browser cleans it: control characters and spaces trimmed from
+/// both ends, tabs and line breaks removed, backslashes read as slashes, and any run
+/// of slashes that starts it read as two.
+fn scheme_and_netloc(url: &str) -> Option<(String, String)> {
+    let cleaned: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    let mut rest = cleaned.as_str();
+    if rest.starts_with("//") {
+        rest = &rest[rest.len() - rest.trim_start_matches('/').len() - 2..];
+    }
+    // A scheme: a letter, then letters, digits, `+`, `-` or `.`, up to a colon.
+    let mut scheme = String::new();
+    if let Some(colon) = rest.find(':')
+        && rest.as_bytes()[0].is_ascii_alphabetic()
+        && rest[..colon]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        scheme = rest[..colon].to_ascii_lowercase();
+        rest = &rest[colon + 1..];
+    }
+    let mut netloc = String::new();
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        netloc = after[..end].to_lowercase();
+        if netloc.contains('[') != netloc.contains(']') {
+            return None;
+        }
+        if let Some(open) = netloc.find('[') {
+            let close = netloc.find(']')?;
+            let inside = netloc.get(open + 1..close)?;
+            let ipv6 = inside.parse::<std::net::Ipv6Addr>().is_ok();
+            if !ipv6 && !inside.starts_with('v') {
+                return None;
+            }
+        }
+    }
+    Some((scheme, netloc))
 }
 
 /// Mounts any [`HttpServerConnectionDelegate`] (a closure `|request| async {
@@ -318,6 +442,20 @@ impl<M: HttpMessageDelegate> ErasedMessage for Fallback<M> {
         request: HttpServerRequest,
         writer: ResponseWriter,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        // The application's server leaves the form body to whoever serves the request
+        // (`PARSES_BODY`); a mounted delegate that does not parse it gets it parsed,
+        // and a malformed one answered, as its own server would.
+        let mut request = request;
+        if !M::PARSES_BODY
+            && self.0.body_mode() == BodyMode::Buffer
+            && !request.body.is_empty()
+            && let Err(e) = request.parse_body()
+        {
+            log::info!("bad request body: {e}");
+            self.0.on_connection_close();
+            writer.send(tornado_httpserver::Response::new(e.status()));
+            return Box::pin(std::future::ready(()));
+        }
         Box::pin(self.0.finish(request, writer))
     }
 

@@ -4,9 +4,14 @@
 
 mod common;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use tornado_web::http::{Method, StatusCode};
 use tornado_web::testing;
-use tornado_web::{Application, Context, Error, HttpError, RequestHandler, Settings, url};
+use tornado_web::{
+    Application, Context, Error, HttpError, RequestHandler, RequestLog, Settings, url,
+};
 
 /// Fails as `?how=` says.
 struct Fails;
@@ -252,6 +257,10 @@ impl RequestHandler for CustomPage {
             _ => Ok(()),
         }
     }
+    async fn post(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.write("posted");
+        Ok(())
+    }
     fn write_error(cx: &mut Context, status: StatusCode, error: Option<&Error>) {
         let _ = cx.write_json(&serde_json::json!({
             "status": status.as_u16(),
@@ -294,6 +303,58 @@ fn a_handlers_own_write_error() {
             }
             assert_eq!(t.fetch("/custom?how=http").await.reason, "Taken");
         },
+    );
+}
+
+/// A form body that does not parse is the handler's 400, as in Tornado (whose
+/// `_execute` parses it): its `write_error` writes the page and `log_function` sees the
+/// request; the error names the body. A good body still reaches the method.
+#[test]
+fn a_malformed_form_body_is_the_handlers_400() {
+    let logged: Rc<RefCell<Vec<(u16, String)>>> = Rc::default();
+    let record = logged.clone();
+    testing::run(
+        move || {
+            app(Settings {
+                log_function: Some(Rc::new(move |r: &RequestLog<'_>| {
+                    record
+                        .borrow_mut()
+                        .push((r.status.as_u16(), r.uri.to_owned()));
+                })),
+                ..Settings::default()
+            })
+        },
+        |t| async move {
+            let post = |content_type: &'static str, body: &'static str| {
+                t.fetch_request(
+                    t.request("/custom")
+                        .method("POST")
+                        .header("Content-Type", content_type)
+                        .body(body),
+                )
+            };
+            for (content_type, body) in [
+                ("multipart/form-data", "x"),
+                ("multipart/form-data; boundary=b", "--b\r\nno end"),
+            ] {
+                let r = post(content_type, body).await;
+                assert_eq!(r.code, 400, "{content_type}");
+                let page: serde_json::Value = r.json().unwrap();
+                assert_eq!(page["status"], 400, "{content_type}");
+                let http = page["http"].as_str().unwrap_or_default();
+                assert!(http.starts_with("HTTP 400: Bad Request"), "{http}");
+            }
+            let r = post("application/x-www-form-urlencoded", "a=1").await;
+            assert_eq!((r.code, r.text().unwrap()), (200, "posted"));
+        },
+    );
+    let logged = logged.borrow();
+    assert_eq!(logged.len(), 3, "{logged:?}");
+    assert!(
+        logged[..2]
+            .iter()
+            .all(|(code, uri)| *code == 400 && uri == "/custom"),
+        "{logged:?}"
     );
 }
 

@@ -97,8 +97,8 @@ pub fn url_escape_into(out: &mut String, input: &[u8]) {
 /// ```
 pub fn url_concat<K, V>(url: &str, args: impl IntoIterator<Item = (K, V)>) -> String
 where
-    K: AsRef<str>,
-    V: AsRef<str>,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
 {
     let (rest, fragment) = match url.split_once('#') {
         Some((rest, fragment)) => (rest, Some(fragment)),
@@ -126,11 +126,7 @@ where
         push(&mut out, &percent_decode(name), &percent_decode(value));
     }
     for (name, value) in args {
-        push(
-            &mut out,
-            name.as_ref().as_bytes(),
-            value.as_ref().as_bytes(),
-        );
+        push(&mut out, name.as_ref(), value.as_ref());
     }
     if let Some(fragment) = fragment {
         out.push('#');
