@@ -75,8 +75,14 @@ impl RequestHandler for ErrorHandler {
 
 /// Redirects to a URL built from the route's groups (Tornado's `RedirectHandler`):
 /// `{0}`, `{1}`, ... are the positional groups, `{name}` the named ones (`{{` and
-/// `}}` are braces); the request's query string is appended. Permanent (301) by
+/// `}}` are braces); the request's query arguments are appended. Permanent (301) by
 /// default. Serves `GET`.
+///
+/// As in Tornado 6.6, what is substituted may not change the target's scheme or host
+/// as a browser would read them: `/{0}` with `//evil.example` for `{0}` is a 400, not
+/// a redirect to another site, as is a target with control characters. So a
+/// substitution can fill the path, query or fragment of the template, never its scheme
+/// or host.
 ///
 /// ```
 /// use tornado_web::{testing, url, Application, RedirectHandler};
@@ -84,6 +90,7 @@ impl RequestHandler for ErrorHandler {
 /// let app = || Application::new(vec![
 ///     url(r"/photos/(.*)", || RedirectHandler::new("/pictures/{0}")),
 ///     url(r"/old", || RedirectHandler::new("/new").permanent(false)),
+///     url(r"/to/(.*)", || RedirectHandler::new("/{0}")),
 /// ]);
 /// testing::run(app, |t| async move {
 ///     let get = |path: &str| t.fetch_request(t.request(path).follow_redirects(false));
@@ -91,6 +98,9 @@ impl RequestHandler for ErrorHandler {
 ///     assert_eq!((r.code, r.headers.get("Location")), (301, Some("/pictures/cat.jpg?size=2")));
 ///     let r = get("/old").await;
 ///     assert_eq!((r.code, r.headers.get("Location")), (302, Some("/new")));
+///     // `/{0}` filled with `/evil.example` would name another host: refused.
+///     assert_eq!(get("/to//evil.example").await.code, 400);
+///     assert_eq!(get("/photos//evil.example").await.code, 301);
 /// });
 /// ```
 #[derive(Debug, Clone)]
