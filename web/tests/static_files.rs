@@ -376,6 +376,26 @@ fn every_range_shape() {
     );
 }
 
+/// Two `Range` lines: Tornado joins them into one value no range parses, and sends the
+/// whole file; so do we (not the first range alone).
+#[test]
+fn two_range_headers_get_the_whole_file() {
+    let t = tree();
+    let root = root_of(&t);
+    testing::run(
+        || app(&root),
+        |s| async move {
+            let c = RawClient::connect(s.addr()).await;
+            let ranges = "Range: bytes=0-1\r\nRange: bytes=3-4\r\n";
+            c.request("GET", "/static/robots.txt", ranges).await;
+            let r = c.read_response(false).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.body, ROBOTS);
+            assert_eq!(r.header("Content-Range"), None);
+        },
+    );
+}
+
 #[test]
 fn head_sends_the_headers_and_no_body() {
     let t = tree();

@@ -207,7 +207,7 @@ pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
 }
 
 /// The request headers that decide the answer, found in one pass over the request's
-/// headers (the first of each).
+/// headers (the first of each; a second `Range` makes it none that parses).
 #[derive(Debug, Default)]
 struct Conditions<'a> {
     if_none_match: Option<&'a str>,
@@ -220,7 +220,12 @@ impl<'a> Conditions<'a> {
         let mut found = Conditions::default();
         for (name, value) in headers.iter() {
             let slot = match name.len() {
-                5 if name.eq_ignore_ascii_case("Range") => &mut found.range,
+                5 if name.eq_ignore_ascii_case("Range") => {
+                    // Two `Range` lines: Tornado reads them joined, which no range
+                    // parses, and sends the whole file.
+                    found.range = Some(if found.range.is_some() { "" } else { value });
+                    continue;
+                }
                 13 if name.eq_ignore_ascii_case("If-None-Match") => &mut found.if_none_match,
                 17 if name.eq_ignore_ascii_case("If-Modified-Since") => {
                     &mut found.if_modified_since
