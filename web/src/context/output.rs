@@ -1457,7 +1457,9 @@ fn etag_matches(header: &str, etag: &str) -> bool {
                     tags.push(&header[start..=close]);
                     i = close + 1;
                 }
-                None => break,
+                // No closing quote: as Tornado's regex, go on a byte further (a `*`
+                // after it still counts).
+                None => i += 1,
             }
         } else {
             i += 1;
@@ -1512,6 +1514,8 @@ mod tests {
             ("abc", false),
             ("", false),
             ("\"unterminated", false),
+            ("\"abc, *", true),
+            ("W/\"u *", true),
             ("\"x\" , \"y\"", false),
         ];
         for (header, want) in cases {
