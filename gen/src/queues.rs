@@ -20,7 +20,10 @@
 //! As in Tornado, an item put while a task waits in `get` goes straight to the oldest
 //! such task, and a slot freed while a task waits in `put` is filled at once with that
 //! task's item. Dropping a waiting `get` is safe: an item it had been handed but not
-//! yet returned goes to the next waiting getter, or back to the head of the queue.
+//! yet returned goes to the next waiting getter, or back into the queue, older than
+//! every item put since (items given back by several getters keep the order they were
+//! handed out in). As the item is never lost, the queue may then hold more than
+//! `maxsize` items until it is got; `put` waits meanwhile.
 //! Dropping a waiting `put` withdraws its item (it is dropped, never half-put).
 
 use std::cell::RefCell;
@@ -46,42 +49,67 @@ trait Store<T> {
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
     /// Adds an item older than every item queued now: one handed to a getter that was
-    /// dropped before taking it.
-    fn restore(&mut self, item: T);
+    /// dropped before taking it. `handoff` numbers the hand-offs, so items given back
+    /// in any order take their places in the order they were handed out.
+    fn restore(&mut self, item: T, handoff: u64);
     fn len(&self) -> usize;
 }
 
-struct Fifo<T>(VecDeque<T>);
+/// Where `handoff` goes among the hand-off numbers of the items given back so far
+/// (kept in ascending order).
+fn restored_place(restored: &VecDeque<u64>, handoff: u64) -> usize {
+    restored.partition_point(|&h| h < handoff)
+}
+
+/// Items in order; those given back (older than every other) at the front, with their
+/// hand-off numbers in `restored`.
+struct Fifo<T> {
+    items: VecDeque<T>,
+    restored: VecDeque<u64>,
+}
 
 impl<T> Store<T> for Fifo<T> {
     fn push(&mut self, item: T) {
-        self.0.push_back(item);
+        self.items.push_back(item);
     }
     fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
+        self.restored.pop_front();
+        self.items.pop_front()
     }
-    fn restore(&mut self, item: T) {
-        self.0.push_front(item);
+    fn restore(&mut self, item: T, handoff: u64) {
+        let at = restored_place(&self.restored, handoff);
+        self.restored.insert(at, handoff);
+        self.items.insert(at, item);
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.items.len()
     }
 }
 
-struct Lifo<T>(Vec<T>);
+/// A stack, newest on top; the items given back (older than every other) at the
+/// bottom, with their hand-off numbers in `restored`.
+struct Lifo<T> {
+    items: Vec<T>,
+    restored: VecDeque<u64>,
+}
 
 impl<T> Store<T> for Lifo<T> {
     fn push(&mut self, item: T) {
-        self.0.push(item);
+        self.items.push(item);
     }
     fn pop(&mut self) -> Option<T> {
-        self.0.pop()
+        if self.items.len() == self.restored.len() {
+            self.restored.pop_back();
+        }
+        self.items.pop()
     }
-    fn restore(&mut self, item: T) {
-        self.0.insert(0, item);
+    fn restore(&mut self, item: T, handoff: u64) {
+        let at = restored_place(&self.restored, handoff);
+        self.restored.insert(at, handoff);
+        self.items.insert(at, item);
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.items.len()
     }
 }
 
@@ -108,14 +136,14 @@ impl<T: Ord> Ord for Ranked<T> {
     }
 }
 
-/// Sequence numbers of pushed items count up from here; restored (older) items count
-/// down from just below it, so they sort before equal items pushed later.
+/// Sequence numbers of pushed items count up from here; restored (older) items take
+/// their hand-off numbers, which count up from 0 (below it), so they sort before equal
+/// items pushed later, in the order they were handed out.
 const PRIORITY_SEQ_START: u64 = 1 << 63;
 
 struct Priority<T> {
     heap: BinaryHeap<Reverse<Ranked<T>>>,
     next_seq: u64,
-    restore_seq: u64,
 }
 
 impl<T: Ord> Store<T> for Priority<T> {
@@ -127,9 +155,8 @@ impl<T: Ord> Store<T> for Priority<T> {
     fn pop(&mut self) -> Option<T> {
         self.heap.pop().map(|Reverse(r)| r.item)
     }
-    fn restore(&mut self, item: T) {
-        self.restore_seq = self.restore_seq.saturating_sub(1);
-        let seq = self.restore_seq;
+    fn restore(&mut self, item: T, handoff: u64) {
+        let seq = handoff.min(PRIORITY_SEQ_START - 1);
         self.heap.push(Reverse(Ranked { item, seq }));
     }
     fn len(&self) -> usize {
@@ -137,9 +164,17 @@ impl<T: Ord> Store<T> for Priority<T> {
     }
 }
 
+/// An item handed to a waiting getter, numbered in the order of hand-offs.
+struct Handed<T> {
+    handoff: u64,
+    item: T,
+}
+
 struct State<T> {
     items: Box<dyn Store<T>>,
-    getters: WaitQueue<T>,
+    getters: WaitQueue<Handed<T>>,
+    /// Hand-offs to getters so far: the next one's number.
+    handoffs: u64,
     putters: WaitQueue<T>,
     unfinished: usize,
 }
@@ -211,7 +246,14 @@ impl<T: 'static> Queue<T> {
     /// assert_eq!(q.get_nowait().unwrap(), 1); // first in, first out
     /// ```
     pub fn new(maxsize: usize) -> Queue<T> {
-        Queue::with_store(maxsize, Box::new(Fifo(VecDeque::new())), "Queue")
+        Queue::with_store(
+            maxsize,
+            Box::new(Fifo {
+                items: VecDeque::new(),
+                restored: VecDeque::new(),
+            }),
+            "Queue",
+        )
     }
 }
 
@@ -224,6 +266,7 @@ impl<T> Queue<T> {
                 state: RefCell::new(State {
                     items,
                     getters: WaitQueue::default(),
+                    handoffs: 0,
                     putters: WaitQueue::default(),
                     unfinished: 0,
                 }),
@@ -334,7 +377,9 @@ impl<T> Queue<T> {
         if let Some(getter) = st.getters.pop_waiting() {
             // A getter waits, so the queue is empty: the item goes straight to it.
             self.add_task(&mut st);
-            let waker = getter.notify(Some(item));
+            let handoff = st.handoffs;
+            st.handoffs += 1;
+            let waker = getter.notify(Some(Handed { handoff, item }));
             drop(st);
             if let Some(w) = waker {
                 w.wake();
@@ -414,8 +459,16 @@ impl<T> Queue<T> {
         let (item, waker) = {
             let mut st = self.inner.state.borrow_mut();
             // A putter waits, so the queue is full: its item goes in first (Tornado's
-            // order, which matters for LIFO and priority queues).
-            let waker = match st.putters.pop_waiting() {
+            // order, which matters for LIFO and priority queues), unless the queue holds
+            // more than `maxsize` (an item given back by a dropped getter): then the get
+            // only makes it less full.
+            let over_full = st.items.len() > self.inner.maxsize;
+            let putter = if over_full {
+                None
+            } else {
+                st.putters.pop_waiting()
+            };
+            let waker = match putter {
                 Some(putter) => {
                     if let Some(it) = putter.take_value() {
                         st.items.push(it);
@@ -593,18 +646,21 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Gives back an item a dropped getter had been handed but never returned.
-    fn redeliver(&self, item: T) {
+    /// Gives back an item a dropped getter had been handed but never returned: to the
+    /// next waiting getter, or into the queue before every item put since. That may take
+    /// the queue past `maxsize` for a while (items were put while this one was on its
+    /// way), rather than lose the item.
+    fn redeliver(&self, handed: Handed<T>) {
         let mut st = self.inner.state.borrow_mut();
         match st.getters.pop_waiting() {
             Some(getter) => {
-                let waker = getter.notify(Some(item));
+                let waker = getter.notify(Some(handed));
                 drop(st);
                 if let Some(w) = waker {
                     w.wake();
                 }
             }
-            None => st.items.restore(item),
+            None => st.items.restore(handed.item, handed.handoff),
         }
     }
 }
@@ -721,7 +777,7 @@ impl<T> fmt::Debug for Put<T> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Get<T> {
     queue: Queue<T>,
-    node: Option<Rc<Node<T>>>,
+    node: Option<Rc<Node<Handed<T>>>>,
 }
 
 impl<T> Unpin for Get<T> {}
@@ -733,10 +789,10 @@ impl<T> Future for Get<T> {
         let this = &mut *self;
         if let Some(node) = &this.node {
             if node.state() == NodeState::Notified
-                && let Some(item) = node.take_value()
+                && let Some(handed) = node.take_value()
             {
                 this.node = None;
-                return Poll::Ready(item);
+                return Poll::Ready(handed.item);
             }
             node.set_waker(cx.waker());
             return Poll::Pending;
@@ -762,8 +818,8 @@ impl<T> Drop for Get<T> {
     fn drop(&mut self) {
         let Some(node) = self.node.take() else { return };
         if node.state() == NodeState::Notified {
-            if let Some(item) = node.take_value() {
-                self.queue.redeliver(item);
+            if let Some(handed) = node.take_value() {
+                self.queue.redeliver(handed);
             }
         } else {
             self.queue.inner.state.borrow_mut().getters.cancel(&node);
@@ -876,7 +932,6 @@ impl<T: Ord + 'static> PriorityQueue<T> {
         let store = Priority {
             heap: BinaryHeap::new(),
             next_seq: PRIORITY_SEQ_START,
-            restore_seq: PRIORITY_SEQ_START,
         };
         PriorityQueue {
             queue: Queue::with_store(maxsize, Box::new(store), "PriorityQueue"),
@@ -918,7 +973,14 @@ impl<T: 'static> LifoQueue<T> {
     /// ```
     pub fn new(maxsize: usize) -> LifoQueue<T> {
         LifoQueue {
-            queue: Queue::with_store(maxsize, Box::new(Lifo(Vec::new())), "LifoQueue"),
+            queue: Queue::with_store(
+                maxsize,
+                Box::new(Lifo {
+                    items: Vec::new(),
+                    restored: VecDeque::new(),
+                }),
+                "LifoQueue",
+            ),
         }
     }
 }

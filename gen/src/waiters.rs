@@ -96,6 +96,25 @@ impl<T> WaitQueue<T> {
         None
     }
 
+    /// Removes and returns the oldest node still waiting, if `pred` accepts the value it
+    /// holds; else leaves it in place and returns `None`.
+    pub(crate) fn pop_waiting_if(
+        &mut self,
+        pred: impl FnOnce(Option<&T>) -> bool,
+    ) -> Option<Rc<Node<T>>> {
+        while let Some(node) = self.queue.front() {
+            if node.state() == NodeState::Waiting {
+                if !pred(node.value.borrow().as_ref()) {
+                    return None;
+                }
+                return self.queue.pop_front();
+            }
+            self.queue.pop_front();
+            self.cancelled = self.cancelled.saturating_sub(1);
+        }
+        None
+    }
+
     /// Withdraws a waiting node; returns the value it held, for the caller to drop
     /// outside its borrows.
     pub(crate) fn cancel(&mut self, node: &Node<T>) -> Option<T> {

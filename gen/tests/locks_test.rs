@@ -245,6 +245,52 @@ fn condition_notification_of_a_dropped_waiter_goes_to_the_next() {
     });
 }
 
+/// A notification is for the waiters there when it is made: one passed on by a dropped
+/// waiter does not wake a waiter that came later (after `notify_all`, or when no other
+/// waiter was there), as in Tornado, where such a waiter sleeps on.
+#[test]
+fn condition_notification_passed_on_skips_later_waiters() {
+    run(async {
+        let c = Condition::new();
+        let mut a = c.wait();
+        let mut b = c.wait();
+        assert!(poll_once(&mut a).await.is_pending());
+        assert!(poll_once(&mut b).await.is_pending());
+        assert_eq!(c.notify_all(), 2);
+        let h = history();
+        record_done(&h, c.wait(), "late");
+        settle().await;
+        drop(a); // notified, never saw it: nobody from before is left to take it
+        assert!(poll_once(&mut b).await.is_ready());
+        settle().await;
+        assert_eq!(snapshot(&h), Vec::<String>::new());
+
+        // notify(1) with one waiter, which is dropped: the late one sleeps on...
+        let mut first = c.wait();
+        assert!(poll_once(&mut first).await.is_pending());
+        // `late` (still waiting) came before `first`: it may take the notification.
+        assert_eq!(c.notify(1), 1);
+        drop(first);
+        settle().await;
+        assert_eq!(snapshot(&h), ["late"]);
+        let mut only = c.wait();
+        assert!(poll_once(&mut only).await.is_pending());
+        c.notify(1);
+        record_done(&h, c.wait(), "after");
+        settle().await;
+        drop(only);
+        settle().await;
+        assert_eq!(
+            snapshot(&h),
+            ["late"],
+            "a waiter after the notify sleeps on"
+        );
+        c.notify(1);
+        settle().await;
+        assert_eq!(snapshot(&h), ["late", "after"]);
+    });
+}
+
 #[test]
 fn condition_dropped_waiter_is_not_notified() {
     run(async {

@@ -621,6 +621,82 @@ fn redelivered_items_keep_their_order_in_lifo_and_priority_queues() {
     });
 }
 
+/// Items handed to several getters that are then dropped (in any order) go back in the
+/// order they were handed out: first-in first-out for a `Queue`, newest first for a
+/// `LifoQueue`, and by hand-off among equal priorities.
+#[test]
+fn items_of_several_dropped_getters_keep_their_order() {
+    run(async {
+        for drop_in_reverse in [false, true] {
+            let q = Queue::new(0);
+            let lifo = LifoQueue::new(0);
+            let prio = PriorityQueue::new(0);
+            let mut qg = vec![q.get(), q.get()];
+            let mut lg = vec![lifo.get(), lifo.get()];
+            let mut pg = vec![prio.get(), prio.get()];
+            for g in qg.iter_mut() {
+                assert!(poll_once(g).await.is_pending());
+            }
+            for g in lg.iter_mut() {
+                assert!(poll_once(g).await.is_pending());
+            }
+            for g in pg.iter_mut() {
+                assert!(poll_once(g).await.is_pending());
+            }
+            for (i, item) in [(1, "a"), (2, "b")] {
+                q.put_nowait(i).unwrap(); // handed to getter i
+                lifo.put_nowait(i).unwrap();
+                prio.put_nowait((0, item)).unwrap();
+            }
+            q.put_nowait(3).unwrap(); // queued
+            lifo.put_nowait(3).unwrap();
+            prio.put_nowait((0, "c")).unwrap();
+            if drop_in_reverse {
+                qg.reverse();
+                lg.reverse();
+                pg.reverse();
+            }
+            drop(qg);
+            drop(lg);
+            drop(pg);
+            let got: Vec<_> = (0..3).map(|_| q.get_nowait().unwrap()).collect();
+            assert_eq!(got, [1, 2, 3], "Queue, reverse drop: {drop_in_reverse}");
+            let got: Vec<_> = (0..3).map(|_| lifo.get_nowait().unwrap()).collect();
+            assert_eq!(got, [3, 2, 1], "LifoQueue, reverse drop: {drop_in_reverse}");
+            let got: Vec<_> = (0..3).map(|_| prio.get_nowait().unwrap().1).collect();
+            assert_eq!(
+                got,
+                ["a", "b", "c"],
+                "PriorityQueue, reverse drop: {drop_in_reverse}"
+            );
+        }
+    });
+}
+
+/// An item given back by a dropped getter is never lost, even when the queue filled up
+/// while it was on its way: the queue holds more than `maxsize` until it is got, and
+/// `put` waits meanwhile.
+#[test]
+fn an_item_given_back_to_a_full_queue_is_kept() {
+    run(async {
+        let q = Queue::new(1);
+        let mut g = q.get();
+        assert!(poll_once(&mut g).await.is_pending());
+        q.put_nowait(1).unwrap(); // handed to g
+        q.put_nowait(2).unwrap(); // the queue was empty: room for one
+        drop(g);
+        assert_eq!((q.qsize(), q.full()), (2, true));
+        assert!(q.put_nowait(3).is_err());
+        let mut put = q.put(3);
+        assert!(poll_once(&mut put).await.is_pending());
+        assert_eq!(q.get_nowait().unwrap(), 1);
+        assert!(poll_once(&mut put).await.is_pending(), "still full");
+        assert_eq!(q.get_nowait().unwrap(), 2);
+        put.await;
+        assert_eq!(q.get_nowait().unwrap(), 3);
+    });
+}
+
 #[test]
 fn get_timeout_racing_a_put_loses_nothing() {
     run(async {

@@ -1,6 +1,6 @@
 //! `Condition`: tasks wait until another notifies them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +13,10 @@ use crate::timeout::{WithTimeout, with_timeout};
 use crate::waiters::{Node, NodeState, WaitQueue, wake_all};
 
 struct Inner {
-    waiters: RefCell<WaitQueue<()>>,
+    /// Each waiter holds the number of its arrival; a notified one, the number of the
+    /// next arrival at the time of the notify (see `ConditionWait`'s `Drop`).
+    waiters: RefCell<WaitQueue<u64>>,
+    arrivals: Cell<u64>,
 }
 
 /// Lets tasks wait until notified (Tornado's `locks.Condition`).
@@ -71,6 +74,7 @@ impl Condition {
         Condition {
             inner: Rc::new(Inner {
                 waiters: RefCell::new(WaitQueue::default()),
+                arrivals: Cell::new(0),
             }),
         }
     }
@@ -98,12 +102,13 @@ impl Condition {
     pub fn notify(&self, n: usize) -> usize {
         let mut wakers = Vec::new();
         {
+            let horizon = self.inner.arrivals.get();
             let mut waiters = self.inner.waiters.borrow_mut();
             while wakers.len() < n {
                 let Some(node) = waiters.pop_waiting() else {
                     break;
                 };
-                wakers.push(node.notify(None));
+                wakers.push(node.notify(Some(horizon)));
             }
         }
         let woken = wakers.len();
@@ -129,7 +134,7 @@ impl fmt::Debug for Condition {
 #[must_use = "futures do nothing unless awaited"]
 pub struct ConditionWait {
     inner: Rc<Inner>,
-    node: Option<Rc<Node<()>>>,
+    node: Option<Rc<Node<u64>>>,
 }
 
 impl Future for ConditionWait {
@@ -138,7 +143,13 @@ impl Future for ConditionWait {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         match &self.node {
             None => {
-                let node = self.inner.waiters.borrow_mut().push(cx.waker(), None);
+                let arrival = self.inner.arrivals.get();
+                self.inner.arrivals.set(arrival + 1);
+                let node = self
+                    .inner
+                    .waiters
+                    .borrow_mut()
+                    .push(cx.waker(), Some(arrival));
                 self.node = Some(node);
                 Poll::Pending
             }
@@ -158,11 +169,20 @@ impl Drop for ConditionWait {
     fn drop(&mut self) {
         let Some(node) = self.node.take() else { return };
         if node.state() == NodeState::Notified {
-            // Notified but never saw it: the notification goes to the next waiter.
-            Condition {
-                inner: self.inner.clone(),
+            // Notified but never saw it: the notification goes to the next waiter, if
+            // that one was waiting when it was made (a notify wakes only the waiters
+            // there at the time; after `notify_all` no one is left to pass it to).
+            let horizon = node.take_value().unwrap_or(0);
+            let next = self
+                .inner
+                .waiters
+                .borrow_mut()
+                .pop_waiting_if(|arrival| arrival.is_some_and(|a| *a < horizon));
+            if let Some(next) = next
+                && let Some(waker) = next.notify(Some(horizon))
+            {
+                waker.wake();
             }
-            .notify(1);
         } else {
             self.inner.waiters.borrow_mut().cancel(&node);
         }
