@@ -178,6 +178,25 @@ impl ReadBuffer {
         n
     }
 
+    /// Puts `data` back in front of the buffered bytes (bytes a read had taken out and
+    /// did not keep).
+    pub(crate) fn unread(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.start >= data.len() {
+            self.start -= data.len();
+            self.buf[self.start..self.start + data.len()].copy_from_slice(data);
+            return;
+        }
+        let mut joined = BytesMut::with_capacity(data.len() + self.len());
+        joined.extend_from_slice(data);
+        joined.extend_from_slice(self.data());
+        self.start = 0;
+        self.filled = joined.len();
+        self.buf = joined;
+    }
+
     /// Gives the memory back (to this thread's pool) if no data is buffered.
     pub(crate) fn release_if_empty(&mut self) {
         if self.len() == 0 && self.buf.capacity() != 0 {

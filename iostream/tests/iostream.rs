@@ -705,3 +705,95 @@ fn detach_gives_the_socket_back() {
         assert_eq!(count.get(), 0);
     });
 }
+
+/// Polls `f` once (pending or not) without waiting.
+async fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx))).await
+}
+
+/// What `read_into` had taken is not lost when the read fails at the peer's close, nor
+/// when the read is dropped half filled (a timeout): it goes back to the buffer.
+#[test]
+fn read_into_gives_back_what_it_took_when_it_does_not_complete() {
+    run(async {
+        let (a, b) = unix_pair();
+        a.write(b"hello").await.unwrap();
+        a.close();
+        let mut buf = [0u8; 10];
+        let err = b.read_into(&mut buf, false).await.unwrap_err();
+        assert!(is_stream_closed(&err));
+        assert_eq!(b.read_buffer_len(), 5);
+        assert_eq!(&b.read_bytes(5, false).await.unwrap()[..], b"hello");
+
+        let (a, b) = unix_pair();
+        a.write(b"hello").await.unwrap();
+        let mut buf = [0u8; 10];
+        {
+            let mut read = b.read_into(&mut buf, false);
+            assert!(poll_once(&mut read).await.is_pending()); // 5 of 10 bytes
+        }
+        a.write(b"world").await.unwrap();
+        let got = b.read_bytes(10, false).await.unwrap();
+        assert_eq!(&got[..], b"helloworld");
+    });
+}
+
+/// A buffer of exactly `max_buffer_size` is not an overflow (only a byte more is, as in
+/// Tornado): the data and the clean end both come through; and after an overflow what
+/// was buffered can still be read.
+#[test]
+fn a_buffer_of_exactly_max_buffer_size_is_no_overflow() {
+    run(async {
+        let (a, b) = unix_pair();
+        b.set_max_buffer_size(10);
+        a.write(b"0123456789").await.unwrap();
+        a.close();
+        assert_eq!(&b.read_until_close().await.unwrap()[..], b"0123456789");
+
+        let (a, b) = unix_pair();
+        b.set_max_buffer_size(10);
+        a.write(b"0123456789").await.unwrap();
+        a.close();
+        let closed = Rc::new(Cell::new(false));
+        let flag = closed.clone();
+        b.set_close_callback(move || flag.set(true));
+        while !closed.get() {
+            sleep(Duration::from_millis(1)).await;
+        }
+        assert!(b.error().is_none(), "{:?}", b.error());
+        assert_eq!(&b.read_bytes(10, false).await.unwrap()[..], b"0123456789");
+
+        let (a, b) = unix_pair();
+        b.set_max_buffer_size(10);
+        a.write(b"0123456789ab").await.unwrap();
+        let err = b.read_until(b"\n", None).await.unwrap_err();
+        assert!(is_stream_closed(&err));
+        assert!(
+            b.error()
+                .unwrap()
+                .to_string()
+                .contains("maximum read buffer size")
+        );
+        assert_eq!(&b.read_bytes(4, false).await.unwrap()[..], b"0123");
+    });
+}
+
+/// A read owned by the close callback, dropped when the callback is cleared or
+/// replaced, frees the stream's reader slot (it was dropped while the stream's state
+/// was borrowed, and kept the slot: every later read failed as "already reading").
+#[test]
+fn a_read_dropped_with_the_close_callback_frees_the_reader() {
+    run(async {
+        let (a, b) = unix_pair();
+        let pending = b.read_bytes(1, false);
+        b.set_close_callback(move || drop(pending));
+        b.clear_close_callback();
+        assert!(!b.reading());
+        let pending = b.read_bytes(1, false);
+        b.set_close_callback(move || drop(pending));
+        b.set_close_callback(|| {});
+        assert!(!b.reading());
+        a.write(b"x").await.unwrap();
+        assert_eq!(&b.read_bytes(1, false).await.unwrap()[..], b"x");
+    });
+}

@@ -192,11 +192,16 @@ impl IoStream {
     /// ```
     pub fn set_close_callback<F: FnOnce() + 'static>(&self, callback: F) {
         let mut st = self.shared.state.borrow_mut();
-        if st.closed {
+        let replaced = if st.closed {
             st.io_loop.add_callback(callback);
+            None
         } else {
-            st.close_callback = Some(Box::new(callback));
-        }
+            st.close_callback.replace(Box::new(callback))
+        };
+        // A callback is user code: what it owns (a pending read, say) is dropped once
+        // the stream's state is free again.
+        drop(st);
+        drop(replaced);
     }
 
     /// Removes the close callback, if any.
@@ -223,7 +228,9 @@ impl IoStream {
     /// });
     /// ```
     pub fn clear_close_callback(&self) {
-        self.shared.state.borrow_mut().close_callback = None;
+        // Dropped outside the state's borrow (see `set_close_callback`).
+        let cleared = self.shared.state.borrow_mut().close_callback.take();
+        drop(cleared);
     }
 
     /// Takes the transport back (for a protocol upgrade): deregisters it and leaves this
@@ -270,11 +277,14 @@ impl IoStream {
         if let Some(id) = st.handler.take() {
             st.io_loop.remove_handler(id, &mut *transport)?;
         }
-        st.close_callback = None;
+        let callback = st.close_callback.take();
         let n = st.rbuf.len();
         let read_buffer = st.rbuf.take(n);
         st.rbuf.release_if_empty();
         st.close(None);
+        // Dropped outside the state's borrow (see `set_close_callback`).
+        drop(st);
+        drop(callback);
         Ok(Detached {
             transport,
             read_buffer,

@@ -53,8 +53,20 @@ impl State {
         };
         let room = self.max_buffer_size.saturating_sub(self.rbuf.len());
         if room == 0 {
+            // A full buffer is not yet too much: only a byte past it is (as in
+            // Tornado, where the buffer must grow over the limit). So look for one; the
+            // end of the stream, or nothing yet, is no error.
+            let hint = t.short_read_means_drained();
+            let mut probe = [0u8; 1];
+            match t.read(&mut probe) {
+                Ok(1) => {}
+                res => {
+                    self.after_read(res, 1, hint);
+                    return;
+                }
+            }
+            // What was buffered stays readable after the error, as in Tornado.
             self.overflowed = true;
-            self.rbuf.consume(self.rbuf.len());
             let e = read_buffer_full(self.max_buffer_size);
             self.close(Some(e));
             return;

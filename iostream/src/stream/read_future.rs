@@ -228,6 +228,10 @@ impl Future for ReadInto<'_> {
                 break Ok(this.filled);
             }
             if st.closed {
+                // The read fails; what it had taken goes back to the buffer, for a
+                // later read to find.
+                st.rbuf.unread(&this.buf[..this.filled]);
+                this.filled = 0;
                 break Err(st.closed_error());
             }
             if !st.read_ready {
@@ -244,6 +248,22 @@ impl Future for ReadInto<'_> {
         drop(st);
         this.state.finish();
         Poll::Ready(res)
+    }
+}
+
+impl Drop for ReadInto<'_> {
+    /// A read dropped before it completed (a timeout, say) loses nothing: the bytes it
+    /// had taken go back in front of the buffer.
+    fn drop(&mut self) {
+        if self.filled == 0 {
+            return;
+        }
+        if let ReadState::Active(shared, id) = &self.state
+            && let Ok(mut st) = shared.state.try_borrow_mut()
+            && st.is_reader(*id)
+        {
+            st.rbuf.unread(&self.buf[..self.filled]);
+        }
     }
 }
 
