@@ -15,9 +15,8 @@ pub enum ClientErrorKind {
     /// The response is malformed: its status line, a header line, its body
     /// framing, a chunk, or bytes that arrived when no response was due.
     Parse,
-    /// The response head is larger than `max_header_size`, has more than
-    /// [`MAX_HEADERS`](crate::http1connection::MAX_HEADERS) lines, or its
-    /// chunked trailer is larger than
+    /// The response head is larger than `max_header_size` (however many lines it
+    /// has, as in Tornado), or its chunked trailer is larger than
     /// [`MAX_TRAILER_SIZE`](crate::http1connection::MAX_TRAILER_SIZE).
     HeaderTooLarge,
     /// The body (raw, or decompressed when decompressing) is larger than

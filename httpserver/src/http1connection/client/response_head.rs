@@ -81,7 +81,7 @@ pub(super) struct ParsedHead {
 /// | input | error |
 /// |---|---|
 /// | head (blank lines included) longer than `max_header_size`, complete or not | header too large |
-/// | more than [`MAX_HEADERS`] header lines | header too large |
+/// | more header lines than `max_header_size` bytes can hold (none: only the size counts) | header too large |
 /// | a version other than `HTTP/1.0` and `HTTP/1.1` | parse |
 /// | a status that is not three digits, or below 100 | parse |
 /// | no space between version and status, a control character in the reason | parse |
@@ -98,23 +98,63 @@ pub(super) fn parse_response_head(
     max_header_size: usize,
 ) -> Result<Option<ParsedHead>, ClientError> {
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    match parse_into(buf, max_header_size, &mut slots) {
+        Err(Failed::TooManyLines) => {
+            // Tornado limits a response head by size only: a head of more lines (150
+            // `Set-Cookie`, say) is parsed again with a slot for every line that
+            // `max_header_size` bytes can hold.
+            let within = &buf[..buf.len().min(max_header_size.saturating_add(1))];
+            let lines = within.iter().filter(|&&b| b == b'\n').count() + 1;
+            let mut slots: Vec<MaybeUninit<httparse::Header<'_>>> = Vec::new();
+            slots.resize_with(lines, MaybeUninit::uninit);
+            parse_into(buf, max_header_size, &mut slots).map_err(|e| match e {
+                Failed::TooManyLines => parse_error(httparse::Error::TooManyHeaders, buf),
+                Failed::Client(e) => e,
+            })
+        }
+        Err(Failed::Client(e)) => Err(e),
+        Ok(head) => Ok(head),
+    }
+}
+
+/// Why [`parse_into`] gave up.
+enum Failed {
+    /// More header lines than slots.
+    TooManyLines,
+    Client(ClientError),
+}
+
+impl From<ClientError> for Failed {
+    fn from(e: ClientError) -> Self {
+        Failed::Client(e)
+    }
+}
+
+fn parse_into<'b>(
+    buf: &'b [u8],
+    max_header_size: usize,
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<Option<ParsedHead>, Failed> {
     let mut resp = httparse::Response::new(&mut []);
     let status = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
-        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
-        .map_err(|e| parse_error(e, buf))?;
+        .parse_response_with_uninit_headers(&mut resp, buf, slots)
+        .map_err(|e| match e {
+            httparse::Error::TooManyHeaders => Failed::TooManyLines,
+            e => Failed::Client(parse_error(e, buf)),
+        })?;
     let len = match status {
         httparse::Status::Partial if buf.len() > max_header_size => {
-            return Err(header_too_large(max_header_size));
+            return Err(header_too_large(max_header_size).into());
         }
         httparse::Status::Partial => return Ok(None),
         httparse::Status::Complete(len) => len,
     };
     if len > max_header_size {
-        return Err(header_too_large(max_header_size));
+        return Err(header_too_large(max_header_size).into());
     }
     let (Some(minor), Some(code)) = (resp.version, resp.code) else {
-        return Err(ClientError::parse("malformed response status line"));
+        return Err(ClientError::parse("malformed response status line").into());
     };
     let version = if minor == 0 {
         Version::HTTP_10
