@@ -19,6 +19,10 @@ use tornado_httpserver::http1connection::{
 };
 use tornado_iostream::{IoStream, stream_closed_error};
 
+/// How long since the loop last polled before a pooled connection's readiness is
+/// taken as stale and the socket asked directly (see `heard_while_idle`).
+const STALE_READINESS: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Why reading the next event failed.
 #[derive(Debug)]
 pub(crate) enum ReadFailure {
@@ -100,7 +104,20 @@ impl Connection {
     /// idle stream does not read what arrives, so those bytes would be
     /// taken for the answer to the next request: ask the socket once,
     /// without waiting.
+    ///
+    /// The stream reads only when the loop has said the socket is readable,
+    /// and the loop learns it only when it polls. If it has not polled for a
+    /// while (a long callback, a busy loop), the socket itself is asked, at the
+    /// cost of a read call: otherwise stray bytes that came meanwhile would be
+    /// taken for the next response, and a close noticed only once the request
+    /// was sent.
     fn heard_while_idle(&self) -> bool {
+        let polled_lately = tornado_ioloop::IoLoop::try_current().is_some_and(|l| {
+            std::time::Instant::now().saturating_duration_since(l.time()) < STALE_READINESS
+        });
+        if !polled_lately {
+            self.stream.recheck_readable();
+        }
         let mut probe = pin!(self.stream.fill_read_buffer());
         let mut cx = Context::from_waker(Waker::noop());
         probe.as_mut().poll(&mut cx).is_ready()

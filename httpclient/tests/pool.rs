@@ -558,3 +558,61 @@ fn many_concurrent_fetches_through_the_default_limit() {
         server.stop();
     });
 }
+
+/// Bytes a server sends on an idle keep-alive connection while the loop is busy (it
+/// has not polled since) spoil that connection: the next request goes on a new one and
+/// gets its own answer, not the stray bytes (the loop's readiness is stale, so the
+/// socket is asked).
+#[test]
+fn bytes_sent_while_the_loop_was_busy_spoil_the_idle_connection() {
+    let server = RawServer::start(|mut conn, index| {
+        if index == 0 {
+            conn.read_request()?;
+            conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
+            std::thread::sleep(Duration::from_millis(100));
+            conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")?;
+        }
+        while conn.read_request()?.is_some() {
+            conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood")?;
+        }
+        Ok(())
+    });
+    let url = server.url("/");
+    let bodies = run(async move {
+        let client = AsyncHttpClient::new();
+        let a = client.fetch(url.as_str()).await.unwrap();
+        // The loop is busy (blocked) while the stray bytes arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        let b = client.fetch(url.as_str()).await.unwrap();
+        (a.text().unwrap().to_owned(), b.text().unwrap().to_owned())
+    });
+    assert_eq!(bodies, ("ok".to_owned(), "good".to_owned()));
+}
+
+/// A close of an idle keep-alive connection while the loop was busy is noticed before
+/// the connection is reused: a POST (never retried) goes on a new connection.
+#[test]
+fn a_close_while_the_loop_was_busy_is_noticed_before_reuse() {
+    let server = RawServer::start(|mut conn, index| {
+        conn.read_request()?;
+        let body = format!("conn {index}");
+        conn.write(&response_with("HTTP/1.1 200 OK", &[], body.as_bytes()))?;
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(()) // closes, without saying so in the response
+    });
+    let url = server.url("/");
+    let out = run(async move {
+        let client = AsyncHttpClient::new();
+        let a = client.fetch(url.as_str()).await.unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let b = client
+            .fetch(HttpRequest::new(url.as_str()).method("POST").body("x"))
+            .await;
+        (
+            a.text().unwrap().to_owned(),
+            b.map(|r| r.text().unwrap().to_owned())
+                .map_err(|e| e.to_string()),
+        )
+    });
+    assert_eq!(out, ("conn 0".to_owned(), Ok("conn 1".to_owned())));
+}

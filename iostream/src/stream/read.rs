@@ -446,6 +446,42 @@ impl IoStream {
         self.shared.state.borrow().rbuf.len()
     }
 
+    /// Forgets that the socket was found drained, so the next read asks it again even
+    /// if the loop has not reported it readable since. The loop learns of new bytes or
+    /// a close only when it polls; a caller about to trust an idle stream (a pooled
+    /// connection about to carry a request) after the loop was busy for a while can
+    /// ask the socket itself, at the cost of one read call.
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context, Poll, Waker};
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"x").await.unwrap();
+    ///     assert_eq!(&b.read_bytes(1, false).await.unwrap()[..], b"x");
+    ///     // Drained; then more comes while the loop does not poll.
+    ///     let mut none = pin!(b.fill_read_buffer());
+    ///     let mut cx = Context::from_waker(Waker::noop());
+    ///     assert!(none.as_mut().poll(&mut cx).is_pending());
+    ///     drop(none);
+    ///     a.write(b"y").await.unwrap();
+    ///     b.recheck_readable();
+    ///     let mut some = pin!(b.fill_read_buffer());
+    ///     assert!(matches!(some.as_mut().poll(&mut cx), Poll::Ready(Ok(1))));
+    /// });
+    /// ```
+    pub fn recheck_readable(&self) {
+        let mut st = self.shared.state.borrow_mut();
+        if !st.closed {
+            st.read_ready = true;
+        }
+    }
+
     /// True while a read is pending.
     pub fn reading(&self) -> bool {
         self.shared.state.borrow().reader.is_some()
