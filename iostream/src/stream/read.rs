@@ -465,10 +465,11 @@ impl IoStream {
     ///     a.write(b"x").await.unwrap();
     ///     assert_eq!(&b.read_bytes(1, false).await.unwrap()[..], b"x");
     ///     // Drained; then more comes while the loop does not poll.
-    ///     let mut none = pin!(b.fill_read_buffer());
     ///     let mut cx = Context::from_waker(Waker::noop());
-    ///     assert!(none.as_mut().poll(&mut cx).is_pending());
-    ///     drop(none);
+    ///     {
+    ///         let mut none = pin!(b.fill_read_buffer());
+    ///         assert!(none.as_mut().poll(&mut cx).is_pending());
+    ///     }
     ///     a.write(b"y").await.unwrap();
     ///     b.recheck_readable();
     ///     let mut some = pin!(b.fill_read_buffer());
