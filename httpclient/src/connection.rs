@@ -143,6 +143,18 @@ impl Connection {
                     Ok(None) if self.eof.get() && self.closed_by.borrow().is_some() => {
                         return Err(self.cut_off(ReadFailure::Closed));
                     }
+                    // A body only the close delimits, ended by a TLS close without
+                    // close_notify: whoever closed the socket may have cut it off.
+                    Ok(None)
+                        if self.eof.get()
+                            && proto.reading_until_close()
+                            && self.stream.eof_truncated() =>
+                    {
+                        return Err(ReadFailure::Io(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the TLS connection closed without close_notify before the end of a body delimited by the close: the body may be cut off",
+                        )));
+                    }
                     Ok(None) if self.eof.get() => proto.on_eof(),
                     other => other,
                 }

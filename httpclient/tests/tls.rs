@@ -295,3 +295,91 @@ fn plain_http_to_an_https_server_fails_without_hanging() {
         assert!(origin.requests().is_empty());
     });
 }
+
+/// Serves `response` once over TLS on 127.0.0.1 with rustls' blocking stream, then
+/// closes the socket, with or without `close_notify` first.
+fn tls_once(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    response: &'static [u8],
+    close_notify: bool,
+) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let thread = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if tls.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        tls.write_all(response).unwrap();
+        tls.flush().unwrap();
+        if close_notify {
+            tls.conn.send_close_notify();
+            tls.flush().unwrap();
+        }
+        let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+    });
+    (port, thread)
+}
+
+/// A body that only the close delimits, over TLS: its end is trusted only with
+/// `close_notify`. A socket closed without it may have been closed by anyone on the
+/// path, so the fetch fails rather than return a body that may be cut off. A body
+/// with a length is complete either way.
+#[test]
+fn a_tls_close_without_close_notify_does_not_end_a_body_read_until_close() {
+    let pki = TestPki::new();
+    let rows: [(&'static [u8], bool, Option<&str>); 4] = [
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nwhole body",
+            true,
+            Some("whole body"),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npartial body",
+            false,
+            None,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfour",
+            false,
+            Some("four"),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfour",
+            true,
+            Some("four"),
+        ),
+    ];
+    for (response, close_notify, want) in rows {
+        let (port, thread) = tls_once(pki.server.server_config(), response, close_notify);
+        let url = format!("https://localhost:{port}/");
+        let ca = pki.ca.clone();
+        let result = run(async move {
+            AsyncHttpClient::new()
+                .fetch(
+                    HttpRequest::new(url)
+                        .ca_certs(&ca)
+                        .request_timeout(std::time::Duration::from_secs(5)),
+                )
+                .await
+        });
+        thread.join().unwrap();
+        match want {
+            Some(body) => assert_eq!(result.unwrap().text().unwrap(), body),
+            None => {
+                let err = result.unwrap_err();
+                assert!(err.to_string().contains("close_notify"), "{err}");
+            }
+        }
+    }
+}

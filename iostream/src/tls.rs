@@ -331,6 +331,8 @@ pub struct TlsTransport {
     inner: Box<dyn Transport>,
     conn: Connection,
     eof: bool,
+    /// The peer closed the socket without `close_notify`.
+    truncated: bool,
     /// Plaintext was written before the handshake finished and is held by rustls.
     early_plaintext: bool,
 }
@@ -393,6 +395,7 @@ impl TlsTransport {
             inner,
             conn,
             eof: false,
+            truncated: false,
             early_plaintext: false,
         }
     }
@@ -488,8 +491,12 @@ impl Transport for TlsTransport {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed the socket without close_notify: treat it as the end.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                // The peer closed the socket without close_notify: the end (as Tornado
+                // takes it), noted for a reader whose data only the close delimits.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.truncated = true;
+                    return Ok(0);
+                }
                 Err(e) => return Err(e),
             }
             if self.eof {
@@ -537,6 +544,10 @@ impl Transport for TlsTransport {
 
     fn short_read_means_drained(&self) -> bool {
         false
+    }
+
+    fn eof_was_truncated(&self) -> bool {
+        self.truncated
     }
 
     fn flush_pending(&mut self) -> io::Result<()> {

@@ -84,6 +84,13 @@ pub trait Transport: Source + fmt::Debug + 'static {
         true
     }
 
+    /// Whether the data ended (a `read` returned 0) without the end-of-data notice the
+    /// protocol has, so what came may have been cut off: a TLS peer that closed the
+    /// socket without `close_notify`. False by default (a socket's end is its end).
+    fn eof_was_truncated(&self) -> bool {
+        false
+    }
+
     /// Writes out output the transport holds itself (TLS records); `WouldBlock` if the
     /// source is full.
     fn flush_pending(&mut self) -> io::Result<()> {

@@ -374,6 +374,28 @@ impl ClientConnection {
         }
     }
 
+    /// Whether the response body being read ends only when the connection
+    /// closes (no `Content-Length`, not chunked). Its end is then whatever the
+    /// transport reports, so a driver whose transport can tell a truncated end
+    /// (TLS without `close_notify`) should refuse such an end rather than call
+    /// [`on_eof`](Self::on_eof).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tornado_httpserver::http1connection::{ClientConnection, Http1ClientParameters, RequestBody};
+    /// use tornado_httpserver::httputil::HttpHeaders;
+    ///
+    /// let mut conn = ClientConnection::new(Http1ClientParameters::default());
+    /// let mut out = BytesMut::new();
+    /// conn.write_request("GET", "/", "h", &HttpHeaders::new(), RequestBody::None, &mut out).unwrap();
+    /// let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\npart"[..]);
+    /// while conn.poll(&mut buf).unwrap().is_some() {}
+    /// assert!(conn.reading_until_close());
+    /// ```
+    pub fn reading_until_close(&self) -> bool {
+        matches!(&self.read, ReadState::Body { reader, .. } if reader.until_close())
+    }
+
     /// Whether every request written has been answered in full and the
     /// connection may carry another request (go back to the pool).
     pub fn may_reuse(&self) -> bool {

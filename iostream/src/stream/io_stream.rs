@@ -200,6 +200,7 @@ impl IoStream {
                 closed: false,
                 handshake_done: false,
                 overflowed: false,
+                eof_truncated: false,
                 error: None,
                 close_callback: None,
             };

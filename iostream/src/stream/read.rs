@@ -61,6 +61,9 @@ impl State {
             match t.read(&mut probe) {
                 Ok(1) => {}
                 res => {
+                    if matches!(res, Ok(0)) {
+                        self.eof_truncated = t.eof_was_truncated();
+                    }
                     self.after_read(res, 1, hint);
                     return;
                 }
@@ -75,8 +78,10 @@ impl State {
         let spare = self.rbuf.spare(self.read_size as usize, room);
         let asked = spare.len();
         let res = t.read(spare);
-        if let Ok(n) = res {
-            self.rbuf.commit(n);
+        match res {
+            Ok(0) => self.eof_truncated = t.eof_was_truncated(),
+            Ok(n) => self.rbuf.commit(n),
+            Err(_) => {}
         }
         self.after_read(res, asked, hint);
         // A TLS read may have finished the handshake or produced records to send, and
@@ -100,6 +105,9 @@ impl State {
         };
         let hint = t.short_read_means_drained();
         let res = t.read(out);
+        if matches!(res, Ok(0)) {
+            self.eof_truncated = t.eof_was_truncated();
+        }
         self.after_read(res, out.len(), hint)
     }
 
@@ -481,6 +489,29 @@ impl IoStream {
         if !st.closed {
             st.read_ready = true;
         }
+    }
+
+    /// Whether the stream ended without its transport's end-of-data notice: a TLS
+    /// peer that closed the socket without `close_notify`. Such an end is taken as
+    /// the end, as Tornado takes it, but data that only the close delimits (an HTTP
+    /// body read until close) may have been cut off by whoever closed the socket; a
+    /// reader of such data checks this. False for a plain socket.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    /// use tornado_iostream::IoStream;
+    ///
+    /// IoLoop::new().unwrap().run_sync(async {
+    ///     let (a, b) = mio::net::UnixStream::pair().unwrap();
+    ///     let (a, b) = (IoStream::new(a).unwrap(), IoStream::new(b).unwrap());
+    ///     a.write(b"all of it").await.unwrap();
+    ///     a.close();
+    ///     assert_eq!(&b.read_until_close().await.unwrap()[..], b"all of it");
+    ///     assert!(!b.eof_truncated()); // a socket's end is its end
+    /// });
+    /// ```
+    pub fn eof_truncated(&self) -> bool {
+        self.shared.state.borrow().eof_truncated
     }
 
     /// True while a read is pending.

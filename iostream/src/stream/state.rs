@@ -55,6 +55,8 @@ pub(crate) struct State {
     /// At close: the transport had no handshake in progress (TLS done, or no TLS).
     pub(super) handshake_done: bool,
     pub(super) overflowed: bool,
+    /// The transport's end came without its protocol's end-of-data notice (TLS).
+    pub(super) eof_truncated: bool,
     pub(super) error: Option<Arc<io::Error>>,
     pub(super) close_callback: Option<Box<dyn FnOnce()>>,
 }

@@ -161,6 +161,11 @@ impl BodyReader {
 
     /// The connection closed: the end of a body read until close, else an
     /// error.
+    /// Whether the raw body ends only with the connection.
+    pub(super) fn until_close(&self) -> bool {
+        matches!(self.raw, Raw::UntilClose)
+    }
+
     pub(super) fn on_eof(&mut self) -> Result<(), ClientError> {
         match self.raw {
             Raw::UntilClose | Raw::Length(0) => {
