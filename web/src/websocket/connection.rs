@@ -729,6 +729,16 @@ impl WebSocket {
         if self.inner.phase.get() != Phase::Open {
             return;
         }
+        let (code, reason) = match code {
+            Some(c) if !super::frame::is_valid_close_code(c) => {
+                // 1005, 1006, 1015, codes below 1000 and from 5000 may not be sent
+                // (RFC 6455 7.4): the peer would fail the connection. An empty close
+                // says as much as such a code could.
+                log::warn!("WebSocket close code {c} may not be sent: closing without a code");
+                (None, None)
+            }
+            _ => (code, reason),
+        };
         let payload = match (code, reason) {
             (None, None) => Vec::new(),
             (code, reason) => {
@@ -740,6 +750,21 @@ impl WebSocket {
             self.inner
                 .phase
                 .set(Phase::CloseSent(Instant::now() + CLOSE_TIMEOUT));
+            // As Tornado's close sets its abort timer: the reading task keeps the
+            // same deadline, but it may be waiting on the handler meanwhile (an
+            // `on_message` awaiting a write the peer never reads), so the stream is
+            // closed from here, which fails that write and ends the connection.
+            if let Some(io_loop) = tornado_ioloop::IoLoop::try_current() {
+                let inner = Rc::downgrade(&self.inner);
+                io_loop.call_later(CLOSE_TIMEOUT, move || {
+                    if let Some(inner) = inner.upgrade()
+                        && inner.phase.get() != Phase::Closed
+                    {
+                        log::debug!("WebSocket closing handshake timed out: aborting");
+                        inner.stream.close();
+                    }
+                });
+            }
         }
         if let Some(w) = self.inner.task.take() {
             w.wake();
@@ -1180,6 +1205,13 @@ impl<W: WebSocketHandler> Session<W> {
         if ws.phase() == Phase::Closed {
             return false;
         }
+        if stream.write_buffer_len() > WRITE_BACKLOG {
+            // The peer sends faster than it reads (its pings answered, its messages
+            // echoed): read no more of it until what is queued for it went out, so
+            // the queue cannot grow without bound. (A failed flush closed the stream;
+            // the next turn sees it.)
+            let _ = stream.flush().await;
+        }
         let reader = &mut self.reader;
         // (No named binding for the read: one would be kept across the awaits below, in
         // every idle connection's future.)
@@ -1265,6 +1297,9 @@ impl<W: WebSocketHandler> Session<W> {
         }
     }
 }
+
+/// How much output may wait for a peer before its connection reads no more from it.
+const WRITE_BACKLOG: usize = 1 << 20;
 
 /// Acts on one thing the peer sent; `false` when the connection is over.
 async fn handle<W: WebSocketHandler>(
@@ -1392,7 +1427,8 @@ mod tests {
     }
 
     /// What an idle connection's task holds is mostly the size of its future: keep
-    /// it small (456 bytes when this was written).
+    /// it small (456 bytes when this was written; 424 once the read loop could wait for a
+    /// backlog to drain).
     #[test]
     fn an_idle_connection_task_is_small() {
         let io_loop = tornado_ioloop::IoLoop::new().unwrap();
