@@ -112,9 +112,11 @@ impl Connection {
     /// taken for the next response, and a close noticed only once the request
     /// was sent.
     fn heard_while_idle(&self) -> bool {
-        let polled_lately = tornado_ioloop::IoLoop::try_current().is_some_and(|l| {
-            std::time::Instant::now().saturating_duration_since(l.time()) < STALE_READINESS
-        });
+        let polled_lately = tornado_ioloop::IoLoop::try_current()
+            .and_then(|l| l.polled_at())
+            .is_some_and(|at| {
+                std::time::Instant::now().saturating_duration_since(at) < STALE_READINESS
+            });
         if !polled_lately {
             self.stream.recheck_readable();
         }

@@ -616,3 +616,45 @@ fn a_close_while_the_loop_was_busy_is_noticed_before_reuse() {
     });
     assert_eq!(out, ("conn 0".to_owned(), Ok("conn 1".to_owned())));
 }
+
+/// The same between two `run_sync`s on one loop: a close while the loop was stopped is
+/// noticed before the connection is reused (starting the loop again tells nothing of
+/// its sockets until it polls).
+#[test]
+fn a_close_between_two_run_syncs_is_noticed_before_reuse() {
+    let server = RawServer::start(|mut conn, index| {
+        conn.read_request()?;
+        let body = format!("conn {index}");
+        conn.write(&response_with("HTTP/1.1 200 OK", &[], body.as_bytes()))?;
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(())
+    });
+    let url = server.url("/");
+    let io_loop = tornado_ioloop::IoLoop::new().unwrap();
+    let limit = Duration::from_secs(10);
+    let first = url.clone();
+    let (client, a) = io_loop
+        .run_sync_timeout(
+            async move {
+                let client = AsyncHttpClient::new();
+                let a = client.fetch(first.as_str()).await.unwrap();
+                (client, a.text().unwrap().to_owned())
+            },
+            limit,
+        )
+        .expect("first fetch timed out");
+    std::thread::sleep(Duration::from_millis(300));
+    let b = io_loop
+        .run_sync_timeout(
+            async move {
+                client
+                    .fetch(HttpRequest::new(url.as_str()).method("POST").body("x"))
+                    .await
+                    .map(|r| r.text().unwrap().to_owned())
+                    .map_err(|e| e.to_string())
+            },
+            limit,
+        )
+        .expect("second fetch timed out");
+    assert_eq!((a, b), ("conn 0".to_owned(), Ok("conn 1".to_owned())));
+}

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) ready: Rc<ReadyQueue>,
     pub(crate) remote: Arc<Remote>,
     pub(crate) now: Cell<Instant>,
+    /// When the loop last asked the OS for readiness (`None` before its first poll).
+    pub(crate) polled: Cell<Option<Instant>>,
     pub(crate) running: Cell<bool>,
     pub(crate) stopping: Cell<bool>,
     pub(crate) due: RefCell<Vec<TimeoutHandle>>,
@@ -141,6 +143,7 @@ impl IoLoop {
                 ready: Rc::new(ReadyQueue::new(id)),
                 remote,
                 now: Cell::new(Instant::now()),
+                polled: Cell::new(None),
                 running: Cell::new(false),
                 stopping: Cell::new(false),
                 due: RefCell::new(Vec::new()),
@@ -228,6 +231,23 @@ impl IoLoop {
     /// which makes it the clock for hot paths (`call_at(io_loop.time() + d, ..)`).
     pub fn time(&self) -> Instant {
         self.inner.now.get()
+    }
+
+    /// When the loop last polled the OS for I/O readiness: what it knows of its sockets
+    /// dates from then. `None` before its first poll. Unlike [`time`](Self::time), it
+    /// does not move when the loop starts again (`run_sync` after `run_sync`): a socket
+    /// may have heard from its peer while the loop was stopped, and nobody knows yet.
+    ///
+    /// ```
+    /// use tornado_ioloop::IoLoop;
+    ///
+    /// let io_loop = IoLoop::new().unwrap();
+    /// assert_eq!(io_loop.polled_at(), None);
+    /// io_loop.run_sync(async { tornado_ioloop::yield_now().await });
+    /// assert!(io_loop.polled_at().is_some());
+    /// ```
+    pub fn polled_at(&self) -> Option<Instant> {
+        self.inner.polled.get()
     }
 
     /// True while [`start`](IoLoop::start) or [`run_sync`](IoLoop::run_sync) runs.

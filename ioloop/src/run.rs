@@ -102,7 +102,9 @@ impl Inner {
         {
             log::error!("IoLoop poll failed: {e}");
         }
-        self.now.set(Instant::now());
+        let now = Instant::now();
+        self.now.set(now);
+        self.polled.set(Some(now));
         for ev in events.iter() {
             if ev.token() != WAKER_TOKEN {
                 self.dispatch(ev.token(), Ready::from_event(ev));

@@ -260,9 +260,9 @@ impl RequestHandler for RedirectHandler {
 
 /// A query's arguments as Tornado's `qs_to_qsl(parse_qs(...))` lists them: decoded,
 /// blank values kept, grouped by name in the order each name first came.
-fn query_pairs(query: &str) -> Vec<(String, Vec<u8>)> {
-    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut order: Vec<String> = Vec::new();
+fn query_pairs(query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut order: Vec<Vec<u8>> = Vec::new();
     for field in query.as_bytes().split(|&b| b == b'&') {
         if field.is_empty() {
             continue;
@@ -271,7 +271,8 @@ fn query_pairs(query: &str) -> Vec<(String, Vec<u8>)> {
             Some(eq) => (&field[..eq], &field[eq + 1..]),
             None => (field, &b""[..]),
         };
-        let name = String::from_utf8_lossy(&percent_decode(name)).into_owned();
+        // Bytes, not text: a name that is not UTF-8 goes back out as it came.
+        let name = percent_decode(name);
         if !order.contains(&name) {
             order.push(name.clone());
         }

@@ -25,7 +25,9 @@ struct Inner {
 /// [`notify(n)`](Condition::notify) wakes exactly the `n` oldest waiters still waiting
 /// (fewer if fewer wait), [`notify_all`](Condition::notify_all) wakes all. A waiter
 /// that timed out or was dropped does not count against `n`. A waiter dropped after
-/// being notified, before it ran, passes its notification to the next waiter.
+/// being notified, before it ran, passes its notification to the next waiter that was
+/// already waiting when the notification was made (none after `notify_all`): a waiter
+/// that came later is not woken by it, as in Tornado.
 ///
 /// A timed-out wait gives `Err` with `is_timeout()` (Tornado resolves to `False`).
 ///

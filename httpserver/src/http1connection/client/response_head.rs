@@ -108,7 +108,8 @@ pub(super) fn parse_response_head(
             let mut slots: Vec<MaybeUninit<httparse::Header<'_>>> = Vec::new();
             slots.resize_with(lines, MaybeUninit::uninit);
             parse_into(buf, max_header_size, &mut slots).map_err(|e| match e {
-                Failed::TooManyLines => parse_error(httparse::Error::TooManyHeaders, buf),
+                // More lines than the size holds: the size is what is exceeded.
+                Failed::TooManyLines => header_too_large(max_header_size),
                 Failed::Client(e) => e,
             })
         }
@@ -243,7 +244,9 @@ fn parse_error(err: httparse::Error, buf: &[u8]) -> ClientError {
     match err {
         httparse::Error::TooManyHeaders => ClientError::new(
             ClientErrorKind::HeaderTooLarge,
-            format!("more than {MAX_HEADERS} header lines in the response"),
+            format!(
+                "more header lines in the response than its size allows ({MAX_HEADERS} at first)"
+            ),
         ),
         httparse::Error::Version => {
             let start = buf
