@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tornado_httpserver::httputil::{HttpServerRequest, percent_decode, url_concat};
+use tornado_httpserver::httputil::{HttpServerRequest, parse_qsl, url_concat};
 use tornado_httpserver::{
     BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, ResponseWriter,
 };
@@ -261,26 +261,17 @@ impl RequestHandler for RedirectHandler {
 /// A query's arguments as Tornado's `qs_to_qsl(parse_qs(...))` lists them: decoded,
 /// blank values kept, grouped by name in the order each name first came.
 fn query_pairs(query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut order: Vec<Vec<u8>> = Vec::new();
-    for field in query.as_bytes().split(|&b| b == b'&') {
-        if field.is_empty() {
-            continue;
+    // Bytes, not text: a name that is not UTF-8 goes back out as it came.
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = parse_qsl(query.as_bytes()).collect();
+    let mut order: Vec<&[u8]> = Vec::new();
+    for (name, _) in &pairs {
+        if !order.contains(&name.as_slice()) {
+            order.push(name);
         }
-        let (name, value) = match field.iter().position(|&b| b == b'=') {
-            Some(eq) => (&field[..eq], &field[eq + 1..]),
-            None => (field, &b""[..]),
-        };
-        // Bytes, not text: a name that is not UTF-8 goes back out as it came.
-        let name = percent_decode(name);
-        if !order.contains(&name) {
-            order.push(name.clone());
-        }
-        pairs.push((name, percent_decode(value)));
     }
     order
         .iter()
-        .flat_map(|name| pairs.iter().filter(move |(n, _)| n == name).cloned())
+        .flat_map(|&name| pairs.iter().filter(move |(n, _)| n == name).cloned())
         .collect()
 }
 

@@ -39,16 +39,9 @@ pub fn parse_qs_into(qs: &[u8], args: &mut Arguments, max_fields: usize) -> Resu
             "Max number of fields exceeded ({fields} > {max_fields})"
         )));
     }
-    for field in qs.split(|&b| b == b'&') {
-        if field.is_empty() {
-            continue;
-        }
-        let (name, value) = match field.iter().position(|&b| b == b'=') {
-            Some(eq) => (&field[..eq], &field[eq + 1..]),
-            None => (field, &b""[..]),
-        };
-        let name = String::from_utf8_lossy(&percent_decode(name)).into_owned();
-        let value = Bytes::from(percent_decode(value));
+    for (name, value) in parse_qsl(qs) {
+        let name = String::from_utf8_lossy(&name).into_owned();
+        let value = Bytes::from(value);
         // Most names come once: a first value gets a vector of exactly one (a pushed
         // vector would hold four).
         match args.entry(name) {
@@ -59,6 +52,37 @@ pub fn parse_qs_into(qs: &[u8], args: &mut Arguments, max_fields: usize) -> Resu
         }
     }
     Ok(())
+}
+
+/// A query string's (or urlencoded body's) fields in order, decoded, as Python's
+/// `parse_qsl(qs, keep_blank_values=True)` gives them: fields are separated by `&`
+/// only, `+` means a space and `%XX` a byte; a field without `=` has an empty value;
+/// empty fields are skipped. Names and values stay bytes.
+///
+/// ```
+/// use tornado_httpserver::httputil::parse_qsl;
+///
+/// let fields: Vec<_> = parse_qsl(b"a=1&&b=x+y&a=%FF&c").collect();
+/// assert_eq!(
+///     fields,
+///     [
+///         (b"a".to_vec(), b"1".to_vec()),
+///         (b"b".to_vec(), b"x y".to_vec()),
+///         (b"a".to_vec(), vec![0xff]),
+///         (b"c".to_vec(), vec![]),
+///     ]
+/// );
+/// ```
+pub fn parse_qsl(qs: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    qs.split(|&b| b == b'&')
+        .filter(|field| !field.is_empty())
+        .map(|field| {
+            let (name, value) = match field.iter().position(|&b| b == b'=') {
+                Some(eq) => (&field[..eq], &field[eq + 1..]),
+                None => (field, &b""[..]),
+            };
+            (percent_decode(name), percent_decode(value))
+        })
 }
 
 /// Appends `input` in `application/x-www-form-urlencoded` form (Python's
@@ -115,15 +139,8 @@ where
         out.push('=');
         url_escape_into(out, value);
     };
-    for field in query.as_bytes().split(|&b| b == b'&') {
-        if field.is_empty() {
-            continue;
-        }
-        let (name, value) = match field.iter().position(|&b| b == b'=') {
-            Some(eq) => (&field[..eq], &field[eq + 1..]),
-            None => (field, &b""[..]),
-        };
-        push(&mut out, &percent_decode(name), &percent_decode(value));
+    for (name, value) in parse_qsl(query.as_bytes()) {
+        push(&mut out, &name, &value);
     }
     for (name, value) in args {
         push(&mut out, name.as_ref(), value.as_ref());

@@ -11,7 +11,8 @@ mod multipart;
 mod request;
 
 pub use args::{
-    parse_body_arguments, parse_body_arguments_with, parse_qs_into, url_concat, url_escape_into,
+    parse_body_arguments, parse_body_arguments_with, parse_qs_into, parse_qsl, url_concat,
+    url_escape_into,
 };
 pub use cookie::parse_cookie;
 pub use date::{DateCache, HTTP_DATE_LEN, format_timestamp, parse_http_date};
