@@ -228,3 +228,43 @@ fn a_close_code_that_may_not_be_sent_is_not_sent() {
         }
     });
 }
+
+/// A peer that stops reading while `on_message` awaits its echo: the pings keep their
+/// own timers (as Tornado's ping task does), so the ping times out, the close cannot
+/// complete, the stream is aborted after `CLOSE_TIMEOUT`, and `on_close` runs once.
+#[test]
+fn the_ping_timeout_fires_while_on_message_awaits_a_write() {
+    let closes = Rc::new(Cell::new(0));
+    let count = closes.clone();
+    let settings = tornado_web::Settings {
+        websocket_ping_interval: Some(Duration::from_millis(100)),
+        websocket_ping_timeout: Some(Duration::from_millis(100)),
+        ..tornado_web::Settings::default()
+    };
+    let app = Application::with_settings(
+        vec![url("/echo", move || Echo {
+            closes: count.clone(),
+        })],
+        settings,
+    );
+    run_for(Duration::from_secs(60), app, |server| async move {
+        let addr = server.addr();
+        let client = std::thread::spawn(move || {
+            let mut s = raw_open(addr, "/echo");
+            s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+            let message = masked(OpCode::Binary, &vec![7u8; 4 << 20]);
+            for _ in 0..16 {
+                if s.write_all(&message).is_err() {
+                    break;
+                }
+            }
+            s // kept open, never read: a stalled peer
+        });
+        let _s = join(client, Duration::from_secs(30)).await;
+        let start = Instant::now();
+        while closes.get() == 0 && start.elapsed() < Duration::from_secs(20) {
+            tornado_gen::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(closes.get(), 1, "on_close never ran: the connection hangs");
+    });
+}

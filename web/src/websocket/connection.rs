@@ -1114,12 +1114,17 @@ impl WebSocket {
 }
 
 /// Pings on the `websocket_ping_interval` setting, and the pong they wait for.
+///
+/// They run on timers of their own on the loop, as Tornado's ping task runs apart from
+/// its read loop: pings go out, and an overdue pong closes the connection, even while
+/// the reading task waits on the handler (an `on_message` awaiting a write to a peer
+/// that stopped reading). The reading task only notes the pongs it reads.
 #[derive(Debug)]
 pub(crate) struct Pinger {
     interval: Duration,
     timeout: Duration,
-    next_ping: Instant,
-    pong_due: Option<Instant>,
+    /// When the pong for the last ping is due, while it has not come.
+    pong_due: Cell<Option<Instant>>,
 }
 
 impl Pinger {
@@ -1131,14 +1136,56 @@ impl Pinger {
         Some(Pinger {
             interval,
             timeout,
-            next_ping: Instant::now() + interval,
-            pong_due: None,
+            pong_due: Cell::new(None),
         })
     }
 
-    fn deadline(&self) -> Instant {
-        self.pong_due
-            .map_or(self.next_ping, |p| p.min(self.next_ping))
+    /// Starts pinging `inner`'s connection every interval, while it is open.
+    fn start(self: Rc<Self>, inner: &Rc<Inner>) {
+        if let Some(io_loop) = tornado_ioloop::IoLoop::try_current() {
+            let inner = Rc::downgrade(inner);
+            io_loop.call_later(self.interval, move || self.tick(inner));
+        }
+    }
+
+    /// Sends a ping, arms the check of its pong, and comes back after the interval.
+    fn tick(self: Rc<Self>, inner: Weak<Inner>) {
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.phase.get() != Phase::Open {
+            return;
+        }
+        let ws = WebSocket { inner };
+        let now = Instant::now();
+        if self.pong_due.get().is_some_and(|d| now >= d) {
+            self.pong_due.set(None);
+            ws.close(Some(close_code::NORMAL), Some("ping timed out"));
+            return;
+        }
+        let _ = ws.ping(b"");
+        let Some(io_loop) = tornado_ioloop::IoLoop::try_current() else {
+            return;
+        };
+        if !self.timeout.is_zero() && self.pong_due.get().is_none() {
+            let due = now + self.timeout;
+            self.pong_due.set(Some(due));
+            let (pinger, weak) = (self.clone(), Rc::downgrade(&ws.inner));
+            io_loop.call_at(due, move || pinger.check(weak, due));
+        }
+        self.start(&ws.inner);
+    }
+
+    /// The pong for the ping whose pong was due at `due` has not come: closes.
+    fn check(&self, inner: Weak<Inner>, due: Instant) {
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.phase.get() == Phase::Open && self.pong_due.get() == Some(due) {
+            self.pong_due.set(None);
+            WebSocket { inner }.close(Some(close_code::NORMAL), Some("ping timed out"));
+        }
+    }
+
+    /// A pong came.
+    fn pong(&self) {
+        self.pong_due.set(None);
     }
 }
 
@@ -1161,8 +1208,8 @@ struct Session<W> {
     handler: W,
     ws: WebSocket,
     reader: MessageReader,
-    /// Boxed: a connection without pings carries one pointer for it.
-    pinger: Option<Box<Pinger>>,
+    /// Shared with its timers: a connection without pings carries one pointer for it.
+    pinger: Option<Rc<Pinger>>,
     capture: bool,
     /// A server's connection stays counted among the server's until the task ends.
     _tracked: Option<UpgradeGuard>,
@@ -1177,11 +1224,16 @@ pub(crate) fn run<W: WebSocketHandler>(
     capture: bool,
     tracked: Option<UpgradeGuard>,
 ) -> impl Future<Output = ()> {
+    let ws_inner = ws.inner.clone();
     let mut session = Session {
         handler,
         ws,
         reader,
-        pinger: pinger.map(Box::new),
+        pinger: pinger.map(|p| {
+            let p = Rc::new(p);
+            p.clone().start(&ws_inner);
+            p
+        }),
         capture,
         _tracked: tracked,
     };
@@ -1230,8 +1282,8 @@ impl<W: WebSocketHandler> Session<W> {
                 }
             };
         if let Some(incoming) = incoming {
-            if let (Incoming::Pong(_), Some(p)) = (&incoming, self.pinger.as_mut()) {
-                p.pong_due = None;
+            if let (Incoming::Pong(_), Some(p)) = (&incoming, self.pinger.as_deref()) {
+                p.pong();
             }
             // More input behind this one: answer them together.
             if more {
@@ -1239,7 +1291,7 @@ impl<W: WebSocketHandler> Session<W> {
             }
             return handle(&mut self.handler, ws, incoming, self.capture).await;
         }
-        match wait(ws, stream, self.pinger.as_deref()).await {
+        match wait(ws, stream).await {
             Woken::Data => true,
             Woken::Closed => {
                 ws.inner.phase.set(Phase::Closed);
@@ -1249,29 +1301,15 @@ impl<W: WebSocketHandler> Session<W> {
         }
     }
 
-    /// A deadline passed: the closing handshake's, a pong's, or the next ping's.
+    /// A deadline passed: the closing handshake's (the pings keep their own).
     fn on_timer(&mut self) -> bool {
         let ws = &self.ws;
-        let now = Instant::now();
         if let Phase::CloseSent(deadline) = ws.phase()
-            && now >= deadline
+            && Instant::now() >= deadline
         {
             log::debug!("WebSocket closing handshake timed out");
             ws.inner.phase.set(Phase::Closed);
             return false;
-        }
-        if let Some(p) = self.pinger.as_mut() {
-            if p.pong_due.is_some_and(|d| now >= d) {
-                p.pong_due = None;
-                ws.close(Some(close_code::NORMAL), Some("ping timed out"));
-            }
-            if now >= p.next_ping && ws.phase() == Phase::Open {
-                let _ = ws.ping(b"");
-                if !p.timeout.is_zero() && p.pong_due.is_none() {
-                    p.pong_due = Some(now + p.timeout);
-                }
-                p.next_ping = now + p.interval;
-            }
         }
         true
     }
@@ -1370,8 +1408,9 @@ fn guarded_hook(capture: bool, name: &str, f: impl FnOnce()) {
     }
 }
 
-/// Waits for more input, the stream's end, the next deadline, or a handle's close.
-async fn wait(ws: &WebSocket, stream: &IoStream, pinger: Option<&Pinger>) -> Woken {
+/// Waits for more input, the stream's end, the closing handshake's deadline, or a
+/// handle's close.
+async fn wait(ws: &WebSocket, stream: &IoStream) -> Woken {
     let mut fill = stream.fill_read_buffer();
     let mut timer: Option<Sleep> = None;
     std::future::poll_fn(|cx| {
@@ -1387,11 +1426,7 @@ async fn wait(ws: &WebSocket, stream: &IoStream, pinger: Option<&Pinger>) -> Wok
             Phase::CloseSent(d) => Some(d),
             Phase::Closed => return Poll::Ready(Woken::Timer),
         };
-        let deadline = match (close_deadline, pinger.map(Pinger::deadline)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match deadline {
+        match close_deadline {
             Some(d) => {
                 if timer.as_ref().and_then(Sleep::deadline) != Some(d) {
                     timer = Some(sleep_until(d));
