@@ -1154,13 +1154,12 @@ impl Pinger {
         if inner.phase.get() != Phase::Open {
             return;
         }
-        let ws = WebSocket { inner };
         let now = Instant::now();
+        // The check of the last pong may be due at this very tick.
         if self.pong_due.get().is_some_and(|d| now >= d) {
-            self.pong_due.set(None);
-            ws.close(Some(close_code::NORMAL), Some("ping timed out"));
-            return;
+            return self.time_out(inner);
         }
+        let ws = WebSocket { inner };
         let _ = ws.ping(b"");
         let Some(io_loop) = tornado_ioloop::IoLoop::try_current() else {
             return;
@@ -1178,9 +1177,14 @@ impl Pinger {
     fn check(&self, inner: Weak<Inner>, due: Instant) {
         let Some(inner) = inner.upgrade() else { return };
         if inner.phase.get() == Phase::Open && self.pong_due.get() == Some(due) {
-            self.pong_due.set(None);
-            WebSocket { inner }.close(Some(close_code::NORMAL), Some("ping timed out"));
+            self.time_out(inner);
         }
+    }
+
+    /// No pong in time: the connection closes (Tornado's "ping timed out").
+    fn time_out(&self, inner: Rc<Inner>) {
+        self.pong_due.set(None);
+        WebSocket { inner }.close(Some(close_code::NORMAL), Some("ping timed out"));
     }
 
     /// A pong came.
@@ -1224,16 +1228,16 @@ pub(crate) fn run<W: WebSocketHandler>(
     capture: bool,
     tracked: Option<UpgradeGuard>,
 ) -> impl Future<Output = ()> {
-    let ws_inner = ws.inner.clone();
+    let pinger = pinger.map(|p| {
+        let p = Rc::new(p);
+        p.clone().start(&ws.inner);
+        p
+    });
     let mut session = Session {
         handler,
         ws,
         reader,
-        pinger: pinger.map(|p| {
-            let p = Rc::new(p);
-            p.clone().start(&ws_inner);
-            p
-        }),
+        pinger,
         capture,
         _tracked: tracked,
     };
