@@ -265,7 +265,7 @@ fn query_pairs(query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     // ranked by where its name first came, and a stable sort groups them (linear in
     // the fields, where a search per name would be quadratic in a long query).
     let mut first: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-    let mut pairs: Vec<(usize, (Vec<u8>, Vec<u8>))> = parse_qsl(query.as_bytes())
+    let mut pairs: Vec<_> = parse_qsl(query.as_bytes())
         .map(|(name, value)| {
             let next = first.len();
             let rank = *first.entry(name.clone()).or_insert(next);
