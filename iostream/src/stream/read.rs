@@ -17,6 +17,12 @@ impl State {
     fn after_read(&mut self, res: io::Result<usize>, asked: usize, drained_hint: bool) -> usize {
         match res {
             Ok(0) => {
+                // A TLS end without close_notify is an end too, noted for readers whose
+                // data only the close delimits (`eof_truncated`).
+                self.eof_truncated = self
+                    .transport
+                    .as_ref()
+                    .is_some_and(|t| t.eof_was_truncated());
                 self.close(None);
                 0
             }
@@ -61,9 +67,6 @@ impl State {
             match t.read(&mut probe) {
                 Ok(1) => {}
                 res => {
-                    if matches!(res, Ok(0)) {
-                        self.eof_truncated = t.eof_was_truncated();
-                    }
                     self.after_read(res, 1, hint);
                     return;
                 }
@@ -78,10 +81,8 @@ impl State {
         let spare = self.rbuf.spare(self.read_size as usize, room);
         let asked = spare.len();
         let res = t.read(spare);
-        match res {
-            Ok(0) => self.eof_truncated = t.eof_was_truncated(),
-            Ok(n) => self.rbuf.commit(n),
-            Err(_) => {}
+        if let Ok(n) = res {
+            self.rbuf.commit(n);
         }
         self.after_read(res, asked, hint);
         // A TLS read may have finished the handshake or produced records to send, and
@@ -105,9 +106,6 @@ impl State {
         };
         let hint = t.short_read_means_drained();
         let res = t.read(out);
-        if matches!(res, Ok(0)) {
-            self.eof_truncated = t.eof_was_truncated();
-        }
         self.after_read(res, out.len(), hint)
     }
 
