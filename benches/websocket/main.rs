@@ -5,8 +5,8 @@
 //!
 //! * `echo`: 100 connections, each with one 32-byte text message in flight, sending
 //!   the next when its echo is back: round trips per second;
-//! * `throughput`: 16 KiB binary messages streamed on one connection with 16 in
-//!   flight (256 KiB): echoed MB/s (10^6 bytes);
+//! * `throughput`: 16 KiB binary messages (another size with `--size BYTES`) streamed
+//!   on one connection with 16 in flight (256 KiB): echoed MB/s (10^6 bytes);
 //! * `broadcast`: 10,000 open sockets (the server in a child process, the clients in
 //!   this one, since one process may hold 20,000 descriptors), one message written to
 //!   every member; the time until each client has it (`broadcast.rs`).
@@ -19,7 +19,7 @@
 //! ```text
 //! cargo bench --bench websocket [-- [echo] [throughput] [broadcast]
 //!     [--seconds S] [--rounds R] [--servers ours,tungstenite,fastwebsockets]
-//!     [--clients N] [--broadcasts B]]
+//!     [--clients N] [--broadcasts B] [--size BYTES]]
 //! ```
 //!
 //! `--serve NAME --port P` runs one echo server alone in the foreground, for
@@ -62,6 +62,8 @@ struct Args {
     serve: Option<Server>,
     serve_broadcast: Option<Server>,
     port: u16,
+    /// The throughput workload's message size (`--size`, bytes).
+    size: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -75,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         serve: None,
         serve_broadcast: None,
         port: 0,
+        size: THROUGHPUT.size,
     };
     let servers = |v: String| -> Result<Vec<Server>, String> {
         v.split(',')
@@ -92,6 +95,10 @@ fn parse_args() -> Result<Args, String> {
             "--clients" => args.clients = value()?.parse().map_err(|e| format!("{e}"))?,
             "--broadcasts" => args.broadcasts = value()?.parse().map_err(|e| format!("{e}"))?,
             "--port" => args.port = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--size" => match value()?.parse() {
+                Ok(n) if n > 0 => args.size = n,
+                _ => return Err("--size needs a positive number of bytes".into()),
+            },
             "--servers" => args.servers = servers(value()?)?,
             "--serve" => args.serve = Some(servers(value()?)?[0]),
             "--serve-broadcast" => args.serve_broadcast = Some(servers(value()?)?[0]),
@@ -267,18 +274,19 @@ fn main() {
         );
     }
     if args.workloads.iter().any(|w| w == "throughput") {
-        let f = measure(&args, &addrs, THROUGHPUT, "throughput");
+        let load = Load {
+            size: args.size,
+            ..THROUGHPUT
+        };
+        let f = measure(&args, &addrs, load, "throughput");
         table(
             &format!(
-                "throughput: {} KiB binary messages, {} connection(s), {} in flight each \
+                "throughput: {}-byte binary messages, {} connection(s), {} in flight each \
                  (medians of {rounds} rounds of {} s)",
-                THROUGHPUT.size / 1024,
-                THROUGHPUT.conns,
-                THROUGHPUT.in_flight,
-                args.seconds
+                load.size, load.conns, load.in_flight, args.seconds
             ),
             "echoed MB/s",
-            THROUGHPUT.size as f64 / 1e6,
+            load.size as f64 / 1e6,
             &f,
         );
     }
