@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use tornado_ioloop::JoinError;
+use tornado_ioloop::{JoinError, JoinHandle};
 
 struct State<T> {
     result: Option<Result<T, JoinError>>,
@@ -50,18 +50,46 @@ where
         result: None,
         waiters: Vec::new(),
     }));
-    let task = tornado_ioloop::spawn(future);
-    let st = state.clone();
+    let mut publisher = Publisher {
+        task: tornado_ioloop::spawn(future),
+        state: state.clone(),
+    };
     tornado_ioloop::spawn_callback(async move {
-        let result = task.await;
+        let result = (&mut publisher.task).await;
+        publisher.publish(result);
+    });
+    Shared { state }
+}
+
+/// Hands the task's outcome to every handle. If it is dropped first (its loop was
+/// closed, which drops the task too), the handles get the outcome the task left, or
+/// `Cancelled`, instead of waiting forever.
+struct Publisher<T> {
+    task: JoinHandle<T>,
+    state: Rc<RefCell<State<T>>>,
+}
+
+impl<T> Publisher<T> {
+    fn publish(&self, result: Result<T, JoinError>) {
         let waiters = {
-            let mut s = st.borrow_mut();
+            let mut s = self.state.borrow_mut();
+            if s.result.is_some() {
+                return;
+            }
             s.result = Some(result);
             std::mem::take(&mut s.waiters)
         };
         crate::waiters::wake_all(waiters);
-    });
-    Shared { state }
+    }
+}
+
+impl<T> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        if self.state.borrow().result.is_none() {
+            let result = self.task.try_take().unwrap_or(Err(JoinError::Cancelled));
+            self.publish(result);
+        }
+    }
 }
 
 impl<T> Shared<T> {

@@ -416,6 +416,25 @@ fn shared_reports_a_panicking_future() {
 }
 
 #[test]
+fn shared_whose_loop_is_closed_reports_cancelled() {
+    // As documented: a `Shared` whose loop is closed (dropping its task) resolves to
+    // `Cancelled`; it used to wait forever, as the task that passes the outcome on was
+    // dropped with the loop before it could.
+    let first = IoLoop::new().unwrap();
+    first.make_current();
+    let pending = shared(std::future::pending::<u8>());
+    let finished = shared(async { 7 });
+    first.run_sync(moment());
+    first.close();
+    run(async move {
+        let err = pending.clone().await.unwrap_err();
+        assert!(err.is_cancelled(), "{err}");
+        assert!(pending.is_done());
+        assert_eq!(finished.await.unwrap(), 7);
+    });
+}
+
+#[test]
 fn timeouts_of_duration_max_mean_never_and_never_panic() {
     use tornado_gen::locks::{Event, Lock, Semaphore};
     run(async {

@@ -41,7 +41,9 @@ pub fn deadline_after(base: Instant, delay: Duration) -> Instant {
 pub enum Deadline {
     /// At this instant.
     At(Instant),
-    /// This long after [`IoLoop::time`](crate::IoLoop::time).
+    /// This long after now: a fresh read of the clock, not the cached
+    /// [`IoLoop::time`](crate::IoLoop::time), so the timeout never fires early (see
+    /// [`IoLoop::add_timeout`](crate::IoLoop::add_timeout)).
     After(Duration),
 }
 
