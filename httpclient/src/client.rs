@@ -440,7 +440,7 @@ impl AsyncHttpClient {
                     && is_redirect(&request, code, headers)
                     && headers.get("Location").is_some_and(|l| url.join(l).is_ok())
             };
-            let hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
+            let mut hop = fetch_hop(&self.shared, &request, &url, hop_start, &will_follow).await?;
             let code = hop.head.status.as_u16();
             let mut refused = None;
             if is_redirect(&request, code, &hop.head.headers) {
@@ -466,6 +466,19 @@ impl AsyncHttpClient {
                         ))
                     }
                 }
+            }
+            // The hop timed its phases from its own start; the response
+            // counts them from the fetch's, the queue and redirects included.
+            let offset = hop_start.duration_since(start);
+            for time in [
+                &mut hop.connect,
+                &mut hop.pretransfer,
+                &mut hop.starttransfer,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *time += offset;
             }
             let raise_error = request.raise_error.unwrap_or(true);
             let mut response = finish(

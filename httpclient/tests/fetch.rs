@@ -67,6 +67,43 @@ fn response_times_are_filled_in() {
 }
 
 #[test]
+fn timings_count_from_the_fetch_through_the_queue_and_redirects() {
+    // Each request takes a while; the first hop of /r is a redirect.
+    let server = RawServer::start(|mut conn, _| {
+        while let Some(request) = conn.read_request()? {
+            std::thread::sleep(Duration::from_millis(150));
+            if request.request_line().starts_with("GET /r ") {
+                conn.write(b"HTTP/1.1 302 Found\r\nLocation: /end\r\nContent-Length: 0\r\n\r\n")?;
+            } else {
+                conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
+            }
+        }
+        Ok(())
+    });
+    let (first, redirected) = (server.url("/a"), server.url("/r"));
+    run(async move {
+        let client = AsyncHttpClient::with_config(ClientConfig {
+            max_clients: 1,
+            ..ClientConfig::default()
+        });
+        let ahead = tornado_ioloop::spawn(client.fetch(first));
+        // Let the first fetch take the only slot.
+        tornado_ioloop::sleep(Duration::from_millis(20)).await;
+        let response = client.fetch(redirected).await.unwrap();
+        ahead.await.unwrap().unwrap();
+        let t = response.time_info;
+        assert!(t.queue >= Duration::from_millis(100), "{t:?}");
+        assert!(t.redirect >= Duration::from_millis(150), "{t:?}");
+        // From the moment fetch was called: after the queue and the redirect.
+        let pretransfer = t.pretransfer.expect("pretransfer");
+        let starttransfer = t.starttransfer.expect("starttransfer");
+        assert!(pretransfer >= t.queue + t.redirect, "{t:?}");
+        assert!(starttransfer >= pretransfer, "{t:?}");
+        assert!(starttransfer <= t.total, "{t:?}");
+    });
+}
+
+#[test]
 fn methods_and_bodies_reach_the_server() {
     run(async {
         let (server, base) = serve_app();
