@@ -117,7 +117,9 @@ pub struct HttpRequest {
     pub ca_certs: Option<PathBuf>,
     /// A PEM client certificate chain, sent when the server asks.
     pub client_cert: Option<PathBuf>,
-    /// The PEM private key of [`client_cert`](Self::client_cert).
+    /// The PEM private key of [`client_cert`](Self::client_cert); when
+    /// `None`, the key is read from the `client_cert` file (one PEM with
+    /// both, as Tornado's `client_key=None`).
     pub client_key: Option<PathBuf>,
     /// Connect over IPv6 when the name resolves to it (true).
     pub allow_ipv6: Option<bool>,
@@ -480,10 +482,16 @@ impl HttpRequest {
             max_header_size,
             raise_error
         );
+        // Every value of a header the request lacks: decided against the
+        // request's own headers, not the ones this adds.
+        let mut missing = HttpHeaders::new();
         for (name, value) in defaults.headers.iter() {
             if !self.headers.contains(name) {
-                self.headers.add(name, value);
+                missing.add(name, value);
             }
+        }
+        for (name, value) in missing.iter() {
+            self.headers.add(name, value);
         }
         self.expect_100_continue |= defaults.expect_100_continue;
     }
@@ -621,6 +629,22 @@ mod tests {
         assert_eq!(req.user_agent.as_deref(), Some("mine"));
         assert_eq!(req.headers.get("X-A"), Some("mine"));
         assert_eq!(req.headers.get("X-B"), Some("2"));
+    }
+
+    #[test]
+    fn a_default_header_keeps_all_its_values() {
+        let defaults = HttpRequest::default()
+            .header("Accept", "text/html")
+            .header("Accept", "text/plain");
+        let mut req = HttpRequest::new("http://h/");
+        req.merge_defaults(&defaults);
+        let values: Vec<&str> = req.headers.get_all("Accept").collect();
+        assert_eq!(values, ["text/html", "text/plain"]);
+        // A request with a value of its own still takes none of them.
+        let mut req = HttpRequest::new("http://h/").header("accept", "mine");
+        req.merge_defaults(&defaults);
+        let values: Vec<&str> = req.headers.get_all("Accept").collect();
+        assert_eq!(values, ["mine"]);
     }
 
     #[test]

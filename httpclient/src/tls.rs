@@ -33,7 +33,11 @@ impl TlsKey {
         TlsKey {
             validate: request.validate_cert.unwrap_or(true),
             ca_certs: request.ca_certs.clone(),
-            client_cert: request.client_cert.clone().zip(request.client_key.clone()),
+            // Without a key file, the key is in the certificate's file.
+            client_cert: request.client_cert.clone().map(|cert| {
+                let key = request.client_key.clone().unwrap_or_else(|| cert.clone());
+                (cert, key)
+            }),
         }
     }
 }

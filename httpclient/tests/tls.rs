@@ -193,6 +193,26 @@ fn a_missing_client_key_is_an_invalid_request() {
 }
 
 #[test]
+fn a_client_certificate_without_a_key_file_takes_the_key_from_its_own_file() {
+    // Tornado's `client_key=None`: `load_cert_chain` reads the key from the
+    // certificate's file, one PEM with both.
+    let pki = TestPki::new();
+    let ca = pki.ca.clone();
+    let both = pki.dir().join("client-with-key.pem");
+    let pem = std::fs::read_to_string(&pki.client.cert_path).unwrap()
+        + &std::fs::read_to_string(&pki.client.key_path).unwrap();
+    std::fs::write(&both, pem).unwrap();
+    run(async move {
+        let origin = Origin::start(Some(pki.server_config_requiring_client_cert()));
+        let url = format!("https://localhost:{}/mtls", origin.port);
+        let mut request = HttpRequest::new(url.as_str()).ca_certs(&ca);
+        request.client_cert = Some(both);
+        let response = AsyncHttpClient::new().fetch(request).await.unwrap();
+        assert_eq!(response.text().unwrap(), "GET /mtls");
+    });
+}
+
+#[test]
 fn keep_alive_reuses_a_tls_connection() {
     let pki = TestPki::new();
     let ca = pki.ca.clone();
