@@ -59,6 +59,9 @@ fn xheaders_client_address() {
         ("X-Forwarded-For: 4.4.4.4, 5.5.5.5<script>\r\n", "127.0.0.1"),
         ("X-Real-Ip: www.google.com\r\n", "127.0.0.1"),
         ("X-Forwarded-For: \r\n", "127.0.0.1"),
+        // Several X-Real-Ip lines are one list (`4.4.4.4,5.5.5.5`), no address: a
+        // client's own line is not taken over the one a proxy appended.
+        ("X-Real-Ip: 4.4.4.4\r\nX-Real-Ip: 5.5.5.5\r\n", "127.0.0.1"),
     ];
     let failures = serve(common::echo, xheaders_settings(), move |addr| {
         let mut failures = Vec::new();
@@ -86,6 +89,13 @@ fn xheaders_scheme() {
         ("X-Forwarded-Proto: unknown\r\n", "http"),
         ("X-Scheme: ftp\r\n", "http"),
         ("X-Scheme: https\r\nX-Forwarded-Proto: http\r\n", "https"),
+        // Several lines are one list, whose last entry (the nearest proxy's) counts,
+        // as in Tornado: a client's own first line does not.
+        (
+            "X-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n",
+            "http",
+        ),
+        ("X-Scheme: https\r\nX-Scheme: http\r\n", "http"),
         ("", "http"),
     ];
     let failures = serve(common::echo, xheaders_settings(), move |addr| {

@@ -41,14 +41,18 @@ impl Conn {
                     }
                 }
             }
-            let chosen = headers.get("X-Real-Ip").map(str::trim).or(candidate);
+            // Several lines of one header are one list (Tornado joins them): several
+            // X-Real-Ip lines are no address, and of several scheme lines the last (the
+            // one the nearest proxy appended) counts, not a client's own first line.
+            let real_ip = headers.get_joined("X-Real-Ip");
+            let chosen = real_ip.as_deref().map(str::trim).or(candidate);
             if let Some(ip) = chosen.and_then(|s| s.parse::<IpAddr>().ok()) {
                 remote_ip = Some(ip);
             }
             let scheme = headers
-                .get("X-Scheme")
-                .or_else(|| headers.get("X-Forwarded-Proto"));
-            if let Some(s) = scheme {
+                .get_joined("X-Scheme")
+                .or_else(|| headers.get_joined("X-Forwarded-Proto"));
+            if let Some(s) = scheme.as_deref() {
                 match s.rsplit(',').next().map(str::trim) {
                     Some("http") => protocol = "http",
                     Some("https") => protocol = "https",
