@@ -188,11 +188,12 @@ impl RequestHead {
     }
 
     /// Whether the body is `Content-Encoding: gzip` (see
-    /// [`GzipDecoder`](super::GzipDecoder)).
+    /// [`GzipDecoder`](super::GzipDecoder)): all the header's lines together, as
+    /// Tornado reads them, so `gzip` on two lines (`gzip, gzip`) is not one gzip layer.
     pub fn is_gzip_body(&self) -> bool {
         self.parts
             .headers
-            .get("Content-Encoding")
+            .get_joined("Content-Encoding")
             .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
     }
 

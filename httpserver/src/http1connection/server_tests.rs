@@ -263,6 +263,41 @@ fn decompressed_heads_say_what_was_consumed() {
 }
 
 #[test]
+fn several_content_encoding_lines_are_not_taken_for_gzip() {
+    // `gzip` twice (or `br` then `gzip`) is the list `gzip, gzip`: decoding one gzip
+    // layer and dropping both lines would hand the delegate data still encoded as if
+    // it were plain. Tornado compares the joined value with `gzip` and leaves the
+    // body alone, as the client's decoder does.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"a=1").unwrap();
+    let compressed = gz.finish().unwrap();
+    let on = Http1ConnectionParameters {
+        decompress: true,
+        ..params()
+    };
+    for first in ["gzip", "br"] {
+        let mut input = format!(
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: {first}\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            compressed.len()
+        )
+        .into_bytes();
+        input.extend_from_slice(&compressed);
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(&input[..]);
+        let head = next_head(&mut conn, &mut buf, &on);
+        assert_eq!(
+            head.headers()
+                .get_all("Content-Encoding")
+                .collect::<Vec<_>>(),
+            [first, "gzip"]
+        );
+        assert!(!head.headers().contains("X-Consumed-Content-Encoding"));
+        let (seen, _, _) = run(&input, input.len(), &on, (StatusCode::OK, b""));
+        assert_eq!(seen.unwrap()[0].body, compressed, "{first}");
+    }
+}
+
+#[test]
 fn pipelined_requests_wait_for_the_response_before_them() {
     let p = params();
     let mut conn = ServerConnection::new();
