@@ -326,7 +326,10 @@ fn split_params(line: &str) -> Vec<&str> {
     out
 }
 
-/// Removes surrounding double quotes and decodes `\x` escapes inside them.
+/// Removes surrounding double quotes and decodes the `\\` and `\"` escapes inside
+/// them, as Python's `email.utils.unquote` (which Tornado uses): first every `\\`,
+/// then every `\"`. A backslash before anything else is kept: browsers do not escape
+/// one in a file name (`C:\dir\f.txt`).
 fn unquote(value: &str) -> String {
     let Some(inner) = value
         .strip_prefix('"')
@@ -335,19 +338,10 @@ fn unquote(value: &str) -> String {
     else {
         return value.to_string();
     };
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(next) => out.push(next),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
+    if !inner.contains('\\') {
+        return inner.to_string();
     }
-    out
+    inner.replace("\\\\", "\\").replace("\\\"", "\"")
 }
 
 #[cfg(test)]
@@ -418,6 +412,28 @@ mod tests {
             assert_eq!(f.filename, filename);
             assert_eq!(f.body, "Foo");
         }
+    }
+
+    #[test]
+    fn backslashes_browsers_leave_alone_are_kept() {
+        // Browsers escape only `"` (as `%22`), CR and LF in a filename, not `\`: a
+        // backslash before anything but `\` or `"` is the file name's own, as in
+        // Tornado (Python's `email.utils.unquote`), old IE's Windows paths included.
+        for (quoted, filename) in [
+            (r"C:\Users\me\f.txt", r"C:\Users\me\f.txt"),
+            (r"a\b.txt", r"a\b.txt"),
+            (r"\x.txt", r"\x.txt"),
+            (r"a\\b.txt", r"a\b.txt"),
+            (r#"a\"b.txt"#, r#"a"b.txt"#),
+        ] {
+            let body = format!(
+                "--1234\nContent-Disposition: form-data; name=\"files\"; filename=\"{quoted}\"\n\nFoo\n--1234--"
+            );
+            let f = one_file("1234", &body);
+            assert_eq!(f.filename, filename, "{quoted}");
+        }
+        let (_, params) = parse_header(r#"form-data; name="a\b""#);
+        assert_eq!(params["name"], r"a\b");
     }
 
     #[test]
