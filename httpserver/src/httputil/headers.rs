@@ -251,7 +251,7 @@ impl HttpHeaders {
     /// tabs around a value are trimmed; other whitespace is kept.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let mut headers = HttpHeaders::with_capacity(8, text.len());
-        for line in text.split('\n') {
+        for line in text.split_inclusive('\n') {
             headers.parse_line(line)?;
         }
         Ok(headers)
@@ -263,11 +263,14 @@ impl HttpHeaders {
         Self::parse(&bytes_to_str(block))
     }
 
-    /// Adds one header line (with or without its CRLF); an empty line is
-    /// ignored. See [`parse`](Self::parse) for what is rejected.
+    /// Adds one header line (with or without its CRLF or LF); an empty line is
+    /// ignored. A CR not followed by LF ends no line: it is a bare CR, refused in
+    /// the value. See [`parse`](Self::parse) for what is rejected.
     pub fn parse_line(&mut self, line: &str) -> Result<(), ParseError> {
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = match line.strip_suffix('\n') {
+            Some(line) => line.strip_suffix('\r').unwrap_or(line),
+            None => line,
+        };
         if line.is_empty() {
             return Ok(());
         }
@@ -935,6 +938,36 @@ mod tests {
                 assert!(HttpHeaders::parse(&data).is_err(), "byte {c:#x} accepted");
             }
         }
+    }
+
+    #[test]
+    fn a_cr_not_before_lf_is_no_line_ending() {
+        // Only CRLF or LF ends a line (Tornado strips `\r?\n`): a bare CR ending the
+        // text, or a line, stays in the value and is refused there, as any bare CR is.
+        for text in ["Foo: bar\r", "Foo: bar\r\r\n", "Foo: bar\r\r\nX: y\r\n"] {
+            assert!(HttpHeaders::parse(text).is_err(), "{text:?} accepted");
+        }
+        assert!(HttpHeaders::new().parse_line("Foo: bar\r").is_err());
+        let h = HttpHeaders::parse("Foo: bar\r\nX: y\nZ: z").unwrap();
+        assert_eq!(h.get("Foo"), Some("bar"));
+        assert_eq!(h.get("X"), Some("y"));
+        assert_eq!(h.get("Z"), Some("z"));
+        // A multipart part whose headers end in `\r\r\n\r\n` is refused as Tornado does.
+        let mut args = super::super::Arguments::new();
+        let mut files = super::super::Files::new();
+        let body = bytes::Bytes::from_static(
+            b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\r\n\r\nv\r\n--b--\r\n",
+        );
+        assert!(
+            super::super::parse_body_arguments(
+                "multipart/form-data; boundary=b",
+                &body,
+                &mut args,
+                &mut files,
+                &HttpHeaders::new(),
+            )
+            .is_err()
+        );
     }
 
     #[test]
