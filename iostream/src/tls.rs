@@ -125,6 +125,14 @@ fn tls_error(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// The peer closed the connection before the TLS handshake completed.
+fn handshake_eof() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the peer closed the connection during the TLS handshake",
+    )
+}
+
 /// The crypto provider used by the helpers here: rustls' `ring` provider.
 ///
 /// ```
@@ -489,8 +497,18 @@ impl Transport for TlsTransport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.conn.reader().read(buf) {
+                // The peer went away before the session was set up: a handshake
+                // failure (Tornado's `SSLEOFError`), not a clean end of the stream.
+                Ok(0) if !buf.is_empty() && self.conn.is_handshaking() => {
+                    return Err(handshake_eof());
+                }
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::UnexpectedEof && self.conn.is_handshaking() =>
+                {
+                    return Err(handshake_eof());
+                }
                 // The peer closed the socket without close_notify: the end (as Tornado
                 // takes it), noted for a reader whose data only the close delimits.
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -616,7 +634,9 @@ impl Transport for TlsTransport {
 /// The future of [`IoStream::start_tls`] and [`IoStream::wait_for_handshake`]: resolves
 /// when the TLS handshake is complete (at once for a stream without TLS), or fails with
 /// the handshake's error (kind `InvalidData`, a [`rustls::Error`] inside: a certificate
-/// that does not verify, a name mismatch, an alert from the peer).
+/// that does not verify, a name mismatch, an alert from the peer; kind `UnexpectedEof`
+/// if the peer closed the connection before the handshake completed; or the socket's
+/// own error, such as a reset). The stream is then closed with that error.
 ///
 /// ```
 /// use tornado_ioloop::IoLoop;

@@ -126,6 +126,69 @@ fn handshake_then_data_both_ways() {
     });
 }
 
+/// A write the TLS layer took but had not sent when the stream closed was never sent:
+/// its future fails, as a plain stream's does for output still queued.
+#[test]
+fn a_write_the_tls_layer_still_held_at_close_fails() {
+    run(async {
+        let (_pki, client, server) = localhost_pair().await;
+        // More than the socket takes at once, with the server not reading.
+        let big = vec![7u8; 16 * 1024 * 1024];
+        let w = client.write(&big);
+        assert!(client.transport().unwrap().has_pending_output());
+        client.close();
+        let e = w.await.unwrap_err();
+        assert!(tornado_iostream::is_stream_closed(&e), "{e:?}");
+        assert!(client.flush().await.is_err());
+        let got = server.read_until_close().await.unwrap();
+        assert!(got.len() < big.len());
+    });
+}
+
+/// `shutdown_write` refuses while the TLS layer still holds output, as it does while the
+/// write buffer does, and leaves the stream as it was; once flushed it half-closes with
+/// `close_notify`, and the peer can still answer.
+#[test]
+fn shutdown_write_waits_for_output_the_tls_layer_holds() {
+    run(async {
+        let (_pki, client, server) = localhost_pair().await;
+        let big = vec![7u8; 16 * 1024 * 1024];
+        let w = client.write(&big);
+        assert!(client.transport().unwrap().has_pending_output());
+        let e = client.shutdown_write().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(e.to_string().contains("flush before shutdown_write"), "{e}");
+        let got = server.read_bytes(big.len(), false).await.unwrap();
+        assert!(got[..] == big[..]);
+        w.await.unwrap();
+        // Nothing was half-closed: more data still goes through.
+        client.write(b"more").await.unwrap();
+        assert_eq!(&server.read_bytes(4, false).await.unwrap()[..], b"more");
+        client.shutdown_write().unwrap();
+        server.write(b"reply").await.unwrap();
+        assert_eq!(&client.read_bytes(5, false).await.unwrap()[..], b"reply");
+        assert!(server.read_until_close().await.unwrap().is_empty());
+        assert!(!server.eof_truncated());
+    });
+}
+
+/// A write queued while the handshake is under way, on a stream whose peer goes away
+/// before it completes, was never sent: its future fails.
+#[test]
+fn a_write_waiting_for_a_handshake_that_never_completes_fails() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let hs = server.start_tls(TlsConfig::server(server_cfg));
+        let w = server.write(b"greeting before the handshake\n");
+        client.close();
+        assert!(hs.await.is_err());
+        let e = w.await.unwrap_err();
+        assert!(tornado_iostream::is_stream_closed(&e), "{e:?}");
+    });
+}
+
 #[test]
 fn a_vectored_write_goes_through_tls_whole_and_in_order() {
     run(async {
@@ -326,6 +389,54 @@ fn plaintext_client_against_tls_server_fails_cleanly() {
         let err = hs.await.unwrap().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert!(server.closed());
+    });
+}
+
+/// Every task waiting for the handshake is woken when it completes, not only the one
+/// that waited last.
+#[test]
+fn several_tasks_waiting_for_the_handshake_all_see_it_complete() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let started = tornado_ioloop::spawn(server.start_tls(TlsConfig::server(server_cfg)));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| tornado_ioloop::spawn(server.wait_for_handshake()))
+            .collect();
+        tornado_ioloop::yield_now().await;
+        client
+            .start_tls(TlsConfig::client(client_cfg, "localhost").unwrap())
+            .await
+            .unwrap();
+        started.await.unwrap().unwrap();
+        for w in waiters {
+            w.await.unwrap().unwrap();
+        }
+    });
+}
+
+/// A peer that closes the connection before the handshake completes fails the
+/// handshake with an error that says so (Tornado's `SSLEOFError`), and the stream's
+/// error is that, not a clean close.
+#[test]
+fn a_peer_that_closes_during_the_handshake_fails_it_clearly() {
+    run(async {
+        let pki = pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let hs = server.start_tls(TlsConfig::server(server_cfg));
+        client.close();
+        let e = hs.await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e:?}");
+        assert!(e.to_string().contains("during the TLS handshake"), "{e}");
+        let cause = server.error().expect("closed by an error");
+        assert_eq!(cause.kind(), io::ErrorKind::UnexpectedEof);
+        // A read waiting for the handshake fails with it as the cause.
+        let e = server.read_bytes(1, false).await.unwrap_err();
+        assert!(tornado_iostream::is_stream_closed(&e));
+        assert!(e.to_string().contains("during the TLS handshake"), "{e}");
     });
 }
 

@@ -27,6 +27,10 @@ impl State {
             log::debug!("closing stream: {e}");
             self.error = Some(Arc::new(e));
         }
+        // What the transport has sent counts as written; what it still holds (TLS
+        // records, plaintext waiting for the handshake) is lost with it, and the
+        // writes waiting for it fail.
+        self.update_confirmed();
         if let Some(mut t) = self.transport.take() {
             self.handshake_done = !t.is_handshaking();
             if let Some(id) = self.handler.take()
@@ -40,7 +44,6 @@ impl State {
         self.write_ready = false;
         self.wbuf.release();
         wake(&mut self.read_waker);
-        wake(&mut self.aux_waker);
         for (_, w) in self.write_waiters.drain(..) {
             w.wake();
         }
@@ -109,7 +112,14 @@ impl IoStream {
         if st.closed {
             return Err(st.closed_error());
         }
-        if !st.wbuf.is_empty() {
+        // Output the transport holds itself (TLS records the socket has not taken) is
+        // queued output too: its end notice would otherwise be queued after it, and
+        // the socket never half-closed.
+        let pending = st
+            .transport
+            .as_ref()
+            .is_some_and(|t| t.has_pending_output());
+        if !st.wbuf.is_empty() || pending {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "output is still queued: flush before shutdown_write",

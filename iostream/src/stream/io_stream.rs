@@ -12,9 +12,7 @@ use std::task::{Context, Poll};
 use mio::Interest;
 use tornado_ioloop::{IoLoop, Ready};
 
-use super::state::{
-    DEFAULT_MAX_BUFFER_SIZE, READ_BUDGET, Shared, State, copy_error, set_waker, wake,
-};
+use super::state::{DEFAULT_MAX_BUFFER_SIZE, READ_BUDGET, Shared, State, copy_error, wake};
 use crate::buffer::{INITIAL_READ_SIZE, ReadBuffer, WriteBuffer};
 use crate::transport::Transport;
 
@@ -71,11 +69,11 @@ impl State {
             self.read_ready = true;
             self.read_closed |= hup;
             wake(&mut self.read_waker);
-            wake(&mut self.aux_waker);
+            self.wake_readiness_waiters();
         }
         if ready.is_writable() || ready.is_write_closed() || ready.is_error() {
             self.write_ready = true;
-            wake(&mut self.aux_waker);
+            self.wake_readiness_waiters();
             if !self.wbuf.is_empty()
                 || self
                     .transport
@@ -189,7 +187,6 @@ impl IoStream {
                 reader: None,
                 next_reader: std::num::NonZeroU64::MIN,
                 read_waker: None,
-                aux_waker: None,
                 wbuf: WriteBuffer::default(),
                 queued: 0,
                 written: 0,
@@ -261,7 +258,7 @@ impl IoStream {
             }));
         }
         if !st.write_ready {
-            set_waker(&mut st.aux_waker, cx);
+            st.wait_for_readiness(cx);
             return Poll::Pending;
         }
         let Some(t) = st.transport.as_ref() else {
@@ -273,7 +270,7 @@ impl IoStream {
                 Ok(_) => None,
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                     st.write_ready = false;
-                    set_waker(&mut st.aux_waker, cx);
+                    st.wait_for_readiness(cx);
                     return Poll::Pending;
                 }
                 Err(e) => Some(e),
@@ -452,7 +449,7 @@ impl IoStream {
                 if budget == 0 {
                     cx.waker().wake_by_ref();
                 }
-                set_waker(&mut st.aux_waker, cx);
+                st.wait_for_readiness(cx);
                 return Poll::Pending;
             }
             budget -= 1;

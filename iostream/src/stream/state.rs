@@ -40,13 +40,14 @@ pub(crate) struct State {
     pub(super) reader: Option<NonZeroU64>,
     pub(super) next_reader: NonZeroU64,
     pub(crate) read_waker: Option<Waker>,
-    /// Woken by any readiness: connect and handshake waiters.
-    pub(super) aux_waker: Option<Waker>,
     pub(super) wbuf: WriteBuffer,
     /// Bytes ever queued, written to the transport, and known flushed past it.
     pub(super) queued: u64,
     pub(super) written: u64,
     pub(super) confirmed: u64,
+    /// Tasks waiting for the write position to reach a byte count, and (under
+    /// [`ANY_READINESS`]) connect and handshake waiters, woken by any readiness: as
+    /// many tasks as wait, so that none is forgotten.
     pub(super) write_waiters: Vec<(u64, Waker)>,
     pub(super) max_buffer_size: usize,
     /// `usize::MAX`: no limit.
@@ -59,6 +60,41 @@ pub(crate) struct State {
     pub(super) eof_truncated: bool,
     pub(super) error: Option<Arc<io::Error>>,
     pub(super) close_callback: Option<Box<dyn FnOnce()>>,
+}
+
+/// The key of the waiters in `write_waiters` that any readiness wakes (connect and
+/// handshake waiters): no write position reaches it.
+pub(super) const ANY_READINESS: u64 = u64::MAX;
+
+impl State {
+    /// Makes the task of `cx` one of those woken by the next readiness (or the close).
+    pub(super) fn wait_for_readiness(&mut self, cx: &Context<'_>) {
+        let waiting = self
+            .write_waiters
+            .iter()
+            .any(|(end, w)| *end == ANY_READINESS && w.will_wake(cx.waker()));
+        if !waiting {
+            self.write_waiters.push((ANY_READINESS, cx.waker().clone()));
+        }
+    }
+
+    /// Wakes every task waiting for readiness.
+    pub(super) fn wake_readiness_waiters(&mut self) {
+        if self
+            .write_waiters
+            .iter()
+            .any(|(end, _)| *end == ANY_READINESS)
+        {
+            self.write_waiters.retain(|(end, w)| {
+                if *end == ANY_READINESS {
+                    w.wake_by_ref();
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
 }
 
 pub(super) fn wake(w: &mut Option<Waker>) {

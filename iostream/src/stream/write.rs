@@ -157,12 +157,14 @@ impl State {
         }
     }
 
-    fn update_confirmed(&mut self) {
-        let pending = self
-            .transport
-            .as_ref()
-            .is_some_and(|t| t.has_pending_output());
-        if !pending && self.confirmed != self.written {
+    /// Counts as flushed what the transport no longer holds, and completes the write
+    /// futures that are done. Once the transport is gone (closed) nothing more is: what
+    /// it still held then (TLS records the socket had not taken) was never sent.
+    pub(super) fn update_confirmed(&mut self) {
+        let Some(t) = self.transport.as_ref() else {
+            return;
+        };
+        if !t.has_pending_output() && self.confirmed != self.written {
             self.confirmed = self.written;
             let confirmed = self.confirmed;
             self.write_waiters.retain(|(end, w)| {
