@@ -457,6 +457,31 @@ fn every_refusal_answers_with_its_status_and_a_message() {
     );
 }
 
+/// `Connection` is a list, and may come in several header lines (a proxy adding
+/// `keep-alive` in a line of its own): `upgrade` in any of them is enough, as Tornado
+/// reads the lines joined.
+#[test]
+fn connection_upgrade_may_be_in_a_later_header_line() {
+    let log = Log::default();
+    testing::run(
+        || app(&log),
+        |server| async move {
+            let addr = server.addr();
+            let request = format!(
+                "GET /ws/j HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+                 Connection: keep-alive\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            );
+            let stream = IoStream::connect(addr).await.unwrap();
+            let mut c = Client::raw(stream, &request).await;
+            assert_eq!(c.status, 101, "{}", c.head);
+            assert_eq!(c.header("Sec-WebSocket-Accept"), Some(ACCEPT));
+            c.text("joined").await;
+            assert_eq!(c.frame().await.payload, b"joined");
+        },
+    );
+}
+
 #[test]
 fn subprotocols_are_chosen_from_the_offer() {
     let log = Log::default();
@@ -645,6 +670,38 @@ fn compression_is_negotiated_and_round_trips() {
             // Without compression options the offer is declined.
             let c = Client::open(server.addr(), "/ws/n", &offer).await;
             assert_eq!(c.header("Sec-WebSocket-Extensions"), None);
+        },
+    );
+}
+
+/// A `websocket_max_message_size` of `usize::MAX` ("no limit") lets compressed
+/// messages through like any other.
+#[test]
+fn compressed_messages_pass_without_a_size_limit() {
+    let log = Log::default();
+    let settings = Settings {
+        websocket_max_message_size: usize::MAX,
+        ..Settings::default()
+    };
+    testing::run(
+        || app_with(&log, settings),
+        |server| async move {
+            let opts = CompressionOptions::default();
+            let offer = format!("Sec-WebSocket-Extensions: {}\r\n", client_offer(&opts));
+            let mut c = Client::open(server.addr(), "/deflate", &offer).await;
+            let answer = c
+                .header("Sec-WebSocket-Extensions")
+                .expect("deflate accepted");
+            let params = client_accept(answer, &opts).unwrap();
+            let mut payload = Vec::new();
+            params
+                .compressor(false, 6)
+                .compress(b"no limit", &mut payload);
+            c.send(true, true, OpCode::Text, &payload).await;
+            let f = c.frame().await;
+            assert_eq!(f.opcode, 1, "an echo, not a close: {f:?}");
+            let echoed = params.decompressor(false).decompress(&f.payload, 100);
+            assert_eq!(echoed.unwrap(), b"no limit");
         },
     );
 }

@@ -504,7 +504,12 @@ fn refuse(cx: &mut Context, e: HandshakeError) -> Result {
 /// The upgrade: checks, the 101, then the connection's own task.
 async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result {
     let headers = cx.request().headers();
-    if let Err(e) = check_upgrade(headers.get("Upgrade"), headers.get("Connection")) {
+    // Both are lists, which may come in several lines (Tornado reads them joined).
+    let upgrade = check_upgrade(
+        headers.get_joined("Upgrade").as_deref(),
+        headers.get_joined("Connection").as_deref(),
+    );
+    if let Err(e) = upgrade {
         return refuse(cx, e);
     }
     // Browsers do not apply the same-origin policy to WebSockets: the check is always

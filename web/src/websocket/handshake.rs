@@ -323,10 +323,12 @@ impl ClientHandshake {
     /// assert!(handshake.check_answer(&answer).is_err());
     /// ```
     pub fn check_answer(&self, headers: &HttpHeaders) -> Result<Agreed, &'static str> {
-        if !has_token(headers.get("Upgrade"), "websocket") {
+        // Both are lists, which may come in several lines.
+        let lists = |name, token| headers.get_all(name).any(|v| has_token(Some(v), token));
+        if !lists("Upgrade", "websocket") {
             return Err("the answer has no \"Upgrade: websocket\"");
         }
-        if !has_token(headers.get("Connection"), "upgrade") {
+        if !lists("Connection", "upgrade") {
             return Err("the answer's \"Connection\" does not list \"upgrade\"");
         }
         let mut accept = headers.get_all("Sec-WebSocket-Accept");
@@ -470,6 +472,17 @@ mod tests {
         let key = offers.key().to_owned();
         // Good answers.
         let agreed = offers.check_answer(&answer(&key, &[])).unwrap();
+        // `Connection` and `Upgrade` are lists, which may come in several lines.
+        let mut split = HttpHeaders::new();
+        split.add("Upgrade", "h2c");
+        split.add("Upgrade", "websocket");
+        split.add("Connection", "keep-alive");
+        split.add("Connection", "Upgrade");
+        split.add("Sec-WebSocket-Accept", &accept_key(&key));
+        assert!(offers.check_answer(&split).is_ok());
+        split.remove("Connection");
+        split.add("Connection", "keep-alive");
+        assert!(offers.check_answer(&split).is_err());
         assert_eq!(
             agreed,
             Agreed {
