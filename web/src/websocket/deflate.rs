@@ -591,7 +591,11 @@ impl Decompressor {
                 let mut pos = 0;
                 while !ended {
                     if out.len() == out.capacity() {
-                        let room = (limit + 1 - out.len()).min(out.len().max(data.len() * 2 + 64));
+                        // One byte past the limit shows that it is exceeded (and
+                        // `usize::MAX`, no limit, must not overflow).
+                        let room = (limit - out.len())
+                            .saturating_add(1)
+                            .min(out.len().max(data.len() * 2 + 64));
                         if room == 0 {
                             return Err(too_big());
                         }
@@ -862,6 +866,9 @@ mod tests {
         // Exactly at the limit is fine.
         let mut d = params(false, 15).decompressor(false);
         assert_eq!(d.decompress(&out, 4 << 20).unwrap().len(), 4 << 20);
+        // So is no limit at all.
+        let mut d = params(false, 15).decompressor(false);
+        assert_eq!(d.decompress(&out, usize::MAX).unwrap().len(), 4 << 20);
     }
 
     #[test]
