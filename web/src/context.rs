@@ -58,8 +58,9 @@ pub(crate) fn hooks_of<H: RequestHandler>() -> &'static Hooks {
 enum Output {
     /// Nothing sent; status, headers and the buffer can still change.
     Open,
-    /// `flush` sent the headers: the body goes out in pieces.
-    Streaming,
+    /// `flush` sent the headers: the body goes out in pieces, if the head sent allows
+    /// one (`body`; a status set since does not change that).
+    Streaming { body: bool },
     /// `finish` ran.
     Finished,
 }

@@ -10,7 +10,7 @@ use tornado_web::testing::{self, TestServer};
 use tornado_web::{Application, Context, RequestHandler, Settings, url};
 
 /// Writes `?n=` bytes of `?type=` content (text by default), whole or, with
-/// `?flush=1`, in two flushed pieces.
+/// `?flush=1`, in two flushed pieces (with `?late=`, a status set between them).
 struct Body;
 impl RequestHandler for Body {
     async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
@@ -29,6 +29,9 @@ impl RequestHandler for Body {
             let (a, b) = body.split_at(n / 2);
             cx.write(a);
             cx.flush().await?;
+            if let Some(code) = cx.get_argument_opt("late")? {
+                cx.set_status(code.parse::<u16>()?)?;
+            }
             cx.write(b);
         } else {
             cx.write(body);
@@ -305,6 +308,11 @@ fn streamed_responses_are_gzipped_whatever_their_size() {
                 let want = "hello world ".repeat(n / 12 + 1)[..n].to_owned();
                 assert_eq!(gunzip(&r.body), want, "{n}");
             }
+            // A status set once the head is gone changes nothing on the wire: the
+            // rest and the gzip trailer still go out.
+            let r = fetch_raw(&t, "/body?n=5000&flush=1&late=304", true).await;
+            assert_eq!(r.code, 200);
+            assert_eq!(gunzip(&r.body), "hello world ".repeat(417)[..5000]);
             // Not gzipped for a client that does not ask.
             let r = fetch_raw(&t, "/body?n=5000&flush=1", false).await;
             assert!(r.headers.get("Content-Encoding").is_none());

@@ -64,6 +64,21 @@ impl RequestHandler for NoContent {
     }
 }
 
+/// Flushes a 200, then sets `?code=` (the head is gone: it changes nothing on the
+/// wire) and writes the rest.
+struct LateStatus;
+impl RequestHandler for LateStatus {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        cx.write("sent ");
+        cx.flush().await?;
+        cx.set_status(cx.get_argument("code")?.parse::<u16>()?)?;
+        cx.write("with 200");
+        cx.flush().await?;
+        cx.write(", all of it");
+        Ok(())
+    }
+}
+
 /// Sets `Content-Length` itself, as a HEAD for a file would.
 struct ExplicitLength;
 impl RequestHandler for ExplicitLength {
@@ -101,6 +116,7 @@ fn app(first_read: Event) -> Application {
             first_read: first_read.clone(),
         }),
         url("/nocontent", || NoContent),
+        url("/late_status", || LateStatus),
     ])
 }
 
@@ -205,6 +221,27 @@ fn no_content_statuses_carry_no_body() {
                 assert!(r.header("Content-Type").is_none(), "{}", r.head);
             }
             // The connection still frames the next response right.
+            c.request("GET", "/", "").await;
+            assert_eq!(c.read_response(false).await.text(), "Hello, world");
+        },
+    );
+}
+
+#[test]
+fn a_status_set_after_the_head_does_not_cut_the_body() {
+    testing::run(
+        || app(Event::new()),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            // As in Tornado, the body goes on as the head sent said it would.
+            for code in [204, 304, 404] {
+                c.request("GET", &format!("/late_status?code={code}"), "")
+                    .await;
+                let r = c.read_response(false).await;
+                assert_eq!(r.status, 200, "{code}");
+                assert_eq!(r.header("Transfer-Encoding"), Some("chunked"), "{code}");
+                assert_eq!(r.text(), "sent with 200, all of it", "{code}");
+            }
             c.request("GET", "/", "").await;
             assert_eq!(c.read_response(false).await.text(), "Hello, world");
         },

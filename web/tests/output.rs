@@ -86,6 +86,12 @@ impl RequestHandler for Writes {
                     body: "<hi>",
                 })?;
             }
+            "script" => {
+                // Written after other text, in a value and in a serde type alike.
+                cx.write("x</");
+                cx.write(serde_json::json!({"</a": "</script><//"}));
+                cx.write_json(&["a</b", "</"])?;
+            }
             "json_then_type" => {
                 cx.write_json(&[1, 2])?;
                 cx.set_header("Content-Type", "text/x-json")?;
@@ -323,6 +329,14 @@ fn write_text_bytes_and_json() {
             let r = t.fetch("/writes?kind=json").await;
             assert_eq!(r.headers.get("Content-Type"), Some(json));
             assert_eq!(r.text().unwrap(), r#"{"id":7,"body":"<hi>"}"#);
+
+            // As Tornado's `json_encode`, JSON never holds `</` (it could end a
+            // `<script>` the JSON sits in): `<\/`, which JSON reads as `</`.
+            let r = t.fetch("/writes?kind=script").await;
+            assert_eq!(
+                r.text().unwrap(),
+                r#"x</{"<\/a":"<\/script><\//"}["a<\/b","<\/"]"#
+            );
 
             // A Content-Type set afterwards wins.
             let r = t.fetch("/writes?kind=json_then_type").await;

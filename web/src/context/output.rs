@@ -276,10 +276,29 @@ impl Writable for Bytes {
 
 impl Writable for &serde_json::Value {
     fn append_to(self, out: &mut BytesMut) -> Option<&'static str> {
+        let start = out.len();
         // Serializing a Value into memory cannot fail.
         let _ = serde_json::to_writer(out.writer(), self);
+        escape_closing_tags(out, start);
         Some(JSON_CONTENT_TYPE)
     }
+}
+
+/// Writes each `</` of the JSON just serialized into `out[start..]` as `<\/`, as
+/// Tornado's `json_encode` does, so that the JSON can sit in a `<script>` without
+/// ending it. JSON reads `\/` as `/`, and a `<` can only be inside a string.
+fn escape_closing_tags(out: &mut BytesMut, start: usize) {
+    let Some(first) = memchr::memmem::find(&out[start..], b"</") else {
+        return;
+    };
+    let tail = out.split_off(start + first);
+    let mut rest = &tail[..];
+    while let Some(i) = memchr::memmem::find(rest, b"</") {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(b"<\\/");
+        rest = &rest[i + 2..];
+    }
+    out.extend_from_slice(rest);
 }
 
 impl Writable for serde_json::Value {
@@ -530,8 +549,9 @@ impl Context {
     }
 
     /// Appends to the response body (Tornado's `write`): text, bytes, or a
-    /// `serde_json::Value` (which also sets `Content-Type: application/json`). For
-    /// any other serde type use [`write_json`](Self::write_json).
+    /// `serde_json::Value` (which also sets `Content-Type: application/json`, and is
+    /// written as [`write_json`](Self::write_json) writes it). For any other serde
+    /// type use [`write_json`](Self::write_json).
     ///
     /// Output stays in memory until [`flush`](Self::flush) or
     /// [`finish`](Self::finish). Writing after `finish` is a bug in the handler: it
@@ -572,7 +592,8 @@ impl Context {
     }
 
     /// Writes `value` as JSON with `Content-Type: application/json; charset=UTF-8`
-    /// (Tornado's `write(dict)`).
+    /// (Tornado's `write(dict)`), `</` written `<\/` as Tornado's `json_encode`
+    /// writes it, so that the JSON can sit in a `<script>`.
     ///
     /// ```
     /// use tornado_web::{testing, url, Application, Context, RequestHandler};
@@ -605,6 +626,7 @@ impl Context {
             self.buffer.truncate(start);
             return Err(e.into());
         }
+        escape_closing_tags(&mut self.buffer, start);
         self.headers.set_static("Content-Type", JSON_CONTENT_TYPE);
         Ok(())
     }
@@ -837,7 +859,9 @@ impl Context {
             writer
                 .write_head(self.status, self.reason.as_deref(), &self.headers, None)
                 .map_err(output_error)?;
-            self.output = Output::Streaming;
+            self.output = Output::Streaming {
+                body: self.body_allowed(),
+            };
         }
         let body_allowed = self.body_allowed();
         let written = match &mut self.gzip.encoder {
@@ -883,7 +907,11 @@ impl Context {
     }
 
     fn body_allowed(&self) -> bool {
-        *self.request.method() != Method::HEAD && !no_content(self.status)
+        match self.output {
+            // The head is gone: its status, not one set since, frames the body.
+            Output::Streaming { body } => body,
+            _ => *self.request.method() != Method::HEAD && !no_content(self.status),
+        }
     }
 
     /// Ends the response (Tornado's `finish`; it runs by itself when the method
@@ -922,7 +950,7 @@ impl Context {
     pub fn finish(&mut self) -> Result {
         match self.output {
             Output::Finished => Err(Error::msg("finish() called twice")),
-            Output::Streaming if self.writer.connection_closed() => {
+            Output::Streaming { .. } if self.writer.connection_closed() => {
                 // The client has gone: the rest cannot be sent, and that is no error
                 // (Tornado's `finish` is silent on a closed connection). The response
                 // is ended short, which the closed connection would refuse anyway.
@@ -930,7 +958,7 @@ impl Context {
                 let _ = self.writer.finish();
                 Ok(())
             }
-            Output::Streaming => {
+            Output::Streaming { .. } => {
                 self.send_chunk()?;
                 if let Some(enc) = self.gzip.encoder.take() {
                     let tail = enc.finish().unwrap_or_default();
@@ -1141,7 +1169,7 @@ impl Context {
     pub fn send_error_for(&mut self, status: StatusCode, error: Option<&Error>) {
         match self.output {
             Output::Finished => return,
-            Output::Streaming => {
+            Output::Streaming { .. } => {
                 log::error!("cannot send an error response after headers were written");
                 if let Err(e) = self.finish() {
                     log::error!("failed to flush a partial response: {e}");
