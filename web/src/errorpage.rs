@@ -31,6 +31,7 @@ pub(crate) fn write_default_error(cx: &mut Context, status: StatusCode, error: O
     let reason = error
         .and_then(Error::as_http)
         .and_then(|e| e.reason())
+        .map(crate::context::guard_reason)
         .or(status.canonical_reason())
         .unwrap_or("Unknown");
     let code = status.as_u16();

@@ -171,6 +171,7 @@ impl RequestHandler for Errors {
                 .with_reason("Go Away")
                 .into()),
             "bad_reason" => Err(HttpError::new(403).with_reason("bad\r\nreason").into()),
+            "markup_reason" => Err(HttpError::new(403).with_reason("<b>no</b>").into()),
             "unknown_code" => Err(HttpError::new(599).into()),
             _ => Ok(()),
         }
@@ -234,6 +235,8 @@ fn set_status_and_reason() {
                 ("code=599&reason=Odd", 599, "Odd"),
                 // A code without a standard reason: "Unknown", as Tornado says.
                 ("code=682", 682, "Unknown"),
+                // A reason with `<` goes out as "Unknown", as in Tornado.
+                ("code=409&reason=%3Cscript%3E", 409, "Unknown"),
             ];
             for (query, code, reason) in cases {
                 let r = t.fetch(&format!("/status?{query}")).await;
@@ -458,6 +461,13 @@ fn send_error_clear_and_http_error() {
             // A reason with CR/LF is not sent; the standard one is.
             let r = t.fetch("/errors?how=bad_reason").await;
             assert_eq!((r.code, r.reason.as_str()), (403, "Forbidden"));
+            // One with `<` goes out as "Unknown", in the status line and the page.
+            let r = t.fetch("/errors?how=markup_reason").await;
+            assert_eq!((r.code, r.reason.as_str()), (403, "Unknown"));
+            assert_eq!(
+                r.text().unwrap(),
+                "<html><title>403: Unknown</title><body>403: Unknown</body></html>"
+            );
 
             let r = t.fetch("/errors?how=unknown_code").await;
             assert_eq!(r.code, 599);

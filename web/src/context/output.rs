@@ -284,6 +284,15 @@ impl Writable for &serde_json::Value {
     }
 }
 
+/// `reason`, or `Unknown` if it holds a `<` (Tornado's `set_status` does the same).
+pub(crate) fn guard_reason(reason: &str) -> &str {
+    if reason.contains('<') {
+        "Unknown"
+    } else {
+        reason
+    }
+}
+
 /// Writes each `</` of the JSON just serialized into `out[start..]` as `<\/`, as
 /// Tornado's `json_encode` does, so that the JSON can sit in a `<script>` without
 /// ending it. JSON reads `\/` as `/`, and a `<` can only be inside a string.
@@ -381,7 +390,9 @@ impl Context {
     }
 
     /// Sets the status with a reason phrase of your own (`set_status(code, reason)`);
-    /// a reason with control characters is an error.
+    /// a reason with control characters is an error. A reason with `<` goes out as
+    /// `Unknown`, as in Tornado: a guard against a reason built from the request
+    /// reaching a page that shows it unescaped.
     ///
     /// ```
     /// use tornado_web::{testing, url, Application, Context, RequestHandler};
@@ -404,7 +415,7 @@ impl Context {
         let status = final_status(status.into_status()?)?;
         check_reason(reason).map_err(output_error)?;
         self.status = status;
-        self.reason = Some(reason.to_owned());
+        self.reason = Some(guard_reason(reason).to_owned());
         Ok(())
     }
 
@@ -1184,7 +1195,7 @@ impl Context {
             .and_then(Error::as_http)
             .and_then(|e| e.reason())
             .filter(|r| check_reason(r).is_ok())
-            .map(str::to_owned);
+            .map(|r| guard_reason(r).to_owned());
         if status == StatusCode::METHOD_NOT_ALLOWED {
             let missing = error
                 .and_then(Error::as_http)
