@@ -132,6 +132,10 @@ struct Extras {
     xsrf_token: Option<String>,
     /// The `_xsrf` cookie of a new token has been set.
     xsrf_cookie_set: bool,
+    /// The UI modules this request's renders have used, kept between them: as
+    /// Tornado's belong to the handler, `render` gathers the resources of those an
+    /// earlier `render_string` used too.
+    ui_modules: Vec<crate::template::ActiveModule>,
 }
 
 impl fmt::Debug for Context {
@@ -176,6 +180,21 @@ impl Context {
         // What `clear` does, less resetting what is new.
         cx.set_default_headers();
         cx
+    }
+
+    /// The UI modules this request's renders have used so far (none kept).
+    pub(crate) fn take_ui_modules(&mut self) -> Vec<crate::template::ActiveModule> {
+        self.extras
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.ui_modules))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the UI modules a render has used for the renders after it.
+    pub(crate) fn keep_ui_modules(&mut self, modules: Vec<crate::template::ActiveModule>) {
+        if !modules.is_empty() {
+            self.extras.get_or_insert_with(Default::default).ui_modules = modules;
+        }
     }
 
     /// The request (method, URI, headers, body, arguments, files, client address).

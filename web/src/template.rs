@@ -151,7 +151,17 @@ fn environment(settings: &Settings) -> Environment<'static> {
     // must be made there.
     let mut env = Environment::new();
     if let Some(path) = &settings.template_path {
-        env.set_loader(minijinja::path_loader(path));
+        let load = minijinja::path_loader(path);
+        env.set_loader(move |name| {
+            load(name).map_err(|e| {
+                // The engine's message ("could not read template", and why) does not
+                // say which: a template rendered by a handler has no other name on it.
+                let why = std::error::Error::source(&e)
+                    .map(|source| format!(": {source}"))
+                    .unwrap_or_default();
+                minijinja::Error::new(e.kind(), format!("could not read template {name:?}{why}"))
+            })
+        });
     }
     // `render_compiled` relies on this condition too.
     env.set_auto_reload(settings.debug || !settings.compiled_template_cache);
@@ -430,9 +440,9 @@ impl std::error::Error for TemplateError {
     }
 }
 
-/// A UI module a render has called, in the order of first use; its instance is out
-/// (`None`) while it renders.
-struct ActiveModule {
+/// A UI module a request's renders have called, in the order of first use; its
+/// instance is out (`None`) while it renders.
+pub(crate) struct ActiveModule {
     name: String,
     module: Option<Box<dyn UiModule>>,
 }
@@ -475,7 +485,8 @@ impl RenderScope {
         }
     }
 
-    /// The scope of a render inside a request.
+    /// The scope of a render inside a request, with the UI modules the request's
+    /// earlier renders used (given back by [`Context::render_scoped`]).
     fn for_request(cx: &mut Context) -> Result<RenderScope> {
         let xsrf_used = Arc::new(AtomicBool::new(false));
         let globals = request_globals(cx, &xsrf_used)?;
@@ -486,6 +497,7 @@ impl RenderScope {
             globals,
         );
         scope.xsrf_used = xsrf_used;
+        scope.modules = RefCell::new(cx.take_ui_modules());
         Ok(scope)
     }
 
@@ -698,9 +710,10 @@ impl Context {
     /// Renders template `name` with `context` (any serde value: a
     /// [`context!`](minijinja::context), a `serde_json::Value`, a struct) as the
     /// response and finishes it (Tornado's `render`). The JavaScript and CSS of the
-    /// [UI modules](crate::UiModule) the page used go into it: files and embedded CSS
-    /// before `</head>`, files and embedded JavaScript before `</body>`, each file
-    /// once.
+    /// [UI modules](crate::UiModule) the page used, and those any
+    /// [`render_string`](Self::render_string) of the request before it used (as in
+    /// Tornado), go into it: files and embedded CSS before `</head>`, files and
+    /// embedded JavaScript before `</body>`, each file once.
     ///
     /// An error (see [`render_string`](Self::render_string)) leaves the response
     /// open, so returning it answers 500. Rendering after `finish` is an error.
@@ -733,14 +746,13 @@ impl Context {
             return Err(Error::msg("cannot render() after finish()"));
         }
         let user = self.current_user();
-        if let Some(html) = render_compiled(self.app(), name, &context, user)? {
-            self.write(html);
-            return self.finish();
-        }
-        let scope = Rc::new(RenderScope::for_request(self)?);
-        let html = render_page(&scope, name, to_value(context))?;
-        scope.finish_request(self)?;
-        let modules = scope.modules.take();
+        let html = match render_compiled(self.app(), name, &context, user)? {
+            Some(html) => html,
+            None => self.render_scoped(name, to_value(context))?,
+        };
+        // The modules of this render and of any `render_string` before it, as
+        // Tornado's handler keeps them.
+        let modules = self.take_ui_modules();
         let html = self.insert_module_resources(html, &modules)?;
         self.write(html);
         self.finish()
@@ -785,8 +797,16 @@ impl Context {
         if let Some(text) = render_compiled(self.app(), name, &context, user)? {
             return Ok(text);
         }
+        self.render_scoped(name, to_value(context))
+    }
+
+    /// Renders `name` with the engine in a scope of this request; the UI modules used
+    /// are kept for the request's later renders, whatever way the render ends.
+    fn render_scoped(&mut self, name: &str, context: Value) -> Result<String> {
         let scope = Rc::new(RenderScope::for_request(self)?);
-        let text = render_page(&scope, name, to_value(context))?;
+        let text = render_page(&scope, name, context);
+        self.keep_ui_modules(scope.modules.take());
+        let text = text?;
         scope.finish_request(self)?;
         Ok(text)
     }

@@ -4,10 +4,10 @@
 //!
 //! A module is registered by name with a factory in the
 //! [`ui_modules`](crate::Settings::ui_modules) setting. As Tornado makes one instance of
-//! each module a handler uses, the first call of a module in a render makes its
-//! instance, and every later call in that render goes to the same instance; once the
-//! page is rendered, the resources of every module used are collected from those
-//! instances, each file once.
+//! each module a handler uses, the first call of a module in a request's renders makes
+//! its instance, and every later call in them goes to the same instance; once the page
+//! is rendered, the resources of every module used (by `render` and by any
+//! `render_string` before it) are collected from those instances, each file once.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -430,8 +430,8 @@ impl UiModules {
     }
 
     /// Adds the module templates call as `modules.NAME(...)`; `factory` makes its
-    /// instance for a render (what it captures, every instance shares). A second
-    /// module of the same name replaces the first.
+    /// instance for a request, or for a render outside one (what it captures, every
+    /// instance shares). A second module of the same name replaces the first.
     ///
     /// ```
     /// use std::rc::Rc;

@@ -357,6 +357,21 @@ fn errors_name_the_template_and_line() {
 }
 
 #[test]
+fn a_template_that_cannot_be_read_is_named() {
+    bounded(|| {
+        let t = Templates::new(&[("ok.html", "ok")]);
+        std::fs::write(t.path().join("latin1.html"), b"caf\xe9").unwrap();
+        std::fs::create_dir_all(t.path().join("folder.html")).unwrap();
+        let app = app(t.settings());
+        for (name, why) in [("latin1.html", "valid UTF-8"), ("folder.html", "directory")] {
+            let message = app.render_string(name, ()).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+            assert!(message.contains(why), "{message}");
+        }
+    });
+}
+
+#[test]
 fn a_template_error_is_a_500_and_the_debug_page_shows_it() {
     let t = Templates::new(&[(
         "broken.html",
@@ -589,6 +604,49 @@ fn ui_modules_and_their_resources() {
             // Resources need a </head> and </body> to go before.
             let r = s.fetch("/render/no_body.html").await;
             assert_eq!(r.code, 500);
+        },
+    );
+}
+
+/// `GET /fragment`: renders `entry-list.html` with `render_string`, then the page
+/// around it with `render` (the module was used by the first render only).
+struct Fragment;
+
+impl RequestHandler for Fragment {
+    async fn get(&mut self, cx: &mut Context) -> tornado_web::Result {
+        let entries = cx.render_string("entry-list.html", ())?;
+        cx.render("around.html", context! { entries })
+    }
+}
+
+#[test]
+fn render_gathers_the_modules_of_earlier_render_strings() {
+    let t = Templates::new(&[
+        ("entry-list.html", "{{ modules.Entry('a') }}"),
+        ("entry.html", "<div>{{ text }} {{ n }}</div>"),
+        (
+            "around.html",
+            "<html><head></head><body>{{ entries|safe }}</body></html>",
+        ),
+    ]);
+    let dropped = Rc::new(Cell::new(0));
+    let settings = module_settings(&t, &dropped);
+    testing::run(
+        || Application::with_settings(vec![url("/fragment", || Fragment)], settings),
+        |s| async move {
+            let r = s.fetch("/fragment").await;
+            assert_eq!(r.code, 200);
+            // As in Tornado, whose modules belong to the handler, not to one render.
+            let want = "<html><head>\
+                <link href=\"/static/entry.css\" type=\"text/css\" rel=\"stylesheet\"/>\n\
+                <style type=\"text/css\">\n.entry{}\n</style>\n\
+                </head><body><div>a 1</div>\
+                <script src=\"/static/entry.js\" type=\"text/javascript\"></script>\
+                <script src=\"https://cdn.example/x.js\" type=\"text/javascript\"></script>\n\
+                <script type=\"text/javascript\">\n//<![CDATA[\nentry(1);\n//]]>\n</script>\n\
+                </body></html>";
+            assert_eq!(r.text().unwrap(), want);
+            assert_eq!(dropped.get(), 1);
         },
     );
 }
