@@ -14,8 +14,9 @@
 //!   field, name, type and size. The body is buffered whole, as in Tornado.
 //! - `PUT /upload/NAME`: the body is written to `DIR/NAME` as it arrives (Tornado's
 //!   `@stream_request_body`): no more than one piece of it is ever in memory. It is
-//!   written to `NAME.part` and renamed when complete; a client that leaves halfway
-//!   leaves nothing behind. Answers `NAME: N bytes`.
+//!   written to a hidden `.upload-*.part` file of its own (so two uploads of one name
+//!   at once do not write into each other) and renamed when complete; a client that
+//!   leaves halfway leaves nothing behind. Answers `NAME: N bytes`.
 //!
 //! Both are limited to `--max-size` bytes (1 GiB by default); more is a 413. Files are
 //! written on the loop thread, which is fine for a local disk's page cache; a server
@@ -25,7 +26,8 @@
 #[path = "common/port_address.rs"]
 mod port_address;
 
-use std::fs::File;
+use std::cell::Cell;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -91,7 +93,8 @@ fn safe_name(name: &str) -> bool {
 /// `PUT /upload/NAME`: the body, streamed into `DIR/NAME`.
 struct StreamUpload {
     dir: Rc<PathBuf>,
-    /// The file being written (`NAME.part`) and where it goes when complete.
+    /// The file being written (`.upload-PID-N.part`, this upload's own: no upload's
+    /// NAME starts with a dot) and where it goes when complete.
     open: Option<(File, PathBuf, PathBuf)>,
     received: u64,
 }
@@ -116,11 +119,19 @@ impl RequestHandler for StreamUpload {
         if !safe_name(&name) {
             return Err(HttpError::with_log(400, format!("bad file name {name:?}")).into());
         }
+        thread_local!(static UPLOADS: Cell<u64> = const { Cell::new(0) });
+        let n = UPLOADS.with(|c| c.replace(c.get() + 1));
         let target = self.dir.join(&name);
-        let part = self.dir.join(format!("{name}.part"));
-        let file = File::create(&part).map_err(|e| {
-            tornado::web::Error::msg(format!("cannot create {}: {e}", part.display()))
-        })?;
+        let part = self
+            .dir
+            .join(format!(".upload-{}-{n}.part", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+            .map_err(|e| {
+                tornado::web::Error::msg(format!("cannot create {}: {e}", part.display()))
+            })?;
         self.open = Some((file, part, target));
         Ok(())
     }

@@ -192,12 +192,73 @@ fn uploads_by_form_and_by_streaming_put() {
             .unwrap();
         s.write_all(&data[..300_000]).unwrap();
         eventually("the upload to start", || {
-            dir.files().contains(&"half.bin.part".to_string())
+            dir.files().iter().any(|f| f.ends_with(".part"))
         });
     }
     eventually("the unfinished upload to be removed", || {
         dir.files() == ["big.bin", "chunked.bin"]
     });
+
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+/// Reads a whole response from a connection whose request is already sent.
+fn response(mut s: TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn puts_of_one_name_at_once_do_not_mix() {
+    let dir = TempDir::new("same");
+    let dir_arg = dir.0.to_string_lossy().into_owned();
+    let mut server = common::serve_example(
+        "file_upload",
+        &["--port", "0", "--address", "127.0.0.1", "--dir", &dir_arg],
+    );
+    let addr = server.addr.clone();
+    let head = |name: &str, len: usize| {
+        format!(
+            "PUT /upload/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let n = 100_000;
+    let count_parts = || dir.files().iter().filter(|f| f.ends_with(".part")).count();
+
+    // `a` starts, `b` (the same name) starts, `a` ends, then `b` ends: each is
+    // answered for what it sent, and the file is one of them whole.
+    let mut a = connect(&addr);
+    a.write_all(head("same.bin", n).as_bytes()).unwrap();
+    a.write_all(&vec![b'a'; n / 2]).unwrap();
+    eventually("the first upload to start", || count_parts() == 1);
+    let mut b = connect(&addr);
+    b.write_all(head("same.bin", n).as_bytes()).unwrap();
+    b.write_all(&vec![b'b'; n / 4]).unwrap();
+    eventually("the second upload to start, in a file of its own", || {
+        count_parts() == 2
+    });
+    a.write_all(&vec![b'a'; n - n / 2]).unwrap();
+    let answer = response(a);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(
+        std::fs::read(dir.0.join("same.bin")).unwrap(),
+        vec![b'a'; n]
+    );
+    b.write_all(&vec![b'b'; n - n / 4]).unwrap();
+    let answer = response(b);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(
+        std::fs::read(dir.0.join("same.bin")).unwrap(),
+        vec![b'b'; n]
+    );
+
+    // The longest name taken is stored (its unfinished file's name is no longer).
+    let long = "x".repeat(255);
+    let answer = exchange(&addr, &head(&long, 1), b"x");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(dir.files(), ["same.bin", long.as_str()]);
 
     let status = server.terminate();
     assert!(status.success(), "{status}");
