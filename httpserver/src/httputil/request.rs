@@ -184,9 +184,13 @@ impl HttpServerRequest {
         self.head.headers_mut()
     }
 
-    /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one).
+    /// The `Host` header (`127.0.0.1` for an HTTP/1.0 request without one, or with an
+    /// empty one, as in Tornado).
     pub fn host(&self) -> &str {
-        self.headers().get("Host").unwrap_or("127.0.0.1")
+        match self.headers().get("Host") {
+            Some(host) if !host.is_empty() => host,
+            _ => "127.0.0.1",
+        }
     }
 
     /// Arguments from the query string, parsed on first use.
@@ -467,6 +471,10 @@ mod tests {
         assert_eq!(req.body, Bytes::new());
         assert!(req.files().is_empty());
         assert!(req.cookies().is_empty());
+        assert_eq!(req.full_url(), "http://127.0.0.1/");
+        // An empty Host (allowed when the target has no authority) is taken the same way.
+        let req = request("/", Version::HTTP_11, &[("Host", "")]).unwrap();
+        assert_eq!(req.host(), "127.0.0.1");
         assert_eq!(req.full_url(), "http://127.0.0.1/");
     }
 
