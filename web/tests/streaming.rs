@@ -37,6 +37,11 @@ impl RequestHandler for Upload {
         if cx.request().headers().get("X-Refuse").is_some() {
             return Err(HttpError::new(413).into());
         }
+        if cx.request().headers().get("X-Flush").is_some() {
+            // The response starts before the body is read.
+            cx.write("started; ");
+            cx.flush().await?;
+        }
         Ok(())
     }
 
@@ -210,6 +215,36 @@ fn prepare_refuses_an_upload_before_its_body_and_without_100_continue() {
         },
     );
     assert_eq!(seen.borrow().steps, ["prepare"]);
+}
+
+#[test]
+fn no_100_continue_inside_a_response_that_prepare_started() {
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let (s, p) = (seen.clone(), Event::new());
+    testing::run(
+        move || app(s, p),
+        |t| async move {
+            let c = RawClient::connect(t.addr()).await;
+            c.send(
+                b"PUT /upload HTTP/1.1\r\nHost: a\r\nX-Flush: 1\r\n\
+                  Expect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+            )
+            .await;
+            // The final response's head came first: an interim `100 Continue` can no
+            // longer be sent (it would land inside the body), and the client sends
+            // its body without it.
+            let r = c.read_head().await;
+            assert_eq!(r.status, 200);
+            assert_eq!(c.read_chunk().await.as_deref(), Some(&b"started; "[..]));
+            c.send(b"hello").await;
+            let rest = c.read_to_close().await;
+            assert_eq!(
+                String::from_utf8_lossy(&rest),
+                "13\r\n5 bytes, 0 buffered\r\n0\r\n\r\n"
+            );
+        },
+    );
+    assert_eq!(seen.borrow().steps, ["prepare", "data", "put"]);
 }
 
 #[test]

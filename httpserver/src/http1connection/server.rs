@@ -133,7 +133,7 @@ enum Writing {
 ///   [`close_after_response`](ServerConnection::close_after_response));
 /// - `Expect: 100-continue`: [`accept_body`](ServerConnection::accept_body) writes the
 ///   interim response; a response started before that closes the connection after it,
-///   since the client may or may not send the body;
+///   since the client may or may not send the body, and no `100 Continue` follows it;
 /// - body framing from `Content-Length` or chunked coding, gzip bodies (with
 ///   `decompress`) counted against `max_body_size`, pieces of at most `chunk_size`;
 /// - HEAD, 1xx, 204 and 304 responses have no body, and a declared response length is
@@ -494,7 +494,8 @@ impl ServerConnection {
     }
 
     /// Writes `100 Continue` if the client asked for it (`Expect: 100-continue`) and
-    /// its body has not arrived yet. Call once the handler is ready for the body.
+    /// its body has not arrived yet. Call once the handler is ready for the body. Once a
+    /// response head is written, nothing is (the interim response would land in the body).
     pub fn accept_body(&mut self, out: &mut BytesMut) {
         if self.continue_pending {
             self.continue_pending = false;
@@ -551,6 +552,9 @@ impl ServerConnection {
             // come, so this connection cannot carry another request.
             self.close_after = true;
         }
+        // This head is the final response: a `100 Continue` after it would land in its
+        // body. A client waiting for one sends its body after its own timeout.
+        self.continue_pending = false;
         if self.close_after {
             ctx.keep_alive = false;
         }

@@ -379,6 +379,32 @@ fn expect_continue_rows() {
     assert!(!conn.reads_next_request());
     assert!(conn.must_close());
 
+    // A response head written before the body was accepted (a streaming delegate
+    // that starts answering first) is final: no `100 Continue` may follow it, inside
+    // its body.
+    let mut conn = ServerConnection::new();
+    let mut buf = BytesMut::from(&head[..]);
+    let mut out = BytesMut::new();
+    assert!(matches!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Head(_)))
+    ));
+    conn.write_head(StatusCode::OK, &HttpHeaders::new(), None, DATE, &mut out)
+        .unwrap();
+    conn.write_body(b"early", &mut out).unwrap();
+    let written = out.len();
+    conn.accept_body(&mut out);
+    assert_eq!(out.len(), written, "{:?}", String::from_utf8_lossy(&out));
+    buf.extend_from_slice(b"hi");
+    assert_eq!(
+        conn.poll(&mut buf, &p),
+        Ok(Some(ServerEvent::Data(Bytes::from_static(b"hi"))))
+    );
+    assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+    conn.finish(&mut out).unwrap();
+    assert!(out.windows(17).any(|w| w == b"Connection: close"));
+    assert!(!conn.reads_next_request());
+
     // Without a body there is nothing to continue.
     let mut conn = ServerConnection::new();
     let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"[..]);
