@@ -198,6 +198,7 @@ impl IoStream {
                 handshake_done: false,
                 overflowed: false,
                 eof_truncated: false,
+                readiness_waiters: false,
                 error: None,
                 close_callback: None,
             };

@@ -58,6 +58,9 @@ pub(crate) struct State {
     pub(super) overflowed: bool,
     /// The transport's end came without its protocol's end-of-data notice (TLS).
     pub(super) eof_truncated: bool,
+    /// Whether `write_waiters` may hold [`ANY_READINESS`] waiters: readiness events,
+    /// one per request on a busy connection, skip the search while it has none.
+    pub(super) readiness_waiters: bool,
     pub(super) error: Option<Arc<io::Error>>,
     pub(super) close_callback: Option<Box<dyn FnOnce()>>,
 }
@@ -76,24 +79,24 @@ impl State {
         if !waiting {
             self.write_waiters.push((ANY_READINESS, cx.waker().clone()));
         }
+        self.readiness_waiters = true;
     }
 
     /// Wakes every task waiting for readiness.
+    #[inline]
     pub(super) fn wake_readiness_waiters(&mut self) {
-        if self
-            .write_waiters
-            .iter()
-            .any(|(end, _)| *end == ANY_READINESS)
-        {
-            self.write_waiters.retain(|(end, w)| {
-                if *end == ANY_READINESS {
-                    w.wake_by_ref();
-                    false
-                } else {
-                    true
-                }
-            });
+        if !self.readiness_waiters {
+            return;
         }
+        self.readiness_waiters = false;
+        self.write_waiters.retain(|(end, w)| {
+            if *end == ANY_READINESS {
+                w.wake_by_ref();
+                false
+            } else {
+                true
+            }
+        });
     }
 }
 
