@@ -795,7 +795,7 @@ fn head_may_be_complete(
         *line_seen = has_lf(data);
         // Until the request line is complete the parser sees it only to check its
         // length (414): a version cut short (`HTTP/2`) must not be judged early.
-        return *line_seen || data.len() > params.max_request_target + 32;
+        return *line_seen || data.len() > params.max_request_target.saturating_add(32);
     }
     let fresh = &buf[before.saturating_sub(3)..];
     if !*line_seen {
@@ -803,7 +803,7 @@ fn head_may_be_complete(
             *line_seen = true;
             return true;
         }
-        return buf.len() > params.max_request_target + 32;
+        return buf.len() > params.max_request_target.saturating_add(32);
     }
     fresh.windows(2).any(|w| w == b"\n\n" || w == b"\n\r")
 }

@@ -626,6 +626,22 @@ fn heads_are_judged_the_same_whole_and_in_pieces() {
     }
 }
 
+#[test]
+fn a_request_target_limit_of_usize_max_is_no_limit() {
+    // `usize::MAX` (no limit: Tornado has none) must not overflow where the head is
+    // judged incomplete (a panic in debug; in release the limit wrapped to 31 bytes).
+    let p = Http1ConnectionParameters {
+        max_request_target: usize::MAX,
+        ..params()
+    };
+    let target = format!("/{}", "t".repeat(100));
+    let input = format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+    for step in [input.len(), 1, 7] {
+        let (seen, _, _) = run(input.as_bytes(), step, &p, (StatusCode::OK, b""));
+        assert_eq!(uris(&seen.unwrap()), [target.as_str()], "step {step}");
+    }
+}
+
 // ---- review: suspected bugs ---------------------------------------------------------
 
 /// A response finished right after the head of a bodyless request, before the driver
