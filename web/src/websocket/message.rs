@@ -22,7 +22,9 @@ pub enum Message {
 }
 
 impl Message {
-    /// A text message holding `value` as JSON (Tornado's `write_message(dict)`).
+    /// A text message holding `value` as JSON (Tornado's `write_message(dict)`), with
+    /// `</` written `<\/` as Tornado's `json_encode` writes it (the same string to a
+    /// JSON reader; a page that puts the text into a `<script>` stays safe).
     ///
     /// ```
     /// use tornado_web::websocket::Message;
@@ -32,9 +34,16 @@ impl Message {
     ///
     /// let m = Message::json(&Move { x: 1, y: -2 }).unwrap();
     /// assert_eq!(m, Message::Text(r#"{"x":1,"y":-2}"#.into()));
+    /// let m = Message::json(&["</script>"]).unwrap();
+    /// assert_eq!(m, Message::Text(r#"["<\/script>"]"#.into()));
     /// ```
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Message> {
-        serde_json::to_string(value).map(Message::Text)
+        let text = serde_json::to_string(value)?;
+        Ok(Message::Text(if text.contains("</") {
+            text.replace("</", "<\\/")
+        } else {
+            text
+        }))
     }
 
     /// The text, for a text message.
