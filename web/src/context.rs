@@ -23,7 +23,7 @@ use crate::settings::Settings;
 
 pub use cookies::{SIGNED_COOKIE_EXPIRES_DAYS, authenticated};
 pub(crate) use input::decode_utf8_argument;
-pub(crate) use output::guard_reason;
+pub(crate) use output::json_encode;
 pub use output::{GZIP_MIN_LENGTH, IntoStatus, Writable};
 
 /// The handler hooks that context methods call, for one handler type.

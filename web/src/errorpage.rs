@@ -28,10 +28,10 @@ pub(crate) fn write_default_error(cx: &mut Context, status: StatusCode, error: O
     {
         return;
     }
-    let reason = error
-        .and_then(Error::as_http)
-        .and_then(|e| e.reason())
-        .map(crate::context::guard_reason)
+    // The status line's reason, as Tornado's page shows `_reason`: the error's own,
+    // already guarded by `send_error`, or the standard one.
+    let reason = cx
+        .custom_reason()
         .or(status.canonical_reason())
         .unwrap_or("Unknown");
     let code = status.as_u16();

@@ -1186,10 +1186,9 @@ fn url_escape(text: &str, plus: bool) -> String {
 /// (Tornado's `json_encode`). Like Tornado's, its result is escaped when printed
 /// (write `json_encode(v)|safe` inside a `<script>`).
 fn json_encode_filter(value: &Value) -> std::result::Result<String, minijinja::Error> {
-    let json = serde_json::to_string(value).map_err(|e| {
+    crate::context::json_encode(value).map_err(|e| {
         minijinja::Error::new(ErrorKind::BadSerialization, "cannot encode as JSON").with_source(e)
-    })?;
-    Ok(json.replace("</", "<\\/"))
+    })
 }
 
 /// `squeeze(s)`: runs of whitespace and control characters as one space, trimmed

@@ -285,12 +285,23 @@ impl Writable for &serde_json::Value {
 }
 
 /// `reason`, or `Unknown` if it holds a `<` (Tornado's `set_status` does the same).
-pub(crate) fn guard_reason(reason: &str) -> &str {
+fn guard_reason(reason: &str) -> &str {
     if reason.contains('<') {
         "Unknown"
     } else {
         reason
     }
+}
+
+/// `value` as JSON text, `</` written `<\/` as Tornado's `json_encode` writes it (what
+/// [`escape_closing_tags`] does for JSON written into a response's buffer).
+pub(crate) fn json_encode<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let json = serde_json::to_string(value)?;
+    Ok(if json.contains("</") {
+        json.replace("</", "<\\/")
+    } else {
+        json
+    })
 }
 
 /// Writes each `</` of the JSON just serialized into `out[start..]` as `<\/`, as
@@ -915,6 +926,11 @@ impl Context {
     fn gzip_allowed(&self) -> bool {
         !self.headers.contains("Content-Encoding")
             && compressible(self.headers.get("Content-Type").unwrap_or(""))
+    }
+
+    /// The reason phrase set with the status, if any (already guarded).
+    pub(crate) fn custom_reason(&self) -> Option<&str> {
+        self.reason.as_deref()
     }
 
     fn body_allowed(&self) -> bool {

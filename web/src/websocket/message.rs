@@ -38,12 +38,7 @@ impl Message {
     /// assert_eq!(m, Message::Text(r#"["<\/script>"]"#.into()));
     /// ```
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Result<Message> {
-        let text = serde_json::to_string(value)?;
-        Ok(Message::Text(if text.contains("</") {
-            text.replace("</", "<\\/")
-        } else {
-            text
-        }))
+        crate::context::json_encode(value).map(Message::Text)
     }
 
     /// The text, for a text message.
