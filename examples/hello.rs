@@ -3,7 +3,8 @@
 //! `cargo run --release --example hello -- [--port 8888] [--address 127.0.0.1] [--threads N]`
 //!
 //! Answers `GET /` (any path) with `Hello, world` as `text/plain`. With `--threads N`
-//! it serves from N threads, each with its own IoLoop and `SO_REUSEPORT` socket.
+//! it serves from N threads, each with its own IoLoop and `SO_REUSEPORT` socket;
+//! `--threads 0` means one thread per CPU.
 //!
 //! SIGINT (Ctrl-C) or SIGTERM stops it gracefully: it stops accepting, lets requests
 //! in flight finish (up to 10 seconds), then exits.
@@ -48,8 +49,14 @@ fn main() {
         eprintln!("cannot listen on port {}: {e}", args.port);
         std::process::exit(1);
     }
+    // `start(0)` serves from one thread per CPU, as Tornado's `start(0)` forks one
+    // process per CPU.
+    let serving = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     for addr in server.local_addrs() {
-        log::info!("listening on http://{addr}/ ({} thread(s))", threads.max(1));
+        log::info!("listening on http://{addr}/ ({serving} thread(s))");
     }
     // Until SIGINT/SIGTERM; then drain the requests in flight before exiting.
     let (server, stopped) = io_loop.run_sync(async move {
