@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Long-polling fan-out: N clients wait, one message is posted, and the time until every
 waiter has its response is measured, with the server's memory per waiting client.
-Our `chat` example beside Python Tornado's chat demo (benches/longpoll_tornado.py) and
+Our `chat` example (run with `--no-xsrf`, as Tornado's app here runs with
+`xsrf_cookies=False`) beside Python Tornado's chat demo (benches/longpoll_tornado.py) and
 the floor, examples/longpoll_floor.rs: a raw mio server that does only what the load
 needs, one `write` per waiter of a response built once, so its figures are about what
 the kernel alone costs on this machine.
@@ -59,7 +60,7 @@ from callgrind import free_port, wait_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "target", "release", "examples", "longpoll_load")
-OURS = "target/release/examples/chat --port {port}"
+OURS = "target/release/examples/chat --port {port} --no-xsrf"
 FLOOR = "target/release/examples/longpoll_floor --port {port}"
 SERVERS = ("ours", "tornado", "floor")
 TORNADO_APP = os.path.join(ROOT, "benches", "longpoll_tornado.py")

@@ -18,12 +18,29 @@ fn exchange(addr: &str, request: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn post(path: &str, body: &str) -> String {
+/// A form `POST` with `cookie` (`name=value`, or empty for none).
+fn post(path: &str, cookie: &str, body: &str) -> String {
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
     format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{cookie}\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// `value` as a form value: every byte but letters and digits percent-encoded.
+fn form_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[test]
@@ -37,16 +54,45 @@ fn chat_long_polls_and_stops_gracefully() {
     );
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("Tornado Chat Demo"), "{page}");
+    // XSRF, as in Tornado's demo: the page sets the cookie and its form carries the
+    // token; a POST without them is refused.
+    let cookie = page
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("an _xsrf cookie")
+        .to_string();
+    let token = cookie.strip_prefix("_xsrf=").expect("an _xsrf cookie");
+    assert!(
+        page.contains("<input type=\"hidden\" name=\"_xsrf\" value=\"2|"),
+        "{page}"
+    );
+    let refused = exchange(&addr, &post("/a/message/new", "", "body=no+token"));
+    assert!(refused.starts_with("HTTP/1.1 403 "), "{refused}");
+    let xsrf = format!("_xsrf={}", form_value(token));
 
     // A long poll with no messages waits; a post wakes it with the message.
     let poll_addr = addr.clone();
-    let poll = std::thread::spawn(move || exchange(&poll_addr, &post("/a/message/updates", "")));
+    let (poll_cookie, poll_body) = (cookie.clone(), xsrf.clone());
+    let poll = std::thread::spawn(move || {
+        exchange(
+            &poll_addr,
+            &post("/a/message/updates", &poll_cookie, &poll_body),
+        )
+    });
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         !poll.is_finished(),
         "the long poll answered before any message"
     );
-    let posted = exchange(&addr, &post("/a/message/new", "body=hello+%3Cchat%3E"));
+    let posted = exchange(
+        &addr,
+        &post(
+            "/a/message/new",
+            &cookie,
+            &format!("body=hello+%3Cchat%3E&{xsrf}"),
+        ),
+    );
     assert!(posted.starts_with("HTTP/1.1 200 OK\r\n"), "{posted}");
     assert!(posted.contains("\"body\":\"hello <chat>\""), "{posted}");
     let answer = poll.join().expect("poll thread");

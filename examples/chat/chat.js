@@ -1,13 +1,24 @@
 // Tornado's chat demo client, without jQuery: post messages with fetch, and long-poll
-// /a/message/updates for new ones.
+// /a/message/updates for new ones. Every POST carries the _xsrf cookie's token.
 "use strict";
+
+// The value of cookie `name`, or "" when there is none.
+function cookie(name) {
+    for (const pair of document.cookie.split(";")) {
+        const eq = pair.indexOf("=");
+        if (eq > 0 && pair.slice(0, eq).trim() === name) {
+            return pair.slice(eq + 1).trim();
+        }
+    }
+    return "";
+}
 
 const updater = {
     cursor: null,
     errorSleepTime: 500,
 
     poll() {
-        const args = new URLSearchParams();
+        const args = new URLSearchParams({ _xsrf: cookie("_xsrf") });
         if (updater.cursor) {
             args.set("cursor", updater.cursor);
         }
@@ -48,7 +59,7 @@ const updater = {
 
 function newMessage(form) {
     const input = form.querySelector("#message");
-    const args = new URLSearchParams({ body: input.value });
+    const args = new URLSearchParams({ body: input.value, _xsrf: cookie("_xsrf") });
     const disabled = form.querySelectorAll("input[type=submit]");
     disabled.forEach((b) => (b.disabled = true));
     fetch("/a/message/new", { method: "POST", body: args })

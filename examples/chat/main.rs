@@ -1,7 +1,7 @@
 //! Tornado's chat demo (`demos/chat`): a page with a message box, where each new
 //! message reaches every open page by long polling.
 //!
-//! `cargo run --release --example chat -- [--port 8888] [--address 127.0.0.1]`
+//! `cargo run --release --example chat -- [--port 8888] [--address 127.0.0.1] [--no-xsrf]`
 //! then open http://127.0.0.1:8888/ in two browser windows.
 //!
 //! - `GET /`: the page, with the cached messages.
@@ -10,6 +10,11 @@
 //! - `POST /a/message/updates` (optional `cursor=ID`): answers the messages after
 //!   `cursor` at once if there are any, or waits (a long poll) until the next one.
 //!   A waiting request is cancelled when its client leaves.
+//!
+//! As in Tornado's demo, `xsrf_cookies` is on: the page sets the `_xsrf` cookie and
+//! carries its token in the form, and the script sends it with every `POST`; a `POST`
+//! without it is refused with 403. `--no-xsrf` turns the check off (the long-poll
+//! benchmark runs both this and Python Tornado's app so, `benches/longpoll.py`).
 //!
 //! The last 200 messages are kept. SIGINT or SIGTERM stops it gracefully.
 
@@ -125,7 +130,13 @@ impl RequestHandler for MainHandler {
     async fn get(&mut self, cx: &mut Context) -> tornado::web::Result {
         let cache = self.buffer.cache.borrow();
         let messages: Vec<&str> = cache.iter().map(|m| m.html.as_str()).collect();
-        cx.write(INDEX_HTML.replace("{messages}", &messages.join("\n")));
+        // Sets the `_xsrf` cookie on a first visit, as Tornado's `xsrf_form_html`.
+        let xsrf = cx.xsrf_form_html()?;
+        cx.write(
+            INDEX_HTML
+                .replace("{messages}", &messages.join("\n"))
+                .replace("{xsrf_form_html}", &xsrf),
+        );
         Ok(())
     }
 }
@@ -225,8 +236,8 @@ impl RequestHandler for Asset {
     }
 }
 
-/// The chat application around `buffer`.
-fn make_app(buffer: Rc<MessageBuffer>) -> Application {
+/// The chat application around `buffer`, with XSRF checks when `xsrf` is set.
+fn make_app(buffer: Rc<MessageBuffer>, xsrf: bool) -> Application {
     let (b1, b2, b3) = (buffer.clone(), buffer.clone(), buffer);
     Application::with_settings(
         vec![
@@ -248,6 +259,7 @@ fn make_app(buffer: Rc<MessageBuffer>) -> Application {
         ],
         Settings {
             compress_response: true,
+            xsrf_cookies: xsrf,
             ..Settings::default()
         },
     )
@@ -258,8 +270,18 @@ fn main() {
         env_logger::Env::default().default_filter_or("info,tornado.access=warn"),
     )
     .init();
-    let args = port_address::parse_or_exit("chat");
-    let app = make_app(Rc::new(MessageBuffer::new()));
+    let mut xsrf = true;
+    let args = port_address::parse_with_or_exit(
+        "usage: chat [--port N] [--address A] [--no-xsrf]",
+        |flag, _| {
+            if flag != "--no-xsrf" {
+                return Ok(false);
+            }
+            xsrf = false;
+            Ok(true)
+        },
+    );
+    let app = make_app(Rc::new(MessageBuffer::new()), xsrf);
     match app.run(args.port, Some(&args.address)) {
         Ok(signal) => log::info!("stopped by {signal}"),
         Err(e) => {
