@@ -476,6 +476,37 @@ fn idle_peer_close_is_noticed_and_runs_close_callback() {
     });
 }
 
+/// A peer that closes while a read is pending: the loop reports the hang-up once, the
+/// read takes the data it wanted and leaves the end of file in the socket. The stream,
+/// idle again, must still notice the close and run its close callback, as Tornado's
+/// does (it ran only at the next read, if ever).
+#[test]
+fn peer_close_seen_during_a_read_is_noticed_once_idle() {
+    run(async {
+        let (s, mut raw) = tcp_raw().await;
+        let count = Rc::new(Cell::new(0));
+        let c = count.clone();
+        s.set_close_callback(move || c.set(c.get() + 1));
+        let reader = tornado_ioloop::spawn({
+            let s = s.clone();
+            async move { s.read_until(b"\n", None).await }
+        });
+        sleep(Duration::from_millis(5)).await;
+        raw.write_all(b"last\n").unwrap();
+        drop(raw);
+        assert_eq!(&reader.await.unwrap().unwrap()[..], b"last\n");
+        for _ in 0..100 {
+            if count.get() > 0 {
+                break;
+            }
+            sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(count.get(), 1, "the close callback did not run");
+        assert!(s.closed());
+        assert!(s.error().is_none());
+    });
+}
+
 #[test]
 fn dropping_the_stream_closes_the_socket() {
     run(async {

@@ -83,15 +83,21 @@ impl State {
                 self.flush();
             }
         }
+        self.read_while_idle();
+    }
+
+    /// Nobody is reading: reads anyway to notice the peer closing (so the close
+    /// callback runs) or to move a TLS handshake along, once the loop reported a
+    /// hang-up (or during a handshake). `read_closed` is sticky, so a hang-up seen while
+    /// output was queued, or while a read was pending, is acted on once the stream is
+    /// idle again (the loop reports it only once).
+    pub(super) fn read_while_idle(&mut self) {
         if self.closed || self.reader.is_some() || !self.read_ready || !self.wbuf.is_empty() {
             return;
         }
         let Some(t) = self.transport.as_ref() else {
             return;
         };
-        // Nobody is reading: read anyway to notice the peer closing (so the close
-        // callback runs) or to move a TLS handshake along. `read_closed` is sticky, so
-        // a hang-up seen while output was queued is acted on once it has drained.
         if !(self.read_closed || t.is_handshaking()) {
             return;
         }

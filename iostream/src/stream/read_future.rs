@@ -46,6 +46,20 @@ impl Drop for ReadState {
             && let Ok(mut st) = shared.state.try_borrow_mut()
         {
             st.finish_read(*id);
+            // The loop reported a hang-up while this read was pending, and will not
+            // report it again: the end of file may still wait in the socket, unread.
+            // Look for it once the reader's task has moved on (as Tornado listens for
+            // it again after a read), so that the close callback runs.
+            if st.read_closed && !st.closed && st.reader.is_none() {
+                let weak = Rc::downgrade(shared);
+                st.io_loop.add_callback(move || {
+                    if let Some(shared) = weak.upgrade()
+                        && let Ok(mut st) = shared.state.try_borrow_mut()
+                    {
+                        st.read_while_idle();
+                    }
+                });
+            }
         }
     }
 }
