@@ -781,6 +781,9 @@ fn a_buffer_of_exactly_max_buffer_size_is_no_overflow() {
         a.close();
         assert_eq!(&b.read_until_close().await.unwrap()[..], b"0123456789");
 
+        // Idle with a full buffer, the stream reads no further (as Tornado's, which
+        // stops reading while data is buffered): the close is noticed, cleanly, once
+        // the data is read.
         let (a, b) = unix_pair();
         b.set_max_buffer_size(10);
         a.write(b"0123456789").await.unwrap();
@@ -788,11 +791,12 @@ fn a_buffer_of_exactly_max_buffer_size_is_no_overflow() {
         let closed = Rc::new(Cell::new(false));
         let flag = closed.clone();
         b.set_close_callback(move || flag.set(true));
+        sleep(Duration::from_millis(20)).await;
+        assert_eq!(&b.read_bytes(10, false).await.unwrap()[..], b"0123456789");
         while !closed.get() {
             sleep(Duration::from_millis(1)).await;
         }
         assert!(b.error().is_none(), "{:?}", b.error());
-        assert_eq!(&b.read_bytes(10, false).await.unwrap()[..], b"0123456789");
 
         let (a, b) = unix_pair();
         b.set_max_buffer_size(10);
@@ -806,6 +810,37 @@ fn a_buffer_of_exactly_max_buffer_size_is_no_overflow() {
                 .contains("maximum read buffer size")
         );
         assert_eq!(&b.read_bytes(4, false).await.unwrap()[..], b"0123");
+    });
+}
+
+/// A peer that sends more than `max_buffer_size` in lines and closes, to a reader that
+/// takes one line at a time and does something else in between: while the stream is
+/// idle the loop reports the close, and the stream read on to find it until its buffer
+/// overflowed, closing with the buffer-full error and losing the lines still in the
+/// socket. Tornado reads no further while data is buffered; every line arrives.
+#[test]
+fn an_idle_stream_reads_no_more_than_its_buffer_holds() {
+    run(async {
+        let (a, b) = unix_pair();
+        b.set_max_buffer_size(1024);
+        let mut sent = Vec::new();
+        for i in 0..40 {
+            sent.extend_from_slice(format!("{i:099}\n").as_bytes());
+        }
+        a.write(&sent).await.unwrap();
+        a.close();
+        let mut got = Vec::new();
+        let err = loop {
+            match b.read_until(b"\n", None).await {
+                Ok(line) => got.extend_from_slice(&line),
+                Err(e) => break e,
+            }
+            sleep(Duration::from_millis(2)).await;
+        };
+        assert!(is_stream_closed(&err), "{err}");
+        assert!(b.error().is_none(), "{:?}", b.error());
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent);
     });
 }
 

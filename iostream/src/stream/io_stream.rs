@@ -91,6 +91,11 @@ impl State {
     /// hang-up (or during a handshake). `read_closed` is sticky, so a hang-up seen while
     /// output was queued, or while a read was pending, is acted on once the stream is
     /// idle again (the loop reports it only once).
+    ///
+    /// Only while the buffer has room: nobody asked for more, so a full buffer is no
+    /// overflow. The rest stays in the socket for the reads to come, which fail only if
+    /// one needs more than `max_buffer_size` at once; Tornado too reads no further while
+    /// unread data is buffered.
     pub(super) fn read_while_idle(&mut self) {
         if self.closed || self.reader.is_some() || !self.read_ready || !self.wbuf.is_empty() {
             return;
@@ -109,7 +114,11 @@ impl State {
             return;
         }
         let mut budget = READ_BUDGET;
-        while self.read_ready && !self.closed && budget > 0 {
+        while self.read_ready
+            && !self.closed
+            && budget > 0
+            && self.rbuf.len() < self.max_buffer_size
+        {
             budget -= 1;
             self.fill_once();
         }
