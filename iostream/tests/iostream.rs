@@ -285,6 +285,26 @@ fn second_pending_read_is_an_error() {
     });
 }
 
+/// A read started while an earlier one is still pending on a closed stream (closed
+/// under it, and not polled since) fails with the closed error, as Tornado's
+/// `_start_read` does, not with "already reading": a caller that takes a closed
+/// connection for a normal end would take this for a bug.
+#[test]
+fn a_second_read_on_a_closed_stream_fails_as_closed() {
+    run(async {
+        let (a, b) = unix_pair();
+        let first = b.read_bytes(3, false);
+        drop(a);
+        b.close();
+        let err = b.read_until(b"\n", None).await.unwrap_err();
+        assert!(is_stream_closed(&err), "{err}");
+        let mut buf = [0u8; 1];
+        let err = b.read_into(&mut buf, false).await.unwrap_err();
+        assert!(is_stream_closed(&err), "{err}");
+        assert!(is_stream_closed(&first.await.unwrap_err()));
+    });
+}
+
 #[test]
 fn data_sent_before_close_is_still_readable() {
     run(async {

@@ -153,9 +153,21 @@ impl State {
         }
     }
 
+    /// Why a read cannot start while another is pending: the closed error once the
+    /// stream is closed (the pending read is only waiting to fail too; Tornado says
+    /// so rather than "already reading", to spare a caller that tells a closed
+    /// connection from a bug a false alarm), else `ResourceBusy`.
+    fn busy_error(&self) -> io::Error {
+        if self.closed {
+            self.closed_error()
+        } else {
+            already_reading()
+        }
+    }
+
     pub(super) fn start_read(&mut self) -> Result<u64, io::Error> {
         if self.reader.is_some() {
-            return Err(already_reading());
+            return Err(self.busy_error());
         }
         let id = self.next_reader;
         self.next_reader = id.saturating_add(1);
@@ -526,7 +538,7 @@ impl IoStream {
     ) -> Poll<io::Result<usize>> {
         let mut st = self.shared.state.borrow_mut();
         if st.reader.is_some() {
-            return Poll::Ready(Err(already_reading()));
+            return Poll::Ready(Err(st.busy_error()));
         }
         if out.is_empty() {
             return Poll::Ready(Ok(0));
