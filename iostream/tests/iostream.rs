@@ -597,6 +597,99 @@ fn read_until_close_over_max_buffer_size_fails() {
     });
 }
 
+/// A Unix socket whose reads fail once `left` bytes have come, with the kind of error
+/// a TLS layer reports for a corrupt record.
+#[derive(Debug)]
+struct FailingReads {
+    socket: mio::net::UnixStream,
+    left: usize,
+}
+
+impl mio::event::Source for FailingReads {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interest: mio::Interest,
+    ) -> io::Result<()> {
+        self.socket.register(registry, token, interest)
+    }
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interest: mio::Interest,
+    ) -> io::Result<()> {
+        self.socket.reregister(registry, token, interest)
+    }
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        self.socket.deregister(registry)
+    }
+}
+
+impl tornado_iostream::Transport for FailingReads {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt record"));
+        }
+        let n = buf.len().min(self.left);
+        let n = Read::read(&mut self.socket, &mut buf[..n])?;
+        self.left -= n;
+        Ok(n)
+    }
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(&mut self.socket, buf)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+    fn short_read_means_drained(&self) -> bool {
+        false
+    }
+}
+
+/// `read_until_close` resolves with what came only if the stream ended: an error that
+/// closes it meanwhile (other than a reset, which Tornado takes for the peer's close)
+/// fails the read, as Tornado 6.6's `close` does, instead of handing over data that
+/// may have been cut short as if it were all of it. Started after the close, it takes
+/// what is buffered.
+#[test]
+fn read_until_close_fails_when_an_error_closes_the_stream() {
+    run(async {
+        let (a, b) = mio::net::UnixStream::pair().unwrap();
+        let a = IoStream::new(a).unwrap();
+        let b = IoStream::new(FailingReads { socket: b, left: 7 }).unwrap();
+        let reader = tornado_ioloop::spawn({
+            let b = b.clone();
+            async move { b.read_until_close().await }
+        });
+        sleep(Duration::from_millis(5)).await;
+        a.write(b"a body cut short").await.unwrap();
+        let err = reader.await.unwrap().unwrap_err();
+        let closed = stream_closed_error(&err).expect("a StreamClosedError");
+        assert_eq!(
+            closed.real_error().unwrap().kind(),
+            io::ErrorKind::InvalidData
+        );
+        assert_eq!(&b.read_until_close().await.unwrap()[..], b"a body ");
+
+        // A reset is the peer's close: what came before it is the whole of it.
+        let (s, mut raw) = tcp_raw().await;
+        let reader = tornado_ioloop::spawn({
+            let s = s.clone();
+            async move { s.read_until_close().await }
+        });
+        sleep(Duration::from_millis(5)).await;
+        raw.write_all(b"all of it").unwrap();
+        sleep(Duration::from_millis(5)).await;
+        let raw = socket2::Socket::from(raw);
+        raw.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(raw);
+        assert_eq!(&reader.await.unwrap().unwrap()[..], b"all of it");
+        assert_eq!(s.error().unwrap().kind(), io::ErrorKind::ConnectionReset);
+    });
+}
+
 #[test]
 fn max_write_buffer_size_rejects_without_closing() {
     run(async {

@@ -211,7 +211,6 @@ impl IoStream {
                 max_write_buffer_size: usize::MAX,
                 closed: false,
                 handshake_done: false,
-                overflowed: false,
                 eof_truncated: false,
                 readiness_waiters: false,
                 error: None,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use regex::bytes::Regex;
 
 use super::io_stream::IoStream;
-use super::read_future::{FillReadBuffer, Op, ReadFuture, ReadInto, ReadState};
+use super::read_future::{End, FillReadBuffer, Op, ReadFuture, ReadInto, ReadState};
 use super::state::{READ_BUDGET, State, set_waker};
 use crate::buffer::{INITIAL_READ_SIZE, MAX_READ_SIZE};
 use crate::error::{already_reading, read_buffer_full};
@@ -72,7 +72,6 @@ impl State {
                 }
             }
             // What was buffered stays readable after the error, as in Tornado.
-            self.overflowed = true;
             let e = read_buffer_full(self.max_buffer_size);
             self.close(Some(e));
             return;
@@ -109,6 +108,24 @@ impl State {
         self.after_read(res, out.len(), hint)
     }
 
+    /// Whether the stream is open, closed, or closed by an error. A reset counts as a
+    /// close, as in Tornado (whose `_is_connreset` errors are these).
+    fn end(&self) -> End {
+        if !self.closed {
+            return End::Open;
+        }
+        match self.error.as_deref().map(io::Error::kind) {
+            None
+            | Some(
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::TimedOut,
+            ) => End::Clean,
+            Some(_) => End::Failed,
+        }
+    }
+
     /// Drives a pending read. `find` looks at the buffered data (and whether the stream
     /// reached a clean end) and says how many bytes complete the read, if it can
     /// complete; an `Err` from it closes the stream.
@@ -118,12 +135,11 @@ impl State {
         mut find: F,
     ) -> Poll<io::Result<usize>>
     where
-        F: FnMut(&[u8], bool) -> io::Result<Option<usize>>,
+        F: FnMut(&[u8], End) -> io::Result<Option<usize>>,
     {
         let mut budget = READ_BUDGET;
         loop {
-            let ended = self.closed && !self.overflowed;
-            match find(self.rbuf.data(), ended) {
+            match find(self.rbuf.data(), self.end()) {
                 Ok(Some(n)) => return Poll::Ready(Ok(n)),
                 Ok(None) => {}
                 Err(e) => {
@@ -275,7 +291,10 @@ impl IoStream {
     }
 
     /// Reads until the stream closes; resolves with everything that arrived. Fails if
-    /// the data exceeds the stream's `max_buffer_size`.
+    /// the data exceeds the stream's `max_buffer_size`, or if an error other than a
+    /// reset (which is taken for the peer's close, as in Tornado) closes the stream
+    /// meanwhile: what came may then have been cut short. Started on a stream already
+    /// closed, it resolves with what is buffered, whatever closed it.
     ///
     /// ```
     /// use tornado_ioloop::IoLoop;
@@ -292,7 +311,8 @@ impl IoStream {
     /// });
     /// ```
     pub fn read_until_close(&self) -> ReadFuture<'static> {
-        self.read_future(Op::UntilClose)
+        let after_close = self.shared.state.borrow().closed;
+        self.read_future(Op::UntilClose { after_close })
     }
 
     /// Reads into `buf` until it is full (or, with `partial`, until at least one byte

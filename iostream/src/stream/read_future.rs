@@ -89,7 +89,21 @@ pub(super) enum Op<'a> {
         num_bytes: usize,
         partial: bool,
     },
-    UntilClose,
+    UntilClose {
+        /// The stream was closed already when the read started.
+        after_close: bool,
+    },
+}
+
+/// How a stream stands for a read that looks at its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    Open,
+    /// Closed by the peer's end of file, a reset (which Tornado takes for a close, as
+    /// some systems report a clean close so), or [`close`](crate::IoStream::close).
+    Clean,
+    /// Closed by an error: what was buffered may have been cut short.
+    Failed,
 }
 
 /// Finds `needle` in `hay` (`needle` not empty).
@@ -111,7 +125,7 @@ fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Op<'_> {
     /// How many bytes complete the read, if the buffer holds enough.
-    fn find(&mut self, data: &[u8], ended: bool) -> io::Result<Option<usize>> {
+    fn find(&mut self, data: &[u8], end: End) -> io::Result<Option<usize>> {
         match self {
             Op::Until {
                 delimiter,
@@ -168,7 +182,14 @@ impl Op<'_> {
                     Ok(None)
                 }
             }
-            Op::UntilClose => Ok(ended.then_some(data.len())),
+            // A read pending when an error closed the stream fails: what it holds may
+            // have been cut short, and is not the whole of it (Tornado 6.6). One
+            // started after the close takes what is there, as Tornado's does.
+            Op::UntilClose { after_close } => Ok(match end {
+                End::Open => None,
+                End::Clean => Some(data.len()),
+                End::Failed => after_close.then_some(data.len()),
+            }),
         }
     }
 }
@@ -199,7 +220,7 @@ impl Future for ReadFuture<'_> {
         };
         let mut st = shared.state.borrow_mut();
         let op = &mut this.op;
-        let res = match st.poll_read_with(cx, |data, ended| op.find(data, ended)) {
+        let res = match st.poll_read_with(cx, |data, end| op.find(data, end)) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(n)) => Ok(st.rbuf.take(n)),
             Poll::Ready(Err(e)) => Err(e),

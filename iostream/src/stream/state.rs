@@ -55,7 +55,6 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// At close: the transport had no handshake in progress (TLS done, or no TLS).
     pub(super) handshake_done: bool,
-    pub(super) overflowed: bool,
     /// The transport's end came without its protocol's end-of-data notice (TLS).
     pub(super) eof_truncated: bool,
     /// Whether `write_waiters` may hold [`ANY_READINESS`] waiters: readiness events,
