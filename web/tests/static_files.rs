@@ -766,6 +766,33 @@ fn a_file_kept_in_memory_is_served_fresh_after_it_changes() {
     );
 }
 
+/// A large file whose modification time is in the future (set with `touch -d`, or
+/// copied with its times from a machine whose clock is ahead) settles like any other:
+/// it gets its `ETag`, as with Tornado, and answers `If-None-Match` with a 304.
+#[test]
+fn a_large_file_dated_in_the_future_still_gets_an_etag() {
+    let t = tree();
+    let root = root_of(&t);
+    let path = t.write("root/ahead.bin", &vec![5u8; 200 * 1024]);
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(SystemTime::now() + Duration::from_secs(365 * 86_400))
+        .unwrap();
+    drop(file);
+    // Past the settle time since the last change.
+    std::thread::sleep(Duration::from_millis(2100));
+    testing::run(
+        || app(&root),
+        |s| async move {
+            let r = get(&s, "/static/ahead.bin", &[]).await;
+            assert_eq!(r.code, 200);
+            assert_eq!(r.body.len(), 200 * 1024);
+            let etag = header(&r, "Etag").expect("an ETag").to_owned();
+            let again = get(&s, "/static/ahead.bin", &[("If-None-Match", &etag)]).await;
+            assert_eq!(again.code, 304);
+        },
+    );
+}
+
 /// A file of several MiB: streamed, intact, in ranges too.
 #[test]
 fn a_large_file_arrives_intact() {

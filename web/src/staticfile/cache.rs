@@ -94,8 +94,16 @@ impl Stamp {
         self.dev == other.dev && self.ino == other.ino
     }
 
-    /// The later of the modification and change times.
+    /// When the file was last changed. On Unix that is the change time alone: every
+    /// write and every change of the times moves it to now, and nothing can set it
+    /// otherwise; the modification time can be set to anything (`touch -d`, `tar`,
+    /// `rsync -t` from a machine whose clock is ahead), and one in the future would
+    /// keep the file from ever settling. Elsewhere the change time is the creation
+    /// time: the later of the two.
     fn last_touched(&self) -> SystemTime {
+        #[cfg(unix)]
+        let (secs, nanos) = self.ctime;
+        #[cfg(not(unix))]
         let (secs, nanos) = self.mtime.max(self.ctime);
         let at = Duration::new(secs.unsigned_abs(), nanos.clamp(0, 999_999_999) as u32);
         if secs >= 0 {
@@ -408,6 +416,28 @@ mod tests {
         assert_eq!(v.len(), 32);
         assert_eq!(entry.etag.as_deref(), Some(format!("\"{v}\"").as_str()));
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_modification_time_in_the_future_does_not_keep_a_file_unsettled() {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let stamp = |mtime: i64, ctime: i64| Stamp {
+            dev: 1,
+            ino: 1,
+            len: 0,
+            mtime: (mtime, 0),
+            ctime: (ctime, 0),
+        };
+        // Set with `touch -d` (or copied from a clock that is ahead) a minute ago.
+        assert!(stamp(now + 365 * 86_400, now - 60).settled());
+        assert!(stamp(now - 86_400, now - 60).settled());
+        // Changed just now, whatever the modification time says.
+        assert!(!stamp(now - 86_400, now).settled());
+        assert!(!stamp(now + 365 * 86_400, now).settled());
     }
 
     #[test]
