@@ -84,8 +84,10 @@ fn run(input: &[u8], pieces: &[u8], params: &Http1ConnectionParameters, answer: 
                     head.method().to_string(),
                     head.uri().to_string(),
                 ));
-                conn.accept_body(&mut out);
                 body.clear();
+                if let Err(e) = conn.accept_body(&mut out) {
+                    return refused(&mut conn, &mut out, seen, &e);
+                }
             }
             Ok(Some(ServerEvent::Data(d))) => {
                 assert!(d.len() <= params.chunk_size.max(1));
@@ -123,15 +125,23 @@ fn run(input: &[u8], pieces: &[u8], params: &Http1ConnectionParameters, answer: 
                 buf.extend_from_slice(&input[fed..end]);
                 fed = end;
             }
-            Err(e) => {
-                let status = e.status();
-                assert!(status.is_client_error() || status.is_server_error(), "{e}");
-                conn.write_error(status, &mut out);
-                assert!(conn.must_close());
-                assert!(!conn.wants_input());
-                seen.push(Seen::Error(status.as_u16()));
-                return seen;
-            }
+            Err(e) => return refused(&mut conn, &mut out, seen, &e),
         }
     }
+}
+
+/// Answers a request that could not be read; the connection reads nothing more.
+fn refused(
+    conn: &mut ServerConnection,
+    out: &mut BytesMut,
+    mut seen: Vec<Seen>,
+    e: &tornado_httpserver::ParseError,
+) -> Vec<Seen> {
+    let status = e.status();
+    assert!(status.is_client_error() || status.is_server_error(), "{e}");
+    conn.write_error(status, out);
+    assert!(conn.must_close());
+    assert!(!conn.wants_input());
+    seen.push(Seen::Error(status.as_u16()));
+    seen
 }

@@ -138,10 +138,11 @@ pub trait HttpMessageDelegate: Sized + 'static {
     }
 
     /// The head arrived and the body is about to be read ([`BodyMode::Stream`] only;
-    /// Tornado runs a streaming handler's `prepare` here). The delegate may answer now
-    /// through `writer` (the one [`finish`](Self::finish) gets later): a response
-    /// finished here refuses the body, so the client gets no `100 Continue`, the body
-    /// is not read, and the connection closes after the response.
+    /// Tornado runs a streaming handler's `prepare` here). The delegate may set the
+    /// request's body limit now ([`ResponseWriter::set_max_body_size`]), and may
+    /// answer now through `writer` (the one [`finish`](Self::finish) gets later): a
+    /// response finished here refuses the body, so the client gets no `100 Continue`,
+    /// the body is not read, and the connection closes after the response.
     fn headers_received(&mut self, writer: &ResponseWriter) -> impl Future<Output = ()> {
         let _ = writer;
         std::future::ready(())

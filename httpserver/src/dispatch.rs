@@ -22,6 +22,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::connection::{BodyError, Conn, Phase, ResponseWriter, ServeRequest, Served, once};
 use crate::delegate::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate};
+use crate::error::ParseError;
 use crate::http1connection::{RequestHead, ServerEvent};
 use crate::httputil::{COMPACT_BODY_MAX, HttpServerRequest};
 use crate::response::Response;
@@ -188,10 +189,15 @@ async fn read_and_finish<M: HttpMessageDelegate>(conn: Rc<Conn>, begun: Begun<M>
     }
     // Answered from the head: no `100 Continue` and no body; the connection closes
     // after the response (draining what the client still sends, for an error).
-    // Otherwise the handler is ready for the body: a client waiting for `100
-    // Continue` gets it.
-    if !conn.response_finished() && conn.accept_body() {
-        drop(conn.queue_output());
+    // Otherwise the handler is ready for the body, under the limit it has now: a
+    // `Content-Length` above it is refused, and a client waiting for `100 Continue`
+    // gets it.
+    if !conn.response_finished() {
+        match conn.accept_body() {
+            Ok(true) => drop(conn.queue_output()),
+            Ok(false) => {}
+            Err(e) => return refuse_body(&conn, &e, message),
+        }
     }
 
     let mut body = Collected::Empty;
@@ -215,11 +221,7 @@ async fn read_and_finish<M: HttpMessageDelegate>(conn: Rc<Conn>, begun: Begun<M>
             Ok(ServerEvent::Head(_)) | Err(BodyError::Closed) => {
                 return abandon(&conn, "reading the body", None, message);
             }
-            Err(BodyError::Parse(e)) => {
-                let abandoned = abandon(&conn, "reading the body", None, message);
-                conn.answer_error(&e);
-                return abandoned;
-            }
+            Err(BodyError::Parse(e)) => return refuse_body(&conn, &e, message),
         }
     }
 
@@ -365,6 +367,15 @@ fn abandon<M: HttpMessageDelegate>(
         _ => connection_closed(message),
     }
     Served::Done(false)
+}
+
+/// A body that cannot be read (bad framing, over its limit): the delegate hears that
+/// the request is over, and `e`'s status answers it (or, if the handler's response
+/// has started, the connection closes after what went out). No more requests follow.
+fn refuse_body<M: HttpMessageDelegate>(conn: &Conn, e: &ParseError, message: M) -> Served {
+    let abandoned = abandon(conn, "reading the body", None, message);
+    conn.answer_error(e);
+    abandoned
 }
 
 /// Answers 500 (if no response head went out) and closes the connection after it: for

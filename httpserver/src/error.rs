@@ -1,5 +1,6 @@
-//! The crate's two error types: [`ParseError`] for bad input from a peer and
-//! [`OutputError`] for a response that would put bad framing on the wire.
+//! The crate's error types: [`ParseError`] for bad input from a peer,
+//! [`OutputError`] for a response that would put bad framing on the wire, and
+//! [`BodyStartedError`] for a request's body limit changed after its body started.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -83,6 +84,32 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// A per-request limit changed too late: the request's body is already being read (or
+/// was read), so the limit it is read under stands. See
+/// [`ResponseWriter::set_max_body_size`](crate::ResponseWriter::set_max_body_size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyStartedError {
+    setting: &'static str,
+}
+
+impl BodyStartedError {
+    pub(crate) fn new(setting: &'static str) -> Self {
+        BodyStartedError { setting }
+    }
+}
+
+impl fmt::Display for BodyStartedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: the request body is already being read or was read",
+            self.setting
+        )
+    }
+}
+
+impl std::error::Error for BodyStartedError {}
 
 /// What an [`OutputError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

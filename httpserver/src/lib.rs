@@ -76,7 +76,7 @@ pub use connection::{ERROR_DRAIN_LIMIT, ERROR_DRAIN_TIMEOUT, ResponseWriter, ZER
 pub use delegate::{
     BodyMode, CallHandler, HttpMessageDelegate, HttpServerConnectionDelegate, LocalBoxFuture,
 };
-pub use error::{OutputError, OutputErrorKind, ParseError};
+pub use error::{BodyStartedError, OutputError, OutputErrorKind, ParseError};
 pub use registry::{SHUTDOWN_POLL_INTERVAL, UpgradeGuard, UpgradedConnection};
 pub use response::Response;
 pub use server::HttpServer;

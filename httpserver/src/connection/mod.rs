@@ -48,6 +48,7 @@ pub use output::ZERO_COPY_BODY_MIN;
 pub use writer::ResponseWriter;
 
 use crate::dispatch::Finishing;
+use crate::error::{BodyStartedError, ParseError};
 use crate::http1connection::{RequestHead, ServerConnection};
 use crate::registry::{Registry, Tracked};
 use crate::settings::HttpServerSettings;
@@ -379,16 +380,24 @@ impl Conn {
         seq != 0 && self.request_seq.get() == seq
     }
 
-    /// Writes `100 Continue` if the client waits for it; returns whether it did.
-    pub(crate) fn accept_body(&self) -> bool {
+    /// Starts reading the body, if there is one: a `Content-Length` above the
+    /// request's limit is refused (`Err`, to be answered). Writes `100 Continue` if the
+    /// client waits for it; returns whether it did.
+    pub(crate) fn accept_body(&self) -> Result<bool, ParseError> {
         if !self.proto.borrow().reading_body() {
-            return false;
+            return Ok(false);
         }
         self.with_out(|out| {
             let before = out.len();
-            self.proto.borrow_mut().accept_body(out);
-            out.len() > before
+            self.proto.borrow_mut().accept_body(out)?;
+            Ok(out.len() > before)
         })
+    }
+
+    /// Sets the current request's body limit; see
+    /// [`ServerConnection::set_max_body_size`].
+    pub(crate) fn set_max_body_size(&self, max_body_size: u64) -> Result<(), BodyStartedError> {
+        self.proto.borrow_mut().set_max_body_size(max_body_size)
     }
 
     /// The connection closes after the current response (its head says so).

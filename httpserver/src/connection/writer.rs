@@ -11,7 +11,7 @@ use http::StatusCode;
 use tornado_iostream::IoStream;
 
 use super::{Conn, Phase};
-use crate::error::OutputError;
+use crate::error::{BodyStartedError, OutputError};
 use crate::httputil::HttpHeaders;
 use crate::registry::{UpgradeGuard, UpgradedConnection};
 use crate::response::Response;
@@ -125,6 +125,55 @@ impl ResponseWriter {
     /// Sends an empty response with `status` (used for errors before a handler ran).
     pub fn send_error(&self, status: StatusCode) {
         self.send(Response::new(status));
+    }
+
+    /// Sets this request's body limit in place of the server's `max_body_size`
+    /// (Tornado's `request.connection.set_max_body_size`), larger or smaller: call it
+    /// from [`headers_received`](crate::HttpMessageDelegate::headers_received) of a
+    /// [`BodyMode::Stream`](crate::BodyMode::Stream) delegate, before the body is read.
+    /// A `Content-Length` above the limit is then answered 413 without reading the
+    /// body (and without `100 Continue`); a chunked (or gzip-decoded) body is refused
+    /// with 413 once it passes the limit. Later requests get the server's limit.
+    ///
+    /// Once the body is being read or was read (from `data_received` on, from a
+    /// buffered delegate's `finish`, once the request is over), it fails with
+    /// [`BodyStartedError`] and changes nothing. A request without a body accepts it
+    /// until its (empty) body has been taken.
+    ///
+    /// ```
+    /// # use std::rc::Rc;
+    /// # use tornado_httpserver::httputil::HttpServerRequest;
+    /// # use tornado_httpserver::{BodyMode, HttpMessageDelegate, HttpServerConnectionDelegate, Response, ResponseWriter};
+    /// /// Takes uploads of up to 1 GiB, whatever the server's `max_body_size`.
+    /// struct BigUpload { seen: u64 }
+    /// impl HttpMessageDelegate for BigUpload {
+    ///     fn body_mode(&self) -> BodyMode {
+    ///         BodyMode::Stream
+    ///     }
+    ///     async fn headers_received(&mut self, writer: &ResponseWriter) {
+    ///         writer.set_max_body_size(1 << 30).expect("the body is not read yet");
+    ///     }
+    ///     async fn data_received(&mut self, chunk: bytes::Bytes) {
+    ///         self.seen += chunk.len() as u64;
+    ///     }
+    ///     async fn finish(self, _request: HttpServerRequest, writer: ResponseWriter) {
+    ///         writer.send(Response::text(format!("{} bytes", self.seen)));
+    ///     }
+    /// }
+    /// # struct Uploads;
+    /// # impl HttpServerConnectionDelegate for Uploads {
+    /// #     type Message = BigUpload;
+    /// #     fn start_request(self: Rc<Self>, _request: &HttpServerRequest) -> BigUpload {
+    /// #         BigUpload { seen: 0 }
+    /// #     }
+    /// # }
+    /// # let _ = tornado_httpserver::HttpServer::new(Uploads);
+    /// ```
+    pub fn set_max_body_size(&self, max_body_size: u64) -> Result<(), BodyStartedError> {
+        if !self.conn.answering(self.seq) {
+            return Err(BodyStartedError::new("set_max_body_size"));
+        }
+        self.conn.set_max_body_size(max_body_size)
     }
 
     /// Whether the headers have been written (true once the request is over).

@@ -385,7 +385,6 @@ pub fn parse_request_head_bytes(
 /// | folded header line (obs-fold), bad header name or value, bare CR | 400 |
 /// | `Content-Length` with `Transfer-Encoding` | 400 |
 /// | `Content-Length` not all digits, or several different values | 400 |
-/// | `Content-Length` above `max_body_size` | 413 |
 /// | `Transfer-Encoding` whose last coding is not `chunked`, or with `chunked` twice or an empty element | 400 |
 /// | `Transfer-Encoding` with another coding before `chunked` (`gzip, chunked`) | 501 |
 /// | missing `Host` on HTTP/1.1, several `Host` lines, a `Host` with whitespace, a comma or other non-host characters | 400 |
@@ -506,7 +505,9 @@ pub fn parse_request_layout(
     } else {
         request_host(view.get_all("Host"), version)?;
     }
-    let body = framing.body_kind(view, params.max_body_size)?;
+    // A length above `max_body_size` is refused when the body starts (413), not here:
+    // the request's delegate may set a limit of its own first.
+    let body = framing.body_kind(view)?;
     let keep_alive = !params.no_keep_alive
         && match version {
             Version::HTTP_11 => !framing.connection_close,
@@ -653,11 +654,7 @@ impl<'a> Framing<'a> {
         }
     }
 
-    fn body_kind(
-        &self,
-        headers: HeadersView<'_>,
-        max_body_size: u64,
-    ) -> Result<BodyKind, ParseError> {
+    fn body_kind(&self, headers: HeadersView<'_>) -> Result<BodyKind, ParseError> {
         if self.transfer_encoding {
             if self.content_length {
                 return Err(ParseError::bad_request(
@@ -671,12 +668,6 @@ impl<'a> Framing<'a> {
             return Ok(BodyKind::Empty);
         }
         let length = content_length(headers)?;
-        if length > max_body_size {
-            return Err(ParseError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Content-Length {length} larger than max_body_size {max_body_size}"),
-            ));
-        }
         Ok(if length == 0 {
             BodyKind::Empty
         } else {

@@ -56,7 +56,9 @@ pub struct Http1ConnectionParameters {
     pub max_request_target: usize,
     /// The largest body, in bytes, after gzip decoding when
     /// [`decompress`](Self::decompress) is on ([`DEFAULT_MAX_BODY_SIZE`]);
-    /// larger is a 413.
+    /// larger is a 413. Each request starts with this limit; a streaming delegate
+    /// may set its own before the body is read
+    /// ([`ServerConnection::set_max_body_size`](super::ServerConnection::set_max_body_size)).
     pub max_body_size: u64,
     /// How long a request head may take to arrive, from its first byte
     /// ([`DEFAULT_HEADER_TIMEOUT`]); `None` waits forever.

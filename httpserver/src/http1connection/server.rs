@@ -13,7 +13,7 @@ use super::encode::{
 use super::gzip::GzipDecoder;
 use super::head::{BodyKind, HeadLayout, Parsed, RequestHead, parse_request_layout};
 use super::params::Http1ConnectionParameters;
-use crate::error::{OutputError, OutputErrorKind, ParseError};
+use crate::error::{BodyStartedError, OutputError, OutputErrorKind, ParseError};
 use crate::httputil::{HttpHeaders, has_byte_below};
 
 /// What a [`ServerConnection`] read.
@@ -50,6 +50,8 @@ enum Found {
     Data(Range<usize>),
     /// Body bytes decoded earlier and not yet handed out.
     Pending,
+    /// The body started being read (under its limit): parse again.
+    Started,
     /// The end of the request.
     End,
 }
@@ -77,6 +79,15 @@ struct BodyReader {
     pending: Bytes,
 }
 
+/// A body not read yet ([`Reading::Ahead`]); boxed, so that reading a head (every
+/// request) moves a small state.
+#[derive(Debug)]
+struct Ahead {
+    kind: BodyKind,
+    gzip: bool,
+    max_body_size: u64,
+}
+
 #[derive(Debug)]
 enum Framing {
     Length(u64),
@@ -89,6 +100,11 @@ enum Reading {
     /// for its end (so a head arriving in pieces is not re-parsed for every piece);
     /// `line_seen` whether its request line is complete.
     Head { scanned: u32, line_seen: bool },
+    /// A head with a body arrived and nothing of the body is read yet, so the body's
+    /// limit may still change ([`ServerConnection::set_max_body_size`]). The body
+    /// starts at [`ServerConnection::accept_body`] or at the first
+    /// [`ServerConnection::parse`], whichever comes first.
+    Ahead(Box<Ahead>),
     /// Reading a body.
     Body(Box<BodyReader>),
     /// The body is read; [`ServerEvent::End`] is next.
@@ -135,7 +151,15 @@ enum Writing {
 ///   interim response; a response started before that closes the connection after it,
 ///   since the client may or may not send the body, and no `100 Continue` follows it;
 /// - body framing from `Content-Length` or chunked coding, gzip bodies (with
-///   `decompress`) counted against `max_body_size`, pieces of at most `chunk_size`;
+///   `decompress`) counted against the request's body limit, pieces of at most
+///   `chunk_size`;
+/// - the body limit is `params.max_body_size` unless the delegate sets another for its
+///   request ([`set_max_body_size`](ServerConnection::set_max_body_size), Tornado's
+///   `request.connection.set_max_body_size`) before the body starts: at
+///   [`accept_body`](ServerConnection::accept_body) or the first
+///   [`parse`](ServerConnection::parse) after the head, which is also when a
+///   `Content-Length` above the limit is refused (413, with nothing of the body read
+///   and no `100 Continue`);
 /// - HEAD, 1xx, 204 and 304 responses have no body, and a declared response length is
 ///   held to (see [`BodyEncoder`]);
 /// - every bad input is a [`ParseError`] carrying the status to answer with:
@@ -165,7 +189,7 @@ enum Writing {
 ///
 /// let Some(ServerEvent::Head(head)) = conn.poll(&mut input, &params)? else { unreachable!() };
 /// assert_eq!(head.uri(), "/echo");
-/// conn.accept_body(&mut out);
+/// conn.accept_body(&mut out)?;
 /// let Some(ServerEvent::Data(body)) = conn.poll(&mut input, &params)? else { unreachable!() };
 /// assert_eq!(conn.poll(&mut input, &params)?, Some(ServerEvent::End));
 ///
@@ -254,6 +278,14 @@ impl ServerConnection {
                     }
                 }
             }
+            Reading::Ahead(_) => {
+                self.start_body()?;
+                // Nothing to report yet: the next parse reads the body.
+                Ok(Parse {
+                    consumed: 0,
+                    found: Found::Started,
+                })
+            }
             Reading::Body(body) => {
                 if !body.pending.is_empty() {
                     return Ok(Parse {
@@ -327,7 +359,7 @@ impl ServerConnection {
         params: &Http1ConnectionParameters,
     ) -> Result<Option<ServerEvent>, ParseError> {
         match parse.found {
-            Found::Nothing => Ok(None),
+            Found::Nothing | Found::Started => Ok(None),
             Found::Head(layout) => {
                 let head = layout.attach(taken);
                 Ok(Some(ServerEvent::Head(self.start_request(head, params))))
@@ -394,25 +426,55 @@ impl ServerConnection {
             headers.remove("Content-Length");
             headers.add("X-Consumed-Content-Encoding", &coding);
         }
-        let framing = match head.body {
-            BodyKind::Empty => None,
-            BodyKind::Length(n) => Some(Framing::Length(n)),
-            BodyKind::Chunked => Some(Framing::Chunked(Box::new(ChunkedDecoder::new(
-                params.max_body_size,
-            )))),
-        };
-        self.reading = match framing {
-            None => Reading::End,
-            Some(framing) => Reading::Body(Box::new(BodyReader {
-                framing,
-                gzip: gzip.then(|| Box::new(GzipDecoder::new(params.max_body_size))),
-                pending: Bytes::new(),
+        // The body waits for the delegate, which may change its limit first.
+        self.reading = match head.body {
+            BodyKind::Empty => Reading::End,
+            kind => Reading::Ahead(Box::new(Ahead {
+                kind,
+                gzip,
+                max_body_size: params.max_body_size,
             })),
         };
         self.continue_pending = head.expect_continue && head.body != BodyKind::Empty;
         self.writing = Writing::Waiting(head.response_context());
         self.status = 0;
         head
+    }
+
+    /// Starts reading a body that is still ahead, under the limit it has now (a
+    /// `Content-Length` above it is a 413, and nothing of the body is read); does
+    /// nothing otherwise.
+    fn start_body(&mut self) -> Result<(), ParseError> {
+        let Reading::Ahead(ahead) = &self.reading else {
+            return Ok(());
+        };
+        let Ahead {
+            kind,
+            gzip,
+            max_body_size: max,
+        } = **ahead;
+        let framing = match kind {
+            BodyKind::Length(length) if length > max => {
+                self.reading = Reading::Failed { in_head: false };
+                self.continue_pending = false;
+                return Err(ParseError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("Content-Length {length} larger than max_body_size {max}"),
+                ));
+            }
+            BodyKind::Length(length) => Framing::Length(length),
+            BodyKind::Chunked => Framing::Chunked(Box::new(ChunkedDecoder::new(max))),
+            BodyKind::Empty => {
+                self.reading = Reading::End;
+                return Ok(());
+            }
+        };
+        self.reading = Reading::Body(Box::new(BodyReader {
+            framing,
+            gzip: gzip.then(|| Box::new(GzipDecoder::new(max))),
+            pending: Bytes::new(),
+        }));
+        Ok(())
     }
 
     fn take_pending(&mut self, params: &Http1ConnectionParameters) -> Option<ServerEvent> {
@@ -469,7 +531,7 @@ impl ServerConnection {
     pub fn wants_input(&self) -> bool {
         matches!(
             self.reading,
-            Reading::Head { .. } | Reading::Body(_) | Reading::End
+            Reading::Head { .. } | Reading::Ahead(_) | Reading::Body(_) | Reading::End
         )
     }
 
@@ -488,19 +550,47 @@ impl ServerConnection {
             && matches!(self.end_body(params), Ok(Some(ServerEvent::End)))
     }
 
-    /// Whether a request's body is being read.
+    /// Whether a request's body is to be read: it is being read, or it is still ahead
+    /// (see [`accept_body`](Self::accept_body)).
     pub fn reading_body(&self) -> bool {
-        matches!(self.reading, Reading::Body(_))
+        matches!(self.reading, Reading::Ahead(_) | Reading::Body(_))
     }
 
-    /// Writes `100 Continue` if the client asked for it (`Expect: 100-continue`) and
-    /// its body has not arrived yet. Call once the handler is ready for the body. Once a
-    /// response head is written, nothing is (the interim response would land in the body).
-    pub fn accept_body(&mut self, out: &mut BytesMut) {
+    /// Sets the current request's body limit, in place of `params.max_body_size`
+    /// (Tornado's `request.connection.set_max_body_size`): larger or smaller, counted
+    /// as `max_body_size` is (decoded bytes; after gzip decoding with `decompress`).
+    /// Allowed from the head until the body starts, at [`accept_body`](Self::accept_body)
+    /// or the first [`parse`](Self::parse) after the head; the next request gets
+    /// `params.max_body_size` again.
+    ///
+    /// A request without a body accepts it (there is nothing to limit) until its end
+    /// is taken. Once the body is being read or was read, it fails and changes
+    /// nothing: the limit the body is read under stands.
+    pub fn set_max_body_size(&mut self, max_body_size: u64) -> Result<(), BodyStartedError> {
+        match &mut self.reading {
+            Reading::Ahead(ahead) => {
+                ahead.max_body_size = max_body_size;
+                Ok(())
+            }
+            Reading::End => Ok(()),
+            _ => Err(BodyStartedError::new("set_max_body_size")),
+        }
+    }
+
+    /// Starts reading the body: call once the handler is ready for it. From here on
+    /// the request's body limit is fixed, and a `Content-Length` above it fails with a
+    /// 413 [`ParseError`] (answer it with [`write_error`](Self::write_error); nothing of
+    /// the body is read, and no `100 Continue` is sent). Otherwise writes `100
+    /// Continue` if the client asked for it (`Expect: 100-continue`) and its body has
+    /// not arrived yet; once a response head is written, nothing is (the interim
+    /// response would land in the body).
+    pub fn accept_body(&mut self, out: &mut BytesMut) -> Result<(), ParseError> {
+        self.start_body()?;
         if self.continue_pending {
             self.continue_pending = false;
             out.extend_from_slice(CONTINUE_RESPONSE);
         }
+        Ok(())
     }
 
     // ---- writing --------------------------------------------------------------------
@@ -547,7 +637,7 @@ impl ServerConnection {
                 ));
             }
         };
-        if self.continue_pending || matches!(self.reading, Reading::Body(_)) {
+        if self.continue_pending || self.reading_body() {
             // Answered before its body was read: the rest of the body may or may not
             // come, so this connection cannot carry another request.
             self.close_after = true;

@@ -52,7 +52,11 @@ fn run(
     loop {
         match conn.poll(&mut buf, params) {
             Ok(Some(ServerEvent::Head(head))) => {
-                conn.accept_body(&mut out);
+                if let Err(e) = conn.accept_body(&mut out) {
+                    conn.write_error(e.status(), &mut out);
+                    assert!(!conn.wants_input());
+                    return (Err(e), out, false);
+                }
                 seen.push(Seen {
                     uri: head.uri().to_string(),
                     ..Seen::default()
@@ -342,9 +346,9 @@ fn expect_continue_rows() {
         conn.poll(&mut buf, &p),
         Ok(Some(ServerEvent::Head(_)))
     ));
-    conn.accept_body(&mut out);
+    conn.accept_body(&mut out).unwrap();
     assert_eq!(&out[..], CONTINUE_RESPONSE);
-    conn.accept_body(&mut out);
+    conn.accept_body(&mut out).unwrap();
     assert_eq!(&out[..], CONTINUE_RESPONSE, "sent once");
     buf.extend_from_slice(b"hi");
     assert_eq!(
@@ -393,7 +397,7 @@ fn expect_continue_rows() {
         .unwrap();
     conn.write_body(b"early", &mut out).unwrap();
     let written = out.len();
-    conn.accept_body(&mut out);
+    conn.accept_body(&mut out).unwrap();
     assert_eq!(out.len(), written, "{:?}", String::from_utf8_lossy(&out));
     buf.extend_from_slice(b"hi");
     assert_eq!(
@@ -413,7 +417,7 @@ fn expect_continue_rows() {
         conn.poll(&mut buf, &p),
         Ok(Some(ServerEvent::Head(_)))
     ));
-    conn.accept_body(&mut out);
+    conn.accept_body(&mut out).unwrap();
     assert!(out.is_empty());
 }
 
@@ -776,4 +780,231 @@ fn an_empty_body_ends_at_once_and_a_real_one_does_not() {
         conn.poll(&mut buf, &params).unwrap(),
         Some(ServerEvent::End)
     );
+}
+
+/// A request's body limit (Tornado's `set_max_body_size`): `params.max_body_size`
+/// unless changed before the body starts.
+mod body_limit {
+    use super::*;
+
+    const LENGTH_10: &[u8] = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789";
+    const CHUNKED_9: &[u8] =
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n123456789\r\n0\r\n\r\n";
+
+    fn limited(max_body_size: u64) -> Http1ConnectionParameters {
+        Http1ConnectionParameters {
+            max_body_size,
+            ..params()
+        }
+    }
+
+    /// Reads one request from `input`, with its limit set to `limit` at the head (if
+    /// given), then accepting the body; its body, or the error it earned with the
+    /// response that error wrote.
+    fn read(
+        input: &[u8],
+        params: &Http1ConnectionParameters,
+        limit: Option<u64>,
+    ) -> Result<Vec<u8>, (crate::ParseError, BytesMut)> {
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = BytesMut::new();
+        next_head(&mut conn, &mut buf, params);
+        if let Some(limit) = limit {
+            conn.set_max_body_size(limit).unwrap();
+        }
+        fn fail(
+            conn: &mut ServerConnection,
+            e: crate::ParseError,
+            mut out: BytesMut,
+        ) -> Result<Vec<u8>, (crate::ParseError, BytesMut)> {
+            conn.write_error(e.status(), &mut out);
+            assert!(conn.must_close());
+            Err((e, out))
+        }
+        if let Err(e) = conn.accept_body(&mut out) {
+            return fail(&mut conn, e, out);
+        }
+        let mut body = Vec::new();
+        loop {
+            match conn.poll(&mut buf, params) {
+                Ok(Some(ServerEvent::Data(d))) => body.extend_from_slice(&d),
+                Ok(Some(ServerEvent::End)) => return Ok(body),
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(e) => return fail(&mut conn, e, out),
+            }
+        }
+    }
+
+    #[test]
+    fn a_raised_limit_takes_a_body_over_the_default() {
+        assert!(read(LENGTH_10, &limited(4), None).is_err());
+        assert_eq!(
+            read(LENGTH_10, &limited(4), Some(10)).unwrap(),
+            b"0123456789"
+        );
+        assert_eq!(read(CHUNKED_9, &limited(4), Some(9)).unwrap(), b"123456789");
+    }
+
+    #[test]
+    fn a_lowered_limit_refuses_a_length_with_413_naming_both() {
+        let (e, out) = read(LENGTH_10, &params(), Some(9)).unwrap_err();
+        assert!(e.is_body_too_large(), "{e}");
+        assert_eq!(e.reason(), "Content-Length 10 larger than max_body_size 9");
+        assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
+        assert!(out.ends_with(b"Connection: close\r\n\r\n"), "{out:?}");
+        // Exactly the limit is fine.
+        assert!(read(LENGTH_10, &params(), Some(10)).is_ok());
+    }
+
+    #[test]
+    fn a_chunked_body_is_held_to_the_requests_limit() {
+        assert!(read(CHUNKED_9, &params(), Some(9)).is_ok());
+        let (e, out) = read(CHUNKED_9, &params(), Some(8)).unwrap_err();
+        assert!(e.is_body_too_large(), "{e}");
+        assert!(e.reason().contains("max_body_size 8"), "{e}");
+        assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
+    }
+
+    #[test]
+    fn a_gzip_body_counts_its_decoded_bytes_against_the_requests_limit() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&[b'x'; 1000]).unwrap();
+        let compressed = gz.finish().unwrap();
+        let mut input = format!(
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            compressed.len()
+        )
+        .into_bytes();
+        input.extend_from_slice(&compressed);
+        let gzip = |max_body_size| Http1ConnectionParameters {
+            decompress: true,
+            max_body_size,
+            ..params()
+        };
+        // Raised above a server limit the decoded body passes.
+        assert!(
+            read(&input, &gzip(500), None)
+                .unwrap_err()
+                .0
+                .is_body_too_large()
+        );
+        assert_eq!(read(&input, &gzip(500), Some(1000)).unwrap().len(), 1000);
+        // Lowered below it, the compressed length fits but the decoded body does not.
+        let (e, _) = read(&input, &gzip(1 << 20), Some(999)).unwrap_err();
+        assert!(e.is_body_too_large(), "{e}");
+        assert!(e.reason().contains("max_body_size 999"), "{e}");
+    }
+
+    #[test]
+    fn no_100_continue_for_a_length_over_the_limit() {
+        let head =
+            b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n";
+        for (server, limit, continues) in [
+            (4, None, false),
+            (100, Some(4), false),
+            (4, Some(10), true),
+            (100, None, true),
+        ] {
+            let p = limited(server);
+            let mut conn = ServerConnection::new();
+            let mut buf = BytesMut::from(&head[..]);
+            let mut out = BytesMut::new();
+            next_head(&mut conn, &mut buf, &p);
+            if let Some(limit) = limit {
+                conn.set_max_body_size(limit).unwrap();
+            }
+            let accepted = conn.accept_body(&mut out);
+            assert_eq!(accepted.is_ok(), continues, "{server} {limit:?}");
+            assert_eq!(&out[..] == CONTINUE_RESPONSE, continues, "{out:?}");
+            if let Err(e) = accepted {
+                assert!(e.is_body_too_large());
+                // Asking again writes no 100 either.
+                assert!(conn.accept_body(&mut out).is_ok());
+                conn.write_error(e.status(), &mut out);
+                assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unchanged_the_default_refuses_before_reading_any_body() {
+        // Polled without accept_body (a driver that does not call it): the same 413,
+        // with the body left unread in the buffer.
+        let p = limited(9);
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(LENGTH_10);
+        next_head(&mut conn, &mut buf, &p);
+        assert!(conn.reading_body());
+        let e = conn.poll(&mut buf, &p).unwrap_err();
+        assert_eq!(e.reason(), "Content-Length 10 larger than max_body_size 9");
+        assert_eq!(&buf[..], b"0123456789", "nothing of the body was read");
+        assert!(!conn.wants_input());
+        let mut out = BytesMut::new();
+        conn.write_error(e.status(), &mut out);
+        assert!(out.starts_with(b"HTTP/1.1 413 "), "{out:?}");
+        assert_eq!(conn.status(), 413);
+        assert!(conn.must_close());
+    }
+
+    #[test]
+    fn a_response_started_before_the_413_is_not_followed_by_another() {
+        let p = limited(4);
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(LENGTH_10);
+        let mut out = BytesMut::new();
+        next_head(&mut conn, &mut buf, &p);
+        conn.write_head(StatusCode::OK, &HttpHeaders::new(), None, DATE, &mut out)
+            .unwrap();
+        conn.write_body(b"early", &mut out).unwrap();
+        let written = out.len();
+        let e = conn.accept_body(&mut out).unwrap_err();
+        conn.write_error(e.status(), &mut out);
+        assert_eq!(out.len(), written, "{:?}", String::from_utf8_lossy(&out));
+        assert!(conn.must_close());
+        assert!(!conn.reads_next_request());
+    }
+
+    #[test]
+    fn the_limit_is_fixed_once_the_body_starts_and_reset_for_the_next_request() {
+        let p = limited(4);
+        let mut conn = ServerConnection::new();
+        let mut input = LENGTH_10.to_vec();
+        input.extend_from_slice(LENGTH_10);
+        input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut buf = BytesMut::from(&input[..]);
+        let mut out = BytesMut::new();
+        next_head(&mut conn, &mut buf, &p);
+        conn.set_max_body_size(2).unwrap();
+        conn.set_max_body_size(10).unwrap(); // the last word counts
+        conn.accept_body(&mut out).unwrap();
+        let late = conn.set_max_body_size(100).unwrap_err();
+        assert_eq!(
+            late.to_string(),
+            "set_max_body_size: the request body is already being read or was read"
+        );
+        assert!(matches!(
+            conn.poll(&mut buf, &p),
+            Ok(Some(ServerEvent::Data(_)))
+        ));
+        assert!(conn.set_max_body_size(100).is_err());
+        assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+        assert!(conn.set_max_body_size(100).is_err());
+        conn.write_head(StatusCode::OK, &HttpHeaders::new(), Some(0), DATE, &mut out)
+            .unwrap();
+        conn.finish(&mut out).unwrap();
+        // The next request starts with params.max_body_size again.
+        next_head(&mut conn, &mut buf, &p);
+        assert!(conn.accept_body(&mut out).unwrap_err().is_body_too_large());
+
+        // A request without a body takes the call (nothing to limit) until its end.
+        let mut conn = ServerConnection::new();
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"[..]);
+        next_head(&mut conn, &mut buf, &p);
+        assert!(!conn.reading_body());
+        conn.set_max_body_size(100).unwrap();
+        conn.accept_body(&mut out).unwrap();
+        assert_eq!(conn.poll(&mut buf, &p), Ok(Some(ServerEvent::End)));
+        assert!(conn.set_max_body_size(100).is_err());
+    }
 }
