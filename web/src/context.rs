@@ -529,6 +529,61 @@ impl Context {
         self.writer.connection_closed()
     }
 
+    /// Sets this request's body limit in place of the server's `max_body_size`
+    /// (Tornado's `self.request.connection.set_max_body_size`), larger or smaller.
+    ///
+    /// Call it from the `prepare` of a handler with
+    /// [`STREAM_REQUEST_BODY`](crate::RequestHandler::STREAM_REQUEST_BODY), which runs
+    /// at the head, before any of the body is read: a `Content-Length` above the
+    /// limit is then answered 413 without reading the body (and without `100
+    /// Continue`), and a chunked body is refused with 413 once it passes the limit (in
+    /// decoded bytes, with the server's `decompress`). The handler hears of a refusal
+    /// through [`on_connection_close`](crate::RequestHandler::on_connection_close), as
+    /// of a client that left. The next request gets the server's limit again.
+    ///
+    /// Once the body is being read or was read, it fails and changes nothing: from
+    /// `data_received` on, from the method, and always for a buffered handler (whose
+    /// `prepare` runs after its whole body arrived, within the server's limit). The
+    /// error is a 500 if returned with `?`. A request without a body accepts it.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use tornado_web::{testing, url, Application, Context, RequestHandler, Settings};
+    ///
+    /// /// Takes uploads of up to 64 KiB, while the server allows 1 KiB.
+    /// struct Upload(usize);
+    /// impl RequestHandler for Upload {
+    ///     const STREAM_REQUEST_BODY: bool = true;
+    ///     async fn prepare(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.set_max_body_size(64 * 1024)?;
+    ///         Ok(())
+    ///     }
+    ///     async fn data_received(&mut self, _cx: &mut Context, chunk: Bytes) -> tornado_web::Result {
+    ///         self.0 += chunk.len();
+    ///         Ok(())
+    ///     }
+    ///     async fn put(&mut self, cx: &mut Context) -> tornado_web::Result {
+    ///         cx.write(format!("{} bytes", self.0));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let app = || {
+    ///     let mut settings = Settings::default();
+    ///     settings.server.params.max_body_size = 1024;
+    ///     Application::with_settings(vec![url("/upload", || Upload(0))], settings)
+    /// };
+    /// testing::run(app, |t| async move {
+    ///     let put = |len: usize| t.fetch_request(t.request("/upload").method("PUT").body(vec![b'x'; len]));
+    ///     assert_eq!(put(50_000).await.text().unwrap(), "50000 bytes");
+    ///     assert_eq!(put(100_000).await.code, 413);
+    /// });
+    /// ```
+    pub fn set_max_body_size(&mut self, max_body_size: u64) -> Result {
+        self.writer.set_max_body_size(max_body_size)?;
+        Ok(())
+    }
+
     pub(crate) fn set_path_args(&mut self, args: Vec<String>, kwargs: Vec<(String, String)>) {
         self.path = (!args.is_empty() || !kwargs.is_empty()).then(|| Box::new((args, kwargs)));
     }
