@@ -18,10 +18,15 @@
 //!   at once do not write into each other) and renamed when complete; a client that
 //!   leaves halfway leaves nothing behind. Answers `NAME: N bytes`.
 //!
-//! Both are limited to `--max-size` bytes (1 GiB by default); more is a 413. Files are
-//! written on the loop thread, which is fine for a local disk's page cache; a server
-//! writing to slow storage would hand the writes to a thread. SIGINT or SIGTERM stops
-//! it gracefully.
+//! Limits, as in Tornado's demo: the server keeps the default `max_body_size`
+//! (100 MiB) for every request, so the buffered `POST /post` never holds more than that
+//! in memory; the streaming `PUT /upload/NAME` sets its own limit to `--max-size` bytes
+//! (1 GiB by default) in `prepare`, before any of its body is read
+//! ([`Context::set_max_body_size`], Tornado's `request.connection.set_max_body_size`,
+//! which the demo calls with `MAX_STREAMED_SIZE`). A body over its limit is a 413.
+//! Files are written on the loop thread, which is fine for a local disk's page cache;
+//! a server writing to slow storage would hand the writes to a thread. SIGINT or
+//! SIGTERM stops it gracefully.
 
 #[path = "common/port_address.rs"]
 mod port_address;
@@ -33,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
-use tornado::web::{Application, Context, HttpError, RequestHandler, Settings, url, xhtml_escape};
+use tornado::web::{Application, Context, HttpError, RequestHandler, url, xhtml_escape};
 
 const INDEX_HTML: &str = r#"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Tornado file upload</title></head>
@@ -93,6 +98,8 @@ fn safe_name(name: &str) -> bool {
 /// `PUT /upload/NAME`: the body, streamed into `DIR/NAME`.
 struct StreamUpload {
     dir: Rc<PathBuf>,
+    /// This request's body limit (`--max-size`), set in `prepare`.
+    max_size: u64,
     /// The file being written (`.upload-PID-N.part`, this upload's own: no upload's
     /// NAME starts with a dot) and where it goes when complete.
     open: Option<(File, PathBuf, PathBuf)>,
@@ -113,8 +120,11 @@ impl RequestHandler for StreamUpload {
     const SUPPORTED_METHODS: &'static [tornado::web::http::Method] =
         &[tornado::web::http::Method::PUT];
 
-    /// Runs at the head, before any of the body: checks the name, opens the file.
+    /// Runs at the head, before any of the body: sets the body limit, checks the
+    /// name, opens the file.
     async fn prepare(&mut self, cx: &mut Context) -> tornado::web::Result {
+        // The server's limit is the default; this request's body may be larger.
+        cx.set_max_body_size(self.max_size)?;
         let name = cx.path_arg(0).unwrap_or_default().to_owned();
         if !safe_name(&name) {
             return Err(HttpError::with_log(400, format!("bad file name {name:?}")).into());
@@ -188,20 +198,16 @@ impl Drop for StreamUpload {
 }
 
 fn make_app(dir: Rc<PathBuf>, max_size: u64) -> Application {
-    let mut settings = Settings::default();
-    settings.server.params.max_body_size = max_size;
-    Application::with_settings(
-        vec![
-            url("/", || Index),
-            url("/post", || PostForm),
-            url(r"/upload/([^/]+)", move || StreamUpload {
-                dir: dir.clone(),
-                open: None,
-                received: 0,
-            }),
-        ],
-        settings,
-    )
+    Application::new(vec![
+        url("/", || Index),
+        url("/post", || PostForm),
+        url(r"/upload/([^/]+)", move || StreamUpload {
+            dir: dir.clone(),
+            max_size,
+            open: None,
+            received: 0,
+        }),
+    ])
 }
 
 struct Args {

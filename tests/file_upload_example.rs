@@ -263,3 +263,51 @@ fn puts_of_one_name_at_once_do_not_mix() {
     let status = server.terminate();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_form_keeps_the_default_limit_and_the_put_sets_its_own() {
+    let dir = TempDir::new("limits");
+    let dir_arg = dir.0.to_string_lossy().into_owned();
+    // A `--max-size` above the server's default limit (100 MiB).
+    let mut server = common::serve_example(
+        "file_upload",
+        &[
+            "--port",
+            "0",
+            "--address",
+            "127.0.0.1",
+            "--dir",
+            &dir_arg,
+            "--max-size",
+            "200000000",
+        ],
+    );
+    let addr = server.addr.clone();
+    let head = |method_path: &str, len: u64| {
+        format!(
+            "{method_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/octet-stream\r\n\
+             Expect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    // The buffered form is held to the default: refused from its head, no 100.
+    let answer = exchange(&addr, &head("POST /post", 150_000_000), b"");
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    // The streaming PUT raised its limit: the client is asked for its body.
+    let mut s = connect(&addr);
+    s.write_all(head("PUT /upload/big.bin", 150_000_000).as_bytes())
+        .unwrap();
+    let mut first = [0u8; 25];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 100 Continue\r\n\r\n");
+    drop(s);
+    // ... but not past `--max-size`.
+    let answer = exchange(&addr, &head("PUT /upload/huge.bin", 200_000_001), b"");
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    eventually("the unfinished uploads to be removed", || {
+        dir.files().is_empty()
+    });
+
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
