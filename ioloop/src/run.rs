@@ -125,8 +125,27 @@ impl IoLoop {
             !self.inner.running.get(),
             "IoLoop::start: this loop is already running"
         );
-        let previous = self.swap_current(Some(self.clone()));
-        let previous_running = waker::enter(Some(self.inner.ready.clone()));
+        /// Puts back what `start` changed, also if a panic unwinds out of the loop, so
+        /// the loop is not left marked running (every later `start` would refuse).
+        struct Running<'a> {
+            io_loop: &'a IoLoop,
+            previous: Option<IoLoop>,
+            previous_running: Option<Rc<waker::ReadyQueue>>,
+        }
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.io_loop.inner.stopping.set(false);
+                self.io_loop.inner.running.set(false);
+                waker::enter(self.previous_running.take());
+                let ours = self.io_loop.swap_current(self.previous.take());
+                drop(ours);
+            }
+        }
+        let _running = Running {
+            io_loop: self,
+            previous: self.swap_current(Some(self.clone())),
+            previous_running: waker::enter(Some(self.inner.ready.clone())),
+        };
         self.inner.running.set(true);
         self.inner.now.set(Instant::now());
         loop {
@@ -135,10 +154,6 @@ impl IoLoop {
                 break;
             }
         }
-        self.inner.stopping.set(false);
-        self.inner.running.set(false);
-        waker::enter(previous_running);
-        self.swap_current(previous);
     }
 
     /// Stops the loop after the current iteration. Calling it before `start` makes the

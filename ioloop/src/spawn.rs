@@ -1,6 +1,7 @@
 //! Spawning tasks on the loop, and polling them.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +9,7 @@ use std::task::Waker;
 
 use crate::blocking_pool::{self, ExecutorFuture};
 use crate::ioloop::{Inner, IoLoop};
+use crate::panic::panic_message;
 use crate::task::{self, JoinHandle};
 use crate::waker::{TaskFuture, TaskSlot, TaskWaker};
 
@@ -28,8 +30,18 @@ impl Inner {
         };
         let mut future = future;
         let mut cx = std::task::Context::from_waker(&waker);
-        // Task futures catch their own panics (see task.rs), so this never unwinds.
-        let done = future.as_mut().poll(&mut cx).is_ready();
+        // Task futures catch their own panics (see task.rs), but not those of the
+        // destructors that run as a task finishes (the values its future owned): such a
+        // panic is logged, as a callback's is, the task counts as finished, and the loop
+        // goes on.
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let done = match polled {
+            Ok(poll) => poll.is_ready(),
+            Err(payload) => {
+                log::error!("exception in a task: {}", panic_message(&*payload));
+                true
+            }
+        };
         let mut tasks = self.tasks.borrow_mut();
         let ours = matches!(tasks.get(key), Some(slot) if slot.generation == generation);
         if ours && !done {
@@ -38,8 +50,15 @@ impl Inner {
         }
         let slot = if ours { Some(tasks.remove(key)) } else { None };
         drop(tasks);
-        drop(future);
-        drop(slot);
+        // The same for the destructors that run as the finished (or aborted) future is
+        // dropped here.
+        let dropped = catch_unwind(AssertUnwindSafe(move || {
+            drop(future);
+            drop(slot);
+        }));
+        if let Err(payload) = dropped {
+            log::error!("exception dropping a task: {}", panic_message(&*payload));
+        }
     }
 }
 

@@ -61,3 +61,65 @@ fn a_panicking_task_does_not_disturb_its_siblings() {
     });
     assert_eq!(v, (true, "fine"));
 }
+
+/// A future that is ready on its second poll and panics when dropped.
+struct PanicsWhenDropped {
+    polled: bool,
+    value: u32,
+}
+
+impl std::future::Future for PanicsWhenDropped {
+    type Output = u32;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        if self.polled {
+            return std::task::Poll::Ready(self.value);
+        }
+        self.polled = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("destructor boom");
+        }
+    }
+}
+
+/// A panic in the destructor of a finished task's future (what it owned) is logged and
+/// the loop goes on, as for a panic in the task itself; it used to unwind out of
+/// `run_sync` and leave the loop marked running, so every later `run_sync` refused.
+#[test]
+fn a_task_whose_future_panics_when_dropped_does_not_stop_the_loop() {
+    let io_loop = IoLoop::new().unwrap();
+    let got = io_loop
+        .run_sync_timeout(
+            async {
+                let joined = spawn(PanicsWhenDropped {
+                    polled: false,
+                    value: 7,
+                });
+                tornado_ioloop::spawn_callback(PanicsWhenDropped {
+                    polled: false,
+                    value: 0,
+                });
+                let v = joined.await;
+                for _ in 0..3 {
+                    tornado_ioloop::yield_now().await;
+                }
+                v
+            },
+            common::TEST_TIMEOUT,
+        )
+        .expect("run_sync_timeout");
+    assert_eq!(got, Ok(7), "the task's value was kept");
+    assert!(!io_loop.is_running());
+    assert_eq!(io_loop.run_sync(async { 2 }), 2, "the loop is still usable");
+    io_loop.close();
+}
