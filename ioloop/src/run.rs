@@ -245,7 +245,16 @@ impl IoLoop {
         }
         let result = handle.try_take();
         if result.is_none() {
-            handle.abort();
+            // Dropped with this loop current, as Tornado cancels the future on its loop:
+            // what its destructors schedule (`spawn`, `IoLoop::current()`) goes to this
+            // loop, not to a new one made current on the thread.
+            let previous = self.swap_current(Some(self.clone()));
+            let aborted = catch_unwind(AssertUnwindSafe(|| handle.abort()));
+            let ours = self.swap_current(previous);
+            drop(ours);
+            if let Err(payload) = aborted {
+                std::panic::resume_unwind(payload);
+            }
         }
         // Dropping the task (or its guard) asked a loop that is no longer running to
         // stop; that request must not end the next `start` early.

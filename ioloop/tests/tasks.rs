@@ -247,3 +247,40 @@ fn close_breaks_task_cycles() {
     assert_eq!(io_loop.task_count(), 0);
     assert!(IoLoop::try_current().is_none());
 }
+
+/// The future `run_sync_timeout` gives up on is dropped with its loop current, as
+/// Tornado cancels it on the loop: cleanup that its destructors schedule (a task, a
+/// callback) goes to that loop and runs when it runs again, instead of going to a new
+/// loop that `IoLoop::current()` made and left current on the thread.
+#[test]
+fn a_future_given_up_by_run_sync_is_dropped_on_its_own_loop() {
+    struct Cleanup(Rc<Cell<bool>>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let done = self.0.clone();
+            tornado_ioloop::spawn_callback(async move { done.set(true) });
+        }
+    }
+    let io_loop = IoLoop::new().unwrap(); // not made current
+    let cleaned = Rc::new(Cell::new(false));
+    let cleanup = Cleanup(cleaned.clone());
+    let err = io_loop
+        .run_sync_timeout(
+            async move {
+                let _cleanup = cleanup;
+                std::future::pending::<()>().await
+            },
+            Duration::from_millis(20),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    assert!(
+        IoLoop::try_current().is_none(),
+        "dropping the future left a loop current"
+    );
+    io_loop
+        .run_sync_timeout(tornado_ioloop::yield_now(), TEST_TIMEOUT)
+        .unwrap();
+    assert!(cleaned.get(), "the cleanup task never ran on the loop");
+    io_loop.close();
+}
