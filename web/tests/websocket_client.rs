@@ -857,6 +857,31 @@ fn the_server_closing_abruptly_ends_the_connection() {
     thread.join().unwrap();
 }
 
+/// Messages the server sent before it saw the client's close frame still reach the
+/// reader, then `None`, as Tornado's client hands them on until the server's close.
+#[test]
+fn messages_sent_before_the_server_saw_the_close_reach_the_reader() {
+    let (url, thread) = raw_server(|s| {
+        accept_handshake(s, b"");
+        let close = read_frame(s).unwrap();
+        assert_eq!(close.opcode, 8);
+        // What the server had sent meanwhile, then its answer to the close.
+        let mut out = server_frame(true, OpCode::Text, b"late one");
+        out.extend(server_frame(true, OpCode::Text, b"late two"));
+        out.extend(server_frame(true, OpCode::Close, &close.payload));
+        s.write_all(&out).unwrap();
+    });
+    run(async move {
+        let conn = websocket_connect(url).await.unwrap();
+        conn.close(Some(4000), None);
+        assert_eq!(conn.read_message().await, text("late one"));
+        assert_eq!(conn.read_message().await, text("late two"));
+        assert_eq!(conn.read_message().await, None);
+        assert_eq!(conn.close_code(), Some(4000));
+    });
+    thread.join().unwrap();
+}
+
 // ---------------------------------------------------------------------------------
 // wss:// and proxies.
 

@@ -1232,3 +1232,133 @@ fn more_shared_payloads_than_one_batch_write_takes_come_back_in_order() {
             .collect(),
     );
 }
+
+/// Records each message; `close` closes with 4000.
+struct Recorder {
+    log: Log,
+}
+
+impl WebSocketHandler for Recorder {
+    async fn on_message(&mut self, ws: &WebSocket, message: Message) -> tornado_web::Result {
+        let text = message.as_text().unwrap_or("?").to_owned();
+        self.log.borrow_mut().push(format!("message {text}"));
+        if text == "close" {
+            ws.close(Some(4000), None);
+        } else {
+            // After this end's close, a write fails (the handler is not told twice).
+            ws.write_message(message).await?;
+        }
+        Ok(())
+    }
+
+    fn on_close(&mut self, ws: &WebSocket) {
+        self.log
+            .borrow_mut()
+            .push(format!("close {:?}", ws.close_code()));
+    }
+}
+
+/// Messages the client sent before it saw the server's close frame still reach
+/// `on_message`, as Tornado hands them on until the client's close: only the peer's
+/// close frame ends what is read.
+#[test]
+fn messages_sent_before_the_client_saw_the_close_reach_on_message() {
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || {
+            let log = log.clone();
+            Application::new(vec![url("/rec", move || Recorder { log: log.clone() })])
+        },
+        |server| async move {
+            let mut c = Client::open(server.addr(), "/rec", "").await;
+            // All in one write: the last two are in flight when the server closes.
+            let mut out = Vec::new();
+            for (text, mask) in [
+                ("close", [1, 2, 3, 4]),
+                ("one", [5, 6, 7, 8]),
+                ("two", [9, 8, 7, 6]),
+            ] {
+                encode_frame(
+                    &mut out,
+                    true,
+                    false,
+                    OpCode::Text,
+                    Some(mask),
+                    text.as_bytes(),
+                );
+            }
+            c.send_raw(&out).await;
+            assert_eq!(c.close_frame().await.0, Some(4000));
+            c.send(true, false, OpCode::Close, &4000u16.to_be_bytes())
+                .await;
+            c.eof().await;
+            wait_for(&l, "close").await;
+        },
+    );
+    assert_eq!(
+        *log.borrow(),
+        [
+            "message close",
+            "message one",
+            "message two",
+            "close Some(4000)"
+        ]
+    );
+}
+
+/// A handler whose `on_message` failed gets no more messages: the connection is
+/// closed with 1011 and what follows is dropped, as Tornado aborts it.
+#[test]
+fn a_failed_handler_gets_no_more_messages() {
+    struct FailOnce {
+        log: Log,
+    }
+    impl WebSocketHandler for FailOnce {
+        async fn on_message(&mut self, _ws: &WebSocket, message: Message) -> tornado_web::Result {
+            let text = message.as_text().unwrap_or("?").to_owned();
+            self.log.borrow_mut().push(format!("message {text}"));
+            Err(tornado_web::Error::msg("failed"))
+        }
+        fn on_close(&mut self, _ws: &WebSocket) {
+            self.log.borrow_mut().push("close".into());
+        }
+    }
+    let log = Log::default();
+    let l = log.clone();
+    testing::run(
+        || {
+            let log = log.clone();
+            Application::new(vec![url("/fail", move || FailOnce { log: log.clone() })])
+        },
+        |server| async move {
+            let c = Client::open(server.addr(), "/fail", "").await;
+            let mut out = Vec::new();
+            for (text, mask) in [("one", [1, 2, 3, 4]), ("two", [5, 6, 7, 8])] {
+                encode_frame(
+                    &mut out,
+                    true,
+                    false,
+                    OpCode::Text,
+                    Some(mask),
+                    text.as_bytes(),
+                );
+            }
+            c.send_raw(&out).await;
+            assert_eq!(c.close_frame().await.0, Some(1011));
+            let mut close = Vec::new();
+            encode_frame(
+                &mut close,
+                true,
+                false,
+                OpCode::Close,
+                Some([1, 1, 1, 1]),
+                &1011u16.to_be_bytes(),
+            );
+            c.send_raw(&close).await;
+            c.eof().await;
+            wait_for(&l, "close").await;
+        },
+    );
+    assert_eq!(*log.borrow(), ["message one", "close"]);
+}

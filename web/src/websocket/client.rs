@@ -550,7 +550,7 @@ impl WebSocketConnect {
             inbox: inbox.clone(),
             callback: on_message,
         };
-        tornado_ioloop::spawn_callback(run(side, ws.clone(), reader, pinger, false, None));
+        tornado_ioloop::spawn_callback(run(side, ws.clone(), reader, pinger, false, false, None));
         Ok(WebSocketClientConnection {
             ws,
             inbox,
@@ -762,7 +762,8 @@ impl WebSocketClientConnection {
 
     /// Starts the closing handshake: a close frame with `code` and `reason` (see
     /// [`WebSocket::close`]); the connection ends when the server answers, or after
-    /// [`CLOSE_TIMEOUT`](super::CLOSE_TIMEOUT). Writes fail from now on.
+    /// [`CLOSE_TIMEOUT`](super::CLOSE_TIMEOUT). Writes fail from now on; messages the
+    /// server sent before it saw the close still come to the reader, then `None`.
     ///
     /// ```
     /// # use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};

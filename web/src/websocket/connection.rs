@@ -696,7 +696,9 @@ impl WebSocket {
     /// Starts the closing handshake (Tornado's `close(code, reason)`): sends a close
     /// frame and drops the connection when the peer answers, or after
     /// [`CLOSE_TIMEOUT`]. With a reason but no code the code is 1000; with neither
-    /// the frame is empty. Does nothing once closing.
+    /// the frame is empty. Does nothing once closing. Messages the peer sent before it
+    /// saw the close are still handed on (to `on_message`, or the client's reader),
+    /// as Tornado's are; writes fail from now on.
     ///
     /// ```
     /// use tornado_web::websocket::{websocket_connect, Message, WebSocket, WebSocketHandler};
@@ -1215,17 +1217,23 @@ struct Session<W> {
     /// Shared with its timers: a connection without pings carries one pointer for it.
     pinger: Option<Rc<Pinger>>,
     capture: bool,
+    /// The handler failed (its `open` or an `on_message`) and the connection is
+    /// closing with 1011: it gets no more messages, as Tornado aborts such a
+    /// connection.
+    failed: bool,
     /// A server's connection stays counted among the server's until the task ends.
     _tracked: Option<UpgradeGuard>,
 }
 
-/// Runs an open connection until it closes, then calls `on_close` once.
+/// Runs an open connection until it closes, then calls `on_close` once. `failed`:
+/// the handler's `open` failed, and the connection is closing already.
 pub(crate) fn run<W: WebSocketHandler>(
     handler: W,
     ws: WebSocket,
     reader: MessageReader,
     pinger: Option<Pinger>,
     capture: bool,
+    failed: bool,
     tracked: Option<UpgradeGuard>,
 ) -> impl Future<Output = ()> {
     let pinger = pinger.map(|p| {
@@ -1239,6 +1247,7 @@ pub(crate) fn run<W: WebSocketHandler>(
         reader,
         pinger,
         capture,
+        failed,
         _tracked: tracked,
     };
     // The session is the block's captured state, used in place. (An `async fn`
@@ -1293,7 +1302,14 @@ impl<W: WebSocketHandler> Session<W> {
             if more {
                 cork(ws);
             }
-            return handle(&mut self.handler, ws, incoming, self.capture).await;
+            return handle(
+                &mut self.handler,
+                ws,
+                incoming,
+                self.capture,
+                &mut self.failed,
+            )
+            .await;
         }
         match wait(ws, stream).await {
             Woken::Data => true,
@@ -1343,21 +1359,25 @@ impl<W: WebSocketHandler> Session<W> {
 /// How much output may wait for a peer before its connection reads no more from it.
 const WRITE_BACKLOG: usize = 1 << 20;
 
-/// Acts on one thing the peer sent; `false` when the connection is over.
+/// Acts on one thing the peer sent; `false` when the connection is over. `failed`:
+/// the handler failed, and gets no more messages; set when it fails.
 async fn handle<W: WebSocketHandler>(
     handler: &mut W,
     ws: &WebSocket,
     incoming: Incoming,
     capture: bool,
+    failed: &mut bool,
 ) -> bool {
     match incoming {
         Incoming::Message(message) => {
-            if ws.phase() != Phase::Open {
-                // Closing: what the peer sent before it saw our close is dropped.
+            // Once this end closed, what the peer sent before it saw the close still
+            // reaches the handler (as Tornado reads on until the peer's close); its
+            // writes fail. A handler that failed gets nothing more (Tornado aborts).
+            if *failed {
                 return true;
             }
             let result = crate::panic::catch_unwind(handler.on_message(ws, message), capture).await;
-            let failed = match result {
+            let why = match result {
                 Ok(Ok(())) => return true,
                 Ok(Err(e)) if is_closed_error(&e) => {
                     log::debug!("WebSocket on_message: {e}");
@@ -1366,7 +1386,8 @@ async fn handle<W: WebSocketHandler>(
                 Ok(Err(e)) => format!("error in WebSocket on_message: {e}"),
                 Err(p) => format!("panic in WebSocket on_message: {}", p.message),
             };
-            log::error!("{failed}");
+            log::error!("{why}");
+            *failed = true;
             ws.close(Some(close_code::INTERNAL_ERROR), None);
             true
         }
@@ -1478,7 +1499,7 @@ mod tests {
                 .unwrap();
             let ws = WebSocket::new(stream, None, None, false);
             let reader = MessageReader::server(1 << 20, None);
-            std::mem::size_of_val(&run(Echo, ws, reader, None, false, None))
+            std::mem::size_of_val(&run(Echo, ws, reader, None, false, false, None))
         });
         assert!(size <= 512, "the connection task's future is {size} bytes");
     }

@@ -604,13 +604,21 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
         Ok(Err(e)) => Some(format!("error in WebSocket open: {e}")),
         Err(p) => Some(format!("panic in WebSocket open: {}", p.message)),
     };
-    if let Some(failed) = failed {
+    if let Some(failed) = &failed {
         log::error!("{failed}");
         ws.close(Some(super::frame::close_code::INTERNAL_ERROR), None);
     }
     // The connection runs on its own task: the HTTP connection's (its request, its
     // context, this handler's state) ends here and its memory goes.
-    tornado_ioloop::spawn_callback(run(handler, ws, reader, pinger, capture, tracked));
+    tornado_ioloop::spawn_callback(run(
+        handler,
+        ws,
+        reader,
+        pinger,
+        capture,
+        failed.is_some(),
+        tracked,
+    ));
     Ok(())
 }
 
