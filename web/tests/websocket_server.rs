@@ -423,6 +423,20 @@ fn every_refusal_answers_with_its_status_and_a_message() {
                     403,
                     "Cross origin",
                 ),
+                // RFC 6455 4.2.1 asks for a Host; Tornado refuses an upgrade without
+                // one (HTTP/1.0 may leave it out) or with an empty one.
+                (
+                    "HTTP/1.0 without Host",
+                    format!("GET /ws/x HTTP/1.0\r\n{up}{conn}{ver}{key}\r\n"),
+                    400,
+                    "Host",
+                ),
+                (
+                    "empty Host",
+                    format!("GET /ws/x HTTP/1.1\r\nHost: \r\n{up}{conn}{ver}{key}\r\n"),
+                    400,
+                    "Host",
+                ),
                 (
                     "POST",
                     format!(

@@ -50,7 +50,8 @@ use crate::handler::RequestHandler;
 ///    and [`prepare`](Self::prepare) as any request does (either may refuse it with an
 ///    error), then the checks: `Upgrade: websocket` and `Connection: upgrade` (400
 ///    otherwise), the origin ([`check_origin`](Self::check_origin), 403), version 13
-///    (426 with `Sec-WebSocket-Version: 13`), a 16-byte `Sec-WebSocket-Key` (400).
+///    (426 with `Sec-WebSocket-Version: 13`), a 16-byte `Sec-WebSocket-Key` and a
+///    `Host` (400).
 /// 2. [`select_subprotocol`](Self::select_subprotocol) and
 ///    [`get_compression_options`](Self::get_compression_options) shape the
 ///    `101 Switching Protocols` answer; the stream then belongs to the connection.
@@ -534,6 +535,17 @@ async fn accept<W: WebSocketHandler>(mut handler: W, cx: &mut Context) -> Result
         Ok(key) => accept_key(key),
         Err(e) => return refuse(cx, e),
     };
+    // RFC 6455 4.2.1: the handshake names the server's authority; Tornado refuses
+    // one without (HTTP/1.0 may leave `Host` out), as the origin check needs it too.
+    if headers.get("Host").is_none_or(|h| h.trim().is_empty()) {
+        return refuse(
+            cx,
+            HandshakeError {
+                status: 400,
+                message: "Missing/Invalid WebSocket headers: Host is required",
+            },
+        );
+    }
     let offered: Vec<String> = headers
         .get_all("Sec-WebSocket-Protocol")
         .flat_map(split_list)
