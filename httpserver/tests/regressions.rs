@@ -266,3 +266,22 @@ fn a_long_polling_handler_learns_that_its_client_left() {
     assert_eq!(outcome.1, 0, "the connection ended");
     assert!(saw_close.get(), "the handler saw the client leave");
 }
+
+#[test]
+fn pipelined_requests_then_a_half_close_are_all_answered() {
+    let handler = |req: HttpServerRequest| async move {
+        if req.path() == "/slow" {
+            tornado_gen::sleep(Duration::from_millis(200)).await;
+        }
+        Response::text(req.path().to_string())
+    };
+    serve(handler, HttpServerSettings::default(), |addr| {
+        let mut c = Client::connect(addr);
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+        c.shutdown_write();
+        let slow = c.read_response();
+        let fast = c.read_response();
+        assert_eq!(slow.body, b"/slow");
+        assert_eq!(fast.body, b"/fast");
+    });
+}

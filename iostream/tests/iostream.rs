@@ -527,13 +527,53 @@ fn peer_close_seen_during_a_read_is_noticed_once_idle() {
     });
 }
 
+/// A peer that sends two lines and half-closes, to a reader that takes the first and
+/// works a while before it answers: the stream, idle with the second line buffered,
+/// must not read on to the end of file and close under it (Tornado stops listening
+/// while data is buffered), or the answer could not be written and the second line's
+/// reader would find a closed stream (an HTTP server lost pipelined requests so).
+#[test]
+fn a_half_close_behind_buffered_data_waits_for_the_reader() {
+    run(async {
+        let (s, mut raw) = tcp_raw().await;
+        let count = Rc::new(Cell::new(0));
+        let c = count.clone();
+        s.set_close_callback(move || c.set(c.get() + 1));
+        let reader = tornado_ioloop::spawn({
+            let s = s.clone();
+            async move { s.read_until(b"\n", None).await }
+        });
+        sleep(Duration::from_millis(5)).await;
+        raw.write_all(b"one\ntwo\n").unwrap();
+        raw.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(&reader.await.unwrap().unwrap()[..], b"one\n");
+        // Working on the first line: the loop has reported the hang-up.
+        sleep(Duration::from_millis(30)).await;
+        assert_eq!(count.get(), 0, "closed with a line still buffered");
+        assert!(!s.closed());
+        s.write(b"1\n").await.unwrap();
+        assert_eq!(&s.read_until(b"\n", None).await.unwrap()[..], b"two\n");
+        s.write(b"2\n").await.unwrap();
+        assert!(s.read_until_close().await.unwrap().is_empty());
+        for _ in 0..100 {
+            if count.get() > 0 {
+                break;
+            }
+            sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(count.get(), 1);
+        let mut answers = String::new();
+        std::io::Read::read_to_string(&mut raw, &mut answers).unwrap();
+        assert_eq!(answers, "1\n2\n");
+    });
+}
+
 #[test]
 fn dropping_the_stream_closes_the_socket() {
     run(async {
         let (s, mut raw) = tcp_raw().await;
         drop(s);
         let mut buf = [0u8; 1];
-        raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         assert_eq!(raw.read(&mut buf).unwrap(), 0);
     });
 }

@@ -530,15 +530,39 @@ fn handshake_awaited_after_the_peer_already_sent_data_and_closed() {
             .unwrap();
         server.write(b"bye\n").await.unwrap();
         server.close();
-        // Let the client's loop handler read the rest of the handshake, the data and
-        // the end of the stream with nobody waiting.
+        // Let the client's loop handler read the rest of the handshake and the data
+        // with nobody waiting (the end of the stream is read after the data, by a
+        // reader, as Tornado reads no further while data is buffered).
+        let t = std::time::Instant::now();
+        while !client.closed()
+            && client.read_buffer_len() == 0
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            tornado_ioloop::yield_now().await;
+        }
+        assert!(client.closed() || client.read_buffer_len() > 0);
+        handshake.await.unwrap();
+        assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"bye\n");
+        assert!(client.read_until_close().await.unwrap().is_empty());
+
+        // With no data, the end of the stream itself is read with nobody waiting.
+        let pki = self::pki(&["localhost"]);
+        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+        let (client, server) = tcp_pair().await;
+        let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
+        server
+            .start_tls(TlsConfig::server(server_cfg))
+            .await
+            .unwrap();
+        server.close();
         let t = std::time::Instant::now();
         while !client.closed() && t.elapsed() < Duration::from_secs(5) {
             tornado_ioloop::yield_now().await;
         }
         assert!(client.closed());
         handshake.await.unwrap();
-        assert_eq!(&client.read_until(b"\n", None).await.unwrap()[..], b"bye\n");
+        assert!(client.read_until_close().await.unwrap().is_empty());
     });
 }
 

@@ -92,10 +92,11 @@ impl State {
     /// output was queued, or while a read was pending, is acted on once the stream is
     /// idle again (the loop reports it only once).
     ///
-    /// Only while the buffer has room: nobody asked for more, so a full buffer is no
-    /// overflow. The rest stays in the socket for the reads to come, which fail only if
-    /// one needs more than `max_buffer_size` at once; Tornado too reads no further while
-    /// unread data is buffered.
+    /// Only while nothing is buffered (as Tornado, which stops listening while unread
+    /// data is buffered): what is there is for a reader to come, and the close is found
+    /// after it, by that reader. So a peer that sends pipelined requests and half-closes
+    /// has them all read, and a full buffer is no overflow; the rest stays in the
+    /// socket. A TLS handshake reads on while the buffer has room.
     pub(super) fn read_while_idle(&mut self) {
         if self.closed || self.reader.is_some() || !self.read_ready || !self.wbuf.is_empty() {
             return;
@@ -113,12 +114,13 @@ impl State {
             )));
             return;
         }
+        let room = if t.is_handshaking() {
+            self.max_buffer_size
+        } else {
+            1
+        };
         let mut budget = READ_BUDGET;
-        while self.read_ready
-            && !self.closed
-            && budget > 0
-            && self.rbuf.len() < self.max_buffer_size
-        {
+        while self.read_ready && !self.closed && budget > 0 && self.rbuf.len() < room {
             budget -= 1;
             self.fill_once();
         }
