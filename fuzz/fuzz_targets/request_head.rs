@@ -53,8 +53,11 @@ fn check(data: &[u8], params: &Http1ConnectionParameters) {
                 }
                 other => panic!("in place: {other:?}"),
             }
+            // `max_body_size` is not the head's to check: the connection holds a
+            // `Content-Length` to it when the body starts, after the delegate may
+            // have changed it for this request (`fuzz_targets/server_connection.rs`).
             if let BodyKind::Length(n) = head.body {
-                assert!(n <= params.max_body_size);
+                assert!(n > 0);
             }
             // The head alone parses to the same head: nothing after it
             // (body or next request) changed how it was read.
