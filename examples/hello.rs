@@ -49,14 +49,11 @@ fn main() {
         eprintln!("cannot listen on port {}: {e}", args.port);
         std::process::exit(1);
     }
-    // `start(0)` serves from one thread per CPU, as Tornado's `start(0)` forks one
-    // process per CPU.
-    let serving = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     for addr in server.local_addrs() {
-        log::info!("listening on http://{addr}/ ({serving} thread(s))");
+        log::info!(
+            "listening on http://{addr}/ ({} thread(s))",
+            server.threads()
+        );
     }
     // Until SIGINT/SIGTERM; then drain the requests in flight before exiting.
     let (server, stopped) = io_loop.run_sync(async move {

@@ -250,6 +250,20 @@ impl HttpServer {
         self.tcp.local_addrs()
     }
 
+    /// The number of threads serving: 1 plus the workers [`start`](Self::start) made
+    /// (`start(0)` makes one thread per CPU).
+    ///
+    /// ```
+    /// use tornado_httpserver::httputil::HttpServerRequest;
+    /// use tornado_httpserver::{HttpServer, Response};
+    ///
+    /// let server = HttpServer::new(|_req: HttpServerRequest| async { Response::text("hi") });
+    /// assert_eq!(server.threads(), 1);
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.tcp.threads()
+    }
+
     /// Open connections on this thread.
     pub fn connection_count(&self) -> usize {
         self.shared.registry.connection_count()
