@@ -89,23 +89,17 @@ impl std::error::Error for ParseError {}
 /// was read), so the limit it is read under stands. See
 /// [`ResponseWriter::set_max_body_size`](crate::ResponseWriter::set_max_body_size).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyStartedError {
-    setting: &'static str,
-}
+pub struct BodyStartedError(());
 
 impl BodyStartedError {
-    pub(crate) fn new(setting: &'static str) -> Self {
-        BodyStartedError { setting }
+    pub(crate) fn new() -> Self {
+        BodyStartedError(())
     }
 }
 
 impl fmt::Display for BodyStartedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: the request body is already being read or was read",
-            self.setting
-        )
+        f.write_str("set_max_body_size: the request body is already being read or was read")
     }
 }
 

@@ -171,7 +171,7 @@ impl ResponseWriter {
     /// ```
     pub fn set_max_body_size(&self, max_body_size: u64) -> Result<(), BodyStartedError> {
         if !self.conn.answering(self.seq) {
-            return Err(BodyStartedError::new("set_max_body_size"));
+            return Err(BodyStartedError::new());
         }
         self.conn.set_max_body_size(max_body_size)
     }

@@ -573,7 +573,7 @@ impl ServerConnection {
                 Ok(())
             }
             Reading::End => Ok(()),
-            _ => Err(BodyStartedError::new("set_max_body_size")),
+            _ => Err(BodyStartedError::new()),
         }
     }
 
