@@ -65,6 +65,14 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("never happened: {what}");
 }
 
+/// The example on a free port of 127.0.0.1, storing into `dir`, with `more` flags.
+fn serve_uploads(dir: &TempDir, more: &[&str]) -> common::Served {
+    let dir_arg = dir.0.to_string_lossy().into_owned();
+    let mut args = vec!["--port", "0", "--address", "127.0.0.1", "--dir", &dir_arg];
+    args.extend_from_slice(more);
+    common::serve_example("file_upload", &args)
+}
+
 /// Bytes that are not all alike, so a piece out of place would show.
 fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -73,20 +81,7 @@ fn pattern(len: usize) -> Vec<u8> {
 #[test]
 fn uploads_by_form_and_by_streaming_put() {
     let dir = TempDir::new("ok");
-    let dir_arg = dir.0.to_string_lossy().into_owned();
-    let mut server = common::serve_example(
-        "file_upload",
-        &[
-            "--port",
-            "0",
-            "--address",
-            "127.0.0.1",
-            "--dir",
-            &dir_arg,
-            "--max-size",
-            "20000000",
-        ],
-    );
+    let mut server = serve_uploads(&dir, &["--max-size", "20000000"]);
     let addr = server.addr.clone();
 
     let page = exchange(
@@ -213,11 +208,7 @@ fn response(mut s: TcpStream) -> String {
 #[test]
 fn puts_of_one_name_at_once_do_not_mix() {
     let dir = TempDir::new("same");
-    let dir_arg = dir.0.to_string_lossy().into_owned();
-    let mut server = common::serve_example(
-        "file_upload",
-        &["--port", "0", "--address", "127.0.0.1", "--dir", &dir_arg],
-    );
+    let mut server = serve_uploads(&dir, &[]);
     let addr = server.addr.clone();
     let head = |name: &str, len: usize| {
         format!(
@@ -267,21 +258,8 @@ fn puts_of_one_name_at_once_do_not_mix() {
 #[test]
 fn the_form_keeps_the_default_limit_and_the_put_sets_its_own() {
     let dir = TempDir::new("limits");
-    let dir_arg = dir.0.to_string_lossy().into_owned();
     // A `--max-size` above the server's default limit (100 MiB).
-    let mut server = common::serve_example(
-        "file_upload",
-        &[
-            "--port",
-            "0",
-            "--address",
-            "127.0.0.1",
-            "--dir",
-            &dir_arg,
-            "--max-size",
-            "200000000",
-        ],
-    );
+    let mut server = serve_uploads(&dir, &["--max-size", "200000000"]);
     let addr = server.addr.clone();
     let head = |method_path: &str, len: u64| {
         format!(

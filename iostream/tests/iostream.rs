@@ -26,6 +26,14 @@ async fn sleep(d: Duration) {
     }
 }
 
+/// How many times `stream`'s close callback has run, counted from now.
+fn count_closes(stream: &IoStream) -> Rc<Cell<u32>> {
+    let count = Rc::new(Cell::new(0));
+    let c = count.clone();
+    stream.set_close_callback(move || c.set(c.get() + 1));
+    count
+}
+
 #[test]
 fn read_until_leaves_the_rest_buffered() {
     run(async {
@@ -58,9 +66,7 @@ fn read_until_delimiter_split_across_packets() {
 fn read_until_max_bytes_exceeded_closes_even_with_delimiter_in_same_packet() {
     run(async {
         let (a, b) = tcp_pair().await;
-        let closed = Rc::new(Cell::new(0));
-        let c = closed.clone();
-        b.set_close_callback(move || c.set(c.get() + 1));
+        let closed = count_closes(&b);
         a.write(b"123456789\r\n").await.unwrap();
         let err = b.read_until(b"\r\n", Some(5)).await.unwrap_err();
         // Tornado: the read fails as closed, with the unsatisfiable read as the cause.
@@ -123,9 +129,7 @@ fn read_until_within_max_bytes_succeeds() {
 fn unsatisfiable_read_closes_the_stream_and_keeps_the_buffer_readable() {
     run(async {
         let (a, b) = unix_pair();
-        let closed = Rc::new(Cell::new(0));
-        let c = closed.clone();
-        b.set_close_callback(move || c.set(c.get() + 1));
+        let closed = count_closes(&b);
         a.write(b"no newline in the first ten bytes\n")
             .await
             .unwrap();
@@ -463,9 +467,7 @@ fn large_transfer_with_read_into_chunks() {
 fn close_callback_runs_exactly_once() {
     run(async {
         let (a, b) = tcp_pair().await;
-        let count = Rc::new(Cell::new(0));
-        let c = count.clone();
-        a.set_close_callback(move || c.set(c.get() + 1));
+        let count = count_closes(&a);
         a.close();
         a.close();
         drop(b);
@@ -481,9 +483,7 @@ fn close_callback_runs_exactly_once() {
 fn idle_peer_close_is_noticed_and_runs_close_callback() {
     run(async {
         let (s, raw) = tcp_raw().await;
-        let count = Rc::new(Cell::new(0));
-        let c = count.clone();
-        s.set_close_callback(move || c.set(c.get() + 1));
+        let count = count_closes(&s);
         drop(raw);
         for _ in 0..200 {
             if count.get() > 0 {
@@ -504,9 +504,7 @@ fn idle_peer_close_is_noticed_and_runs_close_callback() {
 fn peer_close_seen_during_a_read_is_noticed_once_idle() {
     run(async {
         let (s, mut raw) = tcp_raw().await;
-        let count = Rc::new(Cell::new(0));
-        let c = count.clone();
-        s.set_close_callback(move || c.set(c.get() + 1));
+        let count = count_closes(&s);
         let reader = tornado_ioloop::spawn({
             let s = s.clone();
             async move { s.read_until(b"\n", None).await }
@@ -536,9 +534,7 @@ fn peer_close_seen_during_a_read_is_noticed_once_idle() {
 fn a_half_close_behind_buffered_data_waits_for_the_reader() {
     run(async {
         let (s, mut raw) = tcp_raw().await;
-        let count = Rc::new(Cell::new(0));
-        let c = count.clone();
-        s.set_close_callback(move || c.set(c.get() + 1));
+        let count = count_closes(&s);
         let reader = tornado_ioloop::spawn({
             let s = s.clone();
             async move { s.read_until(b"\n", None).await }

@@ -101,11 +101,25 @@ async fn exchange(t: &testing::TestServer, head: &str, body: &[u8]) -> common::R
     c.read_response(false).await
 }
 
-fn length_head(path: &str, len: usize) -> String {
-    format!("PUT {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {len}\r\n\r\n")
+/// `PUT path` with `body` framed by `Content-Length`; the response.
+async fn put(t: &testing::TestServer, path: &str, body: &[u8]) -> common::RawResponse {
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    exchange(t, &head, body).await
 }
 
-const CHUNKED_HEAD: &str = "HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+/// `PUT path` with `body` in chunks of `piece` bytes; the response.
+async fn put_chunked(
+    t: &testing::TestServer,
+    path: &str,
+    body: &[u8],
+    piece: usize,
+) -> common::RawResponse {
+    let head = format!("PUT {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    exchange(t, &head, &chunked(body, piece)).await
+}
 
 #[test]
 fn a_streaming_handler_that_raises_the_limit_takes_a_larger_body() {
@@ -113,25 +127,15 @@ fn a_streaming_handler_that_raises_the_limit_takes_a_larger_body() {
         || app(Rc::default()),
         |t| async move {
             let body = vec![b'x'; 500];
-            let r = exchange(&t, &length_head("/raise", 500), &body).await;
+            let r = put(&t, "/raise", &body).await;
             assert_eq!(r.status, 200, "{}", r.text());
             assert_eq!(r.text(), "500 bytes; late change refused: true");
-            let r = exchange(
-                &t,
-                &format!("PUT /raise {CHUNKED_HEAD}"),
-                &chunked(&body, 64),
-            )
-            .await;
+            let r = put_chunked(&t, "/raise", &body, 64).await;
             assert_eq!(r.text(), "500 bytes; late change refused: true");
             // Its own limit holds too.
-            let r = exchange(&t, &length_head("/raise", 1001), &[b'x'; 1001]).await;
+            let r = put(&t, "/raise", &[b'x'; 1001]).await;
             assert_eq!(r.status, 413);
-            let r = exchange(
-                &t,
-                &format!("PUT /raise {CHUNKED_HEAD}"),
-                &chunked(&[b'x'; 1001], 300),
-            )
-            .await;
+            let r = put_chunked(&t, "/raise", &[b'x'; 1001], 300).await;
             assert_eq!(r.status, 413);
         },
     );
@@ -142,17 +146,12 @@ fn a_streaming_handler_that_leaves_the_limit_gets_413_over_the_servers() {
     testing::run(
         || app(Rc::default()),
         |t| async move {
-            let r = exchange(&t, &length_head("/keep", 100), &[b'x'; 100]).await;
+            let r = put(&t, "/keep", &[b'x'; 100]).await;
             assert_eq!(r.text(), "100 bytes; late change refused: true");
-            let r = exchange(&t, &length_head("/keep", 101), &[b'x'; 101]).await;
+            let r = put(&t, "/keep", &[b'x'; 101]).await;
             assert_eq!(r.status, 413);
             assert_eq!(r.header("Connection"), Some("close"));
-            let r = exchange(
-                &t,
-                &format!("PUT /keep {CHUNKED_HEAD}"),
-                &chunked(&[b'x'; 101], 50),
-            )
-            .await;
+            let r = put_chunked(&t, "/keep", &[b'x'; 101], 50).await;
             assert_eq!(r.status, 413);
             // No `100 Continue` for a body that will be refused.
             let c = RawClient::connect(t.addr()).await;
@@ -179,16 +178,11 @@ fn a_streaming_handler_that_lowers_the_limit_gets_413_between_the_two() {
     testing::run(
         || app(Rc::default()),
         |t| async move {
-            let r = exchange(&t, &length_head("/lower", 10), &[b'x'; 10]).await;
+            let r = put(&t, "/lower", &[b'x'; 10]).await;
             assert_eq!(r.text(), "10 bytes; late change refused: true");
-            let r = exchange(&t, &length_head("/lower", 50), &[b'x'; 50]).await;
+            let r = put(&t, "/lower", &[b'x'; 50]).await;
             assert_eq!(r.status, 413);
-            let r = exchange(
-                &t,
-                &format!("PUT /lower {CHUNKED_HEAD}"),
-                &chunked(&[b'x'; 50], 8),
-            )
-            .await;
+            let r = put_chunked(&t, "/lower", &[b'x'; 50], 8).await;
             assert_eq!(r.status, 413);
         },
     );

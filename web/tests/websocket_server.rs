@@ -198,6 +198,23 @@ impl Client {
         self.send(true, false, OpCode::Text, s.as_bytes()).await;
     }
 
+    /// Text messages in one write, so that they arrive together.
+    async fn texts_at_once(&mut self, texts: &[&str]) {
+        let mut out = Vec::new();
+        for text in texts {
+            let mask = self.mask();
+            encode_frame(
+                &mut out,
+                true,
+                false,
+                OpCode::Text,
+                Some(mask),
+                text.as_bytes(),
+            );
+        }
+        self.send_raw(&out).await;
+    }
+
     async fn frame(&self) -> Frame {
         let h = self
             .stream
@@ -1287,22 +1304,7 @@ fn messages_sent_before_the_client_saw_the_close_reach_on_message() {
         |server| async move {
             let mut c = Client::open(server.addr(), "/rec", "").await;
             // All in one write: the last two are in flight when the server closes.
-            let mut out = Vec::new();
-            for (text, mask) in [
-                ("close", [1, 2, 3, 4]),
-                ("one", [5, 6, 7, 8]),
-                ("two", [9, 8, 7, 6]),
-            ] {
-                encode_frame(
-                    &mut out,
-                    true,
-                    false,
-                    OpCode::Text,
-                    Some(mask),
-                    text.as_bytes(),
-                );
-            }
-            c.send_raw(&out).await;
+            c.texts_at_once(&["close", "one", "two"]).await;
             assert_eq!(c.close_frame().await.0, Some(4000));
             c.send(true, false, OpCode::Close, &4000u16.to_be_bytes())
                 .await;
@@ -1346,30 +1348,11 @@ fn a_failed_handler_gets_no_more_messages() {
             Application::new(vec![url("/fail", move || FailOnce { log: log.clone() })])
         },
         |server| async move {
-            let c = Client::open(server.addr(), "/fail", "").await;
-            let mut out = Vec::new();
-            for (text, mask) in [("one", [1, 2, 3, 4]), ("two", [5, 6, 7, 8])] {
-                encode_frame(
-                    &mut out,
-                    true,
-                    false,
-                    OpCode::Text,
-                    Some(mask),
-                    text.as_bytes(),
-                );
-            }
-            c.send_raw(&out).await;
+            let mut c = Client::open(server.addr(), "/fail", "").await;
+            c.texts_at_once(&["one", "two"]).await;
             assert_eq!(c.close_frame().await.0, Some(1011));
-            let mut close = Vec::new();
-            encode_frame(
-                &mut close,
-                true,
-                false,
-                OpCode::Close,
-                Some([1, 1, 1, 1]),
-                &1011u16.to_be_bytes(),
-            );
-            c.send_raw(&close).await;
+            c.send(true, false, OpCode::Close, &1011u16.to_be_bytes())
+                .await;
             c.eof().await;
             wait_for(&l, "close").await;
         },

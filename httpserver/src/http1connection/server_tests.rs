@@ -215,8 +215,8 @@ fn body_data_is_a_slice_of_the_input_without_copy() {
     assert_eq!(d.as_ptr() as usize, start + head.head_len);
 }
 
-#[test]
-fn gzip_bodies_are_decoded_when_asked_and_counted_against_the_limit() {
+/// A `POST` whose body is 1,000 bytes of `x`, gzipped; and that body.
+fn gzip_post_of_1000_bytes() -> (Vec<u8>, Vec<u8>) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&[b'x'; 1000]).unwrap();
     let compressed = gz.finish().unwrap();
@@ -226,6 +226,12 @@ fn gzip_bodies_are_decoded_when_asked_and_counted_against_the_limit() {
     )
     .into_bytes();
     input.extend_from_slice(&compressed);
+    (input, compressed)
+}
+
+#[test]
+fn gzip_bodies_are_decoded_when_asked_and_counted_against_the_limit() {
+    let (input, compressed) = gzip_post_of_1000_bytes();
     let on = Http1ConnectionParameters {
         decompress: true,
         ..params()
@@ -868,15 +874,7 @@ mod body_limit {
 
     #[test]
     fn a_gzip_body_counts_its_decoded_bytes_against_the_requests_limit() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&[b'x'; 1000]).unwrap();
-        let compressed = gz.finish().unwrap();
-        let mut input = format!(
-            "POST / HTTP/1.1\r\nHost: h\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-            compressed.len()
-        )
-        .into_bytes();
-        input.extend_from_slice(&compressed);
+        let (input, _) = gzip_post_of_1000_bytes();
         let gzip = |max_body_size| Http1ConnectionParameters {
             decompress: true,
             max_body_size,
