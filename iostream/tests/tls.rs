@@ -513,21 +513,28 @@ fn server_writes_first_then_closes_many_times_with_resumption() {
     });
 }
 
+/// A TCP pair whose server side has finished its TLS handshake, and the client's
+/// handshake, started and not yet polled.
+async fn server_side_done() -> (IoStream, IoStream, tornado_iostream::Handshake) {
+    let pki = pki(&["localhost"]);
+    let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
+    let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
+    let (client, server) = tcp_pair().await;
+    let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
+    server
+        .start_tls(TlsConfig::server(server_cfg))
+        .await
+        .unwrap();
+    (client, server, handshake)
+}
+
 /// Regression: the client's handshake completed, and the server's data and close
 /// arrived, all before anyone polled the client's handshake future. The handshake must
 /// report success and the data must stay readable.
 #[test]
 fn handshake_awaited_after_the_peer_already_sent_data_and_closed() {
     run(async {
-        let pki = pki(&["localhost"]);
-        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
-        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-        let (client, server) = tcp_pair().await;
-        let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
-        server
-            .start_tls(TlsConfig::server(server_cfg))
-            .await
-            .unwrap();
+        let (client, server, handshake) = server_side_done().await;
         server.write(b"bye\n").await.unwrap();
         server.close();
         // Let the client's loop handler read the rest of the handshake and the data
@@ -546,15 +553,7 @@ fn handshake_awaited_after_the_peer_already_sent_data_and_closed() {
         assert!(client.read_until_close().await.unwrap().is_empty());
 
         // With no data, the end of the stream itself is read with nobody waiting.
-        let pki = self::pki(&["localhost"]);
-        let server_cfg = tls::server_config(pki.chain, pki.key, &[]).unwrap();
-        let client_cfg = tls::client_config(Some(roots(&pki.ca)), &[]).unwrap();
-        let (client, server) = tcp_pair().await;
-        let handshake = client.start_tls(TlsConfig::client(client_cfg, "localhost").unwrap());
-        server
-            .start_tls(TlsConfig::server(server_cfg))
-            .await
-            .unwrap();
+        let (client, server, handshake) = server_side_done().await;
         server.close();
         let t = std::time::Instant::now();
         while !client.closed() && t.elapsed() < Duration::from_secs(5) {
